@@ -1,0 +1,292 @@
+#include "common/config.h"
+
+#include <toml++/toml.h>
+
+#include <arpa/inet.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "common/strings.h"
+
+namespace tern {
+
+std::string Endpoint::str() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+Result<Endpoint> parse_endpoint(std::string_view text) {
+  std::string_view host, port;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return make_error(Errc::syntax, "expected [ipv6]:port");
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return make_error(Errc::syntax, "expected host:port");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos)
+      return make_error(Errc::syntax, "IPv6 addresses must be written [addr]:port");
+  }
+  auto p = parse_u64(port);
+  if (!p || *p > 65535) return make_error(Errc::syntax, "port must be a number from 0 to 65535");
+  if (host.empty()) return make_error(Errc::syntax, "missing host");
+  Endpoint ep{std::string(host), static_cast<uint16_t>(*p)};
+  unsigned char buf[16];
+  bool v6 = ep.host.find(':') != std::string::npos;
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, ep.host.c_str(), buf) != 1 && ep.host != "localhost")
+    return make_error(Errc::syntax, "host must be an IP address");
+  if (ep.host == "localhost") ep.host = "127.0.0.1";
+  return ep;
+}
+
+namespace {
+
+// Walks one TOML table, applying known keys and reporting the first problem as
+// "key.path: problem". Unknown keys are errors: a typo must not silently become a default.
+class Reader {
+ public:
+  Reader(const toml::table& table, std::string prefix) : table_(table), prefix_(std::move(prefix)) {}
+
+  std::string key_name(std::string_view key) const {
+    return prefix_.empty() ? std::string(key) : prefix_ + "." + std::string(key);
+  }
+
+  void fail(std::string_view key, const std::string& problem) {
+    if (error_.empty()) error_ = key_name(key) + ": " + problem;
+  }
+
+  void string(std::string_view key, std::string& out) {
+    seen_.emplace_back(key);
+    const toml::node* n = table_.get(key);
+    if (!n) return;
+    if (auto v = n->value<std::string>()) out = *v;
+    else fail(key, "expected a string");
+  }
+
+  void boolean(std::string_view key, bool& out) {
+    seen_.emplace_back(key);
+    const toml::node* n = table_.get(key);
+    if (!n) return;
+    if (auto v = n->value_exact<bool>()) out = *v;
+    else fail(key, "expected true or false");
+  }
+
+  template <class Int>
+  void integer(std::string_view key, Int& out, int64_t min, int64_t max) {
+    seen_.emplace_back(key);
+    const toml::node* n = table_.get(key);
+    if (!n) return;
+    auto v = n->value_exact<int64_t>();
+    if (!v) return fail(key, "expected an integer");
+    if (*v < min || *v > max)
+      return fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    out = static_cast<Int>(*v);
+  }
+
+  // A string or an array of strings.
+  void strings(std::string_view key, std::vector<std::string>& out) {
+    seen_.emplace_back(key);
+    const toml::node* n = table_.get(key);
+    if (!n) return;
+    out.clear();
+    if (auto v = n->value_exact<std::string>()) {
+      out.push_back(*v);
+      return;
+    }
+    const toml::array* arr = n->as_array();
+    if (!arr) return fail(key, "expected a string or a list of strings");
+    for (const auto& item : *arr) {
+      auto v = item.value_exact<std::string>();
+      if (!v) return fail(key, "expected a list of strings");
+      out.push_back(*v);
+    }
+  }
+
+  void endpoints(std::string_view key, std::vector<Endpoint>& out) {
+    std::vector<std::string> texts;
+    strings(key, texts);
+    if (!error_.empty() || !table_.get(key)) return;
+    out.clear();
+    for (const auto& t : texts) {
+      auto ep = parse_endpoint(t);
+      if (!ep) return fail(key, "bad address \"" + t + "\": " + ep.error().message);
+      out.push_back(*ep);
+    }
+  }
+
+  void int_list(std::string_view key, std::vector<int>& out, int min, int max) {
+    seen_.emplace_back(key);
+    const toml::node* n = table_.get(key);
+    if (!n) return;
+    const toml::array* arr = n->as_array();
+    if (!arr || arr->empty()) return fail(key, "expected a non-empty list of integers");
+    out.clear();
+    for (const auto& item : *arr) {
+      auto v = item.value_exact<int64_t>();
+      if (!v || *v < min || *v > max)
+        return fail(key, "expected integers between " + std::to_string(min) + " and " +
+                             std::to_string(max));
+      out.push_back(static_cast<int>(*v));
+    }
+  }
+
+  void section(std::string_view key, const std::function<void(Reader&)>& body) {
+    seen_.emplace_back(key);
+    const toml::node* n = table_.get(key);
+    if (!n) return;
+    const toml::table* t = n->as_table();
+    if (!t) return fail(key, "expected a table [" + key_name(key) + "]");
+    Reader sub(*t, key_name(key));
+    body(sub);
+    sub.finish();
+    if (error_.empty()) error_ = sub.error_;
+  }
+
+  void one_of(std::string_view key, std::string& out, std::initializer_list<const char*> allowed) {
+    string(key, out);
+    for (const char* a : allowed)
+      if (out == a) return;
+    std::string list;
+    for (const char* a : allowed) list += (list.empty() ? "\"" : ", \"") + std::string(a) + "\"";
+    fail(key, "must be one of " + list);
+  }
+
+  void finish() {
+    for (const auto& [k, v] : table_) {
+      bool known = false;
+      for (const auto& s : seen_) known = known || s == k.str();
+      if (!known) fail(k.str(), "unknown key");
+    }
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  const toml::table& table_;
+  std::string prefix_;
+  std::vector<std::string> seen_;
+  std::string error_;
+};
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view toml_text, const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, path);
+  } catch (const toml::parse_error& e) {
+    return make_error(Errc::syntax, path + ":" + std::to_string(e.source().begin.line) + ": " +
+                                        std::string(e.description()));
+  }
+  Config c;
+  c.path = path;
+  Reader r(root, "");
+  r.string("hostname", c.hostname);
+  r.string("data_dir", c.data_dir);
+  r.string("user", c.user);
+  r.one_of("log_level", c.log_level, {"trace", "debug", "info", "warn", "error", "critical", "off"});
+  r.section("tls", [&](Reader& s) {
+    s.string("cert", c.tls.cert);
+    s.string("key", c.tls.key);
+  });
+  r.section("listen", [&](Reader& s) {
+    s.endpoints("smtp", c.listen.smtp);
+    s.endpoints("submission", c.listen.submission);
+    s.endpoints("submissions", c.listen.submissions);
+    s.endpoints("imap", c.listen.imap);
+    s.endpoints("imaps", c.listen.imaps);
+    s.endpoints("pop3", c.listen.pop3);
+    s.endpoints("pop3s", c.listen.pop3s);
+  });
+  r.section("auth", [&](Reader& s) {
+    auto& a = c.auth;
+    s.boolean("allow_plaintext_without_tls", a.allow_plaintext_without_tls);
+    s.integer("delay_after_failures", a.delay_after_failures, 0, 1000);
+    s.integer("failure_delay_ms", a.failure_delay_ms, 0, 60000);
+    s.integer("max_failures_per_ip", a.max_failures_per_ip, 1, 1000000);
+    s.integer("max_failures_per_account", a.max_failures_per_account, 1, 1000000);
+    s.integer("failure_window", a.failure_window, 1, 86400 * 7);
+    s.integer("lockout", a.lockout, 0, 86400 * 7);
+  });
+  r.section("limits", [&](Reader& s) {
+    auto& l = c.limits;
+    s.integer("max_connections", l.max_connections, 1, 1000000);
+    s.integer("max_connections_per_ip", l.max_connections_per_ip, 1, 1000000);
+    s.integer("worker_threads", l.worker_threads, 1, 1024);
+    s.integer("shutdown_grace", l.shutdown_grace, 0, 3600);
+  });
+  r.section("smtp", [&](Reader& s) {
+    auto& m = c.smtp;
+    s.integer("max_message_size", m.max_message_size, 1024, int64_t(1) << 40);
+    s.integer("max_recipients", m.max_recipients, 100, 100000);
+    s.integer("max_line_length", m.max_line_length, 1000, 1 << 20);
+    s.integer("max_errors", m.max_errors, 1, 10000);
+    s.integer("command_timeout", m.command_timeout, 1, 86400);
+    s.integer("data_timeout", m.data_timeout, 1, 86400);
+    s.one_of("bare_newline", m.bare_newline, {"reject", "normalize"});
+  });
+  r.section("imap", [&](Reader& s) {
+    auto& m = c.imap;
+    s.integer("max_line_length", m.max_line_length, 1000, 1 << 24);
+    s.integer("max_literal_size", m.max_literal_size, 1024, int64_t(1) << 40);
+    s.integer("idle_timeout", m.idle_timeout, 1, 86400);
+    s.integer("max_errors", m.max_errors, 1, 10000);
+  });
+  r.section("pop3", [&](Reader& s) {
+    s.integer("idle_timeout", c.pop3.idle_timeout, 1, 86400);
+    s.integer("max_errors", c.pop3.max_errors, 1, 10000);
+  });
+  r.section("store", [&](Reader& s) {
+    s.integer("default_quota", c.store.default_quota, 0, int64_t(1) << 50);
+  });
+  r.section("relay", [&](Reader& s) {
+    auto& m = c.relay;
+    s.integer("smtp_port", m.smtp_port, 1, 65535);
+    s.endpoints("dns", m.dns);
+    std::string smarthost;
+    s.string("smarthost", smarthost);
+    if (!smarthost.empty()) {
+      // A smarthost is usually a name, not an address: keep the host text unvalidated here,
+      // the relay resolves it.
+      size_t colon = smarthost.rfind(':');
+      auto port = colon == std::string::npos ? std::nullopt : parse_u64(smarthost.substr(colon + 1));
+      if (!port || *port == 0 || *port > 65535 || colon == 0)
+        s.fail("smarthost", "bad address \"" + smarthost + "\": expected host:port");
+      else
+        m.smarthost.address = Endpoint{smarthost.substr(0, colon), static_cast<uint16_t>(*port)};
+    }
+    s.string("smarthost_username", m.smarthost.username);
+    s.string("smarthost_password", m.smarthost.password);
+    s.one_of("smarthost_tls", m.smarthost.tls, {"starttls", "implicit", "none"});
+    s.int_list("retry_schedule", m.retry_schedule, 1, 86400);
+    s.integer("max_queue_lifetime", m.max_queue_lifetime, 1, 86400 * 60);
+    s.integer("delay_warning_after", m.delay_warning_after, 0, 86400 * 60);
+    s.integer("max_concurrency", m.max_concurrency, 1, 10000);
+    s.integer("max_per_destination", m.max_per_destination, 1, 10000);
+    s.integer("connect_timeout", m.connect_timeout, 1, 3600);
+    s.strings("require_tls_domains", m.require_tls_domains);
+    s.one_of("undeliverable_bounce", m.undeliverable_bounce, {"drop", "postmaster"});
+  });
+  r.finish();
+  if (!r.error().empty()) return make_error(Errc::syntax, path + ": " + r.error());
+  if (c.data_dir.empty()) return make_error(Errc::syntax, path + ": data_dir: required");
+  if (c.hostname.empty()) return make_error(Errc::syntax, path + ": hostname: must not be empty");
+  return c;
+}
+
+Result<Config> load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(Errc::not_found, path + ": cannot read the configuration file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+}  // namespace tern

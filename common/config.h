@@ -1,0 +1,127 @@
+// The ternd/ternctl configuration: one TOML file, parsed once at start-up into plain structs.
+//
+// Contract (README "Configuration" documents every key): unknown keys, wrong types, bad
+// addresses and missing required keys are errors, reported as one line that names the file,
+// the key and the problem, e.g.
+//   /etc/tern/ternd.toml: listen.smtp: bad address "0.0.0.0": expected host:port
+// Durations are integers of seconds; sizes are integers of bytes.
+// Sessions never read this struct directly: the daemon copies the part each one needs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace tern {
+
+struct Endpoint {
+  std::string host;  // "0.0.0.0", "::", "127.0.0.1", "::1", or a literal address
+  uint16_t port = 0;
+  std::string str() const;  // "host:port", IPv6 as "[::1]:25"
+};
+
+// Parses "host:port" or "[v6]:port". Port 0 means "ephemeral" (tests).
+Result<Endpoint> parse_endpoint(std::string_view text);
+
+struct TlsConfig {
+  std::string cert;  // PEM chain
+  std::string key;   // PEM private key
+};
+
+struct ListenConfig {
+  std::vector<Endpoint> smtp, submission, submissions, imap, imaps, pop3, pop3s;
+};
+
+struct AuthConfig {
+  bool allow_plaintext_without_tls = false;
+  // Brute-force protection: after `delay_after_failures` failures in `failure_window`
+  // the answer is delayed by `failure_delay_ms`; past `max_failures_per_ip` (or
+  // `max_failures_per_account`) within the window, logins are refused for `lockout`.
+  int delay_after_failures = 3;
+  int failure_delay_ms = 2000;
+  int max_failures_per_ip = 10;
+  int max_failures_per_account = 20;
+  int failure_window = 900;
+  int lockout = 900;
+};
+
+struct LimitsConfig {
+  int max_connections = 1000;
+  int max_connections_per_ip = 20;
+  int worker_threads = 32;  // blocking work: SQLite, fsync, password hashing
+  int shutdown_grace = 30;  // SIGTERM: seconds to let in-flight transactions finish
+};
+
+struct SmtpConfig {
+  uint64_t max_message_size = 50ull << 20;  // advertised as SIZE
+  int max_recipients = 100;                 // RFC 5321 §4.5.3.1.8: at least 100
+  int max_line_length = 1000;               // RFC 5321 §4.5.3.1.6, incl. CRLF
+  int max_errors = 10;                      // then 421 and disconnect
+  int command_timeout = 300;                // RFC 5321 §4.5.3.2.7
+  int data_timeout = 600;
+  std::string bare_newline = "reject";      // "reject" (550) or "normalize" (LF -> CRLF)
+};
+
+struct ImapConfig {
+  int max_line_length = 65536;
+  uint64_t max_literal_size = 50ull << 20;  // APPENDLIMIT
+  int idle_timeout = 1800;                  // RFC 9051 §5.4: at least 30 minutes
+  int max_errors = 20;
+};
+
+struct Pop3Config {
+  int idle_timeout = 600;  // RFC 1939 §3: at least 10 minutes
+  int max_errors = 10;
+};
+
+struct StoreConfig {
+  uint64_t default_quota = 0;  // bytes per new user, 0 = unlimited
+};
+
+struct SmarthostConfig {
+  Endpoint address;           // empty host = deliver by MX
+  std::string username;
+  std::string password;
+  std::string tls = "starttls";  // "starttls", "implicit" or "none"
+};
+
+struct RelayConfig {
+  uint16_t smtp_port = 25;
+  std::vector<Endpoint> dns;  // empty: /etc/resolv.conf
+  SmarthostConfig smarthost;
+  std::vector<int> retry_schedule = {300, 600, 1200, 2400, 3600};  // last one repeats
+  int max_queue_lifetime = 5 * 86400;
+  int delay_warning_after = 4 * 3600;
+  int max_concurrency = 20;
+  int max_per_destination = 4;
+  int connect_timeout = 30;
+  std::vector<std::string> require_tls_domains;
+  std::string undeliverable_bounce = "drop";  // "drop" or "postmaster"
+};
+
+struct Config {
+  std::string path;  // the file this came from, for messages
+  std::string hostname = "localhost";
+  std::string data_dir;
+  std::string user;
+  std::string log_level = "info";
+  TlsConfig tls;
+  ListenConfig listen;
+  AuthConfig auth;
+  LimitsConfig limits;
+  SmtpConfig smtp;
+  ImapConfig imap;
+  Pop3Config pop3;
+  StoreConfig store;
+  RelayConfig relay;
+};
+
+// Reads and validates the file. Does not touch the certificate or data_dir beyond
+// checking nothing; callers (ternd) check readability of files themselves so that the
+// message can name the key.
+Result<Config> load_config(const std::string& path);
+Result<Config> parse_config(std::string_view toml_text, const std::string& path_for_messages);
+
+}  // namespace tern

@@ -1,0 +1,70 @@
+// Errors as values at module boundaries.
+//
+// A small taxonomy that every front end can map to a protocol answer:
+//   syntax      -> the peer sent something malformed (SMTP 501, IMAP BAD, POP3 -ERR)
+//   refused     -> understood but not allowed (policy, auth failure)
+//   temporary   -> try again later (lock busy, resource exhausted)
+//   not_found   -> no such user / mailbox / message
+//   exists      -> already there
+//   over_quota  -> the mailbox is full
+//   internal    -> our bug or an I/O failure; logged in detail, the peer sees a generic text
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace tern {
+
+enum class Errc { syntax, refused, temporary, not_found, exists, over_quota, internal };
+
+const char* to_string(Errc code);
+
+struct Error {
+  Errc code = Errc::internal;
+  std::string message;
+};
+
+inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
+
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
+  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}
+
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+  const Error& error() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  Result() = default;
+  Result(Error error) : error_(std::move(error)) {}
+
+  bool ok() const { return !error_.has_value(); }
+  explicit operator bool() const { return ok(); }
+  const Error& error() const { return *error_; }
+
+ private:
+  std::optional<Error> error_;
+};
+
+using Status = Result<void>;
+
+}  // namespace tern

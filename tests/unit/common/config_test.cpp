@@ -1,0 +1,92 @@
+#include <gtest/gtest.h>
+
+#include "common/config.h"
+
+using namespace tern;
+
+namespace {
+
+Result<Config> parse(const std::string& text) { return parse_config(text, "/etc/t.toml"); }
+
+TEST(Config, FullContractParses) {
+  auto c = parse(R"(
+hostname = "mail.example.test"
+data_dir = "/var/lib/tern"
+user = "tern"
+log_level = "debug"
+[tls]
+cert = "/etc/tern/fullchain.pem"
+key  = "/etc/tern/privkey.pem"
+[listen]
+smtp = "0.0.0.0:25"
+submission = ["0.0.0.0:587", "[::]:587"]
+imaps = "127.0.0.1:993"
+[auth]
+allow_plaintext_without_tls = true
+)");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->hostname, "mail.example.test");
+  EXPECT_EQ(c->log_level, "debug");
+  ASSERT_EQ(c->listen.smtp.size(), 1u);
+  EXPECT_EQ(c->listen.smtp[0].port, 25);
+  ASSERT_EQ(c->listen.submission.size(), 2u);
+  EXPECT_EQ(c->listen.submission[1].host, "::");
+  EXPECT_EQ(c->listen.submission[1].str(), "[::]:587");
+  EXPECT_TRUE(c->listen.pop3.empty());
+  EXPECT_TRUE(c->auth.allow_plaintext_without_tls);
+  EXPECT_EQ(c->smtp.max_recipients, 100);
+}
+
+TEST(Config, UnknownKeyNamesFileAndKey) {
+  auto c = parse("data_dir = \"/x\"\n[listen]\nsmtpp = \"0.0.0.0:25\"\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message, "/etc/t.toml: listen.smtpp: unknown key");
+}
+
+TEST(Config, BadAddressNamesKey) {
+  auto c = parse("data_dir = \"/x\"\n[listen]\nsmtp = \"0.0.0.0\"\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("listen.smtp: bad address \"0.0.0.0\""), std::string::npos)
+      << c.error().message;
+  c = parse("data_dir = \"/x\"\n[listen]\nimap = \"0.0.0.0:99999\"\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("listen.imap"), std::string::npos);
+  c = parse("data_dir = \"/x\"\n[listen]\nimap = \"mail.example:143\"\n");
+  ASSERT_FALSE(c.ok());
+}
+
+TEST(Config, WrongTypeAndMalformed) {
+  auto c = parse("data_dir = 5\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message, "/etc/t.toml: data_dir: expected a string");
+  c = parse("data_dir = \"/x\"\n[auth]\nallow_plaintext_without_tls = \"yes\"\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("auth.allow_plaintext_without_tls"), std::string::npos);
+  c = parse("data_dir = \"/x\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message.rfind("/etc/t.toml:1:", 0), 0u) << c.error().message;
+  c = parse("hostname = \"h\"\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message, "/etc/t.toml: data_dir: required");
+}
+
+TEST(Config, RangesAndChoices) {
+  auto c = parse("data_dir = \"/x\"\n[smtp]\nmax_recipients = 10\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("smtp.max_recipients: must be between 100"), std::string::npos);
+  c = parse("data_dir = \"/x\"\nlog_level = \"loud\"\n");
+  ASSERT_FALSE(c.ok());
+  c = parse("data_dir = \"/x\"\n[relay]\nsmarthost = \"smtp.isp.example:587\"\nretry_schedule = [1, 2]\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->relay.smarthost.address.host, "smtp.isp.example");
+  EXPECT_EQ(c->relay.smarthost.address.port, 587);
+  EXPECT_EQ(c->relay.retry_schedule, (std::vector<int>{1, 2}));
+}
+
+TEST(Config, MissingFile) {
+  auto c = load_config("/nonexistent/tern.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message, "/nonexistent/tern.toml: cannot read the configuration file");
+}
+
+}  // namespace
