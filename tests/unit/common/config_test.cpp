@@ -90,3 +90,10 @@ TEST(Config, MissingFile) {
 }
 
 }  // namespace
+
+TEST(Config, SampleConfigParses) {
+  auto c = load_config(std::string(TERN_SOURCE_DIR) + "/etc/ternd.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->listen.smtp.size(), 2u);
+  EXPECT_EQ(c->user, "tern");
+}
