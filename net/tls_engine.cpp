@@ -1,0 +1,160 @@
+#include "net/tls_engine.h"
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+namespace tern::net {
+
+namespace {
+
+bool is_ip_literal(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+std::string drain_openssl_errors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TlsEngine>> TlsEngine::create(SSL_CTX* ctx, Role role,
+                                                     const std::string& server_name,
+                                                     bool verify_host) {
+  std::unique_ptr<TlsEngine> e(new TlsEngine);
+  ERR_clear_error();
+  e->ssl_ = SSL_new(ctx);
+  if (!e->ssl_) return make_error(Errc::internal, "SSL_new: " + drain_openssl_errors());
+  e->in_ = BIO_new(BIO_s_mem());
+  e->out_ = BIO_new(BIO_s_mem());
+  if (!e->in_ || !e->out_) {
+    BIO_free(e->in_);
+    BIO_free(e->out_);
+    e->in_ = e->out_ = nullptr;
+    return make_error(Errc::internal, "BIO_new failed");
+  }
+  // An empty memory BIO means "no data yet", not EOF.
+  BIO_set_mem_eof_return(e->in_, -1);
+  BIO_set_mem_eof_return(e->out_, -1);
+  SSL_set_bio(e->ssl_, e->in_, e->out_);
+  if (role == Role::server) {
+    SSL_set_accept_state(e->ssl_);
+  } else {
+    SSL_set_connect_state(e->ssl_);
+    if (!server_name.empty() && !is_ip_literal(server_name))
+      SSL_set_tlsext_host_name(e->ssl_, server_name.c_str());  // RFC 6066 §3: no IP literals
+    if (verify_host && !server_name.empty()) {
+      if (is_ip_literal(server_name)) {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(e->ssl_), server_name.c_str());
+      } else {
+        SSL_set_hostflags(e->ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        SSL_set1_host(e->ssl_, server_name.c_str());
+      }
+    }
+  }
+  return e;
+}
+
+TlsEngine::~TlsEngine() {
+  if (ssl_) SSL_free(ssl_);  // frees both BIOs
+}
+
+void TlsEngine::feed(std::string_view ciphertext) {
+  if (!ciphertext.empty()) BIO_write(in_, ciphertext.data(), static_cast<int>(ciphertext.size()));
+}
+
+std::string TlsEngine::describe_error(int ret) {
+  int err = SSL_get_error(ssl_, ret);
+  std::string text = drain_openssl_errors();
+  if (err == SSL_ERROR_SYSCALL && text.empty()) text = "unexpected end of stream";
+  if (text.empty()) text = "SSL error " + std::to_string(err);
+  long verify = SSL_get_verify_result(ssl_);
+  if (verify != X509_V_OK) text += " (" + std::string(X509_verify_cert_error_string(verify)) + ")";
+  return text;
+}
+
+TlsEngine::Step TlsEngine::handshake() {
+  if (established_) return Step::done;
+  ERR_clear_error();
+  int ret = SSL_do_handshake(ssl_);
+  if (ret == 1) {
+    established_ = true;
+    return Step::done;
+  }
+  int err = SSL_get_error(ssl_, ret);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return Step::more;
+  error_ = describe_error(ret);
+  return Step::failed;
+}
+
+TlsEngine::Step TlsEngine::read(std::string& out) {
+  char buf[16384];
+  for (;;) {
+    ERR_clear_error();
+    int n = SSL_read(ssl_, buf, sizeof buf);
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    int err = SSL_get_error(ssl_, n);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return Step::more;
+    if (err == SSL_ERROR_ZERO_RETURN) {
+      peer_closed_ = true;
+      return Step::done;
+    }
+    error_ = describe_error(n);
+    return Step::failed;
+  }
+}
+
+Status TlsEngine::write(std::string_view plain) {
+  size_t off = 0;
+  while (off < plain.size()) {
+    ERR_clear_error();
+    size_t chunk = plain.size() - off;
+    if (chunk > (1u << 30)) chunk = 1u << 30;
+    int n = SSL_write(ssl_, plain.data() + off, static_cast<int>(chunk));
+    if (n <= 0) {
+      error_ = describe_error(n);
+      return make_error(Errc::internal, error_);
+    }
+    off += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+void TlsEngine::shutdown() {
+  ERR_clear_error();
+  if (established_) SSL_shutdown(ssl_);
+  ERR_clear_error();
+}
+
+std::string TlsEngine::take_output() {
+  std::string out;
+  size_t pending = BIO_ctrl_pending(out_);
+  if (pending == 0) return out;
+  out.resize(pending);
+  int n = BIO_read(out_, out.data(), static_cast<int>(pending));
+  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return out;
+}
+
+bool TlsEngine::has_output() const { return BIO_ctrl_pending(out_) > 0; }
+
+std::string TlsEngine::version() const { return SSL_get_version(ssl_); }
+
+std::string TlsEngine::cipher() const {
+  const char* c = SSL_get_cipher_name(ssl_);
+  return c ? c : "";
+}
+
+}  // namespace tern::net

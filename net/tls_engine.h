@@ -1,0 +1,62 @@
+// Private to net/: one TLS session driven through memory BIOs. The engine never sees a socket:
+// ciphertext from the peer goes in with feed(), ciphertext to send comes out with
+// take_output(). Unit tests connect a client and a server engine back to back.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
+typedef struct bio_st BIO;
+
+namespace tern::net {
+
+class TlsEngine {
+ public:
+  enum class Role { server, client };
+  enum class Step { done, more, failed };
+
+  // Takes its own reference on ctx. For clients, server_name is sent as SNI (if not an IP
+  // literal) and, when verify_host, checked against the certificate.
+  static Result<std::unique_ptr<TlsEngine>> create(SSL_CTX* ctx, Role role,
+                                                   const std::string& server_name = {},
+                                                   bool verify_host = false);
+  ~TlsEngine();
+  TlsEngine(const TlsEngine&) = delete;
+  TlsEngine& operator=(const TlsEngine&) = delete;
+
+  void feed(std::string_view ciphertext);
+  // Advances the handshake with what has been fed. failed: error() says why.
+  Step handshake();
+  bool established() const { return established_; }
+  // Appends available plaintext to out. Returns failed on a TLS error; peer_closed() tells
+  // whether close_notify arrived.
+  Step read(std::string& out);
+  bool peer_closed() const { return peer_closed_; }
+  Status write(std::string_view plain);
+  // Queues close_notify.
+  void shutdown();
+  // Ciphertext to send (handshake records, application data, alerts).
+  std::string take_output();
+  bool has_output() const;
+
+  std::string version() const;
+  std::string cipher() const;
+  const std::string& error() const { return error_; }
+
+ private:
+  TlsEngine() = default;
+  std::string describe_error(int ret);
+  SSL* ssl_ = nullptr;
+  BIO* in_ = nullptr;   // peer -> us (owned by ssl_)
+  BIO* out_ = nullptr;  // us -> peer (owned by ssl_)
+  bool established_ = false;
+  bool peer_closed_ = false;
+  std::string error_;
+};
+
+}  // namespace tern::net

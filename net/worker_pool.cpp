@@ -1,0 +1,81 @@
+// WorkerPool: a fixed set of std::threads draining one FIFO queue. Completions go back to the
+// loop thread through Loop::post, so handlers only ever run on the loop thread.
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/log.h"
+#include "net/net.h"
+
+namespace tern::net {
+
+struct WorkerPool::State {
+  Loop& loop;
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::pair<std::function<void()>, std::function<void()>>> queue;
+  std::vector<std::thread> threads;
+  size_t running = 0;
+  bool stopping = false;
+
+  explicit State(Loop& l) : loop(l) {}
+
+  void worker() {
+    for (;;) {
+      std::pair<std::function<void()>, std::function<void()>> job;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return stopping || !queue.empty(); });
+        // Shutdown drains: queued work still runs so accepted transactions complete.
+        if (queue.empty()) return;
+        job = std::move(queue.front());
+        queue.pop_front();
+        ++running;
+      }
+      job.first();
+      if (job.second) loop.post(std::move(job.second));
+      std::lock_guard<std::mutex> lock(mu);
+      --running;
+    }
+  }
+};
+
+WorkerPool::WorkerPool(Loop& loop, int threads) : s_(std::make_unique<State>(loop)) {
+  if (threads < 1) threads = 1;
+  s_->threads.reserve(static_cast<size_t>(threads));
+  for (int i = 0; i < threads; ++i) s_->threads.emplace_back([st = s_.get()] { st->worker(); });
+}
+
+WorkerPool::~WorkerPool() { shutdown(); }
+
+bool WorkerPool::submit(std::function<void()> work, std::function<void()> done) {
+  {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    if (s_->stopping) return false;
+    s_->queue.emplace_back(std::move(work), std::move(done));
+  }
+  s_->cv.notify_one();
+  return true;
+}
+
+void WorkerPool::shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    s_->stopping = true;
+  }
+  s_->cv.notify_all();
+  for (auto& t : s_->threads)
+    if (t.joinable()) t.join();
+  s_->threads.clear();
+}
+
+size_t WorkerPool::pending() const {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  return s_->queue.size() + s_->running;
+}
+
+int WorkerPool::threads() const { return static_cast<int>(s_->threads.size()); }
+
+}  // namespace tern::net
