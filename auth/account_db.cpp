@@ -1,0 +1,488 @@
+// AccountDb: the SQLite schema, connection pool, and domain/user/alias administration.
+#include <algorithm>
+#include <climits>
+#include <ctime>
+#include <set>
+
+#include "auth/account_db_impl.h"
+#include "auth/password.h"
+#include "common/strings.h"
+
+namespace tern::auth {
+
+namespace {
+
+constexpr size_t kMaxIdleConnections = 16;
+constexpr int kSchemaVersion = 1;
+
+// All names are stored canonical (lower-case), so plain equality is case-insensitive.
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS domains(
+  name    TEXT PRIMARY KEY,
+  created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users(
+  address  TEXT PRIMARY KEY,
+  domain   TEXT NOT NULL,
+  password TEXT NOT NULL,
+  quota    INTEGER NOT NULL DEFAULT 0,
+  enabled  INTEGER NOT NULL DEFAULT 1,
+  created  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS users_by_domain ON users(domain);
+CREATE TABLE IF NOT EXISTS aliases(
+  alias  TEXT NOT NULL,
+  domain TEXT NOT NULL,
+  target TEXT NOT NULL,
+  PRIMARY KEY(alias, target)
+);
+CREATE INDEX IF NOT EXISTS aliases_by_domain ON aliases(domain);
+)sql";
+
+int64_t unix_now() { return static_cast<int64_t>(::time(nullptr)); }
+
+int64_t quota_to_db(uint64_t q) { return q > uint64_t(INT64_MAX) ? INT64_MAX : int64_t(q); }
+
+// Canonical user/alias address, or a syntax error naming the input.
+Result<std::string> mailbox_name(std::string_view address, const char* what) {
+  auto c = canonical_address(address);
+  if (!c) return make_error(Errc::syntax, "bad " + std::string(what) + " address \"" + std::string(address) + "\"");
+  // '+' separates sub-address tags, so it cannot be part of a mailbox or alias name.
+  std::string_view local(*c);
+  local = local.substr(0, local.rfind('@'));
+  if (local.find('+') != std::string_view::npos)
+    return make_error(Errc::syntax, std::string(what) + " address \"" + std::string(address) +
+                                        "\" must not contain '+' (sub-address separator)");
+  return *c;
+}
+
+std::string domain_of(const std::string& canonical) { return canonical.substr(canonical.rfind('@') + 1); }
+
+Status require_local_domain(sqlite3* db, const std::string& domain) {
+  auto local = query_domain(db, domain);
+  if (!local) return local.error();
+  if (!*local) return make_error(Errc::not_found, domain + " is not a local domain");
+  return {};
+}
+
+}  // namespace
+
+// ---- Impl: connections -------------------------------------------------------------------
+
+AccountDb::Impl::~Impl() {
+  for (sqlite3* db : idle_) sqlite3_close_v2(db);
+}
+
+Result<sqlite3*> AccountDb::Impl::open_connection() {
+  sqlite3* db = nullptr;
+  // NOMUTEX: a connection is used by one thread at a time (leased from the pool).
+  int rc = sqlite3_open_v2(path_.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    Error e = sql::error_from(db, rc, "open " + path_);
+    sqlite3_close_v2(db);
+    return e;
+  }
+  // Waits for ternd/ternctl holding the write lock instead of failing at once.
+  sqlite3_busy_timeout(db, options_.busy_timeout_ms);
+  // WAL: readers (ternd workers) never block the writer (ternctl) and vice versa.
+  // synchronous=FULL: account changes are rare and must survive a power cut.
+  Status s = sql::exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+  if (!s.ok()) {
+    sqlite3_close_v2(db);
+    return s.error();
+  }
+  return db;
+}
+
+Result<AccountDb::Impl::Lease> AccountDb::Impl::acquire() {
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      sqlite3* db = idle_.back();
+      idle_.pop_back();
+      return Lease(this, db);
+    }
+  }
+  auto db = open_connection();
+  if (!db) return db.error();
+  return Lease(this, *db);
+}
+
+void AccountDb::Impl::release(sqlite3* db) {
+  std::lock_guard lock(mu_);
+  if (idle_.size() < kMaxIdleConnections) idle_.push_back(db);
+  else sqlite3_close_v2(db);
+}
+
+Status AccountDb::Impl::init_schema() {
+  auto lease = acquire();
+  if (!lease) return lease.error();
+  sqlite3* db = lease->get();
+  sql::WriteTxn txn(db);
+  if (!txn.begun().ok()) return txn.begun();
+  sql::Stmt v(db, "PRAGMA user_version");
+  if (!v.prepared()) return v.prepare_error();
+  int64_t version = v.step() == SQLITE_ROW ? v.integer(0) : 0;
+  if (version > kSchemaVersion)
+    return make_error(Errc::internal, "accounts.db: schema version " + std::to_string(version) +
+                                          " is newer than this program understands");
+  if (version < kSchemaVersion) {
+    if (Status s = sql::exec(db, kSchema); !s.ok()) return s;
+    if (Status s = sql::exec(db, ("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str()); !s.ok())
+      return s;
+  }
+  return txn.commit();
+}
+
+// ---- row lookups -------------------------------------------------------------------------
+
+Result<std::optional<UserRow>> query_user(sqlite3* db, const std::string& address) {
+  sql::Stmt st(db, "SELECT password, quota, enabled, created FROM users WHERE address=?1");
+  if (!st.prepared()) return st.prepare_error();
+  st.bind(1, address);
+  int rc = st.step();
+  if (rc == SQLITE_DONE) return std::optional<UserRow>();
+  if (rc != SQLITE_ROW) return st.step_error("read user");
+  UserRow row;
+  row.password = st.text(0);
+  row.quota = static_cast<uint64_t>(std::max<int64_t>(0, st.integer(1)));
+  row.enabled = st.integer(2) != 0;
+  row.created = st.integer(3);
+  return std::optional<UserRow>(std::move(row));
+}
+
+Result<bool> query_domain(sqlite3* db, const std::string& domain) {
+  sql::Stmt st(db, "SELECT 1 FROM domains WHERE name=?1");
+  if (!st.prepared()) return st.prepare_error();
+  st.bind(1, domain);
+  int rc = st.step();
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return st.step_error("read domain");
+}
+
+Result<std::vector<std::string>> query_alias(sqlite3* db, const std::string& alias) {
+  sql::Stmt st(db, "SELECT target FROM aliases WHERE alias=?1 ORDER BY target");
+  if (!st.prepared()) return st.prepare_error();
+  st.bind(1, alias);
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) out.push_back(st.text(0));
+  if (rc != SQLITE_DONE) return st.step_error("read alias");
+  return out;
+}
+
+// ---- AccountDb ---------------------------------------------------------------------------
+
+AccountDb::AccountDb(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AccountDb::~AccountDb() = default;
+
+Result<std::unique_ptr<AccountDb>> AccountDb::open(const std::string& db_path, Options options) {
+  auto impl = std::make_unique<Impl>(db_path, options);
+  if (Status s = impl->init_schema(); !s.ok()) return s.error();
+  // The dummy hash has the same cost as real ones so unknown users take as long to refuse.
+  auto dummy = hash_password(random_id(24), options.cost);
+  if (!dummy) return dummy.error();
+  impl->dummy_hash = std::move(*dummy);
+  return std::unique_ptr<AccountDb>(new AccountDb(std::move(impl)));
+}
+
+// Domains ----------------------------------------------------------------------------------
+
+Status AccountDb::add_domain(std::string_view domain) {
+  auto name = canonical_domain(domain);
+  if (!name) return make_error(Errc::syntax, "bad domain name \"" + std::string(domain) + "\"");
+  auto lease = impl_->acquire();
+  if (!lease) return lease.error();
+  sql::Stmt st(lease->get(), "INSERT INTO domains(name, created) VALUES(?1, ?2)");
+  if (!st.prepared()) return st.prepare_error();
+  st.bind(1, *name).bind(2, unix_now());
+  int rc = st.step();
+  if (rc == SQLITE_CONSTRAINT) return make_error(Errc::exists, "domain " + *name + " already exists");
+  if (rc != SQLITE_DONE) return st.step_error("add domain");
+  return {};
+}
+
+Status AccountDb::remove_domain(std::string_view domain) {
+  auto name = canonical_domain(domain);
+  if (!name) return make_error(Errc::syntax, "bad domain name \"" + std::string(domain) + "\"");
+  auto lease = impl_->acquire();
+  if (!lease) return lease.error();
+  sqlite3* db = lease->get();
+  sql::WriteTxn txn(db);
+  if (!txn.begun().ok()) return txn.begun();
+  sql::Stmt count(db,
+                  "SELECT (SELECT count(*) FROM users WHERE domain=?1),"
+                  "       (SELECT count(DISTINCT alias) FROM aliases WHERE domain=?1)");
+  if (!count.prepared()) return count.prepare_error();
+  count.bind(1, *name);
+  if (count.step() != SQLITE_ROW) return count.step_error("count domain users");
+  int64_t users = count.integer(0), aliases = count.integer(1);
+  if (users > 0 || aliases > 0)
+    return make_error(Errc::refused, "domain " + *name + " still has " + std::to_string(users) +
+                                         " user(s) and " + std::to_string(aliases) +
+                                         " alias(es); remove them first");
+  sql::Stmt del(db, "DELETE FROM domains WHERE name=?1");
+  if (!del.prepared()) return del.prepare_error();
+  del.bind(1, *name);
+  if (del.step() != SQLITE_DONE) return del.step_error("remove domain");
+  if (sqlite3_changes(db) == 0) return make_error(Errc::not_found, "no such domain " + *name);
+  return txn.commit();
+}
+
+Result<std::vector<std::string>> AccountDb::list_domains() {
+  auto lease = impl_->acquire();
+  if (!lease) return lease.error();
+  sql::Stmt st(lease->get(), "SELECT name FROM domains ORDER BY name");
+  if (!st.prepared()) return st.prepare_error();
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) out.push_back(st.text(0));
+  if (rc != SQLITE_DONE) return st.step_error("list domains");
+  return out;
+}
+
+Result<bool> AccountDb::is_local_domain(std::string_view domain) {
+  auto name = canonical_domain(domain);
+  if (!name) return false;
+  auto lease = impl_->acquire();
+  if (!lease) return lease.error();
+  return query_domain(lease->get(), *name);
+}
+
+// Users ------------------------------------------------------------------------------------
+
+Status AccountDb::add_user(std::string_view address, std::string_view password, uint64_t quota) {
+  auto name = mailbox_name(address, "user");
+  if (!name) return name.error();
+  if (password.empty()) return make_error(Errc::syntax, "empty password");
+  // Hash before taking a connection: argon2id is slow and needs no database.
+  auto hash = hash_password(password, impl_->options().cost);
+  if (!hash) return hash.error();
+  auto lease = impl_->acquire();
+  if (!lease) return lease.error();
+  sqlite3* db = lease->get();
+  sql::WriteTxn txn(db);
+  if (!txn.begun().ok()) return txn.begun();
+  std::string domain = domain_of(*name);
+  if (Status s = require_local_domain(db, domain); !s.ok()) return s;
+  auto alias = query_alias(db, *name);
+  if (!alias) return alias.error();
+  if (!alias->empty()) return make_error(Errc::exists, *name + " already exists as an alias");
+  sql::Stmt st(db,
+               "INSERT INTO users(address, domain, password, quota, enabled, created)"
+               " VALUES(?1, ?2, ?3, ?4, 1, ?5)");
+  if (!st.prepared()) return st.prepare_error();
+  st.bind(1, *name).bind(2, domain).bind(3, *hash).bind(4, quota_to_db(quota)).bind(5, unix_now());
+  int rc = st.step();
+  if (rc == SQLITE_CONSTRAINT) return make_error(Errc::exists, "user " + *name + " already exists");
+  if (rc != SQLITE_DONE) return st.step_error("add user");
+  return txn.commit();
+}
+
+namespace {
+
+// UPDATE users SET <assignment> WHERE address=?1, with ?2 bound by `bind`.
+template <class Bind>
+Status update_user(AccountDb::Impl& impl, std::string_view address, const char* sql_text, Bind bind) {
+  auto name = canonical_address(address);
+  if (!name) return make_error(Errc::syntax, "bad user address \"" + std::string(address) + "\"");
+  auto lease = impl.acquire();
+  if (!lease) return lease.error();
+  sql::Stmt st(lease->get(), sql_text);
+  if (!st.prepared()) return st.prepare_error();
+  st.bind(1, *name);
+  bind(st);
+  if (st.step() != SQLITE_DONE) return st.step_error("update user");
+  if (sqlite3_changes(lease->get()) == 0) return make_error(Errc::not_found, "no such user " + *name);
+  return {};
+}
+
+}  // namespace
+
+Status AccountDb::set_password(std::string_view address, std::string_view password) {
+  if (password.empty()) return make_error(Errc::syntax, "empty password");
+  auto hash = hash_password(password, impl_->options().cost);
+  if (!hash) return hash.error();
+  return update_user(*impl_, address, "UPDATE users SET password=?2 WHERE address=?1",
+                     [&](sql::Stmt& st) { st.bind(2, *hash); });
+}
+
+Status AccountDb::set_quota(std::string_view address, uint64_t quota) {
+  return update_user(*impl_, address, "UPDATE users SET quota=?2 WHERE address=?1",
+                     [&](sql::Stmt& st) { st.bind(2, quota_to_db(quota)); });
+}
+
+Status AccountDb::set_enabled(std::string_view address, bool enabled) {
+  return update_user(*impl_, address, "UPDATE users SET enabled=?2 WHERE address=?1",
+                     [&](sql::Stmt& st) { st.bind(2, int64_t(enabled ? 1 : 0)); });
+}
+
+Status AccountDb::remove_user(std::string_view address) {
+  auto name = canonical_address(address);
+  if (!name) return make_error(Errc::syntax, "bad user address \"" + std::string(address) + "\"");
+  auto lease = impl_->acquire();
+  if (!lease) return lease.error();
+  sql::Stmt st(lease->get(), "DELETE FROM users WHERE address=?1");
+  if (!st.prepared()) return st.prepare_error();
+  st.bind(1, *name);
+  if (st.step() != SQLITE_DONE) return st.step_error("remove user");
+  if (sqlite3_changes(lease->get()) == 0) return make_error(Errc::not_found, "no such user " + *name);
+  // Aliases that point at the user are kept: resolution skips missing local targets, and the
+  // admin may re-create the user. ternctl lists them.
+  return {};
+}
+
+Result<std::vector<UserInfo>> AccountDb::list_users() {
+  auto lease = impl_->acquire();
+  if (!lease) return lease.error();
+  sql::Stmt st(lease->get(), "SELECT address, quota, enabled, created FROM users ORDER BY domain, address");
+  if (!st.prepared()) return st.prepare_error();
+  std::vector<UserInfo> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW)
+    out.push_back(UserInfo{st.text(0), static_cast<uint64_t>(std::max<int64_t>(0, st.integer(1))),
+                           st.integer(2) != 0, st.integer(3)});
+  if (rc != SQLITE_DONE) return st.step_error("list users");
+  return out;
+}
+
+Result<std::optional<UserInfo>> AccountDb::find_user(std::string_view address) {
+  auto name = canonical_address(address);
+  if (!name) return std::optional<UserInfo>();
+  auto lease = impl_->acquire();
+  if (!lease) return lease.error();
+  auto row = query_user(lease->get(), *name);
+  if (!row) return row.error();
+  if (!*row) return std::optional<UserInfo>();
+  return std::optional<UserInfo>(UserInfo{*name, (*row)->quota, (*row)->enabled, (*row)->created});
+}
+
+Result<uint64_t> AccountDb::quota_of(std::string_view user) {
+  auto info = find_user(user);
+  if (!info) return info.error();
+  if (!*info) return make_error(Errc::not_found, "no such user " + std::string(user));
+  return (*info)->quota;
+}
+
+// Aliases ----------------------------------------------------------------------------------
+
+Status AccountDb::add_alias(std::string_view alias, const std::vector<std::string>& targets) {
+  std::string name, domain;
+  if (!alias.empty() && alias.front() == '@') {
+    auto d = canonical_domain(alias.substr(1));
+    if (!d) return make_error(Errc::syntax, "bad catch-all alias \"" + std::string(alias) + "\"");
+    domain = *d;
+    name = "@" + domain;
+  } else {
+    auto n = mailbox_name(alias, "alias");
+    if (!n) return n.error();
+    name = *n;
+    domain = domain_of(name);
+  }
+  if (targets.empty()) return make_error(Errc::syntax, "alias " + name + " needs at least one target");
+  std::set<std::string> canon;
+  for (const std::string& t : targets) {
+    auto c = canonical_address(t);
+    if (!c) return make_error(Errc::syntax, "bad target address \"" + t + "\"");
+    if (*c == name) return make_error(Errc::syntax, "alias " + name + " cannot point at itself");
+    canon.insert(*c);
+  }
+  auto lease = impl_->acquire();
+  if (!lease) return lease.error();
+  sqlite3* db = lease->get();
+  sql::WriteTxn txn(db);
+  if (!txn.begun().ok()) return txn.begun();
+  if (Status s = require_local_domain(db, domain); !s.ok()) return s;
+  auto user = query_user(db, name);
+  if (!user) return user.error();
+  if (*user) return make_error(Errc::exists, name + " already exists as a user");
+  auto existing = query_alias(db, name);
+  if (!existing) return existing.error();
+  if (!existing->empty()) return make_error(Errc::exists, "alias " + name + " already exists");
+  for (const std::string& t : canon) {
+    sql::Stmt ins(db, "INSERT INTO aliases(alias, domain, target) VALUES(?1, ?2, ?3)");
+    if (!ins.prepared()) return ins.prepare_error();
+    ins.bind(1, name).bind(2, domain).bind(3, t);
+    if (ins.step() != SQLITE_DONE) return ins.step_error("add alias");
+  }
+  return txn.commit();
+}
+
+Status AccountDb::remove_alias(std::string_view alias) {
+  std::string name;
+  if (!alias.empty() && alias.front() == '@') {
+    auto d = canonical_domain(alias.substr(1));
+    if (!d) return make_error(Errc::syntax, "bad catch-all alias \"" + std::string(alias) + "\"");
+    name = "@" + *d;
+  } else {
+    auto n = canonical_address(alias);
+    if (!n) return make_error(Errc::syntax, "bad alias address \"" + std::string(alias) + "\"");
+    name = *n;
+  }
+  auto lease = impl_->acquire();
+  if (!lease) return lease.error();
+  sql::Stmt st(lease->get(), "DELETE FROM aliases WHERE alias=?1");
+  if (!st.prepared()) return st.prepare_error();
+  st.bind(1, name);
+  if (st.step() != SQLITE_DONE) return st.step_error("remove alias");
+  if (sqlite3_changes(lease->get()) == 0) return make_error(Errc::not_found, "no such alias " + name);
+  return {};
+}
+
+Result<std::vector<AliasInfo>> AccountDb::list_aliases() {
+  auto lease = impl_->acquire();
+  if (!lease) return lease.error();
+  sql::Stmt st(lease->get(), "SELECT alias, target FROM aliases ORDER BY domain, alias, target");
+  if (!st.prepared()) return st.prepare_error();
+  std::vector<AliasInfo> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    std::string alias = st.text(0);
+    if (out.empty() || out.back().alias != alias) out.push_back(AliasInfo{alias, {}});
+    out.back().targets.push_back(st.text(1));
+  }
+  if (rc != SQLITE_DONE) return st.step_error("list aliases");
+  return out;
+}
+
+// Passwords --------------------------------------------------------------------------------
+
+Result<PasswordCheckResult> AccountDb::check_password(std::string_view user, std::string_view password) {
+  PasswordCheckResult result;
+  auto name = canonical_address(user);
+  result.user = name ? *name : std::string(user);
+  std::optional<UserRow> row;
+  if (name) {
+    auto lease = impl_->acquire();
+    if (!lease) return lease.error();
+    auto r = query_user(lease->get(), *name);
+    if (!r) return r.error();
+    row = std::move(*r);
+  }  // the connection goes back to the pool before the slow hash
+  if (!row) {
+    // Same work as for a real user, so timing does not reveal who exists.
+    (void)verify_password(impl_->dummy_hash, password);
+    result.outcome = PasswordCheck::unknown_user;
+    return result;
+  }
+  if (!verify_password(row->password, password)) {
+    result.outcome = PasswordCheck::bad_password;
+    return result;
+  }
+  // Only someone who knows the password learns that the account is disabled.
+  result.outcome = row->enabled ? PasswordCheck::ok : PasswordCheck::disabled;
+  if (result.outcome == PasswordCheck::ok && password_needs_rehash(row->password, impl_->options().cost)) {
+    auto fresh = hash_password(password, impl_->options().cost);
+    if (fresh) {
+      // Best effort: a failure here leaves the old (still valid) hash in place.
+      // "AND password=?3": never overwrite a password changed since we read the row.
+      (void)update_user(*impl_, *name, "UPDATE users SET password=?2 WHERE address=?1 AND password=?3",
+                        [&](sql::Stmt& st) { st.bind(2, *fresh).bind(3, row->password); });
+    }
+  }
+  return result;
+}
+
+}  // namespace tern::auth

@@ -1,0 +1,93 @@
+// Authenticator: throttle check, password check, one fail2ban-readable log line per attempt.
+#include "auth/auth.h"
+#include "common/log.h"
+
+namespace tern::auth {
+
+namespace {
+
+// Log values come from the network: keep them to one printable word so a crafted user name
+// cannot forge extra key=value pairs or lines for fail2ban.
+std::string log_word(std::string_view s) {
+  constexpr size_t kMax = 128;
+  std::string out;
+  for (char ch : s.substr(0, kMax)) {
+    auto c = static_cast<unsigned char>(ch);
+    out += (c <= 0x20 || c >= 0x7f || ch == '=') ? '?' : ch;
+  }
+  if (s.size() > kMax) out += "...";
+  if (out.empty()) out = "-";
+  return out;
+}
+
+void log_fail(std::string_view proto, std::string_view user, std::string_view ip, const char* reason) {
+  spdlog::warn("auth fail proto={} user={} ip={} reason={}", log_word(proto), log_word(user),
+               log_word(ip), reason);
+}
+
+}  // namespace
+
+const char* to_string(LoginResult::Outcome outcome) {
+  switch (outcome) {
+    case LoginResult::Outcome::ok: return "ok";
+    case LoginResult::Outcome::bad_credentials: return "bad-credentials";
+    case LoginResult::Outcome::locked_out: return "locked-out";
+    case LoginResult::Outcome::disabled: return "disabled";
+    case LoginResult::Outcome::unavailable: return "unavailable";
+  }
+  return "unknown";
+}
+
+Authenticator::Authenticator(AccountDb& db, const AuthConfig& config, Throttle::Clock clock)
+    : db_(db), throttle_(config, std::move(clock)) {}
+
+LoginResult Authenticator::login(std::string_view user, std::string_view password,
+                                 std::string_view client_ip, std::string_view protocol) {
+  LoginResult result;
+  auto canonical = canonical_address(user);
+  // Counters key on the canonical name, so "Bob@X" and "bob@x" share one.
+  std::string account = canonical ? *canonical : std::string(user);
+  result.user = account;
+
+  Throttle::Decision d = throttle_.check(client_ip, account);
+  result.delay = d.delay;
+  if (d.locked_out) {
+    // Refused without looking at the password: a locked-out attacker learns nothing.
+    result.outcome = LoginResult::Outcome::locked_out;
+    log_fail(protocol, account, client_ip, "locked-out");
+    return result;
+  }
+
+  auto check = db_.check_password(account, password);
+  if (!check) {
+    spdlog::error("auth error proto={} user={} ip={}: {}", log_word(protocol), log_word(account),
+                  log_word(client_ip), check.error().message);
+    log_fail(protocol, account, client_ip, "error");
+    result.outcome = LoginResult::Outcome::unavailable;
+    return result;
+  }
+  switch (check->outcome) {
+    case PasswordCheck::ok:
+      throttle_.record_success(client_ip, account);
+      spdlog::info("auth ok proto={} user={} ip={}", log_word(protocol), log_word(account),
+                   log_word(client_ip));
+      result.outcome = LoginResult::Outcome::ok;
+      return result;
+    case PasswordCheck::disabled:
+      // The right password: not a guessing attempt, so no failure is counted.
+      log_fail(protocol, account, client_ip, "disabled");
+      result.outcome = LoginResult::Outcome::disabled;
+      return result;
+    case PasswordCheck::bad_password:
+    case PasswordCheck::unknown_user:
+      throttle_.record_failure(client_ip, account);
+      log_fail(protocol, account, client_ip,
+               check->outcome == PasswordCheck::unknown_user ? "unknown-user" : "bad-password");
+      result.outcome = LoginResult::Outcome::bad_credentials;
+      return result;
+  }
+  result.outcome = LoginResult::Outcome::unavailable;
+  return result;
+}
+
+}  // namespace tern::auth
