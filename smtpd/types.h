@@ -1,0 +1,153 @@
+// smtpd: the plain structs a Session is built from and talks in (settings, peer, actions,
+// results, output). No behaviour here; see session.h.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/strings.h"
+
+namespace tern::smtpd {
+
+enum class ListenerKind { mx, submission, submissions };
+const char* to_string(ListenerKind kind);
+
+// What to do with a bare CR or bare LF inside DATA (never a message terminator either way).
+enum class BareNewlinePolicy { reject, normalize };
+
+struct SessionSettings {
+  std::string hostname = "localhost";
+  ListenerKind kind = ListenerKind::mx;
+  uint64_t max_message_size = 50ull << 20;  // advertised as SIZE; applies to stored bytes
+  int max_recipients = 100;
+  int max_line_length = 1000;  // including CRLF; command lines and DATA lines
+  int max_errors = 10;         // error replies before 421 and close
+  bool allow_plaintext_auth = false;
+  bool tls_available = false;  // a TLS context exists: STARTTLS may be offered
+  BareNewlinePolicy bare_newline = BareNewlinePolicy::reject;
+  bool relay_available = false;  // authenticated users may send to remote domains
+  std::function<int64_t()> clock;         // unix seconds, for the Received: date
+  std::function<std::string()> make_id;   // queue ids
+};
+
+struct PeerInfo {
+  std::string ip;
+  uint16_t port = 0;
+  std::string reverse_name;  // verified reverse DNS name, empty when unknown
+  bool tls = false;          // true from the start on "submissions"
+  std::string tls_version;   // "TLSv1.3"
+  std::string tls_cipher;    // "TLS_AES_256_GCM_SHA384"
+};
+
+// DSN (RFC 3461) NOTIFY flags as a bit set; 0 = not given.
+enum NotifyFlags : uint8_t {
+  kNotifyNever = 1,
+  kNotifySuccess = 2,
+  kNotifyFailure = 4,
+  kNotifyDelay = 8,
+};
+
+enum class DsnRet { unspecified, full, hdrs };
+
+// ---- Actions: work the daemon runs (on workers) and answers with complete(). ----
+
+struct Authenticate {
+  std::string user;
+  std::string password;
+  std::string mechanism;  // "PLAIN" or "LOGIN"
+};
+
+struct ResolveRecipient {
+  std::string address;     // as the client gave it, without <>
+  MailAddress parsed;      // domain lower-cased; "postmaster" alone gives domain ""
+  std::string auth_user;   // authenticated user or empty
+};
+
+struct CheckSender {
+  std::string auth_user;
+  std::string address;
+  MailAddress parsed;
+};
+
+struct EnvelopeRecipient {
+  std::string address;             // as given in RCPT TO
+  std::string orcpt;               // RFC 3461 ORCPT, raw "type;xtext", may be empty
+  uint8_t notify = 0;              // NotifyFlags
+  bool remote = false;             // relay to `address`
+  std::vector<std::string> users;  // local users this address delivers to (after dedup)
+};
+
+struct Envelope {
+  std::string sender;  // empty for the null reverse-path <>
+  std::vector<EnvelopeRecipient> recipients;
+  std::string envid;  // RFC 3461 ENVID (xtext as given), may be empty
+  DsnRet ret = DsnRet::unspecified;
+  bool body_8bitmime = false;
+  bool smtputf8 = false;
+  std::string auth_user;
+  std::string client_ip;
+  std::string helo;
+  std::string queue_id;  // the id used in the Received: header
+
+  // Every local user exactly once, in first-seen order.
+  std::vector<std::string> local_users() const;
+  // Every remote recipient address exactly once.
+  std::vector<std::string> remote_addresses() const;
+};
+
+struct Deliver {
+  Envelope envelope;
+  std::string message;  // CRLF lines, our Received: header first, dot-unstuffed
+};
+
+using ActionRequest = std::variant<Authenticate, ResolveRecipient, CheckSender, Deliver>;
+
+struct Action {
+  uint64_t id = 0;
+  ActionRequest request;
+};
+
+// ---- Results ----
+
+struct AuthResult {
+  enum Status { ok, bad, locked_out, temporary } status = bad;
+  std::string user;  // canonical user name when ok
+};
+
+struct RecipientResult {
+  enum Status { local, remote, unknown_user, not_local_domain, over_quota, temporary } status =
+      temporary;
+  std::vector<std::string> users;  // when local
+};
+
+struct SenderResult {
+  enum Status { owned, not_owned } status = not_owned;
+};
+
+struct DeliverResult {
+  enum Status { ok, temporary, permanent } status = temporary;
+  std::string queue_id;  // when ok; empty means "the id from the Deliver envelope"
+  std::string text;      // failure detail for the log (never shown to the client)
+};
+
+using ActionResultValue = std::variant<AuthResult, RecipientResult, SenderResult, DeliverResult>;
+
+struct ActionResult {
+  uint64_t id = 0;
+  ActionResultValue result;
+};
+
+// ---- Output of every Session call ----
+
+struct Output {
+  std::string bytes;            // write these to the peer, in order
+  std::vector<Action> actions;  // at most one per call in practice; run, then complete()
+  std::vector<std::string> log; // "key=value" notes for the daemon's log
+  bool start_tls = false;       // after writing `bytes`, run the TLS handshake
+  bool close_after_write = false;
+};
+
+}  // namespace tern::smtpd
