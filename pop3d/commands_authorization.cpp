@@ -22,6 +22,10 @@ bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos
 
 }  // namespace
 
+void Session::refuse_plaintext() {
+  reply_err(stls_offered() ? reply::TlsRequiredUseStls : reply::TlsRequired);
+}
+
 void Session::cmd_capa() {
   // RFC 2449 §5: capabilities may differ by state and by TLS; list login mechanisms only
   // where a login would be accepted.
@@ -69,7 +73,7 @@ void Session::cmd_quit_authorization() {
 
 void Session::cmd_user(std::string_view arg) {
   // RFC 2595 §4 spirit: refuse to collect a cleartext password on an unprotected link.
-  if (!login_allowed()) return reply_err(reply::TlsRequired);
+  if (!login_allowed()) return refuse_plaintext();
   std::string_view name = trim(arg);
   if (name.empty() || has_nul(name)) return reply_err(reply::UserMissing);
   user_arg_ = std::string(name);
@@ -78,7 +82,7 @@ void Session::cmd_user(std::string_view arg) {
 
 void Session::cmd_pass(std::string_view arg) {
   std::string user = std::exchange(user_arg_, {});
-  if (!login_allowed()) return reply_err(reply::TlsRequired);
+  if (!login_allowed()) return refuse_plaintext();
   if (user.empty()) return reply_err(reply::PassWithoutUser);
   // RFC 1939 §7: the password is the rest of the line; spaces are part of it.
   if (arg.empty() || has_nul(arg)) return reply_err(reply::Syntax);
@@ -86,7 +90,7 @@ void Session::cmd_pass(std::string_view arg) {
 }
 
 void Session::cmd_auth(std::string_view arg) {
-  if (!login_allowed()) return reply_err(reply::TlsRequired);
+  if (!login_allowed()) return refuse_plaintext();
   std::string_view rest = trim(arg);
   if (rest.empty()) {
     // Not in RFC 5034, but several clients probe with a bare AUTH to list mechanisms.

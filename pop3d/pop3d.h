@@ -24,7 +24,7 @@
 //       count RETR sends before byte-stuffing.
 //     * MessageInfo::uidl is the RFC 1939 §7 unique-id: 1-70 characters 0x21-0x7E, stable
 //       across sessions, never reused. The store derives it from UIDVALIDITY and UID as
-//       "<uidvalidity>.<uid>"; the session only checks it and passes it through.
+//       "<uidvalidity>.<uid>"; the session passes it through unchanged.
 // - After a failed OpenMaildrop (in use, temporary) the session stays in AUTHORIZATION
 //   (RFC 1939 §4 allows either); the client may retry or QUIT.
 // - Line length: RFC 2449 §4 limits commands to 255 octets incl. CRLF; we accept up to
@@ -186,6 +186,7 @@ class Session {
   bool stls_offered() const;
 
   // commands_authorization.cpp
+  void refuse_plaintext();
   void cmd_capa();
   void cmd_user(std::string_view arg);
   void cmd_pass(std::string_view arg);

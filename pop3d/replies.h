@@ -32,7 +32,8 @@ inline constexpr std::string_view TlsActive = "TLS already active";
 inline constexpr std::string_view TlsUnavailable = "STLS not available";
 
 // Authorization.
-inline constexpr std::string_view TlsRequired = "[AUTH] TLS required for login, use STLS";
+inline constexpr std::string_view TlsRequiredUseStls = "[AUTH] TLS required for login, use STLS";
+inline constexpr std::string_view TlsRequired = "[AUTH] TLS required for login";
 inline constexpr std::string_view UserAccepted = "send PASS";
 inline constexpr std::string_view UserMissing = "USER needs a name";
 inline constexpr std::string_view PassWithoutUser = "PASS must follow a successful USER";

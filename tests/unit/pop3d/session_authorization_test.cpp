@@ -79,6 +79,15 @@ TEST(Pop3Authorization, PlaintextLoginRefusedWithoutTls) {
   EXPECT_EQ(h.session.state(), State::authorization);
 }
 
+TEST(Pop3Authorization, PlaintextRefusalWithoutStlsDoesNotSuggestIt) {
+  SessionSettings s = default_settings();
+  s.stls_available = false;
+  Harness h(s);
+  EXPECT_EQ(h.send("USER alice"), "-ERR [AUTH] TLS required for login\r\n");
+  EXPECT_EQ(h.send("AUTH LOGIN"), "-ERR [AUTH] TLS required for login\r\n");
+  EXPECT_EQ(h.count<Authenticate>(), 0u);
+}
+
 TEST(Pop3Authorization, UserPassLogsInAndOpensMaildrop) {
   Harness h;
   EXPECT_EQ(h.send("USER alice"), "+OK send PASS\r\n");
