@@ -13,3 +13,4 @@
 #pragma once
 
 #include "relay/dkim.h"
+#include "relay/smtp_client.h"
