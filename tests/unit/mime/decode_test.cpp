@@ -1,0 +1,133 @@
+#include <gtest/gtest.h>
+
+#include "mime/mime.h"
+#include "test_util.h"
+
+using namespace tern::mime;
+using mime_test::crlf;
+
+namespace {
+
+TEST(MimeDecode, Base64Tolerant) {
+  struct V {
+    const char* in;
+    std::string out;
+  } vectors[] = {
+      {"aGVsbG8=", "hello"},
+      {"aGVs\r\nbG8=\r\n", "hello"},
+      {"aG Vs*bG8", "hello"},  // RFC 2045 §6.8: non-alphabet characters ignored, no padding
+      {"", ""},
+      {"====", ""},
+      {"YQ==YWI=", "aab"},  // padding ends a quantum; decoding continues
+      {"!!!", ""},
+      {"Y", ""},  // a lone sextet carries no byte
+  };
+  for (const auto& v : vectors) EXPECT_EQ(decode_base64(v.in), v.out) << v.in;
+}
+
+TEST(MimeDecode, QuotedPrintable) {
+  struct V {
+    std::string in, out;
+  } vectors[] = {
+      {"caf=C3=A9", "caf\xC3\xA9"},
+      {"soft=\r\nbreak\r\n", "softbreak\r\n"},
+      {"soft=  \r\nbreak", "softbreak"},   // white space after a soft break "=" is padding
+      {"trail   \r\nx", "trail\r\nx"},     // RFC 2045 §6.7 (3)
+      {"a=3d=3D=\n", "a=="},                 // lower-case hex tolerated, bare LF
+      {"bad=ZZ =4", "bad=ZZ =4"},          // malformed escapes kept literally
+      {"end=", "end"},
+      {"=", ""},
+  };
+  for (const auto& v : vectors) EXPECT_EQ(decode_quoted_printable(v.in), v.out) << v.in;
+}
+
+TEST(MimeDecode, Charsets) {
+  EXPECT_EQ(to_utf8("caf\xE9", "ISO-8859-1"), "caf\xC3\xA9");
+  EXPECT_EQ(to_utf8("\xA4", "iso-8859-15"), "\xE2\x82\xAC");
+  EXPECT_EQ(to_utf8("\xA4", "latin1"), "\xC2\xA4");
+  EXPECT_EQ(to_utf8("\x80\x93", "windows-1252"), "\xE2\x82\xAC\xE2\x80\x9C");
+  EXPECT_EQ(to_utf8("\x81", "cp1252"), "\xEF\xBF\xBD");
+  EXPECT_EQ(to_utf8("ok\xC3\xA9", "utf-8"), "ok\xC3\xA9");
+  EXPECT_EQ(to_utf8("bad\xC3", "utf-8"), "bad\xEF\xBF\xBD");
+  EXPECT_EQ(to_utf8("\xED\xA0\x80", "utf-8"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+  EXPECT_EQ(to_utf8("plain", "us-ascii"), "plain");
+  EXPECT_EQ(to_utf8("\xC3\xA9", "x-unknown"), "\xC3\xA9");  // valid UTF-8 kept
+  EXPECT_EQ(to_utf8("\xE9", "x-unknown"), "\xC3\xA9");      // otherwise read as cp1252
+}
+
+TEST(MimeDecode, Rfc2047) {
+  struct V {
+    const char* raw;
+    std::string out;
+  } vectors[] = {
+      {"=?UTF-8?B?Y2Fmw6k=?=", "caf\xC3\xA9"},
+      {"=?iso-8859-1?q?caf=E9_noir?=", "caf\xC3\xA9 noir"},
+      // RFC 2047 §8: white space between adjacent encoded words is dropped.
+      {"(=?ISO-8859-1?Q?a?= =?ISO-8859-1?Q?b?=)", "(ab)"},
+      {"=?ISO-8859-1?Q?a?=\r\n   =?ISO-8859-1?Q?b?=", "ab"},
+      {"=?ISO-8859-1?Q?a?= b", "a b"},
+      {"a =?ISO-8859-1?Q?b?=", "a b"},
+      // A UTF-8 character split across two B words is joined before conversion.
+      {"=?utf-8?B?w6k=?= =?utf-8?B?w6k=?=", "\xC3\xA9\xC3\xA9"},
+      {"=?utf-8?B?4oI=?= =?utf-8?B?rA==?=", "\xE2\x82\xAC"},
+      {"=?utf-8*en?Q?hi?=", "hi"},  // RFC 2231 §5 language tag
+      {"=?windows-1252?Q?=80?=", "\xE2\x82\xAC"},
+      {"=?bogus?X?abc?=", "=?bogus?X?abc?="},  // unknown encoding left alone
+      {"=?utf-8?Q?unterminated", "=?utf-8?Q?unterminated"},
+      {"=?=?=?=?", "=?=?=?=?"},
+      {"plain text", "plain text"},
+  };
+  for (const auto& v : vectors) EXPECT_EQ(decode_header_value(v.raw), v.out) << v.raw;
+}
+
+TEST(MimeDecode, Rfc2231Parameters) {
+  auto m = Message::parse(crlf(
+      "Content-Type: application/octet-stream;\n"
+      " name*0=\"long file \";\n"
+      " name*1=\"name.txt\";\n"
+      " title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A;\n"
+      " other*0*=UTF-8''%E2%82%AC%20;\n"
+      " other*1=\"plain%20\";\n"
+      " other*2*=%C3%A9;\n"
+      " gap*0=a; gap*2=c;\n"
+      " both=plain; both*=utf-8''%C3%A9\n"
+      "Content-Disposition: attachment; filename*=iso-8859-1'fr'caf%E9.txt\n\nx"));
+  const Part& r = m.root();
+  EXPECT_EQ(r.param("name"), "long file name.txt");
+  ASSERT_EQ(r.params.size(), 5u);
+  EXPECT_EQ(r.params[1].name, "title");
+  EXPECT_EQ(r.params[1].value, "This is ***fun***");
+  EXPECT_EQ(r.params[1].charset, "us-ascii");
+  EXPECT_EQ(r.params[1].language, "en-us");
+  EXPECT_EQ(r.param("other"), "\xE2\x82\xAC plain%20\xC3\xA9");
+  EXPECT_EQ(r.param("gap"), "a");  // joined up to the first missing section
+  EXPECT_EQ(r.param("both"), "\xC3\xA9");  // the RFC 2231 form wins
+  ASSERT_TRUE(r.disposition);
+  EXPECT_EQ(r.disposition->params[0].name, "filename");
+  EXPECT_EQ(r.disposition->params[0].value, "caf\xC3\xA9.txt");
+  EXPECT_EQ(r.disposition->params[0].language, "fr");
+}
+
+TEST(MimeDecode, DecodeBodyAndSearchText) {
+  auto m = Message::parse(crlf(
+      "Content-Type: multipart/mixed; boundary=b\n\n"
+      "--b\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9=\n au lait\n"
+      "--b\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: base64\n\nPGI+w6k8L2I+\n"
+      "--b\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\niVBORw0K\n"
+      "--b\nContent-Type: text/plain\nContent-Transfer-Encoding: x-uuencode\n\nbegin\n"
+      "--b--\n"));
+  const Part& r = m.root();
+  ASSERT_EQ(r.children.size(), 4u);
+  auto qp = decode_body(m, r.children[0]);
+  ASSERT_TRUE(qp.ok());
+  EXPECT_EQ(*qp, "caf\xE9 au lait");
+  EXPECT_EQ(*decode_body(m, r.children[1]), "<b>\xC3\xA9</b>");
+  EXPECT_EQ(*decode_body(m, r.children[2]), "\x89PNG\r\n");
+  auto unknown = decode_body(m, r.children[3]);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().message, "UNKNOWN-CTE");
+  EXPECT_EQ(text_for_search(m, r), "caf\xC3\xA9 au lait\n<b>\xC3\xA9</b>");
+  EXPECT_EQ(text_for_search(m, r.children[2]), "");
+}
+
+}  // namespace
