@@ -165,6 +165,7 @@ class SmtpClient {
     size_t index = 0;  // recipient index for rcpt
   };
   struct Transaction {
+    Transaction() {}  // user-provided: clang 14 rejects optional::emplace() on the aggregate
     std::vector<std::optional<RecipientResult>> results;
     std::vector<bool> accepted;
     size_t accepted_count = 0;
