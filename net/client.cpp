@@ -66,6 +66,7 @@ void connect(Loop& loop, const Endpoint& to, ConnectOptions options,
                           ConnSettings s;
                           s.name = p->options.name;
                           s.outbound = true;
+                          s.pause_reading_on_output = false;
                           s.idle_timeout_ms = p->options.idle_timeout_ms;
                           s.handshake_timeout_ms = p->options.handshake_timeout_ms;
                           s.write_high_water = p->options.write_high_water;

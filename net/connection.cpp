@@ -193,7 +193,8 @@ void ConnImpl::set_reading(bool on) {
 
 void ConnImpl::update_reading() {
   if (closed_) return;
-  bool want = !closing_ && want_read_ && !paused_for_output_;
+  bool paused_for_output = over_mark_ && settings_.pause_reading_on_output;
+  bool want = !closing_ && want_read_ && !paused_for_output;
   auto* stream = reinterpret_cast<uv_stream_t*>(tcp_);
   if (want && !reading_) {
     if (uv_read_start(stream, alloc_cb, read_cb) == 0) reading_ = true;
@@ -240,9 +241,9 @@ void ConnImpl::raw_write(std::string data) {
     return;
   }
   queued_ += buf.len;
-  if (!paused_for_output_ && queued_ > settings_.write_high_water) {
+  if (!over_mark_ && queued_ > settings_.write_high_water) {
     // Backpressure: the peer is not taking our output; stop taking its input.
-    paused_for_output_ = true;
+    over_mark_ = true;
     update_reading();
   }
 }
@@ -260,8 +261,8 @@ void ConnImpl::on_write_done(size_t bytes, int status) {
     if (queued_ == 0) really_close();
     return;
   }
-  if (paused_for_output_ && queued_ <= settings_.write_high_water / 2) {
-    paused_for_output_ = false;
+  if (over_mark_ && queued_ <= settings_.write_high_water / 2) {
+    over_mark_ = false;
     update_reading();
     if (handler_) handler_->on_writable();
   }

@@ -26,6 +26,9 @@ struct ConnSettings {
   uint64_t idle_timeout_ms = 300'000;
   uint64_t handshake_timeout_ms = 30'000;
   size_t write_high_water = 256 * 1024;
+  // Inbound: stop reading while output is over the mark. Outbound connections keep reading
+  // (two peers that both stop reading while their output is stuck would deadlock).
+  bool pause_reading_on_output = true;
   std::shared_ptr<TlsContext> tls;
 };
 
@@ -96,7 +99,7 @@ class ConnImpl final : public Connection {
   bool closed_ = false;         // uv_close called
   bool want_read_ = true;
   bool reading_ = false;
-  bool paused_for_output_ = false;
+  bool over_mark_ = false;  // queued output above write_high_water (until below half)
 };
 
 }  // namespace tern::net

@@ -18,7 +18,7 @@
 //   high-water mark the connection stops reading from its socket until the queue drains
 //   below half of it (then `on_writable()` is called). A peer that does not read our answers
 //   therefore cannot make us buffer without bound: at most one read's worth of answers past
-//   the mark. Handlers may also pause input themselves (`set_reading(false)`) while an
+//   the mark. (Accepted connections only: outbound ones keep reading, see ConnectOptions.) Handlers may also pause input themselves (`set_reading(false)`) while an
 //   action is pending on a worker.
 // - TLS. OpenSSL 3 with memory BIOs: the engine never touches the socket, so TLS and plain TCP
 //   share one read/write path. Server contexts: TLS 1.2 minimum, ECDHE + AEAD ciphers for
@@ -319,6 +319,8 @@ struct ConnectOptions {
   uint64_t idle_timeout_ms = 300'000;
   uint64_t handshake_timeout_ms = 30'000;
   std::shared_ptr<TlsContext> tls;     // client context, for start_tls_client()
+  // on_writable() threshold. Outbound connections never stop reading because of their own
+  // output (we are the ones writing; pausing both ways could deadlock).
   size_t write_high_water = 256 * 1024;
 };
 

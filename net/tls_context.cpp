@@ -110,7 +110,9 @@ Result<SSL_CTX*> build_server_ctx(const std::string& cert_file, const std::strin
   }
   ok = SSL_CTX_use_PrivateKey(ctx, pkey);
   EVP_PKEY_free(pkey);
-  if (ok != 1) return fail("key: " + key_file + ": " + openssl_reason());
+  if (ok != 1)  // in practice: the key is not the certificate's
+    return fail("key: " + key_file + " does not match the certificate " + cert_file + " (" +
+                openssl_reason() + ")");
   if (SSL_CTX_check_private_key(ctx) != 1) {
     ERR_clear_error();
     return fail("key: " + key_file + " does not match the certificate " + cert_file);

@@ -158,3 +158,16 @@ std::string TlsEngine::cipher() const {
 }
 
 }  // namespace tern::net
+
+namespace tern::net {
+
+std::string TlsEngine::peer_common_name() const {
+  X509* cert = SSL_get1_peer_certificate(ssl_);
+  if (!cert) return {};
+  char buf[256] = {0};
+  X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf);
+  X509_free(cert);
+  return buf;
+}
+
+}  // namespace tern::net

@@ -46,6 +46,8 @@ class TlsEngine {
 
   std::string version() const;
   std::string cipher() const;
+  // CN of the peer's certificate ("" if none): logs, tests.
+  std::string peer_common_name() const;
   const std::string& error() const { return error_; }
 
  private:
