@@ -91,6 +91,11 @@ struct Action {
   ActionKind kind;
 };
 
+// True for the actions the session waits on (Authenticate, OpenMaildrop, Retrieve, Commit):
+// the daemon must feed their result back with complete(). MarkSeen and Release are
+// fire-and-forget.
+bool needs_result(const Action& action);
+
 // --- Results (daemon -> session) ---
 struct AuthResult {
   enum class Outcome { ok, invalid_credentials, locked_out, temporary_failure };
@@ -144,6 +149,8 @@ class Session {
   Output greet();                           // "+OK <host> POP3 server ready" (no APOP)
   Output feed(std::string_view bytes);      // bytes from the peer
   Output complete(const ActionResult& r);   // result of an action from this session
+  // timeout() and shutdown() say goodbye with -ERR, except during the STLS handshake (no
+  // plaintext may be written then) and while a QUIT's Commit runs (it finishes first).
   Output timeout();                         // RFC 1939 §3 autologout: close, no UPDATE
   Output shutdown();                        // daemon stopping: close, no UPDATE
   Output disconnected();                    // the peer went away: Release, nothing deleted

@@ -50,6 +50,12 @@ const CommandSpec* find_command(std::string_view name) {
 
 }  // namespace
 
+bool needs_result(const Action& action) {
+  return std::holds_alternative<Authenticate>(action.kind) ||
+         std::holds_alternative<OpenMaildrop>(action.kind) ||
+         std::holds_alternative<Retrieve>(action.kind) || std::holds_alternative<Commit>(action.kind);
+}
+
 Session::Session(const SessionSettings& settings, const PeerInfo& peer)
     : settings_(settings), peer_(peer), tls_(peer.tls || settings.implicit_tls) {}
 
@@ -111,13 +117,13 @@ Output Session::timeout() {
   // Commit finishes and QUIT is answered as usual.
   if (state_ == State::closed || state_ == State::update) return take();
   // RFC 1939 §3: an autologout does not enter UPDATE; nothing is deleted.
-  end_session("-ERR " + std::string(reply::Autologout));
+  end_session(tls_pending_ ? std::string() : "-ERR " + std::string(reply::Autologout));
   return take();
 }
 
 Output Session::shutdown() {
   if (state_ == State::closed || state_ == State::update) return take();  // let QUIT finish
-  end_session("-ERR " + std::string(reply::ShuttingDown));
+  end_session(tls_pending_ ? std::string() : "-ERR " + std::string(reply::ShuttingDown));
   return take();
 }
 

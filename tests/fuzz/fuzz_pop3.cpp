@@ -44,7 +44,9 @@ struct Fuzzer {
         ++commits;
       }
       check(releases <= 1 && commits <= 1);
-      if (auto r = answer(a)) handle(session.complete(*r));
+      auto r = answer(a);
+      check(r.has_value() == needs_result(a));
+      if (r) handle(session.complete(*r));
     }
     if (tls && !closed && (mode & 0x40) == 0) handle(session.tls_started());
   }

@@ -97,6 +97,36 @@ TEST(Pop3Lifecycle, TimeoutClosesWithoutUpdate) {
   EXPECT_EQ(before_login.count<Release>(), 0u);
 }
 
+TEST(Pop3Lifecycle, TimeoutDuringTlsHandshakeWritesNothing) {
+  Harness h(default_settings());
+  h.send("STLS");
+  ASSERT_TRUE(h.start_tls);
+  EXPECT_EQ(h.timeout(), "");
+  EXPECT_TRUE(h.closed);
+  Harness s(default_settings());
+  s.send("STLS");
+  EXPECT_EQ(s.shutdown(), "");
+  EXPECT_TRUE(s.closed);
+}
+
+TEST(Pop3Lifecycle, NeedsResultMatchesWhatTheSessionWaitsFor) {
+  EXPECT_TRUE(needs_result(Action{1, Authenticate{}}));
+  EXPECT_TRUE(needs_result(Action{1, OpenMaildrop{}}));
+  EXPECT_TRUE(needs_result(Action{1, Retrieve{}}));
+  EXPECT_TRUE(needs_result(Action{1, Commit{}}));
+  EXPECT_FALSE(needs_result(Action{1, MarkSeen{}}));
+  EXPECT_FALSE(needs_result(Action{1, Release{}}));
+  // The harness answers exactly the actions needs_result() names, and a session driven that
+  // way completes a full login and QUIT.
+  Harness h;
+  h.login();
+  h.send("RETR 1");
+  h.send("DELE 1");
+  h.send("QUIT");
+  for (const auto& a : h.actions) EXPECT_EQ(needs_result(a), h.answer(a).has_value());
+  EXPECT_TRUE(h.closed);
+}
+
 TEST(Pop3Lifecycle, DroppedConnectionReleasesWithoutCommit) {
   Harness h;
   h.login();
