@@ -335,3 +335,57 @@ TEST(Trickle, TranscriptsIdentical) {
 
 }  // namespace
 }  // namespace tern::smtpd::testing
+
+namespace tern::smtpd::testing {
+namespace {
+
+// Parser vectors run through a live session, whole and byte by byte: identical replies.
+TEST(Trickle, CommandVectorsThroughSession) {
+  const char* lines[] = {
+      "MAIL FROM:<a@example.com> SIZE=100 BODY=8BITMIME",
+      "MAIL FROM:<@r.example:a@example.com>",
+      "MAIL FROM:<\"x y\"@example.com>",
+      "MAIL FROM:<a@b.example> XFOO=1",
+      "MAIL FROM:a@b.example",
+      "RCPT TO:<alice@example.test> NOTIFY=SUCCESS ORCPT=rfc822;alice@example.test",
+      "RCPT TO:<Postmaster>",
+      "RCPT TO:<a@b.example> NOTIFY=NEVER,SUCCESS",
+      "RCPT TO:<>",
+      "BDAT x",
+      "AUTH PLAIN",
+      "VRFY",
+      "EHLO bad(host)",
+      "DATA now",
+      "\x01\x02\xff",
+  };
+  for (const char* line : lines) {
+    SCOPED_TRACE(line);
+    std::string script = std::string("EHLO c.example\r\nMAIL FROM:<s@remote.example>\r\n") + line +
+                         "\r\nRCPT TO:<bob@example.test>\r\nNOOP\r\n";
+    std::string out[2];
+    for (int t = 0; t < 2; ++t) {
+      Harness h;
+      h.trickle = t == 1;
+      h.feed(script);
+      out[t] = h.written;
+    }
+    EXPECT_EQ(out[0], out[1]);
+    EXPECT_NE(out[0].find("250 2.0.0 Ok\r\n"), std::string::npos);  // the NOOP was reached
+  }
+}
+
+TEST(Session, WrongResultTypeIsTemporaryFailure) {
+  Harness h;
+  h.auto_complete = false;
+  h.send("EHLO client.example");
+  h.send("MAIL FROM:<a@remote.example>");
+  h.send("RCPT TO:<alice@example.test>");
+  ASSERT_EQ(h.held.size(), 1u);
+  Output out = h.session.complete(ActionResult{h.held[0].id, SenderResult{SenderResult::owned}});
+  EXPECT_EQ(summarize(out.bytes), "451 4.3.0");
+  EXPECT_FALSE(out.log.empty());
+  EXPECT_FALSE(h.session.action_pending());
+}
+
+}  // namespace
+}  // namespace tern::smtpd::testing
