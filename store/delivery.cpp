@@ -1,0 +1,233 @@
+// Store: durable delivery (SMTP) and APPEND (IMAP) through one group commit.
+//
+// Each caller writes its message to tmp/ and fsyncs it on its own thread (in parallel), then
+// queues it. Whichever waiting caller finds no leader becomes the leader: it takes every
+// queued item and commits them together (one directory fsync per distinct directory, one
+// SQLite transaction), then wakes everyone. Callers return only once their item is done.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "store/store_impl.h"
+
+namespace tern::store {
+
+using detail::check;
+using detail::fail;
+using detail::PendingDelivery;
+
+void Store::Impl::write_tmp(PendingDelivery& item, std::string_view bytes) {
+  item.base = new_base();
+  std::string tmp = item.folder + "/tmp/" + item.base;
+  check(fops->write_file(tmp, bytes, item.internal_date));
+  // fsync file: the bytes must be on stable storage before the name appears in new/.
+  if (auto s = fops->fsync_file(tmp); !s.ok()) {
+    (void)fops->unlink(tmp);
+    check(s);
+  }
+}
+
+void Store::Impl::commit_or_wait(std::vector<PendingDelivery>& items) {
+  std::unique_lock lock(q_mu);
+  for (auto& item : items)
+    if (!item.done) queue.push_back(&item);
+  auto all_done = [&] {
+    return std::all_of(items.begin(), items.end(), [](const auto& i) { return i.done; });
+  };
+  while (!all_done()) {
+    if (leader_active) {
+      q_cv.wait(lock);
+      continue;
+    }
+    leader_active = true;
+    std::vector<PendingDelivery*> batch;
+    batch.swap(queue);
+    lock.unlock();
+    run_batch(batch);
+    std::vector<int64_t> changed;
+    for (auto* item : batch)
+      if (item->outcome.status.ok()) changed.push_back(item->mailbox_id);
+    std::sort(changed.begin(), changed.end());
+    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+    lock.lock();
+    for (auto* item : batch) item->done = true;
+    leader_active = false;
+    q_cv.notify_all();
+    // Notify without q_mu: callbacks may deliver or read.
+    lock.unlock();
+    notify(changed);
+    lock.lock();
+  }
+}
+
+void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
+  std::lock_guard lock(mu);
+  struct Counters {
+    uint32_t uidnext;
+    uint64_t modseq;
+    bool touched = false;
+  };
+  std::map<int64_t, Counters> boxes;
+  std::map<std::string, uint64_t> usage;  // per user, including this batch so far
+  std::set<std::string> dirs;
+  std::vector<std::pair<PendingDelivery*, std::string>> placed;  // item, file under folder
+  auto fail_item = [&](PendingDelivery* item, Error e) {
+    item->outcome.status = std::move(e);
+    (void)fops->unlink(item->folder + "/tmp/" + item->base);
+  };
+  try {
+    // BEGIN IMMEDIATE first: UID allocation below must be serialised with any other process
+    // (ternctl) that writes the index.
+    detail::Txn txn(db);
+    for (auto* item : batch) {
+      auto it = boxes.find(item->mailbox_id);
+      if (it == boxes.end()) {
+        auto row = find_mailbox_id(item->mailbox_id);
+        if (!row) {
+          fail_item(item, make_error(Errc::not_found, "mailbox disappeared"));
+          continue;
+        }
+        it = boxes.emplace(item->mailbox_id, Counters{row->uidnext, row->highestmodseq}).first;
+      }
+      if (item->quota) {
+        auto u = usage.find(item->user.address);
+        if (u == usage.end()) u = usage.emplace(item->user.address, user_usage(item->user.address)).first;
+        if (u->second + item->size > item->quota) {
+          fail_item(item, make_error(Errc::over_quota, "mailbox full"));
+          continue;
+        }
+        u->second += item->size;
+      } else if (auto u = usage.find(item->user.address); u != usage.end()) {
+        u->second += item->size;
+      }
+      if (it->second.uidnext == 0xFFFFFFFFu) {
+        fail_item(item, make_error(Errc::refused, "UID space exhausted"));
+        continue;
+      }
+      // UIDs in commit order: strictly increasing per mailbox (RFC 9051 §2.3.1.1).
+      uint32_t uid = it->second.uidnext++;
+      bool info = item->flags.system != 0 || !item->flags.keywords.empty();
+      std::string file = std::string(info ? "cur/" : "new/") +
+                         detail::format_maildir_name(item->base, item->size, uid,
+                                                     item->flags.system, info);
+      // rename: atomically publishes the complete, fsynced file under its final name.
+      auto s = fops->rename(item->folder + "/tmp/" + item->base, item->folder + "/" + file);
+      if (!s.ok()) {
+        fail_item(item, s.error());
+        continue;
+      }
+      it->second.touched = true;
+      item->outcome.uid = uid;
+      dirs.insert(item->folder + "/" + file.substr(0, 3));
+      placed.emplace_back(item, file);
+    }
+    for (const auto& dir : dirs) {
+      // fsync dir (once per directory for the whole batch): makes the renames durable.
+      check(fops->fsync_dir(dir));
+    }
+    for (auto& [item, file] : placed) {
+      auto& c = boxes[item->mailbox_id];
+      db.prepare("INSERT INTO messages(mailbox_id, uid, file, size, internal_date, flags, "
+                 "keywords, modseq, cached_metadata) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          .bind(item->mailbox_id)
+          .bind(static_cast<int64_t>(item->outcome.uid))
+          .bind(file)
+          .bind(static_cast<int64_t>(item->size))
+          .bind(item->internal_date)
+          .bind(static_cast<int64_t>(item->flags.system))
+          .bind(detail::join_keywords(item->flags.keywords))
+          .bind(static_cast<int64_t>(++c.modseq))
+          .bind(item->metadata ? std::string_view(*item->metadata) : std::string_view())
+          .run();
+    }
+    for (auto& [id, c] : boxes)
+      if (c.touched) update_counters(id, c.uidnext, c.modseq);
+    for (auto& [id, c] : boxes) {
+      if (!c.touched) continue;
+      auto row = find_mailbox_id(id);
+      for (auto& [item, file] : placed)
+        if (item->mailbox_id == id) item->outcome.uidvalidity = row->uidvalidity;
+    }
+    // COMMIT (synchronous=FULL): the rows are durable when this returns.
+    txn.commit();
+    committed();
+    ++delivery_batches;
+    delivered += placed.size();
+  } catch (const std::exception& e) {
+    // Nothing in `placed` is committed: report failure (the client retries) and remove the
+    // published files so a later recovery does not deliver them a second time.
+    Errc code = Errc::internal;
+    if (auto* se = dynamic_cast<const detail::StoreError*>(&e)) code = se->code;
+    spdlog::error("store: delivery batch failed: {}", e.what());
+    for (auto& [item, file] : placed) {
+      item->outcome = DeliveryOutcome{make_error(code, e.what()), 0, 0};
+      (void)fops->unlink(item->folder + "/" + file);
+    }
+    for (auto* item : batch)
+      if (item->outcome.status.ok() && item->outcome.uid == 0) {
+        item->outcome.status = make_error(code, e.what());
+        (void)fops->unlink(item->folder + "/tmp/" + item->base);
+      }
+  }
+}
+
+Result<std::vector<DeliveryOutcome>> Store::deliver(const DeliveryRequest& request) {
+  std::vector<PendingDelivery> items(request.targets.size());
+  auto st = detail::guarded_status([&] {
+    Flags flags = detail::normalize_flags(request.flags);
+    int64_t date = request.internal_date ? request.internal_date : detail::now_unix();
+    for (size_t i = 0; i < request.targets.size(); ++i) {
+      const auto& t = request.targets[i];
+      auto& item = items[i];
+      item.size = request.message.size();
+      item.quota = t.quota_bytes;
+      item.flags = flags;
+      item.internal_date = date;
+      item.metadata = &request.cached_metadata;
+      auto s = detail::guarded_status([&] {
+        item.user = check(detail::canonical_user(t.user));
+        auto name = check(detail::canonical_mailbox(t.mailbox.empty() ? "INBOX" : t.mailbox));
+        {
+          std::lock_guard lock(impl_->mu);
+          impl_->ensure_user_locked(item.user);
+          auto row = impl_->require_mailbox(item.user.address, name);
+          item.mailbox_id = row.id;
+          item.folder = impl_->folder_dir(item.user, name);
+          // Checked before writing anything; re-checked at commit with the batch included.
+          if (item.quota && impl_->user_usage(item.user.address) + item.size > item.quota)
+            fail(Errc::over_quota, "mailbox full");
+        }
+        impl_->write_tmp(item, request.message);
+      });
+      if (!s.ok()) {
+        item.outcome.status = s;
+        item.done = true;
+      }
+    }
+    impl_->commit_or_wait(items);
+  });
+  if (!st.ok()) return st.error();
+  std::vector<DeliveryOutcome> out;
+  out.reserve(items.size());
+  for (auto& item : items) out.push_back(std::move(item.outcome));
+  return out;
+}
+
+Result<AppendResult> Store::append(std::string_view user, std::string_view mailbox,
+                                   std::string_view bytes, const Flags& flags,
+                                   int64_t internal_date, uint64_t quota_bytes) {
+  DeliveryRequest req;
+  req.targets.push_back(DeliveryTarget{std::string(user), std::string(mailbox), quota_bytes});
+  req.message = bytes;
+  req.internal_date = internal_date;
+  req.flags = flags;
+  auto out = deliver(req);
+  if (!out.ok()) return out.error();
+  auto& o = (*out)[0];
+  if (!o.status.ok()) return o.status.error();
+  return AppendResult{o.uid, o.uidvalidity};
+}
+
+}  // namespace tern::store

@@ -1,0 +1,38 @@
+// The file-system operations whose order makes a delivery durable, behind a small interface so
+// that unit tests can substitute a recording fake and assert the order (write tmp, fsync file,
+// rename, fsync dir, index commit). Production always uses posix_file_ops(): there is no
+// switch to turn fsync off.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace tern::store {
+
+class FileOps {
+ public:
+  virtual ~FileOps() = default;
+  // Creates `path` exclusively (never overwrites), writes all of `data`, sets its mtime to
+  // `mtime_unix` (Maildir keeps the internal date there), closes it. Does not fsync.
+  virtual Status write_file(const std::string& path, std::string_view data, int64_t mtime_unix) = 0;
+  // Flushes the file's data and metadata to stable storage.
+  virtual Status fsync_file(const std::string& path) = 0;
+  // Atomic rename(2) within one file system.
+  virtual Status rename(const std::string& from, const std::string& to) = 0;
+  // Hard link; Errc::refused when the link is impossible (EXDEV, EPERM, EMLINK) so that the
+  // caller falls back to copying.
+  virtual Status link(const std::string& from, const std::string& to) = 0;
+  virtual Status unlink(const std::string& path) = 0;
+  // Flushes a directory so that the entries created/renamed/removed in it are durable.
+  virtual Status fsync_dir(const std::string& path) = 0;
+  // mkdir(2) with mode 0700; success if the directory already exists.
+  virtual Status mkdir(const std::string& path) = 0;
+};
+
+std::shared_ptr<FileOps> posix_file_ops();
+
+}  // namespace tern::store

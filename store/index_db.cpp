@@ -1,0 +1,142 @@
+#include "store/index_db.h"
+
+namespace tern::store::detail {
+namespace {
+
+// Mailboxes are per user; messages keep their system flags as a bitmask and keywords as a
+// space-separated list; expunged remembers (uid, modseq) for QRESYNC VANISHED (RFC 7162 §3.2.5).
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS users(address TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mailboxes(
+  id INTEGER PRIMARY KEY,
+  user TEXT NOT NULL,
+  name TEXT NOT NULL,
+  uidvalidity INTEGER NOT NULL,
+  uidnext INTEGER NOT NULL,
+  highestmodseq INTEGER NOT NULL,
+  special_use TEXT NOT NULL DEFAULT '',
+  UNIQUE(user, name));
+CREATE TABLE IF NOT EXISTS messages(
+  mailbox_id INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  file TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  internal_date INTEGER NOT NULL,
+  flags INTEGER NOT NULL,
+  keywords TEXT NOT NULL DEFAULT '',
+  modseq INTEGER NOT NULL,
+  cached_metadata TEXT,
+  PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_modseq ON messages(mailbox_id, modseq);
+CREATE TABLE IF NOT EXISTS expunged(
+  mailbox_id INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS subscriptions(
+  user TEXT NOT NULL,
+  name TEXT NOT NULL,
+  PRIMARY KEY(user, name)) WITHOUT ROWID;
+)sql";
+
+}  // namespace
+
+Stmt::~Stmt() {
+  sqlite3_reset(s_);
+  sqlite3_clear_bindings(s_);
+}
+
+Stmt& Stmt::bind(int64_t v) {
+  if (sqlite3_bind_int64(s_, next_++, v) != SQLITE_OK) fail(Errc::internal, sqlite3_errmsg(db_));
+  return *this;
+}
+
+Stmt& Stmt::bind(std::string_view v) {
+  if (sqlite3_bind_text64(s_, next_++, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8) != SQLITE_OK)
+    fail(Errc::internal, sqlite3_errmsg(db_));
+  return *this;
+}
+
+Stmt& Stmt::bind_null() {
+  if (sqlite3_bind_null(s_, next_++) != SQLITE_OK) fail(Errc::internal, sqlite3_errmsg(db_));
+  return *this;
+}
+
+bool Stmt::step() {
+  int rc = sqlite3_step(s_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  Errc code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_FULL) ? Errc::temporary
+                                                                            : Errc::internal;
+  std::string msg = std::string("sqlite: ") + sqlite3_errmsg(db_);
+  sqlite3_reset(s_);
+  fail(code, msg);
+}
+
+std::string Stmt::text(int col) const {
+  const unsigned char* p = sqlite3_column_text(s_, col);
+  if (!p) return {};
+  return std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s_, col)));
+}
+
+Db::~Db() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  if (db_) sqlite3_close(db_);
+}
+
+void Db::open(const std::string& path) {
+  int rc = sqlite3_open_v2(path.c_str(), &db_,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    fail(Errc::internal, "open " + path + ": " + msg);
+  }
+  // Other processes (ternctl) may hold the write lock briefly: wait rather than fail.
+  sqlite3_busy_timeout(db_, 10000);
+  exec("PRAGMA journal_mode=WAL");
+  // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss, and we
+  // answer 250/OK right after COMMIT. Group commit amortises the extra WAL fsync.
+  exec("PRAGMA synchronous=FULL");
+  exec("PRAGMA foreign_keys=OFF");
+  exec(kSchema);
+}
+
+void Db::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    fail(Errc::internal, "sqlite: " + msg);
+  }
+}
+
+Stmt Db::prepare(const char* sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
+      fail(Errc::internal, std::string("sqlite prepare: ") + sqlite3_errmsg(db_));
+    it = cache_.emplace(sql, s).first;
+  }
+  return Stmt(db_, it->second);
+}
+
+Txn::Txn(Db& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+
+Txn::~Txn() {
+  if (!done_) {
+    try {
+      db_.exec("ROLLBACK");
+    } catch (...) {
+      // ROLLBACK only fails when SQLite already rolled back (e.g. after SQLITE_FULL).
+    }
+  }
+}
+
+void Txn::commit() {
+  db_.exec("COMMIT");
+  done_ = true;
+}
+
+}  // namespace tern::store::detail

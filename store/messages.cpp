@@ -1,0 +1,396 @@
+// Store: reading and changing messages (snapshot, flags, expunge, copy/move, CONDSTORE).
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "store/store_impl.h"
+
+namespace fs = std::filesystem;
+
+namespace tern::store {
+
+using detail::check;
+using detail::fail;
+using detail::MailboxRow;
+using detail::UserName;
+
+namespace {
+
+struct MessageRow {
+  uint32_t uid = 0;
+  std::string file;  // "new/<name>" or "cur/<name>", relative to the folder
+  uint64_t size = 0;
+  int64_t internal_date = 0;
+  Flags flags;
+  uint64_t modseq = 0;
+  std::string metadata;
+};
+
+constexpr const char* kSelectRow =
+    "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata "
+    "FROM messages WHERE mailbox_id = ? AND uid = ?";
+
+MessageRow read_row(const detail::Stmt& st) {
+  MessageRow r;
+  r.uid = static_cast<uint32_t>(st.i64(0));
+  r.file = st.text(1);
+  r.size = static_cast<uint64_t>(st.i64(2));
+  r.internal_date = st.i64(3);
+  r.flags.system = static_cast<uint32_t>(st.i64(4));
+  r.flags.keywords = detail::split_keywords(st.text(5));
+  r.modseq = static_cast<uint64_t>(st.i64(6));
+  r.metadata = st.text(7);
+  return r;
+}
+
+MessageInfo to_info(MessageRow&& r) {
+  return MessageInfo{r.uid, std::move(r.flags), r.modseq, r.size, r.internal_date,
+                     std::move(r.metadata)};
+}
+
+std::optional<MessageRow> load_row(detail::Db& db, int64_t mailbox_id, uint32_t uid) {
+  auto st = db.prepare(kSelectRow);
+  st.bind(mailbox_id).bind(static_cast<int64_t>(uid));
+  if (!st.step()) return std::nullopt;
+  return read_row(st);
+}
+
+std::vector<uint32_t> sorted_unique(std::vector<uint32_t> uids) {
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  return uids;
+}
+
+Flags apply(FlagOp op, const Flags& cur, const Flags& change) {
+  Flags out;
+  switch (op) {
+    case FlagOp::replace:
+      out = change;
+      break;
+    case FlagOp::add:
+      out.system = cur.system | change.system;
+      out.keywords = cur.keywords;
+      out.keywords.insert(out.keywords.end(), change.keywords.begin(), change.keywords.end());
+      break;
+    case FlagOp::remove:
+      out.system = cur.system & ~change.system;
+      for (const auto& k : cur.keywords) {
+        bool drop = std::any_of(change.keywords.begin(), change.keywords.end(),
+                                [&](const auto& c) { return iequals(c, k); });
+        if (!drop) out.keywords.push_back(k);
+      }
+      break;
+  }
+  return detail::normalize_flags(out);
+}
+
+bool same_keywords(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!iequals(a[i], b[i])) return false;
+  return true;
+}
+
+}  // namespace
+
+Result<MailboxSnapshot> Store::snapshot(std::string_view user, std::string_view mailbox) {
+  return detail::guarded([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    auto row = impl_->require_mailbox(u.address, name);
+    MailboxSnapshot snap;
+    snap.status = impl_->status_of(u.address, row);
+    auto st = impl_->db.prepare(
+        "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata "
+        "FROM messages WHERE mailbox_id = ? ORDER BY uid");
+    st.bind(row.id);
+    while (st.step()) snap.messages.push_back(to_info(read_row(st)));
+    return snap;
+  });
+}
+
+Result<std::string> Store::message_path(std::string_view user, std::string_view mailbox, uint32_t uid) {
+  return detail::guarded([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    auto row = impl_->require_mailbox(u.address, name);
+    auto msg = load_row(impl_->db, row.id, uid);
+    if (!msg) fail(Errc::not_found, "no such message");
+    return impl_->folder_dir(u, name) + "/" + msg->file;
+  });
+}
+
+Result<std::string> Store::read_message(std::string_view user, std::string_view mailbox, uint32_t uid) {
+  // The path is looked up under the lock, the bytes read outside it; a flag change may rename
+  // the file in between, so a vanished file is looked up again.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto path = message_path(user, mailbox, uid);
+    if (!path.ok()) return path.error();
+    std::ifstream in(*path, std::ios::binary);
+    if (!in) continue;
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (!in.good() && !in.eof()) return make_error(Errc::internal, "read failed: " + *path);
+    return std::move(ss).str();
+  }
+  return make_error(Errc::internal, "message file missing");
+}
+
+Result<StoreFlagsResult> Store::store_flags(std::string_view user, std::string_view mailbox,
+                                            const std::vector<uint32_t>& uids, FlagOp op,
+                                            const Flags& flags,
+                                            std::optional<uint64_t> unchangedsince) {
+  int64_t changed_id = 0;
+  auto result = detail::guarded([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    Flags change = detail::normalize_flags(flags);
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    auto& db = impl_->db;
+    auto mbox = impl_->require_mailbox(u.address, name);
+    std::string dir = impl_->folder_dir(u, name);
+    StoreFlagsResult out;
+    uint64_t modseq = mbox.highestmodseq + 1;  // RFC 7162 §3.1: one modseq per command is fine
+    detail::Txn txn(db);
+    for (uint32_t uid : sorted_unique(uids)) {
+      auto row = load_row(db, mbox.id, uid);
+      if (!row) continue;  // RFC 9051 §6.4.6: non-existent UIDs are ignored
+      // RFC 7162 §3.1.3: UNCHANGEDSINCE fails for messages modified after the given modseq.
+      if (unchangedsince && row->modseq > *unchangedsince) {
+        out.failed.push_back(uid);
+        continue;
+      }
+      Flags next = apply(op, row->flags, change);
+      if (next.system == row->flags.system && same_keywords(next.keywords, row->flags.keywords))
+        continue;
+      std::string file = row->file;
+      if (next.system != row->flags.system || file.rfind("new/", 0) == 0) {
+        // Keep the ":2," letters in sync; rename(2) is atomic so a crash leaves either name
+        // (recovery matches files by base name and trusts the index for flags).
+        auto parsed = detail::parse_maildir_name(file.substr(4));
+        if (parsed) {
+          std::string target = "cur/" + detail::format_maildir_name(parsed->base, row->size, uid,
+                                                                    next.system, true);
+          auto s = impl_->fops->rename(dir + "/" + file, dir + "/" + target);
+          if (s.ok()) file = target;
+          else spdlog::warn("store: flag rename failed: {}", s.error().message);
+        }
+      }
+      db.prepare("UPDATE messages SET flags = ?, keywords = ?, modseq = ?, file = ? "
+                 "WHERE mailbox_id = ? AND uid = ?")
+          .bind(static_cast<int64_t>(next.system))
+          .bind(detail::join_keywords(next.keywords))
+          .bind(static_cast<int64_t>(modseq))
+          .bind(file)
+          .bind(mbox.id)
+          .bind(static_cast<int64_t>(uid))
+          .run();
+      out.updated.push_back(FlagUpdate{uid, std::move(next), modseq});
+    }
+    if (!out.updated.empty()) {
+      impl_->update_counters(mbox.id, mbox.uidnext, modseq);
+      changed_id = mbox.id;
+    }
+    out.highestmodseq = out.updated.empty() ? mbox.highestmodseq : modseq;
+    txn.commit();
+    impl_->committed();
+    return out;
+  });
+  if (changed_id) impl_->notify({changed_id});
+  return result;
+}
+
+Result<std::vector<uint32_t>> Store::expunge(std::string_view user, std::string_view mailbox,
+                                             const std::vector<uint32_t>& uids) {
+  int64_t changed_id = 0;
+  auto result = detail::guarded([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    auto& db = impl_->db;
+    auto mbox = impl_->require_mailbox(u.address, name);
+    std::string dir = impl_->folder_dir(u, name);
+    std::vector<uint32_t> gone;
+    uint64_t modseq = mbox.highestmodseq + 1;
+    detail::Txn txn(db);
+    for (uint32_t uid : sorted_unique(uids)) {
+      auto row = load_row(db, mbox.id, uid);
+      if (!row) continue;
+      // Unlink before the commit: a crash in between leaves a row without a file, which
+      // recovery drops (recording it as expunged) - never a resurrected message. Should the
+      // unlink itself not survive a power loss, recovery deletes files whose U= is recorded
+      // in `expunged`; so the directory is not fsynced here.
+      auto s = impl_->fops->unlink(dir + "/" + row->file);
+      if (!s.ok() && s.error().code != Errc::not_found) check(s);
+      db.prepare("DELETE FROM messages WHERE mailbox_id = ? AND uid = ?")
+          .bind(mbox.id).bind(static_cast<int64_t>(uid)).run();
+      // RFC 7162 §3.2.5: remember (uid, modseq) for VANISHED (EARLIER).
+      db.prepare("INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) VALUES(?, ?, ?)")
+          .bind(mbox.id).bind(static_cast<int64_t>(uid)).bind(static_cast<int64_t>(modseq)).run();
+      gone.push_back(uid);
+    }
+    if (!gone.empty()) {
+      impl_->update_counters(mbox.id, mbox.uidnext, modseq);
+      // Persist uidnext/highestmodseq next to the files: expunging the highest UIDs must not
+      // let an index rebuild hand those UIDs out again.
+      impl_->write_uid_file(dir, {mbox.uidvalidity, mbox.uidnext, modseq});
+      changed_id = mbox.id;
+    }
+    txn.commit();
+    impl_->committed();
+    return gone;
+  });
+  if (changed_id) impl_->notify({changed_id});
+  return result;
+}
+
+Result<CopyResult> Store::copy(std::string_view user, std::string_view from,
+                               const std::vector<uint32_t>& uids, std::string_view to) {
+  int64_t changed_id = 0;
+  auto result = detail::guarded([&] {
+    auto u = check(detail::canonical_user(user));
+    auto src_name = check(detail::canonical_mailbox(from));
+    auto dst_name = check(detail::canonical_mailbox(to));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    auto& db = impl_->db;
+    auto& fo = *impl_->fops;
+    auto src = impl_->require_mailbox(u.address, src_name);
+    // RFC 9051 §6.4.7: a missing destination is an error (imapd adds [TRYCREATE]).
+    auto dst = impl_->require_mailbox(u.address, dst_name);
+    std::string sdir = impl_->folder_dir(u, src_name), ddir = impl_->folder_dir(u, dst_name);
+    CopyResult out;
+    out.uidvalidity = dst.uidvalidity;
+    uint32_t uidnext = dst.uidnext;
+    uint64_t modseq = dst.highestmodseq + 1;
+    std::vector<std::pair<MessageRow, std::string>> placed;  // row, destination file
+    std::vector<std::string> created;
+    detail::Txn txn(db);
+    try {
+      for (uint32_t uid : sorted_unique(uids)) {
+        auto row = load_row(db, src.id, uid);
+        if (!row) continue;
+        if (uidnext == 0xFFFFFFFFu) fail(Errc::refused, "UID space exhausted");
+        uint32_t new_uid = uidnext++;
+        bool info = row->flags.system != 0 || row->file.rfind("cur/", 0) == 0;
+        std::string file = std::string(info ? "cur/" : "new/") +
+                           detail::format_maildir_name(impl_->new_base(), row->size, new_uid,
+                                                       row->flags.system, info);
+        std::string target = ddir + "/" + file;
+        // A hard link shares the already-fsynced inode: only the new directory entry needs
+        // to be made durable (fsync dir below).
+        auto s = fo.link(sdir + "/" + row->file, target);
+        if (!s.ok() && s.error().code == Errc::refused) {
+          std::ifstream in(sdir + "/" + row->file, std::ios::binary);
+          if (!in) fail(Errc::internal, "cannot read source message");
+          std::ostringstream ss;
+          ss << in.rdbuf();
+          std::string tmp = ddir + "/tmp/" + impl_->new_base();
+          check(fo.write_file(tmp, ss.str(), row->internal_date));
+          // fsync file: the copy's bytes must be on disk before its name appears in cur/new.
+          check(fo.fsync_file(tmp));
+          check(fo.rename(tmp, target));
+        } else {
+          check(s);
+        }
+        created.push_back(target);
+        out.uids.emplace_back(uid, new_uid);
+        placed.emplace_back(std::move(*row), file);
+      }
+      if (!placed.empty()) {
+        // fsync dirs: the new names must survive a crash before COPY says OK.
+        check(fo.fsync_dir(ddir + "/new"));
+        check(fo.fsync_dir(ddir + "/cur"));
+      }
+      for (size_t i = 0; i < placed.size(); ++i) {
+        const auto& [row, file] = placed[i];
+        db.prepare("INSERT INTO messages(mailbox_id, uid, file, size, internal_date, flags, "
+                   "keywords, modseq, cached_metadata) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(dst.id)
+            .bind(static_cast<int64_t>(out.uids[i].second))
+            .bind(file)
+            .bind(static_cast<int64_t>(row.size))
+            .bind(row.internal_date)
+            .bind(static_cast<int64_t>(row.flags.system))
+            .bind(detail::join_keywords(row.flags.keywords))
+            .bind(static_cast<int64_t>(modseq))
+            .bind(row.metadata)
+            .run();
+      }
+      if (!placed.empty()) {
+        impl_->update_counters(dst.id, uidnext, modseq);
+        changed_id = dst.id;
+      }
+      txn.commit();
+      impl_->committed();
+    } catch (...) {
+      for (auto& path : created) (void)fo.unlink(path);  // no row will point at them
+      throw;
+    }
+    return out;
+  });
+  if (changed_id) impl_->notify({changed_id});
+  return result;
+}
+
+Result<CopyResult> Store::move(std::string_view user, std::string_view from,
+                               const std::vector<uint32_t>& uids, std::string_view to) {
+  // RFC 6851 §3.1: MOVE = COPY + STORE \Deleted + EXPUNGE of those messages only.
+  auto copied = copy(user, from, uids, to);
+  if (!copied.ok()) return copied;
+  std::vector<uint32_t> src;
+  for (auto& [s, d] : copied->uids) src.push_back(s);
+  auto gone = expunge(user, from, src);
+  if (!gone.ok()) return gone.error();
+  return copied;
+}
+
+Result<Changes> Store::changes_since(std::string_view user, std::string_view mailbox, uint64_t modseq) {
+  return detail::guarded([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    auto mbox = impl_->require_mailbox(u.address, name);
+    Changes out;
+    out.highestmodseq = mbox.highestmodseq;
+    {
+      auto st = impl_->db.prepare(
+          "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata "
+          "FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
+      st.bind(mbox.id).bind(static_cast<int64_t>(modseq));
+      while (st.step()) out.changed.push_back(to_info(read_row(st)));
+    }
+    auto st = impl_->db.prepare(
+        "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
+    st.bind(mbox.id).bind(static_cast<int64_t>(modseq));
+    while (st.step()) out.vanished.push_back(static_cast<uint32_t>(st.i64(0)));
+    return out;
+  });
+}
+
+Status Store::set_cached_metadata(std::string_view user, std::string_view mailbox, uint32_t uid,
+                                  std::string_view blob) {
+  return detail::guarded_status([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    auto mbox = impl_->require_mailbox(u.address, name);
+    impl_->db.prepare("UPDATE messages SET cached_metadata = ? WHERE mailbox_id = ? AND uid = ?")
+        .bind(blob).bind(mbox.id).bind(static_cast<int64_t>(uid)).run();
+    if (impl_->db.changes() == 0) fail(Errc::not_found, "no such message");
+    impl_->committed();
+  });
+}
+
+}  // namespace tern::store

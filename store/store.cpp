@@ -1,0 +1,694 @@
+// Store: opening, users, mailboxes, subscriptions and watches. Messages are in messages.cpp,
+// delivery in delivery.cpp, crash recovery in recovery.cpp.
+#include <sodium.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "store/store_impl.h"
+
+namespace fs = std::filesystem;
+
+namespace tern::store {
+
+using detail::check;
+using detail::fail;
+using detail::MailboxRow;
+using detail::UserName;
+
+namespace {
+
+struct DefaultFolder {
+  const char* name;
+  const char* special_use;
+};
+// RFC 6154 §2: the SPECIAL-USE attributes every new user gets.
+constexpr DefaultFolder kDefaultFolders[] = {
+    {"Drafts", "\\Drafts"}, {"Sent", "\\Sent"},       {"Trash", "\\Trash"},
+    {"Junk", "\\Junk"},     {"Archive", "\\Archive"},
+};
+
+bool valid_special_use(std::string_view s) {
+  if (s.empty()) return true;
+  for (const auto& d : kDefaultFolders)
+    if (iequals(s, d.special_use)) return true;
+  return iequals(s, "\\All") || iequals(s, "\\Flagged");
+}
+
+}  // namespace
+
+namespace detail {
+
+int64_t now_unix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string join_keywords(const std::vector<std::string>& keywords) {
+  std::string out;
+  for (const auto& k : keywords) {
+    if (!out.empty()) out += ' ';
+    out += k;
+  }
+  return out;
+}
+
+std::vector<std::string> split_keywords(std::string_view text) {
+  std::vector<std::string> out;
+  for (auto part : split(text, ' '))
+    if (!part.empty()) out.emplace_back(part);
+  return out;
+}
+
+Flags normalize_flags(const Flags& in) {
+  Flags out;
+  out.system = in.system & kAllSystemFlags;
+  for (const auto& k : in.keywords) {
+    if (k.empty() || k.size() > 200) fail(Errc::syntax, "bad keyword length");
+    for (unsigned char c : k) {
+      // RFC 9051 §9: flag-keyword = atom; ATOM-CHAR excludes atom-specials and '\'.
+      if (c <= 0x20 || c >= 0x7F || c == '(' || c == ')' || c == '{' || c == '%' || c == '*' ||
+          c == '"' || c == '\\' || c == ']')
+        fail(Errc::syntax, "bad keyword");
+    }
+    out.keywords.push_back(k);
+  }
+  std::sort(out.keywords.begin(), out.keywords.end(), [](const auto& a, const auto& b) {
+    return ascii_lower(a) < ascii_lower(b);
+  });
+  // RFC 9051 §2.3.2: flags are case-insensitive; keep the first spelling.
+  out.keywords.erase(std::unique(out.keywords.begin(), out.keywords.end(),
+                                 [](const auto& a, const auto& b) { return iequals(a, b); }),
+                     out.keywords.end());
+  return out;
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------------
+// Helpers on Impl
+
+std::string Store::Impl::user_dir(const UserName& u) const {
+  return mail_root + "/" + u.domain + "/" + u.local;
+}
+
+std::string Store::Impl::folder_dir(const UserName& u, std::string_view mailbox) const {
+  std::string dir = detail::mailbox_dir(mailbox);
+  return dir.empty() ? user_dir(u) : user_dir(u) + "/" + dir;
+}
+
+std::string Store::Impl::new_base() {
+  // Maildir unique name: time, microseconds, pid, per-process counter, randomness, host.
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now).count();
+  return std::to_string(us / 1000000) + ".M" + std::to_string(us % 1000000) + "P" +
+         std::to_string(::getpid()) + "Q" + std::to_string(++name_counter) + "R" +
+         random_id(8) + "." + host;
+}
+
+void Store::Impl::committed() {
+  ++index_commits;
+  if (opts.trace_for_testing) opts.trace_for_testing("index_commit");
+}
+
+std::optional<MailboxRow> Store::Impl::find_mailbox(const std::string& user, const std::string& name) {
+  auto st = db.prepare(
+      "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use FROM mailboxes "
+      "WHERE user = ? AND name = ?");
+  st.bind(user).bind(name);
+  if (!st.step()) return std::nullopt;
+  return MailboxRow{st.i64(0), st.text(1), static_cast<uint32_t>(st.i64(2)),
+                    static_cast<uint32_t>(st.i64(3)), static_cast<uint64_t>(st.i64(4)), st.text(5)};
+}
+
+std::optional<MailboxRow> Store::Impl::find_mailbox_id(int64_t id) {
+  auto st = db.prepare(
+      "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use FROM mailboxes "
+      "WHERE id = ?");
+  st.bind(id);
+  if (!st.step()) return std::nullopt;
+  return MailboxRow{st.i64(0), st.text(1), static_cast<uint32_t>(st.i64(2)),
+                    static_cast<uint32_t>(st.i64(3)), static_cast<uint64_t>(st.i64(4)), st.text(5)};
+}
+
+MailboxRow Store::Impl::require_mailbox(const std::string& user, const std::string& name) {
+  auto row = find_mailbox(user, name);
+  if (!row) fail(Errc::not_found, "no such mailbox");
+  return *row;
+}
+
+std::vector<MailboxRow> Store::Impl::user_mailboxes(const std::string& user) {
+  std::vector<MailboxRow> out;
+  auto st = db.prepare(
+      "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use FROM mailboxes "
+      "WHERE user = ? ORDER BY name");
+  st.bind(user);
+  while (st.step())
+    out.push_back(MailboxRow{st.i64(0), st.text(1), static_cast<uint32_t>(st.i64(2)),
+                             static_cast<uint32_t>(st.i64(3)), static_cast<uint64_t>(st.i64(4)),
+                             st.text(5)});
+  return out;
+}
+
+void Store::Impl::update_counters(int64_t mailbox_id, uint32_t uidnext, uint64_t highestmodseq) {
+  db.prepare("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?")
+      .bind(static_cast<int64_t>(uidnext))
+      .bind(static_cast<int64_t>(highestmodseq))
+      .bind(mailbox_id)
+      .run();
+}
+
+uint32_t Store::Impl::next_uidvalidity() {
+  // RFC 9051 §2.3.1.1: a re-created name must get a different (greater) UIDVALIDITY, so
+  // values come from a counter that never goes back, seeded by the clock.
+  int64_t last = 0;
+  {
+    auto st = db.prepare("SELECT value FROM meta WHERE key = 'last_uidvalidity'");
+    if (st.step()) last = st.i64(0);
+  }
+  int64_t v = std::max<int64_t>(detail::now_unix(), last + 1);
+  if (v > 0xFFFFFFFFll) v = last + 1;
+  db.prepare("INSERT INTO meta(key, value) VALUES('last_uidvalidity', ?) "
+             "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+      .bind(v)
+      .run();
+  return static_cast<uint32_t>(v);
+}
+
+std::optional<detail::UidFile> Store::Impl::read_uid_file(const std::string& folder) const {
+  std::ifstream in(folder + "/" + detail::kUidFileName);
+  if (!in) return std::nullopt;
+  std::string line;
+  std::getline(in, line);
+  detail::UidFile f;
+  bool have_v = false;
+  for (auto word : split(line, ' ')) {
+    if (word.size() < 2) continue;
+    auto v = parse_u64(word.substr(1));
+    if (!v) continue;
+    if (word[0] == 'V' && *v > 0 && *v <= 0xFFFFFFFFull) { f.uidvalidity = static_cast<uint32_t>(*v); have_v = true; }
+    if (word[0] == 'N' && *v > 0 && *v <= 0xFFFFFFFFull) f.uidnext = static_cast<uint32_t>(*v);
+    if (word[0] == 'M') f.highestmodseq = *v;
+  }
+  if (!have_v) return std::nullopt;
+  return f;
+}
+
+void Store::Impl::write_uid_file(const std::string& folder, const detail::UidFile& f) {
+  std::string tmp = folder + "/" + detail::kUidFileName + ".tmp." + random_id(8);
+  std::string text = "V" + std::to_string(f.uidvalidity) + " N" + std::to_string(f.uidnext) +
+                     " M" + std::to_string(f.highestmodseq) + "\n";
+  check(fops->write_file(tmp, text, detail::now_unix()));
+  // fsync: the UIDVALIDITY must be on disk before anything can depend on it.
+  if (auto s = fops->fsync_file(tmp); !s.ok()) {
+    (void)fops->unlink(tmp);
+    check(s);
+  }
+  check(fops->rename(tmp, folder + "/" + detail::kUidFileName));
+  // fsync dir: make the rename (the new file's name) durable.
+  check(fops->fsync_dir(folder));
+}
+
+void Store::Impl::save_uid_file(const std::string& folder, int64_t mailbox_id) {
+  auto row = find_mailbox_id(mailbox_id);
+  if (!row) return;
+  write_uid_file(folder, {row->uidvalidity, row->uidnext, row->highestmodseq});
+}
+
+MailboxRow Store::Impl::create_mailbox_locked(const UserName& u, const std::string& name,
+                                              const std::string& special_use, bool subscribe,
+                                              uint32_t initial_uidnext) {
+  std::string dir = folder_dir(u, name);
+  bool inbox = detail::is_inbox(name);
+  check(fops->mkdir(mail_root + "/" + u.domain));
+  check(fops->mkdir(user_dir(u)));
+  check(fops->mkdir(dir));
+  for (const char* sub : {"/cur", "/new", "/tmp"}) check(fops->mkdir(dir + sub));
+  if (!inbox && !fs::exists(dir + "/maildirfolder")) {
+    // Maildir++ marker for delivery agents; content irrelevant.
+    check(fops->write_file(dir + "/maildirfolder", "", detail::now_unix()));
+  }
+  // A directory left over without a row (e.g. restored from backup) keeps its UIDVALIDITY.
+  auto existing = read_uid_file(dir);
+  detail::UidFile uf;
+  if (existing) {
+    uf = *existing;
+    uf.uidnext = std::max(uf.uidnext, initial_uidnext);
+  } else {
+    uf.uidvalidity = next_uidvalidity();
+    uf.uidnext = initial_uidnext;
+  }
+  write_uid_file(dir, uf);
+  // fsync the parent: the new folder directory entry itself must survive a crash.
+  check(fops->fsync_dir(inbox ? mail_root + "/" + u.domain : user_dir(u)));
+  db.prepare(
+        "INSERT INTO mailboxes(user, name, uidvalidity, uidnext, highestmodseq, special_use) "
+        "VALUES(?, ?, ?, ?, ?, ?)")
+      .bind(u.address)
+      .bind(name)
+      .bind(static_cast<int64_t>(uf.uidvalidity))
+      .bind(static_cast<int64_t>(uf.uidnext))
+      .bind(static_cast<int64_t>(std::max<uint64_t>(uf.highestmodseq, 1)))
+      .bind(special_use)
+      .run();
+  if (subscribe)
+    db.prepare("INSERT OR IGNORE INTO subscriptions(user, name) VALUES(?, ?)")
+        .bind(u.address)
+        .bind(name)
+        .run();
+  return *find_mailbox(u.address, name);
+}
+
+void Store::Impl::ensure_user_locked(const UserName& u) {
+  if (known_users.count(u.address)) return;
+  bool initialised;
+  {
+    auto st = db.prepare("SELECT 1 FROM users WHERE address = ?");
+    st.bind(u.address);
+    initialised = st.step();
+  }
+  if (!initialised) {
+    detail::Txn txn(db);
+    if (!find_mailbox(u.address, "INBOX")) create_mailbox_locked(u, "INBOX", "", true);
+    for (const auto& d : kDefaultFolders)
+      if (!find_mailbox(u.address, d.name)) create_mailbox_locked(u, d.name, d.special_use, true);
+    db.prepare("INSERT OR IGNORE INTO users(address) VALUES(?)").bind(u.address).run();
+    txn.commit();
+    committed();
+  } else if (!find_mailbox(u.address, "INBOX")) {
+    detail::Txn txn(db);
+    create_mailbox_locked(u, "INBOX", "", true);
+    txn.commit();
+    committed();
+  }
+  known_users.insert(u.address);
+}
+
+uint64_t Store::Impl::user_usage(const std::string& user) {
+  auto st = db.prepare(
+      "SELECT COALESCE(SUM(m.size), 0) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id "
+      "WHERE b.user = ?");
+  st.bind(user);
+  st.step();
+  return static_cast<uint64_t>(st.i64(0));
+}
+
+MailboxStatus Store::Impl::status_of(const std::string& user, const MailboxRow& row) {
+  MailboxStatus s;
+  s.name = row.name;
+  s.special_use = row.special_use;
+  s.uidnext = row.uidnext;
+  s.uidvalidity = row.uidvalidity;
+  s.highestmodseq = row.highestmodseq;
+  {
+    auto st = db.prepare(
+        "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM((flags & 1) = 0), 0) "
+        "FROM messages WHERE mailbox_id = ?");
+    st.bind(row.id);
+    st.step();
+    s.messages = static_cast<uint32_t>(st.i64(0));
+    s.size = static_cast<uint64_t>(st.i64(1));
+    s.unseen = static_cast<uint32_t>(st.i64(2));
+  }
+  auto st = db.prepare("SELECT 1 FROM subscriptions WHERE user = ? AND name = ?");
+  st.bind(user).bind(row.name);
+  s.subscribed = st.step();
+  return s;
+}
+
+void Store::Impl::notify(const std::vector<int64_t>& ids) {
+  if (ids.empty()) return;
+  std::vector<std::shared_ptr<WatchHandle::State>> targets;
+  {
+    std::lock_guard lock(watches->mu);
+    for (auto& [id, w] : watches->watches)
+      if (std::find(ids.begin(), ids.end(), w->mailbox_id) != ids.end()) targets.push_back(w);
+  }
+  for (auto& w : targets) {
+    std::lock_guard call(w->call_mu);
+    if (!w->active) continue;
+    try {
+      w->callback();
+    } catch (...) {
+      spdlog::warn("store: watch callback threw; ignored");
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WatchHandle
+
+WatchHandle& WatchHandle::operator=(WatchHandle&& other) noexcept {
+  if (this != &other) {
+    reset();
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+WatchHandle::~WatchHandle() { reset(); }
+
+void WatchHandle::reset() {
+  if (!state_) return;
+  if (auto reg = state_->registry.lock()) {
+    std::lock_guard lock(reg->mu);
+    reg->watches.erase(state_->id);
+  }
+  {
+    // Waits for a callback running on another thread to finish; re-entrant from inside it.
+    std::lock_guard call(state_->call_mu);
+    state_->active = false;
+  }
+  state_.reset();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Store
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
+  if (options.data_dir.empty()) return make_error(Errc::syntax, "store: data_dir is empty");
+  if (sodium_init() < 0) return make_error(Errc::internal, "store: libsodium init failed");
+  auto impl = std::make_unique<Impl>();
+  impl->opts = options;
+  impl->data_dir = options.data_dir;
+  impl->mail_root = options.data_dir + "/mail";
+  impl->host = detail::maildir_safe_host(options.hostname);
+  impl->fops = options.file_ops_for_testing ? options.file_ops_for_testing : posix_file_ops();
+  Impl* p = impl.get();
+  auto st = detail::guarded_status([&] {
+    check(p->fops->mkdir(p->data_dir));
+    check(p->fops->mkdir(p->mail_root));
+    p->db.open(p->data_dir + "/index.db");
+    std::lock_guard lock(p->mu);
+    p->reconcile_all();
+  });
+  if (!st.ok()) return make_error(st.error().code, "store open: " + st.error().message);
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+StoreStats Store::stats() const {
+  return StoreStats{impl_->index_commits.load(), impl_->delivery_batches.load(),
+                    impl_->delivered.load()};
+}
+
+Status Store::ensure_user(std::string_view user) {
+  return detail::guarded_status([&] {
+    auto u = check(detail::canonical_user(user));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+  });
+}
+
+Status Store::remove_user(std::string_view user) {
+  std::vector<int64_t> ids;
+  auto st = detail::guarded_status([&] {
+    auto u = check(detail::canonical_user(user));
+    std::lock_guard lock(impl_->mu);
+    auto& db = impl_->db;
+    for (auto& row : impl_->user_mailboxes(u.address)) ids.push_back(row.id);
+    std::string dir = impl_->user_dir(u);
+    std::string doomed = impl_->mail_root + "/" + u.domain + "/." + detail::kDeletedPrefix + random_id(8);
+    detail::Txn txn(db);
+    db.prepare("DELETE FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE user = ?)").bind(u.address).run();
+    db.prepare("DELETE FROM expunged WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE user = ?)").bind(u.address).run();
+    db.prepare("DELETE FROM mailboxes WHERE user = ?").bind(u.address).run();
+    db.prepare("DELETE FROM subscriptions WHERE user = ?").bind(u.address).run();
+    db.prepare("DELETE FROM users WHERE address = ?").bind(u.address).run();
+    bool had_dir = fs::exists(dir);
+    if (had_dir) {
+      // Rename first (atomic), so a crash never leaves a half-deleted Maildir that looks live.
+      check(impl_->fops->rename(dir, doomed));
+      check(impl_->fops->fsync_dir(impl_->mail_root + "/" + u.domain));
+    }
+    txn.commit();
+    impl_->committed();
+    impl_->known_users.erase(u.address);
+    std::error_code ec;
+    if (had_dir) fs::remove_all(doomed, ec);
+  });
+  impl_->notify(ids);
+  return st;
+}
+
+Result<uint64_t> Store::usage(std::string_view user) {
+  return detail::guarded([&] {
+    auto u = check(detail::canonical_user(user));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    return impl_->user_usage(u.address);
+  });
+}
+
+Result<std::vector<MailboxStatus>> Store::list_mailboxes(std::string_view user) {
+  return detail::guarded([&] {
+    auto u = check(detail::canonical_user(user));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    std::vector<MailboxStatus> out;
+    for (auto& row : impl_->user_mailboxes(u.address)) out.push_back(impl_->status_of(u.address, row));
+    // INBOX first, then by name.
+    std::stable_partition(out.begin(), out.end(), [](const auto& s) { return s.name == "INBOX"; });
+    return out;
+  });
+}
+
+Result<MailboxStatus> Store::mailbox_status(std::string_view user, std::string_view mailbox) {
+  return detail::guarded([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    return impl_->status_of(u.address, impl_->require_mailbox(u.address, name));
+  });
+}
+
+Status Store::create_mailbox(std::string_view user, std::string_view mailbox,
+                             std::string_view special_use) {
+  return detail::guarded_status([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    if (!valid_special_use(special_use)) fail(Errc::syntax, "unknown special-use attribute");
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    // RFC 9051 §6.3.4: creating an existing name (INBOX included) is an error.
+    if (impl_->find_mailbox(u.address, name)) fail(Errc::exists, "mailbox exists");
+    detail::Txn txn(impl_->db);
+    // RFC 9051 §6.3.4: create the superior hierarchical names that are needed.
+    auto parts = split(name, '/');
+    std::string prefix;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+      prefix += (i ? "/" : "") + std::string(parts[i]);
+      if (!impl_->find_mailbox(u.address, prefix)) impl_->create_mailbox_locked(u, prefix, "", false);
+    }
+    impl_->create_mailbox_locked(u, name, std::string(special_use), false);
+    txn.commit();
+    impl_->committed();
+  });
+}
+
+Status Store::delete_mailbox(std::string_view user, std::string_view mailbox) {
+  int64_t id = 0;
+  auto st = detail::guarded_status([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    // RFC 9051 §6.3.5: it is an error to attempt to delete INBOX.
+    if (detail::is_inbox(name)) fail(Errc::refused, "INBOX cannot be deleted");
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    auto row = impl_->require_mailbox(u.address, name);
+    id = row.id;
+    // RFC 9051 §6.3.5: our mailboxes are never \Noselect, so a mailbox with inferiors is
+    // deleted on its own; the inferiors stay (and LIST shows the deleted parent as absent).
+    // Subscriptions are kept (RFC 9051 §6.3.5: DELETE does not unsubscribe).
+    auto& db = impl_->db;
+    std::string dir = impl_->folder_dir(u, name);
+    std::string doomed = impl_->user_dir(u) + "/" + detail::kDeletedPrefix + random_id(8);
+    detail::Txn txn(db);
+    db.prepare("DELETE FROM messages WHERE mailbox_id = ?").bind(row.id).run();
+    db.prepare("DELETE FROM expunged WHERE mailbox_id = ?").bind(row.id).run();
+    db.prepare("DELETE FROM mailboxes WHERE id = ?").bind(row.id).run();
+    if (fs::exists(dir)) {
+      // Atomic rename out of the Maildir++ namespace, then remove at leisure.
+      check(impl_->fops->rename(dir, doomed));
+      // fsync: the folder must not reappear after a crash once DELETE said OK.
+      check(impl_->fops->fsync_dir(impl_->user_dir(u)));
+    }
+    txn.commit();
+    impl_->committed();
+    std::error_code ec;
+    fs::remove_all(doomed, ec);
+  });
+  if (id) impl_->notify({id});
+  return st;
+}
+
+Status Store::rename_mailbox(std::string_view user, std::string_view from, std::string_view to) {
+  std::vector<int64_t> changed;
+  auto st = detail::guarded_status([&] {
+    auto u = check(detail::canonical_user(user));
+    auto src = check(detail::canonical_mailbox(from));
+    auto dst = check(detail::canonical_mailbox(to));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    auto& db = impl_->db;
+    auto& fo = *impl_->fops;
+    auto src_row = impl_->require_mailbox(u.address, src);
+    if (impl_->find_mailbox(u.address, dst)) fail(Errc::exists, "target mailbox exists");
+    if (dst.size() > src.size() && dst.compare(0, src.size() + 1, src + "/") == 0)
+      fail(Errc::refused, "cannot rename a mailbox into itself");
+    detail::Txn txn(db);
+    auto ensure_parents = [&](const std::string& name) {
+      auto parts = split(name, '/');
+      std::string prefix;
+      for (size_t i = 0; i + 1 < parts.size(); ++i) {
+        prefix += (i ? "/" : "") + std::string(parts[i]);
+        if (!impl_->find_mailbox(u.address, prefix)) impl_->create_mailbox_locked(u, prefix, "", false);
+      }
+    };
+    if (detail::is_inbox(src)) {
+      // RFC 9051 §6.3.6: renaming INBOX moves all its messages to a new mailbox with the
+      // given name and leaves INBOX empty; INBOX's inferiors are not renamed. Messages keep
+      // their UIDs (the new mailbox has a fresh UIDVALIDITY); INBOX keeps its UIDVALIDITY and
+      // uidnext, so its UIDs are never reused.
+      ensure_parents(dst);
+      auto dst_row = impl_->create_mailbox_locked(u, dst, "", false, src_row.uidnext);
+      std::string sdir = impl_->folder_dir(u, src), ddir = impl_->folder_dir(u, dst);
+      uint64_t src_modseq = src_row.highestmodseq + 1;
+      uint64_t dst_modseq = dst_row.highestmodseq + 1;
+      std::vector<std::pair<uint32_t, std::string>> rows;
+      {
+        auto q = db.prepare("SELECT uid, file FROM messages WHERE mailbox_id = ?");
+        q.bind(src_row.id);
+        while (q.step()) rows.emplace_back(static_cast<uint32_t>(q.i64(0)), q.text(1));
+      }
+      for (auto& [uid, file] : rows) {
+        auto s = fo.rename(sdir + "/" + file, ddir + "/" + file);
+        if (!s.ok() && s.error().code != Errc::not_found) check(s);
+        db.prepare("UPDATE messages SET mailbox_id = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?")
+            .bind(dst_row.id).bind(static_cast<int64_t>(dst_modseq)).bind(src_row.id)
+            .bind(static_cast<int64_t>(uid)).run();
+        db.prepare("INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) VALUES(?, ?, ?)")
+            .bind(src_row.id).bind(static_cast<int64_t>(uid)).bind(static_cast<int64_t>(src_modseq)).run();
+      }
+      // fsync both sides: the moved entries must be durable before RENAME says OK.
+      for (const char* sub : {"/new", "/cur"}) {
+        check(fo.fsync_dir(ddir + sub));
+        check(fo.fsync_dir(sdir + sub));
+      }
+      if (!rows.empty()) {
+        impl_->update_counters(src_row.id, src_row.uidnext, src_modseq);
+        impl_->update_counters(dst_row.id, src_row.uidnext, dst_modseq);
+      }
+      changed = {src_row.id, dst_row.id};
+    } else {
+      // The mailbox and every inferior (Maildir++ folders are flat siblings on disk).
+      std::vector<MailboxRow> moving;
+      for (auto& row : impl_->user_mailboxes(u.address))
+        if (row.name == src || row.name.rfind(src + "/", 0) == 0) moving.push_back(row);
+      for (auto& row : moving) {
+        std::string new_name = dst + row.name.substr(src.size());
+        if (impl_->find_mailbox(u.address, new_name)) fail(Errc::exists, "target inferior exists");
+        if (fs::exists(impl_->folder_dir(u, new_name))) fail(Errc::exists, "target directory exists");
+        if (detail::mailbox_dir(new_name).size() > 255) fail(Errc::syntax, "new name too long");
+      }
+      ensure_parents(dst);
+      for (auto& row : moving) {
+        std::string new_name = dst + row.name.substr(src.size());
+        db.prepare("UPDATE mailboxes SET name = ? WHERE id = ?").bind(new_name).bind(row.id).run();
+        check(fo.rename(impl_->folder_dir(u, row.name), impl_->folder_dir(u, new_name)));
+        changed.push_back(row.id);
+      }
+      // fsync: the renamed folder entries must be durable before RENAME says OK.
+      check(fo.fsync_dir(impl_->user_dir(u)));
+    }
+    txn.commit();
+    impl_->committed();
+  });
+  impl_->notify(changed);
+  return st;
+}
+
+Status Store::subscribe(std::string_view user, std::string_view mailbox) {
+  return detail::guarded_status([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    // RFC 9051 §6.3.7: a name may be subscribed whether or not the mailbox exists.
+    impl_->db.prepare("INSERT OR IGNORE INTO subscriptions(user, name) VALUES(?, ?)")
+        .bind(u.address).bind(name).run();
+    impl_->committed();
+  });
+}
+
+Status Store::unsubscribe(std::string_view user, std::string_view mailbox) {
+  return detail::guarded_status([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    impl_->db.prepare("DELETE FROM subscriptions WHERE user = ? AND name = ?").bind(u.address).bind(name).run();
+    if (impl_->db.changes() == 0) fail(Errc::not_found, "not subscribed");
+    impl_->committed();
+  });
+}
+
+Result<std::vector<std::string>> Store::list_subscriptions(std::string_view user) {
+  return detail::guarded([&] {
+    auto u = check(detail::canonical_user(user));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    std::vector<std::string> out;
+    auto st = impl_->db.prepare("SELECT name FROM subscriptions WHERE user = ? ORDER BY name");
+    st.bind(u.address);
+    while (st.step()) out.push_back(st.text(0));
+    return out;
+  });
+}
+
+Result<WatchHandle> Store::watch(std::string_view user, std::string_view mailbox,
+                                 std::function<void()> callback) {
+  return detail::guarded([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    int64_t id;
+    {
+      std::lock_guard lock(impl_->mu);
+      impl_->ensure_user_locked(u);
+      id = impl_->require_mailbox(u.address, name).id;
+    }
+    auto state = std::make_shared<WatchHandle::State>();
+    state->mailbox_id = id;
+    state->callback = std::move(callback);
+    state->registry = impl_->watches;
+    {
+      std::lock_guard lock(impl_->watches->mu);
+      state->id = impl_->watches->next_id++;
+      impl_->watches->watches[state->id] = state;
+    }
+    return WatchHandle(state);
+  });
+}
+
+Status Store::reindex(std::optional<std::string_view> user) {
+  std::vector<int64_t> changed;
+  auto st = detail::guarded_status([&] {
+    std::optional<UserName> u;
+    if (user) u = check(detail::canonical_user(*user));
+    std::lock_guard lock(impl_->mu);
+    changed = u ? impl_->reconcile_user(*u) : impl_->reconcile_all();
+  });
+  impl_->notify(changed);
+  return st;
+}
+
+}  // namespace tern::store

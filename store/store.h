@@ -1,0 +1,257 @@
+// store: every user's mail. Maildir++ files on disk (Dovecot-compatible) indexed in SQLite.
+//
+// On-disk layout (under data_dir):
+//   index.db (+ -wal, -shm)          SQLite, WAL, synchronous=FULL, busy_timeout 10 s
+//   mail/<domain>/<local>/           the user's Maildir = INBOX (cur/ new/ tmp/)
+//   mail/<domain>/<local>/.A.B/      folder "A/B" (Maildir++: '.' separates the hierarchy)
+//   <folder>/tern-uidvalidity        "V<uidvalidity> N<uidnext> M<highestmodseq>\n", written
+//                                    durably at creation and on every expunge, so that a lost
+//                                    index.db is rebuilt with the same UIDVALIDITY and no UID
+//                                    is ever reused
+//   <folder>/maildirfolder           empty marker file (Maildir++ convention)
+//   <folder>/{new,cur}/<base>,S=<size>,U=<uid>[:2,<DFRST>]
+// Users are "local@domain", lower-cased and restricted to RFC 5322 dot-atom characters (no
+// '/', no leading dot, no ".."), so the path can never leave mail/. Mailbox names in the API
+// are UTF-8 with '/' as the hierarchy delimiter; on disk each component is IMAP modified
+// UTF-7 (as Dovecot does) with '.' escaped as "%2E". '*' and '%' are refused in names.
+// New messages go to new/ (no ":2," info) unless they carry flags; the first flag change
+// renames the file into cur/ with its ":2," letters. Nothing is moved at snapshot time.
+// Keywords live only in the index.
+//
+// Invariants:
+//   - Per mailbox, UIDs are assigned in commit order, strictly increasing, never reused
+//     (uidnext only grows; expunge persists it in tern-uidvalidity).
+//   - No call reports success before the fsyncs and the SQLite commit that cover it.
+//   - Every message file carries its UID (",U=") so files alone rebuild the index.
+//   - Files and index disagreeing never loses a message: open() and reindex() index files
+//     without rows and drop rows without files (recorded as expunged for QRESYNC).
+//
+// Durability of a delivery (deliver/append): write tmp/<base>, fsync it; a group-commit
+// leader then takes every pending delivery, BEGIN IMMEDIATE (serialises UID allocation with
+// other processes such as ternctl), allocates UIDs, renames tmp/X -> new/X,S=..,U=..,
+// fsyncs each distinct new/ directory once, inserts all rows, COMMIT, and wakes the waiters.
+// After an index rebuild, modseqs restart at max(saved M + 1, microseconds since the epoch),
+// above any modseq a CONDSTORE client can have seen, so clients resync flags only.
+//
+// Threading: every public function is thread-safe and blocking. One SQLite connection,
+// guarded by one mutex, serialises index work; message bytes are written and fsynced outside
+// it so concurrent deliveries overlap and are committed in batches. watch() callbacks run on
+// the thread that committed, after the store's locks are released. Internally failures are
+// thrown as exceptions and converted to Status at each public function; none escape.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+#include "store/file_ops.h"
+
+namespace tern::store {
+
+// IMAP system flags (RFC 9051 §2.3.2) as bits; \Recent is not kept.
+enum Flag : uint32_t {
+  kSeen = 1u << 0,
+  kAnswered = 1u << 1,
+  kFlagged = 1u << 2,
+  kDeleted = 1u << 3,
+  kDraft = 1u << 4,
+};
+constexpr uint32_t kAllSystemFlags = kSeen | kAnswered | kFlagged | kDeleted | kDraft;
+
+struct Flags {
+  uint32_t system = 0;                 // Flag bits
+  std::vector<std::string> keywords;   // IMAP keywords (atoms), sorted, unique (ASCII case-insensitive)
+  bool operator==(const Flags&) const = default;
+};
+
+struct StoreOptions {
+  std::string data_dir;
+  std::string hostname = "localhost";  // used in Maildir file names
+  // Tests only: a FileOps fake (null = the real POSIX implementation) and a trace hook called
+  // with "index_commit" right after each SQLite write transaction commits.
+  std::shared_ptr<FileOps> file_ops_for_testing;
+  std::function<void(std::string_view event)> trace_for_testing;
+};
+
+struct MailboxStatus {
+  std::string name;          // canonical, '/'-delimited, "INBOX" for the inbox
+  std::string special_use;   // "\\Drafts", "\\Sent", "\\Trash", "\\Junk", "\\Archive" or ""
+  bool subscribed = false;
+  uint32_t messages = 0;
+  uint32_t unseen = 0;
+  uint64_t size = 0;         // sum of RFC822.SIZE
+  uint32_t uidnext = 1;
+  uint32_t uidvalidity = 0;
+  uint64_t highestmodseq = 0;
+};
+
+struct MessageInfo {
+  uint32_t uid = 0;
+  Flags flags;
+  uint64_t modseq = 0;
+  uint64_t size = 0;            // file size = RFC822.SIZE (bytes stored as given, CRLF)
+  int64_t internal_date = 0;    // unix seconds
+  std::string cached_metadata;  // opaque to the store (imapd: ENVELOPE/BODYSTRUCTURE)
+};
+
+struct MailboxSnapshot {
+  MailboxStatus status;
+  std::vector<MessageInfo> messages;  // sorted by uid
+};
+
+struct DeliveryTarget {
+  std::string user;               // "local@domain"
+  std::string mailbox = "INBOX";
+  uint64_t quota_bytes = 0;       // 0 = unlimited
+};
+
+struct DeliveryRequest {
+  std::vector<DeliveryTarget> targets;
+  std::string_view message;       // stored byte-exact; must stay valid during the call
+  int64_t internal_date = 0;      // unix seconds; 0 = now
+  Flags flags;                    // initial flags (e.g. APPEND)
+  std::string cached_metadata;
+};
+
+struct DeliveryOutcome {
+  Status status;                  // per target: ok, over_quota, not_found, syntax, internal...
+  uint32_t uid = 0;
+  uint32_t uidvalidity = 0;
+};
+
+struct AppendResult {
+  uint32_t uid = 0;
+  uint32_t uidvalidity = 0;
+};
+
+enum class FlagOp { add, remove, replace };
+
+struct FlagUpdate {
+  uint32_t uid = 0;
+  Flags flags;                    // the message's flags after the operation
+  uint64_t modseq = 0;
+};
+
+struct StoreFlagsResult {
+  std::vector<FlagUpdate> updated;     // messages whose flags changed (new modseq)
+  std::vector<uint32_t> failed;        // RFC 7162 §3.1.3: UNCHANGEDSINCE test failed
+  uint64_t highestmodseq = 0;
+};
+
+struct CopyResult {
+  uint32_t uidvalidity = 0;                              // of the destination
+  std::vector<std::pair<uint32_t, uint32_t>> uids;       // (source uid, destination uid)
+};
+
+struct Changes {
+  std::vector<MessageInfo> changed;   // modseq > the given one, sorted by uid
+  std::vector<uint32_t> vanished;     // expunged with modseq > the given one, sorted
+  uint64_t highestmodseq = 0;
+};
+
+struct StoreStats {
+  uint64_t index_commits = 0;      // all SQLite write transactions
+  uint64_t delivery_batches = 0;   // group commits (each one SQLite transaction)
+  uint64_t delivered = 0;          // messages committed by deliver/append
+};
+
+// Unsubscribes on destruction; safe to destroy from inside its own callback and after the
+// Store itself is gone. Once the destructor returns the callback is not running and will not
+// be called again (unless it is the caller's own thread, from inside the callback).
+class WatchHandle {
+ public:
+  WatchHandle() = default;
+  WatchHandle(WatchHandle&&) noexcept = default;
+  WatchHandle& operator=(WatchHandle&& other) noexcept;
+  WatchHandle(const WatchHandle&) = delete;
+  WatchHandle& operator=(const WatchHandle&) = delete;
+  ~WatchHandle();
+  void reset();
+
+  struct State;
+  explicit WatchHandle(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+class Store {
+ public:
+  // Opens (creating) data_dir/index.db and data_dir/mail/, then reconciles every known
+  // mailbox with its directory (crash recovery, see notes).
+  static Result<std::unique_ptr<Store>> open(const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Users. Every call creates the user's store on first use; ensure_user does it explicitly:
+  // INBOX plus Drafts, Sent, Trash, Junk, Archive with their SPECIAL-USE, all subscribed.
+  Status ensure_user(std::string_view user);
+  Status remove_user(std::string_view user);           // index rows and the whole Maildir
+  Result<uint64_t> usage(std::string_view user);       // bytes, for quota
+
+  // Delivery (SMTP) and APPEND (IMAP), through the same group commit.
+  Result<std::vector<DeliveryOutcome>> deliver(const DeliveryRequest& request);
+  // Errc::not_found if the mailbox does not exist (RFC 9051 §6.3.12: TRYCREATE).
+  Result<AppendResult> append(std::string_view user, std::string_view mailbox,
+                              std::string_view bytes, const Flags& flags, int64_t internal_date,
+                              uint64_t quota_bytes = 0);
+
+  // Mailboxes (RFC 9051 §6.3.4-§6.3.11).
+  Result<std::vector<MailboxStatus>> list_mailboxes(std::string_view user);
+  Result<MailboxStatus> mailbox_status(std::string_view user, std::string_view mailbox);
+  Status create_mailbox(std::string_view user, std::string_view mailbox,
+                        std::string_view special_use = {});
+  Status delete_mailbox(std::string_view user, std::string_view mailbox);
+  Status rename_mailbox(std::string_view user, std::string_view from, std::string_view to);
+  Status subscribe(std::string_view user, std::string_view mailbox);
+  Status unsubscribe(std::string_view user, std::string_view mailbox);
+  Result<std::vector<std::string>> list_subscriptions(std::string_view user);
+
+  // Messages.
+  Result<MailboxSnapshot> snapshot(std::string_view user, std::string_view mailbox);
+  Result<std::string> read_message(std::string_view user, std::string_view mailbox, uint32_t uid);
+  // Absolute path for streaming large messages. A concurrent flag change may rename the file:
+  // on ENOENT ask again.
+  Result<std::string> message_path(std::string_view user, std::string_view mailbox, uint32_t uid);
+  // UIDs that do not exist are ignored (RFC 9051 §6.4.6). One new modseq for the whole call.
+  Result<StoreFlagsResult> store_flags(std::string_view user, std::string_view mailbox,
+                                       const std::vector<uint32_t>& uids, FlagOp op,
+                                       const Flags& flags,
+                                       std::optional<uint64_t> unchangedsince = std::nullopt);
+  Result<std::vector<uint32_t>> expunge(std::string_view user, std::string_view mailbox,
+                                        const std::vector<uint32_t>& uids);
+  Result<CopyResult> copy(std::string_view user, std::string_view from,
+                          const std::vector<uint32_t>& uids, std::string_view to);
+  // Copy then expunge (two commits: a crash in between leaves a duplicate, never a loss).
+  Result<CopyResult> move(std::string_view user, std::string_view from,
+                          const std::vector<uint32_t>& uids, std::string_view to);
+  Result<Changes> changes_since(std::string_view user, std::string_view mailbox, uint64_t modseq);
+  Status set_cached_metadata(std::string_view user, std::string_view mailbox, uint32_t uid,
+                             std::string_view blob);
+
+  // Change notification (IMAP IDLE): `callback` runs after every commit that changed the
+  // mailbox (new message, flags, expunge, metadata excluded).
+  Result<WatchHandle> watch(std::string_view user, std::string_view mailbox,
+                            std::function<void()> callback);
+
+  // Full reconcile of files vs index (ternctl reindex), for one user or all users found in
+  // the index or under data_dir/mail/.
+  Status reindex(std::optional<std::string_view> user = std::nullopt);
+
+  StoreStats stats() const;
+
+  struct Impl;
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tern::store

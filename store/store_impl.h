@@ -1,0 +1,167 @@
+// Private to store/: the state behind Store and the helpers its .cpp files share.
+// Locking: `mu` guards the SQLite connection, `known_users` and every change to a user's
+// Maildir tree; `q_mu` guards the group-commit queue. Order: q_mu is never held while
+// taking mu. Watch callbacks run with neither held.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "store/index_db.h"
+#include "store/names.h"
+#include "store/store.h"
+
+namespace tern::store {
+
+struct WatchHandle::State {
+  std::recursive_mutex call_mu;  // held while the callback runs; recursive so that the
+                                 // callback may destroy its own handle
+  bool active = true;
+  int64_t mailbox_id = 0;
+  uint64_t id = 0;
+  std::function<void()> callback;
+  std::weak_ptr<struct WatchRegistry> registry;
+};
+
+struct WatchRegistry {
+  std::mutex mu;
+  uint64_t next_id = 1;
+  std::map<uint64_t, std::shared_ptr<WatchHandle::State>> watches;
+};
+
+namespace detail {
+
+struct MailboxRow {
+  int64_t id = 0;
+  std::string name;
+  uint32_t uidvalidity = 0;
+  uint32_t uidnext = 1;
+  uint64_t highestmodseq = 0;
+  std::string special_use;
+};
+
+struct UidFile {
+  uint32_t uidvalidity = 0;
+  uint32_t uidnext = 1;
+  uint64_t highestmodseq = 0;
+};
+
+// One message waiting for the group commit (lives on the delivering thread's stack).
+struct PendingDelivery {
+  UserName user;
+  int64_t mailbox_id = 0;
+  std::string folder;          // absolute folder directory
+  uint64_t quota = 0;
+  uint64_t size = 0;
+  std::string base;            // unique Maildir base name; tmp/<base> holds the bytes
+  Flags flags;
+  int64_t internal_date = 0;
+  const std::string* metadata = nullptr;
+  bool done = false;
+  DeliveryOutcome outcome;
+};
+
+constexpr const char* kUidFileName = "tern-uidvalidity";
+constexpr const char* kDeletedPrefix = "tern-deleted-";
+
+std::string join_keywords(const std::vector<std::string>& keywords);
+std::vector<std::string> split_keywords(std::string_view text);
+// Validates keywords (RFC 9051 §9 flag-keyword = atom) and returns them sorted and unique.
+Flags normalize_flags(const Flags& in);
+int64_t now_unix();
+
+// Runs `f` and converts internal failures into the module-boundary error values.
+template <class F>
+auto guarded(F&& f) -> Result<decltype(f())> {
+  try {
+    return f();
+  } catch (const StoreError& e) {
+    return make_error(e.code, e.what());
+  } catch (const std::exception& e) {
+    return make_error(Errc::internal, e.what());
+  }
+}
+template <class F>
+Status guarded_status(F&& f) {
+  try {
+    f();
+    return {};
+  } catch (const StoreError& e) {
+    return make_error(e.code, e.what());
+  } catch (const std::exception& e) {
+    return make_error(Errc::internal, e.what());
+  }
+}
+
+}  // namespace detail
+
+struct Store::Impl {
+  StoreOptions opts;
+  std::string data_dir;
+  std::string mail_root;
+  std::string host;
+  std::shared_ptr<FileOps> fops;
+
+  mutable std::mutex mu;
+  detail::Db db;
+  std::set<std::string> known_users;
+
+  std::mutex q_mu;
+  std::condition_variable q_cv;
+  std::vector<detail::PendingDelivery*> queue;
+  bool leader_active = false;
+
+  std::atomic<uint64_t> name_counter{0};
+  std::atomic<uint64_t> index_commits{0};
+  std::atomic<uint64_t> delivery_batches{0};
+  std::atomic<uint64_t> delivered{0};
+
+  std::shared_ptr<WatchRegistry> watches = std::make_shared<WatchRegistry>();
+
+  // Paths.
+  std::string user_dir(const detail::UserName& u) const;
+  std::string folder_dir(const detail::UserName& u, std::string_view mailbox) const;
+
+  // Everything below requires `mu`.
+  void ensure_user_locked(const detail::UserName& u);
+  std::optional<detail::MailboxRow> find_mailbox(const std::string& user, const std::string& name);
+  std::optional<detail::MailboxRow> find_mailbox_id(int64_t id);
+  detail::MailboxRow require_mailbox(const std::string& user, const std::string& name);
+  std::vector<detail::MailboxRow> user_mailboxes(const std::string& user);
+  // Creates directories, the durable UID file and the row (inside the caller's transaction).
+  detail::MailboxRow create_mailbox_locked(const detail::UserName& u, const std::string& name,
+                                           const std::string& special_use, bool subscribe,
+                                           uint32_t initial_uidnext = 1);
+  uint32_t next_uidvalidity();
+  void write_uid_file(const std::string& folder, const detail::UidFile& f);
+  std::optional<detail::UidFile> read_uid_file(const std::string& folder) const;
+  void save_uid_file(const std::string& folder, int64_t mailbox_id);
+  std::string new_base();
+  uint64_t user_usage(const std::string& user);
+  void update_counters(int64_t mailbox_id, uint32_t uidnext, uint64_t highestmodseq);
+  void committed();  // counts a write transaction and calls the trace hook
+  MailboxStatus status_of(const std::string& user, const detail::MailboxRow& row);
+
+  // Delivery (delivery.cpp).
+  void write_tmp(detail::PendingDelivery& item, std::string_view bytes);
+  void commit_or_wait(std::vector<detail::PendingDelivery>& items);
+  void run_batch(std::vector<detail::PendingDelivery*>& batch);
+
+  // Recovery (recovery.cpp). Returns the mailboxes that changed.
+  std::vector<int64_t> reconcile_user(const detail::UserName& u);
+  void reconcile_folder(const detail::MailboxRow& row, const std::string& folder, bool fresh,
+                        std::vector<int64_t>& changed);
+  std::vector<int64_t> reconcile_all();
+
+  // Watches.
+  void notify(const std::vector<int64_t>& mailbox_ids);
+};
+
+}  // namespace tern::store

@@ -1,0 +1,158 @@
+// Shared by the store tests: a temporary data_dir and a recording FileOps fake.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/strings.h"
+#include "store/store.h"
+
+namespace tern::store::testing {
+
+namespace fs = std::filesystem;
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Forwards to the real POSIX operations and records each call as "op <path>" (paths relative
+// to the data_dir). Optional: a delay in fsync_dir (models disk latency, lets group commit
+// batch) and a "crash" mode where fsync_dir fails and unlink does nothing, which leaves the
+// disk exactly as a crash between rename and index commit would.
+class RecordingFileOps : public FileOps {
+ public:
+  explicit RecordingFileOps(std::string root) : root_(std::move(root)), real_(posix_file_ops()) {}
+
+  Status write_file(const std::string& p, std::string_view d, int64_t m) override {
+    record("write_file", p);
+    return real_->write_file(p, d, m);
+  }
+  Status fsync_file(const std::string& p) override {
+    record("fsync_file", p);
+    return real_->fsync_file(p);
+  }
+  Status rename(const std::string& f, const std::string& t) override {
+    record("rename", f + " -> " + rel(t));
+    return real_->rename(f, t);
+  }
+  Status link(const std::string& f, const std::string& t) override {
+    record("link", f + " -> " + rel(t));
+    if (refuse_links) return make_error(Errc::refused, "test: no links");
+    return real_->link(f, t);
+  }
+  Status unlink(const std::string& p) override {
+    record("unlink", p);
+    if (crash_mode) return {};
+    return real_->unlink(p);
+  }
+  Status fsync_dir(const std::string& p) override {
+    record("fsync_dir", p);
+    if (fsync_dir_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(fsync_dir_delay_ms));
+    if (crash_mode) return make_error(Errc::internal, "test: simulated crash");
+    return real_->fsync_dir(p);
+  }
+  Status mkdir(const std::string& p) override { return real_->mkdir(p); }
+
+  void record(const std::string& op, const std::string& path) {
+    std::lock_guard lock(mu_);
+    log_.push_back(op + " " + rel(path));
+  }
+  std::vector<std::string> log() {
+    std::lock_guard lock(mu_);
+    return log_;
+  }
+  void clear() {
+    std::lock_guard lock(mu_);
+    log_.clear();
+  }
+
+  int fsync_dir_delay_ms = 0;
+  bool crash_mode = false;
+  bool refuse_links = false;
+
+ private:
+  std::string rel(const std::string& p) const {
+    return p.rfind(root_, 0) == 0 ? p.substr(root_.size()) : p;
+  }
+  std::string root_;
+  std::shared_ptr<FileOps> real_;
+  std::mutex mu_;
+  std::vector<std::string> log_;
+};
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = (fs::temp_directory_path() / ("tern-store-" + std::to_string(::getpid()) + "-" +
+                                          random_id(8)))
+               .string();
+    fs::create_directories(dir_);
+    ops_ = std::make_shared<RecordingFileOps>(dir_);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  StoreOptions options() {
+    StoreOptions o;
+    o.data_dir = dir_;
+    o.hostname = "mx.test";
+    o.file_ops_for_testing = ops_;
+    o.trace_for_testing = [this](std::string_view e) { ops_->record(std::string(e), ""); };
+    return o;
+  }
+  void open() {
+    store_.reset();
+    auto s = Store::open(options());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(*s);
+  }
+  uint32_t deliver(const std::string& user, const std::string& bytes,
+                   const std::string& mailbox = "INBOX") {
+    DeliveryRequest req;
+    req.targets.push_back({user, mailbox, 0});
+    req.message = bytes;
+    auto out = store_->deliver(req);
+    EXPECT_TRUE(out.ok());
+    if (!out.ok()) return 0;
+    EXPECT_TRUE((*out)[0].status.ok()) << (*out)[0].status.error().message;
+    return (*out)[0].uid;
+  }
+  std::vector<uint32_t> uids(const std::string& user, const std::string& mailbox) {
+    std::vector<uint32_t> out;
+    auto snap = store_->snapshot(user, mailbox);
+    EXPECT_TRUE(snap.ok());
+    if (snap.ok())
+      for (auto& m : snap->messages) out.push_back(m.uid);
+    return out;
+  }
+  // Every regular file in new/ and cur/ of a folder.
+  std::vector<std::string> files(const std::string& folder) {
+    std::vector<std::string> out;
+    for (const char* sub : {"/new", "/cur"})
+      for (auto& e : fs::directory_iterator(folder + sub)) out.push_back(e.path().string());
+    return out;
+  }
+  std::string maildir(const std::string& domain, const std::string& local) {
+    return dir_ + "/mail/" + domain + "/" + local;
+  }
+
+  std::string dir_;
+  std::shared_ptr<RecordingFileOps> ops_;
+  std::unique_ptr<Store> store_;
+};
+
+}  // namespace tern::store::testing

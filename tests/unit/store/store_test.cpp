@@ -1,0 +1,415 @@
+// Store behaviour as the front ends see it: delivery, flags, expunge, copy/move, mailboxes.
+#include <algorithm>
+#include <atomic>
+#include <regex>
+#include <set>
+
+#include "store_fixture.h"
+
+namespace tern::store::testing {
+namespace {
+
+const std::string kAlice = "alice@example.test";
+const std::string kBob = "bob@example.test";
+
+std::string msg(int i) { return "Subject: m" + std::to_string(i) + "\r\n\r\nbody " + std::to_string(i) + "\r\n"; }
+
+TEST_F(StoreTest, DeliveryFollowsDurabilityOrder) {
+  open();
+  ASSERT_TRUE(store_->ensure_user(kAlice).ok());
+  ops_->clear();
+  DeliveryRequest req;
+  req.targets.push_back({kAlice, "INBOX", 0});
+  std::string bytes = msg(1);
+  req.message = bytes;
+  auto out = store_->deliver(req);
+  ops_->record("returned", "");
+  ASSERT_TRUE(out.ok());
+  ASSERT_TRUE((*out)[0].status.ok());
+  auto log = ops_->log();
+  ASSERT_EQ(log.size(), 6u) << ::testing::PrintToString(log);
+  const std::string box = "/mail/example.test/alice";
+  EXPECT_TRUE(log[0].rfind("write_file " + box + "/tmp/", 0) == 0) << log[0];
+  EXPECT_EQ(log[1], "fsync_file" + log[0].substr(10));
+  std::string tmp = log[0].substr(11);
+  EXPECT_TRUE(log[2].rfind("rename " + tmp + " -> " + box + "/new/", 0) == 0) << log[2];
+  EXPECT_NE(log[2].find(",U=1"), std::string::npos);
+  EXPECT_EQ(log[3], "fsync_dir " + box + "/new");
+  EXPECT_EQ(log[4], "index_commit ");
+  EXPECT_EQ(log[5], "returned ");
+}
+
+TEST_F(StoreTest, NewUserGetsSpecialUseFoldersAllSubscribed) {
+  open();
+  auto list = store_->list_mailboxes(kAlice);  // lazily creates the user
+  ASSERT_TRUE(list.ok());
+  std::map<std::string, std::string> got;
+  for (auto& m : *list) {
+    got[m.name] = m.special_use;
+    EXPECT_TRUE(m.subscribed) << m.name;
+    EXPECT_GT(m.uidvalidity, 0u);
+    EXPECT_EQ(m.uidnext, 1u);
+  }
+  std::map<std::string, std::string> want = {{"INBOX", ""}, {"Drafts", "\\Drafts"},
+                                             {"Sent", "\\Sent"}, {"Trash", "\\Trash"},
+                                             {"Junk", "\\Junk"}, {"Archive", "\\Archive"}};
+  EXPECT_EQ(got, want);
+  EXPECT_EQ((*list)[0].name, "INBOX");
+  for (const char* d : {"", "/.Drafts", "/.Sent", "/.Trash", "/.Junk", "/.Archive"})
+    for (const char* sub : {"/cur", "/new", "/tmp"})
+      EXPECT_TRUE(fs::is_directory(maildir("example.test", "alice") + d + sub)) << d << sub;
+  // A deleted special folder is not re-created behind the user's back after a restart.
+  ASSERT_TRUE(store_->delete_mailbox(kAlice, "Junk").ok());
+  open();
+  for (auto& m : std::vector<MailboxStatus>(store_->list_mailboxes(kAlice).value())) EXPECT_NE(m.name, "Junk");
+}
+
+TEST_F(StoreTest, ConcurrentDeliveriesGetIncreasingUidsAndBatch) {
+  open();
+  ASSERT_TRUE(store_->ensure_user(kAlice).ok());
+  ops_->fsync_dir_delay_ms = 5;  // disk latency: lets deliveries pile up behind the leader
+  ops_->clear();
+  auto before = store_->stats();
+  constexpr int kThreads = 100;
+  std::vector<uint32_t> got(kThreads, 0);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i)
+    threads.emplace_back([&, i] {
+      ready++;
+      while (ready.load() < kThreads) std::this_thread::yield();
+      std::string bytes = msg(i);
+      DeliveryRequest req;
+      req.targets.push_back({kAlice, "INBOX", 0});
+      req.message = bytes;
+      auto out = store_->deliver(req);
+      if (out.ok() && (*out)[0].status.ok()) got[i] = (*out)[0].uid;
+    });
+  for (auto& t : threads) t.join();
+  std::set<uint32_t> distinct(got.begin(), got.end());
+  EXPECT_EQ(distinct.size(), static_cast<size_t>(kThreads));
+  EXPECT_EQ(distinct.count(0), 0u);
+  EXPECT_EQ(*distinct.begin(), 1u);
+  EXPECT_EQ(*distinct.rbegin(), static_cast<uint32_t>(kThreads));
+  // Commit order = rename order: UIDs seen in renames must be strictly increasing.
+  std::regex uid_re(",U=([0-9]+)");
+  uint32_t last = 0;
+  int renames = 0;
+  for (auto& line : ops_->log()) {
+    if (line.rfind("rename ", 0) != 0) continue;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(line, m, uid_re)) << line;
+    uint32_t uid = static_cast<uint32_t>(std::stoul(m[1]));
+    EXPECT_GT(uid, last);
+    last = uid;
+    ++renames;
+  }
+  EXPECT_EQ(renames, kThreads);
+  auto after = store_->stats();
+  EXPECT_EQ(after.delivered - before.delivered, static_cast<uint64_t>(kThreads));
+  EXPECT_LT(after.delivery_batches - before.delivery_batches, static_cast<uint64_t>(kThreads));
+  // Every row indexed, every file present with exactly the delivered bytes.
+  auto snap = store_->snapshot(kAlice, "INBOX");
+  ASSERT_TRUE(snap.ok());
+  ASSERT_EQ(snap->messages.size(), static_cast<size_t>(kThreads));
+  EXPECT_EQ(snap->status.uidnext, static_cast<uint32_t>(kThreads + 1));
+  for (int i = 0; i < kThreads; ++i) {
+    auto body = store_->read_message(kAlice, "INBOX", got[i]);
+    ASSERT_TRUE(body.ok());
+    EXPECT_EQ(*body, msg(i));
+  }
+  EXPECT_EQ(files(maildir("example.test", "alice")).size(), static_cast<size_t>(kThreads));
+}
+
+TEST_F(StoreTest, QuotaRefusesWithoutWriting) {
+  open();
+  std::string bytes(1000, 'x');
+  DeliveryRequest req;
+  req.targets.push_back({kAlice, "INBOX", 1500});
+  req.targets.push_back({kBob, "INBOX", 0});
+  req.message = bytes;
+  auto first = store_->deliver(req);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE((*first)[0].status.ok());
+  auto second = store_->deliver(req);
+  ASSERT_TRUE(second.ok());
+  ASSERT_FALSE((*second)[0].status.ok());
+  EXPECT_EQ((*second)[0].status.error().code, Errc::over_quota);
+  EXPECT_TRUE((*second)[1].status.ok());  // other recipients unaffected
+  EXPECT_EQ(*store_->usage(kAlice), 1000u);
+  EXPECT_EQ(*store_->usage(kBob), 2000u);
+  EXPECT_EQ(files(maildir("example.test", "alice")).size(), 1u);
+  EXPECT_TRUE(fs::is_empty(maildir("example.test", "alice") + "/tmp"));
+  auto app = store_->append(kAlice, "INBOX", bytes, {}, 0, 1500);
+  ASSERT_FALSE(app.ok());
+  EXPECT_EQ(app.error().code, Errc::over_quota);
+}
+
+TEST_F(StoreTest, AppendNeedsExistingMailboxAndKeepsFlagsAndDate) {
+  open();
+  auto missing = store_->append(kAlice, "Nope", "x\r\n", {}, 0);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+  Flags f{kSeen | kDraft, {"$Label1", "Work"}};
+  auto r = store_->append(kAlice, "Drafts", "draft\r\n", f, 1700000000);
+  ASSERT_TRUE(r.ok());
+  auto snap = *store_->snapshot(kAlice, "Drafts");
+  ASSERT_EQ(snap.messages.size(), 1u);
+  EXPECT_EQ(r->uidvalidity, snap.status.uidvalidity);
+  EXPECT_EQ(snap.messages[0].uid, r->uid);
+  EXPECT_EQ(snap.messages[0].flags, f);
+  EXPECT_EQ(snap.messages[0].internal_date, 1700000000);
+  EXPECT_EQ(snap.messages[0].size, 7u);
+  auto path = *store_->message_path(kAlice, "Drafts", r->uid);
+  EXPECT_NE(path.find("/.Drafts/cur/"), std::string::npos);
+  EXPECT_TRUE(path.size() > 5 && path.substr(path.size() - 5) == ":2,DS") << path;
+  auto bad = store_->append(kAlice, "INBOX", "x", Flags{0, {"bad word"}}, 0);
+  EXPECT_FALSE(bad.ok());
+}
+
+TEST_F(StoreTest, FlagsKeepFileNameAndIndexInSync) {
+  open();
+  uint32_t a = deliver(kAlice, msg(1));
+  uint32_t b = deliver(kAlice, msg(2));
+  auto hms0 = store_->snapshot(kAlice, "INBOX")->status.highestmodseq;
+  auto r = store_->store_flags(kAlice, "INBOX", {a, b, 99}, FlagOp::add, Flags{kSeen | kFlagged, {"Important"}});
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->updated.size(), 2u);
+  EXPECT_GT(r->updated[0].modseq, hms0);
+  EXPECT_EQ(r->highestmodseq, r->updated[0].modseq);
+  auto path = *store_->message_path(kAlice, "INBOX", a);
+  EXPECT_NE(path.find("/cur/"), std::string::npos);
+  EXPECT_EQ(path.substr(path.size() - 5), ":2,FS");
+  EXPECT_TRUE(fs::exists(path));
+  EXPECT_EQ(*store_->read_message(kAlice, "INBOX", a), msg(1));
+
+  r = store_->store_flags(kAlice, "INBOX", {a}, FlagOp::remove, Flags{kFlagged, {"important"}});
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->updated.size(), 1u);
+  EXPECT_EQ(r->updated[0].flags, (Flags{kSeen, {}}));
+  path = *store_->message_path(kAlice, "INBOX", a);
+  EXPECT_EQ(path.substr(path.size() - 4), ":2,S");
+  // No change -> no new modseq.
+  auto same = store_->store_flags(kAlice, "INBOX", {a}, FlagOp::add, Flags{kSeen, {}});
+  EXPECT_TRUE(same->updated.empty());
+  // RFC 7162 UNCHANGEDSINCE: b was modified after modseq hms0.
+  auto cond = store_->store_flags(kAlice, "INBOX", {a, b}, FlagOp::replace, Flags{kDeleted, {}}, hms0);
+  ASSERT_TRUE(cond.ok());
+  EXPECT_EQ(cond->failed, (std::vector<uint32_t>{a, b}));
+  auto snap = *store_->snapshot(kAlice, "INBOX");
+  EXPECT_EQ(snap.status.unseen, 0u);
+  EXPECT_EQ(snap.messages[1].flags, (Flags{kSeen | kFlagged, {"Important"}}));
+  // File names agree with the index for every message.
+  for (auto& m : snap.messages) {
+    auto p = *store_->message_path(kAlice, "INBOX", m.uid);
+    std::string letters = p.substr(p.rfind(":2,") + 3);
+    std::string want;
+    if (m.flags.system & kFlagged) want += 'F';
+    if (m.flags.system & kSeen) want += 'S';
+    EXPECT_EQ(letters, want);
+  }
+}
+
+TEST_F(StoreTest, ExpungeRecordsVanishedForChangesSince) {
+  open();
+  uint32_t a = deliver(kAlice, msg(1));
+  uint32_t b = deliver(kAlice, msg(2));
+  uint32_t c = deliver(kAlice, msg(3));
+  auto ms = store_->snapshot(kAlice, "INBOX")->status.highestmodseq;
+  ASSERT_TRUE(store_->store_flags(kAlice, "INBOX", {c}, FlagOp::add, Flags{kSeen, {}}).ok());
+  auto path_b = *store_->message_path(kAlice, "INBOX", b);
+  auto gone = store_->expunge(kAlice, "INBOX", {b, 42});
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(*gone, (std::vector<uint32_t>{b}));
+  EXPECT_FALSE(fs::exists(path_b));
+  auto ch = store_->changes_since(kAlice, "INBOX", ms);
+  ASSERT_TRUE(ch.ok());
+  ASSERT_EQ(ch->changed.size(), 1u);
+  EXPECT_EQ(ch->changed[0].uid, c);
+  EXPECT_EQ(ch->vanished, (std::vector<uint32_t>{b}));
+  EXPECT_EQ(uids(kAlice, "INBOX"), (std::vector<uint32_t>{a, c}));
+  // Expunging the highest UID never lets it be reused.
+  ASSERT_TRUE(store_->expunge(kAlice, "INBOX", {c}).ok());
+  EXPECT_EQ(deliver(kAlice, msg(4)), c + 1);
+  EXPECT_FALSE(store_->read_message(kAlice, "INBOX", b).ok());
+}
+
+TEST_F(StoreTest, CopyAndMoveMapUids) {
+  open();
+  uint32_t a = deliver(kAlice, msg(1));
+  uint32_t b = deliver(kAlice, msg(2));
+  ASSERT_TRUE(store_->store_flags(kAlice, "INBOX", {b}, FlagOp::add, Flags{kFlagged, {"Kw"}}).ok());
+  ASSERT_TRUE(store_->set_cached_metadata(kAlice, "INBOX", b, "ENVELOPE-blob").ok());
+  deliver(kAlice, msg(9), "Archive");  // destination already has uid 1
+  auto cp = store_->copy(kAlice, "INBOX", {b, a, 77}, "Archive");
+  ASSERT_TRUE(cp.ok()) << cp.error().message;
+  EXPECT_EQ(cp->uidvalidity, store_->snapshot(kAlice, "Archive")->status.uidvalidity);
+  ASSERT_EQ(cp->uids.size(), 2u);
+  EXPECT_EQ(cp->uids[0], std::make_pair(a, 2u));
+  EXPECT_EQ(cp->uids[1], std::make_pair(b, 3u));
+  auto arch = *store_->snapshot(kAlice, "Archive");
+  ASSERT_EQ(arch.messages.size(), 3u);
+  EXPECT_EQ(arch.messages[2].flags, (Flags{kFlagged, {"Kw"}}));
+  EXPECT_EQ(arch.messages[2].cached_metadata, "ENVELOPE-blob");
+  EXPECT_EQ(*store_->read_message(kAlice, "Archive", 3), msg(2));
+  EXPECT_EQ(uids(kAlice, "INBOX").size(), 2u);  // copy leaves the source
+
+  ops_->refuse_links = true;  // cross-device: falls back to a durable byte copy
+  auto mv = store_->move(kAlice, "INBOX", {a, b}, "Trash");
+  ASSERT_TRUE(mv.ok());
+  EXPECT_EQ(mv->uids, (std::vector<std::pair<uint32_t, uint32_t>>{{a, 1}, {b, 2}}));
+  EXPECT_TRUE(uids(kAlice, "INBOX").empty());
+  EXPECT_EQ(*store_->read_message(kAlice, "Trash", 2), msg(2));
+  auto missing = store_->copy(kAlice, "Archive", {1}, "NoSuch");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+}
+
+TEST_F(StoreTest, MailboxCreateRenameDelete) {
+  open();
+  ASSERT_TRUE(store_->create_mailbox(kAlice, "Work/Projects/2024").ok());
+  auto names = [&] {
+    std::vector<std::string> out;
+    for (auto& m : std::vector<MailboxStatus>(store_->list_mailboxes(kAlice).value())) out.push_back(m.name);
+    return out;
+  };
+  auto n = names();
+  EXPECT_NE(std::find(n.begin(), n.end(), "Work"), n.end());  // superiors created
+  EXPECT_NE(std::find(n.begin(), n.end(), "Work/Projects"), n.end());
+  EXPECT_TRUE(fs::is_directory(maildir("example.test", "alice") + "/.Work.Projects.2024/cur"));
+  EXPECT_EQ(store_->create_mailbox(kAlice, "Work").error().code, Errc::exists);
+  EXPECT_EQ(store_->create_mailbox(kAlice, "inbox").error().code, Errc::exists);
+  for (const char* bad : {"../x", "a//b", "x/..", "/abs", "a\x01", ".", "*"})
+    EXPECT_EQ(store_->create_mailbox(kAlice, bad).error().code, Errc::syntax) << bad;
+
+  uint32_t uid = deliver(kAlice, msg(1), "Work/Projects");
+  auto v = store_->snapshot(kAlice, "Work/Projects")->status.uidvalidity;
+  ASSERT_TRUE(store_->rename_mailbox(kAlice, "Work", "Jobs").ok());
+  n = names();
+  EXPECT_EQ(std::count_if(n.begin(), n.end(), [](auto& s) { return s.rfind("Work", 0) == 0; }), 0);
+  auto moved = store_->snapshot(kAlice, "Jobs/Projects");
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(moved->status.uidvalidity, v);
+  EXPECT_EQ(*store_->read_message(kAlice, "Jobs/Projects", uid), msg(1));
+  EXPECT_TRUE(store_->snapshot(kAlice, "Jobs/Projects/2024").ok());
+  EXPECT_EQ(store_->rename_mailbox(kAlice, "Jobs", "Sent").error().code, Errc::exists);
+  EXPECT_EQ(store_->rename_mailbox(kAlice, "Jobs", "Jobs/Sub").error().code, Errc::refused);
+  EXPECT_EQ(store_->rename_mailbox(kAlice, "Nope", "X").error().code, Errc::not_found);
+
+  // RFC 9051 §6.3.5: INBOX cannot be deleted; a parent with inferiors can (they stay).
+  EXPECT_EQ(store_->delete_mailbox(kAlice, "INBOX").error().code, Errc::refused);
+  ASSERT_TRUE(store_->delete_mailbox(kAlice, "Jobs/Projects").ok());
+  EXPECT_EQ(store_->snapshot(kAlice, "Jobs/Projects").error().code, Errc::not_found);
+  EXPECT_TRUE(store_->snapshot(kAlice, "Jobs/Projects/2024").ok());
+  EXPECT_FALSE(fs::exists(maildir("example.test", "alice") + "/.Jobs.Projects"));
+  // Re-created name gets a different UIDVALIDITY (RFC 9051 §2.3.1.1).
+  ASSERT_TRUE(store_->create_mailbox(kAlice, "Jobs/Projects").ok());
+  EXPECT_NE(store_->snapshot(kAlice, "Jobs/Projects")->status.uidvalidity, v);
+}
+
+TEST_F(StoreTest, RenameInboxMovesMessagesAndLeavesItEmpty) {
+  open();
+  uint32_t a = deliver(kAlice, msg(1));
+  uint32_t b = deliver(kAlice, msg(2));
+  ASSERT_TRUE(store_->create_mailbox(kAlice, "INBOX/Child").ok());
+  auto inbox_before = store_->snapshot(kAlice, "INBOX")->status;
+  ASSERT_TRUE(store_->rename_mailbox(kAlice, "inbox", "Old/Mail").ok());
+  auto inbox = *store_->snapshot(kAlice, "INBOX");
+  EXPECT_TRUE(inbox.messages.empty());
+  EXPECT_EQ(inbox.status.uidvalidity, inbox_before.uidvalidity);
+  auto old = *store_->snapshot(kAlice, "Old/Mail");
+  ASSERT_EQ(old.messages.size(), 2u);
+  EXPECT_NE(old.status.uidvalidity, inbox_before.uidvalidity);
+  EXPECT_EQ(*store_->read_message(kAlice, "Old/Mail", b), msg(2));
+  EXPECT_TRUE(store_->snapshot(kAlice, "INBOX/Child").ok());  // inferiors of INBOX stay
+  // New INBOX mail never reuses a UID.
+  EXPECT_GT(deliver(kAlice, msg(3)), std::max(a, b));
+}
+
+TEST_F(StoreTest, SubscriptionsMayNameMissingMailboxes) {
+  open();
+  ASSERT_TRUE(store_->subscribe(kAlice, "Ghost/Folder").ok());
+  auto subs = *store_->list_subscriptions(kAlice);
+  EXPECT_NE(std::find(subs.begin(), subs.end(), "Ghost/Folder"), subs.end());
+  EXPECT_NE(std::find(subs.begin(), subs.end(), "Trash"), subs.end());
+  ASSERT_TRUE(store_->unsubscribe(kAlice, "Trash").ok());
+  EXPECT_EQ(store_->unsubscribe(kAlice, "Trash").error().code, Errc::not_found);
+  for (auto& m : std::vector<MailboxStatus>(store_->list_mailboxes(kAlice).value())) EXPECT_EQ(m.subscribed, m.name != "Trash");
+  EXPECT_EQ(store_->subscribe(kAlice, "a//b").error().code, Errc::syntax);
+}
+
+TEST_F(StoreTest, WatchFiresOnDeliverStoreExpungeAndStopsAfterReset) {
+  open();
+  std::atomic<int> hits{0};
+  auto h = store_->watch(kAlice, "INBOX", [&] { hits++; });
+  ASSERT_TRUE(h.ok());
+  std::atomic<int> other{0};
+  auto h2 = store_->watch(kAlice, "Sent", [&] { other++; });
+  uint32_t uid = deliver(kAlice, msg(1));
+  EXPECT_EQ(hits.load(), 1);
+  ASSERT_TRUE(store_->store_flags(kAlice, "INBOX", {uid}, FlagOp::add, Flags{kSeen, {}}).ok());
+  EXPECT_EQ(hits.load(), 2);
+  ASSERT_TRUE(store_->expunge(kAlice, "INBOX", {uid}).ok());
+  EXPECT_EQ(hits.load(), 3);
+  EXPECT_EQ(other.load(), 0);
+  h->reset();
+  deliver(kAlice, msg(2));
+  EXPECT_EQ(hits.load(), 3);
+  EXPECT_EQ(store_->watch(kAlice, "Missing", [] {}).error().code, Errc::not_found);
+
+  // A callback may drop its own handle; a handle may outlive the store.
+  std::optional<WatchHandle> self;
+  int self_hits = 0;
+  self = store_->watch(kAlice, "INBOX", [&] { ++self_hits; self.reset(); }).value();
+  deliver(kAlice, msg(3));
+  deliver(kAlice, msg(4));
+  EXPECT_EQ(self_hits, 1);
+  auto late = store_->watch(kAlice, "INBOX", [] {});
+  store_.reset();
+}
+
+TEST_F(StoreTest, WatchUnsubscribeWhileNotifyingFromOtherThreads) {
+  open();
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 30; ++i) deliver(kAlice, msg(i));
+    stop = true;
+  });
+  int rounds = 0;
+  while (!stop) {
+    auto alive = std::make_shared<int>(0);
+    {
+      auto h = store_->watch(kAlice, "INBOX", [alive] { ++*alive; });
+      ASSERT_TRUE(h.ok());
+      std::this_thread::yield();
+    }
+    ++rounds;
+  }
+  writer.join();
+  EXPECT_GT(rounds, 0);
+}
+
+TEST_F(StoreTest, UsersAreIsolated) {
+  open();
+  uint32_t a = deliver(kAlice, "for alice\r\n");
+  uint32_t b = deliver(kBob, "for bob\r\n");
+  EXPECT_EQ(*store_->read_message(kAlice, "INBOX", a), "for alice\r\n");
+  EXPECT_EQ(*store_->read_message(kBob, "INBOX", b), "for bob\r\n");
+  EXPECT_EQ(store_->snapshot(kBob, "INBOX")->messages.size(), 1u);
+  // Same user whatever the case; addresses that would escape mail/ are refused.
+  EXPECT_EQ(store_->snapshot("ALICE@Example.Test", "inbox")->messages.size(), 1u);
+  for (const char* evil : {"../bob@example.test", "alice@../example.test", "bob/../alice@example.test",
+                           "x@example.test/../../..", ".@example.test"}) {
+    auto r = store_->snapshot(evil, "INBOX");
+    ASSERT_FALSE(r.ok()) << evil;
+    EXPECT_EQ(r.error().code, Errc::syntax);
+  }
+  EXPECT_FALSE(store_->read_message(kBob, "INBOX", a + 100).ok());
+  ASSERT_TRUE(store_->remove_user(kBob).ok());
+  EXPECT_FALSE(fs::exists(maildir("example.test", "bob")));
+  EXPECT_EQ(*store_->read_message(kAlice, "INBOX", a), "for alice\r\n");
+  EXPECT_EQ(*store_->usage(kBob), 0u);  // recreated empty on use
+}
+
+}  // namespace
+}  // namespace tern::store::testing
