@@ -49,7 +49,7 @@ struct SessionSettings {
   bool implicit_tls = false;          // pop3s listener: TLS from the first byte
   bool allow_plaintext_auth = false;  // allow USER/PASS and AUTH without TLS
   bool stls_available = false;        // a certificate is configured for STLS
-  int max_errors = 10;                // client errors before -ERR and disconnect
+  int max_errors = 10;                // client errors before -ERR and disconnect (0: no limit)
   size_t max_line_length = 512;       // command line incl. CRLF (RFC 2449 §4 says 255)
   size_t sasl_max_line_length = 4096; // SASL continuation lines incl. CRLF
   size_t max_pipelined_bytes = 64 * 1024;  // input buffered while an action is pending

@@ -54,6 +54,14 @@ TEST(Pop3Lifecycle, ErrorLimitClosesSession) {
   EXPECT_EQ(h.send("CAPA"), "");
 }
 
+TEST(Pop3Lifecycle, ZeroMaxErrorsMeansNoLimit) {
+  SessionSettings s = plaintext_settings();
+  s.max_errors = 0;
+  Harness h(s);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(h.send("BOGUS"), "-ERR unknown command\r\n");
+  EXPECT_FALSE(h.closed);
+}
+
 TEST(Pop3Lifecycle, ErrorLimitAfterLoginReleasesWithoutCommit) {
   SessionSettings s = plaintext_settings();
   s.max_errors = 2;
