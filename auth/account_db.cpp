@@ -109,6 +109,16 @@ Result<AccountDb::Impl::Lease> AccountDb::Impl::acquire() {
   return Lease(this, *db);
 }
 
+const std::string& AccountDb::Impl::dummy_hash() {
+  std::call_once(dummy_once_, [this] {
+    auto h = hash_password(random_id(24), options_.cost);
+    // On failure (out of memory) unknown users are refused faster: a timing leak only on a
+    // server that is already failing.
+    if (h) dummy_hash_ = std::move(*h);
+  });
+  return dummy_hash_;
+}
+
 void AccountDb::Impl::release(sqlite3* db) {
   std::lock_guard lock(mu_);
   if (idle_.size() < kMaxIdleConnections) idle_.push_back(db);
@@ -181,10 +191,6 @@ AccountDb::~AccountDb() = default;
 Result<std::unique_ptr<AccountDb>> AccountDb::open(const std::string& db_path, Options options) {
   auto impl = std::make_unique<Impl>(db_path, options);
   if (Status s = impl->init_schema(); !s.ok()) return s.error();
-  // The dummy hash has the same cost as real ones so unknown users take as long to refuse.
-  auto dummy = hash_password(random_id(24), options.cost);
-  if (!dummy) return dummy.error();
-  impl->dummy_hash = std::move(*dummy);
   return std::unique_ptr<AccountDb>(new AccountDb(std::move(impl)));
 }
 
@@ -449,6 +455,8 @@ Result<std::vector<AliasInfo>> AccountDb::list_aliases() {
 
 // Passwords --------------------------------------------------------------------------------
 
+void AccountDb::warm_up() { (void)impl_->dummy_hash(); }
+
 Result<PasswordCheckResult> AccountDb::check_password(std::string_view user, std::string_view password) {
   PasswordCheckResult result;
   auto name = canonical_address(user);
@@ -463,7 +471,7 @@ Result<PasswordCheckResult> AccountDb::check_password(std::string_view user, std
   }  // the connection goes back to the pool before the slow hash
   if (!row) {
     // Same work as for a real user, so timing does not reveal who exists.
-    (void)verify_password(impl_->dummy_hash, password);
+    (void)verify_password(impl_->dummy_hash(), password);
     result.outcome = PasswordCheck::unknown_user;
     return result;
   }

@@ -39,7 +39,9 @@ class AccountDb::Impl {
   Status init_schema();
 
   const Options& options() const { return options_; }
-  std::string dummy_hash;  // verified against for unknown users (same cost as real hashes)
+  // Verified against for unknown users (same cost as real hashes). Made on first use, so
+  // short-lived users of the database (ternctl) do not pay for it.
+  const std::string& dummy_hash();
 
  private:
   void release(sqlite3* db);
@@ -47,6 +49,8 @@ class AccountDb::Impl {
 
   std::string path_;
   Options options_;
+  std::once_flag dummy_once_;
+  std::string dummy_hash_;
   std::mutex mu_;
   std::vector<sqlite3*> idle_;
 };

@@ -119,6 +119,9 @@ class AccountDb {
   Result<std::vector<AliasInfo>> list_aliases();
 
   // Constant-time password check; see PasswordCheck. Upgrades outdated hashes on success.
+  // Unknown users are checked against a dummy hash made on first need; warm_up() makes it
+  // now (the Authenticator constructor calls it) so the first unknown user is not slower.
+  void warm_up();
   Result<PasswordCheckResult> check_password(std::string_view user, std::string_view password);
 
   // SMTP RCPT: where does mail for `address` go? (syntax error for malformed addresses)

@@ -39,7 +39,9 @@ const char* to_string(LoginResult::Outcome outcome) {
 }
 
 Authenticator::Authenticator(AccountDb& db, const AuthConfig& config, Throttle::Clock clock)
-    : db_(db), throttle_(config, std::move(clock)) {}
+    : db_(db), throttle_(config, std::move(clock)) {
+  db_.warm_up();
+}
 
 LoginResult Authenticator::login(std::string_view user, std::string_view password,
                                  std::string_view client_ip, std::string_view protocol) {

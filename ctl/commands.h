@@ -1,0 +1,14 @@
+// ternctl command families: each adds its subcommands to the app (see ctl/context.h).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "ctl/context.h"
+
+namespace tern::ctl {
+
+void register_domain_commands(CLI::App& app, Context& ctx);
+void register_user_commands(CLI::App& app, Context& ctx);
+void register_alias_commands(CLI::App& app, Context& ctx);
+
+}  // namespace tern::ctl

@@ -1,0 +1,106 @@
+#include "ctl/context.h"
+
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "common/strings.h"
+
+namespace tern::ctl {
+
+Result<const Config*> Context::config() {
+  if (!config_) {
+    auto loaded = load_config(config_path);
+    if (!loaded) return loaded.error();
+    config_ = std::move(*loaded);
+  }
+  return &*config_;
+}
+
+namespace {
+
+// mkdir -p, with the last directory (data_dir itself) private to the mail server's group.
+Status ensure_dir(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return {};
+  std::filesystem::path p(path);
+  if (p.has_parent_path()) {
+    std::filesystem::create_directories(p.parent_path(), ec);
+    if (ec) return make_error(Errc::internal, "cannot create " + p.parent_path().string() + ": " + ec.message());
+  }
+  if (::mkdir(path.c_str(), 0750) != 0 && errno != EEXIST)
+    return make_error(Errc::internal, "cannot create data_dir " + path + ": " + std::strerror(errno));
+  return {};
+}
+
+}  // namespace
+
+Result<auth::AccountDb*> Context::accounts() {
+  if (accounts_) return accounts_.get();
+  auto cfg = config();
+  if (!cfg) return cfg.error();
+  if (Status s = ensure_dir((*cfg)->data_dir); !s.ok()) return s.error();
+  auto db = auth::AccountDb::open((*cfg)->data_dir + "/accounts.db");
+  if (!db) return db.error();
+  accounts_ = std::move(*db);
+  return accounts_.get();
+}
+
+int fail(std::string_view problem) {
+  std::string line(problem);
+  // One line, always: a multi-line message would break scripts reading stderr.
+  for (char& c : line)
+    if (c == '\n' || c == '\r') c = ' ';
+  std::cerr << "ternctl: " << line << std::endl;
+  return kExitFailed;
+}
+
+int fail(const Error& error) { return fail(error.message); }
+
+Result<std::string> read_password() {
+  bool tty = ::isatty(STDIN_FILENO);
+  termios saved{};
+  if (tty) {
+    std::cerr << "Password: " << std::flush;
+    if (::tcgetattr(STDIN_FILENO, &saved) == 0) {
+      termios quiet = saved;
+      quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+      ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    } else {
+      tty = false;
+    }
+  }
+  std::string line;
+  bool got = static_cast<bool>(std::getline(std::cin, line));
+  if (tty) {
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    std::cerr << std::endl;
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (!got && line.empty()) return make_error(Errc::syntax, "no password on standard input");
+  if (line.empty()) return make_error(Errc::syntax, "empty password refused");
+  return line;
+}
+
+std::optional<uint64_t> parse_size(std::string_view text) {
+  uint64_t mult = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'K': case 'k': mult = 1ull << 10; break;
+      case 'M': case 'm': mult = 1ull << 20; break;
+      case 'G': case 'g': mult = 1ull << 30; break;
+      default: break;
+    }
+    if (mult != 1) text.remove_suffix(1);
+  }
+  auto n = parse_u64(text);
+  if (!n || *n > UINT64_MAX / mult) return std::nullopt;
+  return *n * mult;
+}
+
+}  // namespace tern::ctl
