@@ -1,0 +1,222 @@
+// ternd: loads the configuration, binds every listener, drops privileges and runs the loop.
+// Start-up errors are one line on stderr naming the file and key, and exit status 1.
+#include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "common/common.h"
+#include "daemon/services.h"
+#include "net/net.h"
+
+namespace tern::daemon {
+namespace {
+
+struct StartupError {
+  std::string message;
+};
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+// tls.cert/tls.key: valid when set; required by implicit-TLS listeners. Without them STARTTLS
+// is simply not offered (and logins on plain ports need allow_plaintext_without_tls).
+Result<std::shared_ptr<net::TlsContext>> load_tls(const Config& c) {
+  const std::string& file = c.path;
+  const ListenerSpec* needs = nullptr;
+  bool any_listener = false;
+  for (const auto& s : listener_specs()) {
+    if ((c.listen.*s.endpoints).empty()) continue;
+    any_listener = true;
+    if (s.implicit_tls && !needs) needs = &s;
+  }
+  if (c.tls.cert.empty() && c.tls.key.empty()) {
+    if (needs)
+      return make_error(Errc::syntax, file + ": tls.cert: required by listen." + needs->name);
+    if (any_listener)
+      spdlog::warn("no tls.cert/tls.key configured: STARTTLS will not be offered");
+    return std::shared_ptr<net::TlsContext>();
+  }
+  if (c.tls.cert.empty()) return make_error(Errc::syntax, file + ": tls.cert: required when tls.key is set");
+  if (c.tls.key.empty()) return make_error(Errc::syntax, file + ": tls.key: required when tls.cert is set");
+  auto ctx = net::TlsContext::server(c.tls.cert, c.tls.key);
+  // The net layer names the file as "cert: ..." or "key: ...": those are the tls.* keys.
+  if (!ctx) return make_error(ctx.error().code, file + ": tls." + ctx.error().message);
+  return *ctx;
+}
+
+// One ternd per data_dir: an exclusive flock held for the life of the process. The fd is
+// intentionally never closed (the kernel drops the lock when we exit, even on a crash).
+Result<int> lock_data_dir(const std::string& data_dir) {
+  std::string path = data_dir + "/ternd.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return make_error(Errc::internal, "cannot open " + path + ": " + errno_text(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    char buf[32] = {0};
+    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    ::close(fd);
+    if (e == EWOULDBLOCK) {
+      std::string pid = n > 0 ? std::string(trim(std::string_view(buf, static_cast<size_t>(n)))) : "?";
+      return make_error(Errc::temporary,
+                        "data_dir " + data_dir + " is in use by another ternd (pid " + pid + ")");
+    }
+    return make_error(Errc::internal, "cannot lock " + path + ": " + errno_text(e));
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0)
+    spdlog::warn("cannot write pid to {}: {}", path, errno_text(errno));
+  return fd;
+}
+
+Status drop_privileges(const Config& c) {
+  if (c.user.empty()) {
+    if (::geteuid() == 0) spdlog::warn("running as root: set `user` to drop privileges");
+    return {};
+  }
+  struct passwd* pw = ::getpwnam(c.user.c_str());
+  if (!pw) return make_error(Errc::not_found, c.path + ": user: no such user \"" + c.user + "\"");
+  if (::geteuid() != 0) {
+    if (pw->pw_uid != ::geteuid())
+      spdlog::warn("not started as root: cannot switch to user {} (running as uid {})", c.user,
+                   ::geteuid());
+    return {};
+  }
+  // data_dir was created by root: hand it to the service user.
+  std::error_code ec;
+  for (const auto& p : {c.data_dir, c.data_dir + "/ternd.lock"})
+    if (::chown(p.c_str(), pw->pw_uid, pw->pw_gid) != 0)
+      spdlog::warn("cannot chown {}: {}", p, errno_text(errno));
+  // Order matters: groups and gid while still root, uid last.
+  if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setgid(pw->pw_gid) != 0 ||
+      ::setuid(pw->pw_uid) != 0)
+    return make_error(Errc::internal, "cannot switch to user " + c.user + ": " + errno_text(errno));
+  if (::setuid(0) == 0) return make_error(Errc::internal, "privileges could be regained after dropping them");
+  spdlog::info("running as user={} uid={} gid={}", c.user, pw->pw_uid, pw->pw_gid);
+  return {};
+}
+
+uint64_t idle_timeout_ms(const Config& c, Protocol p) {
+  switch (p) {
+    case Protocol::smtp: return static_cast<uint64_t>(c.smtp.command_timeout) * 1000;
+    case Protocol::imap: return static_cast<uint64_t>(c.imap.idle_timeout) * 1000;
+    case Protocol::pop3: return static_cast<uint64_t>(c.pop3.idle_timeout) * 1000;
+  }
+  return 300'000;
+}
+
+int run(const std::string& config_path) {
+  auto loaded = load_config(config_path);
+  if (!loaded) {
+    std::cerr << loaded.error().message << "\n";
+    return 1;
+  }
+  const Config& config = *loaded;
+  init_logging(config.log_level);
+
+  auto tls = load_tls(config);
+  if (!tls) {
+    std::cerr << tls.error().message << "\n";
+    return 1;
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    std::cerr << config.path << ": data_dir: cannot create " << config.data_dir << ": "
+              << ec.message() << "\n";
+    return 1;
+  }
+  auto lock = lock_data_dir(config.data_dir);
+  if (!lock) {
+    std::cerr << lock.error().message << "\n";
+    return 1;
+  }
+
+  net::Loop loop;
+  net::WorkerPool workers(loop, config.limits.worker_threads);
+  net::ServerLimits limits;
+  limits.max_connections = config.limits.max_connections;
+  limits.max_connections_per_ip = config.limits.max_connections_per_ip;
+  net::Server server(loop, limits);
+  Runtime rt{config, loop, workers, *tls, {}};
+
+  for (const auto& s : listener_specs()) {
+    for (const Endpoint& ep : config.listen.*s.endpoints) {
+      net::ListenerOptions lo;
+      lo.name = s.name;
+      lo.implicit_tls = s.implicit_tls;
+      lo.tls = rt.tls;
+      lo.idle_timeout_ms = idle_timeout_ms(config, s.protocol);
+      lo.busy_reply = busy_reply(s.protocol);
+      lo.factory = make_factory(rt, s.kind);
+      auto bound = server.listen(ep, std::move(lo));
+      if (!bound) {
+        std::cerr << config.path << ": listen." << s.name << ": " << bound.error().message << "\n";
+        return 1;
+      }
+    }
+  }
+  if (auto st = drop_privileges(config); !st) {
+    std::cerr << st.error().message << "\n";
+    return 1;
+  }
+
+  bool stopping = false;
+  auto begin_shutdown = [&](const char* why) {
+    if (stopping) {
+      spdlog::warn("{} again: closing every connection now", why);
+      server.close_all();
+      loop.stop();
+      return;
+    }
+    stopping = true;
+    spdlog::info("shutdown requested by {}", why);
+    for (auto& fn : rt.on_shutdown) fn();
+    server.shutdown(std::chrono::seconds(config.limits.shutdown_grace), [&] { loop.stop(); });
+  };
+  net::SignalWatcher sigterm(loop, SIGTERM, [&] { begin_shutdown("SIGTERM"); });
+  net::SignalWatcher sigint(loop, SIGINT, [&] { begin_shutdown("SIGINT"); });
+  net::SignalWatcher sighup(loop, SIGHUP, [&] {
+    if (!rt.tls) {
+      spdlog::info("SIGHUP: no certificate configured, nothing to reload");
+      return;
+    }
+    if (auto st = rt.tls->reload(); st)
+      spdlog::info("SIGHUP: certificate reloaded from {}", config.tls.cert);
+    else
+      spdlog::error("SIGHUP: certificate reload failed, keeping the old one: tls.{}",
+                    st.error().message);
+  });
+
+  spdlog::info("ternd ready pid={} hostname={} data_dir={}", ::getpid(), config.hostname,
+               config.data_dir);
+  loop.run();
+  // Transactions already handed to workers finish; their completions find no connection.
+  workers.shutdown();
+  server.close_all();
+  // One more turn: close callbacks (handlers' on_close) and posted completions run while the
+  // Runtime they may use still exists.
+  loop.run_until([] { return false; }, std::chrono::milliseconds(20));
+  spdlog::info("ternd stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace tern::daemon
+
+int main(int argc, char** argv) {
+  CLI::App app{"ternd: the Tern mail server"};
+  std::string config_path;
+  app.add_option("-c,--config", config_path, "configuration file (TOML)")->required();
+  CLI11_PARSE(app, argc, argv);
+  return tern::daemon::run(config_path);
+}

@@ -1,0 +1,55 @@
+// daemon: what ternd shares with the protocol services, and how a service plugs in.
+//
+// A protocol service (daemon/<proto>_service.cpp, added by the protocol's owner) turns
+// net::Connection events into calls on its sans-I/O session and runs the session's blocking
+// actions on rt.workers. It exports one factory function:
+//
+//   net::HandlerFactory make_smtp_factory(Runtime& rt, ListenerKind kind);
+//
+// declared in daemon/services.h and listed in the table in daemon/services.cpp (one line).
+// See daemon/README.md for the full recipe. Until a protocol's service exists its listeners
+// use a placeholder handler that greets with "service not available" and closes.
+//
+// Threading: the factory is called on the loop thread when a connection is accepted; the
+// handlers it makes live on the loop thread (see net/net.h for ownership and if_alive()).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "net/net.h"
+
+namespace tern::daemon {
+
+// The configured listener sections ([listen] keys).
+enum class ListenerKind { smtp, submission, submissions, imap, imaps, pop3, pop3s };
+enum class Protocol { smtp, imap, pop3 };
+
+struct ListenerSpec {
+  ListenerKind kind;
+  const char* name;   // the [listen] key, also the log "proto=" word
+  Protocol protocol;
+  bool implicit_tls;  // RFC 8314 §3: submissions/imaps/pop3s start with TLS
+  std::vector<Endpoint> ListenConfig::*endpoints;
+};
+const std::vector<ListenerSpec>& listener_specs();
+const ListenerSpec& spec(ListenerKind kind);
+
+// Shared state every service may use. Owned by main(); outlives every connection.
+struct Runtime {
+  const Config& config;
+  net::Loop& loop;
+  net::WorkerPool& workers;
+  std::shared_ptr<net::TlsContext> tls;  // null when no certificate is configured
+  // Later: account and message store handles (thread-safe, blocking: call them on workers
+  // only), the relay queue. Add fields here, owned by main().
+
+  // Run (on the loop thread) when shutdown begins, before connections are told to finish:
+  // stop queue runners, timers, outbound connections.
+  std::vector<std::function<void()>> on_shutdown;
+};
+
+}  // namespace tern::daemon

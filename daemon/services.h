@@ -1,0 +1,22 @@
+// The service table: which handler factory serves which protocol.
+#pragma once
+
+#include "daemon/runtime.h"
+
+namespace tern::daemon {
+
+using ServiceFactory = net::HandlerFactory (*)(Runtime& rt, ListenerKind kind);
+
+// Protocol services declare their factory here and list it in services.cpp, e.g.
+//   net::HandlerFactory make_smtp_factory(Runtime& rt, ListenerKind kind);
+
+// The factory for a listener kind: the protocol's service or the placeholder.
+net::HandlerFactory make_factory(Runtime& rt, ListenerKind kind);
+
+// Placeholder: greets with the protocol's "service not available" and closes.
+net::HandlerFactory make_placeholder_factory(Runtime& rt, ListenerKind kind);
+
+// What a listener writes to connections over the connection limits.
+const char* busy_reply(Protocol protocol);
+
+}  // namespace tern::daemon
