@@ -3,6 +3,7 @@
 // closing a handle on a later loop iteration: the C++ owner may already be gone by then.
 #include <uv.h>
 
+#include <csignal>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -40,6 +41,8 @@ void run_posted(uv_async_t* a) {
 }  // namespace
 
 Loop::Loop() : loop_(new uv_loop_t), posted_(std::make_unique<Posted>()) {
+  // A peer that resets mid-write must cost us an EPIPE, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
   uv_loop_init(loop_);
   posted_->loop_thread = std::this_thread::get_id();
   uv_async_init(loop_, &posted_->async, run_posted);

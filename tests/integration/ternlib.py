@@ -1,0 +1,287 @@
+"""Integration-test harness: runs a real ternd on loopback ephemeral ports (stdlib only).
+
+    from ternlib import Tern
+    with Tern(extra_toml="[limits]\\nmax_connections_per_ip = 5\\n") as t:
+        t.start()
+        s = t.connect("smtp")            # plain socket, greeting not yet read
+        s = t.connect_tls("imaps")       # TLS socket (certificate not verified)
+        t.ctl("user", "add", ...)        # $TERNCTL -c <config> ...
+        print(t.log())
+
+Environment (set by ctest): TERND, TERNCTL, TERN_SOURCE_DIR, TERN_BUILD_DIR.
+Every wait is bounded; on failure inside `with`, the ternd log is printed to stderr.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+LISTENERS = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s")
+IMPLICIT_TLS = ("submissions", "imaps", "pop3s")
+HOSTNAME = "mail.example.test"
+
+
+class TernError(Exception):
+    pass
+
+
+def ternd_path():
+    path = os.environ.get("TERND", "")
+    if not path or not os.access(path, os.X_OK):
+        raise TernError(f"TERND not set or not executable: {path!r}")
+    return path
+
+
+def free_port(host="127.0.0.1"):
+    """A port that was free a moment ago (bind to 0, read it, close)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def make_cert(directory, cn="localhost", name="cert"):
+    """Self-signed EC certificate: returns (cert_path, key_path)."""
+    cert = os.path.join(directory, f"{name}.pem")
+    key = os.path.join(directory, f"{name}.key")
+    # Write to temporary names first so a running ternd never reads half a file.
+    tmp_cert, tmp_key = cert + ".new", key + ".new"
+    p = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", tmp_key, "-out", tmp_cert, "-days", "2", "-subj", f"/CN={cn}",
+         "-addext", f"subjectAltName=DNS:{cn}"],
+        capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise TernError(f"openssl req failed: {p.stderr}")
+    os.replace(tmp_key, key)
+    os.replace(tmp_cert, cert)
+    return cert, key
+
+
+def cert_der(cert_path):
+    with open(cert_path) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def client_tls_context(verify_with=None):
+    """TLS client context: unverified by default, or trusting exactly `verify_with`."""
+    if verify_with:
+        ctx = ssl.create_default_context(cafile=verify_with)
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def recv_until(sock, predicate, timeout=10.0, limit=1 << 20):
+    """Reads until predicate(data) or EOF or timeout; returns the bytes read."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while not predicate(data) and len(data) < limit:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except (socket.timeout, ssl.SSLError, OSError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def recv_line(sock, timeout=10.0):
+    return recv_until(sock, lambda d: b"\n" in d, timeout)
+
+
+class Tern:
+    def __init__(self, listeners=LISTENERS, allow_plaintext_without_tls=False, extra_toml="",
+                 tls=True, hostname=HOSTNAME, keep_dir=False):
+        self.dir = tempfile.mkdtemp(prefix="tern-it-")
+        self.data_dir = os.path.join(self.dir, "data")
+        self.config_path = os.path.join(self.dir, "ternd.toml")
+        self.log_path = os.path.join(self.dir, "ternd.log")
+        self.hostname = hostname
+        self.allow_plaintext_without_tls = allow_plaintext_without_tls
+        self.extra_toml = extra_toml
+        self.keep_dir = keep_dir
+        self.proc = None
+        self._log_file = None
+        self.cert = self.key = None
+        if tls:
+            self.cert, self.key = make_cert(self.dir, "localhost")
+        self.ports = {name: free_port() for name in listeners}
+        self.write_config()
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def config_text(self):
+        lines = [
+            f'hostname = "{self.hostname}"',
+            f'data_dir = "{self.data_dir}"',
+            'log_level = "debug"',
+            "",
+        ]
+        if self.cert:
+            lines += ["[tls]", f'cert = "{self.cert}"', f'key = "{self.key}"', ""]
+        lines.append("[listen]")
+        for name, port in self.ports.items():
+            lines.append(f'{name} = "127.0.0.1:{port}"')
+        lines += ["", "[auth]",
+                  f"allow_plaintext_without_tls = {str(self.allow_plaintext_without_tls).lower()}",
+                  ""]
+        return "\n".join(lines) + "\n" + self.extra_toml
+
+    def write_config(self, text=None):
+        with open(self.config_path, "w") as f:
+            f.write(self.config_text() if text is None else text)
+
+    def port(self, name):
+        return self.ports[name]
+
+    def replace_cert(self, cn):
+        """New certificate and key at the same paths (then send SIGHUP to pick it up)."""
+        self.cert, self.key = make_cert(self.dir, cn)
+        return self.cert
+
+    # -- process ---------------------------------------------------------------------------
+
+    def start(self, timeout=30.0, wait_ports=True):
+        if self.proc is not None:
+            raise TernError("already started")
+        self._log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([ternd_path(), "-c", self.config_path],
+                                     stdin=subprocess.DEVNULL, stdout=self._log_file,
+                                     stderr=self._log_file)
+        deadline = time.monotonic() + timeout
+        # Ready means: logged "ternd ready" (after binding and dropping privileges) and every
+        # port accepts a TCP connection.
+        while "ternd ready" not in self.log():
+            if self.proc.poll() is not None:
+                raise TernError(f"ternd exited with {self.proc.returncode} during start-up")
+            if time.monotonic() > deadline:
+                raise TernError("ternd did not become ready in time")
+            time.sleep(0.05)
+        if wait_ports:
+            for name in self.ports:
+                while True:
+                    try:
+                        socket.create_connection(("127.0.0.1", self.ports[name]), timeout=2).close()
+                        break
+                    except OSError:
+                        if time.monotonic() > deadline or self.proc.poll() is not None:
+                            raise TernError(f"port {name} ({self.ports[name]}) does not accept")
+                        time.sleep(0.05)
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def signal(self, signum):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signum)
+
+    def stop(self, timeout=30.0):
+        """SIGTERM and wait; returns the exit status (raises if it does not exit in time)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            raise TernError(f"ternd did not exit within {timeout}s of SIGTERM")
+        finally:
+            self._close_log()
+        self.proc = None
+        return rc
+
+    def kill(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+        self._close_log()
+        self.proc = None
+
+    def _close_log(self):
+        if self._log_file:
+            self._log_file.close()
+            self._log_file = None
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, pattern, timeout=10.0, start=0):
+        """Waits until regex `pattern` matches the log (from offset `start`); returns the match."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(pattern, self.log()[start:])
+            if m or time.monotonic() > deadline:
+                return m
+            time.sleep(0.05)
+
+    # -- clients ---------------------------------------------------------------------------
+
+    def connect(self, name, timeout=10.0):
+        return socket.create_connection(("127.0.0.1", self.ports[name]), timeout=timeout)
+
+    def connect_tls(self, name, timeout=10.0, context=None, server_hostname="localhost"):
+        raw = self.connect(name, timeout)
+        ctx = context or client_tls_context()
+        try:
+            return ctx.wrap_socket(raw, server_hostname=server_hostname)
+        except Exception:
+            raw.close()
+            raise
+
+    def ctl(self, *args, input=None, timeout=60):
+        """Runs $TERNCTL -c <config> args...; returns CompletedProcess (text)."""
+        ternctl = os.environ.get("TERNCTL", "")
+        if not ternctl or not os.access(ternctl, os.X_OK):
+            raise TernError(f"TERNCTL not set or not executable: {ternctl!r}")
+        return subprocess.run([ternctl, "-c", self.config_path, *args], input=input,
+                              capture_output=True, text=True, timeout=timeout)
+
+    # -- lifetime --------------------------------------------------------------------------
+
+    def cleanup(self):
+        try:
+            self.kill()
+        finally:
+            if not self.keep_dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            print(f"---- ternd log ({self.log_path}) ----\n{self.log()}---- end of log ----",
+                  file=sys.stderr)
+        self.cleanup()
+        return False
+
+
+def run_ternd_once(config_path, timeout=30.0):
+    """Runs ternd expecting it to exit by itself (start-up errors): (rc, stdout, stderr)."""
+    p = subprocess.run([ternd_path(), "-c", config_path], capture_output=True, text=True,
+                       timeout=timeout, stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout, p.stderr
