@@ -1,0 +1,49 @@
+// SEARCH evaluation (RFC 9051 §6.4.4, RFC 3501 §6.4.4, RFC 7162 §3.1.5 MODSEQ,
+// RFC 5032 OLDER/YOUNGER, RFC 5182 SEARCHRES "$") for one message.
+//
+// Implementation notes
+//  * String keys match case-insensitively as substrings of DECODED text: header fields with
+//    RFC 2047 words decoded, bodies with their transfer encoding removed and converted to
+//    UTF-8 (mime::text_for_search). The search string is converted from ctx.charset to UTF-8.
+//  * Case folding (fold_for_search): ASCII, Latin-1 Supplement, Latin Extended-A, Greek and
+//    Cyrillic upper case map to lower case; U+00DF ß and U+1E9E match "ss"; final sigma
+//    matches sigma. Other scripts compare exactly. No accent stripping, no normalisation.
+//  * FROM/TO/CC/BCC/SUBJECT/HEADER search the decoded field value of every field of that
+//    name in the top-level header; HEADER with an empty string matches when the field is
+//    present. TEXT searches the decoded top-level header and the body text; BODY the body.
+//  * Dates: BEFORE/ON/SINCE compare the internal date's UTC calendar day; SENTBEFORE/SENTON/
+//    SENTSINCE the Date: header's own calendar day (time and zone ignored, RFC 9051 §6.4.4).
+//    A missing or unparsable Date: falls back to the internal date (as RFC 5256 §2.2 does).
+//  * \Recent is not kept (store/): RECENT and NEW match nothing, OLD matches every message.
+//  * OLDER/YOUNGER need the current time: SearchContext::now (sans-I/O: injected).
+//  * Evaluation is recursive; the parser bounds the depth (kMaxSearchDepth).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "imapd/message_view.h"
+#include "imapd/search_key.h"
+
+namespace tern::imapd {
+
+struct SearchContext {
+  uint32_t max_seq = 0;                               // value of '*' for sequence numbers
+  uint32_t max_uid = 0;                               // value of '*' for UIDs
+  const std::vector<uint32_t>* saved_uids = nullptr;  // "$" (RFC 5182 SEARCHRES), as UIDs
+  std::string charset = "UTF-8";                      // CHARSET given, already validated
+  int64_t now = 0;                                    // unix seconds, for OLDER/YOUNGER
+};
+
+// Does the message match? Errors only when the message bytes cannot be loaded.
+Result<bool> search_matches(const SearchKey& key, MessageView& msg, const SearchContext& ctx);
+// True when evaluating the key may need the message bytes (string keys, SENT* dates).
+bool search_needs_bytes(const SearchKey& key);
+
+// UTF-8 text lower-cased for matching as described above (exposed for tests).
+std::string fold_for_search(std::string_view utf8);
+
+}  // namespace tern::imapd
