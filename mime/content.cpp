@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <unordered_map>
 
 #include "common/strings.h"
 #include "mime/internal.h"
@@ -189,12 +190,12 @@ std::vector<Param> fold_rfc2231(const std::vector<RawParam>& raw) {
     std::optional<Segment> single;     // name*=...
     std::map<int, Segment> sections;   // name*N / name*N*
   };
-  std::vector<Group> groups;
+  std::vector<Group> groups;  // in order of first appearance
+  std::unordered_map<std::string, size_t> index;  // keeps many parameters linear
   auto group_for = [&](const std::string& name) -> Group& {
-    for (auto& g : groups)
-      if (g.name == name) return g;
-    groups.push_back(Group{name, {}, {}, {}});
-    return groups.back();
+    auto [it, fresh] = index.emplace(name, groups.size());
+    if (fresh) groups.push_back(Group{name, {}, {}, {}});
+    return groups[it->second];
   };
   for (const auto& rp : raw) {
     size_t star = rp.attr.find('*');

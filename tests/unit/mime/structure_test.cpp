@@ -317,3 +317,13 @@ TEST(MimeStructure, NulAndEightBitGarbage) {
 }
 
 }  // namespace
+
+namespace {
+TEST(MimeStructure, ManyParametersStayLinear) {
+  std::string ct = "Content-Type: text/plain";
+  for (int i = 0; i < 30000; ++i) ct += "; p" + std::to_string(i) + "*" + std::to_string(i % 3) + "=v";
+  auto m = Message::parse(ct + "\r\n\r\nx");
+  EXPECT_EQ(m.root().params.size(), 30000u / 3);  // only sections starting at *0 survive
+  EXPECT_EQ(m.root().params[0].value, "v");
+}
+}  // namespace
