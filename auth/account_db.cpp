@@ -1,6 +1,11 @@
 // AccountDb: the SQLite schema, connection pool, and domain/user/alias administration.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <ctime>
 #include <set>
 
@@ -189,6 +194,11 @@ AccountDb::AccountDb(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 AccountDb::~AccountDb() = default;
 
 Result<std::unique_ptr<AccountDb>> AccountDb::open(const std::string& db_path, Options options) {
+  // The file holds password hashes: create it private (SQLite gives -wal/-shm the same mode).
+  int fd = ::open(db_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0)
+    return make_error(Errc::internal, "accounts.db: cannot open " + db_path + ": " + std::strerror(errno));
+  ::close(fd);
   auto impl = std::make_unique<Impl>(db_path, options);
   if (Status s = impl->init_schema(); !s.ok()) return s.error();
   return std::unique_ptr<AccountDb>(new AccountDb(std::move(impl)));

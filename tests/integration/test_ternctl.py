@@ -106,6 +106,9 @@ def main():
                     raw += f.read()
         check("password not stored in clear", b"new-password" not in raw and b"hunter2" not in raw)
 
+        mode = stat.S_IMODE(os.stat(db).st_mode)
+        check("accounts.db not world-readable", mode & 0o007 == 0, oct(mode))
+
         # Aliases.
         ok("alias add", ["alias", "add", "Team@example.test", "bob@example.test,ext@remote.test"], config=conf)
         ok("alias catch-all", ["alias", "add", "@second.test", "alice@second.test"], config=conf)
