@@ -144,7 +144,8 @@ std::string mutf7_encode(std::string_view utf8) {
     // malformed bytes are encoded as U+FFFD rather than trusted).
     uint32_t cp = 0xFFFD;
     int len = 1;
-    if ((c & 0xE0) == 0xC0 && i + 1 < utf8.size()) { cp = ((c & 0x1F) << 6) | (utf8[i + 1] & 0x3F); len = 2; }
+    if (c < 0x80) cp = c;  // controls are shifted like any other non-printable character
+    else if ((c & 0xE0) == 0xC0 && i + 1 < utf8.size()) { cp = ((c & 0x1F) << 6) | (utf8[i + 1] & 0x3F); len = 2; }
     else if ((c & 0xF0) == 0xE0 && i + 2 < utf8.size()) {
       cp = ((c & 0x0F) << 12) | ((utf8[i + 1] & 0x3F) << 6) | (utf8[i + 2] & 0x3F); len = 3;
     } else if ((c & 0xF8) == 0xF0 && i + 3 < utf8.size()) {
@@ -208,7 +209,8 @@ std::optional<std::string> mutf7_decode(std::string_view in) {
         return std::nullopt;
       }
       // RFC 3501 §5.1.3: printable US-ASCII must not be base64-encoded.
-      if (cp >= 0x20 && cp <= 0x7E) return std::nullopt;
+      // Controls are never valid in mailbox names, so they are refused here too.
+      if (cp < 0x80) return std::nullopt;
       if (cp < 0x80) out += static_cast<char>(cp);
       else if (cp < 0x800) { out += static_cast<char>(0xC0 | (cp >> 6)); out += static_cast<char>(0x80 | (cp & 0x3F)); }
       else if (cp < 0x10000) {
