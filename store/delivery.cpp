@@ -67,6 +67,7 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
   struct Counters {
     uint32_t uidnext;
     uint64_t modseq;
+    std::string name;  // current name: a RENAME may have moved the folder since queueing
     bool touched = false;
   };
   std::map<int64_t, Counters> boxes;
@@ -89,8 +90,9 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
           fail_item(item, make_error(Errc::not_found, "mailbox disappeared"));
           continue;
         }
-        it = boxes.emplace(item->mailbox_id, Counters{row->uidnext, row->highestmodseq}).first;
+        it = boxes.emplace(item->mailbox_id, Counters{row->uidnext, row->highestmodseq, row->name}).first;
       }
+      item->folder = folder_dir(item->user, it->second.name);
       if (item->quota) {
         auto u = usage.find(item->user.address);
         if (u == usage.end()) u = usage.emplace(item->user.address, user_usage(item->user.address)).first;
