@@ -140,7 +140,6 @@ class CommandParser {
 
   State state_ = State::line;
   std::string cmd_;          // framed command so far (lines + "\r\n" + literal data)
-  uint64_t cmd_total_ = 0;   // bytes counted toward max_command_size (kept or not)
   size_t line_start_ = 0;    // offset in cmd_ of the current line
   size_t line_len_ = 0;      // length of the current line, even the dropped part
   bool in_quote_ = false;    // quote state of the current line
