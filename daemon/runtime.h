@@ -22,6 +22,14 @@
 #include "common/config.h"
 #include "net/net.h"
 
+namespace tern::auth {
+class AccountDb;
+class Authenticator;
+}  // namespace tern::auth
+namespace tern::store {
+class Store;
+}  // namespace tern::store
+
 namespace tern::daemon {
 
 // The configured listener sections ([listen] keys).
@@ -44,12 +52,16 @@ struct Runtime {
   net::Loop& loop;
   net::WorkerPool& workers;
   std::shared_ptr<net::TlsContext> tls;  // null when no certificate is configured
-  // Later: account and message store handles (thread-safe, blocking: call them on workers
-  // only), the relay queue. Add fields here, owned by main().
 
   // Run (on the loop thread) when shutdown begins, before connections are told to finish:
   // stop queue runners, timers, outbound connections.
   std::vector<std::function<void()>> on_shutdown;
+
+  // Accounts and the message store, opened by main() before the listeners start. Both are
+  // thread-safe and BLOCKING: call them from rt.workers only, never on the loop thread.
+  auth::AccountDb* accounts = nullptr;
+  auth::Authenticator* authenticator = nullptr;
+  store::Store* store = nullptr;
 };
 
 }  // namespace tern::daemon
