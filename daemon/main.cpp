@@ -91,7 +91,6 @@ Status drop_privileges(const Config& c) {
     return {};
   }
   // data_dir was created by root: hand it to the service user.
-  std::error_code ec;
   for (const auto& p : {c.data_dir, c.data_dir + "/ternd.lock"})
     if (::chown(p.c_str(), pw->pw_uid, pw->pw_gid) != 0)
       spdlog::warn("cannot chown {}: {}", p, errno_text(errno));
@@ -99,7 +98,7 @@ Status drop_privileges(const Config& c) {
   if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setgid(pw->pw_gid) != 0 ||
       ::setuid(pw->pw_uid) != 0)
     return make_error(Errc::internal, "cannot switch to user " + c.user + ": " + errno_text(errno));
-  if (::setuid(0) == 0) return make_error(Errc::internal, "privileges could be regained after dropping them");
+  if (pw->pw_uid != 0 && ::setuid(0) == 0) return make_error(Errc::internal, "privileges could be regained after dropping them");
   spdlog::info("running as user={} uid={} gid={}", c.user, pw->pw_uid, pw->pw_gid);
   return {};
 }

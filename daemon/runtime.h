@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/config.h"
@@ -29,8 +30,13 @@ class Authenticator;
 namespace tern::store {
 class Store;
 }  // namespace tern::store
+namespace tern::smtpd {
+struct Envelope;
+}  // namespace tern::smtpd
 
 namespace tern::daemon {
+
+class Pop3Maildrops;  // daemon/pop3_service.h
 
 // The configured listener sections ([listen] keys).
 enum class ListenerKind { smtp, submission, submissions, imap, imaps, pop3, pop3s };
@@ -62,6 +68,17 @@ struct Runtime {
   auth::AccountDb* accounts = nullptr;
   auth::Authenticator* authenticator = nullptr;
   store::Store* store = nullptr;
+
+  // The relay seam for SMTP (set by whoever starts the relay; empty = no relay, and SMTP
+  // answers remote recipients 451 4.3.2). Durably queues `message` for the envelope's
+  // recipients marked remote and returns the queue id; "250" follows only after it returns.
+  // Blocking: worker threads only.
+  std::function<Result<std::string>(const smtpd::Envelope& envelope, std::string_view message)>
+      enqueue_remote;
+
+  // POP3 maildrop locks (IN-USE) and wire-size cache, shared by the pop3 and pop3s
+  // listeners; created by make_pop3_factory (daemon/pop3_service.h).
+  std::shared_ptr<Pop3Maildrops> pop3_maildrops;
 };
 
 }  // namespace tern::daemon

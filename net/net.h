@@ -181,7 +181,7 @@ class TlsContext {
 // Connections
 
 struct ConnectionInfo {
-  uint64_t id = 0;  // unique per Loop, for logs
+  uint64_t id = 0;  // unique in the process, for logs
   std::string listener;  // "smtp", "imaps", ... or the ConnectOptions name for outbound
   bool outbound = false;
   std::string peer_ip, local_ip;

@@ -132,6 +132,30 @@ TEST_F(Fixture, Ipv6Loopback) {
   wait([&] { return server_side[0]->closed; });
 }
 
+TEST_F(Fixture, AnyV4AndAnyV6OnTheSamePort) {
+  Server server(loop, {});
+  ListenerOptions lo;
+  lo.name = "smtp";
+  lo.factory = factory();
+  auto v4 = server.listen({"0.0.0.0", 0}, lo);
+  ASSERT_TRUE(v4) << v4.error().message;
+  // "::" is bound IPv6-only, so it does not collide with 0.0.0.0 on the same port.
+  auto v6 = server.listen({"::", v4->port}, lo);
+  if (!v6 && v6.error().message.find("not available") != std::string::npos)
+    GTEST_SKIP() << "no IPv6: " << v6.error().message;
+  ASSERT_TRUE(v6) << v6.error().message;
+  EXPECT_EQ(v6->port, v4->port);
+  EXPECT_EQ(server.listeners().size(), 2u);
+  // The same address twice is an error naming the address.
+  auto dup = server.listen({"0.0.0.0", v4->port}, lo);
+  ASSERT_FALSE(dup);
+  EXPECT_NE(dup.error().message.find("0.0.0.0:" + std::to_string(v4->port)), std::string::npos);
+  auto client = dial({"127.0.0.1", v4->port});
+  ASSERT_TRUE(wait([&] { return client->received == "hello\r\n"; }));
+  client->conn->abort();
+  wait([&] { return server_side.size() == 1 && server_side[0]->closed; });
+}
+
 TEST_F(Fixture, ConnectFailureReportsError) {
   // Find a free port, then close it.
   Endpoint dead;

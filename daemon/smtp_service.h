@@ -1,0 +1,62 @@
+// daemon (private): the SMTP service, which runs smtpd::Session on the smtp, submission and
+// submissions listeners.
+//
+// Implementation notes
+// - One SmtpHandler (smtp_service.cpp) per connection owns one smtpd::Session. Bytes read are
+//   fed to the session; its Output is applied in order: log notes, bytes, start_tls,
+//   close_after_write, then the action (at most one is pending at a time).
+// - Actions run on rt.workers through the blocking helpers below; the result is fed back on
+//   the loop thread through net::if_alive, so a completion for a closed connection does
+//   nothing. While an action is pending the handler stops reading (the session would only
+//   buffer the input) and the idle timer is off (the session must not time out while we are
+//   the slow side).
+// - AUTH: the Authenticator's throttle delay is honoured with a net::Timer before the result
+//   is fed back, for success and failure alike.
+// - Delivery (RFC 5321 §4.4): "Return-Path: <sender>" is prepended at final delivery, the IMAP
+//   metadata blob is computed once, and store::Store::deliver writes every local copy durably
+//   (group commit) before the session may answer 250. Every local target must succeed, else
+//   the whole message gets a temporary failure (the client retries; a duplicate is possible
+//   for the targets that did succeed, a loss is not).
+// - Remote recipients (submission to other domains, and alias forwards to external
+//   addresses) go through Runtime::enqueue_remote, the relay seam. Until the relay wires it,
+//   relay_available is false: the session refuses remote recipients with 451 4.3.2 and RCPT
+//   to an alias that forwards off-site gets a temporary failure (nothing is silently dropped).
+// - Log, one line per message:
+//     msg id=<queueid> from=<sender> rcpt=<a,b> size=<n> outcome=delivered|tempfail|rejected
+//         proto=smtp listener=<name> ip=<ip> [reason=...]
+// Threading: the handler lives on the loop thread; the helpers below are blocking and run on
+// workers only.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "daemon/runtime.h"
+#include "smtpd/smtpd.h"
+
+namespace tern::daemon {
+
+// The session settings for one listener, copied from the configuration.
+smtpd::SessionSettings smtp_session_settings(const Config& config, ListenerKind kind,
+                                             bool tls_available, bool relay_available);
+
+// ---- Blocking helpers (worker threads) ----
+
+// RCPT: resolves through accounts (aliases, sub-addresses, catch-all) and checks quotas.
+// `forwards` receives the external targets of an alias (relay recipients).
+smtpd::RecipientResult smtp_resolve_recipient(auth::AccountDb& accounts, store::Store& store,
+                                              const smtpd::ResolveRecipient& request,
+                                              const std::string& hostname,
+                                              std::vector<std::string>* forwards);
+
+// MAIL FROM on submission: may the authenticated user send as this address?
+smtpd::SenderResult smtp_check_sender(auth::AccountDb& accounts,
+                                      const smtpd::CheckSender& request);
+
+// DATA/BDAT: durable local delivery of `deliver` to every local user of its envelope.
+// Ok only when every copy is committed.
+smtpd::DeliverResult smtp_deliver_local(auth::AccountDb& accounts, store::Store& store,
+                                        const smtpd::Deliver& deliver);
+
+}  // namespace tern::daemon
