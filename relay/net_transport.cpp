@@ -1,0 +1,140 @@
+// The real transport: one outbound TCP connection (net::connect) driving an SmtpClient.
+#include "common/log.h"
+#include "net/net.h"
+#include "relay/outbound.h"
+
+namespace tern::relay {
+
+namespace {
+
+class ClientHandler : public net::ConnectionHandler {
+ public:
+  ClientHandler(TransportRequest req, std::function<void(TransportResult)> done)
+      : host_(req.host),
+        implicit_tls_(req.implicit_tls),
+        expected_(req.messages.size()),
+        client_(std::move(req.settings), std::move(req.messages)),
+        done_(std::move(done)) {}
+
+  void on_open(net::Connection& conn) override {
+    result_.connected = true;
+    if (implicit_tls_) {
+      in_handshake_ = true;
+      conn.set_idle_timeout(static_cast<uint64_t>(client_.timeout_seconds()) * 1000);
+      conn.start_tls_client(host_);
+      return;
+    }
+    arm();
+  }
+
+  void on_data(std::string_view bytes) override { apply(client_.feed(bytes)); }
+
+  void on_tls_ready() override {
+    if (implicit_tls_ && in_handshake_ && !client_started_tls_) {
+      in_handshake_ = false;
+      arm();  // wait for the greeting, now encrypted
+      return;
+    }
+    in_handshake_ = false;
+    apply(client_.tls_established());
+  }
+
+  void on_timeout() override { apply(client_.timed_out()); }
+
+  void on_close() override {
+    if (!client_.done()) {
+      ClientOutput out = in_handshake_ ? client_.tls_failed("handshake failed or connection closed")
+                                       : client_.connection_lost();
+      collect(out);
+    }
+    finish();
+  }
+
+ private:
+  void arm() {
+    if (auto* c = connection()) c->set_idle_timeout(static_cast<uint64_t>(client_.timeout_seconds()) * 1000);
+  }
+
+  void collect(ClientOutput& out) {
+    result_.remote_dsn = client_.capabilities().dsn;
+    for (auto& r : out.results) result_.results.push_back(std::move(r));
+  }
+
+  void apply(ClientOutput out) {
+    collect(out);
+    net::Connection* c = connection();
+    if (!c) return;
+    if (!out.write.empty()) c->write(out.write);
+    if (out.start_tls) {
+      in_handshake_ = true;
+      client_started_tls_ = true;
+      c->start_tls_client(host_);  // RFC 3207 §4.2: nothing buffered before it is reused
+    }
+    if (out.close) {
+      c->close();
+      return;
+    }
+    arm();
+  }
+
+  void finish() {
+    if (!done_) return;
+    auto done = std::move(done_);
+    done_ = nullptr;
+    if (result_.results.size() != expected_)
+      spdlog::warn("relay transport host={} results={} expected={}", host_, result_.results.size(), expected_);
+    done(std::move(result_));
+  }
+
+  std::string host_;
+  bool implicit_tls_;
+  size_t expected_;
+  SmtpClient client_;
+  std::function<void(TransportResult)> done_;
+  TransportResult result_;
+  bool in_handshake_ = false;
+  bool client_started_tls_ = false;
+};
+
+class NetTransport final : public Transport {
+ public:
+  NetTransport(net::Loop& loop, std::shared_ptr<net::TlsContext> tls) : loop_(loop), tls_(std::move(tls)) {}
+
+  void send(TransportRequest request, std::function<void(TransportResult)> done) override {
+    net::ConnectOptions opt;
+    opt.name = "relay";
+    opt.timeout_ms = static_cast<uint64_t>(std::max(1, request.connect_timeout)) * 1000;
+    opt.tls = tls_;
+    Endpoint to = request.address;
+    auto shared_done = std::make_shared<std::function<void(TransportResult)>>(std::move(done));
+    auto handler = std::make_shared<ClientHandler>(std::move(request), [shared_done](TransportResult r) {
+      if (*shared_done) {
+        auto d = std::move(*shared_done);
+        *shared_done = nullptr;
+        d(std::move(r));
+      }
+    });
+    net::connect(loop_, to, std::move(opt), handler, [shared_done](const Error& e) {
+      if (*shared_done) {
+        auto d = std::move(*shared_done);
+        *shared_done = nullptr;
+        TransportResult r;
+        r.connected = false;
+        r.error = e.message;
+        d(std::move(r));
+      }
+    });
+  }
+
+ private:
+  net::Loop& loop_;
+  std::shared_ptr<net::TlsContext> tls_;
+};
+
+}  // namespace
+
+std::shared_ptr<Transport> make_net_transport(net::Loop& loop, std::shared_ptr<net::TlsContext> client_tls) {
+  return std::make_shared<NetTransport>(loop, std::move(client_tls));
+}
+
+}  // namespace tern::relay
