@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <thread>
 
 #include "net/net.h"
 #include "test_cert.h"
@@ -18,6 +19,7 @@ struct Recorder : ConnectionHandler {
   size_t received_bytes = 0;
   bool opened = false, closed = false, tls_ready = false, timed_out = false, shutdown_seen = false;
   bool ignore_shutdown = false;
+  int writable_calls = 0;
   bool keep_received = true;
   ConnectionInfo info_at_open;
   Connection* conn = nullptr;
@@ -49,6 +51,7 @@ struct Recorder : ConnectionHandler {
     shutdown_seen = true;
     if (!ignore_shutdown) conn->close();
   }
+  void on_writable() override { ++writable_calls; }
   void on_close() override {
     closed = true;
     conn = nullptr;
@@ -377,8 +380,76 @@ TEST_F(Fixture, BackpressureStopsReadingFromAPeerThatDoesNotRead) {
   ASSERT_TRUE(wait([&] {
     return server_side[0]->received_bytes == kToSend && client->received_bytes == server_written;
   }, 30s)) << server_side[0]->received_bytes << " " << client->received_bytes << "/" << server_written;
+  EXPECT_GT(server_side[0]->writable_calls, 0);
   client->conn->abort();
   wait([&] { return server_side[0]->closed; });
+}
+
+TEST_F(TlsFixture, HandshakeTimeoutDropsSilentClient) {
+  Server server(loop, {});
+  ListenerOptions lo;
+  lo.name = "pop3s";
+  lo.implicit_tls = true;
+  lo.tls = server_tls;
+  lo.handshake_timeout_ms = 150;
+  lo.idle_timeout_ms = 60'000;
+  lo.factory = factory();
+  auto ep = server.listen({"127.0.0.1", 0}, lo);
+  auto client = dial(*ep);  // plain TCP, never sends a ClientHello
+  ASSERT_TRUE(wait([&] { return client->opened; }));
+  auto t0 = loop.now_ms();
+  ASSERT_TRUE(wait([&] { return client->closed; }, 5s));
+  EXPECT_LT(loop.now_ms() - t0, 3000u);
+  ASSERT_EQ(server_side.size(), 1u);
+  EXPECT_FALSE(server_side[0]->opened);
+  EXPECT_EQ(server.connection_count(), 0u);
+}
+
+// A handler that hands work to the pool and answers from the completion, the if_alive way.
+struct SlowHandler : ConnectionHandler, std::enable_shared_from_this<SlowHandler> {
+  WorkerPool& pool;
+  int* completions_run;
+  explicit SlowHandler(WorkerPool& p, int* c) : pool(p), completions_run(c) {}
+  void on_open(Connection&) override {}
+  void on_data(std::string_view) override {
+    pool.submit([] { std::this_thread::sleep_for(std::chrono::milliseconds(200)); },
+                if_alive(shared_from_this(), [](SlowHandler& self) {
+                  ++*self.completions_run;
+                  self.connection()->write("done\r\n");
+                }));
+  }
+};
+
+TEST_F(Fixture, WorkerCompletionFindsConnectionGone) {
+  WorkerPool pool(loop, 2);
+  int completions = 0;
+  std::weak_ptr<SlowHandler> last;
+  Server server(loop, {});
+  ListenerOptions lo;
+  lo.name = "smtp";
+  lo.factory = [&] {
+    auto h = std::make_shared<SlowHandler>(pool, &completions);
+    last = h;
+    return h;
+  };
+  auto ep = server.listen({"127.0.0.1", 0}, lo);
+  // First a client that waits for its answer...
+  auto patient = dial(*ep);
+  ASSERT_TRUE(wait([&] { return patient->opened; }));
+  patient->conn->write("go\r\n");
+  ASSERT_TRUE(wait([&] { return patient->received == "done\r\n"; }));
+  EXPECT_EQ(completions, 1);
+  patient->conn->close();
+  // ...then one that leaves while its work is still running.
+  auto impatient = dial(*ep);
+  ASSERT_TRUE(wait([&] { return impatient->opened; }));
+  impatient->conn->write("go\r\n");
+  ASSERT_TRUE(wait([&] { return pool.pending() > 0; }));
+  impatient->conn->abort();
+  ASSERT_TRUE(wait([&] { return last.expired(); }));  // handler destroyed with its connection
+  ASSERT_TRUE(wait([&] { return pool.pending() == 0; }));
+  loop.run_until([] { return false; }, 50ms);  // let the posted completion run
+  EXPECT_EQ(completions, 1);
 }
 
 TEST_F(Fixture, GracefulShutdownWaitsThenForces) {
