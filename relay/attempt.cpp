@@ -160,8 +160,11 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   void on_sent(TransportResult r) {
     const Hop& h = hops_[hop_];
     if (!r.connected) {
-      last_reply_ = kConnectFailed.str(h.host + " [" + addresses_[addr_] + "]: " + r.error);
-      last_mta_ = h.host;
+      // A remote's own 4xx says more than a later exchanger being down: keep it for the DSN.
+      if (!have_remote_reply_) {
+        last_reply_ = kConnectFailed.str(h.host + " [" + addresses_[addr_] + "]: " + r.error);
+        last_mta_ = h.host;
+      }
       spdlog::debug("relay connect failed host={} addr={} error=\"{}\"", h.host, addresses_[addr_], r.error);
       ++addr_;
       return next_address();
@@ -176,8 +179,11 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
           if (used[i] || remaining_[idx[i]].rcpt.address != rr.address) continue;
           used[i] = true;
           if (rr.outcome == Outcome::temporary) {
-            last_reply_ = rr.reply.str();
-            last_mta_ = h.host;
+            if (!rr.local || !have_remote_reply_) {
+              last_reply_ = rr.reply.str();
+              last_mta_ = h.host;
+              have_remote_reply_ = have_remote_reply_ || !rr.local;
+            }
           } else {
             const Pending& p = remaining_[idx[i]];
             finish_one(p.job, p.rcpt, rr.outcome, rr.reply.str(), h.host, r.remote_dsn);
@@ -236,6 +242,7 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
   std::vector<std::string> addresses_;
   size_t addr_ = 0;
   std::string last_reply_, last_mta_;
+  bool have_remote_reply_ = false;
   std::vector<RecipientOutcome> outcomes_;
   bool finished_ = false;
 };
