@@ -33,7 +33,8 @@ namespace tern::imapd {
 struct SearchContext {
   uint32_t max_seq = 0;                               // value of '*' for sequence numbers
   uint32_t max_uid = 0;                               // value of '*' for UIDs
-  const std::vector<uint32_t>* saved_uids = nullptr;  // "$" (RFC 5182 SEARCHRES), as UIDs
+  // "$" (RFC 5182 SEARCHRES) as UIDs, sorted ascending (as SEARCH results are); null = empty.
+  const std::vector<uint32_t>* saved_uids = nullptr;
   std::string charset = "UTF-8";                      // CHARSET given, already validated
   int64_t now = 0;                                    // unix seconds, for OLDER/YOUNGER
 };
@@ -45,5 +46,7 @@ bool search_needs_bytes(const SearchKey& key);
 
 // UTF-8 text lower-cased for matching as described above (exposed for tests).
 std::string fold_for_search(std::string_view utf8);
+// The UTC calendar day of a unix time (internal dates are kept in UTC).
+Date utc_calendar_date(int64_t unix_seconds);
 
 }  // namespace tern::imapd

@@ -1,0 +1,235 @@
+// FETCH response rendering for one message (see fetch.h for the notes).
+#include "imapd/fetch.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "imapd/response_writer.h"
+#include "imapd/search.h"
+
+namespace tern::imapd {
+namespace {
+
+using Kind = FetchItem::Kind;
+
+constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+std::string part_spec(const Section& s) {
+  std::string out;
+  for (size_t i = 0; i < s.part.size(); ++i) {
+    if (i) out += '.';
+    out += std::to_string(s.part[i]);
+  }
+  return out;
+}
+
+std::string_view apply_partial(std::string_view data, const std::optional<Partial>& p) {
+  if (!p) return data;
+  // RFC 9051 §6.4.5: a partial starting beyond the end yields an empty string; a length
+  // running past the end is cut at the end.
+  if (p->offset >= data.size()) return {};
+  return data.substr(static_cast<size_t>(p->offset),
+                     static_cast<size_t>(std::min<uint64_t>(p->length, data.size() - p->offset)));
+}
+
+void write_flags(std::string& out, const store::Flags& f) {
+  std::vector<std::string> names;
+  static constexpr std::pair<uint32_t, const char*> kSystem[] = {
+      {store::kSeen, "\\Seen"},       {store::kAnswered, "\\Answered"},
+      {store::kFlagged, "\\Flagged"}, {store::kDeleted, "\\Deleted"},
+      {store::kDraft, "\\Draft"}};
+  for (const auto& [bit, name] : kSystem)
+    if (f.system & bit) names.emplace_back(name);
+  for (const auto& k : f.keywords) names.push_back(k);
+  write_flag_list(out, names);
+}
+
+bool is_section_kind(Kind k) {
+  return k == Kind::body_section || k == Kind::binary || k == Kind::binary_size ||
+         k == Kind::rfc822 || k == Kind::rfc822_header || k == Kind::rfc822_text;
+}
+
+// The exact bytes of BODY[section] (before any partial), nullopt when the section does not
+// exist in this message.
+Result<std::optional<std::string>> body_section(const Section& s, MessageView& msg) {
+  auto parsed = msg.parsed();
+  if (!parsed) return parsed.error();
+  const mime::Message& m = **parsed;
+  std::string spec = part_spec(s);
+  Result<std::string_view> r = make_error(Errc::not_found, "");
+  switch (s.text) {
+    case Section::Text::none: r = m.section(spec, mime::SectionKind::body); break;
+    case Section::Text::header: r = m.section(spec, mime::SectionKind::header); break;
+    case Section::Text::text: r = m.section(spec, mime::SectionKind::text); break;
+    case Section::Text::mime: r = m.section(spec, mime::SectionKind::mime); break;
+    case Section::Text::header_fields:
+    case Section::Text::header_fields_not: {
+      auto f = m.header_fields(spec, s.fields, s.text == Section::Text::header_fields_not);
+      if (!f) return std::optional<std::string>();
+      return std::optional<std::string>(std::move(*f));
+    }
+  }
+  if (!r) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(*r));
+}
+
+// RFC 3516 §4.2: BINARY[part] is the part's content with its transfer encoding removed.
+// BINARY[] is the whole message (a header has no transfer encoding to remove).
+Result<std::optional<std::string>> binary_section(const Section& s, MessageView& msg) {
+  auto parsed = msg.parsed();
+  if (!parsed) return parsed.error();
+  const mime::Message& m = **parsed;
+  if (s.part.empty()) return std::optional<std::string>(std::string(m.bytes()));
+  const mime::Part* p = m.find_part(part_spec(s));
+  if (!p) return std::optional<std::string>();
+  auto d = mime::decode_body(m, *p);
+  if (!d) return make_error(Errc::syntax, std::string(kUnknownCteMessage));
+  return std::optional<std::string>(std::move(*d));
+}
+
+void write_body_data(std::string& out, const std::optional<std::string>& data,
+                     const std::optional<Partial>& partial, bool binary) {
+  if (!data) {
+    out += "NIL";
+    return;
+  }
+  std::string_view v = apply_partial(*data, partial);
+  // RFC 3516 §4.3: literal8 only when the data cannot go in a plain literal (holds NUL).
+  write_literal(out, v, binary && v.find('\0') != std::string_view::npos);
+}
+
+Status render_item(std::string& out, const FetchItem& item, MessageView& msg) {
+  out += item.response_name();
+  out += ' ';
+  switch (item.kind) {
+    case Kind::flags: write_flags(out, msg.info().flags); break;
+    case Kind::internaldate:
+      out += '"';
+      out += format_internal_date(msg.info().internal_date);
+      out += '"';
+      break;
+    case Kind::rfc822_size: out += std::to_string(msg.info().size); break;
+    case Kind::uid: out += std::to_string(msg.info().uid); break;
+    // RFC 7162 §3.1.4.1: "MODSEQ (" mod-sequence-value ")".
+    case Kind::modseq: out += "(" + std::to_string(msg.info().modseq) + ")"; break;
+    case Kind::envelope:
+    case Kind::body:
+    case Kind::bodystructure: {
+      auto md = msg.metadata();
+      if (!md) return md.error();
+      out += item.kind == Kind::envelope ? (*md)->envelope
+             : item.kind == Kind::body   ? (*md)->body
+                                         : (*md)->bodystructure;
+      break;
+    }
+    case Kind::rfc822:
+    case Kind::rfc822_header:
+    case Kind::rfc822_text: {
+      // RFC 9051 §6.4.5 (rev1 items): RFC822 == BODY[], RFC822.HEADER == BODY.PEEK[HEADER],
+      // RFC822.TEXT == BODY[TEXT].
+      Section s;
+      s.text = item.kind == Kind::rfc822          ? Section::Text::none
+               : item.kind == Kind::rfc822_header ? Section::Text::header
+                                                  : Section::Text::text;
+      auto d = body_section(s, msg);
+      if (!d) return d.error();
+      write_body_data(out, *d, std::nullopt, false);
+      break;
+    }
+    case Kind::body_section: {
+      auto d = body_section(item.section, msg);
+      if (!d) return d.error();
+      write_body_data(out, *d, item.partial, false);
+      break;
+    }
+    case Kind::binary: {
+      auto d = binary_section(item.section, msg);
+      if (!d) return d.error();
+      write_body_data(out, *d, item.partial, true);
+      break;
+    }
+    case Kind::binary_size: {
+      auto d = binary_section(item.section, msg);
+      if (!d) return d.error();
+      // RFC 3516 §4.2: the size of the decoded section; a missing part has none (NIL).
+      if (*d)
+        out += std::to_string((*d)->size());
+      else
+        out += "NIL";
+      break;
+    }
+  }
+  return {};
+}
+
+bool has_kind(const std::vector<FetchItem>& items, Kind k) {
+  return std::any_of(items.begin(), items.end(), [k](const FetchItem& i) { return i.kind == k; });
+}
+
+}  // namespace
+
+bool is_unknown_cte(const Error& e) { return e.code == Errc::syntax && e.message == kUnknownCteMessage; }
+
+std::string format_internal_date(int64_t unix_seconds) {
+  int64_t secs = unix_seconds % 86400;
+  if (secs < 0) secs += 86400;
+  Date day = utc_calendar_date(unix_seconds);
+  // RFC 9051 §9: date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone
+  // with date-day-fixed = (SP DIGIT) / 2DIGIT.
+  char buf[40];
+  snprintf(buf, sizeof buf, "%2d-%s-%04d %02d:%02d:%02d +0000", day.day, kMonths[day.month - 1], day.year,
+           static_cast<int>(secs / 3600), static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60));
+  return buf;
+}
+
+Result<std::string> render_fetch(const std::vector<FetchItem>& items, MessageView& msg,
+                                 const FetchContext& ctx) {
+  std::string out = "* " + std::to_string(msg.seq()) + " FETCH (";
+  std::vector<std::string> written;  // response names already written: never twice
+  bool first = true;
+  auto emit = [&](const FetchItem& item) -> Status {
+    std::string name = item.response_name();
+    if (std::find(written.begin(), written.end(), name) != written.end()) return {};
+    if (!first) out += ' ';
+    first = false;
+    written.push_back(std::move(name));
+    return render_item(out, item, msg);
+  };
+  auto simple = [](Kind k) {
+    FetchItem i;
+    i.kind = k;
+    return i;
+  };
+  // RFC 9051 §6.4.9: UID FETCH/STORE responses always include UID.
+  if (ctx.uid_command && !has_kind(items, Kind::uid))
+    if (auto s = emit(simple(Kind::uid)); !s) return s.error();
+  for (const FetchItem& item : items)
+    if (auto s = emit(item); !s) return s.error();
+  // RFC 9051 §6.4.5: when \Seen was set as a side effect, the new FLAGS are returned.
+  if (ctx.include_flags && !has_kind(items, Kind::flags))
+    if (auto s = emit(simple(Kind::flags)); !s) return s.error();
+  // RFC 7162 §3.2.4 (via §3.1.4.1): with CONDSTORE enabled every FETCH response has MODSEQ.
+  if (ctx.condstore && !has_kind(items, Kind::modseq))
+    if (auto s = emit(simple(Kind::modseq)); !s) return s.error();
+  out += ")\r\n";
+  return out;
+}
+
+bool fetch_needs_bytes(const std::vector<FetchItem>& items) {
+  return std::any_of(items.begin(), items.end(), [](const FetchItem& i) { return is_section_kind(i.kind); });
+}
+
+bool fetch_needs_bytes(const std::vector<FetchItem>& items, const store::MessageInfo& info) {
+  if (fetch_needs_bytes(items)) return true;
+  bool wants_meta = std::any_of(items.begin(), items.end(), [](const FetchItem& i) {
+    return i.kind == Kind::envelope || i.kind == Kind::body || i.kind == Kind::bodystructure;
+  });
+  return wants_meta && !mime::deserialize_metadata(info.cached_metadata).ok();
+}
+
+bool fetch_sets_seen(const std::vector<FetchItem>& items) {
+  return std::any_of(items.begin(), items.end(), [](const FetchItem& i) { return i.sets_seen(); });
+}
+
+}  // namespace tern::imapd

@@ -1,0 +1,351 @@
+// SEARCH evaluation for one message (see search.h for the notes).
+#include "imapd/search.h"
+
+#include <algorithm>
+#include <cctype>
+#include <tuple>
+
+#include "common/strings.h"
+
+namespace tern::imapd {
+namespace {
+
+using Kind = SearchKey::Kind;
+
+// ---- case folding ----
+
+uint32_t fold_code_point(uint32_t c) {
+  if (c < 0x80) return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+  if (c == 0xB5) return 0x3BC;                                  // micro sign -> mu
+  if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;        // Latin-1 capitals
+  if (c >= 0x100 && c <= 0x17F) {                                // Latin Extended-A
+    if (c == 0x130) return 'i';                                  // İ
+    if (c == 0x131 || c == 0x138) return c;                      // ı, ĸ: no pair
+    if (c == 0x178) return 0xFF;                                 // Ÿ
+    if (c == 0x17F) return 's';                                  // long s
+    if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return (c % 2) ? c + 1 : c;
+    return (c % 2) ? c : c + 1;
+  }
+  if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) return c + 32;     // Greek capitals
+  if (c == 0x386) return 0x3AC;
+  if (c >= 0x388 && c <= 0x38A) return c + 37;
+  if (c == 0x38C) return 0x3CC;
+  if (c == 0x38E || c == 0x38F) return c + 63;
+  if (c == 0x3C2) return 0x3C3;                                  // final sigma
+  if (c >= 0x410 && c <= 0x42F) return c + 32;                   // Cyrillic capitals
+  if (c >= 0x400 && c <= 0x40F) return c + 80;
+  if ((c >= 0x460 && c <= 0x481) || (c >= 0x48A && c <= 0x4BF)) return (c % 2) ? c : c + 1;
+  return c;
+}
+
+void append_utf8(std::string& out, uint32_t c) {
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (c >> 18));
+    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  }
+}
+
+// Decodes one UTF-8 sequence at s[i]; returns its length, or 0 when it is not valid UTF-8
+// (the caller then copies one byte unchanged).
+size_t decode_utf8(std::string_view s, size_t i, uint32_t& cp) {
+  unsigned char b = static_cast<unsigned char>(s[i]);
+  size_t n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  cp = n == 1 ? b : n == 2 ? (b & 0x1F) : n == 3 ? (b & 0x0F) : (b & 0x07);
+  for (size_t k = 1; k < n; ++k) {
+    unsigned char c = static_cast<unsigned char>(s[i + k]);
+    if ((c & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (c & 0x3F);
+  }
+  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+
+// ---- dates ----
+
+std::tuple<int, int, int> key(const Date& d) { return {d.year, d.month, d.day}; }
+
+int month_from_name(std::string_view s) {
+  static constexpr const char* kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                            "jul", "aug", "sep", "oct", "nov", "dec"};
+  if (s.size() < 3) return 0;
+  std::string m = ascii_lower(s.substr(0, 3));
+  for (int i = 0; i < 12; ++i)
+    if (m == kMonths[i]) return i + 1;
+  return 0;
+}
+
+// The calendar date written in an RFC 5322 §3.3 date-time (the zone is ignored on purpose:
+// RFC 9051 §6.4.4 SENT* keys disregard time and timezone). Accepts obsolete forms (2-digit
+// years, RFC 5322 §4.3) and missing day names; nullopt when no date is recognisable.
+std::optional<Date> parse_header_date(std::string_view v) {
+  std::vector<std::string> tokens;
+  std::string cur;
+  for (char c : v) {
+    if (c == ' ' || c == '\t' || c == ',' || c == '\r' || c == '\n' || c == '-') {
+      if (!cur.empty()) tokens.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) tokens.push_back(std::move(cur));
+  auto all_digits = [](const std::string& t) {
+    return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  for (size_t i = 0; i + 2 < tokens.size(); ++i) {
+    if (!all_digits(tokens[i]) || tokens[i].size() > 2) continue;
+    int month = month_from_name(tokens[i + 1]);
+    if (!month || !all_digits(tokens[i + 2]) || tokens[i + 2].size() > 4) continue;
+    Date d;
+    d.day = std::stoi(tokens[i]);
+    d.month = month;
+    d.year = std::stoi(tokens[i + 2]);
+    // RFC 5322 §4.3: 2-digit years < 50 are 20xx, others (and 3-digit years) 19xx + n.
+    if (tokens[i + 2].size() == 2) d.year += d.year < 50 ? 2000 : 1900;
+    else if (tokens[i + 2].size() == 3) d.year += 1900;
+    if (d.day < 1 || d.day > 31) continue;
+    return d;
+  }
+  return std::nullopt;
+}
+
+// ---- keys ----
+
+bool has_flag(const MessageView& m, uint32_t bit) { return (m.info().flags.system & bit) != 0; }
+
+bool has_keyword(const MessageView& m, std::string_view kw) {
+  // RFC 9051 §2.3.2: keywords compare case-insensitively.
+  for (const auto& k : m.info().flags.keywords)
+    if (iequals(k, kw)) return true;
+  return false;
+}
+
+bool contains_uid(const std::vector<uint32_t>* uids, uint32_t uid) {
+  return uids && std::binary_search(uids->begin(), uids->end(), uid);
+}
+
+const char* header_for(Kind k) {
+  switch (k) {
+    case Kind::bcc: return "Bcc";
+    case Kind::cc: return "Cc";
+    case Kind::from: return "From";
+    case Kind::subject: return "Subject";
+    case Kind::to: return "To";
+    default: return "";
+  }
+}
+
+class Evaluator {
+ public:
+  Evaluator(MessageView& msg, const SearchContext& ctx) : msg_(msg), ctx_(ctx) {}
+
+  Result<bool> eval(const SearchKey& k) {
+    switch (k.kind) {
+      case Kind::and_:
+        for (const auto& c : k.children) {
+          auto r = eval(c);
+          if (!r || !*r) return r;
+        }
+        return true;
+      case Kind::or_:
+        for (const auto& c : k.children) {
+          auto r = eval(c);
+          if (!r || *r) return r;
+        }
+        return false;
+      case Kind::not_: {
+        if (k.children.empty()) return true;
+        auto r = eval(k.children[0]);
+        if (!r) return r;
+        return !*r;
+      }
+      case Kind::all: return true;
+      case Kind::sequence_set:
+        // RFC 5182 §2.1: "$" is the saved result, kept as UIDs.
+        if (k.set.is_saved_result()) return contains_uid(ctx_.saved_uids, msg_.info().uid);
+        return k.set.contains(msg_.seq(), ctx_.max_seq);
+      case Kind::uid:
+        if (k.set.is_saved_result()) return contains_uid(ctx_.saved_uids, msg_.info().uid);
+        return k.set.contains(msg_.info().uid, ctx_.max_uid);
+      case Kind::answered: return has_flag(msg_, store::kAnswered);
+      case Kind::deleted: return has_flag(msg_, store::kDeleted);
+      case Kind::draft: return has_flag(msg_, store::kDraft);
+      case Kind::flagged: return has_flag(msg_, store::kFlagged);
+      case Kind::seen: return has_flag(msg_, store::kSeen);
+      case Kind::unanswered: return !has_flag(msg_, store::kAnswered);
+      case Kind::undeleted: return !has_flag(msg_, store::kDeleted);
+      case Kind::undraft: return !has_flag(msg_, store::kDraft);
+      case Kind::unflagged: return !has_flag(msg_, store::kFlagged);
+      case Kind::unseen: return !has_flag(msg_, store::kSeen);
+      // \Recent is not kept (RFC 9051 drops it): no message is recent, so RECENT and NEW
+      // (RECENT UNSEEN) match nothing and OLD (NOT RECENT) matches everything.
+      case Kind::recent: return false;
+      case Kind::new_: return false;
+      case Kind::old: return true;
+      case Kind::keyword: return has_keyword(msg_, k.text);
+      case Kind::unkeyword: return !has_keyword(msg_, k.text);
+      case Kind::bcc:
+      case Kind::cc:
+      case Kind::from:
+      case Kind::subject:
+      case Kind::to: return match_header(header_for(k.kind), k.text);
+      case Kind::header: return match_header(k.header_name, k.text);
+      case Kind::body: return match_body(k.text);
+      case Kind::text: {
+        // RFC 9051 §6.4.4 TEXT: "in the header or body of the message".
+        auto h = msg_.folded_header_text();
+        if (!h) return h.error();
+        if (h->find(needle(k.text)) != std::string_view::npos) return true;
+        return match_body(k.text);
+      }
+      // RFC 9051 §6.4.4: internal date, disregarding time and timezone.
+      case Kind::before: return key(internal_day()) < key(k.date);
+      case Kind::on: return key(internal_day()) == key(k.date);
+      case Kind::since: return key(internal_day()) >= key(k.date);
+      case Kind::sentbefore:
+      case Kind::senton:
+      case Kind::sentsince: {
+        auto d = sent_day();
+        if (!d) return d.error();
+        if (k.kind == Kind::sentbefore) return key(*d) < key(k.date);
+        if (k.kind == Kind::senton) return key(*d) == key(k.date);
+        return key(*d) >= key(k.date);
+      }
+      case Kind::larger: return msg_.info().size > k.number;
+      case Kind::smaller: return msg_.info().size < k.number;
+      // RFC 5032 §3: OLDER n: internal date more than n seconds ago; YOUNGER n: within n.
+      case Kind::older: return ctx_.now - msg_.info().internal_date > static_cast<int64_t>(k.number);
+      case Kind::younger: return ctx_.now - msg_.info().internal_date <= static_cast<int64_t>(k.number);
+      // RFC 7162 §3.1.5: mod-sequence equal to or greater than the given value. The entry
+      // name only narrows which metadata item is meant; we keep one modseq per message.
+      case Kind::modseq: return msg_.info().modseq >= k.number;
+    }
+    return false;
+  }
+
+ private:
+  // The search string in UTF-8 (RFC 9051 §6.4.4: converted from the CHARSET), folded.
+  std::string needle(std::string_view text) const {
+    return fold_for_search(mime::to_utf8(text, ascii_lower(ctx_.charset)));
+  }
+
+  Result<bool> match_header(std::string_view name, std::string_view text) {
+    auto p = msg_.parsed();
+    if (!p) return p.error();
+    auto fields = (*p)->root().headers_named(name);
+    // RFC 9051 §6.4.4 HEADER: an empty string matches every message that has the field.
+    if (text.empty()) return !fields.empty();
+    std::string n = needle(text);
+    for (const mime::HeaderField* f : fields)
+      if (fold_for_search(mime::decode_header_value(f->raw_value)).find(n) != std::string::npos)
+        return true;
+    return false;
+  }
+
+  Result<bool> match_body(std::string_view text) {
+    auto b = msg_.folded_body_text();
+    if (!b) return b.error();
+    return b->find(needle(text)) != std::string_view::npos;
+  }
+
+  Date internal_day() const { return utc_calendar_date(msg_.info().internal_date); }
+
+  Result<Date> sent_day() {
+    auto p = msg_.parsed();
+    if (!p) return p.error();
+    if (const mime::HeaderField* f = (*p)->root().header("Date"))
+      if (auto d = parse_header_date(f->value)) return *d;
+    // RFC 5256 §2.2 uses the internal date when the sent date is missing or invalid.
+    return internal_day();
+  }
+
+  MessageView& msg_;
+  const SearchContext& ctx_;
+};
+
+}  // namespace
+
+std::string fold_for_search(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    unsigned char b = static_cast<unsigned char>(s[i]);
+    if (b < 0x80) {
+      out += (b >= 'A' && b <= 'Z') ? static_cast<char>(b + 32) : static_cast<char>(b);
+      ++i;
+      continue;
+    }
+    uint32_t cp = 0;
+    size_t n = decode_utf8(s, i, cp);
+    if (n == 0) {
+      out += static_cast<char>(b);
+      ++i;
+      continue;
+    }
+    i += n;
+    if (cp == 0xDF || cp == 0x1E9E) {  // ß, ẞ: full folding to "ss"
+      out += "ss";
+      continue;
+    }
+    append_utf8(out, fold_code_point(cp));
+  }
+  return out;
+}
+
+Date utc_calendar_date(int64_t unix_seconds) {
+  int64_t z = unix_seconds / 86400;
+  if (unix_seconds % 86400 < 0) --z;
+  // Days since 1970-01-01 -> proleptic Gregorian date.
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  Date d;
+  d.day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  d.month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  d.year = static_cast<int>(yoe + era * 400 + (d.month <= 2 ? 1 : 0));
+  return d;
+}
+
+Result<bool> search_matches(const SearchKey& key, MessageView& msg, const SearchContext& ctx) {
+  return Evaluator(msg, ctx).eval(key);
+}
+
+bool search_needs_bytes(const SearchKey& key) {
+  switch (key.kind) {
+    case Kind::and_:
+    case Kind::or_:
+    case Kind::not_:
+      return std::any_of(key.children.begin(), key.children.end(),
+                         [](const SearchKey& c) { return search_needs_bytes(c); });
+    case Kind::bcc:
+    case Kind::body:
+    case Kind::cc:
+    case Kind::from:
+    case Kind::subject:
+    case Kind::text:
+    case Kind::to:
+    case Kind::header:
+    case Kind::sentbefore:
+    case Kind::senton:
+    case Kind::sentsince: return true;
+    default: return false;
+  }
+}
+
+}  // namespace tern::imapd
