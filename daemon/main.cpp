@@ -14,9 +14,11 @@
 #include <filesystem>
 #include <iostream>
 
+#include "auth/auth.h"
 #include "common/common.h"
 #include "daemon/services.h"
 #include "net/net.h"
+#include "store/store.h"
 
 namespace tern::daemon {
 namespace {
@@ -127,6 +129,8 @@ int run(const std::string& config_path) {
     return 1;
   }
 
+  // Mail is private: nothing we create is readable by "other".
+  ::umask(027);
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) {
@@ -168,6 +172,26 @@ int run(const std::string& config_path) {
     std::cerr << st.error().message << "\n";
     return 1;
   }
+
+  // Opened after dropping privileges, so every file they create belongs to `user`. The store's
+  // open() also reconciles each Maildir with the index (crash recovery) before we serve.
+  auto accounts = auth::AccountDb::open(config.data_dir + "/accounts.db");
+  if (!accounts) {
+    std::cerr << config.path << ": data_dir: " << accounts.error().message << "\n";
+    return 1;
+  }
+  auth::Authenticator authenticator(**accounts, config.auth);
+  store::StoreOptions store_options;
+  store_options.data_dir = config.data_dir;
+  store_options.hostname = config.hostname;
+  auto message_store = store::Store::open(store_options);
+  if (!message_store) {
+    std::cerr << config.path << ": data_dir: " << message_store.error().message << "\n";
+    return 1;
+  }
+  rt.accounts = accounts->get();
+  rt.authenticator = &authenticator;
+  rt.store = message_store->get();
 
   bool stopping = false;
   auto begin_shutdown = [&](const char* why) {
