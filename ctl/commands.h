@@ -10,5 +10,7 @@ namespace tern::ctl {
 void register_domain_commands(CLI::App& app, Context& ctx);
 void register_user_commands(CLI::App& app, Context& ctx);
 void register_alias_commands(CLI::App& app, Context& ctx);
+void register_queue_commands(CLI::App& app, Context& ctx);
+void register_dkim_commands(CLI::App& app, Context& ctx);
 
 }  // namespace tern::ctl

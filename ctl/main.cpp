@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   register_domain_commands(app, ctx);
   register_user_commands(app, ctx);
   register_alias_commands(app, ctx);
+  register_queue_commands(app, ctx);
+  register_dkim_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

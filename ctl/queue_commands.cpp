@@ -1,0 +1,149 @@
+// ternctl queue list | show ID | flush [ID] | delete ID | bounce ID
+// Works while ternd runs: queue.db is SQLite in WAL mode, and changes that the daemon must
+// act on now (flush, bounce) are followed by SIGUSR1 to the pid in data_dir/ternd.lock (the
+// daemon also re-reads queue.db every 30 s).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <ctime>
+#include <iostream>
+
+#include "common/strings.h"
+#include "ctl/commands.h"
+#include "relay/relay.h"
+
+namespace tern::ctl {
+
+namespace {
+
+// RFC 3463 X.0.0 (other/undefined), permanent: the administrator gave up on the message.
+constexpr const char* kAdminBounceReply = "554 5.0.0 message removed from the queue by the administrator";
+
+Result<std::unique_ptr<relay::QueueStore>> open_queue(Context& c) {
+  auto cfg = c.config();
+  if (!cfg) return cfg.error();
+  return relay::QueueStore::open((*cfg)->data_dir);
+}
+
+int64_t now() { return static_cast<int64_t>(::time(nullptr)); }
+
+// Tells a running ternd to rescan its queue. Returns what happened, for the user.
+std::string signal_daemon(const std::string& data_dir) {
+  std::string path = data_dir + "/ternd.lock";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "ternd is not running; the next start picks it up";
+  // The daemon holds an exclusive flock for its lifetime: if we can lock, nobody runs.
+  if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
+    ::flock(fd, LOCK_UN);
+    ::close(fd);
+    return "ternd is not running; the next start picks it up";
+  }
+  char buf[32] = {0};
+  ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  ::close(fd);
+  auto pid = n > 0 ? parse_u64(trim(std::string_view(buf, static_cast<size_t>(n)))) : std::nullopt;
+  if (!pid || *pid == 0) return "cannot read ternd's pid; it rescans the queue within 30 s";
+  if (::kill(static_cast<pid_t>(*pid), SIGUSR1) != 0)
+    return "cannot signal ternd; it rescans the queue within 30 s";
+  return "ternd notified";
+}
+
+std::string when(int64_t t) { return t > 0 ? rfc5322_date(t) : "-"; }
+
+}  // namespace
+
+void register_queue_commands(CLI::App& app, Context& ctx) {
+  CLI::App* queue = app.add_subcommand("queue", "inspect and manage the outbound queue");
+  queue->require_subcommand(1);
+  auto id = std::make_shared<std::string>();
+
+  CLI::App* list = queue->add_subcommand(
+      "list", "one message per line: id, arrival, size, sender, pending/deferred/delivered/failed");
+  list->callback([&ctx] {
+    ctx.action = [](Context& c) {
+      auto q = open_queue(c);
+      if (!q) return fail(q.error());
+      auto all = (*q)->list();
+      if (!all) return fail(all.error());
+      for (const auto& m : *all) {
+        int counts[4] = {0, 0, 0, 0};
+        for (const auto& r : m.recipients) counts[static_cast<int>(r.state)]++;
+        std::cout << m.id << '\t' << when(m.arrival) << '\t' << m.size << "\t<" << m.sender << ">\t"
+                  << "pending=" << counts[0] << " deferred=" << counts[1]
+                  << " delivered=" << counts[2] << " failed=" << counts[3] << '\n';
+      }
+      return kExitOk;
+    };
+  });
+
+  CLI::App* show = queue->add_subcommand("show", "envelope and per-recipient state of a message");
+  show->add_option("ID", *id, "queue id")->required();
+  show->callback([&ctx, id] {
+    ctx.action = [id](Context& c) {
+      auto q = open_queue(c);
+      if (!q) return fail(q.error());
+      auto m = (*q)->get(*id);
+      if (!m) return fail(m.error());
+      std::cout << "id: " << m->id << '\n'
+                << "sender: <" << m->sender << ">\n"
+                << "arrival: " << when(m->arrival) << '\n'
+                << "size: " << m->size << '\n';
+      if (!m->envid.empty()) std::cout << "envid: " << m->envid << '\n';
+      if (!m->ret.empty()) std::cout << "ret: " << m->ret << '\n';
+      for (const auto& r : m->recipients) {
+        std::cout << "recipient: " << r.address << '\t' << to_string(r.state)
+                  << "\tattempts=" << r.attempts;
+        if (r.state == relay::RcptState::pending || r.state == relay::RcptState::deferred)
+          std::cout << "\tnext=" << when(r.next_attempt);
+        if (!r.remote_mta.empty()) std::cout << "\tmx=" << r.remote_mta;
+        if (!r.last_reply.empty()) std::cout << "\treply=\"" << r.last_reply << '"';
+        std::cout << '\n';
+      }
+      return kExitOk;
+    };
+  });
+
+  auto flush_id = std::make_shared<std::string>();
+  CLI::App* flush = queue->add_subcommand("flush", "retry now (one message, or all)");
+  flush->add_option("ID", *flush_id, "queue id (default: every message)");
+  flush->callback([&ctx, flush_id] {
+    ctx.action = [flush_id](Context& c) {
+      auto q = open_queue(c);
+      if (!q) return fail(q.error());
+      std::optional<std::string> which;
+      if (!flush_id->empty()) which = *flush_id;
+      auto n = (*q)->flush(which, now());
+      if (!n) return fail(n.error());
+      std::cout << *n << " recipient(s) scheduled now; " << signal_daemon((*c.config())->data_dir) << '\n';
+      return kExitOk;
+    };
+  });
+
+  CLI::App* del = queue->add_subcommand("delete", "remove a message from the queue, without a bounce");
+  del->add_option("ID", *id, "queue id")->required();
+  del->callback([&ctx, id] {
+    ctx.action = [id](Context& c) {
+      auto q = open_queue(c);
+      if (!q) return fail(q.error());
+      if (Status s = (*q)->remove(*id); !s) return fail(s.error());
+      return kExitOk;
+    };
+  });
+
+  CLI::App* bounce = queue->add_subcommand("bounce", "fail every undelivered recipient now, with a DSN to the sender");
+  bounce->add_option("ID", *id, "queue id")->required();
+  bounce->callback([&ctx, id] {
+    ctx.action = [id](Context& c) {
+      auto q = open_queue(c);
+      if (!q) return fail(q.error());
+      auto n = (*q)->fail_all(*id, kAdminBounceReply, now());
+      if (!n) return fail(n.error());
+      std::cout << *n << " recipient(s) failed; " << signal_daemon((*c.config())->data_dir) << '\n';
+      return kExitOk;
+    };
+  });
+}
+
+}  // namespace tern::ctl
