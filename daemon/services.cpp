@@ -11,9 +11,9 @@ struct ServiceEntry {
 
 // ONE LINE PER PROTOCOL. A protocol service replaces nullptr with its factory.
 constexpr ServiceEntry kServices[] = {
-    {Protocol::smtp, nullptr},  // make_smtp_factory (smtp, submission, submissions)
+    {Protocol::smtp, make_smtp_factory},  // smtp, submission, submissions
     {Protocol::imap, nullptr},  // make_imap_factory (imap, imaps)
-    {Protocol::pop3, nullptr},  // make_pop3_factory (pop3, pop3s)
+    {Protocol::pop3, make_pop3_factory},  // pop3, pop3s
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 // loop thread through Loop::post, so handlers only ever run on the loop thread.
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -34,7 +35,14 @@ struct WorkerPool::State {
         queue.pop_front();
         ++running;
       }
-      job.first();
+      // Work must not throw (errors are values); if it does anyway, keep the pool alive.
+      try {
+        job.first();
+      } catch (const std::exception& e) {
+        spdlog::error("worker: task threw: {}", e.what());
+      } catch (...) {
+        spdlog::error("worker: task threw a non-exception");
+      }
       if (job.second) loop.post(std::move(job.second));
       std::lock_guard<std::mutex> lock(mu);
       --running;

@@ -64,6 +64,18 @@ def make_cert(directory, cn="localhost", name="cert"):
     return cert, key
 
 
+def toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    raise TernError(f"cannot write {v!r} as TOML")
+
+
 def cert_der(cert_path):
     with open(cert_path) as f:
         return ssl.PEM_cert_to_DER_cert(f.read())
@@ -105,7 +117,11 @@ def recv_line(sock, timeout=10.0):
 
 class Tern:
     def __init__(self, listeners=LISTENERS, allow_plaintext_without_tls=False, extra_toml="",
-                 tls=True, hostname=HOSTNAME, keep_dir=False):
+                 tls=True, hostname=HOSTNAME, keep_dir=False, sections=None):
+        """sections: extra keys per TOML table, merged into the generated ones, e.g.
+        {"auth": {"max_failures_per_ip": 3}, "limits": {"max_connections_per_ip": 2}}.
+        extra_toml: raw text appended at the end (must not repeat a generated table:
+        [tls], [listen] and [auth] are always generated, plus any table in `sections`)."""
         self.dir = tempfile.mkdtemp(prefix="tern-it-")
         self.data_dir = os.path.join(self.dir, "data")
         self.config_path = os.path.join(self.dir, "ternd.toml")
@@ -114,6 +130,7 @@ class Tern:
         self.allow_plaintext_without_tls = allow_plaintext_without_tls
         self.extra_toml = extra_toml
         self.keep_dir = keep_dir
+        self.sections = {k: dict(v) for k, v in (sections or {}).items()}
         self.proc = None
         self._log_file = None
         self.cert = self.key = None
@@ -126,19 +143,21 @@ class Tern:
 
     def config_text(self):
         lines = [
-            f'hostname = "{self.hostname}"',
-            f'data_dir = "{self.data_dir}"',
+            f"hostname = {toml_value(self.hostname)}",
+            f"data_dir = {toml_value(self.data_dir)}",
             'log_level = "debug"',
             "",
         ]
         if self.cert:
-            lines += ["[tls]", f'cert = "{self.cert}"', f'key = "{self.key}"', ""]
+            lines += ["[tls]", f"cert = {toml_value(self.cert)}", f"key = {toml_value(self.key)}", ""]
         lines.append("[listen]")
         for name, port in self.ports.items():
             lines.append(f'{name} = "127.0.0.1:{port}"')
-        lines += ["", "[auth]",
-                  f"allow_plaintext_without_tls = {str(self.allow_plaintext_without_tls).lower()}",
-                  ""]
+        tables = {k: dict(v) for k, v in self.sections.items()}
+        tables.setdefault("auth", {}).setdefault("allow_plaintext_without_tls",
+                                                 self.allow_plaintext_without_tls)
+        for table, keys in tables.items():
+            lines += ["", f"[{table}]"] + [f"{k} = {toml_value(v)}" for k, v in keys.items()]
         return "\n".join(lines) + "\n" + self.extra_toml
 
     def write_config(self, text=None):
@@ -165,7 +184,8 @@ class Tern:
         deadline = time.monotonic() + timeout
         # Ready means: logged "ternd ready" (after binding and dropping privileges) and every
         # port accepts a TCP connection.
-        while "ternd ready" not in self.log():
+        ready = f"ternd ready pid={self.proc.pid} "  # this run's line, not an earlier one
+        while ready not in self.log():
             if self.proc.poll() is not None:
                 raise TernError(f"ternd exited with {self.proc.returncode} during start-up")
             if time.monotonic() > deadline:

@@ -149,8 +149,8 @@ class Daemon(unittest.TestCase):
             self.assertEqual(t.stop(), 0)
 
     def test_connection_limit_per_ip_sends_busy_reply(self):
-        extra = "[limits]\nmax_connections_per_ip = 1\n"
-        with Tern(listeners=("smtp", "imaps"), extra_toml=extra) as t:
+        limits = {"limits": {"max_connections_per_ip": 1}}
+        with Tern(listeners=("smtp", "imaps"), sections=limits) as t:
             t.start()
             # Let the readiness probes finish (no connection open for 300 ms).
             deadline = time.monotonic() + 10
