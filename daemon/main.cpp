@@ -152,6 +152,34 @@ int run(const std::string& config_path) {
   net::Server server(loop, limits);
   Runtime rt{config, loop, workers, *tls, {}};
 
+  // Signals first: a SIGTERM that arrives while we bind is handled once the loop runs.
+  bool stopping = false;
+  auto begin_shutdown = [&](const char* why) {
+    if (stopping) {
+      spdlog::warn("{} again: closing every connection now", why);
+      server.close_all();
+      loop.stop();
+      return;
+    }
+    stopping = true;
+    spdlog::info("shutdown requested by {}", why);
+    for (auto& fn : rt.on_shutdown) fn();
+    server.shutdown(std::chrono::seconds(config.limits.shutdown_grace), [&] { loop.stop(); });
+  };
+  net::SignalWatcher sigterm(loop, SIGTERM, [&] { begin_shutdown("SIGTERM"); });
+  net::SignalWatcher sigint(loop, SIGINT, [&] { begin_shutdown("SIGINT"); });
+  net::SignalWatcher sighup(loop, SIGHUP, [&] {
+    if (!rt.tls) {
+      spdlog::info("SIGHUP: no certificate configured, nothing to reload");
+      return;
+    }
+    if (auto st = rt.tls->reload(); st)
+      spdlog::info("SIGHUP: certificate reloaded from {}", config.tls.cert);
+    else
+      spdlog::error("SIGHUP: certificate reload failed, keeping the old one: tls.{}",
+                    st.error().message);
+  });
+
   for (const auto& s : listener_specs()) {
     for (const Endpoint& ep : config.listen.*s.endpoints) {
       net::ListenerOptions lo;
@@ -192,33 +220,6 @@ int run(const std::string& config_path) {
   rt.accounts = accounts->get();
   rt.authenticator = &authenticator;
   rt.store = message_store->get();
-
-  bool stopping = false;
-  auto begin_shutdown = [&](const char* why) {
-    if (stopping) {
-      spdlog::warn("{} again: closing every connection now", why);
-      server.close_all();
-      loop.stop();
-      return;
-    }
-    stopping = true;
-    spdlog::info("shutdown requested by {}", why);
-    for (auto& fn : rt.on_shutdown) fn();
-    server.shutdown(std::chrono::seconds(config.limits.shutdown_grace), [&] { loop.stop(); });
-  };
-  net::SignalWatcher sigterm(loop, SIGTERM, [&] { begin_shutdown("SIGTERM"); });
-  net::SignalWatcher sigint(loop, SIGINT, [&] { begin_shutdown("SIGINT"); });
-  net::SignalWatcher sighup(loop, SIGHUP, [&] {
-    if (!rt.tls) {
-      spdlog::info("SIGHUP: no certificate configured, nothing to reload");
-      return;
-    }
-    if (auto st = rt.tls->reload(); st)
-      spdlog::info("SIGHUP: certificate reloaded from {}", config.tls.cert);
-    else
-      spdlog::error("SIGHUP: certificate reload failed, keeping the old one: tls.{}",
-                    st.error().message);
-  });
 
   spdlog::info("ternd ready pid={} hostname={} data_dir={}", ::getpid(), config.hostname,
                config.data_dir);
