@@ -16,6 +16,18 @@
 //    kMaxSearchDepth deep; strings are unquoted bytes (literal data may hold any byte).
 //  * Threading: every object belongs to one session on the loop thread; nothing is shared.
 //  * Dependencies: common/ only.
+//  * Session (session.h) executes commands over the shared store. Execution model ("strand"):
+//    the daemon glue calls a Session only from worker threads, one call at a time per
+//    connection, buffering socket input on the loop thread meanwhile; so the session calls
+//    store::Store and auth::Authenticator (thread-safe, blocking) directly. It never touches
+//    sockets, timers or the clock (Backend::now is injected). A Store::watch on the selected
+//    mailbox marks it dirty and calls Backend::change_notifier(); the glue then schedules
+//    Session::on_mailbox_changed() on the strand (IDLE updates within a second of a commit).
+//    Output::delay_ms asks the glue to wait (login throttle) before writing.
+//  * Sequence numbers are per session (session_sync.cpp): other sessions' changes become
+//    untagged EXISTS / FETCH at any command and EXPUNGE / VANISHED only where RFC 9051 §7.5.1
+//    allows (not during FETCH, STORE, SEARCH; yes during their UID forms and IDLE).
+//  * Session dependencies: auth/ (LoginResult, SASL), store/, mime/ (via fetch/search).
 #pragma once
 
 #include "imapd/command.h"
@@ -25,3 +37,4 @@
 #include "imapd/response_writer.h"
 #include "imapd/search_key.h"
 #include "imapd/sequence_set.h"
+#include "imapd/session.h"

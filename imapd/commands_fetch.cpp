@@ -1,0 +1,200 @@
+// FETCH / UID FETCH (RFC 9051 §6.4.5, CHANGEDSINCE and VANISHED RFC 7162 §3.1.4, §3.2.6) and
+// SEARCH / UID SEARCH (RFC 9051 §6.4.4, ESEARCH RFC 4731, SEARCHRES RFC 5182). The
+// rendering and matching themselves live in fetch.cpp / search.cpp; this file picks the
+// messages, applies the implicit \Seen, caches computed metadata and shapes the responses.
+#include <algorithm>
+
+#include "common/strings.h"
+#include "imapd/fetch.h"
+#include "imapd/search.h"
+#include "imapd/session_impl.h"
+
+namespace tern::imapd {
+
+namespace {
+
+const store::MessageInfo* find_info(const std::vector<store::MessageInfo>& v, uint32_t uid) {
+  auto it = std::lower_bound(v.begin(), v.end(), uid,
+                             [](const store::MessageInfo& m, uint32_t u) { return m.uid < u; });
+  return it != v.end() && it->uid == uid ? &*it : nullptr;
+}
+
+bool uses_modseq(const SearchKey& k) {
+  if (k.kind == SearchKey::Kind::modseq) return true;
+  for (const auto& c : k.children)
+    if (uses_modseq(c)) return true;
+  return false;
+}
+
+}  // namespace
+
+void Session::Impl::cmd_fetch(const Command& c) {
+  const auto& a = c.as<FetchArgs>();
+  auto idx = resolve(a.set, c.uid);
+  if (!idx) return bad(c.tag, idx.error().message);
+  // RFC 7162 §3.2.6: VANISHED only in UID FETCH with CHANGEDSINCE, once QRESYNC is enabled.
+  if (a.vanished && (!c.uid || !qresync || !a.changed_since))
+    return bad(c.tag, "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC");
+  if (a.changed_since) condstore = true;  // RFC 7162 §3.1: CONDSTORE enabling
+  for (const auto& it : a.items)
+    if (it.kind == FetchItem::Kind::modseq) condstore = true;
+
+  auto snap = backend.store().snapshot(user, sel->name);
+  if (!snap) return store_error(c.tag, snap.error());
+  auto& infos = snap->messages;
+
+  if (a.vanished) {
+    auto ch = backend.store().changes_since(user, sel->name, *a.changed_since);
+    if (ch) {
+      std::vector<uint32_t> gone;
+      for (uint32_t u : ch->vanished)
+        if (a.set.contains(u, sel->uidnext > 0 ? sel->uidnext - 1 : 0)) gone.push_back(u);
+      if (!gone.empty()) untagged("VANISHED (EARLIER) " + SequenceSet::from_values(gone).to_string());
+    }
+  }
+
+  // Which messages: those still present and (CHANGEDSINCE) changed after the given modseq.
+  std::vector<std::pair<size_t, store::MessageInfo*>> todo;
+  for (size_t i : *idx) {
+    auto* info = const_cast<store::MessageInfo*>(find_info(infos, sel->uids[i]));
+    if (!info) continue;  // expunged by someone else, not announced yet (RFC 9051 §7.5.1)
+    if (a.changed_since && info->modseq <= *a.changed_since) continue;
+    todo.emplace_back(i, info);
+  }
+
+  // RFC 9051 §6.4.5: BODY[...] without PEEK sets \Seen; the FETCH then includes FLAGS.
+  std::vector<char> seen_set(todo.size(), 0);
+  if (!sel->read_only && fetch_sets_seen(a.items)) {
+    std::vector<uint32_t> unseen;
+    for (const auto& [i, info] : todo)
+      if (!(info->flags.system & store::kSeen)) unseen.push_back(info->uid);
+    if (!unseen.empty()) {
+      store::Flags seen;
+      seen.system = store::kSeen;
+      auto r = backend.store().store_flags(user, sel->name, unseen, store::FlagOp::add, seen);
+      if (r) {
+        for (const auto& u : r->updated) {
+          for (size_t k = 0; k < todo.size(); ++k) {
+            if (todo[k].second->uid != u.uid) continue;
+            todo[k].second->flags = u.flags;
+            todo[k].second->modseq = u.modseq;
+            seen_set[k] = 1;
+            long i = sel->index_of(u.uid);
+            if (i >= 0) sel->modseqs[i] = std::max(sel->modseqs[i], u.modseq);
+          }
+        }
+      }
+    }
+  }
+
+  FetchContext ctx;
+  ctx.utf8_accept = utf8_accept;
+  ctx.imap4rev2 = imap4rev2;
+  ctx.condstore = condstore;
+  ctx.uid_command = c.uid;
+  bool failed = false;
+  std::string name = sel->name;
+  for (size_t k = 0; k < todo.size(); ++k) {
+    auto [i, info] = todo[k];
+    uint32_t uid = info->uid;
+    MessageView view(static_cast<uint32_t>(i + 1), *info,
+                     [this, name, uid]() { return backend.store().read_message(user, name, uid); });
+    ctx.include_flags = seen_set[k] != 0;
+    auto r = render_fetch(a.items, view, ctx);
+    if (!r) {
+      // RFC 3516 §4.2: a part whose Content-Transfer-Encoding we cannot decode.
+      if (is_unknown_cte(r.error()))
+        return no(c.tag, "Unknown Content-Transfer-Encoding", ResponseCode{code::UnknownCte, ""});
+      failed = true;  // the file went away under us (expunged meanwhile): skip it
+      continue;
+    }
+    out.bytes += *r;
+    // ENVELOPE/BODYSTRUCTURE computed from the bytes: cache them so the next FETCH reads no
+    // message file (the "computed once").
+    if (auto blob = view.computed_metadata_blob()) (void)backend.store().set_cached_metadata(user, name, uid, *blob);
+  }
+  if (failed) return no(c.tag, "Some messages could not be fetched", ResponseCode{code::ExpungeIssued, ""});
+  ok(c.tag, c.uid ? "UID FETCH completed" : "FETCH completed");
+}
+
+void Session::Impl::cmd_search(const Command& c) {
+  const auto& a = c.as<SearchArgs>();
+  SearchReturn ret;
+  bool esearch = imap4rev2 || a.return_options.has_value();
+  if (a.return_options) ret = *a.return_options;
+  if (!ret.min && !ret.max && !ret.all && !ret.count && !ret.save) ret.all = true;  // RETURN () = ALL
+  std::string charset = a.charset.value_or("UTF-8");
+  // RFC 9051 §6.4.4: US-ASCII and UTF-8 are required; anything else is NO [BADCHARSET].
+  if (!iequals(charset, "UTF-8") && !iequals(charset, "US-ASCII")) {
+    if (ret.save) saved_uids.clear();  // RFC 5182 §2.1: a failed SAVE empties "$"
+    return no(c.tag, "Unsupported charset", ResponseCode{code::BadCharset, "(US-ASCII UTF-8)"});
+  }
+  bool modseq_key = uses_modseq(a.key);
+  if (modseq_key) condstore = true;
+
+  auto snap = backend.store().snapshot(user, sel->name);
+  if (!snap) return store_error(c.tag, snap.error());
+  SearchContext ctx;
+  ctx.max_seq = sel->count();
+  ctx.max_uid = sel->max_uid();
+  std::vector<uint32_t> saved = saved_uids;
+  std::sort(saved.begin(), saved.end());
+  ctx.saved_uids = &saved;
+  ctx.charset = ascii_upper(charset);
+  ctx.now = backend.now();
+
+  std::vector<uint32_t> seqs, uids;
+  uint64_t max_modseq = 0;
+  std::string name = sel->name;
+  for (size_t i = 0; i < sel->uids.size(); ++i) {
+    const store::MessageInfo* info = find_info(snap->messages, sel->uids[i]);
+    if (!info) continue;
+    uint32_t uid = info->uid;
+    MessageView view(static_cast<uint32_t>(i + 1), *info,
+                     [this, name, uid]() { return backend.store().read_message(user, name, uid); });
+    auto m = search_matches(a.key, view, ctx);
+    if (!m || !*m) continue;
+    seqs.push_back(static_cast<uint32_t>(i + 1));
+    uids.push_back(uid);
+    max_modseq = std::max(max_modseq, info->modseq);
+    if (auto blob = view.computed_metadata_blob()) (void)backend.store().set_cached_metadata(user, name, uid, *blob);
+  }
+  const std::vector<uint32_t>& vals = c.uid ? uids : seqs;
+
+  if (ret.save) {
+    // RFC 5182 §2.4: with MIN and/or MAX (and neither ALL nor COUNT) only those are saved.
+    if (!ret.all && !ret.count && (ret.min || ret.max) && !uids.empty()) {
+      saved_uids.clear();
+      if (ret.min) saved_uids.push_back(uids.front());
+      if (ret.max && uids.size() > 1) saved_uids.push_back(uids.back());
+    } else {
+      saved_uids = uids;
+    }
+    if (uids.empty()) saved_uids.clear();
+  }
+
+  if (esearch) {
+    // RFC 4731 §3.1: SAVE alone returns no ESEARCH response (RFC 5182 §2.4).
+    if (!(ret.save && !ret.min && !ret.max && !ret.all && !ret.count)) {
+      std::string line = "ESEARCH (TAG ";
+      write_string(line, c.tag, wopt());
+      line += ")";
+      if (c.uid) line += " UID";
+      if (ret.min && !vals.empty()) line += " MIN " + std::to_string(vals.front());
+      if (ret.max && !vals.empty()) line += " MAX " + std::to_string(vals.back());
+      if (ret.all && !vals.empty()) line += " ALL " + SequenceSet::from_values(vals).to_string();
+      if (ret.count) line += " COUNT " + std::to_string(vals.size());
+      if (modseq_key && !vals.empty()) line += " MODSEQ " + std::to_string(max_modseq);
+      untagged(line);
+    }
+  } else {
+    std::string line = "SEARCH";
+    for (uint32_t v : vals) line += " " + std::to_string(v);
+    // RFC 7162 §3.1.5: the highest mod-sequence of the matches when MODSEQ was searched.
+    if (modseq_key && !vals.empty()) line += " (MODSEQ " + std::to_string(max_modseq) + ")";
+    untagged(line);
+  }
+  ok(c.tag, c.uid ? "UID SEARCH completed" : "SEARCH completed");
+}
+
+}  // namespace tern::imapd

@@ -1,0 +1,141 @@
+// LIST and LSUB (RFC 9051 §6.3.9, RFC 3501 §6.3.8-9), with LIST-EXTENDED (RFC 5258)
+// selection and return options, SPECIAL-USE (RFC 6154), CHILDREN (RFC 3348) and
+// LIST-STATUS (RFC 5819).
+#include <algorithm>
+#include <map>
+
+#include "common/strings.h"
+#include "imapd/mutf7.h"
+#include "imapd/session_impl.h"
+
+namespace tern::imapd {
+
+namespace {
+
+struct Entry {
+  bool exists = false;
+  bool subscribed = false;
+  bool has_children = false;           // some existing mailbox lies below
+  bool has_subscribed_child = false;   // some subscribed name lies below
+  const store::MailboxStatus* status = nullptr;
+};
+
+// RFC 9051 §6.3.9: "*" matches anything, "%" anything but the hierarchy delimiter.
+bool wildcard_match(std::string_view name, std::string_view pat) {
+  // Iterative matcher with backtracking to the last "*"; "%" backtracks within a level.
+  std::vector<std::vector<char>> memo(pat.size() + 1, std::vector<char>(name.size() + 1, -1));
+  auto rec = [&](auto&& self, size_t p, size_t n) -> bool {
+    char& m = memo[p][n];
+    if (m >= 0) return m;
+    bool r;
+    if (p == pat.size()) {
+      r = n == name.size();
+    } else if (pat[p] == '*') {
+      r = self(self, p + 1, n) || (n < name.size() && self(self, p, n + 1));
+    } else if (pat[p] == '%') {
+      r = self(self, p + 1, n) || (n < name.size() && name[n] != '/' && self(self, p, n + 1));
+    } else {
+      r = n < name.size() && name[n] == pat[p] && self(self, p + 1, n + 1);
+    }
+    m = r ? 1 : 0;
+    return r;
+  };
+  return rec(rec, 0, 0);
+}
+
+// RFC 9051 §5.1: INBOX is case-insensitive, also as the first level of a pattern.
+std::string canonical_pattern(std::string p) {
+  size_t slash = p.find('/');
+  std::string_view first = std::string_view(p).substr(0, slash);
+  if (iequals(first, "INBOX")) p.replace(0, first.size(), "INBOX");
+  return p;
+}
+
+}  // namespace
+
+void Session::Impl::cmd_list(const Command& c) {
+  const auto& a = c.as<ListArgs>();
+  bool lsub = c.name == CommandName::lsub;
+  const char* verb = lsub ? "LSUB" : "LIST";
+  // RFC 9051 §6.3.9: an empty pattern asks for the delimiter and the root name.
+  if (!lsub && !a.extended && a.patterns.size() == 1 && a.patterns[0].empty()) {
+    untagged("LIST (\\Noselect) \"/\" \"\"");
+    return ok(c.tag, "LIST completed");
+  }
+  auto boxes = backend.store().list_mailboxes(user);
+  if (!boxes) return store_error(c.tag, boxes.error());
+  auto subs = backend.store().list_subscriptions(user);
+  if (!subs) return store_error(c.tag, subs.error());
+
+  std::map<std::string, Entry> names;
+  auto add_parents = [&](const std::string& n, bool existing, bool subscribed) {
+    for (size_t pos = n.find('/'); pos != std::string::npos; pos = n.find('/', pos + 1)) {
+      Entry& p = names[n.substr(0, pos)];
+      if (existing) p.has_children = true;
+      if (subscribed) p.has_subscribed_child = true;
+    }
+  };
+  for (const auto& b : *boxes) {
+    Entry& e = names[b.name];
+    e.exists = true;
+    e.status = &b;
+    add_parents(b.name, true, false);
+  }
+  for (const auto& s : *subs) {
+    names[s].subscribed = true;
+    add_parents(s, false, true);
+  }
+
+  std::vector<std::string> patterns;
+  std::string ref = a.reference;
+  for (const auto& p : a.patterns) {
+    std::string wire = ref + p;
+    std::string decoded = wire;
+    if (!(imap4rev2 || utf8_accept)) {
+      auto d = mutf7_decode(wire);
+      if (d) decoded = std::move(d.value());
+    }
+    patterns.push_back(canonical_pattern(decoded));
+  }
+
+  bool want_subscribed = lsub || a.select_subscribed || a.return_subscribed;
+  bool nonexistent_word = imap4rev2 || a.extended;
+  std::vector<std::pair<std::string, const Entry*>> order;
+  for (const auto& [n, e] : names) order.emplace_back(n, &e);
+  // INBOX first, as clients expect.
+  std::stable_partition(order.begin(), order.end(), [](const auto& p) { return p.first == "INBOX"; });
+
+  for (const auto& [n, e] : order) {
+    bool match = false;
+    for (const auto& p : patterns) match |= wildcard_match(n, p);
+    if (!match) continue;
+    bool childinfo = false;
+    if (lsub || a.select_subscribed) {
+      if (!e->subscribed) {
+        // RFC 5258 §3.5: RECURSIVEMATCH reports parents of subscribed names with CHILDINFO.
+        if (!(a.select_recursive_match && e->has_subscribed_child)) continue;
+        childinfo = true;
+      }
+    } else if (!e->exists && !e->has_children) {
+      continue;  // a subscription to a vanished mailbox: only listed with SUBSCRIBED
+    }
+    if (a.select_special_use && (!e->status || e->status->special_use.empty())) continue;
+
+    std::vector<std::string> attrs;
+    if (!e->exists) attrs.push_back(lsub || !nonexistent_word ? "\\Noselect" : "\\NonExistent");
+    if (!lsub) attrs.push_back(e->has_children ? "\\HasChildren" : "\\HasNoChildren");
+    if (want_subscribed && e->subscribed && !lsub) attrs.push_back("\\Subscribed");
+    if (!lsub && e->status && !e->status->special_use.empty()) attrs.push_back(e->status->special_use);
+    ResponseBuilder b(wopt());
+    b.raw(verb).sp().raw("(");
+    for (size_t i = 0; i < attrs.size(); ++i) b.raw(i ? " " : "").raw(attrs[i]);
+    b.raw(") \"/\" ").mailbox(n);
+    if (childinfo && !lsub) b.raw(" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+    untagged(b.str());
+    // RFC 5819 §2: a STATUS response after each LIST response of a selectable mailbox.
+    if (a.return_status && e->status && !lsub) untagged(status_line(*e->status, *a.return_status, n));
+  }
+  ok(c.tag, std::string(verb) + " completed");
+}
+
+}  // namespace tern::imapd

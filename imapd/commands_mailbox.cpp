@@ -1,0 +1,246 @@
+// Authenticated-state mailbox commands: SELECT/EXAMINE (RFC 9051 §6.3.2-3, CONDSTORE/QRESYNC
+// RFC 7162 §3.1.8 / §3.2.5), CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS
+// (RFC 9051 §6.3.11, STATUS=SIZE RFC 8438), NAMESPACE (RFC 2342), APPEND (UIDPLUS RFC 4315,
+// APPENDLIMIT RFC 7889) and QUOTA (RFC 9208).
+#include <algorithm>
+
+#include "common/strings.h"
+#include "imapd/session_impl.h"
+
+namespace tern::imapd {
+
+namespace {
+
+const std::vector<std::string> kSystemFlags = {"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"};
+
+std::string set_of(const std::vector<uint32_t>& v) { return SequenceSet::from_values(v).to_string(); }
+
+}  // namespace
+
+void Session::Impl::cmd_select(const Command& c) {
+  const auto& a = c.as<SelectArgs>();
+  bool examine = c.name == CommandName::examine;
+  bool had = sel.has_value();
+  // RFC 9051 §6.3.2: selecting closes the current mailbox first, even if the new SELECT
+  // fails; the [CLOSED] code tells the client where the old mailbox's responses end.
+  deselect();
+  if (had) untagged("OK [CLOSED] Previous mailbox closed");
+  // RFC 7162 §3.2.5: QRESYNC parameters without ENABLE QRESYNC are a client error.
+  if (a.qresync && !qresync) return bad(c.tag, "QRESYNC is not enabled");
+  auto name = decode_mailbox(a.mailbox);
+  if (!name) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
+  if (a.condstore) condstore = true;  // RFC 7162 §3.1.8: a CONDSTORE enabling command
+  Status st = open_selected(*name, examine);
+  if (!st) {
+    sel.reset();
+    return store_error(c.tag, st.error());
+  }
+  state = State::selected;
+  Selected& s = *sel;
+  std::vector<std::string> flags = kSystemFlags;
+  for (const auto& k : s.keywords) flags.push_back(k);
+  std::string fl;
+  write_flag_list(fl, flags);
+  untagged("FLAGS " + fl);
+  untagged(std::to_string(s.count()) + " EXISTS");
+  if (!imap4rev2) untagged("0 RECENT");  // RFC 3501 §6.3.1: required in rev1; no \Recent here
+  if (!imap4rev2 && s.first_unseen)
+    untagged("OK [UNSEEN " + std::to_string(s.first_unseen) + "] First unseen");
+  untagged("OK [UIDVALIDITY " + std::to_string(s.uidvalidity) + "] UIDs valid");
+  untagged("OK [UIDNEXT " + std::to_string(s.uidnext) + "] Predicted next UID");
+  if (examine) {
+    untagged("OK [PERMANENTFLAGS ()] Read-only mailbox");
+  } else {
+    flags.push_back("\\*");
+    std::string pf;
+    write_flag_list(pf, flags);
+    untagged("OK [PERMANENTFLAGS " + pf + "] Flags permitted");
+  }
+  untagged("OK [HIGHESTMODSEQ " + std::to_string(s.known_modseq) + "] Highest");
+  if (imap4rev2) {
+    // RFC 9051 §6.3.2: the server MUST send a LIST response with the mailbox name.
+    untagged(ResponseBuilder(wopt()).raw("LIST () \"/\" ").mailbox(s.name).str());
+  }
+  if (a.qresync && a.qresync->uidvalidity == s.uidvalidity) {
+    // RFC 7162 §3.2.5.1: what changed since the client's modseq: VANISHED (EARLIER) for the
+    // expunged UIDs it knows of, then FETCH for changed messages.
+    const QresyncParams& q = *a.qresync;
+    auto ch = backend.store().changes_since(user, s.name, q.modseq);
+    if (ch) {
+      std::vector<uint32_t> gone;
+      for (uint32_t u : ch->vanished)
+        if (!q.known_uids || q.known_uids->contains(u, s.uidnext)) gone.push_back(u);
+      if (!gone.empty()) untagged("VANISHED (EARLIER) " + set_of(gone));
+      for (const auto& m : ch->changed) {
+        long i = s.index_of(m.uid);
+        if (i < 0) continue;
+        untagged(flags_fetch(static_cast<uint32_t>(i + 1), m.uid, m.flags, m.modseq, true));
+      }
+    }
+  }
+  ok(c.tag, examine ? "EXAMINE completed" : "SELECT completed",
+     ResponseCode{examine ? code::ReadOnly : code::ReadWrite, ""});
+}
+
+void Session::Impl::cmd_create(const Command& c) {
+  auto name = decode_mailbox(c.as<MailboxArgs>().mailbox);
+  // RFC 9051 §6.3.4: a trailing hierarchy delimiter only says the client intends children.
+  if (name && name->size() > 1 && name->back() == '/') name->pop_back();
+  if (!name) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
+  Status st = backend.store().create_mailbox(user, *name);
+  if (!st) return store_error(c.tag, st.error());
+  ok(c.tag, "CREATE completed");
+}
+
+void Session::Impl::cmd_delete(const Command& c) {
+  auto name = decode_mailbox(c.as<MailboxArgs>().mailbox);
+  if (!name) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
+  if (sel && sel->name == *name) return no(c.tag, "Cannot delete the selected mailbox", ResponseCode{code::InUse, ""});
+  Status st = backend.store().delete_mailbox(user, *name);
+  if (!st) return store_error(c.tag, st.error());
+  ok(c.tag, "DELETE completed");
+}
+
+void Session::Impl::cmd_rename(const Command& c) {
+  const auto& a = c.as<RenameArgs>();
+  auto from = decode_mailbox(a.from);
+  auto to = decode_mailbox(a.to);
+  if (!from || !to) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
+  Status st = backend.store().rename_mailbox(user, *from, *to);
+  if (!st) return store_error(c.tag, st.error());
+  // The selected mailbox (or an ancestor) was renamed: its messages keep their UIDs, and the
+  // store's watch follows the mailbox, so only our name for it changes (INBOX stays INBOX).
+  if (sel && *from != "INBOX") {
+    if (sel->name == *from)
+      sel->name = *to;
+    else if (sel->name.size() > from->size() && sel->name.compare(0, from->size(), *from) == 0 &&
+             sel->name[from->size()] == '/')
+      sel->name = *to + sel->name.substr(from->size());
+  }
+  ok(c.tag, "RENAME completed");
+}
+
+void Session::Impl::cmd_subscribe(const Command& c, bool on) {
+  auto name = decode_mailbox(c.as<MailboxArgs>().mailbox);
+  if (!name) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
+  Status st = on ? backend.store().subscribe(user, *name) : backend.store().unsubscribe(user, *name);
+  if (!st) return store_error(c.tag, st.error());
+  ok(c.tag, on ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
+}
+
+std::string Session::Impl::status_line(const store::MailboxStatus& st, const std::vector<StatusItem>& items,
+                                       std::string_view) {
+  ResponseBuilder b(wopt());
+  b.raw("STATUS ").mailbox(st.name).raw(" (");
+  bool first = true;
+  std::optional<uint32_t> deleted;
+  for (StatusItem it : items) {
+    if (!first) b.sp();
+    first = false;
+    b.raw(to_string(it)).sp();
+    switch (it) {
+      case StatusItem::messages: b.number(st.messages); break;
+      case StatusItem::uidnext: b.number(st.uidnext); break;
+      case StatusItem::uidvalidity: b.number(st.uidvalidity); break;
+      case StatusItem::unseen: b.number(st.unseen); break;
+      case StatusItem::size: b.number(st.size); break;
+      case StatusItem::recent: b.number(0); break;  // \Recent is not kept (RFC 9051 drops it)
+      case StatusItem::highestmodseq: b.number(st.highestmodseq); break;
+      case StatusItem::deleted:
+        if (!deleted) {
+          uint32_t n = 0;
+          auto snap = backend.store().snapshot(user, st.name);
+          if (snap)
+            for (const auto& m : snap->messages) n += (m.flags.system & store::kDeleted) ? 1 : 0;
+          deleted = n;
+        }
+        b.number(*deleted);
+        break;
+    }
+  }
+  b.raw(")");
+  return b.str();
+}
+
+void Session::Impl::cmd_status(const Command& c) {
+  const auto& a = c.as<StatusArgs>();
+  auto name = decode_mailbox(a.mailbox);
+  if (!name) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
+  auto st = backend.store().mailbox_status(user, *name);
+  if (!st) return store_error(c.tag, st.error());
+  for (StatusItem it : a.items)
+    if (it == StatusItem::highestmodseq) condstore = true;  // RFC 7162 §3.1: enabling command
+  untagged(status_line(*st, a.items, a.mailbox));
+  ok(c.tag, "STATUS completed");
+}
+
+void Session::Impl::cmd_namespace(const Command& c) {
+  // RFC 2342 / RFC 9051 §6.3.10: one personal namespace with "/" as the delimiter.
+  untagged("NAMESPACE ((\"\" \"/\")) NIL NIL");
+  ok(c.tag, "NAMESPACE completed");
+}
+
+void Session::Impl::cmd_append(const Command& c) {
+  const auto& a = c.as<AppendArgs>();
+  auto name = decode_mailbox(a.mailbox);
+  if (!name) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
+  auto quota = backend.quota(user);
+  uint64_t limit = quota ? *quota : 0;
+  std::vector<uint32_t> uids;
+  uint32_t validity = 0;
+  for (const AppendMessage& m : a.messages) {
+    if (m.data.size() > settings.max_literal_size)
+      return no(c.tag, "Message too big", ResponseCode{code::TooBig, ""});
+    store::Flags flags = list_to_flags(m.flags);
+    int64_t date = m.internal_date ? m.internal_date->to_unix() : backend.now();
+    auto r = backend.store().append(user, *name, m.data, flags, date, limit);
+    // RFC 9051 §6.3.12: TRYCREATE when the mailbox does not exist.
+    if (!r) return store_error(c.tag, r.error(), true);
+    uids.push_back(r->uid);
+    validity = r->uidvalidity;
+  }
+  // RFC 4315 §3: APPENDUID uidvalidity uid-set.
+  ok(c.tag, "APPEND completed", ResponseCode{code::AppendUid, std::to_string(validity) + " " + set_of(uids)});
+}
+
+void Session::Impl::cmd_quota(const Command& c, std::string_view cmd_name) {
+  // RFC 9208: one quota root "" per user holding every mailbox, resource STORAGE in KiB.
+  std::string_view framed = raw_head;
+  while (!framed.empty() && (framed.back() == '\n' || framed.back() == '\r')) framed.remove_suffix(1);
+  detail::TokenReader r(framed);
+  std::optional<std::string> arg;
+  if (r.atom(true) && r.consume(' ') && r.atom() && r.consume(' ')) {
+    if (iequals(cmd_name, "GETQUOTAROOT"))
+      arg = r.mailbox();
+    else
+      arg = r.astring();
+  }
+  if (iequals(cmd_name, "SETQUOTA")) return no(c.tag, "Quotas are set by the administrator", ResponseCode{code::NoPerm, ""});
+  if (!arg || !r.end()) return bad(c.tag, "Syntax error in " + std::string(cmd_name));
+  auto quota = backend.quota(user);
+  uint64_t limit = quota ? *quota : 0;
+  auto quota_line = [&]() -> bool {
+    auto used = backend.store().usage(user);
+    if (!used) return false;
+    untagged("QUOTA \"\" (STORAGE " + std::to_string((*used + 1023) / 1024) + " " + std::to_string(limit / 1024) +
+             ")");
+    return true;
+  };
+  if (iequals(cmd_name, "GETQUOTAROOT")) {
+    auto name = decode_mailbox(*arg);
+    if (!name) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
+    auto st = backend.store().mailbox_status(user, *name);
+    if (!st) return store_error(c.tag, st.error());
+    ResponseBuilder b(wopt());
+    b.raw("QUOTAROOT ").mailbox(*name);
+    if (limit > 0) b.raw(" \"\"");
+    untagged(b.str());
+    if (limit > 0 && !quota_line()) return no(c.tag, text::ServerError, ResponseCode{code::ServerBug, ""});
+    return ok(c.tag, "GETQUOTAROOT completed");
+  }
+  if (!arg->empty() || limit == 0) return no(c.tag, "No such quota root", ResponseCode{code::NonExistent, ""});
+  if (!quota_line()) return no(c.tag, text::ServerError, ResponseCode{code::ServerBug, ""});
+  ok(c.tag, "GETQUOTA completed");
+}
+
+}  // namespace tern::imapd

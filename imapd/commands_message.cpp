@@ -1,0 +1,179 @@
+// Selected-state commands that change messages: CLOSE, UNSELECT (RFC 3691), EXPUNGE,
+// UID EXPUNGE (RFC 9051 §6.4.3, §6.4.9), STORE (§6.4.6, UNCHANGEDSINCE RFC 7162 §3.1.3),
+// COPY (§6.4.7, COPYUID RFC 4315) and MOVE (RFC 6851).
+#include <algorithm>
+#include <map>
+
+#include "common/strings.h"
+#include "imapd/session_impl.h"
+
+namespace tern::imapd {
+
+namespace {
+
+std::string set_of(const std::vector<uint32_t>& v) { return SequenceSet::from_values(v).to_string(); }
+
+// Comma list in the given order (COPYUID pairs must correspond one to one).
+std::string list_of(const std::vector<uint32_t>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s;
+}
+
+}  // namespace
+
+void Session::Impl::cmd_close(const Command& c, bool expunge) {
+  // RFC 9051 §6.4.1: CLOSE expunges silently (no EXPUNGE responses) unless read-only.
+  if (expunge && !sel->read_only) {
+    auto snap = backend.store().snapshot(user, sel->name);
+    if (snap) {
+      std::vector<uint32_t> doomed;
+      for (const auto& m : snap->messages)
+        if ((m.flags.system & store::kDeleted) && sel->index_of(m.uid) >= 0) doomed.push_back(m.uid);
+      if (!doomed.empty()) (void)backend.store().expunge(user, sel->name, doomed);
+    }
+  }
+  deselect();
+  ok(c.tag, expunge ? "CLOSE completed" : "UNSELECT completed");
+}
+
+void Session::Impl::cmd_expunge(const Command& c) {
+  if (sel->read_only) return no(c.tag, text::ReadOnlyMailbox, ResponseCode{code::ReadOnly, ""});
+  std::optional<SequenceSet> only;
+  if (c.uid) only = c.as<UidExpungeArgs>().set;
+  std::vector<size_t> in_set;
+  if (only) {
+    auto r = resolve(*only, true);
+    if (!r) return bad(c.tag, r.error().message);
+    in_set = std::move(r.value());
+  }
+  auto snap = backend.store().snapshot(user, sel->name);
+  if (!snap) return store_error(c.tag, snap.error());
+  std::vector<uint32_t> doomed;
+  for (const auto& m : snap->messages) {
+    if (!(m.flags.system & store::kDeleted)) continue;
+    long i = sel->index_of(m.uid);
+    if (i < 0) continue;  // not announced yet: not ours to expunge by number
+    // RFC 9051 §6.4.9: UID EXPUNGE only removes \Deleted messages in the UID set.
+    if (only && !std::binary_search(in_set.begin(), in_set.end(), static_cast<size_t>(i))) continue;
+    doomed.push_back(m.uid);
+  }
+  if (!doomed.empty()) {
+    auto r = backend.store().expunge(user, sel->name, doomed);
+    if (!r) return store_error(c.tag, r.error());
+    announce_expunged(*r);
+  }
+  ok(c.tag, c.uid ? "UID EXPUNGE completed" : "EXPUNGE completed");
+}
+
+void Session::Impl::cmd_store(const Command& c) {
+  const auto& a = c.as<StoreArgs>();
+  if (sel->read_only) return no(c.tag, text::ReadOnlyMailbox, ResponseCode{code::ReadOnly, ""});
+  auto idx = resolve(a.set, c.uid);
+  if (!idx) return bad(c.tag, idx.error().message);
+  if (a.unchanged_since) condstore = true;  // RFC 7162 §3.1: a CONDSTORE enabling command
+  store::Flags flags = list_to_flags(a.flags);
+  std::vector<uint32_t> uids;
+  for (size_t i : *idx) uids.push_back(sel->uids[i]);
+  store::FlagOp op = a.mode == StoreArgs::Mode::add      ? store::FlagOp::add
+                     : a.mode == StoreArgs::Mode::remove ? store::FlagOp::remove
+                                                         : store::FlagOp::replace;
+  if (uids.empty()) return ok(c.tag, "STORE completed");
+  auto r = backend.store().store_flags(user, sel->name, uids, op, flags, a.unchanged_since);
+  if (!r) return store_error(c.tag, r.error());
+
+  // New keywords: RFC 9051 §7.3.5 lets the FLAGS response announce the new set.
+  bool new_keyword = false;
+  for (const auto& k : flags.keywords) {
+    bool known = false;
+    for (const auto& e : sel->keywords) known |= iequals(e, k);
+    if (!known && op != store::FlagOp::remove) {
+      sel->keywords.push_back(k);
+      new_keyword = true;
+    }
+  }
+  if (new_keyword) {
+    std::vector<std::string> all = {"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"};
+    all.insert(all.end(), sel->keywords.begin(), sel->keywords.end());
+    std::string fl;
+    write_flag_list(fl, all);
+    untagged("FLAGS " + fl);
+  }
+
+  std::map<uint32_t, std::string> lines;  // seq -> FETCH, in order
+  std::vector<char> answered(sel->uids.size(), 0);
+  for (const auto& u : r->updated) {
+    long i = sel->index_of(u.uid);
+    if (i < 0) continue;
+    sel->modseqs[i] = std::max(sel->modseqs[i], u.modseq);
+    answered[i] = 1;
+    // RFC 7162 §3.2: with CONDSTORE, .SILENT still reports the new MODSEQ.
+    if (!a.silent || condstore) lines[i + 1] = flags_fetch(static_cast<uint32_t>(i + 1), u.uid, u.flags, u.modseq, c.uid);
+  }
+  if (!a.silent) {
+    // RFC 9051 §6.4.6: FETCH responses for every message in the set, also the unchanged ones.
+    bool missing = false;
+    for (size_t i : *idx) missing |= !answered[i];
+    if (missing) {
+      auto snap = backend.store().snapshot(user, sel->name);
+      if (snap) {
+        for (const auto& m : snap->messages) {
+          long i = sel->index_of(m.uid);
+          if (i < 0 || answered[i] || !std::binary_search(idx->begin(), idx->end(), static_cast<size_t>(i))) continue;
+          if (std::find(r->failed.begin(), r->failed.end(), m.uid) != r->failed.end()) continue;
+          lines[i + 1] = flags_fetch(static_cast<uint32_t>(i + 1), m.uid, m.flags, m.modseq, c.uid);
+        }
+      }
+    }
+  }
+  for (auto& [seq, line] : lines) untagged(line);
+  if (!r->failed.empty()) {
+    // RFC 7162 §3.1.3: [MODIFIED set] names the messages that failed the UNCHANGEDSINCE test.
+    std::vector<uint32_t> failed;
+    for (uint32_t u : r->failed) {
+      if (c.uid) failed.push_back(u);
+      else if (long i = sel->index_of(u); i >= 0) failed.push_back(static_cast<uint32_t>(i + 1));
+    }
+    return ok(c.tag, "Conditional STORE failed", ResponseCode{code::Modified, set_of(failed)});
+  }
+  ok(c.tag, "STORE completed");
+}
+
+void Session::Impl::cmd_copy(const Command& c, bool move) {
+  const auto& a = c.as<CopyArgs>();
+  auto idx = resolve(a.set, c.uid);
+  if (!idx) return bad(c.tag, idx.error().message);
+  auto dest = decode_mailbox(a.mailbox);
+  if (!dest) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
+  if (move && sel->read_only) return no(c.tag, text::ReadOnlyMailbox, ResponseCode{code::ReadOnly, ""});
+  const char* done = move ? "MOVE completed" : "COPY completed";
+  std::vector<uint32_t> uids;
+  for (size_t i : *idx) uids.push_back(sel->uids[i]);
+  if (uids.empty()) {
+    // Still check the destination so that TRYCREATE is reported (RFC 9051 §6.4.7).
+    auto st = backend.store().mailbox_status(user, *dest);
+    if (!st) return store_error(c.tag, st.error(), true);
+    return ok(c.tag, done);
+  }
+  auto r = move ? backend.store().move(user, sel->name, uids, *dest) : backend.store().copy(user, sel->name, uids, *dest);
+  if (!r) return store_error(c.tag, r.error(), true);
+  auto pairs = r->uids;
+  std::sort(pairs.begin(), pairs.end());
+  std::vector<uint32_t> src, dst;
+  for (const auto& [s, d] : pairs) {
+    src.push_back(s);
+    dst.push_back(d);
+  }
+  bool monotonic = std::is_sorted(dst.begin(), dst.end());
+  // RFC 4315 §3: COPYUID uidvalidity source-set dest-set, in corresponding order.
+  std::string copyuid = std::to_string(r->uidvalidity) + " " + (monotonic ? set_of(src) : list_of(src)) + " " +
+                        (monotonic ? set_of(dst) : list_of(dst));
+  if (pairs.empty()) return ok(c.tag, done);
+  if (!move) return ok(c.tag, done, ResponseCode{code::CopyUid, copyuid});
+  // RFC 6851 §4.3: COPYUID in an untagged OK before the EXPUNGEs, then the tagged OK.
+  out.bytes += untagged_status(Condition::ok, "Moved", ResponseCode{code::CopyUid, copyuid});
+  announce_expunged(src);
+  ok(c.tag, done);
+}
+
+}  // namespace tern::imapd

@@ -1,0 +1,182 @@
+// Private to imapd/: the state behind Session and the command handlers, split across
+// session.cpp (framing, dispatch, errors), session_sync.cpp (sequence map and untagged
+// updates) and commands_*.cpp (one file per command family).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/sasl.h"
+#include "imapd/imap_parser.h"
+#include "imapd/response_writer.h"
+#include "imapd/session.h"
+
+namespace tern::imapd {
+
+// Response texts, named once.
+namespace text {
+inline constexpr std::string_view Greeting = "Tern IMAP4rev2 server ready";
+inline constexpr std::string_view LoginFirst = "Log in first";
+inline constexpr std::string_view AlreadyAuthenticated = "Already authenticated";
+inline constexpr std::string_view NoMailboxSelected = "No mailbox selected";
+inline constexpr std::string_view UnknownCommand = "Unknown command";
+inline constexpr std::string_view TooManyErrors = "Too many invalid commands";
+inline constexpr std::string_view Autologout = "Autologout; idle for too long";
+inline constexpr std::string_view ShuttingDown = "Server shutting down";
+inline constexpr std::string_view LogoutBye = "Tern IMAP server logging out";
+inline constexpr std::string_view InvalidName = "Invalid mailbox name";
+inline constexpr std::string_view NoSuchMailbox = "No such mailbox";
+inline constexpr std::string_view ReadOnlyMailbox = "Mailbox is read-only";
+inline constexpr std::string_view InvalidSeq = "Invalid message sequence number";
+inline constexpr std::string_view ServerError = "Internal server error";
+inline constexpr std::string_view Completed = "completed";
+}  // namespace text
+
+// The selected mailbox as this session sees it.
+struct Selected {
+  std::string name;  // UTF-8, canonical
+  bool read_only = false;
+  uint32_t uidvalidity = 0;
+  uint32_t uidnext = 1;
+  std::vector<uint32_t> uids;     // seq - 1 -> UID, strictly increasing
+  std::vector<uint64_t> modseqs;  // parallel to uids: the modseq this session last showed
+  uint64_t known_modseq = 0;      // changes up to here have been taken into account
+  std::vector<uint32_t> pending_expunge;  // expunged elsewhere, not yet announced (sorted)
+  std::vector<std::string> keywords;      // announced in FLAGS
+  uint32_t first_unseen = 0;              // at SELECT time (rev1 [UNSEEN n]); 0 = none
+  std::shared_ptr<std::atomic<bool>> dirty = std::make_shared<std::atomic<bool>>(false);
+  store::WatchHandle watch;
+
+  uint32_t max_uid() const { return uids.empty() ? 0 : uids.back(); }
+  uint32_t count() const { return static_cast<uint32_t>(uids.size()); }
+  // Index of uid in uids, or -1.
+  long index_of(uint32_t uid) const;
+};
+
+struct Session::Impl {
+  Impl(const SessionSettings& s, const PeerInfo& p, Backend& b);
+
+  SessionSettings settings;
+  PeerInfo peer;
+  Backend& backend;
+
+  State state = State::not_authenticated;
+  CommandParser parser;
+  std::string user;
+  bool tls = false;
+  int errors = 0;
+
+  // Extensions the client enabled (RFC 5161).
+  bool imap4rev2 = false;
+  bool utf8_accept = false;
+  bool condstore = false;
+  bool qresync = false;
+
+  // Modes in which raw lines, not commands, are read.
+  enum class Mode { commands, idle, sasl, starttls, closed };
+  Mode mode = Mode::commands;
+  std::string mode_tag;  // the IDLE / AUTHENTICATE tag
+  auth::SaslExchange sasl;
+
+  std::optional<Selected> sel;
+  std::vector<uint32_t> saved_uids;  // SEARCH SAVE result (RFC 5182), UIDs
+
+  // Raw bytes of the command being parsed (first kRawHeadMax bytes), for commands the
+  // parser does not know (GETQUOTA, GETQUOTAROOT, SETQUOTA).
+  static constexpr size_t kRawHeadMax = 8192;
+  std::string raw_head;
+  std::string raw_unconsumed;  // fed to the parser, not yet consumed
+
+  Output out;              // accumulated by the handlers
+  std::string tagged_out;  // the current command's tagged answer (after untagged updates)
+  void flush() {
+    out.bytes += tagged_out;
+    tagged_out.clear();
+  }
+
+  // ---- session.cpp ----
+  void feed_parser(std::string_view bytes);
+  void run();
+  void track_consumed();
+  void execute(const Command& cmd);
+  void on_parse_error(const ParseError& e);
+  void on_literal_request(const LiteralRequest& lit);
+  void bad(std::string_view tag, std::string_view msg,
+           const std::optional<ResponseCode>& rc = std::nullopt);
+  void ok(std::string_view tag, std::string_view msg,
+          const std::optional<ResponseCode>& rc = std::nullopt);
+  void no(std::string_view tag, std::string_view msg,
+          const std::optional<ResponseCode>& rc = std::nullopt);
+  void untagged(std::string_view line) { out.bytes += imapd::untagged(line); }
+  void bye(std::string_view msg);
+  void store_error(std::string_view tag, const Error& e, bool trycreate = false);
+  std::string capabilities() const;
+  WriterOptions wopt() const { return WriterOptions{imap4rev2 || utf8_accept}; }
+  bool login_allowed() const { return tls || settings.allow_plaintext_auth; }
+  // Wire mailbox name -> UTF-8 (nullopt: invalid).
+  std::optional<std::string> decode_mailbox(std::string_view wire) const;
+
+  // ---- commands_auth.cpp ----
+  void cmd_capability(const Command& c);
+  void cmd_noop(const Command& c);
+  void cmd_logout(const Command& c);
+  void cmd_id(const Command& c);
+  void cmd_starttls(const Command& c);
+  void cmd_login(const Command& c);
+  void cmd_authenticate(const Command& c);
+  void sasl_line(const std::string& line);
+  void finish_login(std::string_view tag, std::string_view user, std::string_view password);
+  void cmd_enable(const Command& c);
+  void idle_line(const std::string& line);
+  void cmd_idle(const Command& c);
+
+  // ---- commands_mailbox.cpp ----
+  void cmd_select(const Command& c);
+  void cmd_create(const Command& c);
+  void cmd_delete(const Command& c);
+  void cmd_rename(const Command& c);
+  void cmd_subscribe(const Command& c, bool on);
+  void cmd_status(const Command& c);
+  void cmd_namespace(const Command& c);
+  void cmd_append(const Command& c);
+  void cmd_quota(const Command& c, std::string_view name);
+  std::string status_line(const store::MailboxStatus& st, const std::vector<StatusItem>& items,
+                          std::string_view wire_name);
+
+  // ---- commands_list.cpp ----
+  void cmd_list(const Command& c);
+
+  // ---- commands_message.cpp ----
+  void cmd_close(const Command& c, bool expunge);
+  void cmd_expunge(const Command& c);
+  void cmd_store(const Command& c);
+  void cmd_copy(const Command& c, bool move);
+
+  // ---- commands_fetch.cpp ----
+  void cmd_fetch(const Command& c);
+  void cmd_search(const Command& c);
+
+  // ---- session_sync.cpp ----
+  // Selected-mailbox messages named by a set: indexes into sel->uids, ascending. Errors:
+  // BAD for sequence numbers beyond the mailbox (RFC 9051 §9 seq-number).
+  Result<std::vector<size_t>> resolve(const SequenceSet& set, bool uid) const;
+  // Takes changes from the store into the map and writes untagged EXISTS / FETCH, and
+  // EXPUNGE / VANISHED when allow_expunge (RFC 9051 §7.5.1).
+  void sync(bool allow_expunge);
+  void announce_expunged(const std::vector<uint32_t>& uids);
+  void deselect();
+  Status open_selected(const std::string& name, bool read_only);
+  std::string flags_fetch(uint32_t seq, uint32_t uid, const store::Flags& f, uint64_t modseq,
+                          bool with_uid) const;
+};
+
+ParserSettings parser_settings(const SessionSettings& s);
+std::vector<std::string> flags_to_list(const store::Flags& f);
+// IMAP flag names -> store flags (\Recent and unknown system flags are dropped).
+store::Flags list_to_flags(const std::vector<std::string>& names);
+bool is_valid_keyword(std::string_view k);
+
+}  // namespace tern::imapd

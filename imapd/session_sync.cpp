@@ -1,0 +1,166 @@
+// The selected mailbox as this session sees it: the seq -> UID map, and bringing it up to
+// date with changes made by others (other sessions, SMTP delivery, ternctl).
+//
+// RFC 9051 §7.5.1 / §5.5: sequence numbers only change when this session says so. New
+// messages (EXISTS) and flag changes (FETCH) may be announced at any time a command is in
+// progress; expunges (EXPUNGE, or VANISHED under QRESYNC, RFC 7162 §3.2.10) only after
+// commands other than FETCH, STORE and SEARCH, or during IDLE. Until then an expunged
+// message keeps its number (pending_expunge) and fetching it returns nothing.
+#include <algorithm>
+
+#include "common/strings.h"
+#include "imapd/session_impl.h"
+
+namespace tern::imapd {
+
+Result<std::vector<size_t>> Session::Impl::resolve(const SequenceSet& set, bool uid) const {
+  std::vector<size_t> out;
+  const Selected& s = *sel;
+  if (set.is_saved_result()) {
+    // RFC 5182 §2.1: "$" is the saved UID list, whichever form the command has.
+    for (uint32_t u : saved_uids) {
+      long i = s.index_of(u);
+      if (i >= 0) out.push_back(static_cast<size_t>(i));
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+  if (uid) {
+    // RFC 9051 §6.4.8: UIDs that do not exist are ignored; "*" is the largest UID in use.
+    for (const SeqRange& r : set.resolve(s.max_uid())) {
+      auto it = std::lower_bound(s.uids.begin(), s.uids.end(), r.first);
+      for (; it != s.uids.end() && *it <= r.last; ++it) out.push_back(static_cast<size_t>(it - s.uids.begin()));
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+  // RFC 9051 §9 seq-number: a number above the mailbox size is a client error.
+  if (set.max_explicit() > s.count()) return make_error(Errc::syntax, std::string(text::InvalidSeq));
+  if (s.count() == 0 && set.uses_star()) return make_error(Errc::syntax, std::string(text::InvalidSeq));
+  set.for_each(s.count(), [&](uint32_t seq) { out.push_back(seq - 1); });
+  return out;
+}
+
+std::string Session::Impl::flags_fetch(uint32_t seq, uint32_t uid, const store::Flags& f, uint64_t modseq,
+                                       bool with_uid) const {
+  std::string line = std::to_string(seq) + " FETCH (";
+  if (with_uid || qresync) line += "UID " + std::to_string(uid) + " ";
+  std::string fl;
+  write_flag_list(fl, flags_to_list(f));
+  line += "FLAGS " + fl;
+  // RFC 7162 §3.1.4: once CONDSTORE is enabled, FETCH responses carry MODSEQ.
+  if (condstore) line += " MODSEQ (" + std::to_string(modseq) + ")";
+  line += ")";
+  return line;
+}
+
+void Session::Impl::announce_expunged(const std::vector<uint32_t>& uids_in) {
+  Selected& s = *sel;
+  std::vector<uint32_t> uids = uids_in;
+  std::sort(uids.begin(), uids.end());
+  std::vector<uint32_t> gone;
+  // Highest sequence number first: each EXPUNGE then names the message's current number.
+  for (auto it = uids.rbegin(); it != uids.rend(); ++it) {
+    long i = s.index_of(*it);
+    if (i < 0) continue;
+    if (!qresync) untagged(std::to_string(i + 1) + " EXPUNGE");
+    gone.push_back(*it);
+    s.uids.erase(s.uids.begin() + i);
+    s.modseqs.erase(s.modseqs.begin() + i);
+  }
+  // RFC 7162 §3.2.10: with QRESYNC enabled, VANISHED replaces EXPUNGE.
+  if (qresync && !gone.empty()) untagged("VANISHED " + SequenceSet::from_values(gone).to_string());
+  auto& p = s.pending_expunge;
+  p.erase(std::remove_if(p.begin(), p.end(),
+                         [&](uint32_t u) { return std::binary_search(uids.begin(), uids.end(), u); }),
+          p.end());
+}
+
+void Session::Impl::sync(bool allow_expunge) {
+  if (!sel) return;
+  Selected& s = *sel;
+  bool dirty = s.dirty->exchange(false);
+  if (dirty) {
+    auto ch = backend.store().changes_since(user, s.name, s.known_modseq);
+    if (!ch) {
+      s.dirty->store(true);  // try again at the next point
+    } else {
+      uint32_t old_count = s.count();
+      for (const store::MessageInfo& m : ch->changed) {
+        if (m.uid > s.max_uid()) {
+          if (m.uid < s.uidnext) continue;  // appended and expunged before we saw it
+          s.uids.push_back(m.uid);
+          s.modseqs.push_back(m.modseq);
+          for (const auto& k : m.flags.keywords)
+            if (std::find(s.keywords.begin(), s.keywords.end(), k) == s.keywords.end()) s.keywords.push_back(k);
+          continue;
+        }
+        long i = s.index_of(m.uid);
+        if (i < 0 || s.modseqs[i] >= m.modseq) continue;
+        if (std::binary_search(s.pending_expunge.begin(), s.pending_expunge.end(), m.uid)) continue;
+        s.modseqs[i] = m.modseq;
+        untagged(flags_fetch(static_cast<uint32_t>(i + 1), m.uid, m.flags, m.modseq, false));
+      }
+      for (uint32_t u : ch->vanished) {
+        if (s.index_of(u) < 0) continue;
+        if (!std::binary_search(s.pending_expunge.begin(), s.pending_expunge.end(), u)) {
+          s.pending_expunge.insert(std::upper_bound(s.pending_expunge.begin(), s.pending_expunge.end(), u), u);
+        }
+      }
+      if (s.max_uid() >= s.uidnext) s.uidnext = s.max_uid() + 1;
+      s.known_modseq = std::max(s.known_modseq, ch->highestmodseq);
+      if (s.count() != old_count) {
+        // RFC 9051 §7.4.1: EXISTS whenever the size of the mailbox changes.
+        untagged(std::to_string(s.count()) + " EXISTS");
+      }
+    }
+  }
+  if (allow_expunge && !s.pending_expunge.empty()) announce_expunged(std::vector<uint32_t>(s.pending_expunge));
+}
+
+void Session::Impl::deselect() {
+  if (!sel) return;
+  sel.reset();  // drops the watch: no further callbacks once this returns
+  if (state == State::selected) state = State::authenticated;
+}
+
+Status Session::Impl::open_selected(const std::string& name, bool read_only) {
+  Selected s;
+  s.name = name;
+  s.read_only = read_only;
+  // Watch first, then snapshot: a change committed in between is seen twice at worst.
+  auto dirty = s.dirty;
+  auto notify = backend.change_notifier();
+  auto w = backend.store().watch(user, name, [dirty, notify] {
+    dirty->store(true);
+    if (notify) notify();
+  });
+  if (!w) return w.error();
+  s.watch = std::move(w.value());
+  auto snap = backend.store().snapshot(user, name);
+  if (!snap) return snap.error();
+  s.uidvalidity = snap->status.uidvalidity;
+  s.uidnext = snap->status.uidnext;
+  s.known_modseq = snap->status.highestmodseq;
+  s.uids.reserve(snap->messages.size());
+  s.modseqs.reserve(snap->messages.size());
+  for (const auto& m : snap->messages) {
+    if (!s.first_unseen && !(m.flags.system & store::kSeen)) s.first_unseen = static_cast<uint32_t>(s.uids.size() + 1);
+    s.uids.push_back(m.uid);
+    s.modseqs.push_back(m.modseq);
+    for (const auto& k : m.flags.keywords) {
+      bool seen = false;
+      for (const auto& e : s.keywords) seen |= iequals(e, k);
+      if (!seen) s.keywords.push_back(k);
+    }
+  }
+  std::sort(s.keywords.begin(), s.keywords.end());
+  // `dirty` may already be set by a change the snapshot includes: the next sync then finds
+  // nothing new, which is cheaper than missing a change made right after the snapshot.
+  sel = std::move(s);
+  return {};
+}
+
+}  // namespace tern::imapd

@@ -1,0 +1,148 @@
+// Two sessions on one mailbox, IDLE woken by a delivery, CONDSTORE/QRESYNC resync.
+#include "session_harness.h"
+
+namespace tern::imapd::test {
+namespace {
+
+TEST_F(SessionTest, OtherSessionsFlagChangesArriveAsFetch) {
+  deliver(message("a"));
+  deliver(message("b"));
+  Client a(backend()), b(backend());
+  a.login();
+  b.login();
+  a.send("s SELECT INBOX");
+  b.send("s SELECT INBOX");
+  a.send("a1 STORE 2 +FLAGS (\\Flagged)");
+  std::string out = b.send("b1 NOOP");
+  EXPECT_TRUE(has(out, "* 2 FETCH (FLAGS (\\Flagged))")) << out;
+  EXPECT_LT(out.find("* 2 FETCH"), out.find("b1 OK")) << out;
+  out = b.send("b2 NOOP");
+  EXPECT_FALSE(has(out, "FETCH")) << out;  // announced once
+}
+
+TEST_F(SessionTest, ExpungeWaitsForAnAllowedPoint) {
+  deliver(message("a"));
+  deliver(message("b"));
+  deliver(message("c"));
+  Client a(backend()), b(backend());
+  a.login();
+  b.login();
+  a.send("s SELECT INBOX");
+  b.send("s SELECT INBOX");
+  a.send("a1 STORE 2 +FLAGS.SILENT (\\Deleted)");
+  a.send("a2 EXPUNGE");
+  // RFC 9051 §7.5.1: not during FETCH, STORE or SEARCH; numbers stay as B knows them.
+  std::string out = b.send("b1 FETCH 3 (UID)");
+  EXPECT_FALSE(has(out, "EXPUNGE")) << out;
+  EXPECT_TRUE(has(out, "* 3 FETCH (UID 3)")) << out;
+  out = b.send("b2 SEARCH ALL");
+  EXPECT_FALSE(has(out, "EXPUNGE")) << out;
+  out = b.send("b3 STORE 1 +FLAGS (\\Seen)");
+  EXPECT_FALSE(has(out, "EXPUNGE")) << out;
+  // UID FETCH is a different command and may carry it.
+  out = b.send("b4 UID FETCH 1 (FLAGS)");
+  EXPECT_TRUE(has(out, "* 2 EXPUNGE")) << out;
+  EXPECT_LT(out.find("* 2 EXPUNGE"), out.find("b4 OK")) << out;
+  out = b.send("b5 FETCH 2 (UID)");
+  EXPECT_TRUE(has(out, "* 2 FETCH (UID 3)")) << out;
+}
+
+TEST_F(SessionTest, ExpungeAnnouncedOnNoop) {
+  deliver(message("a"));
+  deliver(message("b"));
+  Client a(backend()), b(backend());
+  a.login();
+  b.login();
+  a.send("s SELECT INBOX");
+  b.send("s SELECT INBOX");
+  a.send("a1 STORE 1 +FLAGS.SILENT (\\Deleted)");
+  a.send("a2 EXPUNGE");
+  std::string out = b.send("b1 NOOP");
+  EXPECT_TRUE(has(out, "* 1 EXPUNGE")) << out;
+}
+
+TEST_F(SessionTest, NewMessagesAnnouncedAsExists) {
+  deliver(message("a"));
+  Client a(backend()), b(backend());
+  a.login();
+  b.login();
+  b.send("s SELECT INBOX");
+  deliver(message("b"));
+  std::string out = b.send("b1 FETCH 1 (UID)");
+  EXPECT_TRUE(has(out, "* 2 EXISTS")) << out;
+  out = b.send("b2 FETCH 2 (UID)");
+  EXPECT_TRUE(has(out, "* 2 FETCH (UID 2)")) << out;
+}
+
+TEST_F(SessionTest, IdleWokenByDelivery) {
+  Client c(backend());
+  c.login();
+  c.send("s SELECT INBOX");
+  std::string out = c.send("i1 IDLE");
+  EXPECT_EQ(out, "+ idling\r\n");
+  EXPECT_TRUE(c.session().idling());
+  int before = backend().notified->load();
+  deliver(message("new"));
+  EXPECT_GT(backend().notified->load(), before);  // the store watch called the notifier
+  out = c.session().on_mailbox_changed().bytes;
+  EXPECT_EQ(out, "* 1 EXISTS\r\n");
+  // Flag change and expunge by another session arrive while idling too.
+  Client o(backend());
+  o.login();
+  o.send("s SELECT INBOX");
+  o.send("o1 STORE 1 +FLAGS.SILENT (\\Deleted)");
+  out = c.session().on_mailbox_changed().bytes;
+  EXPECT_EQ(out, "* 1 FETCH (FLAGS (\\Deleted))\r\n");
+  o.send("o2 EXPUNGE");
+  out = c.session().on_mailbox_changed().bytes;
+  EXPECT_EQ(out, "* 1 EXPUNGE\r\n");
+  out = c.send("DONE");
+  EXPECT_TRUE(has(out, "i1 OK")) << out;
+  EXPECT_FALSE(c.session().idling());
+  // Outside IDLE the change waits for the next command.
+  deliver(message("later"));
+  EXPECT_EQ(c.session().on_mailbox_changed().bytes, "");
+  EXPECT_TRUE(has(c.send("n NOOP"), "* 1 EXISTS"));
+}
+
+TEST_F(SessionTest, IdleEndedByGarbageIsBad) {
+  Client c(backend());
+  c.login();
+  c.send("i1 IDLE");
+  EXPECT_TRUE(has(c.send("NOPE"), "i1 BAD"));
+  EXPECT_TRUE(has(c.send("n NOOP"), "n OK"));
+}
+
+TEST_F(SessionTest, QresyncSelectReportsVanishedAndChanges) {
+  deliver(message("a"));
+  deliver(message("b"));
+  deliver(message("c"));
+  auto st = store().mailbox_status(kUser, "INBOX");
+  ASSERT_TRUE(st.ok());
+  uint64_t modseq = st->highestmodseq;
+  uint32_t validity = st->uidvalidity;
+  {
+    Client o(backend());
+    o.login();
+    o.send("s SELECT INBOX");
+    o.send("o1 STORE 1 +FLAGS (\\Seen)");
+    o.send("o2 STORE 2 +FLAGS.SILENT (\\Deleted)");
+    o.send("o3 EXPUNGE");
+  }
+  Client c(backend());
+  c.login();
+  EXPECT_TRUE(has(c.send("q0 SELECT INBOX (QRESYNC (1 1))"), "q0 BAD"));  // not enabled
+  c.send("e ENABLE QRESYNC");
+  std::string out =
+      c.send("q1 SELECT INBOX (QRESYNC (" + std::to_string(validity) + " " + std::to_string(modseq) + " 1:3))");
+  EXPECT_TRUE(has(out, "* VANISHED (EARLIER) 2\r\n")) << out;
+  EXPECT_TRUE(has(out, "* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (")) << out;
+  EXPECT_FALSE(has(out, "UID 3 FLAGS")) << out;
+  out = c.send("q2 UID FETCH 1:* (FLAGS) (CHANGEDSINCE " + std::to_string(modseq) + " VANISHED)");
+  EXPECT_TRUE(has(out, "* VANISHED (EARLIER) 2\r\n")) << out;
+  EXPECT_TRUE(has(out, "* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ (")) << out;
+  EXPECT_FALSE(has(out, "UID 3")) << out;
+}
+
+}  // namespace
+}  // namespace tern::imapd::test
