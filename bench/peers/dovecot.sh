@@ -18,6 +18,8 @@
 #                           per line (for PSS measurements)
 #   dovecot.sh stop DIR     stops the instance (waits, bounded); DIR is left in place
 #   Exit status non-zero with a reason on stderr when Dovecot is missing or does not start.
+#   Every ancestor of DIR and MAILDIR_ROOT must be searchable by others (o+x): Dovecot's auth
+#   and mail processes do not run as root (mktemp -d makes 0700 dirs: chmod 0755 them).
 #
 # Installs dovecot-imapd/-pop3d/-lmtpd with apt-get when missing (root only). Never uses or
 # changes the system instance (/etc/dovecot is not read: the config is self-contained).
@@ -72,12 +74,23 @@ descendants() {  # PID: prints PID and all descendants
   for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do descendants "$c"; done
 }
 
+check_traversable() {  # PATH: every ancestor must be searchable by others (dovecot, nobody)
+  local d=$1
+  while [ "$d" != "/" ] && [ -n "$d" ]; do
+    d=$(dirname "$d")
+    if [ "$(stat -c %A "$d" | cut -c10)" != "x" ] && [ "$(stat -c %A "$d" | cut -c10)" != "t" ]; then
+      die "$d is not searchable by other users (chmod o+x it): dovecot's auth and mail processes need to reach $1"
+    fi
+  done
+}
+
 cmd_start() {
   [ $# -eq 4 ] || die "usage: dovecot.sh start DIR MAILDIR_ROOT USER PASSWORD"
   local dir=$1 root=$2 user=$3 pass=$4
   ensure_installed
   mkdir -p "$dir" "$root"
   dir=$(cd "$dir" && pwd); root=$(cd "$root" && pwd)
+  check_traversable "$dir"; check_traversable "$root"
   # Login processes run as dovenull and auth as dovecot: they must reach base_dir.
   chmod 0755 "$dir"
   mkdir -p "$dir/run" "$dir/state"
