@@ -1,0 +1,148 @@
+// RelayService: relay::Relay wired into ternd (see daemon/relay_service.h and relay/relay.h).
+#include "daemon/relay_service.h"
+
+#include <csignal>
+
+#include "auth/auth.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "dns/dns.h"
+#include "relay/relay.h"
+#include "smtpd/types.h"
+#include "store/store.h"
+
+namespace tern::daemon {
+
+namespace {
+
+// RFC 3461 §4.1: the NOTIFY keyword list from the session's flags ("" when absent).
+std::string notify_text(uint8_t flags) {
+  if (flags == 0) return {};
+  if (flags & smtpd::kNotifyNever) return "NEVER";
+  std::string out;
+  auto add = [&out](const char* w) { out += out.empty() ? w : std::string(",") + w; };
+  if (flags & smtpd::kNotifySuccess) add("SUCCESS");
+  if (flags & smtpd::kNotifyFailure) add("FAILURE");
+  if (flags & smtpd::kNotifyDelay) add("DELAY");
+  return out;
+}
+
+// RFC 3461 §4.2: ORCPT is "addr-type;xtext"; we keep rfc822 addresses, decoded.
+std::string orcpt_address(std::string_view raw) {
+  size_t semi = raw.find(';');
+  if (semi == std::string_view::npos || !iequals(trim(raw.substr(0, semi)), "rfc822")) return {};
+  std::string_view x = raw.substr(semi + 1);
+  std::string out;
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] == '+' && i + 2 < x.size() && hex(x[i + 1]) >= 0 && hex(x[i + 2]) >= 0) {
+      out += static_cast<char>(hex(x[i + 1]) * 16 + hex(x[i + 2]));
+      i += 2;
+      continue;
+    }
+    out += x[i];
+  }
+  return out;
+}
+
+relay::Envelope to_relay_envelope(const smtpd::Envelope& e) {
+  relay::Envelope out;
+  out.sender = e.sender;
+  out.envid = e.envid;
+  out.ret = e.ret == smtpd::DsnRet::full ? "FULL" : e.ret == smtpd::DsnRet::hdrs ? "HDRS" : "";
+  out.eight_bit = e.body_8bitmime;
+  out.smtputf8 = e.smtputf8;
+  for (const auto& r : e.recipients) {
+    if (!r.remote) continue;  // local recipients went to the store already
+    out.recipients.push_back({r.address, orcpt_address(r.orcpt), notify_text(r.notify)});
+  }
+  return out;
+}
+
+}  // namespace
+
+class RelayService {
+ public:
+  std::shared_ptr<relay::QueueStore> queue;
+  std::unique_ptr<dns::CaresResolver> resolver;
+  std::unique_ptr<relay::Relay> relay;
+  std::unique_ptr<net::SignalWatcher> sigusr1;
+
+  ~RelayService() {
+    if (relay) relay->stop();
+    relay.reset();
+    sigusr1.reset();
+  }
+};
+
+Result<std::shared_ptr<RelayService>> start_relay_service(Runtime& rt) {
+  const Config& c = rt.config;
+  auto svc = std::make_shared<RelayService>();
+  auto q = relay::QueueStore::open(c.data_dir);
+  if (!q) return make_error(q.error().code, c.path + ": data_dir: " + q.error().message);
+  svc->queue = std::shared_ptr<relay::QueueStore>(std::move(*q));
+  dns::CaresOptions dns_opt;
+  dns_opt.servers = c.relay.dns;
+  auto res = dns::CaresResolver::create(rt.loop.raw(), dns_opt);
+  if (!res) return make_error(res.error().code, c.path + ": relay.dns: " + res.error().message);
+  svc->resolver = std::move(*res);
+  // Opportunistic STARTTLS: no certificate verification (RFC 7435); require_tls_domains only
+  // insist on encryption.
+  auto tls = net::TlsContext::client(net::ClientTlsOptions{});
+  if (!tls) return make_error(tls.error().code, "relay: client TLS: " + tls.error().message);
+
+  relay::RelayOptions opt;
+  opt.config = c.relay;
+  opt.hostname = c.hostname;
+  opt.data_dir = c.data_dir;
+  relay::RelayDeps deps;
+  deps.loop = &rt.loop;
+  deps.workers = &rt.workers;
+  deps.resolver = svc->resolver.get();
+  deps.transport = relay::make_net_transport(rt.loop, *tls);
+  deps.queue = svc->queue;
+  auth::AccountDb* accounts = rt.accounts;
+  store::Store* store = rt.store;
+  deps.resolve_local_user = [accounts](std::string_view address) -> std::optional<std::string> {
+    if (!accounts) return std::nullopt;
+    auto r = accounts->resolve_recipient(address);
+    if (!r || r->kind != auth::Recipient::Kind::local || r->local_users.empty()) return std::nullopt;
+    return r->local_users.front();  // a bounce to an alias goes to its first local user
+  };
+  deps.deliver_local = [store](const std::string& user, std::string_view message) -> Status {
+    if (!store) return make_error(Errc::internal, "no store");
+    store::DeliveryRequest req;
+    req.targets.push_back(store::DeliveryTarget{user, "INBOX", 0});
+    req.message = message;
+    auto out = store->deliver(req);
+    if (!out) return out.error();
+    if (out->empty()) return make_error(Errc::internal, "store: no outcome");
+    return out->front().status;
+  };
+  svc->relay = std::make_unique<relay::Relay>(std::move(opt), std::move(deps));
+  relay::Relay* engine = svc->relay.get();
+  rt.enqueue_remote = [engine](const smtpd::Envelope& envelope, std::string_view message) -> Result<std::string> {
+    relay::Envelope e = to_relay_envelope(envelope);
+    if (e.recipients.empty()) return std::string();
+    return engine->enqueue(e, message);
+  };
+  // `ternctl queue flush|bounce` signals us to look at queue.db now.
+  svc->sigusr1 = std::make_unique<net::SignalWatcher>(rt.loop, SIGUSR1, [engine] {
+    spdlog::info("relay rescan requested by SIGUSR1");
+    engine->rescan();
+  });
+  std::weak_ptr<RelayService> weak = svc;
+  rt.on_shutdown.push_back([weak] {
+    if (auto s = weak.lock()) s->relay->stop();
+  });
+  engine->start();
+  spdlog::info("relay started smtp_port={} smarthost={}", c.relay.smtp_port,
+               c.relay.smarthost.address.host.empty() ? "-" : c.relay.smarthost.address.str());
+  return svc;
+}
+
+}  // namespace tern::daemon
