@@ -345,6 +345,7 @@ void ConnImpl::handshake_finished() {
   info_.tls = true;
   info_.tls_version = tls_->version();
   info_.tls_cipher = tls_->cipher();
+  info_.tls_peer_verified = tls_->peer_verified();
   spdlog::debug("conn tls established proto={} ip={} version={} cipher={}", info_.listener,
                 info_.peer_ip, info_.tls_version, info_.tls_cipher);
   if (!pending_plain_.empty()) {

@@ -190,6 +190,9 @@ struct ConnectionInfo {
   bool tls = false;            // TLS is active
   std::string tls_version;     // "TLSv1.3"
   std::string tls_cipher;      // "TLS_AES_256_GCM_SHA384"
+  // Outbound: the server's certificate chains to a trusted CA and matches the name given to
+  // start_tls_client() (whether or not the context enforces verification).
+  bool tls_peer_verified = false;
 };
 
 // The socket side of one session, as the handler sees it. Implemented by the net layer;

@@ -141,23 +141,24 @@ Result<std::shared_ptr<TlsContext>> TlsContext::client(const ClientTlsOptions& o
   if (!ctx) return make_error(Errc::internal, "SSL_CTX_new: " + openssl_reason());
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-  if (options.verify) {
-    int ok = options.ca_file.empty()
-                 ? SSL_CTX_set_default_verify_paths(ctx)
-                 : SSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr);
-    if (ok != 1) {
-      std::string why = openssl_reason();
+  // The CA store is loaded even for opportunistic TLS so that the connection can report
+  // whether the peer would have verified (ConnectionInfo::tls_peer_verified).
+  int ok = options.ca_file.empty()
+               ? SSL_CTX_set_default_verify_paths(ctx)
+               : SSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr);
+  if (ok != 1) {
+    std::string why = openssl_reason();
+    if (options.verify || !options.ca_file.empty()) {
       SSL_CTX_free(ctx);
-      return make_error(Errc::not_found, "ca: cannot load " +
-                                             (options.ca_file.empty() ? "default CA paths"
-                                                                      : options.ca_file) +
-                                             ": " + why);
+      return make_error(Errc::not_found,
+                        "ca: cannot load " +
+                            (options.ca_file.empty() ? "default CA paths" : options.ca_file) +
+                            ": " + why);
     }
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-  } else {
-    // Opportunistic TLS (RFC 7435): encrypt even when the certificate cannot be verified.
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
   }
+  // verify: abort the handshake on a bad chain or name. Otherwise opportunistic TLS
+  // (RFC 7435): encrypt even when the certificate cannot be verified.
+  SSL_CTX_set_verify(ctx, options.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
   std::shared_ptr<TlsContext> t(new TlsContext);
   t->server_ = false;
   t->client_options_ = options;

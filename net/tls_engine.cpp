@@ -52,7 +52,8 @@ Result<std::unique_ptr<TlsEngine>> TlsEngine::create(SSL_CTX* ctx, Role role,
     SSL_set_connect_state(e->ssl_);
     if (!server_name.empty() && !is_ip_literal(server_name))
       SSL_set_tlsext_host_name(e->ssl_, server_name.c_str());  // RFC 6066 §3: no IP literals
-    if (verify_host && !server_name.empty()) {
+    (void)verify_host;
+    if (!server_name.empty()) {
       if (is_ip_literal(server_name)) {
         X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(e->ssl_), server_name.c_str());
       } else {
@@ -168,6 +169,17 @@ std::string TlsEngine::peer_common_name() const {
   X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf);
   X509_free(cert);
   return buf;
+}
+
+}  // namespace tern::net
+
+namespace tern::net {
+
+bool TlsEngine::peer_verified() const {
+  X509* cert = SSL_get1_peer_certificate(ssl_);
+  if (!cert) return false;
+  X509_free(cert);
+  return SSL_get_verify_result(ssl_) == X509_V_OK;
 }
 
 }  // namespace tern::net

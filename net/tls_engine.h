@@ -21,7 +21,8 @@ class TlsEngine {
   enum class Step { done, more, failed };
 
   // Takes its own reference on ctx. For clients, server_name is sent as SNI (if not an IP
-  // literal) and, when verify_host, checked against the certificate.
+  // literal) and checked against the certificate: the handshake fails on a mismatch only
+  // when the context verifies; otherwise peer_verified() reports it.
   static Result<std::unique_ptr<TlsEngine>> create(SSL_CTX* ctx, Role role,
                                                    const std::string& server_name = {},
                                                    bool verify_host = false);
@@ -48,6 +49,9 @@ class TlsEngine {
   std::string cipher() const;
   // CN of the peer's certificate ("" if none): logs, tests.
   std::string peer_common_name() const;
+  // The peer presented a certificate that chains to a trusted CA and (clients) matches the
+  // server name. Meaningful even when the context does not enforce verification.
+  bool peer_verified() const;
   const std::string& error() const { return error_; }
 
  private:

@@ -95,6 +95,32 @@ TEST(Tls, VerifyingClientRejectsSelfSignedAndWrongName) {
   EXPECT_NE((*client)->error().find("certificate"), std::string::npos) << (*client)->error();
 }
 
+TEST(Tls, OpportunisticClientReportsWhetherPeerWouldVerify) {
+  TempDir dir;
+  ASSERT_TRUE(write_self_signed(dir.path, "", "localhost"));
+  auto server_ctx = TlsContext::server(dir.path + "/cert.pem", dir.path + "/key.pem");
+  ASSERT_TRUE(server_ctx);
+  struct Case {
+    std::string ca;
+    std::string name;
+    bool verified;
+  };
+  for (const auto& c : {Case{"", "localhost", false},  // system CAs: self-signed is unknown
+                        Case{dir.path + "/cert.pem", "localhost", true},
+                        Case{dir.path + "/cert.pem", "wrong.example", false}}) {
+    auto client_ctx = TlsContext::client({false, c.ca});
+    ASSERT_TRUE(client_ctx) << client_ctx.error().message;
+    SSL_CTX* sc = (*server_ctx)->acquire();
+    SSL_CTX* cc = (*client_ctx)->acquire();
+    auto server = TlsEngine::create(sc, TlsEngine::Role::server);
+    auto client = TlsEngine::create(cc, TlsEngine::Role::client, c.name);
+    SSL_CTX_free(sc);
+    SSL_CTX_free(cc);
+    ASSERT_TRUE(pump_handshake(**client, **server)) << c.name;  // never enforced
+    EXPECT_EQ((*client)->peer_verified(), c.verified) << c.ca << " " << c.name;
+  }
+}
+
 TEST(Tls, Tls11ClientIsRefused) {
   TempDir dir;
   ASSERT_TRUE(write_self_signed(dir.path, "", "localhost"));
