@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""SMTP submission as a mail client sees it: STARTTLS + AUTH PLAIN/LOGIN (smtplib and swaks),
+implicit TLS on submissions, wrong password, sender not owned, AUTH refused before TLS."""
+import os
+import shutil
+import smtplib
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from ternlib import Tern, client_tls_context  # noqa: E402
+from smtp_fixture import USERS, make_message, populate, smtp, split_stored, wait_messages  # noqa: E402
+
+BOB = "bob@example.test"
+ALICE = "alice@example.test"
+
+
+def find(msgs, marker):
+    return [data for data in msgs.values() if marker in data]
+
+
+class Submission(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.t = Tern(listeners=("smtp", "submission", "submissions"))
+        try:
+            populate(cls.t)
+            cls.t.start()
+        except Exception:
+            print(cls.t.log(), file=sys.stderr)
+            cls.t.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.t.cleanup()
+
+    def starttls_client(self):
+        c = smtp(self.t, "submission")
+        c.ehlo()
+        self.assertIn("starttls", c.esmtp_features)
+        c.starttls(context=client_tls_context())
+        c.ehlo()
+        return c
+
+    def test_auth_refused_before_tls(self):
+        with smtp(self.t, "submission") as c:
+            c.ehlo()
+            # Not advertised without TLS (plaintext auth is off), and refused if tried.
+            self.assertNotIn("auth", c.esmtp_features)
+            code, text = c.docmd("AUTH", "PLAIN AGJvYkBleGFtcGxlLnRlc3QAYm9iLXNlY3JldC0x")
+            self.assertEqual(code, 538, text)
+
+    def test_starttls_auth_plain(self):
+        msg = make_message(BOB, ALICE, "submitted plain", b"via STARTTLS + PLAIN\r\n")
+        with self.starttls_client() as c:
+            self.assertIn("PLAIN", c.esmtp_features.get("auth", ""))
+            c.login(BOB, USERS[BOB], initial_response_ok=True)  # AUTH PLAIN (first choice)
+            self.assertEqual(c.sendmail(BOB, [ALICE], msg), {})
+        got = find(wait_messages(self.t, ALICE, 1), b"Subject: submitted plain")
+        self.assertEqual(len(got), 1)
+        return_path, received, rest = split_stored(got[0])
+        self.assertEqual(return_path, "<bob@example.test>")
+        self.assertIn("ESMTPSA", received)
+        self.assertIn("TLS", received)
+        self.assertEqual(rest, msg)
+
+    def test_starttls_auth_login(self):
+        msg = make_message(ALICE, BOB, "submitted login", b"via STARTTLS + LOGIN\r\n")
+        with self.starttls_client() as c:
+            c.user, c.password = ALICE, USERS[ALICE]
+            code, text = c.auth("LOGIN", c.auth_login, initial_response_ok=False)
+            self.assertEqual(code, 235, text)
+            self.assertEqual(c.sendmail(ALICE, [BOB], msg), {})
+        self.assertEqual(len(find(wait_messages(self.t, BOB, 1), b"Subject: submitted login")), 1)
+
+    def test_implicit_tls_submissions(self):
+        msg = make_message(BOB, BOB, "implicit tls", b"port 465 style\r\n")
+        with smtplib.SMTP_SSL("127.0.0.1", self.t.port("submissions"), local_hostname="client.test",
+                              context=client_tls_context(), timeout=30) as c:
+            c.ehlo()
+            self.assertNotIn("starttls", c.esmtp_features)
+            c.login(BOB, USERS[BOB])
+            self.assertEqual(c.sendmail(BOB, [BOB], msg), {})
+        got = find(wait_messages(self.t, BOB, 1), b"Subject: implicit tls")
+        self.assertEqual(len(got), 1)
+        self.assertIn("ESMTPSA", split_stored(got[0])[1])
+
+    def test_wrong_password(self):
+        with self.starttls_client() as c:
+            with self.assertRaises(smtplib.SMTPAuthenticationError) as cm:
+                c.login(BOB, "not-the-password")
+            self.assertEqual(cm.exception.smtp_code, 535)
+        self.assertRegex(self.t.log(), r"auth fail proto=smtp user=bob@example.test ip=127.0.0.1")
+
+    def test_sender_not_owned(self):
+        with self.starttls_client() as c:
+            c.login(BOB, USERS[BOB])
+            code, text = c.mail(ALICE)
+            self.assertEqual(code, 553, text)
+            self.assertTrue(text.startswith(b"5.7.1"), text)
+            # An alias that reaches bob is his to use.
+            self.assertEqual(c.mail("team@example.test")[0], 250)
+            c.rset()
+
+    def test_remote_recipient_deferred_without_relay(self):
+        with self.starttls_client() as c:
+            c.login(BOB, USERS[BOB])
+            self.assertEqual(c.mail(BOB)[0], 250)
+            code, text = c.rcpt("someone@elsewhere.test")
+            self.assertEqual(code, 451, text)
+            self.assertTrue(text.startswith(b"4.3.2"), text)
+            c.rset()
+        self.assertIn("reason=relay-unavailable", self.t.log())
+
+    @unittest.skipUnless(shutil.which("swaks"), "swaks not installed")
+    def test_swaks(self):
+        cases = [("PLAIN", ["--tls"], "submission", "swaks plain"),
+                 ("LOGIN", ["--tls"], "submission", "swaks login"),
+                 ("PLAIN", ["--tls-on-connect"], "submissions", "swaks implicit")]
+        for mech, tls, listener, subject in cases:
+            with self.subTest(mech=mech, listener=listener):
+                p = subprocess.run(
+                    ["swaks", "--server", "127.0.0.1", "--port", str(self.t.port(listener)),
+                     "--helo", "client.test", "--from", BOB, "--to", ALICE, *tls,
+                     "--auth", mech, "--auth-user", BOB, "--auth-password", USERS[BOB],
+                     "--header", f"Subject: {subject}", "--body", "sent by swaks",
+                     "--timeout", "30"],
+                    capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                self.assertRegex(p.stdout, r"<~  250 2\.0\.0 Ok: queued as")
+                got = find(wait_messages(self.t, ALICE, 1), f"Subject: {subject}".encode())
+                self.assertEqual(len(got), 1, subject)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
