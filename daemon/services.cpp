@@ -12,7 +12,7 @@ struct ServiceEntry {
 // ONE LINE PER PROTOCOL. A protocol service replaces nullptr with its factory.
 constexpr ServiceEntry kServices[] = {
     {Protocol::smtp, make_smtp_factory},  // smtp, submission, submissions
-    {Protocol::imap, nullptr},  // make_imap_factory (imap, imaps)
+    {Protocol::imap, make_imap_factory},  // imap, imaps
     {Protocol::pop3, make_pop3_factory},  // pop3, pop3s
 };
 

@@ -9,6 +9,7 @@ using ServiceFactory = net::HandlerFactory (*)(Runtime& rt, ListenerKind kind);
 
 // Protocol services declare their factory here and list it in services.cpp, e.g.
 //   net::HandlerFactory make_smtp_factory(Runtime& rt, ListenerKind kind);
+net::HandlerFactory make_imap_factory(Runtime& rt, ListenerKind kind);  // imap_service.cpp
 net::HandlerFactory make_pop3_factory(Runtime& rt, ListenerKind kind);  // pop3_service.cpp
 net::HandlerFactory make_smtp_factory(Runtime& rt, ListenerKind kind);  // smtp_service.cpp
 

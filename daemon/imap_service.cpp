@@ -1,0 +1,238 @@
+// The IMAP service: net::Connection events <-> imapd::Session on a per-connection strand of
+// worker calls. See daemon/imap_service.h.
+#include "daemon/imap_service.h"
+
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "auth/auth.h"
+#include "common/log.h"
+#include "daemon/services.h"
+#include "imapd/session.h"
+#include "store/store.h"
+
+namespace tern::daemon {
+
+namespace {
+
+constexpr size_t kMaxInbox = 256 * 1024;  // input held while a call runs, before pausing reads
+
+class ImapBackend final : public imapd::Backend {
+ public:
+  ImapBackend(Runtime& rt, std::function<void()> notify) : rt_(rt), notify_(std::move(notify)) {}
+
+  store::Store& store() override { return *rt_.store; }
+  auth::LoginResult login(std::string_view user, std::string_view password, std::string_view ip) override {
+    if (!rt_.authenticator) {
+      auth::LoginResult r;
+      r.outcome = auth::LoginResult::Outcome::unavailable;
+      return r;
+    }
+    // The authenticator throttles and logs "auth ok|fail proto=imap user=.. ip=..".
+    return rt_.authenticator->login(user, password, ip, "imap");
+  }
+  Result<uint64_t> quota(std::string_view user) override {
+    if (!rt_.accounts) return uint64_t{0};
+    auto q = rt_.accounts->quota_of(user);
+    if (!q) return uint64_t{0};
+    return *q;
+  }
+  std::function<void()> change_notifier() override { return notify_; }
+  int64_t now() override { return static_cast<int64_t>(std::time(nullptr)); }
+
+ private:
+  Runtime& rt_;
+  std::function<void()> notify_;
+};
+
+// What jobs share with the handler: outlives the handler while a call is running.
+struct Core {
+  Core(Runtime& rt, std::function<void()> notify) : backend(rt, std::move(notify)) {}
+  ImapBackend backend;
+  std::optional<imapd::Session> session;
+};
+
+class ImapHandler final : public net::ConnectionHandler, public std::enable_shared_from_this<ImapHandler> {
+ public:
+  ImapHandler(Runtime& rt, bool implicit_tls) : rt_(rt), implicit_tls_(implicit_tls), delay_timer_(rt.loop) {}
+
+  void on_open(net::Connection& conn) override {
+    conn_ = &conn;
+    const net::ConnectionInfo& info = conn.info();
+    ip_ = info.peer_ip;
+    if (!rt_.store) {
+      // RFC 9051 §7.1.5: BYE as the greeting when the server cannot serve.
+      closing_ = true;
+      conn.write("* BYE Service not available\r\n");
+      conn.close();
+      return;
+    }
+    imapd::SessionSettings s;
+    s.hostname = rt_.config.hostname;
+    s.max_errors = rt_.config.imap.max_errors;
+    s.max_line_length = static_cast<size_t>(rt_.config.imap.max_line_length);
+    s.max_literal_size = rt_.config.imap.max_literal_size;
+    s.tls_active = info.tls;
+    // RFC 9051 §6.2.1: offer STARTTLS only on the plain listener with a certificate.
+    s.tls_available = rt_.tls != nullptr && !implicit_tls_ && info.tls_available;
+    s.allow_plaintext_auth = rt_.config.auth.allow_plaintext_without_tls;
+    // The notifier may run on any thread: it only posts to the loop, holding us weakly.
+    std::weak_ptr<ImapHandler> weak = weak_from_this();
+    net::Loop* loop = &rt_.loop;
+    auto notify = [weak, loop] {
+      loop->post([weak] {
+        if (auto h = weak.lock()) h->mailbox_changed();
+      });
+    };
+    core_ = std::make_shared<Core>(rt_, std::move(notify));
+    core_->session.emplace(s, imapd::PeerInfo{info.peer_ip, info.peer_port, info.listener}, core_->backend);
+    // greet() neither blocks nor races: no call is in flight yet.
+    finish(core_->session->greet());
+  }
+
+  void on_data(std::string_view bytes) override {
+    if (closing_ || tls_pending_) return;  // RFC 9051 §6.2.1: nothing before the handshake
+    inbox_.append(bytes);
+    if (inbox_.size() > kMaxInbox && conn_) conn_->set_reading(false);
+    pump();
+  }
+
+  void on_tls_ready() override {
+    if (!core_ || !conn_) return;
+    tls_pending_ = false;
+    const net::ConnectionInfo& info = conn_->info();
+    core_->session->tls_started(info.tls_version, info.tls_cipher);  // no call is in flight
+    pump();
+  }
+
+  void on_timeout() override {
+    // The idle timer measures client silence; while we work it does not count.
+    if (busy_) return;
+    how_ = "timeout";
+    special_ = Special::timeout;
+    pump();
+  }
+
+  void on_shutdown() override {
+    if (!core_) {
+      if (conn_) conn_->close();
+      return;
+    }
+    how_ = "shutdown";
+    special_ = Special::shutdown;
+    pump();
+  }
+
+  void on_close() override {
+    conn_ = nullptr;
+    closing_ = true;
+    delay_timer_.stop();
+    spdlog::info("imap close user={} ip={} how={}", user_.empty() ? "-" : user_, ip_, how_ ? how_ : "logout");
+    // The Core (and the session's store watch) goes with the last job holding it.
+    core_.reset();
+  }
+
+ private:
+  enum class Special { none, timeout, shutdown };
+
+  void mailbox_changed() {
+    changed_ = true;
+    pump();
+  }
+
+  // Starts the next session call if none is running.
+  void pump() {
+    if (busy_ || closing_ || tls_pending_ || !core_) return;
+    std::function<imapd::Output(imapd::Session&)> call;
+    if (special_ != Special::none) {
+      Special sp = std::exchange(special_, Special::none);
+      call = [sp](imapd::Session& s) { return sp == Special::timeout ? s.timeout() : s.shutdown(); };
+    } else if (!inbox_.empty()) {
+      call = [bytes = std::exchange(inbox_, std::string())](imapd::Session& s) { return s.feed(bytes); };
+    } else if (changed_) {
+      changed_ = false;
+      call = [](imapd::Session& s) { return s.on_mailbox_changed(); };
+    } else {
+      return;
+    }
+    busy_ = true;
+    auto core = core_;
+    auto result = std::make_shared<imapd::Output>();
+    auto user = std::make_shared<std::string>();
+    bool ok = rt_.workers.submit(
+        [core, call = std::move(call), result, user] {
+          *result = call(*core->session);
+          *user = core->session->user();
+        },
+        net::if_alive(shared_from_this(), [result, user](ImapHandler& h) {
+          if (h.user_.empty() && !user->empty()) h.user_ = *user;
+          h.completed(std::move(*result));
+        }));
+    if (!ok) {
+      busy_ = false;  // shutting down: nothing more runs
+      if (conn_) conn_->close();
+    }
+  }
+
+  void completed(imapd::Output out) {
+    if (out.delay_ms > 0) {
+      // auth::LoginResult::delay: the answer waits (busy_ stays set, so nothing else runs).
+      // The timer is ours: destroyed with the handler, so `this` is valid when it fires.
+      uint64_t ms = out.delay_ms;
+      out.delay_ms = 0;
+      auto held = std::make_shared<imapd::Output>(std::move(out));
+      delay_timer_.start(ms, [this, held] { completed(std::move(*held)); });
+      return;
+    }
+    busy_ = false;
+    finish(std::move(out));
+    if (conn_ && !closing_ && inbox_.size() <= kMaxInbox) conn_->set_reading(true);
+    pump();
+  }
+
+  void finish(imapd::Output out) {
+    if (!conn_) return;
+    if (!out.bytes.empty()) conn_->write(out.bytes);
+    if (out.close_after_write) {
+      closing_ = true;
+      conn_->close();
+      return;
+    }
+    if (out.start_tls) {
+      // The OK is queued in clear first; input received so far belongs to the old layer.
+      inbox_.clear();
+      tls_pending_ = true;
+      conn_->start_tls();
+    }
+  }
+
+  Runtime& rt_;
+  bool implicit_tls_;
+  net::Timer delay_timer_;
+  net::Connection* conn_ = nullptr;
+  std::shared_ptr<Core> core_;
+  std::string inbox_;
+  bool busy_ = false;
+  bool changed_ = false;
+  bool closing_ = false;
+  bool tls_pending_ = false;
+  Special special_ = Special::none;
+  std::string ip_;
+  std::string user_;
+  const char* how_ = nullptr;
+};
+
+}  // namespace
+
+net::HandlerFactory make_imap_factory(Runtime& rt, ListenerKind kind) {
+  // rt.store is opened after the listeners are bound (and privileges dropped): look at it
+  // per connection, not here.
+  bool implicit = spec(kind).implicit_tls;
+  return [&rt, implicit] { return std::make_shared<ImapHandler>(rt, implicit); };
+}
+
+}  // namespace tern::daemon

@@ -1,0 +1,27 @@
+// daemon/imap_service: runs imapd::Session on the imap (STARTTLS) and imaps (implicit TLS)
+// listeners against the shared account db and store.
+//
+// Implementation notes
+// - Strand: one ImapHandler per connection owns (through a shared Core) an imapd::Session.
+//   Every session call (feed, on_mailbox_changed, timeout, shutdown) runs on rt.workers, one
+//   at a time; input that arrives meanwhile is appended to the handler's inbox and fed with
+//   the next call. Reading pauses while the inbox is over kMaxInbox.
+// - Jobs hold the Core (session + backend) by shared_ptr and the handler only weakly, so a
+//   completion never touches a closed connection and the session outlives a running call.
+// - IDLE wake-up: the session's Store::watch callback (run on the committing thread) calls
+//   the backend notifier, which posts to the loop; the handler then schedules
+//   on_mailbox_changed() on the strand. Delivery to IDLE client: one post + one worker hop.
+// - Output::delay_ms (login throttle) is waited out with a net::Timer, never a sleeping
+//   worker; nothing else runs for the connection meanwhile.
+// - STARTTLS: the session has already dropped pipelined input; the handler drops its inbox
+//   too (RFC 9051 §6.2.1), starts TLS after the OK is queued, and calls tls_started() once
+//   the handshake is done (no call is in flight then).
+#pragma once
+
+#include "daemon/runtime.h"
+
+namespace tern::daemon {
+
+net::HandlerFactory make_imap_factory(Runtime& rt, ListenerKind kind);
+
+}  // namespace tern::daemon
