@@ -78,7 +78,7 @@ struct Runtime {
 
   // POP3 maildrop locks (IN-USE) and wire-size cache, shared by the pop3 and pop3s
   // listeners; created by make_pop3_factory (daemon/pop3_service.h).
-  std::shared_ptr<Pop3Maildrops> pop3_maildrops;
+  std::shared_ptr<Pop3Maildrops> pop3_maildrops = nullptr;
 };
 
 }  // namespace tern::daemon
