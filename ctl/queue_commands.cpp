@@ -60,7 +60,7 @@ void register_queue_commands(CLI::App& app, Context& ctx) {
   auto id = std::make_shared<std::string>();
 
   CLI::App* list = queue->add_subcommand(
-      "list", "one message per line: id, arrival, size, sender, pending/deferred/delivered/failed");
+      "list", "one message per line: id, arrival, size, sender, recipients, state counts");
   list->callback([&ctx] {
     ctx.action = [](Context& c) {
       auto q = open_queue(c);
@@ -69,8 +69,13 @@ void register_queue_commands(CLI::App& app, Context& ctx) {
       if (!all) return fail(all.error());
       for (const auto& m : *all) {
         int counts[4] = {0, 0, 0, 0};
-        for (const auto& r : m.recipients) counts[static_cast<int>(r.state)]++;
+        std::string rcpts;
+        for (const auto& r : m.recipients) {
+          counts[static_cast<int>(r.state)]++;
+          rcpts += (rcpts.empty() ? "" : ",") + r.address;
+        }
         std::cout << m.id << '\t' << when(m.arrival) << '\t' << m.size << "\t<" << m.sender << ">\t"
+                  << rcpts << '\t'
                   << "pending=" << counts[0] << " deferred=" << counts[1]
                   << " delivered=" << counts[2] << " failed=" << counts[3] << '\n';
       }
