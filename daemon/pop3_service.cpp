@@ -191,7 +191,8 @@ class Pop3Handler final : public net::ConnectionHandler,
         drops_(std::move(drops)),
         implicit_tls_(implicit_tls),
         queue_(std::make_shared<ActionQueue>(rt.workers)),
-        delay_timer_(rt.loop) {}
+        delay_timer_(rt.loop),
+        seen_timer_(rt.loop) {}
 
   void on_open(net::Connection& conn) override {
     conn_ = &conn;
@@ -245,6 +246,7 @@ class Pop3Handler final : public net::ConnectionHandler,
       apply(session_->disconnected());
     }
     delay_timer_.stop();
+    flush_seen();  // normally done by the Release above; nothing may stay behind
     spdlog::info("pop3 quit user={} ip={} retr={} dele={} how={}", user_.empty() ? "-" : user_,
                  ip_, retr_, dele_, how_ ? how_ : "quit");
   }
@@ -276,9 +278,42 @@ class Pop3Handler final : public net::ConnectionHandler,
     queue_->push(std::move(work));
   }
 
+  // \Seen after RETR is batched: the session emits MarkSeen after every lock-step RETR, and
+  // each store_flags is a durable index commit (an fsync). Flags are fire-and-forget, so they
+  // are collected and written every kSeenFlushMs, every kSeenFlushCount messages, and always
+  // before a Commit or Release (queue order keeps them ahead of the session's end).
+  static constexpr uint64_t kSeenFlushMs = 1000;
+  static constexpr size_t kSeenFlushCount = 512;
+
+  void add_seen(std::vector<pop3d::Uid> uids) {
+    seen_batch_.insert(seen_batch_.end(), uids.begin(), uids.end());
+    if (seen_batch_.size() >= kSeenFlushCount) return flush_seen();
+    if (!seen_timer_.active()) seen_timer_.start(kSeenFlushMs, [this] { flush_seen(); });
+  }
+
+  void flush_seen() {
+    seen_timer_.stop();
+    if (seen_batch_.empty()) return;
+    // Runs even if the connection is gone by then: the client did RETR these.
+    push([rt = &rt_, user = user_,
+          uids = std::exchange(seen_batch_, {})]() -> std::function<void()> {
+      if (!rt->store) return {};
+      std::vector<uint32_t> u32(uids.begin(), uids.end());
+      store::Flags seen;
+      seen.system = store::kSeen;
+      auto st = rt->store->store_flags(user, kInbox, u32, store::FlagOp::add, seen);
+      if (!st) spdlog::warn("pop3 seen user={} error={}", user, st.error().message);
+      return {};
+    });
+  }
+
   // Runs one action through the serial queue.
   void run(pop3d::Action action) {
     const pop3d::ActionId id = action.id;
+    if (auto* seen = std::get_if<pop3d::MarkSeen>(&action.kind)) return add_seen(std::move(seen->uids));
+    if (std::holds_alternative<pop3d::Commit>(action.kind) ||
+        std::holds_alternative<pop3d::Release>(action.kind))
+      flush_seen();
     // Jobs hold the handler weakly only: it must die on the loop thread (its Timer), never as
     // the last reference dropped by a worker.
     std::weak_ptr<Pop3Handler> self = weak_from_this();
@@ -326,16 +361,7 @@ class Pop3Handler final : public net::ConnectionHandler,
               return alive(self, [r](Pop3Handler& h) { h.feed_result(*r); });
             });
           } else if constexpr (std::is_same_v<A, pop3d::MarkSeen>) {
-            // Fire-and-forget; runs even if the connection is gone (the client did RETR).
-            push([rt = &rt_, user = user_, uids = std::move(a.uids)]() -> std::function<void()> {
-              if (!rt->store) return {};
-              std::vector<uint32_t> u32(uids.begin(), uids.end());
-              store::Flags seen;
-              seen.system = store::kSeen;
-              auto st = rt->store->store_flags(user, kInbox, u32, store::FlagOp::add, seen);
-              if (!st) spdlog::warn("pop3 seen user={} error={}", user, st.error().message);
-              return {};
-            });
+            // Handled by add_seen() above.
           } else if constexpr (std::is_same_v<A, pop3d::Commit>) {
             // RFC 1939 §6 UPDATE: expunge through the store, so IMAP sessions are notified.
             push([rt = &rt_, user = user_, uids = std::move(a.expunge), id,
@@ -381,6 +407,8 @@ class Pop3Handler final : public net::ConnectionHandler,
   bool implicit_tls_;
   std::shared_ptr<ActionQueue> queue_;
   net::Timer delay_timer_;
+  net::Timer seen_timer_;
+  std::vector<pop3d::Uid> seen_batch_;  // RETR'd, \Seen not yet handed to the queue
   net::Connection* conn_ = nullptr;
   std::optional<pop3d::Session> session_;
   std::string ip_;

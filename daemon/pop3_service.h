@@ -23,6 +23,10 @@
 //   content never changes while UIDVALIDITY stays, so later logins read only new messages.
 //   The cache is pruned to the current snapshot at every open and dropped wholesale past
 //   kMaxCachedUsers users.
+// - \Seen after RETR: the session emits MarkSeen after each lock-step RETR; every
+//   store_flags is a durable index commit, so the handler batches them (at most every second
+//   or 512 messages, and always ahead of a Commit or Release in the queue). A crash can lose
+//   the last second of \Seen flags, never a message.
 // - UIDL (RFC 1939 §7): "<uidvalidity>.<uid>", stable across restarts and index rebuilds
 //   because the store persists both.
 // - Threading: Pop3Maildrops is thread-safe (one mutex); the handler and the queue's
