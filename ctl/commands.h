@@ -12,5 +12,6 @@ void register_user_commands(CLI::App& app, Context& ctx);
 void register_alias_commands(CLI::App& app, Context& ctx);
 void register_queue_commands(CLI::App& app, Context& ctx);
 void register_dkim_commands(CLI::App& app, Context& ctx);
+void register_store_commands(CLI::App& app, Context& ctx);
 
 }  // namespace tern::ctl

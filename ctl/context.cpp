@@ -51,6 +51,19 @@ Result<auth::AccountDb*> Context::accounts() {
   return accounts_.get();
 }
 
+Result<store::Store*> Context::store() {
+  if (store_) return store_.get();
+  auto cfg = config();
+  if (!cfg) return cfg.error();
+  store::StoreOptions options;
+  options.data_dir = (*cfg)->data_dir;
+  options.hostname = (*cfg)->hostname;
+  auto opened = store::Store::open(options);
+  if (!opened) return opened.error();
+  store_ = std::move(*opened);
+  return store_.get();
+}
+
 int fail(std::string_view problem) {
   std::string line(problem);
   // One line, always: a multi-line message would break scripts reading stderr.

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "auth/auth.h"
+#include "store/store.h"
 #include "common/config.h"
 #include "common/result.h"
 
@@ -34,10 +35,14 @@ class Context {
   Result<const Config*> config();
   // Creates data_dir if missing (0750) and opens data_dir/accounts.db.
   Result<auth::AccountDb*> accounts();
+  // Opens the message store (data_dir/index.db and the Maildirs). Opening reconciles every
+  // Maildir with the index inside SQLite write transactions, so it is safe while ternd runs.
+  Result<store::Store*> store();
 
  private:
   std::optional<Config> config_;
   std::unique_ptr<auth::AccountDb> accounts_;
+  std::unique_ptr<store::Store> store_;
 };
 
 // Prints "ternctl: <problem>" (one line) on stderr and returns kExitFailed.

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   register_alias_commands(app, ctx);
   register_queue_commands(app, ctx);
   register_dkim_commands(app, ctx);
+  register_store_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -74,11 +74,14 @@ void register_user_commands(CLI::App& app, Context& ctx) {
   CLI::App* remove = user->add_subcommand("remove", "remove a user");
   remove->add_option("ADDRESS", *address, "user@domain")->required();
   remove->callback([&ctx, address] {
-    ctx.action = with_db([address](auth::AccountDb& db, Context&) {
+    ctx.action = with_db([address](auth::AccountDb& db, Context& ctx) {
       if (Status s = db.remove_user(*address); !s.ok()) return fail(s.error());
-      // TODO(store): remove maildir — call the store's mailbox removal for this user
-      // (data_dir/mail/<domain>/<localpart>/ and its index rows) once store/ offers it.
-      // store: remove maildir
+      // The account is gone first, so no new mail can arrive; then its Maildir and index rows.
+      auto store = ctx.store();
+      if (!store) return fail(store.error());
+      auto canonical = auth::canonical_address(*address);
+      if (Status s = (*store)->remove_user(canonical ? *canonical : *address); !s.ok())
+        return fail(s.error());
       return kExitOk;
     });
   });
