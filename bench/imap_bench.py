@@ -217,31 +217,32 @@ class Raw:
     def wait(self, tag):
         """Reads until the tagged reply; returns (status line, everything before it)."""
         needle = b"\r\n" + tag + b" "
-        start = 0
-        data = self.buf
+        chunks = [self.buf]
         self.buf = b""
-        if data.startswith(tag + b" "):
-            pos = -2
-        else:
-            pos = data.find(needle)
-        chunks = [data]
-        total = data
-        while pos < 0 or b"\r\n" not in total[pos + 2:]:
+        total = chunks[0]
+        scanned = 0  # bytes of `total` already searched for the needle
+
+        def find():
+            if total.startswith(tag + b" "):
+                return 0
+            i = total.find(needle, max(0, scanned - len(needle)))
+            return -1 if i < 0 else i + 2
+
+        pos = find()
+        while pos < 0 or b"\r\n" not in total[pos:]:
             chunk = self.sock.recv(1 << 20)
             if not chunk:
                 raise ImapError("connection closed by server")
-            chunks.append(chunk)
-            # search only the new tail (plus overlap)
-            start = max(0, len(total) - len(needle))
-            total = total + chunk if len(chunks) < 64 else b"".join(chunks)
-            if len(chunks) >= 64:
-                chunks = [total]
             if pos < 0:
-                pos = total.find(needle, start) if not total.startswith(tag + b" ") else -2
-        end = total.index(b"\r\n", pos + 2) + 2
-        status = total[pos + 2:end]
+                scanned = len(total)
+            chunks.append(chunk)
+            total = b"".join(chunks)
+            chunks = [total]
+            if pos < 0:
+                pos = find()
+        end = total.index(b"\r\n", pos) + 2
         self.buf = total[end:]
-        return status, total[:pos + 2]
+        return total[pos:end], total[:pos]
 
     def cmd(self, text, ok=True):
         status, body = self.wait(self.send(text))
