@@ -7,7 +7,7 @@
 #       every listener accepts, and prints ONE line on stdout:
 #         imap=PORT pop3=PORT lmtp=PORT auth=DIR/run/auth-client pid=MASTER_PID mail_uid=U mail_gid=G
 #       Ports are free loopback ports (127.0.0.1). USER logs in with PASSWORD (plaintext
-#       allowed, ssl = no). USER's Maildir is MAILDIR_ROOT/<localpart of USER>/Maildir; LMTP
+#       allowed, ssl = no; stored as {ARGON2ID} like Tern's, or $DOVECOT_BENCH_SCHEME). USER's Maildir is MAILDIR_ROOT/<localpart of USER>/Maildir; LMTP
 #       accepts RCPT TO:<USER> and <localpart@any-domain> for every user in DIR/users.
 #       Mail files are owned by mail_uid:mail_gid (the invoking user; as root: nobody/nogroup,
 #       since Dovecot refuses uid 0): chown whatever you write into the Maildir yourself.
@@ -50,8 +50,15 @@ user_line() {  # USER PASSWORD MAILDIR_ROOT
   local lp; lp=$(localpart "$1")
   mkdir -p "$3/$lp"
   chown "$(mail_uid):$(mail_gid)" "$3/$lp"
+  # Passwords hashed like Tern's (argon2id, 64 MiB), so LOGIN costs compare; PLAIN when
+  # DOVECOT_BENCH_SCHEME=PLAIN or doveadm cannot hash.
+  local hash=""
+  if [ "${DOVECOT_BENCH_SCHEME:-ARGON2ID}" != PLAIN ]; then
+    hash=$(/usr/bin/doveadm pw -s "${DOVECOT_BENCH_SCHEME:-ARGON2ID}" -p "$2" 2>/dev/null) || hash=""
+  fi
+  [ -n "$hash" ] || hash="{PLAIN}$2"
   # passwd-file: user:password:uid:gid:gecos:home:shell:extra
-  echo "$lp:{PLAIN}$2:$(mail_uid):$(mail_gid)::$3/$lp::"
+  echo "$lp:$hash:$(mail_uid):$(mail_gid)::$3/$lp::"
 }
 
 wait_port() {  # PORT SECONDS
@@ -122,7 +129,7 @@ mail_max_userip_connections = 5000
 
 passdb {
   driver = passwd-file
-  args = scheme=PLAIN username_format=%Ln $dir/users
+  args = username_format=%Ln $dir/users
 }
 userdb {
   driver = passwd-file
