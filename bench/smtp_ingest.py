@@ -1,0 +1,272 @@
+#!/usr/bin/python3
+"""SMTP ingest, Tern vs Postfix + Dovecot LMTP side by side (issue 3), stdlib only.
+
+    bench/smtp_ingest.py [--messages 4000] [--size 4096] [--conns 20] [--only tern|postfix]
+                         [--disk-seconds 10]
+
+Load generator (ours): one asyncio process, C connections, each EHLO once then sends its share
+of the N messages (S bytes each, one local recipient) with PIPELINING: MAIL, RCPT and DATA in
+one write, then the body; the next message starts after the 250 for the previous one.
+Tern: a private Release ternd (bench/peers/tern.py), its smtp (MX) listener; ternd's 250
+means "fsynced into the Maildir and indexed", so the time is first MAIL until the last 250,
+and the Maildir is then checked to hold all N.
+Peer: Postfix (bench/peers/postfix.sh, lmtp mode) delivering through Dovecot LMTP
+(bench/peers/dovecot.sh) into Maildir, both as Debian ships them (fsync on). Postfix's 250
+only means "queued", so its time runs until all N files are in the Maildir (polled).
+Figures: messages/s, CPU time per message (utime+stime of the server's processes from
+/proc, deltas over the run; Postfix's short-lived children counted through cutime/cstime of
+their parents), peak RSS (VmHWM; for the peer, the sum over its processes at the end), and
+this disk's limit (bench/disk_limit.py: durable 4 KB file creations per second, 8 threads)
+measured in the same run, on the same file system as the mail stores.
+Every wait is bounded; a server that cannot be run prints "not available (<reason>)".
+"""
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "peers"))
+sys.path.insert(0, HERE)
+from tern import PeerError, TernServer, descendants, raise_nofile  # noqa: E402
+import disk_limit  # noqa: E402
+
+USER = "bench@bench.test"
+PASSWORD = "bench-secret-1"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# ---- /proc -----------------------------------------------------------------------------------
+
+def cpu_seconds(pids, children=True):
+    """utime+stime (+cutime+cstime: reaped children) of the pids, in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[0] is field 3 (state): utime=14, stime=15, cutime=16, cstime=17.
+        total += int(fields[11]) + int(fields[12])
+        if children:
+            total += int(fields[13]) + int(fields[14])
+    return total / CLK_TCK
+
+
+def vm_hwm_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def count_files(maildir):
+    n = 0
+    for sub in ("new", "cur"):
+        try:
+            n += len(os.listdir(os.path.join(maildir, sub)))
+        except FileNotFoundError:
+            pass
+    return n
+
+
+# ---- load generator --------------------------------------------------------------------------
+
+def make_body(size, n):
+    head = (f"From: <load@client.test>\r\nTo: <{USER}>\r\nSubject: bench {n}\r\n"
+            f"Message-ID: <bench.{n}@client.test>\r\n"
+            "Date: Sun, 22 Nov 2026 12:00:00 +0000\r\n\r\n").encode()
+    line = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz012\r\n"
+    body = head
+    while len(body) + len(line) <= size - 5:
+        body += line
+    body += b"x" * max(0, size - 5 - len(body)) + b"\r\n"
+    return body + b".\r\n"  # no line starts with ".": no stuffing needed
+
+
+async def read_reply(reader):
+    """One (possibly multi-line) reply: its code."""
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise ConnectionError("connection closed")
+        if line[3:4] != b"-":
+            return int(line[:3]), line
+
+
+async def one_connection(port, numbers, size, rcpt, replies):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+    try:
+        code, line = await read_reply(reader)
+        if code != 220:
+            raise RuntimeError(f"greeting {line!r}")
+        writer.write(b"EHLO client.test\r\n")
+        code, line = await read_reply(reader)
+        if code != 250:
+            raise RuntimeError(f"EHLO {line!r}")
+        for n in numbers:
+            writer.write(b"MAIL FROM:<load@client.test>\r\nRCPT TO:<" + rcpt.encode() +
+                         b">\r\nDATA\r\n")
+            for want in (250, 250, 354):
+                code, line = await read_reply(reader)
+                if code != want:
+                    raise RuntimeError(f"message {n}: {line!r}")
+            writer.write(make_body(size, n))
+            code, line = await read_reply(reader)
+            if code != 250:
+                raise RuntimeError(f"message {n} DATA: {line!r}")
+            replies.append(time.monotonic())
+        writer.write(b"QUIT\r\n")
+        await writer.drain()
+    finally:
+        writer.close()
+
+
+async def load(port, messages, size, conns, rcpt):
+    replies = []
+    shares = [list(range(i, messages, conns)) for i in range(conns)]
+    start = time.monotonic()
+    await asyncio.wait_for(
+        asyncio.gather(*(one_connection(port, s, size, rcpt, replies) for s in shares if s)),
+        timeout=max(600, messages / 5))
+    return start, replies
+
+
+# ---- servers ---------------------------------------------------------------------------------
+
+def run_tern(args):
+    with TernServer(listeners=("smtp",), sections={"smtp": {"max_message_size": 50 << 20}}) as t:
+        t.add_user(USER, PASSWORD)
+        t.start()
+        pid = t.proc.pid
+        maildir = os.path.join(t.data_dir, "mail", "bench.test", "bench")
+        # Warm-up (first delivery creates the user's folders), not timed.
+        asyncio.run(load(t.port("smtp"), 20, args.size, 4, USER))
+        before = count_files(maildir)
+        cpu0 = cpu_seconds([pid], children=False)
+        start, replies = asyncio.run(load(t.port("smtp"), args.messages, args.size, args.conns,
+                                          USER))
+        elapsed = max(replies) - start
+        cpu = cpu_seconds([pid], children=False) - cpu0
+        stored = count_files(maildir) - before
+        if stored != args.messages:
+            raise PeerError(f"only {stored} of {args.messages} messages in the Maildir after 250")
+        return {"rate": args.messages / elapsed, "seconds": elapsed,
+                "cpu_ms": 1000 * cpu / args.messages, "rss_mib": vm_hwm_kib(pid) / 1024,
+                "what": "last 250 (durable)"}
+
+
+def sh(*cmd, timeout=120):
+    p = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise PeerError(f"{os.path.basename(cmd[0])} {cmd[1]}: {(p.stderr or p.stdout).strip()[-300:]}")
+    return dict(kv.split("=", 1) for kv in p.stdout.split() if "=" in kv)
+
+
+def run_postfix(args):
+    peers = os.path.join(HERE, "peers")
+    base = tempfile.mkdtemp(prefix="tern-ingest-peer-")
+    os.chmod(base, 0o755)
+    dov_dir, pf_dir, root = (os.path.join(base, d) for d in ("dovecot", "postfix", "mail"))
+    for d in (dov_dir, pf_dir, root):
+        os.makedirs(d)
+        os.chmod(d, 0o755)
+    started = []
+    try:
+        dov = sh(os.path.join(peers, "dovecot.sh"), "start", dov_dir, root, USER, PASSWORD,
+                 timeout=300)
+        started.append(("dovecot.sh", dov_dir))
+        pf = sh(os.path.join(peers, "postfix.sh"), "start", pf_dir, "lmtp",
+                f"127.0.0.1:{dov['lmtp']}", "bench.test", timeout=300)
+        started.append(("postfix.sh", pf_dir))
+        masters = [int(dov["pid"]), int(pf["pid"])]
+        maildir = os.path.join(root, "bench", "Maildir")
+
+        def all_pids():
+            out = []
+            for m in masters:
+                out += descendants(m)
+            return out
+
+        def wait_count(n, timeout):
+            deadline = time.monotonic() + timeout
+            while count_files(maildir) < n:
+                if time.monotonic() > deadline:
+                    raise PeerError(f"only {count_files(maildir)} of {n} delivered in time")
+                time.sleep(0.02)
+            return time.monotonic()
+
+        asyncio.run(load(int(pf["smtp"]), 20, args.size, 4, USER))  # warm-up
+        wait_count(20, 120)
+        before = count_files(maildir)
+        cpu0 = cpu_seconds(all_pids())
+        start, replies = asyncio.run(load(int(pf["smtp"]), args.messages, args.size, args.conns,
+                                          USER))
+        done = wait_count(before + args.messages, max(600, args.messages / 5))
+        elapsed = done - start
+        pids = all_pids()
+        cpu = cpu_seconds(pids) - cpu0
+        rss = sum(vm_hwm_kib(p) for p in pids) / 1024
+        return {"rate": args.messages / elapsed, "seconds": elapsed,
+                "cpu_ms": 1000 * cpu / args.messages, "rss_mib": rss,
+                "what": "all in Maildir (delivered)",
+                "queued_rate": args.messages / (max(replies) - start)}
+    finally:
+        for script, d in reversed(started):
+            subprocess.run([os.path.join(peers, script), "stop", d], capture_output=True,
+                           timeout=120)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=4000)
+    ap.add_argument("--size", type=int, default=4096, help="message size in bytes")
+    ap.add_argument("--conns", type=int, default=20)
+    ap.add_argument("--only", choices=("tern", "postfix"))
+    ap.add_argument("--disk-seconds", type=float, default=10.0)
+    args = ap.parse_args()
+    raise_nofile(4 * args.conns + 256)
+    print(f"smtp ingest: {args.messages} messages x {args.size} B over {args.conns} connections")
+    results = {}
+    for name, fn in (("tern", run_tern), ("postfix+dovecot-lmtp", run_postfix)):
+        if args.only and not name.startswith(args.only):
+            continue
+        try:
+            results[name] = fn(args)
+        except (PeerError, OSError, RuntimeError, asyncio.TimeoutError,
+                subprocess.TimeoutExpired) as e:
+            results[name] = None
+            print(f"{name}: not available ({e})")
+    files, secs = disk_limit.measure(directory=tempfile.gettempdir(), threads=8,
+                                     files=100000, seconds=args.disk_seconds)
+    disk = files / secs
+    print(f"{'server':<22} {'msg/s':>8} {'cpu ms/msg':>11} {'peak RSS MiB':>13}  timed until")
+    for name, r in results.items():
+        if r is None:
+            print(f"{name:<22} {'n/a':>8}")
+            continue
+        print(f"{name:<22} {r['rate']:>8.0f} {r['cpu_ms']:>11.2f} {r['rss_mib']:>13.1f}  {r['what']}")
+        if "queued_rate" in r:
+            print(f"{'':<22} ({r['queued_rate']:.0f} msg/s until Postfix's last 250 = queued)")
+    print(f"disk limit: {disk:.0f} durable 4 KB creations/s (8 threads, {args.disk_seconds:.0f} s)")
+    tern, peer = results.get("tern"), results.get("postfix+dovecot-lmtp")
+    if tern:
+        print(f"tern / disk limit: {100 * tern['rate'] / disk:.0f}%")
+    if tern and peer:
+        print(f"tern / peer delivered rate: {tern['rate'] / peer['rate']:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
