@@ -181,6 +181,22 @@ pop3d::MaildropResult open_maildrop(store::Store& store, Pop3Maildrops& drops, A
   return out;
 }
 
+// Worker side of Retrieve (and of the read-ahead).
+pop3d::RetrieveResult read_retrieve(store::Store* store, const std::string& user, pop3d::Uid uid) {
+  pop3d::RetrieveResult rr;
+  if (!store) return rr;
+  auto bytes = store->read_message(user, kInbox, static_cast<uint32_t>(uid));
+  if (bytes) {
+    rr.outcome = pop3d::RetrieveResult::Outcome::ok;
+    rr.bytes = std::move(*bytes);
+  } else if (bytes.error().code == Errc::not_found) {
+    rr.outcome = pop3d::RetrieveResult::Outcome::gone;  // expunged by IMAP meanwhile
+  } else {
+    spdlog::warn("pop3 retr user={} uid={} error={}", user, uid, bytes.error().message);
+  }
+  return rr;
+}
+
 // --- the connection handler -----------------------------------------------------------------
 
 class Pop3Handler final : public net::ConnectionHandler,
@@ -307,6 +323,59 @@ class Pop3Handler final : public net::ConnectionHandler,
     });
   }
 
+  // Read-ahead: clients fetch in order (RETR 1, RETR 2, ...). After a Retrieve completes, the
+  // next message of the maildrop (if at most kReadAheadMax bytes) is read on a worker through
+  // the same serial queue, while the loop sends the current one and the client asks for the
+  // next; a matching Retrieve is then answered without waiting for a worker. One message per
+  // connection at most; a wrong guess costs one read.
+  static constexpr uint64_t kReadAheadMax = 1 << 20;
+
+  struct ReadAhead {
+    bool active = false;
+    bool ready = false;
+    pop3d::Uid uid = 0;
+    std::shared_ptr<pop3d::RetrieveResult> result;
+    std::optional<pop3d::ActionId> waiting;  // a Retrieve arrived before the read finished
+  };
+
+  void remember_maildrop(const pop3d::MaildropResult& m) {
+    order_.clear();
+    if (m.outcome != pop3d::MaildropResult::Outcome::ok) return;
+    for (size_t i = 0; i < m.messages.size(); ++i) {
+      order_.push_back({m.messages[i].uid, m.messages[i].size_octets});
+      position_[m.messages[i].uid] = i;
+    }
+  }
+
+  void read_ahead(pop3d::Uid after) {
+    if (!session_ || session_->closed() || session_->state() != pop3d::State::transaction) return;
+    auto it = position_.find(after);
+    if (it == position_.end() || it->second + 1 >= order_.size()) return;
+    const auto& next = order_[it->second + 1];
+    if (next.second > kReadAheadMax) return;
+    prefetch_ = ReadAhead{true, false, next.first, nullptr, std::nullopt};
+    const uint64_t gen = ++prefetch_gen_;
+    std::weak_ptr<Pop3Handler> self = weak_from_this();
+    push([rt = &rt_, user = user_, uid = next.first, gen, self]() -> std::function<void()> {
+      auto r = std::make_shared<pop3d::RetrieveResult>(read_retrieve(rt->store, user, uid));
+      return alive(self, [r, gen](Pop3Handler& h) { h.read_ahead_done(gen, r); });
+    });
+  }
+
+  void read_ahead_done(uint64_t gen, std::shared_ptr<pop3d::RetrieveResult> r) {
+    if (gen != prefetch_gen_ || !prefetch_.active) return;  // superseded
+    if (!prefetch_.waiting) {
+      prefetch_.ready = true;
+      prefetch_.result = std::move(r);
+      return;
+    }
+    pop3d::ActionResult result{*prefetch_.waiting, std::move(*r)};
+    pop3d::Uid uid = prefetch_.uid;
+    prefetch_ = {};
+    feed_result(result);
+    read_ahead(uid);
+  }
+
   // Runs one action through the serial queue.
   void run(pop3d::Action action) {
     const pop3d::ActionId id = action.id;
@@ -338,27 +407,37 @@ class Pop3Handler final : public net::ConnectionHandler,
                   self]() -> std::function<void()> {
               pop3d::ActionResult r{id, pop3d::MaildropResult{}};
               if (rt->store) r.value = open_maildrop(*rt->store, *drops, *q, user);
-              return alive(self, [r](Pop3Handler& h) { h.feed_result(r); });
+              return alive(self, [r](Pop3Handler& h) {
+                h.remember_maildrop(std::get<pop3d::MaildropResult>(r.value));
+                h.feed_result(r);
+              });
             });
           } else if constexpr (std::is_same_v<A, pop3d::Retrieve>) {
             ++retr_;
-            push([rt = &rt_, user = user_, uid = a.uid, id, self]() -> std::function<void()> {
-              pop3d::RetrieveResult rr;
-              if (rt->store) {
-                auto bytes = rt->store->read_message(user, kInbox, static_cast<uint32_t>(uid));
-                if (bytes) {
-                  rr.outcome = pop3d::RetrieveResult::Outcome::ok;
-                  rr.bytes = std::move(*bytes);
-                } else if (bytes.error().code == Errc::not_found) {
-                  rr.outcome = pop3d::RetrieveResult::Outcome::gone;  // expunged by IMAP
-                } else {
-                  spdlog::warn("pop3 retr user={} uid={} error={}", user, uid,
-                               bytes.error().message);
-                }
+            if (prefetch_.active && prefetch_.uid == a.uid) {
+              if (!prefetch_.ready) {
+                prefetch_.waiting = id;  // answered when the read-ahead lands
+                return;
               }
+              // Read ahead already: answer on the next loop turn (after this Output's bytes).
               auto r = std::make_shared<pop3d::ActionResult>(
-                  pop3d::ActionResult{id, std::move(rr)});
-              return alive(self, [r](Pop3Handler& h) { h.feed_result(*r); });
+                  pop3d::ActionResult{id, std::move(*prefetch_.result)});
+              prefetch_ = {};
+              rt_.loop.post(alive(self, [r, uid = a.uid](Pop3Handler& h) {
+                h.feed_result(*r);
+                h.read_ahead(uid);
+              }));
+              return;
+            }
+            prefetch_ = {};  // not the message we guessed (a late read-ahead is ignored)
+            ++prefetch_gen_;
+            push([rt = &rt_, user = user_, uid = a.uid, id, self]() -> std::function<void()> {
+              auto r = std::make_shared<pop3d::ActionResult>(
+                  pop3d::ActionResult{id, read_retrieve(rt->store, user, uid)});
+              return alive(self, [r, uid](Pop3Handler& h) {
+                h.feed_result(*r);
+                h.read_ahead(uid);
+              });
             });
           } else if constexpr (std::is_same_v<A, pop3d::MarkSeen>) {
             // Handled by add_seen() above.
@@ -408,6 +487,10 @@ class Pop3Handler final : public net::ConnectionHandler,
   std::shared_ptr<ActionQueue> queue_;
   net::Timer delay_timer_;
   net::Timer seen_timer_;
+  std::vector<std::pair<pop3d::Uid, uint64_t>> order_;  // maildrop: uid, size
+  std::unordered_map<pop3d::Uid, size_t> position_;     // uid -> index in order_
+  ReadAhead prefetch_;
+  uint64_t prefetch_gen_ = 0;
   std::vector<pop3d::Uid> seen_batch_;  // RETR'd, \Seen not yet handed to the queue
   net::Connection* conn_ = nullptr;
   std::optional<pop3d::Session> session_;

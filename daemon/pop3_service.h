@@ -27,6 +27,9 @@
 //   store_flags is a durable index commit, so the handler batches them (at most every second
 //   or 512 messages, and always ahead of a Commit or Release in the queue). A crash can lose
 //   the last second of \Seen flags, never a message.
+// - Read-ahead: after a Retrieve the handler reads the next message of the maildrop (up to
+//   1 MiB) through the same serial queue, so a client fetching in order gets its next RETR
+//   answered without a worker round trip. At most one message per connection is held.
 // - UIDL (RFC 1939 §7): "<uidvalidity>.<uid>", stable across restarts and index rebuilds
 //   because the store persists both.
 // - Threading: Pop3Maildrops is thread-safe (one mutex); the handler and the queue's
