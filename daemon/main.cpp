@@ -16,6 +16,7 @@
 
 #include "auth/auth.h"
 #include "common/common.h"
+#include "daemon/relay_service.h"
 #include "daemon/services.h"
 #include "net/net.h"
 #include "store/store.h"
@@ -220,6 +221,13 @@ int run(const std::string& config_path) {
   rt.accounts = accounts->get();
   rt.authenticator = &authenticator;
   rt.store = message_store->get();
+  // The relay service must outlive loop.run() and workers.shutdown(): its queue work runs on
+  // the workers and its engine on the loop.
+  auto relay_service = start_relay_service(rt);
+  if (!relay_service) {
+    std::cerr << relay_service.error().message << "\n";
+    return 1;
+  }
 
   spdlog::info("ternd ready pid={} hostname={} data_dir={}", ::getpid(), config.hostname,
                config.data_dir);
