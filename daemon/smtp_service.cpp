@@ -104,8 +104,8 @@ smtpd::RecipientResult smtp_resolve_recipient(auth::AccountDb& accounts, store::
   }
   if (forwards) *forwards = resolved->forwards;
   if (resolved->local_users.empty()) {
-    // An alias that only forwards off-site: the relay takes it (see smtp_service.h).
-    out.status = resolved->forwards.empty() ? R::unknown_user : R::remote;
+    // An alias that only forwards off-site: ours, so accepted from anyone; the relay takes it.
+    out.status = resolved->forwards.empty() ? R::unknown_user : R::forward;
     return out;
   }
   for (const auto& user : resolved->local_users) {
@@ -409,7 +409,7 @@ class SmtpHandler final : public net::ConnectionHandler,
     auto done = net::if_alive(shared_from_this(), [result, forwards, key](SmtpHandler& h) {
       auto* r = std::get_if<smtpd::RecipientResult>(&result->result);
       bool accepted = r && (r->status == smtpd::RecipientResult::local ||
-                            r->status == smtpd::RecipientResult::remote);
+                            r->status == smtpd::RecipientResult::forward);
       if (accepted && !forwards->empty()) h.forwards_[key] = *forwards;
       else h.forwards_.erase(key);
       h.finish(std::move(*result));
@@ -418,22 +418,14 @@ class SmtpHandler final : public net::ConnectionHandler,
         [result, forwards, accounts, store, hostname, relay, req = std::move(req)] {
           auto r = smtp_resolve_recipient(*accounts, *store, req, hostname, forwards.get());
           const bool forwarding = !forwards->empty() && (r.status == smtpd::RecipientResult::local ||
-                                                          r.status == smtpd::RecipientResult::remote);
+                                                          r.status == smtpd::RecipientResult::forward);
           if (forwarding && !relay) {
-            // Part of this alias goes off-site and nothing can take it yet: defer the whole
+            // Part of this alias goes off-site and nothing can take it: defer the whole
             // recipient rather than deliver only the local part.
             spdlog::info("rcpt deferred reason=relay-unavailable to={} forwards={}",
                          req.address, join(*forwards));
             r.status = smtpd::RecipientResult::temporary;
             r.users.clear();
-          } else if (forwarding && r.status == smtpd::RecipientResult::remote &&
-                     req.auth_user.empty()) {
-            // An alias that only forwards off-site, from an unauthenticated client: the
-            // session would call it relaying (554). It is our alias, so defer instead until
-            // smtpd has a "forward" recipient kind (known gap, see smtp_service.h).
-            spdlog::info("rcpt deferred reason=forward-only-alias to={} forwards={}",
-                         req.address, join(*forwards));
-            r.status = smtpd::RecipientResult::temporary;
           }
           result->result = std::move(r);
         },

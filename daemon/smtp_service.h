@@ -18,9 +18,10 @@
 //   the whole message gets a temporary failure (the client retries; a duplicate is possible
 //   for the targets that did succeed, a loss is not).
 // - Remote recipients (submission to other domains, and alias forwards to external
-//   addresses) go through Runtime::enqueue_remote, the relay seam. Until the relay wires it,
-//   relay_available is false: the session refuses remote recipients with 451 4.3.2 and RCPT
-//   to an alias that forwards off-site gets a temporary failure (nothing is silently dropped).
+//   addresses) go through Runtime::enqueue_remote, the relay seam. An alias that only forwards
+//   off-site is a `forward` recipient: ours, so accepted without authentication. When the
+//   relay is not running, relay_available is false: remote and forward recipients get
+//   451 4.3.2, and so does an alias mixing local users and forwards (nothing silently dropped).
 // - Log, one line per message:
 //     msg id=<queueid> from=<sender> rcpt=<a,b> size=<n> outcome=delivered|tempfail|rejected
 //         proto=smtp listener=<name> ip=<ip> [reason=...]

@@ -214,6 +214,13 @@ void Session::on_recipient(const RecipientResult& r, const Command& cmd, Output&
       }
       add(true, {});
       return reply(out, reply::RecipientOk);
+    case RecipientResult::forward:
+      if (!settings_.relay_available) {
+        out.log.push_back("rcpt deferred reason=relay-unavailable to=" + cmd.path);
+        return reply(out, reply::RelayUnavailable);
+      }
+      add(true, {});
+      return reply(out, reply::RecipientOk);
     case RecipientResult::unknown_user: return reply(out, reply::UnknownUser);
     case RecipientResult::over_quota: return reply(out, reply::MailboxFull);
     case RecipientResult::temporary: return reply(out, reply::TempFailure);

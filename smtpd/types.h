@@ -118,7 +118,10 @@ struct AuthResult {
 };
 
 struct RecipientResult {
-  enum Status { local, remote, unknown_user, not_local_domain, over_quota, temporary } status =
+  // forward: one of OUR addresses (an alias) whose mail goes off-site. Unlike `remote` it is
+  // accepted without authentication (it is not relaying: we are the destination), as long as
+  // the relay can take it.
+  enum Status { local, remote, forward, unknown_user, not_local_domain, over_quota, temporary } status =
       temporary;
   std::vector<std::string> users;  // when local
 };

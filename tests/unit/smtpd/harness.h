@@ -144,6 +144,8 @@ class Harness {
         res.status = RecipientResult::over_quota;
       } else if (key == "busy@example.test") {
         res.status = RecipientResult::temporary;
+      } else if (key == "fwd@example.test") {
+        res.status = RecipientResult::forward;
       } else if (rr->parsed.domain == "example.test") {
         res.status = RecipientResult::unknown_user;
       } else {

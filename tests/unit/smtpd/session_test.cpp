@@ -340,5 +340,29 @@ TEST(Session, PipelinedInputOverflowWhilePending) {
   EXPECT_TRUE(h.closed);
 }
 
+// An alias of ours that forwards off-site is not relaying: accepted from an unauthenticated
+// MX client when the relay runs, deferred (never refused as relaying) when it does not.
+TEST(Session, MxForwardingAliasAcceptedWithoutAuth) {
+  SessionSettings s = default_settings();
+  s.relay_available = true;
+  Harness h(s);
+  h.send("EHLO client.example");
+  EXPECT_EQ(h.send("MAIL FROM:<a@remote.example>"), "250 2.1.0");
+  EXPECT_EQ(h.send("RCPT TO:<fwd@example.test>"), "250 2.1.5");
+  EXPECT_EQ(h.send("RCPT TO:<someone@elsewhere.example>"), "554 5.7.1");  // still no relaying
+  EXPECT_EQ(h.send("DATA"), "354");
+  EXPECT_EQ(h.feed("Subject: f\r\n\r\nbody\r\n.\r\n"), "250 2.0.0");
+  ASSERT_EQ(h.delivered.size(), 1u);
+  const Envelope& e = h.delivered[0].envelope;
+  ASSERT_EQ(e.recipients.size(), 1u);
+  EXPECT_EQ(e.recipients[0].address, "fwd@example.test");
+  EXPECT_TRUE(e.recipients[0].remote);
+
+  Harness off;  // relay not running
+  off.send("EHLO client.example");
+  off.send("MAIL FROM:<a@remote.example>");
+  EXPECT_EQ(off.send("RCPT TO:<fwd@example.test>"), "451 4.3.2");
+}
+
 }  // namespace
 }  // namespace tern::smtpd::testing
