@@ -1,4 +1,7 @@
 // The real transport: one outbound TCP connection (net::connect) driving an SmtpClient.
+#include <map>
+#include <vector>
+
 #include "common/log.h"
 #include "net/net.h"
 #include "relay/outbound.h"
@@ -40,6 +43,11 @@ class ClientHandler : public net::ConnectionHandler {
   }
 
   void on_timeout() override { apply(client_.timed_out()); }
+
+  // Shutdown: drop the session now (on_close reports what we have).
+  void close_now() {
+    if (auto* c = connection()) c->close();
+  }
 
   void on_close() override {
     if (!client_.done()) {
@@ -107,14 +115,19 @@ class NetTransport final : public Transport {
     opt.tls = tls_;
     Endpoint to = request.address;
     auto shared_done = std::make_shared<std::function<void(TransportResult)>>(std::move(done));
-    auto handler = std::make_shared<ClientHandler>(std::move(request), [shared_done](TransportResult r) {
+    auto live = live_;
+    auto key = std::make_shared<char>();  // identifies this session in live_
+    auto handler = std::make_shared<ClientHandler>(std::move(request), [shared_done, live, key](TransportResult r) {
+      live->erase(key.get());
       if (*shared_done) {
         auto d = std::move(*shared_done);
         *shared_done = nullptr;
         d(std::move(r));
       }
     });
-    net::connect(loop_, to, std::move(opt), handler, [shared_done](const Error& e) {
+    (*live_)[key.get()] = handler;
+    net::connect(loop_, to, std::move(opt), handler, [shared_done, live, key](const Error& e) {
+      live->erase(key.get());
       if (*shared_done) {
         auto d = std::move(*shared_done);
         *shared_done = nullptr;
@@ -126,9 +139,21 @@ class NetTransport final : public Transport {
     });
   }
 
+  void close_all() override {
+    // Copy first: close() may run on_close (and so erase from live_) before returning.
+    std::vector<std::shared_ptr<ClientHandler>> open;
+    for (auto& [key, weak] : *live_)
+      if (auto h = weak.lock()) open.push_back(std::move(h));
+    for (auto& h : open) h->close_now();
+  }
+
  private:
   net::Loop& loop_;
   std::shared_ptr<net::TlsContext> tls_;
+  // Sessions not finished yet (weak: the connection owns its handler). A connect still in
+  // progress has no connection to close: it ends by itself within connect_timeout.
+  std::shared_ptr<std::map<const void*, std::weak_ptr<ClientHandler>>> live_ =
+      std::make_shared<std::map<const void*, std::weak_ptr<ClientHandler>>>();
 };
 
 }  // namespace

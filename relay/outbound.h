@@ -53,6 +53,9 @@ class Transport {
  public:
   virtual ~Transport() = default;
   virtual void send(TransportRequest request, std::function<void(TransportResult)> done) = 0;
+  // Loop thread, at shutdown: closes every open session now (each `done` then runs with what
+  // it had, the rest temporary). Without it an open connection outlives the loop.
+  virtual void close_all() {}
 };
 
 // The real transport: net::connect + SmtpClient (+ STARTTLS with `client_tls`, unverified).
@@ -113,7 +116,8 @@ class Relay {
 
   // Loop thread: starts the periodic rescan and runs a first tick (restart resumes here).
   void start();
-  // Loop thread: stops timers and dispatching; attempts in flight finish and are recorded.
+  // Loop thread: stops timers and dispatching and closes open transport sessions
+  // (Transport::close_all); their recipients are recorded as a temporary failure (deferred).
   void stop();
   // Loop thread: re-read queue.db now (SIGUSR1 from `ternctl queue flush`, new mail).
   void rescan();

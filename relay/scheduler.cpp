@@ -30,6 +30,9 @@ void Relay::start() {
 void Relay::stop() {
   s_->stopped = true;
   if (s_->timer) s_->timer->stop();
+  // A session waiting on a slow remote would otherwise keep its connection (and this State)
+  // alive past the loop: close it; the attempt then finishes as a temporary failure.
+  if (s_->deps.transport) s_->deps.transport->close_all();
 }
 
 void Relay::rescan() { s_->request_tick(); }
