@@ -39,9 +39,12 @@ void Session::Impl::cmd_fetch(const Command& c) {
   for (const auto& it : a.items)
     if (it.kind == FetchItem::Kind::modseq) condstore = true;
 
-  auto snap = backend.store().snapshot(user, sel->name);
-  if (!snap) return store_error(c.tag, snap.error());
-  auto& infos = snap->messages;
+  std::vector<uint32_t> wanted;
+  wanted.reserve(idx->size());
+  for (size_t i : *idx) wanted.push_back(sel->uids[i]);
+  auto fetched = backend.store().messages(user, sel->name, wanted);
+  if (!fetched) return store_error(c.tag, fetched.error());
+  auto& infos = *fetched;
 
   if (a.vanished) {
     auto ch = backend.store().changes_since(user, sel->name, *a.changed_since);

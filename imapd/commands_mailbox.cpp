@@ -6,6 +6,7 @@
 
 #include "common/strings.h"
 #include "imapd/session_impl.h"
+#include "mime/mime.h"
 
 namespace tern::imapd {
 
@@ -193,7 +194,10 @@ void Session::Impl::cmd_append(const Command& c) {
       return no(c.tag, "Message too big", ResponseCode{code::TooBig, ""});
     store::Flags flags = list_to_flags(m.flags);
     int64_t date = m.internal_date ? m.internal_date->to_unix() : backend.now();
-    auto r = backend.store().append(user, *name, m.data, flags, date, limit);
+    // ENVELOPE and BODYSTRUCTURE are computed once here and cached in the index, so FETCHing
+    // them later reads no message file (as SMTP delivery does).
+    auto r = backend.store().append(user, *name, m.data, flags, date, limit,
+                                    mime::serialize(mime::compute_metadata(m.data)));
     // RFC 9051 §6.3.12: TRYCREATE when the mailbox does not exist.
     if (!r) return store_error(c.tag, r.error(), true);
     uids.push_back(r->uid);

@@ -219,8 +219,10 @@ Result<std::vector<DeliveryOutcome>> Store::deliver(const DeliveryRequest& reque
 
 Result<AppendResult> Store::append(std::string_view user, std::string_view mailbox,
                                    std::string_view bytes, const Flags& flags,
-                                   int64_t internal_date, uint64_t quota_bytes) {
+                                   int64_t internal_date, uint64_t quota_bytes,
+                                   std::string cached_metadata) {
   DeliveryRequest req;
+  req.cached_metadata = std::move(cached_metadata);
   req.targets.push_back(DeliveryTarget{std::string(user), std::string(mailbox), quota_bytes});
   req.message = bytes;
   req.internal_date = internal_date;

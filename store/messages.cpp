@@ -114,6 +114,33 @@ Result<MailboxSnapshot> Store::snapshot(std::string_view user, std::string_view 
   });
 }
 
+Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::string_view mailbox,
+                                                 const std::vector<uint32_t>& uids) {
+  return detail::guarded([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    std::vector<uint32_t> want(uids);
+    std::sort(want.begin(), want.end());
+    want.erase(std::unique(want.begin(), want.end()), want.end());
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    auto row = impl_->require_mailbox(u.address, name);
+    std::vector<MessageInfo> out;
+    if (want.empty()) return out;
+    // One scan of the primary key between the smallest and largest wanted UID: a FETCH of a
+    // few messages reads a few rows, not the whole mailbox.
+    auto st = impl_->db.prepare(
+        "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata "
+        "FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid");
+    st.bind(row.id).bind(static_cast<int64_t>(want.front())).bind(static_cast<int64_t>(want.back()));
+    while (st.step()) {
+      auto r = read_row(st);
+      if (std::binary_search(want.begin(), want.end(), r.uid)) out.push_back(to_info(std::move(r)));
+    }
+    return out;
+  });
+}
+
 Result<std::string> Store::message_path(std::string_view user, std::string_view mailbox, uint32_t uid) {
   return detail::guarded([&] {
     auto u = check(detail::canonical_user(user));

@@ -199,9 +199,10 @@ class Store {
   // Delivery (SMTP) and APPEND (IMAP), through the same group commit.
   Result<std::vector<DeliveryOutcome>> deliver(const DeliveryRequest& request);
   // Errc::not_found if the mailbox does not exist (RFC 9051 §6.3.12: TRYCREATE).
+  // cached_metadata: as DeliveryRequest::cached_metadata (IMAP ENVELOPE/BODYSTRUCTURE).
   Result<AppendResult> append(std::string_view user, std::string_view mailbox,
                               std::string_view bytes, const Flags& flags, int64_t internal_date,
-                              uint64_t quota_bytes = 0);
+                              uint64_t quota_bytes = 0, std::string cached_metadata = {});
 
   // Mailboxes (RFC 9051 §6.3.4-§6.3.11).
   Result<std::vector<MailboxStatus>> list_mailboxes(std::string_view user);
@@ -216,6 +217,10 @@ class Store {
 
   // Messages.
   Result<MailboxSnapshot> snapshot(std::string_view user, std::string_view mailbox);
+  // The messages with these UIDs (missing ones skipped), sorted by uid: what FETCH needs
+  // without reading the whole mailbox.
+  Result<std::vector<MessageInfo>> messages(std::string_view user, std::string_view mailbox,
+                                            const std::vector<uint32_t>& uids);
   Result<std::string> read_message(std::string_view user, std::string_view mailbox, uint32_t uid);
   // Absolute path for streaming large messages. A concurrent flag change may rename the file:
   // on ENOENT ask again.

@@ -121,6 +121,27 @@ TEST_F(StoreTest, ConcurrentDeliveriesGetIncreasingUidsAndBatch) {
   EXPECT_EQ(files(maildir("example.test", "alice")).size(), static_cast<size_t>(kThreads));
 }
 
+TEST_F(StoreTest, MessagesReturnsOnlyTheWantedUidsWithMetadata) {
+  open();
+  std::vector<uint32_t> uids;
+  for (int i = 0; i < 5; ++i) {
+    auto r = store_->append(kAlice, "INBOX", "m" + std::to_string(i) + "\r\n", {}, 0, 0,
+                            "meta" + std::to_string(i));
+    ASSERT_TRUE(r.ok());
+    uids.push_back(r->uid);
+  }
+  ASSERT_TRUE(store_->expunge(kAlice, "INBOX", {uids[3]}).ok());
+  auto got = store_->messages(kAlice, "INBOX", {uids[4], uids[1], uids[3], uids[1], 999});
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 2u);  // uids[3] expunged, 999 never existed, duplicates collapsed
+  EXPECT_EQ((*got)[0].uid, uids[1]);
+  EXPECT_EQ((*got)[0].cached_metadata, "meta1");
+  EXPECT_EQ((*got)[1].uid, uids[4]);
+  EXPECT_EQ((*got)[1].size, 4u);
+  EXPECT_TRUE(store_->messages(kAlice, "INBOX", {})->empty());
+  EXPECT_FALSE(store_->messages(kAlice, "Nope", {uids[0]}).ok());
+}
+
 TEST_F(StoreTest, QuotaRefusesWithoutWriting) {
   open();
   std::string bytes(1000, 'x');
