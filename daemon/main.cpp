@@ -151,7 +151,7 @@ int run(const std::string& config_path) {
   limits.max_connections = config.limits.max_connections;
   limits.max_connections_per_ip = config.limits.max_connections_per_ip;
   net::Server server(loop, limits);
-  Runtime rt{config, loop, workers, *tls, {}};
+  Runtime rt{.config = config, .loop = loop, .workers = workers, .tls = *tls};
 
   // Signals first: a SIGTERM that arrives while we bind is handled once the loop runs.
   bool stopping = false;

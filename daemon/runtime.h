@@ -61,7 +61,7 @@ struct Runtime {
 
   // Run (on the loop thread) when shutdown begins, before connections are told to finish:
   // stop queue runners, timers, outbound connections.
-  std::vector<std::function<void()>> on_shutdown;
+  std::vector<std::function<void()>> on_shutdown{};
 
   // Accounts and the message store, opened by main() before the listeners start. Both are
   // thread-safe and BLOCKING: call them from rt.workers only, never on the loop thread.
@@ -74,7 +74,7 @@ struct Runtime {
   // recipients marked remote and returns the queue id; "250" follows only after it returns.
   // Blocking: worker threads only.
   std::function<Result<std::string>(const smtpd::Envelope& envelope, std::string_view message)>
-      enqueue_remote;
+      enqueue_remote{};
 
   // POP3 maildrop locks (IN-USE) and wire-size cache, shared by the pop3 and pop3s
   // listeners; created by make_pop3_factory (daemon/pop3_service.h).
