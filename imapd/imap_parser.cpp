@@ -124,8 +124,11 @@ void CommandParser::note_line_bytes(std::string_view chunk) {
       in_quote_ = true;
     }
   }
+  // Exactly the last kTailKeep bytes of the line, however it was chunked: a literal marker
+  // too long to fit is then "no marker" both when the line arrives whole and when it trickles
+  // in (the fuzzer found the two disagreeing when the tail kept up to twice that).
   tail_.append(chunk.size() > kTailKeep ? chunk.substr(chunk.size() - kTailKeep) : chunk);
-  if (tail_.size() > 2 * kTailKeep) tail_.erase(0, tail_.size() - kTailKeep);
+  if (tail_.size() > kTailKeep) tail_.erase(0, tail_.size() - kTailKeep);
   line_len_ += chunk.size();
   if (discarding_) return;
   std::optional<ErrorKind> overflow;

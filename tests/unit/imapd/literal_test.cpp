@@ -146,5 +146,17 @@ TEST(Literals, TruncatedCommandIsPartial) {
   EXPECT_EQ(r, (Events{"PARTIAL"}));
 }
 
+// Fuzz regression: a marker with more digits than the parser keeps of a line's tail must be
+// judged the same whether the line arrives whole or a byte at a time (here: not a marker, so
+// the line is a syntax error and the next command still parses).
+TEST(Literals, OverlongMarkerIsJudgedTheSameWholeAndTrickled) {
+  const std::string input = "a LOGIN alice {" + std::string(40, '5') + "}\r\nb NOOP\r\n";
+  auto whole = run(input);
+  auto trickled = run(input, 1);
+  EXPECT_EQ(whole, trickled);
+  ASSERT_EQ(whole.size(), 2u);
+  EXPECT_EQ(whole[1], "CMD b NOOP");
+}
+
 }  // namespace
 }  // namespace tern::imapd
