@@ -211,8 +211,7 @@ std::optional<std::string> mutf7_decode(std::string_view in) {
       // RFC 3501 §5.1.3: printable US-ASCII must not be base64-encoded.
       // Controls are never valid in mailbox names, so they are refused here too.
       if (cp < 0x80) return std::nullopt;
-      if (cp < 0x80) out += static_cast<char>(cp);
-      else if (cp < 0x800) { out += static_cast<char>(0xC0 | (cp >> 6)); out += static_cast<char>(0x80 | (cp & 0x3F)); }
+      if (cp < 0x800) { out += static_cast<char>(0xC0 | (cp >> 6)); out += static_cast<char>(0x80 | (cp & 0x3F)); }
       else if (cp < 0x10000) {
         out += static_cast<char>(0xE0 | (cp >> 12));
         out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
