@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libc-ares-dev libtomlplusplus-dev libcli11-dev
   clang-14 libclang-rt-14-dev
   openssl sqlite3 curl swaks python3 python3-aiosmtpd python3-dnslib python3-dkim python3-nacl
+  isync fetchmail msmtp offlineimap3
 )
 
 missing=()
