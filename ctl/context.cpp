@@ -9,14 +9,36 @@
 #include <filesystem>
 #include <iostream>
 
+#include "common/privileges.h"
 #include "common/strings.h"
 
 namespace tern::ctl {
+
+namespace {
+
+Status ensure_dir(const std::string& path);
+
+// Run by root with `user` set: create data_dir as root, give it to the service user, and become
+// that user before anything is opened, so ternd (which runs as that user) can write every file
+// this command creates. A tree root already made is fixed by ternd at its next start.
+Status become_service_user(const Config& c) {
+  if (::geteuid() != 0) return {};
+  auto user = lookup_service_user(c.user);
+  if (!user) return make_error(Errc::not_found, c.path + ": " + user.error().message);
+  if (!*user) return {};
+  if (Status s = ensure_dir(c.data_dir); !s) return s;
+  if (::chown(c.data_dir.c_str(), (*user)->uid, (*user)->gid) != 0)
+    return make_error(Errc::internal, "cannot chown " + c.data_dir + ": " + std::strerror(errno));
+  return become_user(**user);
+}
+
+}  // namespace
 
 Result<const Config*> Context::config() {
   if (!config_) {
     auto loaded = load_config(config_path);
     if (!loaded) return loaded.error();
+    if (Status s = become_service_user(*loaded); !s) return s.error();
     config_ = std::move(*loaded);
   }
   return &*config_;

@@ -16,6 +16,7 @@
 
 #include "auth/auth.h"
 #include "common/common.h"
+#include "common/privileges.h"
 #include "daemon/relay_service.h"
 #include "daemon/services.h"
 #include "net/net.h"
@@ -81,28 +82,26 @@ Result<int> lock_data_dir(const std::string& data_dir) {
 }
 
 Status drop_privileges(const Config& c) {
-  if (c.user.empty()) {
+  auto user = lookup_service_user(c.user);
+  if (!user) return make_error(Errc::not_found, c.path + ": " + user.error().message);
+  if (!*user) {
     if (::geteuid() == 0) spdlog::warn("running as root: set `user` to drop privileges");
     return {};
   }
-  struct passwd* pw = ::getpwnam(c.user.c_str());
-  if (!pw) return make_error(Errc::not_found, c.path + ": user: no such user \"" + c.user + "\"");
+  const ServiceUser& u = **user;
   if (::geteuid() != 0) {
-    if (pw->pw_uid != ::geteuid())
+    if (u.uid != ::geteuid())
       spdlog::warn("not started as root: cannot switch to user {} (running as uid {})", c.user,
                    ::geteuid());
     return {};
   }
-  // data_dir was created by root: hand it to the service user.
-  for (const auto& p : {c.data_dir, c.data_dir + "/ternd.lock"})
-    if (::chown(p.c_str(), pw->pw_uid, pw->pw_gid) != 0)
-      spdlog::warn("cannot chown {}: {}", p, errno_text(errno));
-  // Order matters: groups and gid while still root, uid last.
-  if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setgid(pw->pw_gid) != 0 ||
-      ::setuid(pw->pw_uid) != 0)
-    return make_error(Errc::internal, "cannot switch to user " + c.user + ": " + errno_text(errno));
-  if (pw->pw_uid != 0 && ::setuid(0) == 0) return make_error(Errc::internal, "privileges could be regained after dropping them");
-  spdlog::info("running as user={} uid={} gid={}", c.user, pw->pw_uid, pw->pw_gid);
+  // Whatever root created in data_dir (ternctl before the first start, a restored backup, an
+  // older version) must be writable by the service user, or it cannot open accounts.db.
+  auto changed = chown_tree(c.data_dir, u);
+  if (!changed) return make_error(Errc::internal, c.path + ": data_dir: " + changed.error().message);
+  if (*changed) spdlog::info("data_dir: {} entries given to user {}", *changed, c.user);
+  if (Status s = become_user(u); !s) return s.error();
+  spdlog::info("running as user={} uid={} gid={}", c.user, u.uid, u.gid);
   return {};
 }
 

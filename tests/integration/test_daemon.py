@@ -234,6 +234,50 @@ class StartupErrors(unittest.TestCase):
         with Tern(listeners=("smtp", "pop3s"), tls=False) as t:
             self.assert_one_line_error(t, f"{t.config_path}: tls.cert: required by listen.pop3s")
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to drop privileges")
+    def test_runs_as_configured_user_with_data_dir_made_by_root(self):
+        import imaplib
+        import pwd
+        import smtplib
+        nobody = pwd.getpwnam("nobody")
+        with Tern() as t:
+            t.write_config('user = "nobody"\n' + t.config_text())
+            os.chmod(t.dir, 0o755)  # the service user must reach data_dir and the certificate
+            # The usual order: the admin (root) creates accounts before the first start.
+            for args, pw in ((("domain", "add", "example.test"), None),
+                             (("user", "add", "a@example.test"), "pw-a-123456")):
+                p = t.ctl(*args, input=pw and pw + "\n")
+                self.assertEqual(p.returncode, 0, p.stderr)
+            # A file root made by hand in data_dir (a restored backup, say) is handed over too.
+            stray = os.path.join(t.data_dir, "restored.txt")
+            with open(stray, "w") as f:
+                f.write("x")
+            t.start()
+            with open(f"/proc/{t.pid}/status") as f:
+                ids = {l.split(":")[0]: l.split()[1:] for l in f if l.startswith(("Uid", "Gid"))}
+            self.assertEqual(ids["Uid"], [str(nobody.pw_uid)] * 4)
+            self.assertEqual(ids["Gid"], [str(nobody.pw_gid)] * 4)
+            self.assertEqual(os.stat(stray).st_uid, nobody.pw_uid)
+            # ternctl run by root while ternd runs: the new user's files are ternd's too.
+            p = t.ctl("user", "add", "b@example.test", input="pw-b-123456\n")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with smtplib.SMTP("127.0.0.1", t.port("smtp"), timeout=30) as s:
+                refused = s.sendmail("x@outside.test", ["a@example.test", "b@example.test"],
+                                     b"Subject: hi\r\n\r\nbody\r\n")
+            self.assertEqual(refused, {})
+            for user, pw in (("a@example.test", "pw-a-123456"), ("b@example.test", "pw-b-123456")):
+                c = imaplib.IMAP4_SSL("127.0.0.1", t.port("imaps"),
+                                      ssl_context=client_tls_context(), timeout=30)
+                c.login(user, pw)
+                self.assertEqual(c.select("INBOX"), ("OK", [b"1"]))
+                self.assertEqual(c.create("Projects")[0], "OK")
+                c.logout()
+            for root, dirs, files in os.walk(t.data_dir):
+                for name in dirs + files:
+                    path = os.path.join(root, name)
+                    self.assertEqual(os.lstat(path).st_uid, nobody.pw_uid, path)
+            self.assertEqual(t.stop(), 0)
+
     def test_port_in_use(self):
         with Tern(listeners=("smtp",)) as t:
             blocker = socket.socket()
