@@ -102,6 +102,11 @@ Status drop_privileges(const Config& c) {
   if (*changed) spdlog::info("data_dir: {} entries given to user {}", *changed, c.user);
   if (Status s = become_user(u); !s) return s.error();
   spdlog::info("running as user={} uid={} gid={}", c.user, u.uid, u.gid);
+  // The certificate was read as root; a SIGHUP reload reads it as the service user.
+  for (const std::string& f : {c.tls.cert, c.tls.key})
+    if (!f.empty() && ::access(f.c_str(), R_OK) != 0)
+      spdlog::warn("{} is not readable by user {}: a SIGHUP certificate reload will fail", f,
+                   c.user);
   return {};
 }
 
