@@ -18,6 +18,10 @@ struct PendingConnect {
   std::shared_ptr<ConnectionHandler> handler;
   std::function<void(const Error&)> on_error;
   std::string error;  // set once the attempt failed
+  // Points back at this attempt until it is deleted; connect_cancellable()'s canceller
+  // holds it (loop thread only, so no locking).
+  std::shared_ptr<PendingConnect*> self = std::make_shared<PendingConnect*>(nullptr);
+  ~PendingConnect() { *self = nullptr; }
 };
 
 // Closes the socket; the error is reported from the close callback so that every failure is
@@ -41,7 +45,17 @@ void fail(PendingConnect* p, std::string why) {
 void connect(Loop& loop, const Endpoint& to, ConnectOptions options,
              std::shared_ptr<ConnectionHandler> handler,
              std::function<void(const Error&)> on_error) {
+  (void)connect_cancellable(loop, to, std::move(options), std::move(handler), std::move(on_error));
+}
+
+std::function<void()> connect_cancellable(Loop& loop, const Endpoint& to, ConnectOptions options,
+                                          std::shared_ptr<ConnectionHandler> handler,
+                                          std::function<void(const Error&)> on_error) {
   auto* p = new PendingConnect;
+  *p->self = p;
+  std::function<void()> cancel = [token = p->self] {
+    if (PendingConnect* pending = *token) fail(pending, "connect cancelled");
+  };
   p->loop = &loop;
   p->to = to;
   p->options = std::move(options);
@@ -78,10 +92,11 @@ void connect(Loop& loop, const Endpoint& to, ConnectOptions options,
                         });
   if (rc != 0) {
     fail(p, uv_strerror(rc));
-    return;
+    return cancel;
   }
   p->timer = std::make_unique<Timer>(loop);
   p->timer->start(p->options.timeout_ms, [p] { fail(p, "connection timed out"); });
+  return cancel;
 }
 
 }  // namespace tern::net

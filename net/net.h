@@ -334,4 +334,12 @@ void connect(Loop& loop, const Endpoint& to, ConnectOptions options,
              std::shared_ptr<ConnectionHandler> handler,
              std::function<void(const Error&)> on_error);
 
+// Like connect(), and returns a canceller (loop thread only): while the connect is still in
+// progress it closes the socket and `on_error` then runs (asynchronously) with "connect
+// cancelled"; once on_open() or on_error has run it does nothing. Shutdown uses it so that a
+// connect to a silent host does not hold the loop for the whole timeout.
+std::function<void()> connect_cancellable(Loop& loop, const Endpoint& to, ConnectOptions options,
+                                          std::shared_ptr<ConnectionHandler> handler,
+                                          std::function<void(const Error&)> on_error);
+
 }  // namespace tern::net
