@@ -85,6 +85,11 @@ class AccountDb {
   struct Options {
     HashCost cost = HashCost::interactive;
     int busy_timeout_ms = 5000;
+    // RFC 5321 §4.5.1: mail to postmaster at every domain we serve, and at our own hostname,
+    // must be accepted. When a domain defines no postmaster user or alias, resolve_recipient
+    // sends it to this address (empty: not accepted, and ternd warns at start).
+    std::string postmaster;
+    std::string hostname;
   };
 
   // Opens (creating if missing) the database file and its schema. The directory must exist.

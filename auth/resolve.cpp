@@ -3,6 +3,7 @@
 
 #include "auth/account_db_impl.h"
 #include "common/log.h"
+#include "common/strings.h"
 
 namespace tern::auth {
 
@@ -134,15 +135,31 @@ Result<Recipient> AccountDb::resolve_recipient(std::string_view address) {
   if (!lease) return lease.error();
   ReadTxn snapshot(lease->get());
   Recipient out;
-  auto local = query_domain(lease->get(), split_canonical(*name).domain);
+  Split parts = split_canonical(*name);
+  const Options& opt = impl_->options();
+  // RFC 5321 §4.5.1: postmaster is reserved at every domain we serve and at our hostname; a
+  // domain's own postmaster user or alias wins, the configured address catches the rest.
+  std::optional<std::string> postmaster_target;
+  if (parts.local == "postmaster" && !opt.postmaster.empty()) {
+    if (auto target = canonical_address(opt.postmaster); target && *target != *name)
+      postmaster_target = *target;
+  }
+  auto local = query_domain(lease->get(), parts.domain);
   if (!local) return local.error();
-  if (!*local) {
+  bool our_hostname = postmaster_target && parts.domain == ascii_lower(opt.hostname);
+  if (!*local && !our_hostname) {
     out.kind = Recipient::Kind::not_local_domain;
     return out;
   }
   Expander ex(lease->get(), /*use_catchall=*/true);
-  auto known = ex.expand(*name, 0);
-  if (!known) return known.error();
+  if (*local) {
+    auto known = ex.expand(*name, 0);
+    if (!known) return known.error();
+  }
+  if (ex.users_.empty() && ex.forwards_.empty() && postmaster_target) {
+    auto known = ex.expand(*postmaster_target, 1);
+    if (!known) return known.error();
+  }
   out.local_users = std::move(ex.users_);
   out.forwards = std::move(ex.forwards_);
   out.kind = (out.local_users.empty() && out.forwards.empty()) ? Recipient::Kind::unknown_user

@@ -191,6 +191,13 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& path)
   r.string("hostname", c.hostname);
   r.string("data_dir", c.data_dir);
   r.string("user", c.user);
+  r.string("postmaster", c.postmaster);
+  if (!c.postmaster.empty()) {
+    size_t at = c.postmaster.rfind('@');
+    if (at == std::string::npos || at == 0 || at + 1 == c.postmaster.size() ||
+        c.postmaster.find_first_of(" \t<>\"") != std::string::npos)
+      r.fail("postmaster", "bad address \"" + c.postmaster + "\": expected local@domain");
+  }
   r.one_of("log_level", c.log_level, {"trace", "debug", "info", "warn", "error", "critical", "off"});
   r.section("tls", [&](Reader& s) {
     s.string("cert", c.tls.cert);

@@ -106,6 +106,7 @@ struct Config {
   std::string hostname = "localhost";
   std::string data_dir;
   std::string user;
+  std::string postmaster;  // where postmaster@<each local domain> goes unless defined there
   std::string log_level = "info";
   TlsConfig tls;
   ListenConfig listen;

@@ -208,7 +208,13 @@ int run(const std::string& config_path) {
 
   // Opened after dropping privileges, so every file they create belongs to `user`. The store's
   // open() also reconciles each Maildir with the index (crash recovery) before we serve.
-  auto accounts = auth::AccountDb::open(config.data_dir + "/accounts.db");
+  auth::AccountDb::Options account_options;
+  account_options.postmaster = config.postmaster;
+  account_options.hostname = config.hostname;
+  if (config.postmaster.empty())
+    spdlog::warn("postmaster is not set: mail to postmaster@<domain> is refused unless a user or "
+                 "alias defines it (RFC 5321 4.5.1 requires it to be accepted)");
+  auto accounts = auth::AccountDb::open(config.data_dir + "/accounts.db", account_options);
   if (!accounts) {
     std::cerr << config.path << ": data_dir: " << accounts.error().message << "\n";
     return 1;

@@ -29,6 +29,7 @@ if [ ! -f "$conf" ]; then
 # Demo instance made by scripts/demo.sh. Every key is documented in README.md.
 hostname = "mail.example.test"
 data_dir = "$var/data"
+postmaster = "demo@example.test"
 log_level = "info"
 
 [tls]

@@ -129,3 +129,41 @@ TEST_F(ResolveTest, OwnsAddress) {
   EXPECT_FALSE(owns("bob@example.test", "bob@elsewhere.test"));
   EXPECT_FALSE(owns("bob@example.test", "garbage"));
 }
+
+// RFC 5321 §4.5.1: postmaster at every served domain and at our hostname is accepted.
+TEST_F(ResolveTest, PostmasterFallsBackToTheConfiguredAddress) {
+  // Without a configured postmaster, an undefined postmaster is unknown, as any user.
+  EXPECT_EQ(resolve("postmaster@example.test").kind, Recipient::Kind::unknown_user);
+
+  db_.reset();
+  AccountDb::Options o;
+  o.cost = HashCost::minimum;
+  o.postmaster = "Alice@Example.test";
+  o.hostname = "Mail.Example.test";
+  auto opened = AccountDb::open(db_path_, o);
+  ASSERT_TRUE(opened.ok());
+  db_ = std::move(*opened);
+
+  for (const char* a : {"postmaster@example.test", "POSTMASTER@second.test",
+                        "postmaster@mail.example.test"}) {
+    Recipient r = resolve(a);
+    EXPECT_EQ(r.kind, Recipient::Kind::local) << a;
+    EXPECT_EQ(r.local_users, Strings{"alice@example.test"}) << a;
+  }
+  // Only postmaster: other names at the hostname, and postmaster elsewhere, are not ours.
+  EXPECT_EQ(resolve("bob@mail.example.test").kind, Recipient::Kind::not_local_domain);
+  EXPECT_EQ(resolve("postmaster@elsewhere.test").kind, Recipient::Kind::not_local_domain);
+  // A domain's own postmaster alias wins over the fallback.
+  ASSERT_OK(db_->add_alias("postmaster@second.test", {"carol@second.test"}));
+  EXPECT_EQ(resolve("postmaster@second.test").local_users, Strings{"carol@second.test"});
+  // An off-site postmaster address is a forward.
+  db_.reset();
+  o.postmaster = "admin@provider.test";
+  opened = AccountDb::open(db_path_, o);
+  ASSERT_TRUE(opened.ok());
+  db_ = std::move(*opened);
+  Recipient off = resolve("postmaster@example.test");
+  EXPECT_EQ(off.kind, Recipient::Kind::local);
+  EXPECT_TRUE(off.local_users.empty());
+  EXPECT_EQ(off.forwards, Strings{"admin@provider.test"});
+}

@@ -70,6 +70,16 @@ TEST(Config, WrongTypeAndMalformed) {
   EXPECT_EQ(c.error().message, "/etc/t.toml: data_dir: required");
 }
 
+TEST(Config, Postmaster) {
+  auto c = parse("data_dir = \"/x\"\npostmaster = \"admin@example.test\"\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->postmaster, "admin@example.test");
+  c = parse("data_dir = \"/x\"\npostmaster = \"admin\"\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message,
+            "/etc/t.toml: postmaster: bad address \"admin\": expected local@domain");
+}
+
 TEST(Config, RangesAndChoices) {
   auto c = parse("data_dir = \"/x\"\n[smtp]\nmax_recipients = 10\n");
   ASSERT_FALSE(c.ok());
