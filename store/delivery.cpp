@@ -58,15 +58,22 @@ void Store::Impl::write_tmp(PendingDelivery& item, std::string_view bytes) {
 }
 
 void Store::Impl::commit_or_wait(std::vector<PendingDelivery>& items) {
+  // Each caller sleeps on its own condition variable: a finished batch wakes only the callers
+  // it completed and, when more is queued, the one caller that will lead next (notify_all on
+  // a shared one woke every waiter for every batch: a context switch per waiter per batch).
+  std::condition_variable my_cv;
   std::unique_lock lock(q_mu);
   for (auto& item : items)
-    if (!item.done) queue.push_back(&item);
+    if (!item.done) {
+      item.waiter = &my_cv;
+      queue.push_back(&item);
+    }
   auto all_done = [&] {
     return std::all_of(items.begin(), items.end(), [](const auto& i) { return i.done; });
   };
   while (!all_done()) {
     if (leader_active) {
-      q_cv.wait(lock);
+      my_cv.wait(lock);
       continue;
     }
     leader_active = true;
@@ -80,9 +87,18 @@ void Store::Impl::commit_or_wait(std::vector<PendingDelivery>& items) {
     std::sort(changed.begin(), changed.end());
     changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
     lock.lock();
-    for (auto* item : batch) item->done = true;
+    std::vector<std::condition_variable*> wake;
+    for (auto* item : batch) {
+      item->done = true;
+      if (item->waiter != &my_cv) wake.push_back(item->waiter);
+    }
+    if (!queue.empty() && queue.front()->waiter != &my_cv) wake.push_back(queue.front()->waiter);
+    std::sort(wake.begin(), wake.end());
+    wake.erase(std::unique(wake.begin(), wake.end()), wake.end());
     leader_active = false;
-    q_cv.notify_all();
+    // Under q_mu: a woken caller cannot return (and destroy its condition variable) before it
+    // reacquires q_mu.
+    for (auto* cv : wake) cv->notify_one();
     // Notify without q_mu: callbacks may deliver or read.
     lock.unlock();
     notify(changed);

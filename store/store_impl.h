@@ -70,6 +70,7 @@ struct PendingDelivery {
   int64_t internal_date = 0;
   const std::string* metadata = nullptr;
   bool done = false;
+  std::condition_variable* waiter = nullptr;  // its caller's, woken when done (under q_mu)
   DeliveryOutcome outcome;
 };
 
@@ -121,7 +122,6 @@ struct Store::Impl {
   std::set<std::string> known_users;
 
   std::mutex q_mu;
-  std::condition_variable q_cv;
   std::vector<detail::PendingDelivery*> queue;
   bool leader_active = false;
 
