@@ -2,11 +2,15 @@
 """SMTP ingest, Tern vs Postfix + Dovecot LMTP side by side (issue 3), stdlib only.
 
     bench/smtp_ingest.py [--messages 4000] [--size 4096] [--conns 20] [--only tern|postfix]
-                         [--disk-seconds 10]
+                         [--disk-seconds 10] [--disk-threads C] [--client python|smtp-source]
 
 Load generator (ours): one asyncio process, C connections, each EHLO once then sends its share
 of the N messages (S bytes each, one local recipient) with PIPELINING: MAIL, RCPT and DATA in
 one write, then the body; the next message starts after the 250 for the previous one.
+With --client smtp-source, Postfix's C generator instead: it costs the client far less CPU
+(3-7% of a core against 20-50% for ours), but it does not pipeline (a round trip per command),
+so each connection waits longer per message and 20 connections keep fewer deliveries in
+flight; on the 2-core machine its Tern figures were lower and more erratic than ours.
 Tern: a private Release ternd (bench/peers/tern.py), its smtp (MX) listener; ternd's 250
 means "fsynced into the Maildir and indexed", so the time is first MAIL until the last 250,
 and the Maildir is then checked to hold all N.
@@ -16,8 +20,9 @@ only means "queued", so its time runs until all N files are in the Maildir (poll
 Figures: messages/s, CPU time per message (utime+stime of the server's processes from
 /proc, deltas over the run; Postfix's short-lived children counted through cutime/cstime of
 their parents), peak RSS (VmHWM; for the peer, the sum over its processes at the end), and
-this disk's limit (bench/disk_limit.py: durable 4 KB file creations per second, 8 threads)
-measured in the same run, on the same file system as the mail stores.
+this disk's limit (bench/disk_limit.py: durable 4 KB file creations per second, as many
+writer threads as connections, i.e. as many as Tern has deliveries in flight) measured in the
+same run, on the same file system as the mail stores.
 Every wait is bounded; a server that cannot be run prints "not available (<reason>)".
 """
 import argparse
@@ -131,6 +136,30 @@ async def one_connection(port, numbers, size, rcpt, replies):
         writer.close()
 
 
+def load_smtp_source(port, messages, size, conns, rcpt):
+    """Postfix's C load generator (Debian's postfix package): C sessions, each keeping its
+    connection (-d) and sending one message after another (no pipelining). Returns (start,
+    end): smtp-source exits after the reply to the last DATA, so `end` is the last 250."""
+    exe = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
+    if not os.access(exe, os.X_OK):
+        raise PeerError("smtp-source not installed (Debian package postfix)")
+    cmd = [exe, "-d", "-s", str(conns), "-m", str(messages), "-l", str(size),
+           "-f", "load@client.test", "-t", rcpt, "-M", "client.test", f"127.0.0.1:{port}"]
+    start = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=max(600, messages / 5))
+    end = time.monotonic()
+    if p.returncode != 0:
+        raise PeerError(f"smtp-source: {(p.stderr or p.stdout).strip()[-300:]}")
+    return start, [end]
+
+
+def run_load(args, port, messages, rcpt, conns=None):
+    conns = conns or args.conns
+    if args.client == "smtp-source":
+        return load_smtp_source(port, messages, args.size, conns, rcpt)
+    return asyncio.run(load(port, messages, args.size, conns, rcpt))
+
+
 async def load(port, messages, size, conns, rcpt):
     replies = []
     shares = [list(range(i, messages, conns)) for i in range(conns)]
@@ -150,15 +179,14 @@ def run_tern(args):
         pid = t.proc.pid
         maildir = os.path.join(t.data_dir, "mail", "bench.test", "bench")
         # Warm-up (first delivery creates the user's folders), not timed.
-        asyncio.run(load(t.port("smtp"), 20, args.size, 4, USER))
+        run_load(args, t.port("smtp"), 20, USER, conns=4)
         before = count_files(maildir)
         cpu0 = cpu_seconds([pid], children=False)
-        client0 = sum(os.times()[:2])
-        start, replies = asyncio.run(load(t.port("smtp"), args.messages, args.size, args.conns,
-                                          USER))
+        client0 = sum(os.times()[:4])  # own + reaped children (smtp-source)
+        start, replies = run_load(args, t.port("smtp"), args.messages, USER)
         elapsed = max(replies) - start
         cpu = cpu_seconds([pid], children=False) - cpu0
-        client_cpu = sum(os.times()[:2]) - client0
+        client_cpu = sum(os.times()[:4]) - client0
         stored = count_files(maildir) - before
         if stored != args.messages:
             raise PeerError(f"only {stored} of {args.messages} messages in the Maildir after 250")
@@ -208,12 +236,11 @@ def run_postfix(args):
                 time.sleep(0.02)
             return time.monotonic()
 
-        asyncio.run(load(int(pf["smtp"]), 20, args.size, 4, USER))  # warm-up
+        run_load(args, int(pf["smtp"]), 20, USER, conns=4)  # warm-up
         wait_count(20, 120)
         before = count_files(maildir)
         cpu0 = cpu_seconds(all_pids())
-        start, replies = asyncio.run(load(int(pf["smtp"]), args.messages, args.size, args.conns,
-                                          USER))
+        start, replies = run_load(args, int(pf["smtp"]), args.messages, USER)
         done = wait_count(before + args.messages, max(600, args.messages / 5))
         elapsed = done - start
         pids = all_pids()
@@ -238,9 +265,17 @@ def main():
     ap.add_argument("--conns", type=int, default=20)
     ap.add_argument("--only", choices=("tern", "postfix"))
     ap.add_argument("--disk-seconds", type=float, default=10.0)
+    ap.add_argument("--disk-threads", type=int, default=None,
+                    help="writer threads for the disk limit (default: --conns, the number of "
+                         "deliveries Tern has in flight at once)")
+    ap.add_argument("--client", choices=("python", "smtp-source"), default="python",
+                    help="load generator: ours (asyncio, pipelined MAIL/RCPT/DATA) or Postfix's "
+                         "C smtp-source (cheaper per message, no pipelining)")
     args = ap.parse_args()
+    disk_threads = args.disk_threads or args.conns
     raise_nofile(4 * args.conns + 256)
-    print(f"smtp ingest: {args.messages} messages x {args.size} B over {args.conns} connections")
+    print(f"smtp ingest: {args.messages} messages x {args.size} B over {args.conns} connections"
+          f" (client: {args.client})")
     results = {}
     for name, fn in (("tern", run_tern), ("postfix+dovecot-lmtp", run_postfix)):
         if args.only and not name.startswith(args.only):
@@ -251,7 +286,8 @@ def main():
                 subprocess.TimeoutExpired) as e:
             results[name] = None
             print(f"{name}: not available ({e})")
-    files, secs = disk_limit.measure(directory=tempfile.gettempdir(), threads=8,
+    # Same file system as the mail stores (both servers keep their data under the temp dir).
+    files, secs = disk_limit.measure(directory=tempfile.gettempdir(), threads=disk_threads,
                                      files=100000, seconds=args.disk_seconds)
     disk = files / secs
     print(f"{'server':<22} {'msg/s':>8} {'cpu ms/msg':>11} {'peak RSS MiB':>13}  timed until")
@@ -261,10 +297,11 @@ def main():
             continue
         print(f"{name:<22} {r['rate']:>8.0f} {r['cpu_ms']:>11.2f} {r['rss_mib']:>13.1f}  {r['what']}")
         if "client_cpu_pct" in r:
-            print(f"{'':<22} (load generator busy {r['client_cpu_pct']:.0f}% of one core)")
+            print(f"{'':<22} (load generator {args.client} busy {r['client_cpu_pct']:.0f}% of one core)")
         if "queued_rate" in r:
             print(f"{'':<22} ({r['queued_rate']:.0f} msg/s until Postfix's last 250 = queued)")
-    print(f"disk limit: {disk:.0f} durable 4 KB creations/s (8 threads, {args.disk_seconds:.0f} s)")
+    print(f"disk limit: {disk:.0f} durable 4 KB creations/s ({disk_threads} threads, "
+          f"{args.disk_seconds:.0f} s)")
     tern, peer = results.get("tern"), results.get("postfix+dovecot-lmtp")
     if tern:
         print(f"tern / disk limit: {100 * tern['rate'] / disk:.0f}%")
