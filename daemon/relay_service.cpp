@@ -27,11 +27,8 @@ std::string notify_text(uint8_t flags) {
   return out;
 }
 
-// RFC 3461 §4.2: ORCPT is "addr-type;xtext"; we keep rfc822 addresses, decoded.
-std::string orcpt_address(std::string_view raw) {
-  size_t semi = raw.find(';');
-  if (semi == std::string_view::npos || !iequals(trim(raw.substr(0, semi)), "rfc822")) return {};
-  std::string_view x = raw.substr(semi + 1);
+// RFC 3461 §4: "+XX" hexchars of an xtext decoded (the session keeps the raw parameter).
+std::string xtext_decode(std::string_view x) {
   std::string out;
   auto hex = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
@@ -49,10 +46,19 @@ std::string orcpt_address(std::string_view raw) {
   return out;
 }
 
+// RFC 3461 §4.2: ORCPT is "addr-type;xtext"; we keep rfc822 addresses, decoded.
+std::string orcpt_address(std::string_view raw) {
+  size_t semi = raw.find(';');
+  if (semi == std::string_view::npos || !iequals(trim(raw.substr(0, semi)), "rfc822")) return {};
+  return xtext_decode(raw.substr(semi + 1));
+}
+
 relay::Envelope to_relay_envelope(const smtpd::Envelope& e) {
   relay::Envelope out;
   out.sender = e.sender;
-  out.envid = e.envid;
+  // RFC 3461 §4.4: ENVID is xtext on the wire; kept decoded (the SMTP client re-encodes it
+  // for the next hop, the DSN reports it as text, RFC 3464 §2.2.1).
+  out.envid = xtext_decode(e.envid);
   out.ret = e.ret == smtpd::DsnRet::full ? "FULL" : e.ret == smtpd::DsnRet::hdrs ? "HDRS" : "";
   out.eight_bit = e.body_8bitmime;
   out.smtputf8 = e.smtputf8;
@@ -107,16 +113,35 @@ Result<std::shared_ptr<RelayService>> start_relay_service(Runtime& rt) {
   deps.queue = svc->queue;
   auth::AccountDb* accounts = rt.accounts;
   store::Store* store = rt.store;
-  deps.resolve_local_user = [accounts](std::string_view address) -> std::optional<std::string> {
-    if (!accounts) return std::nullopt;
+  // A bounce is delivered like any mail to its address: every target of an alias
+  // (de-duplicated by resolve_recipient), quota applied.
+  deps.resolve_local = [accounts](std::string_view address) -> relay::LocalAddress {
+    relay::LocalAddress out;
+    if (!accounts) return out;
     auto r = accounts->resolve_recipient(address);
-    if (!r || r->kind != auth::Recipient::Kind::local || r->local_users.empty()) return std::nullopt;
-    return r->local_users.front();  // a bounce to an alias goes to its first local user
+    if (!r) {
+      // A database error must not send our own users' mail to the MX: keep it local (the
+      // delivery then fails temporarily and is retried).
+      spdlog::warn("relay resolve failed address={} error={}", address, r.error().message);
+      out.kind = relay::LocalAddress::Kind::local;
+      out.users.emplace_back(address);
+      return out;
+    }
+    switch (r->kind) {
+      case auth::Recipient::Kind::not_local_domain: out.kind = relay::LocalAddress::Kind::not_local; break;
+      case auth::Recipient::Kind::unknown_user: out.kind = relay::LocalAddress::Kind::unknown_user; break;
+      case auth::Recipient::Kind::local: out.kind = relay::LocalAddress::Kind::local; break;
+    }
+    out.users = std::move(r->local_users);
+    out.forwards = std::move(r->forwards);
+    return out;
   };
-  deps.deliver_local = [store](const std::string& user, std::string_view message) -> Status {
-    if (!store) return make_error(Errc::internal, "no store");
+  deps.deliver_local = [store, accounts](const std::string& user, std::string_view message) -> Status {
+    if (!store || !accounts) return make_error(Errc::internal, "no store");
+    auto quota = accounts->quota_of(user);
+    if (!quota) return quota.error();  // not_found: the user is gone
     store::DeliveryRequest req;
-    req.targets.push_back(store::DeliveryTarget{user, "INBOX", 0});
+    req.targets.push_back(store::DeliveryTarget{user, "INBOX", *quota});
     req.message = message;
     auto out = store->deliver(req);
     if (!out) return out.error();

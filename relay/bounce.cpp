@@ -1,6 +1,7 @@
 // DSN generation (worker thread): recipients marked with a dsn_action become one DSN per
 // message and kind, sent to the envelope sender: into the INBOX when the sender is local,
 // through the queue otherwise (MAIL FROM:<>, RFC 3461 §6.1 / RFC 5321 §4.5.5).
+#include <algorithm>
 #include <map>
 
 #include "common/log.h"
@@ -47,6 +48,12 @@ DsnRecipientReport report_for(const QueuedMessage& m, const QueuedRecipient& r,
   return rep;
 }
 
+std::string join(const std::vector<std::string>& items, const char* sep) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : sep) + i;
+  return out;
+}
+
 // Where DSNs about undeliverable DSNs go when undeliverable_bounce = "postmaster".
 std::string postmaster_address(const std::string& hostname) { return "postmaster@" + hostname; }
 
@@ -81,6 +88,9 @@ int generate_dsns(Relay::State& s, int64_t now) {
           for (const auto* r : rows) reports.push_back(report_for(m, *r, s.opt.config));
           to = postmaster_address(s.opt.hostname);
           out_kind = MessageKind::postmaster_notice;
+        } else if (m.kind == MessageKind::dsn && kind == DsnKind::failure) {
+          // RFC 3461 §6.2: an undeliverable DSN is not reported on (undeliverable_bounce).
+          spdlog::info("relay bounce dropped id={} reason=undeliverable-dsn", m.id);
         } else if (kind == DsnKind::failure) {
           spdlog::info("relay bounce suppressed id={} reason=null-sender", m.id);
         }
@@ -103,27 +113,48 @@ int generate_dsns(Relay::State& s, int64_t now) {
         req.original_8bit = m.eight_bit;
         std::string dsn = compose_dsn(req);
 
-        Status delivered;
-        std::string how;
-        std::optional<std::string> local_user;
-        if (s.deps.resolve_local_user) local_user = s.deps.resolve_local_user(to);
-        if (local_user && s.deps.deliver_local) {
-          delivered = s.deps.deliver_local(*local_user, dsn);
-          how = "local";
+        // Where it goes: a local sender's mailboxes directly (every target of an alias,
+        // de-duplicated, like normal delivery); a mailbox that cannot take it now (full,
+        // gone) and any off-site target through the queue, where it follows the normal retry
+        // schedule and expires like any message (local rows are delivered by the attempt,
+        // see deliver_local_rows).
+        std::vector<std::string> queue_to;
+        std::vector<std::string> delivered_to;
+        LocalAddress where;
+        if (s.deps.resolve_local) where = s.deps.resolve_local(to);
+        if (where.kind == LocalAddress::Kind::local && s.deps.deliver_local) {
+          for (const auto& user : where.users) {
+            if (Status st = s.deps.deliver_local(user, dsn); st) {
+              delivered_to.push_back(user);
+            } else {
+              spdlog::info("relay bounce id={} to={} local delivery deferred to the queue: {}",
+                           m.id, user, st.error().message);
+              queue_to.push_back(user);
+            }
+          }
+          for (const auto& f : where.forwards)
+            if (std::find(queue_to.begin(), queue_to.end(), f) == queue_to.end()) queue_to.push_back(f);
         } else {
+          queue_to.push_back(to);
+        }
+        std::string how = delivered_to.empty() ? "" : "local=" + join(delivered_to, ",");
+        if (!queue_to.empty()) {
           Envelope env;
           env.sender = "";  // RFC 3461 §6.1: MAIL FROM:<>
-          env.recipients.push_back({to, "", ""});
+          for (const auto& r : queue_to) env.recipients.push_back({r, "", ""});
           env.eight_bit = req.original_8bit && req.content == ReturnContent::full;
           env.kind = out_kind;
           auto id = s.enqueue_durably(env, dsn);
-          if (id) how = "queued dsn_id=" + *id;
-          else delivered = id.error();
-        }
-        if (!delivered) {
-          // Keep the marks: the next tick tries again.
-          spdlog::error("relay bounce id={} to={} error=\"{}\"", m.id, to, delivered.error().message);
-          continue;
+          if (!id && delivered_to.empty()) {
+            // Nothing went anywhere: keep the marks, the next tick tries again.
+            spdlog::error("relay bounce id={} to={} error=\"{}\"", m.id, to, id.error().message);
+            continue;
+          }
+          if (!id)
+            spdlog::error("relay bounce id={} to={} lost for {}: {}", m.id, to, join(queue_to, ","),
+                          id.error().message);
+          else
+            how += (how.empty() ? "" : " ") + std::string("queued dsn_id=") + *id;
         }
         sent++;
         spdlog::info("relay bounce id={} to={} action={} rcpts={} via={}", m.id, to,
@@ -134,6 +165,49 @@ int generate_dsns(Relay::State& s, int64_t now) {
     }
   }
   return sent;
+}
+
+std::vector<RecipientOutcome> deliver_local_rows(Relay::State& s, std::vector<AttemptJob>& jobs) {
+  std::vector<RecipientOutcome> out;
+  if (!s.deps.resolve_local || !s.deps.deliver_local) return out;
+  for (auto& job : jobs) {
+    if (job.message.kind == MessageKind::normal || !job.loaded) continue;
+    std::vector<QueuedRecipient> remote;
+    for (auto& r : job.message.recipients) {
+      LocalAddress where = s.deps.resolve_local(r.address);
+      if (where.kind == LocalAddress::Kind::not_local) {
+        remote.push_back(std::move(r));
+        continue;
+      }
+      RecipientOutcome o;
+      o.message_id = job.message.id;
+      o.recipient = r;
+      o.arrival = job.message.arrival;
+      if (where.kind == LocalAddress::Kind::unknown_user || where.users.empty()) {
+        o.outcome = Outcome::permanent;
+        o.reply = kLocalNoUser.str(r.address);
+      } else {
+        // Every mailbox of the address; the row is delivered once all took it.
+        o.outcome = Outcome::delivered;
+        o.reply = kLocalDelivered.str();
+        for (const auto& user : where.users) {
+          Status st = s.deps.deliver_local(user, job.body);
+          if (st) continue;
+          if (st.error().code == Errc::not_found) {
+            o.outcome = Outcome::permanent;
+            o.reply = kLocalNoUser.str(user);
+          } else {
+            o.outcome = Outcome::temporary;
+            o.reply = st.error().code == Errc::over_quota ? kLocalMailboxFull.str(user)
+                                                          : kLocalFailed.str(user);
+          }
+        }
+      }
+      out.push_back(std::move(o));
+    }
+    job.message.recipients = std::move(remote);
+  }
+  return out;
 }
 
 }  // namespace tern::relay

@@ -35,6 +35,13 @@ inline constexpr SynthReply kMissingFile{"451 4.3.0", "queued message file unrea
 inline constexpr const char* kExpiredStatus = "4.4.7";
 inline constexpr SynthReply kExpired{"421 4.4.7", "delivery time expired"};
 
+// Local delivery of queued DSNs (deliver_local_rows). RFC 3463 X.2.2 mailbox full is
+// temporary; X.1.1 no such mailbox is permanent.
+inline constexpr SynthReply kLocalDelivered{"250 2.0.0", "delivered to local mailbox"};
+inline constexpr SynthReply kLocalMailboxFull{"452 4.2.2", "mailbox full"};
+inline constexpr SynthReply kLocalNoUser{"550 5.1.1", "no such local mailbox"};
+inline constexpr SynthReply kLocalFailed{"451 4.3.0", "local delivery failed"};
+
 // The messages of one destination that one attempt carries (only that destination's rows).
 struct AttemptJob {
   QueuedMessage message;
@@ -77,6 +84,12 @@ struct Relay::State : std::enable_shared_from_this<Relay::State> {
 void run_attempt(std::shared_ptr<Relay::State> state, std::string dest,
                  std::shared_ptr<std::vector<AttemptJob>> jobs,
                  std::function<void(std::vector<RecipientOutcome>)> done);
+
+// Worker thread: delivers the rows of queued DSNs / postmaster notices whose recipient is
+// local (deps.resolve_local) into the mailbox, removes them from the jobs and returns their
+// outcomes (so they follow the retry schedule and expire like remote ones). Normal mail is
+// left alone: the submission path already delivered its local recipients.
+std::vector<RecipientOutcome> deliver_local_rows(Relay::State& state, std::vector<AttemptJob>& jobs);
 
 // Worker thread: turns recipients with a DSN pending into DSN messages (queued, or delivered
 // into a local sender's INBOX) and clears their marks. Returns how many DSNs were sent.

@@ -1,5 +1,6 @@
 // The real transport: one outbound TCP connection (net::connect) driving an SmtpClient.
 #include <map>
+#include <utility>
 #include <vector>
 
 #include "common/log.h"
@@ -19,8 +20,11 @@ class ClientHandler : public net::ConnectionHandler {
         client_(std::move(req.settings), std::move(req.messages)),
         done_(std::move(done)) {}
 
+  std::function<void()> on_opened;  // the transport forgets the connect canceller
+
   void on_open(net::Connection& conn) override {
     result_.connected = true;
+    if (on_opened) std::exchange(on_opened, nullptr)();
     if (implicit_tls_) {
       in_handshake_ = true;
       conn.set_idle_timeout(static_cast<uint64_t>(client_.timeout_seconds()) * 1000);
@@ -126,8 +130,11 @@ class NetTransport final : public Transport {
       }
     });
     (*live_)[key.get()] = handler;
-    net::connect(loop_, to, std::move(opt), handler, [shared_done, live, key](const Error& e) {
+    auto connecting = connecting_;
+    auto cancel = net::connect_cancellable(loop_, to, std::move(opt), handler,
+                                           [shared_done, live, connecting, key](const Error& e) {
       live->erase(key.get());
+      connecting->erase(key.get());
       if (*shared_done) {
         auto d = std::move(*shared_done);
         *shared_done = nullptr;
@@ -137,6 +144,11 @@ class NetTransport final : public Transport {
         d(std::move(r));
       }
     });
+    // Still connecting? Keep the canceller until on_open (the handler drops it) or on_error.
+    if (live_->count(key.get())) {
+      (*connecting_)[key.get()] = cancel;
+      handler->on_opened = [connecting, key] { connecting->erase(key.get()); };
+    }
   }
 
   void close_all() override {
@@ -145,15 +157,24 @@ class NetTransport final : public Transport {
     for (auto& [key, weak] : *live_)
       if (auto h = weak.lock()) open.push_back(std::move(h));
     for (auto& h : open) h->close_now();
+    // Connects still in progress have no connection to close: cancel them (their on_error
+    // runs from the socket's close callback), or they would hold the loop until
+    // connect_timeout.
+    std::vector<std::function<void()>> cancels;
+    for (auto& [key, cancel] : *connecting_) cancels.push_back(cancel);
+    connecting_->clear();
+    for (auto& c : cancels) c();
   }
 
  private:
   net::Loop& loop_;
   std::shared_ptr<net::TlsContext> tls_;
-  // Sessions not finished yet (weak: the connection owns its handler). A connect still in
-  // progress has no connection to close: it ends by itself within connect_timeout.
+  // Sessions not finished yet (weak: the connection owns its handler).
   std::shared_ptr<std::map<const void*, std::weak_ptr<ClientHandler>>> live_ =
       std::make_shared<std::map<const void*, std::weak_ptr<ClientHandler>>>();
+  // Connects in progress: their cancellers (net::connect_cancellable).
+  std::shared_ptr<std::map<const void*, std::function<void()>>> connecting_ =
+      std::make_shared<std::map<const void*, std::function<void()>>>();
 };
 
 }  // namespace

@@ -74,16 +74,26 @@ struct RelayOptions {
   size_t due_batch = 500;              // messages taken from queue.db per tick
 };
 
+// What an address is on this machine (RelayDeps::resolve_local).
+struct LocalAddress {
+  enum class Kind { not_local, local, unknown_user };
+  Kind kind = Kind::not_local;       // unknown_user: one of our domains, nobody by that name
+  std::vector<std::string> users;    // local mailboxes (canonical, de-duplicated)
+  std::vector<std::string> forwards; // off-site targets of an alias (de-duplicated)
+};
+
 struct RelayDeps {
   net::Loop* loop = nullptr;
   net::WorkerPool* workers = nullptr;
   dns::Resolver* resolver = nullptr;   // loop thread
   std::shared_ptr<Transport> transport;
   std::shared_ptr<QueueStore> queue;
-  // Worker threads. "Is this address one of our users, and which?" (aliases resolved); empty
-  // function = nobody is local.
-  std::function<std::optional<std::string>(std::string_view address)> resolve_local_user;
-  // Worker threads. Delivers a DSN into the user's INBOX (store::Store::deliver).
+  // Worker threads. "Is this address ours, and who gets its mail?" resolved like normal
+  // delivery (aliases expanded to every target, de-duplicated); empty function = nobody is
+  // local.
+  std::function<LocalAddress(std::string_view address)> resolve_local;
+  // Worker threads. Delivers a DSN into the user's INBOX (store::Store::deliver, quota
+  // applied). Errors: over_quota / temporary / internal are retried, not_found is permanent.
   std::function<Status(const std::string& user, std::string_view message)> deliver_local;
 };
 

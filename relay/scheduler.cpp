@@ -193,9 +193,11 @@ void Relay::State::start_attempt(const std::string& dest, std::vector<AttemptJob
     if (--s.active_per_dest[dest] <= 0) s.active_per_dest.erase(dest);
     s.record(dest, rows, std::move(outcomes));
   };
-  // Message bodies are read on a worker (file I/O), then the attempt runs on the loop.
+  // Message bodies are read on a worker (file I/O), DSNs for local mailboxes delivered there
+  // too, then the attempt runs on the loop for the rest.
+  auto local = std::make_shared<std::vector<RecipientOutcome>>();
   bool ok = deps.workers->submit(
-      [self, shared_jobs] {
+      [self, shared_jobs, local] {
         for (auto& j : *shared_jobs) {
           auto body = self->deps.queue->read_message(j.message.id);
           if (body) {
@@ -203,13 +205,17 @@ void Relay::State::start_attempt(const std::string& dest, std::vector<AttemptJob
             j.loaded = true;
           }
         }
+        *local = deliver_local_rows(*self, *shared_jobs);
       },
-      [self, dest, shared_jobs, finish] {
+      [self, dest, shared_jobs, finish, local] {
         if (self->stopped) {
-          finish({});
+          finish(std::move(*local));
           return;
         }
-        run_attempt(self, dest, shared_jobs, finish);
+        run_attempt(self, dest, shared_jobs, [finish, local](std::vector<RecipientOutcome> out) {
+          for (auto& o : *local) out.push_back(std::move(o));
+          finish(std::move(out));
+        });
       });
   if (!ok) finish({});
 }

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "dns/dns.h"
 #include "net/net.h"
@@ -99,12 +100,21 @@ class EngineTest : public ::testing::Test {
     d.resolver = &resolver_;
     d.transport = transport_;
     d.queue = queue_;
-    d.resolve_local_user = [](std::string_view a) -> std::optional<std::string> {
-      if (a.size() > 11 && a.substr(a.size() - 11) == "@local.test") return std::string(a);
-      return std::nullopt;
+    // local.test: every address is a user, except gone@ (unknown) and team@ (an alias of
+    // alice, bob and alice again: resolved de-duplicated like auth::AccountDb does).
+    d.resolve_local = [](std::string_view a) -> LocalAddress {
+      LocalAddress out;
+      if (a.size() <= 11 || a.substr(a.size() - 11) != "@local.test") return out;
+      out.kind = LocalAddress::Kind::local;
+      if (a == "gone@local.test") out.kind = LocalAddress::Kind::unknown_user;
+      else if (a == "team@local.test") out.users = {"alice@local.test", "bob@local.test"};
+      else out.users = {std::string(a)};
+      return out;
     };
     d.deliver_local = [this](const std::string& user, std::string_view msg) -> Status {
       std::lock_guard lock(mu_);
+      local_tries_++;
+      if (full_.count(user)) return make_error(Errc::over_quota, "mailbox full");
       inbox_.push_back({user, std::string(msg)});
       return {};
     };
@@ -156,6 +166,12 @@ class EngineTest : public ::testing::Test {
   std::unique_ptr<Relay> relay_;
   std::mutex mu_;
   std::vector<std::pair<std::string, std::string>> inbox_;
+  std::set<std::string> full_;  // users whose mailbox is over quota
+  int local_tries_ = 0;
+  int local_tries() {
+    std::lock_guard lock(mu_);
+    return local_tries_;
+  }
 };
 
 TEST_F(EngineTest, DeliversToPreferredMxOnConfiguredPort) {
@@ -326,6 +342,85 @@ TEST_F(EngineTest, ConcurrencyPerDestinationIsLimited) {
   EXPECT_EQ(transport_->seen.size(), 1u);
   EXPECT_EQ(transport_->seen[0].messages.size(), 5u);
   EXPECT_EQ(relay_->counters().delivered, 5u);
+}
+
+TEST_F(EngineTest, BounceToAnAliasReachesEveryTargetOnce) {
+  transport_->host_reply = {{"mx1.remote.test", "550 5.1.1 no such user"}};
+  make_relay();
+  submit({{"x@remote.test", "", ""}}, "team@local.test");
+  auto box = inbox();
+  ASSERT_EQ(box.size(), 2u);
+  std::set<std::string> users{box[0].first, box[1].first};
+  EXPECT_EQ(users, (std::set<std::string>{"alice@local.test", "bob@local.test"}));
+  EXPECT_NE(box[1].second.find("Status: 5.1.1"), std::string::npos);
+}
+
+TEST_F(EngineTest, UndeliverableLocalBounceFollowsTheRetryScheduleAndExpires) {
+  transport_->host_reply = {{"mx1.remote.test", "550 5.1.1 no such user"}};
+  config_.retry_schedule = {100};
+  full_ = {"alice@local.test"};
+  make_relay();
+  auto id = submit({{"x@remote.test", "", ""}});
+  // The direct delivery failed, then the queued DSN's first attempt: deferred, not hammered.
+  EXPECT_EQ(local_tries(), 2);
+  auto all = queue_->list();
+  ASSERT_TRUE(all.ok());
+  const QueuedMessage* dsn = nullptr;
+  for (const auto& m : *all)
+    if (m.kind == MessageKind::dsn) dsn = &m;
+  ASSERT_NE(dsn, nullptr);
+  ASSERT_EQ(dsn->recipients.size(), 1u);
+  EXPECT_EQ(dsn->recipients[0].address, "alice@local.test");
+  EXPECT_EQ(dsn->recipients[0].state, RcptState::deferred);
+  EXPECT_EQ(dsn->recipients[0].next_attempt, now_ + 100);
+  EXPECT_EQ(dsn->recipients[0].last_reply.substr(0, 9), "452 4.2.2");
+  std::string dsn_id = dsn->id;
+  for (int i = 0; i < 5; ++i) advance(10);  // many ticks, nothing due
+  EXPECT_EQ(local_tries(), 2);
+  advance(50);
+  EXPECT_EQ(local_tries(), 3);
+  // Past max_queue_lifetime (1000): the DSN expires and, undeliverable_bounce = "drop", is
+  // dropped; nothing is retried any more.
+  for (int i = 0; i < 10; ++i) advance(100);
+  int tries = local_tries();
+  EXPECT_LE(tries, 3 + 10);
+  EXPECT_FALSE(queue_->get(dsn_id).ok());
+  advance(500);
+  EXPECT_EQ(local_tries(), tries);
+  EXPECT_TRUE(inbox().empty());
+  EXPECT_FALSE(queue_->get(id).ok());
+}
+
+TEST_F(EngineTest, BounceToAFullMailboxIsDeliveredOnceItHasRoom) {
+  transport_->host_reply = {{"mx1.remote.test", "550 5.1.1 no such user"}};
+  config_.retry_schedule = {100};
+  full_ = {"bob@local.test"};
+  make_relay();
+  submit({{"x@remote.test", "", ""}}, "team@local.test");
+  ASSERT_EQ(inbox().size(), 1u);  // alice at once
+  EXPECT_EQ(inbox()[0].first, "alice@local.test");
+  {
+    std::lock_guard lock(mu_);
+    full_.clear();
+  }
+  advance(100);
+  auto box = inbox();
+  ASSERT_EQ(box.size(), 2u);  // bob on the retry, alice not twice
+  EXPECT_EQ(box[1].first, "bob@local.test");
+  advance(500);
+  EXPECT_EQ(inbox().size(), 2u);
+}
+
+TEST_F(EngineTest, BounceToAVanishedLocalSenderIsNotSentToTheNetwork) {
+  transport_->host_reply = {{"mx1.remote.test", "550 5.1.1 no such user"}};
+  make_relay();
+  submit({{"x@remote.test", "", ""}}, "gone@local.test");
+  advance(10);
+  ASSERT_EQ(transport_->seen.size(), 1u);  // only the original attempt
+  EXPECT_TRUE(inbox().empty());
+  auto all = queue_->list();
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->empty());  // the DSN failed permanently and was dropped
 }
 
 }  // namespace

@@ -1,0 +1,176 @@
+#!/usr/bin/python3
+"""Outbound relay through a smarthost ([relay] smarthost = "host:port"), end to end: a real
+ternd relays to an aiosmtpd sink that checks AUTH credentials, over STARTTLS (self-signed
+certificate: the relay encrypts but does not verify the certificate; there is no setting to
+require a valid one) or implicit TLS (smarthost_tls = "implicit").
+
+Cases: STARTTLS + AUTH PLAIN; AUTH LOGIN when PLAIN is not offered; implicit TLS; wrong
+credentials -> deferred with the server's reply in the queue state (ternctl queue show), then
+delivered once the credentials are fixed; a smarthost without STARTTLS is never given the
+password in clear (deferred, 4.7.0).
+Debian: python3-aiosmtpd.
+"""
+import os
+import re
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+import test_relay  # noqa: E402
+from test_relay import BOB, Env, check, submit, wait_until, with_subject  # noqa: E402
+from relay_harness import Sink  # noqa: E402
+from smtp_fixture import ctl_ok, make_message  # noqa: E402
+from ternlib import make_cert  # noqa: E402
+
+HOST = "127.0.0.20"
+CREDS = {"relay-user@provider.test": "s3cret pass"}
+
+
+def smarthost_env(tls, password="s3cret pass"):
+    env = Env({}, relay={"smarthost_tls": tls, "smarthost_username": "relay-user@provider.test",
+                         "smarthost_password": password, "retry_schedule": [1]})
+    env.t.sections["relay"]["smarthost"] = f"{HOST}:{env.port}"
+    env.t.write_config()
+    env.cert = make_cert(env.t.dir, "smarthost.provider.test", "smarthost")
+    return env
+
+
+def queue_id(env, rcpt):
+    m = wait_until(lambda: re.search(rf"relay queued id=(\S+) from=<{re.escape(BOB)}>", env.t.log()), "queued")
+    return m.group(1)
+
+
+def deliver_through(env, sink, subject, rcpt="someone@far.test"):
+    submit(env, BOB, [rcpt], make_message(BOB, rcpt, subject, b"via the smarthost\r\n"))
+    got = wait_until(lambda: with_subject(sink, subject), f"delivery of {subject}")
+    check(len(got) == 1, f"{len(got)} copies")
+    mail_from, rcpts, _ = got[0]
+    check(mail_from == BOB and rcpts == [rcpt], f"envelope {mail_from} {rcpts}")
+    return sink.details[sink.messages.index(got[0])]
+
+
+def test_starttls_auth_plain():
+    env = smarthost_env("starttls")
+    try:
+        sink = Sink(HOST, env.port, Sink.accept, tls_cert=env.cert, auth=CREDS)
+        env.sinks.append(sink)
+        env.start()
+        d = deliver_through(env, sink, "plain over starttls")
+        check(d["tls"], "sent without TLS")
+        check(d["auth"] == "relay-user@provider.test", f"authenticated as {d['auth']}")
+        check(sink.auth_attempts and sink.auth_attempts[0][1] == "PLAIN", f"auth {sink.auth_attempts}")
+        check(re.search(rf"relay delivered id=\S+ rcpt=someone@far.test mx={re.escape(HOST)}", env.t.log()),
+              "no 'relay delivered' naming the smarthost")
+        check("relay started smtp_port" in env.t.log() and f"smarthost={HOST}:{env.port}" in env.t.log(),
+              "the smarthost is not logged at start")
+        env.shutdown_clean()
+    finally:
+        env.close()
+
+
+def test_starttls_auth_login():
+    env = smarthost_env("starttls")
+    try:
+        sink = Sink(HOST, env.port, Sink.accept, tls_cert=env.cert, auth=CREDS, exclude_auth=("PLAIN",))
+        env.sinks.append(sink)
+        env.start()
+        d = deliver_through(env, sink, "login over starttls")
+        check(d["tls"] and d["auth"] == "relay-user@provider.test", f"details {d}")
+        check([a[1] for a in sink.auth_attempts] == ["LOGIN"], f"auth {sink.auth_attempts}")
+        env.shutdown_clean()
+    finally:
+        env.close()
+
+
+def test_implicit_tls():
+    env = smarthost_env("implicit")
+    try:
+        sink = Sink(HOST, env.port, Sink.accept, tls_cert=env.cert, implicit_tls=True, auth=CREDS)
+        env.sinks.append(sink)
+        env.start()
+        d = deliver_through(env, sink, "implicit tls")
+        check(d["tls"] and d["auth"] == "relay-user@provider.test", f"details {d}")
+        env.shutdown_clean()
+    finally:
+        env.close()
+
+
+def test_wrong_credentials_deferred():
+    env = smarthost_env("starttls", password="wrong password")
+    try:
+        sink = Sink(HOST, env.port, Sink.accept, tls_cert=env.cert, auth=CREDS)
+        env.sinks.append(sink)
+        env.start()
+        submit(env, BOB, ["someone@far.test"], make_message(BOB, "someone@far.test", "bad creds", b"x\r\n"))
+        qid = queue_id(env, "someone@far.test")
+        wait_until(lambda: re.search(rf"relay deferred id={qid} rcpt=someone@far.test", env.t.log()),
+                   "the deferral")
+        show = ctl_ok(env.t, "queue", "show", qid)
+        line = [l for l in show.splitlines() if l.startswith("recipient: someone@far.test")]
+        check(len(line) == 1 and "\tdeferred\t" in line[0], f"queue show: {show}")
+        check(re.search(r'reply="535[ -]', line[0]), f"the 535 reply is not in the queue state: {line[0]}")
+        check(f"mx={HOST}" in line[0], f"no mx in {line[0]}")
+        check(sink.messages == [], "delivered with wrong credentials")
+        check(sink.auth_attempts and not any(ok for _, _, ok in sink.auth_attempts),
+              f"auth attempts {sink.auth_attempts}")
+        # Still queued: no bounce for a credentials problem (temporary, the admin fixes it).
+        check(not re.search(rf"relay bounce id={qid}", env.t.log()), "bounced")
+        # Fix the password, restart: delivered.
+        rc = env.t.stop()
+        check(rc == 0, f"ternd exit status {rc}")
+        env.t.sections["relay"]["smarthost_password"] = "s3cret pass"
+        env.t.write_config()
+        env.t.start()
+        wait_until(lambda: with_subject(sink, "bad creds"), "delivery with the right password")
+        check(sink.details[-1]["auth"] == "relay-user@provider.test", "not authenticated")
+        env.shutdown_clean()
+    finally:
+        env.close()
+
+
+def test_no_starttls_no_password_in_clear():
+    env = smarthost_env("starttls")
+    try:
+        sink = Sink(HOST, env.port, Sink.accept, auth=CREDS)  # no TLS: AUTH offered in clear
+        env.sinks.append(sink)
+        env.start()
+        submit(env, BOB, ["someone@far.test"], make_message(BOB, "someone@far.test", "cleartext", b"x\r\n"))
+        qid = queue_id(env, "someone@far.test")
+        m = wait_until(lambda: re.search(rf'relay deferred id={qid} rcpt=someone@far.test .*reply="([^"]*)"',
+                                         env.t.log()), "the deferral")
+        check(m.group(1).startswith("421 4.7.0"), f"reply {m.group(1)}")
+        check(sink.auth_attempts == [], f"credentials sent in clear: {sink.auth_attempts}")
+        check(sink.messages == [], "delivered without TLS")
+        env.shutdown_clean()
+    finally:
+        env.close()
+
+
+CASES = [test_starttls_auth_plain, test_starttls_auth_login, test_implicit_tls,
+         test_wrong_credentials_deferred, test_no_starttls_no_password_in_clear]
+
+
+def main():
+    only = sys.argv[1:]
+    passed = failed = 0
+    for case in CASES:
+        if only and case.__name__ not in only:
+            continue
+        t0 = time.monotonic()
+        try:
+            case()
+            passed += 1
+            print(f"PASS {case.__name__} ({time.monotonic() - t0:.1f}s)", flush=True)
+        except Exception:
+            failed += 1
+            print(f"FAIL {case.__name__}", flush=True)
+            traceback.print_exc()
+            print(f"---- ternd log ----\n{test_relay.LAST_LOG[0][-20000:]}---- end of log ----", flush=True)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
