@@ -11,6 +11,7 @@ Debian: python3-aiosmtpd, python3-dnslib.
 """
 import os
 import re
+import smtplib
 import sys
 import time
 import traceback
@@ -18,7 +19,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import test_relay  # noqa: E402
-from test_relay import BOB, Env, check, delivery_status, dsn_in_inbox, submit, wait_until, with_subject  # noqa: E402
+from test_relay import BOB, USERS, Env, check, delivery_status, dsn_in_inbox, submit, wait_until, with_subject  # noqa: E402
 from relay_harness import Sink  # noqa: E402
 from smtp_fixture import ctl_ok, maildir_messages, make_message  # noqa: E402
 
@@ -30,14 +31,18 @@ def queue_lines(env):
 
 
 def submit_deferred(env, subjects):
-    """Submits one message per subject to <subject>@q.test; waits until each is deferred.
-    Returns {subject: queue id}."""
-    ids = {}
-    for s in subjects:
-        n = len(re.findall(r"relay queued id=", env.t.log()))
-        submit(env, BOB, [f"{s}@q.test"], make_message(BOB, f"{s}@q.test", s, b"x\r\n"))
-        m = wait_until(lambda: re.findall(r"relay queued id=(\S+)", env.t.log())[n:], "queued")
-        ids[s] = m[0]
+    """Submits one message per subject to <subject>@q.test on one connection (one AUTH);
+    waits until each is deferred. Returns {subject: queue id}."""
+    n = len(re.findall(r"relay queued id=", env.t.log()))
+    with smtplib.SMTP("127.0.0.1", env.t.port("submission"), local_hostname="client.test", timeout=30) as c:
+        c.ehlo()
+        c.login(BOB, USERS[BOB])
+        for s in subjects:
+            refused = c.sendmail(BOB, [f"{s}@q.test"], make_message(BOB, f"{s}@q.test", s, b"x\r\n"))
+            check(not refused, f"refused {refused}")
+    ids = wait_until(lambda: (lambda got: got if len(got) == len(subjects) else None)(
+        re.findall(r"relay queued id=(\S+)", env.t.log())[n:]), "every message queued")
+    ids = dict(zip(subjects, ids))  # submitted one after another on one connection: in order
     for s, qid in ids.items():
         wait_until(lambda: re.search(rf"relay deferred id={qid} ", env.t.log()), f"{s} deferred")
     return ids
