@@ -43,10 +43,20 @@
 //   marks. Success: "relayed" only when the next hop lacks DSN (§5.2.2); a DSN-capable hop got
 //   NOTIFY/ORCPT and reports itself (§5.2.1). Returned content: RET=HDRS headers, RET=FULL
 //   the message; RET absent: the message if <= 256 KiB else headers; delay/success reports
-//   carry headers only. A local sender gets the DSN in their INBOX (deps.deliver_local);
-//   others get it through the queue with MAIL FROM:<>. Null-sender messages (and our DSNs)
-//   are never reported on; a failed DSN goes to postmaster@hostname when
-//   undeliverable_bounce = "postmaster", else it is logged and dropped.
+//   carry headers only. A local sender's address is resolved like normal delivery
+//   (deps.resolve_local: every alias target, de-duplicated) and each mailbox gets the DSN in
+//   its INBOX (deps.deliver_local, quota applied); a mailbox that cannot take it now (full,
+//   gone) and off-site alias targets get it through the queue with MAIL FROM:<>, like a
+//   remote sender: the attempt delivers local rows of queued DSNs on a worker
+//   (deliver_local_rows), so they follow the retry schedule and expire instead of being
+//   retried on every tick. Null-sender messages (and our DSNs) are never reported on; a
+//   failed DSN goes to postmaster@hostname when undeliverable_bounce = "postmaster", else it
+//   is logged ("relay bounce dropped") and dropped.
+// - Shutdown. stop() closes open sessions and cancels connects still in progress
+//   (net::connect_cancellable); their recipients are recorded as deferred.
+// - TLS. Certificates of MXes and of the smarthost are never verified (opportunistic TLS,
+//   RFC 7435); require_tls_domains and smarthost_tls insist on encryption only. There is no
+//   setting to require a valid certificate.
 // - DKIM. Relay::enqueue signs at enqueue time with every key in
 //   data_dir/dkim/<From domain>/<selector>.{rsa,ed25519}.pem (both present -> two
 //   signatures), so every retry sends the same signed bytes.
