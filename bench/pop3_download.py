@@ -18,7 +18,12 @@ client, no poplib parsing in the timings) measures:
     quit       QUIT until +OK (the UPDATE state: every message expunged)
     total      connect .. QUIT answered
 
-and afterwards that the Maildir holds no message. ternd from $TERND / build/bench (Release;
+and afterwards that the Maildir holds no message. Next to each wall-clock time it prints the
+server's CPU time in that phase (user+sys of ternd, or of every Dovecot process: master,
+auth, pop3-login, pop3; Dovecot's pop3 process exits at QUIT, so its UPDATE CPU is only
+counted up to the last sample before) and the client's own CPU during RETR, which shows
+whether the client is the bottleneck. On a loaded machine the CPU columns compare better
+than the wall-clock ones. ternd from $TERND / build/bench (Release;
 see bench/README.md); Dovecot from bench/peers/dovecot.sh. A server that cannot be run prints
 "not available (reason)" instead of figures.
 """
@@ -165,18 +170,56 @@ def unstuff(body):
                     for ln in body.split(b"\r\n")[:-1])
 
 
-def session(port, user, password, msgs, pipeline):
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    """{pid: user+sys seconds} from /proc/PID/stat (threads included; vanished pids left out)."""
+    out = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+            out[pid] = (int(rest[11]) + int(rest[12])) / CLK_TCK
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+class CpuMeter:
+    """Server CPU per phase; a pid that vanishes keeps its last sampled value."""
+
+    def __init__(self, pids_fn):
+        self.pids_fn = pids_fn
+        self.seen = {}
+        self.overhead = 0.0
+
+    def sample(self):
+        t0 = time.perf_counter()
+        self.seen.update(cpu_seconds(self.pids_fn()))
+        self.overhead += time.perf_counter() - t0  # left out of the total
+        return sum(self.seen.values())
+
+
+def session(port, user, password, msgs, pipeline, pids_fn=lambda: []):
     n = len(msgs)
     r = {}
+    meter = CpuMeter(pids_fn)
+    cpu = {}
+    meter.sample()
+    meter.overhead = 0.0
     t_start = time.perf_counter()
     c = Raw(port)
     c.ok("greeting")
+    last = meter.sample()
     t0 = time.perf_counter()
     c.send(f"USER {user}\r\n".encode())
     c.ok("USER")
     c.send(f"PASS {password}\r\n".encode())
     c.ok("PASS")
     r["login"] = time.perf_counter() - t0
+    now = meter.sample()
+    cpu["login"], last = now - last, now
 
     t0 = time.perf_counter()
     c.send(b"STAT\r\n")
@@ -188,6 +231,8 @@ def session(port, user, password, msgs, pipeline):
     c.ok("UIDL")
     uidl = c.multiline()
     r["list"] = time.perf_counter() - t0
+    now = meter.sample()
+    cpu["list"], last = now - last, now
     count = int(stat[1])
     if count != n:
         raise Pop3Error(f"STAT says {count} messages, expected {n}")
@@ -196,6 +241,7 @@ def session(port, user, password, msgs, pipeline):
         raise Pop3Error("LIST/UIDL do not list every message")
 
     bodies = [None] * n
+    client0 = time.process_time()
     t0 = time.perf_counter()
     sent = 0
     for i in range(n):
@@ -205,18 +251,27 @@ def session(port, user, password, msgs, pipeline):
         c.ok(f"RETR {i + 1}")
         bodies[i] = c.multiline()
     r["retr"] = time.perf_counter() - t0
+    now = meter.sample()
+    cpu["retr"], last = now - last, now
+    r["client_retr"] = time.process_time() - client0
 
     t0 = time.perf_counter()
     c.send(b"".join(f"DELE {i + 1}\r\n".encode() for i in range(n)))
     for i in range(n):
         c.ok(f"DELE {i + 1}")
     r["dele"] = time.perf_counter() - t0
+    now = meter.sample()
+    cpu["dele"], last = now - last, now
 
     t0 = time.perf_counter()
     c.send(b"QUIT\r\n")
     c.ok("QUIT")
     r["quit"] = time.perf_counter() - t0
-    r["total"] = time.perf_counter() - t_start
+    now = meter.sample()
+    cpu["quit"], last = now - last, now
+    r["total"] = time.perf_counter() - t_start - meter.overhead
+    cpu["total"] = sum(cpu.values())
+    r["cpu"] = cpu
     c.close()
 
     # Checks (outside the timings): every body and LIST size as stored.
@@ -260,7 +315,7 @@ def bench_tern(msgs, args):
         t0 = time.perf_counter()
         t.start(timeout=600)
         adopt = time.perf_counter() - t0
-        r = session(t.port("pop3"), USER, PASSWORD, msgs, args.pipeline)
+        r = session(t.port("pop3"), USER, PASSWORD, msgs, args.pipeline, t.pids)
         r["left"] = count_maildir(maildir)
         r["setup"] = f"ternd start incl. adopting the files: {adopt:.2f} s"
         return r
@@ -283,7 +338,9 @@ def bench_dovecot(msgs, args):
         os.makedirs(maildir, exist_ok=True)
         os.chown(maildir, uid, gid)
         write_maildir(os.path.join(maildir, "new"), msgs, uid, gid)
-        r = session(int(info["pop3"]), local, PASSWORD, msgs, args.pipeline)
+        master = int(info["pid"])
+        r = session(int(info["pop3"]), local, PASSWORD, msgs, args.pipeline,
+                    lambda: descendants(master))
         r["left"] = count_maildir(maildir)
         r["setup"] = f"dovecot pids {len(descendants(int(info['pid'])))}"
         return r
@@ -307,6 +364,12 @@ def fmt(res, key):
         return "-"
     v = res[key]
     return f"{v * 1000:.1f} ms" if v < 1 else f"{v:.2f} s"
+
+
+def fmt_cpu(res, key):
+    if isinstance(res, str):
+        return "-"
+    return f"{res['cpu'][key] * 1000:.0f} ms"
 
 
 def main():
@@ -338,9 +401,10 @@ def main():
     print(f"\nPOP3 benchmark: download and delete {len(msgs)} messages ({total / 1e6:.1f} MB), "
           f"one plaintext session on loopback, RETR pipeline {args.pipeline}, seed {args.seed}")
     w = 42
-    print(f"{'measure':<{w}} {'tern':>12} {'dovecot':>12}")
+    print(f"{'measure':<{w}} {'tern':>12} {'dovecot':>12} {'tern CPU':>10} {'dovecot CPU':>12}")
     for key, label in ROWS:
-        print(f"{label:<{w}} {fmt(results['tern'], key):>12} {fmt(results['dovecot'], key):>12}")
+        print(f"{label:<{w}} {fmt(results['tern'], key):>12} {fmt(results['dovecot'], key):>12}"
+              f" {fmt_cpu(results['tern'], key):>10} {fmt_cpu(results['dovecot'], key):>12}")
     for name in ("tern", "dovecot"):
         r = results[name]
         if isinstance(r, str):
@@ -348,7 +412,8 @@ def main():
         else:
             mbps = r["bytes"] / r["retr"] / 1e6 if r["retr"] > 0 else 0
             print(f"{name}: RETR {mbps:.1f} MB/s, bodies verified, {r['left']} message files "
-                  f"left after QUIT; {r['setup']}")
+                  f"left after QUIT; client CPU during RETR {r['client_retr'] * 1000:.0f} ms; "
+                  f"{r['setup']}")
     failed = [n for n in ("tern", "dovecot") if not isinstance(results[n], str) and results[n]["left"]]
     return 1 if failed else 0
 

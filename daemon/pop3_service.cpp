@@ -2,6 +2,7 @@
 // rt.workers against auth::Authenticator and store::Store. See daemon/pop3_service.h.
 #include "daemon/pop3_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -207,6 +208,7 @@ class Pop3Handler final : public net::ConnectionHandler,
         drops_(std::move(drops)),
         implicit_tls_(implicit_tls),
         queue_(std::make_shared<ActionQueue>(rt.workers)),
+        seen_queue_(std::make_shared<ActionQueue>(rt.workers)),
         delay_timer_(rt.loop),
         seen_timer_(rt.loop) {}
 
@@ -262,6 +264,7 @@ class Pop3Handler final : public net::ConnectionHandler,
       apply(session_->disconnected());
     }
     delay_timer_.stop();
+    window_.clear();
     flush_seen();  // normally done by the Release above; nothing may stay behind
     spdlog::info("pop3 quit user={} ip={} retr={} dele={} how={}", user_.empty() ? "-" : user_,
                  ip_, retr_, dele_, how_ ? how_ : "quit");
@@ -269,19 +272,33 @@ class Pop3Handler final : public net::ConnectionHandler,
 
  private:
   void apply(pop3d::Output out) {
-    for (auto& a : out.actions) run(std::move(a));
-    if (!conn_) return;
-    if (!out.bytes.empty()) conn_->write(out.bytes);
-    if (out.close_after_write) {
-      conn_->close();
-      return;
+    // A Retrieve answered from the read-ahead window leaves its result in immediate_: it is
+    // fed back right after this Output's bytes are written (order kept), in this loop rather
+    // than recursively, so a long pipelined run of RETRs costs no stack and no loop turn.
+    for (;;) {
+      for (auto& a : out.actions) run(std::move(a));
+      if (!conn_) {
+        immediate_.reset();
+        return;
+      }
+      if (!out.bytes.empty()) conn_->write(out.bytes);
+      if (out.close_after_write) {
+        immediate_.reset();
+        conn_->close();
+        return;
+      }
+      // RFC 2595 §4: the "+OK" goes out in clear, then the handshake; the session discards
+      // whatever the client pipelined behind STLS until tls_started().
+      if (out.start_tls) conn_->start_tls();
+      if (!immediate_ || !session_) break;
+      pop3d::ActionResult r = std::move(*immediate_);
+      immediate_.reset();
+      out = session_->complete(r);
     }
-    // RFC 2595 §4: the "+OK" goes out in clear, then the handshake; the session discards
-    // whatever the client pipelined behind STLS until tls_started().
-    if (out.start_tls) conn_->start_tls();
     // While the session waits for a result it would only buffer input: let the kernel do
     // that instead (bounded by the socket buffers, and the client's own flow control).
-    conn_->set_reading(!session_->action_pending());
+    if (conn_ && session_) conn_->set_reading(!session_->action_pending());
+    top_up();
   }
 
   void feed_result(const pop3d::ActionResult& r) {
@@ -294,12 +311,24 @@ class Pop3Handler final : public net::ConnectionHandler,
     queue_->push(std::move(work));
   }
 
+  // Commit and Release run after every \Seen flush before them has finished (the flags of a
+  // message kept must be on disk once QUIT is answered, and IN-USE is released last): the
+  // job goes through the seen queue first, which hands it to the main queue in order.
+  void push_after_seen(ActionQueue::Job job) {
+    flush_seen();
+    seen_queue_->push([main = queue_, job = std::move(job)]() mutable -> std::function<void()> {
+      return [main, job = std::move(job)]() mutable { main->push(std::move(job)); };
+    });
+  }
+
   // \Seen after RETR is batched: the session emits MarkSeen after every lock-step RETR, and
-  // each store_flags is a durable index commit (an fsync). Flags are fire-and-forget, so they
-  // are collected and written every kSeenFlushMs, every kSeenFlushCount messages, and always
-  // before a Commit or Release (queue order keeps them ahead of the session's end).
-  static constexpr uint64_t kSeenFlushMs = 1000;
-  static constexpr size_t kSeenFlushCount = 512;
+  // each store_flags is a durable index commit (an fsync, and a rename per message into cur/).
+  // Flags are fire-and-forget, so they are collected and written every kSeenFlushMs, every
+  // kSeenFlushCount messages, and always before a Commit or Release (queue order keeps them
+  // ahead of the session's end); messages that Commit expunges are left out (Dovecot's POP3
+  // likewise sets \Seen only in UPDATE, and only on what it keeps).
+  static constexpr uint64_t kSeenFlushMs = 2000;
+  static constexpr size_t kSeenFlushCount = 4096;
 
   void add_seen(std::vector<pop3d::Uid> uids) {
     seen_batch_.insert(seen_batch_.end(), uids.begin(), uids.end());
@@ -310,8 +339,9 @@ class Pop3Handler final : public net::ConnectionHandler,
   void flush_seen() {
     seen_timer_.stop();
     if (seen_batch_.empty()) return;
-    // Runs even if the connection is gone by then: the client did RETR these.
-    push([rt = &rt_, user = user_,
+    // Runs even if the connection is gone by then: the client did RETR these. On its own
+    // serial queue, so a large flags commit never holds up the read-ahead.
+    seen_queue_->push([rt = &rt_, user = user_,
           uids = std::exchange(seen_batch_, {})]() -> std::function<void()> {
       if (!rt->store) return {};
       std::vector<uint32_t> u32(uids.begin(), uids.end());
@@ -323,23 +353,24 @@ class Pop3Handler final : public net::ConnectionHandler,
     });
   }
 
-  // Read-ahead: clients fetch in order (RETR 1, RETR 2, ...). After a Retrieve completes, the
-  // next message of the maildrop (if at most kReadAheadMax bytes) is read on a worker through
-  // the same serial queue, while the loop sends the current one and the client asks for the
-  // next; a matching Retrieve is then answered without waiting for a worker. One message per
-  // connection at most; a wrong guess costs one read.
-  static constexpr uint64_t kReadAheadMax = 1 << 20;
+  // Read-ahead: clients fetch in order (RETR 1, RETR 2, ...). The handler keeps a window of
+  // the next messages of the maildrop in memory (at most kWindowMessages and kWindowBytes,
+  // messages over kWindowBytes are never read ahead), read on a worker through the same
+  // serial queue several at a time, so a RETR is normally answered on the loop thread at once
+  // and only every few messages costs a worker round trip, overlapped with the client's
+  // reading. A Retrieve outside the window (a client skipping about) drops it and reads from
+  // the requested message on. The window is topped up whenever it is half empty.
+  static constexpr size_t kWindowMessages = 32;
+  static constexpr uint64_t kWindowBytes = 2 << 20;
 
-  struct ReadAhead {
-    bool active = false;
-    bool ready = false;
+  struct Prefetched {
     pop3d::Uid uid = 0;
-    std::shared_ptr<pop3d::RetrieveResult> result;
-    std::optional<pop3d::ActionId> waiting;  // a Retrieve arrived before the read finished
+    pop3d::RetrieveResult result;
   };
 
   void remember_maildrop(const pop3d::MaildropResult& m) {
     order_.clear();
+    position_.clear();
     if (m.outcome != pop3d::MaildropResult::Outcome::ok) return;
     for (size_t i = 0; i < m.messages.size(); ++i) {
       order_.push_back({m.messages[i].uid, m.messages[i].size_octets});
@@ -347,42 +378,117 @@ class Pop3Handler final : public net::ConnectionHandler,
     }
   }
 
-  void read_ahead(pop3d::Uid after) {
-    if (!session_ || session_->closed() || session_->state() != pop3d::State::transaction) return;
-    auto it = position_.find(after);
-    if (it == position_.end() || it->second + 1 >= order_.size()) return;
-    const auto& next = order_[it->second + 1];
-    if (next.second > kReadAheadMax) return;
-    prefetch_ = ReadAhead{true, false, next.first, nullptr, std::nullopt};
-    const uint64_t gen = ++prefetch_gen_;
-    std::weak_ptr<Pop3Handler> self = weak_from_this();
-    push([rt = &rt_, user = user_, uid = next.first, gen, self]() -> std::function<void()> {
-      auto r = std::make_shared<pop3d::RetrieveResult>(read_retrieve(rt->store, user, uid));
-      return alive(self, [r, gen](Pop3Handler& h) { h.read_ahead_done(gen, r); });
-    });
+  uint64_t window_bytes() const {
+    uint64_t n = 0;
+    for (const auto& p : window_) n += p.result.bytes.size();
+    return n;
   }
 
-  void read_ahead_done(uint64_t gen, std::shared_ptr<pop3d::RetrieveResult> r) {
-    if (gen != prefetch_gen_ || !prefetch_.active) return;  // superseded
-    if (!prefetch_.waiting) {
-      prefetch_.ready = true;
-      prefetch_.result = std::move(r);
+  // Queues one worker job reading order_[from..] (at most the window's limits; the first
+  // one always when `must`), returns false if nothing was queued.
+  bool read_batch(size_t from, bool must, size_t max_count = kWindowMessages) {
+    std::vector<pop3d::Uid> uids;
+    uint64_t bytes = window_bytes();
+    size_t count = window_.size();
+    for (size_t i = from; i < order_.size() && count < kWindowMessages && uids.size() < max_count;
+         ++i, ++count) {
+      const uint64_t size = order_[i].second;
+      if (!(must && uids.empty()) && (size > kWindowBytes || bytes + size > kWindowBytes)) break;
+      uids.push_back(order_[i].first);
+      bytes += size;
+    }
+    if (uids.empty()) return false;
+    inflight_ = uids;
+    next_ = from + uids.size();
+    const uint64_t gen = ++window_gen_;
+    std::weak_ptr<Pop3Handler> self = weak_from_this();
+    push([rt = &rt_, user = user_, uids = std::move(uids), gen, self]() -> std::function<void()> {
+      auto got = std::make_shared<std::vector<Prefetched>>();
+      got->reserve(uids.size());
+      for (pop3d::Uid uid : uids) got->push_back({uid, read_retrieve(rt->store, user, uid)});
+      return alive(self, [got, gen](Pop3Handler& h) { h.batch_done(gen, std::move(*got)); });
+    });
+    return true;
+  }
+
+  void batch_done(uint64_t gen, std::vector<Prefetched> got) {
+    if (gen != window_gen_) return;  // superseded by a read from elsewhere
+    inflight_.clear();
+    for (auto& p : got) window_.push_back(std::move(p));
+    if (waiting_) {
+      auto [id, uid] = *waiting_;
+      waiting_.reset();
+      if (auto r = take_from_window(uid)) {
+        feed_result(pop3d::ActionResult{id, std::move(*r)});
+        return;  // apply() topped up
+      }
+      // Not read after all (cannot happen: the batch held it); answer as a failure.
+      feed_result(pop3d::ActionResult{id, pop3d::RetrieveResult{}});
       return;
     }
-    pop3d::ActionResult result{*prefetch_.waiting, std::move(*r)};
-    pop3d::Uid uid = prefetch_.uid;
-    prefetch_ = {};
-    feed_result(result);
-    read_ahead(uid);
+    top_up();
+  }
+
+  // The window's copy of `uid`, dropping what comes before it; nullopt if it is not there.
+  std::optional<pop3d::RetrieveResult> take_from_window(pop3d::Uid uid) {
+    auto it = std::find_if(window_.begin(), window_.end(),
+                           [uid](const Prefetched& p) { return p.uid == uid; });
+    if (it == window_.end()) return std::nullopt;
+    pop3d::RetrieveResult r = std::move(it->result);
+    window_.erase(window_.begin(), it + 1);
+    return r;
+  }
+
+  // Reads more ahead once the window is half empty (nothing in flight, in TRANSACTION).
+  void top_up() {
+    if (!session_ || session_->state() != pop3d::State::transaction || !inflight_.empty()) return;
+    if (next_ == 0 || next_ >= order_.size()) return;  // nothing retrieved yet, or at the end
+    if (window_.size() > kWindowMessages / 2 || window_bytes() > kWindowBytes / 2) return;
+    read_batch(next_, false);
+  }
+
+  void retrieve(pop3d::ActionId id, pop3d::Uid uid) {
+    if (auto r = take_from_window(uid)) {
+      immediate_ = pop3d::ActionResult{id, std::move(*r)};  // apply() feeds it back
+      return;
+    }
+    if (std::find(inflight_.begin(), inflight_.end(), uid) != inflight_.end()) {
+      waiting_ = {id, uid};  // answered when the batch lands
+      return;
+    }
+    // Outside the window: start over from this message alone, so it is answered after one
+    // read; the window fills behind it (a stale batch still in the queue is ignored when it
+    // lands).
+    window_.clear();
+    inflight_.clear();
+    auto pos = position_.find(uid);
+    if (pos != position_.end() && read_batch(pos->second, true, 1)) {
+      waiting_ = {id, uid};
+      return;
+    }
+    // Not in the maildrop as opened (cannot happen: the session only asks for its own).
+    ++window_gen_;
+    std::weak_ptr<Pop3Handler> self = weak_from_this();
+    push([rt = &rt_, user = user_, uid, id, self]() -> std::function<void()> {
+      auto r = std::make_shared<pop3d::ActionResult>(
+          pop3d::ActionResult{id, read_retrieve(rt->store, user, uid)});
+      return alive(self, [r](Pop3Handler& h) { h.feed_result(*r); });
+    });
   }
 
   // Runs one action through the serial queue.
   void run(pop3d::Action action) {
     const pop3d::ActionId id = action.id;
     if (auto* seen = std::get_if<pop3d::MarkSeen>(&action.kind)) return add_seen(std::move(seen->uids));
-    if (std::holds_alternative<pop3d::Commit>(action.kind) ||
-        std::holds_alternative<pop3d::Release>(action.kind))
-      flush_seen();
+    if (auto* commit = std::get_if<pop3d::Commit>(&action.kind)) {
+      // Messages expunged now need no \Seen: drop them from the batch (the session leaves
+      // them out of its MarkSeen already; this covers what was batched before QUIT).
+      std::vector<pop3d::Uid> doomed = commit->expunge;
+      std::sort(doomed.begin(), doomed.end());
+      std::erase_if(seen_batch_, [&](pop3d::Uid u) {
+        return std::binary_search(doomed.begin(), doomed.end(), u);
+      });
+    }
     // Jobs hold the handler weakly only: it must die on the loop thread (its Timer), never as
     // the last reference dropped by a worker.
     std::weak_ptr<Pop3Handler> self = weak_from_this();
@@ -414,36 +520,12 @@ class Pop3Handler final : public net::ConnectionHandler,
             });
           } else if constexpr (std::is_same_v<A, pop3d::Retrieve>) {
             ++retr_;
-            if (prefetch_.active && prefetch_.uid == a.uid) {
-              if (!prefetch_.ready) {
-                prefetch_.waiting = id;  // answered when the read-ahead lands
-                return;
-              }
-              // Read ahead already: answer on the next loop turn (after this Output's bytes).
-              auto r = std::make_shared<pop3d::ActionResult>(
-                  pop3d::ActionResult{id, std::move(*prefetch_.result)});
-              prefetch_ = {};
-              rt_.loop.post(alive(self, [r, uid = a.uid](Pop3Handler& h) {
-                h.feed_result(*r);
-                h.read_ahead(uid);
-              }));
-              return;
-            }
-            prefetch_ = {};  // not the message we guessed (a late read-ahead is ignored)
-            ++prefetch_gen_;
-            push([rt = &rt_, user = user_, uid = a.uid, id, self]() -> std::function<void()> {
-              auto r = std::make_shared<pop3d::ActionResult>(
-                  pop3d::ActionResult{id, read_retrieve(rt->store, user, uid)});
-              return alive(self, [r, uid](Pop3Handler& h) {
-                h.feed_result(*r);
-                h.read_ahead(uid);
-              });
-            });
+            retrieve(id, a.uid);
           } else if constexpr (std::is_same_v<A, pop3d::MarkSeen>) {
             // Handled by add_seen() above.
           } else if constexpr (std::is_same_v<A, pop3d::Commit>) {
             // RFC 1939 §6 UPDATE: expunge through the store, so IMAP sessions are notified.
-            push([rt = &rt_, user = user_, uids = std::move(a.expunge), id,
+            push_after_seen([rt = &rt_, user = user_, uids = std::move(a.expunge), id,
                   self]() -> std::function<void()> {
               pop3d::CommitResult cr;
               size_t removed = 0;
@@ -462,7 +544,7 @@ class Pop3Handler final : public net::ConnectionHandler,
             });
           } else if constexpr (std::is_same_v<A, pop3d::Release>) {
             // Runs after everything queued before it, connection or not.
-            push([drops = drops_, q = queue_.get()]() -> std::function<void()> {
+            push_after_seen([drops = drops_, q = queue_.get()]() -> std::function<void()> {
               if (!q->locked_user.empty()) {
                 drops->release(q->locked_user);
                 q->locked_user.clear();
@@ -485,12 +567,17 @@ class Pop3Handler final : public net::ConnectionHandler,
   std::shared_ptr<Pop3Maildrops> drops_;
   bool implicit_tls_;
   std::shared_ptr<ActionQueue> queue_;
+  std::shared_ptr<ActionQueue> seen_queue_;  // \Seen flushes; Commit/Release pass through it
   net::Timer delay_timer_;
   net::Timer seen_timer_;
   std::vector<std::pair<pop3d::Uid, uint64_t>> order_;  // maildrop: uid, size
   std::unordered_map<pop3d::Uid, size_t> position_;     // uid -> index in order_
-  ReadAhead prefetch_;
-  uint64_t prefetch_gen_ = 0;
+  std::deque<Prefetched> window_;        // read ahead, in maildrop order
+  std::vector<pop3d::Uid> inflight_;     // being read by the current batch
+  size_t next_ = 0;                      // index in order_ after the last one asked for
+  uint64_t window_gen_ = 0;              // bumped when the window starts over
+  std::optional<std::pair<pop3d::ActionId, pop3d::Uid>> waiting_;  // a Retrieve for inflight_
+  std::optional<pop3d::ActionResult> immediate_;  // answered from the window, see apply()
   std::vector<pop3d::Uid> seen_batch_;  // RETR'd, \Seen not yet handed to the queue
   net::Connection* conn_ = nullptr;
   std::optional<pop3d::Session> session_;

@@ -24,12 +24,18 @@
 //   The cache is pruned to the current snapshot at every open and dropped wholesale past
 //   kMaxCachedUsers users.
 // - \Seen after RETR: the session emits MarkSeen after each lock-step RETR; every
-//   store_flags is a durable index commit, so the handler batches them (at most every second
-//   or 512 messages, and always ahead of a Commit or Release in the queue). A crash can lose
-//   the last second of \Seen flags, never a message.
-// - Read-ahead: after a Retrieve the handler reads the next message of the maildrop (up to
-//   1 MiB) through the same serial queue, so a client fetching in order gets its next RETR
-//   answered without a worker round trip. At most one message per connection is held.
+//   store_flags is a durable index commit (and a rename into cur/ per message), so the
+//   handler batches them (at most every 2 seconds or 4096 messages), leaving out the messages
+//   a Commit expunges. The flushes run on a second serial queue, beside the reads, so a
+//   flags commit never stalls RETR; Commit and Release pass through that queue before they
+//   enter the main one, so they still follow every flush before them. A crash can lose the
+//   last 2 seconds of \Seen flags, never a message.
+// - Read-ahead: a window of the next messages of the maildrop (at most 32 messages and
+//   2 MiB; larger messages are only read when asked for) is kept in memory, read on workers
+//   through the same serial queue several at a time, so a client fetching in order (RETR 1,
+//   RETR 2, ..., lock-step or pipelined) is answered on the loop thread without a worker
+//   round trip per message. A RETR outside the window reads that message alone, then the
+//   window refills behind it. Bounded per connection; dropped when the session ends.
 // - UIDL (RFC 1939 §7): "<uidvalidity>.<uid>", stable across restarts and index rebuilds
 //   because the store persists both.
 // - Threading: Pop3Maildrops is thread-safe (one mutex); the handler and the queue's

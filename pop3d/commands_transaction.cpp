@@ -1,6 +1,7 @@
 // pop3d TRANSACTION and UPDATE states: STAT, LIST, UIDL, RETR, TOP, DELE, RSET, QUIT.
 // Message numbers are 1-based indexes into the maildrop as it was when the session entered
 // TRANSACTION; deletion marks live here until QUIT turns them into a Commit.
+#include <algorithm>
 #include <utility>
 
 #include "common/strings.h"
@@ -131,10 +132,14 @@ void Session::cmd_rset() {
 
 void Session::cmd_quit_transaction() {
   // RFC 1939 §6: QUIT from TRANSACTION enters UPDATE and removes the deleted messages.
-  flush_seen();
   std::vector<Uid> expunge;
   for (const auto& m : messages_)
     if (m.deleted) expunge.push_back(m.info.uid);
+  // \Seen is owed only to the messages that stay (flagging one about to go is wasted work).
+  std::vector<Uid> doomed = expunge;
+  std::sort(doomed.begin(), doomed.end());
+  std::erase_if(seen_, [&](Uid uid) { return std::binary_search(doomed.begin(), doomed.end(), uid); });
+  flush_seen();
   if (expunge.empty()) {
     end_session("+OK " + settings_.hostname + " " + std::string(reply::Bye) + " (" +
                 std::to_string(live_count()) + " messages left)");

@@ -1,57 +1,69 @@
 #include "pop3d/message_format.h"
 
+#include <cstring>
+
 #include "pop3d/pop3d.h"
 
 namespace tern::pop3d {
 
+namespace {
+
+// The next LF at or after `pos`, or npos. memchr runs at memory speed; RETR bodies are
+// scanned line by line, never byte by byte.
+size_t next_lf(std::string_view s, size_t pos) {
+  if (pos >= s.size()) return std::string_view::npos;
+  const void* q = std::memchr(s.data() + pos, '\n', s.size() - pos);
+  return q ? static_cast<size_t>(static_cast<const char*>(q) - s.data()) : std::string_view::npos;
+}
+
+// Octets added after the last byte so the body ends with CRLF: none after LF (a bare final
+// LF was already counted as CRLF), the LF after a lone CR, or a whole CRLF.
+size_t tail_repair(std::string_view message) {
+  if (message.empty() || message.back() == '\n') return 0;
+  return message.back() == '\r' ? 1 : 2;
+}
+
+}  // namespace
+
 uint64_t wire_size(std::string_view message) {
-  uint64_t n = 0;
-  char prev = '\n';
-  for (char c : message) {
-    if (c == '\n' && prev != '\r') ++n;  // bare LF becomes CRLF
-    ++n;
-    prev = c;
-  }
-  if (!message.empty() && !(message.size() >= 2 && message.substr(message.size() - 2) == "\r\n")) {
-    // Ends without a line end (+2), or with a bare LF already counted as CRLF (+0), or
-    // with a lone CR which gets its LF (+1).
-    if (message.back() == '\r') n += 1;
-    else if (message.back() != '\n') n += 2;
-  }
-  return n;
+  uint64_t n = message.size();
+  for (size_t lf = next_lf(message, 0); lf != std::string_view::npos; lf = next_lf(message, lf + 1))
+    if (lf == 0 || message[lf - 1] != '\r') ++n;  // bare LF becomes CRLF
+  return n + tail_repair(message);
 }
 
 namespace detail {
 
 uint64_t append_multiline(std::string& out, std::string_view message) {
-  out.reserve(out.size() + message.size() + message.size() / 32 + 8);
-  uint64_t sent = 0;
-  bool at_line_start = true;
-  for (size_t i = 0; i < message.size(); ++i) {
-    char c = message[i];
-    // RFC 1939 §3: a line starting with the termination octet is byte-stuffed.
-    if (at_line_start && c == '.') out.push_back('.');
-    at_line_start = false;
-    if (c == '\n') {
-      if (i == 0 || message[i - 1] != '\r') {  // bare LF: send CRLF
-        out.push_back('\r');
-        ++sent;
-      }
-      at_line_start = true;
+  // Copies runs of bytes that need no change in one append each; only a '.' at the start of
+  // a line (stuffed) and a bare LF (sent as CRLF) break a run. Stored mail is CRLF and rarely
+  // has dot lines, so a typical message is a handful of appends.
+  out.reserve(out.size() + message.size() + message.size() / 64 + 8);
+  const char* b = message.data();
+  uint64_t repaired = 0;  // CRs added in front of bare LFs
+  size_t run = 0;         // start of the bytes not yet copied
+  // RFC 1939 §3: a line starting with the termination octet is byte-stuffed.
+  if (!message.empty() && b[0] == '.') out.push_back('.');
+  for (size_t lf = next_lf(message, 0); lf != std::string_view::npos; lf = next_lf(message, lf + 1)) {
+    if (lf == 0 || b[lf - 1] != '\r') {  // bare LF: send CRLF
+      out.append(b + run, lf - run);
+      out.append("\r\n");
+      run = lf + 1;
+      ++repaired;
     }
-    out.push_back(c);
-    ++sent;
-  }
-  if (!message.empty() && !at_line_start) {  // the terminator must start a line
-    if (message.back() != '\r') {
-      out.push_back('\r');
-      ++sent;
+    if (lf + 1 < message.size() && b[lf + 1] == '.') {
+      out.append(b + run, lf + 1 - run);
+      out.push_back('.');
+      run = lf + 1;
     }
-    out.push_back('\n');
-    ++sent;
   }
+  out.append(b + run, message.size() - run);
+  // The terminator must start a line.
+  const size_t tail = tail_repair(message);
+  if (tail == 2) out.append("\r\n");
+  else if (tail == 1) out.push_back('\n');
   out.append(".\r\n");
-  return sent;
+  return message.size() + repaired + tail;
 }
 
 std::string_view top_of(std::string_view message, uint64_t body_lines) {

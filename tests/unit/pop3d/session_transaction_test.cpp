@@ -149,6 +149,24 @@ TEST(Pop3Transaction, RetrieveFailures) {
   EXPECT_EQ(h.count<MarkSeen>(), 0u);
 }
 
+TEST(Pop3Transaction, QuitDoesNotMarkSeenWhatItExpunges) {
+  // RETR both, delete one, QUIT, all pipelined: \Seen only for the message that stays,
+  // and the Commit expunges the other.
+  auto h = logged_in();
+  h.feed("RETR 1\r\nRETR 2\r\nDELE 1\r\nQUIT\r\n");
+  std::vector<Uid> seen;
+  for (const auto& m : h.actions_of<MarkSeen>()) seen.insert(seen.end(), m.uids.begin(), m.uids.end());
+  EXPECT_EQ(seen, (std::vector<Uid>{205}));
+  EXPECT_EQ(h.expunged, (std::vector<Uid>{101}));
+  EXPECT_LT(h.last_index<MarkSeen>(), h.last_index<Commit>());
+  EXPECT_TRUE(h.closed);
+  // Deleting everything read leaves nothing to mark.
+  auto all = logged_in();
+  all.feed("RETR 1\r\nRETR 2\r\nDELE 1\r\nDELE 2\r\nQUIT\r\n");
+  EXPECT_EQ(all.count<MarkSeen>(), 0u);
+  EXPECT_EQ(all.expunged, (std::vector<Uid>{101, 205}));
+}
+
 TEST(Pop3Transaction, RetrMarksSeenInOneBatchPerPipeline) {
   auto h = logged_in();
   h.feed("RETR 1\r\nRETR 2\r\nTOP 1 0\r\n");
