@@ -2,7 +2,7 @@
 """IMAP benchmark, Tern vs Dovecot side by side (issue 4), stdlib only, loopback only.
 
     bench/imap_bench.py [--messages 10000] [--idle-conns 1000] [--fetches 500] [--seed 4]
-                        [--only tern|dovecot]
+                        [--only tern|dovecot] [--tls] [--dovecot-idle-conns N]
 
 Generates a deterministic mailbox (sizes 1-100 KB log-uniform; text/plain, quoted-printable,
 multipart/alternative, multipart/mixed with base64 attachments, RFC 2047/2231 names), APPENDs
@@ -15,13 +15,18 @@ the same messages in the same order to a fresh ternd and a private Dovecot
   search      UID SEARCH TEXT "<word in ~1% of the messages>"
   bodies      N x FETCH <random seq> BODY.PEEK[] (same sequence for both servers)
   idle        PSS per IDLE connection: C connections each LOGIN, SELECT INBOX, IDLE; PSS summed
-              over the server's processes (/proc/PID/smaps_rollup) minus the idle server, / C
+              over the server's processes (/proc/PID/smaps_rollup) minus the idle server, / C.
+              With --tls the IDLE connections use implicit TLS (imaps, TLS 1.3) on both servers
+              (Dovecot gets the same kind of self-signed P-256 certificate), so the figure
+              includes the TLS state. Dovecot runs a process per connection (two over TLS):
+              it is measured on min(C, --dovecot-idle-conns) connections (default 5000).
 Timings are wall clock on the client, from sending the command to reading its tagged reply
 (a raw-socket client, so Python parsing is not measured). A server that cannot be run prints
 "not available (<reason>)" instead of figures.
 """
 import argparse
 import base64
+import ssl
 import math
 import os
 import quopri
@@ -287,7 +292,8 @@ def timed(fn):
     return time.perf_counter() - t0, r
 
 
-def run_measurements(name, port, user, password, msgs, expected, args, server_pids):
+def run_measurements(name, port, user, password, msgs, expected, args, server_pids,
+                     tls_port=None, idle_conns=0):
     res = {}
     c = Raw(port)
     c.login(user, password)
@@ -354,16 +360,30 @@ def run_measurements(name, port, user, password, msgs, expected, args, server_pi
         print(f"  {name}: SEARCH found {hits}, corpus has {expected} messages with the word",
               file=sys.stderr)
 
-    if args.idle_conns > 0:
-        res.update(measure_idle(name, port, user, password, args.idle_conns, server_pids))
+    if idle_conns > 0:
+        if args.tls and not tls_port:
+            print(f"  {name}: no implicit-TLS listener: IDLE connections measured in plaintext",
+                  file=sys.stderr)
+        res.update(measure_idle(name, tls_port or port, user, password, idle_conns, server_pids,
+                                use_tls=bool(args.tls and tls_port)))
     return res
 
 
-def measure_idle(name, port, user, password, count, server_pids):
+def client_tls_context():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # our own self-signed loopback certificates
+    return ctx
+
+
+def measure_idle(name, port, user, password, count, server_pids, use_tls=False):
     """Opens `count` connections (non-blocking state machines): LOGIN, SELECT INBOX, IDLE.
-    Returns idle_kib (PSS per connection) and idle_open (seconds to get them all idling)."""
+    Returns idle_kib (PSS per connection) and idle_open (seconds to get them all idling).
+    use_tls: implicit TLS (each connection connects and handshakes, bounded by a timeout,
+    before joining the non-blocking state machine)."""
     time.sleep(1.0)  # let the previous connections' processes/sessions go away
     base = pss_kib(server_pids())
+    tls_ctx = client_tls_context() if use_tls else None
     sel = selectors.DefaultSelector()
     login = (b'a LOGIN "%s" "%s"\r\nb SELECT INBOX\r\nc IDLE\r\n'
              % (user.encode(), password.encode()))
@@ -372,30 +392,51 @@ def measure_idle(name, port, user, password, count, server_pids):
     idling = 0
     failed = []
     t0 = time.perf_counter()
-    deadline = t0 + PHASE_TIMEOUT
+    # Each LOGIN verifies an argon2id hash (tens of ms): allow for 10,000 of them, bounded.
+    deadline = t0 + PHASE_TIMEOUT + 0.2 * count
     # Bounded login bursts: Dovecot's single auth process verifying argon2id hashes fails
     # logins that wait too long ("Auth process broken") at 200 in flight.
     max_inflight = 32
 
     def open_one():
-        s = socket.socket()
+        if tls_ctx:
+            try:
+                raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+                s = tls_ctx.wrap_socket(raw)  # handshake, blocking, bounded by the timeout
+            except OSError as e:
+                failed.append(f"tls connect: {e}")
+                return False
+        else:
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
         s.setblocking(False)
-        s.connect_ex(("127.0.0.1", port))
         conns[s] = {"buf": b"", "state": "greet"}
         sel.register(s, selectors.EVENT_READ)
+        return True
+
+    def recv_all(s):
+        data = s.recv(65536)
+        # TLS: records already decrypted wait inside the SSL object, invisible to select().
+        while data and isinstance(s, ssl.SSLSocket) and s.pending():
+            data += s.recv(65536)
+        return data
 
     inflight = 0
     while (pending or inflight) and time.perf_counter() < deadline:
         while pending and inflight < max_inflight:
             pending.pop()
-            open_one()
-            inflight += 1
+            if open_one():
+                inflight += 1
+        if not inflight:
+            break
         for key, _ in sel.select(timeout=1.0):
             s = key.fileobj
             st = conns[s]
             try:
-                data = s.recv(65536)
-            except (BlockingIOError, InterruptedError):
+                data = recv_all(s)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError,
+                    ssl.SSLWantWriteError):
                 continue
             except OSError as e:
                 data = b""
@@ -430,7 +471,7 @@ def measure_idle(name, port, user, password, count, server_pids):
         if len(failed) > count // 10 + 5:
             break
     opened = time.perf_counter() - t0
-    out = {"idle_open": opened, "idle_ok": idling}
+    out = {"idle_open": opened, "idle_ok": idling, "idle_tls": use_tls}
     if idling:
         time.sleep(2.0)  # settle (Dovecot: login processes exit after handing off)
         after = pss_kib(server_pids())
@@ -456,7 +497,8 @@ def measure_idle(name, port, user, password, count, server_pids):
 
 def bench_tern(msgs, expected, args):
     user, password = "bench@bench.test", "bench-secret-1"
-    with TernServer(listeners=("imap",),
+    listeners = ("imap", "imaps") if args.tls else ("imap",)
+    with TernServer(listeners=listeners,
                     sections={"imap": {"max_literal_size": 64 << 20}}) as t:
         t.start()
         t.add_user(user, password)
@@ -467,7 +509,8 @@ def bench_tern(msgs, expected, args):
         except (ImapError, OSError) as e:
             raise PeerError(f"IMAP not served by this ternd build: {e}")
         return run_measurements("tern", t.port("imap"), user, password, msgs, expected, args,
-                                t.pids)
+                                t.pids, tls_port=t.port("imaps") if args.tls else None,
+                                idle_conns=args.idle_conns)
 
 
 def bench_dovecot(msgs, expected, args):
@@ -475,15 +518,33 @@ def bench_dovecot(msgs, expected, args):
     tmp = tempfile.mkdtemp(prefix="dovecot-bench-")
     os.chmod(tmp, 0o755)  # Dovecot's auth and mail processes must reach it
     inst = os.path.join(tmp, "inst")
+    idle_conns = min(args.idle_conns, args.dovecot_idle_conns)
+    env = dict(os.environ, DOVECOT_BENCH_MAX_CONNS=str(max(idle_conns, 1000)))
     try:
+        if args.tls:
+            cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+            p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                                "-days", "2", "-subj", "/CN=localhost"],
+                               capture_output=True, text=True, timeout=60)
+            if p.returncode != 0:
+                raise PeerError("openssl req failed: " + p.stderr)
+            os.chmod(key, 0o644)  # read by Dovecot's config process
+            env.update(DOVECOT_BENCH_TLS_CERT=cert, DOVECOT_BENCH_TLS_KEY=key)
         p = subprocess.run([script, "start", inst, os.path.join(tmp, "mail"), "bench",
-                            "bench-secret-1"], capture_output=True, text=True, timeout=180)
+                            "bench-secret-1"], capture_output=True, text=True, timeout=180,
+                           env=env)
         if p.returncode != 0:
             raise PeerError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "start failed")
         info = dict(kv.split("=", 1) for kv in p.stdout.split())
         master = int(info["pid"])
+        if idle_conns < args.idle_conns:
+            print(f"  dovecot: IDLE measured on {idle_conns} connections "
+                  f"(--dovecot-idle-conns; a process per connection)", file=sys.stderr)
         return run_measurements("dovecot", int(info["imap"]), "bench", "bench-secret-1", msgs,
-                                expected, args, lambda: descendants(master))
+                                expected, args, lambda: descendants(master),
+                                tls_port=int(info["imaps"]) if "imaps" in info else None,
+                                idle_conns=idle_conns)
     finally:
         subprocess.run([script, "stop", inst], capture_output=True, timeout=60)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -522,6 +583,10 @@ def main():
     ap.add_argument("--fetches", type=int, default=500)
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--only", choices=["tern", "dovecot"])
+    ap.add_argument("--tls", action="store_true",
+                    help="IDLE connections over implicit TLS (imaps) on both servers")
+    ap.add_argument("--dovecot-idle-conns", type=int, default=5000,
+                    help="cap on Dovecot's IDLE connections (a process each)")
     args = ap.parse_args()
     args.messages = max(1, min(args.messages, 100000))
     args.idle_conns = max(0, min(args.idle_conns, 20000))
@@ -546,7 +611,8 @@ def main():
             results[name] = f"not available ({e})"
 
     print(f"\nIMAP benchmark: {len(msgs)} messages ({total / 1e6:.1f} MB), "
-          f"{args.fetches} body fetches, {args.idle_conns} IDLE connections, seed {args.seed}")
+          f"{args.fetches} body fetches, {args.idle_conns} IDLE connections"
+          f"{' over TLS' if args.tls else ''}, seed {args.seed}")
     w = 44
     print(f"{'measure':<{w}} {'tern':>14} {'dovecot':>14}")
     for key, label, unit in ROWS:
@@ -561,7 +627,8 @@ def main():
         else:
             extra = f"search hits {r.get('search_hits')} (expected {expected})"
             if "idle_ok" in r:
-                extra += f"; {r['idle_ok']}/{args.idle_conns} IDLE connections"
+                extra += (f"; {r['idle_ok']} IDLE connections"
+                          f"{' over TLS' if r.get('idle_tls') else ' (plaintext)'}")
             if "idle_base_kib" in r:
                 extra += f"; idle server {r['idle_base_kib']} KiB PSS"
             print(f"{name}: {extra}")

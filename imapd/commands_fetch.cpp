@@ -41,7 +41,7 @@ void Session::Impl::cmd_fetch(const Command& c) {
 
   std::vector<uint32_t> wanted;
   wanted.reserve(idx->size());
-  for (size_t i : *idx) wanted.push_back(sel->uids[i]);
+  for (size_t i : *idx) wanted.push_back(sel->uid_at(i));
   auto fetched = backend.store().messages(user, sel->name, wanted);
   if (!fetched) return store_error(c.tag, fetched.error());
   auto& infos = *fetched;
@@ -59,7 +59,7 @@ void Session::Impl::cmd_fetch(const Command& c) {
   // Which messages: those still present and (CHANGEDSINCE) changed after the given modseq.
   std::vector<std::pair<size_t, store::MessageInfo*>> todo;
   for (size_t i : *idx) {
-    auto* info = const_cast<store::MessageInfo*>(find_info(infos, sel->uids[i]));
+    auto* info = const_cast<store::MessageInfo*>(find_info(infos, sel->uid_at(i)));
     if (!info) continue;  // expunged by someone else, not announced yet (RFC 9051 §7.5.1)
     if (a.changed_since && info->modseq <= *a.changed_since) continue;
     todo.emplace_back(i, info);
@@ -82,8 +82,7 @@ void Session::Impl::cmd_fetch(const Command& c) {
             todo[k].second->flags = u.flags;
             todo[k].second->modseq = u.modseq;
             seen_set[k] = 1;
-            long i = sel->index_of(u.uid);
-            if (i >= 0) sel->modseqs[i] = std::max(sel->modseqs[i], u.modseq);
+            sel->shown(u.uid, u.modseq);
           }
         }
       }
@@ -135,7 +134,8 @@ void Session::Impl::cmd_search(const Command& c) {
   bool modseq_key = uses_modseq(a.key);
   if (modseq_key) condstore = true;
 
-  auto snap = backend.store().snapshot(user, sel->name);
+  // SEARCH matches flags, sizes, dates and (parsed) bytes, never the cached metadata.
+  auto snap = backend.store().snapshot_flags(user, sel->name);
   if (!snap) return store_error(c.tag, snap.error());
   SearchContext ctx;
   ctx.max_seq = sel->count();
@@ -149,8 +149,8 @@ void Session::Impl::cmd_search(const Command& c) {
   std::vector<uint32_t> seqs, uids;
   uint64_t max_modseq = 0;
   std::string name = sel->name;
-  for (size_t i = 0; i < sel->uids.size(); ++i) {
-    const store::MessageInfo* info = find_info(snap->messages, sel->uids[i]);
+  for (size_t i = 0; i < sel->count(); ++i) {
+    const store::MessageInfo* info = find_info(snap->messages, sel->uid_at(i));
     if (!info) continue;
     uint32_t uid = info->uid;
     MessageView view(static_cast<uint32_t>(i + 1), *info,

@@ -150,7 +150,7 @@ std::string Session::Impl::status_line(const store::MailboxStatus& st, const std
       case StatusItem::deleted:
         if (!deleted) {
           uint32_t n = 0;
-          auto snap = backend.store().snapshot(user, st.name);
+          auto snap = backend.store().snapshot_flags(user, st.name);
           if (snap)
             for (const auto& m : snap->messages) n += (m.flags.system & store::kDeleted) ? 1 : 0;
           deleted = n;

@@ -25,7 +25,7 @@ std::string list_of(const std::vector<uint32_t>& v) {
 void Session::Impl::cmd_close(const Command& c, bool expunge) {
   // RFC 9051 §6.4.1: CLOSE expunges silently (no EXPUNGE responses) unless read-only.
   if (expunge && !sel->read_only) {
-    auto snap = backend.store().snapshot(user, sel->name);
+    auto snap = backend.store().snapshot_flags(user, sel->name);
     if (snap) {
       std::vector<uint32_t> doomed;
       for (const auto& m : snap->messages)
@@ -47,7 +47,7 @@ void Session::Impl::cmd_expunge(const Command& c) {
     if (!r) return bad(c.tag, r.error().message);
     in_set = std::move(r.value());
   }
-  auto snap = backend.store().snapshot(user, sel->name);
+  auto snap = backend.store().snapshot_flags(user, sel->name);
   if (!snap) return store_error(c.tag, snap.error());
   std::vector<uint32_t> doomed;
   for (const auto& m : snap->messages) {
@@ -74,7 +74,7 @@ void Session::Impl::cmd_store(const Command& c) {
   if (a.unchanged_since) condstore = true;  // RFC 7162 §3.1: a CONDSTORE enabling command
   store::Flags flags = list_to_flags(a.flags);
   std::vector<uint32_t> uids;
-  for (size_t i : *idx) uids.push_back(sel->uids[i]);
+  for (size_t i : *idx) uids.push_back(sel->uid_at(i));
   store::FlagOp op = a.mode == StoreArgs::Mode::add      ? store::FlagOp::add
                      : a.mode == StoreArgs::Mode::remove ? store::FlagOp::remove
                                                          : store::FlagOp::replace;
@@ -101,11 +101,11 @@ void Session::Impl::cmd_store(const Command& c) {
   }
 
   std::map<uint32_t, std::string> lines;  // seq -> FETCH, in order
-  std::vector<char> answered(sel->uids.size(), 0);
+  std::vector<char> answered(sel->count(), 0);
   for (const auto& u : r->updated) {
     long i = sel->index_of(u.uid);
     if (i < 0) continue;
-    sel->modseqs[i] = std::max(sel->modseqs[i], u.modseq);
+    sel->shown(u.uid, u.modseq);
     answered[i] = 1;
     // RFC 7162 §3.2: with CONDSTORE, .SILENT still reports the new MODSEQ.
     if (!a.silent || condstore) lines[i + 1] = flags_fetch(static_cast<uint32_t>(i + 1), u.uid, u.flags, u.modseq, c.uid);
@@ -115,7 +115,7 @@ void Session::Impl::cmd_store(const Command& c) {
     bool missing = false;
     for (size_t i : *idx) missing |= !answered[i];
     if (missing) {
-      auto snap = backend.store().snapshot(user, sel->name);
+      auto snap = backend.store().snapshot_flags(user, sel->name);
       if (snap) {
         for (const auto& m : snap->messages) {
           long i = sel->index_of(m.uid);
@@ -148,7 +148,7 @@ void Session::Impl::cmd_copy(const Command& c, bool move) {
   if (move && sel->read_only) return no(c.tag, text::ReadOnlyMailbox, ResponseCode{code::ReadOnly, ""});
   const char* done = move ? "MOVE completed" : "COPY completed";
   std::vector<uint32_t> uids;
-  for (size_t i : *idx) uids.push_back(sel->uids[i]);
+  for (size_t i : *idx) uids.push_back(sel->uid_at(i));
   if (uids.empty()) {
     // Still check the destination so that TRYCREATE is reported (RFC 9051 §6.4.7).
     auto st = backend.store().mailbox_status(user, *dest);

@@ -53,6 +53,12 @@ bool is_section_kind(Kind k) {
 // The exact bytes of BODY[section] (before any partial), nullopt when the section does not
 // exist in this message.
 Result<std::optional<std::string>> body_section(const Section& s, MessageView& msg) {
+  if (s.part.empty() && s.text == Section::Text::none) {
+    // BODY[] is the whole message: no MIME parse needed (the common full download).
+    auto b = msg.bytes();
+    if (!b) return b.error();
+    return std::optional<std::string>(std::string(*b));
+  }
   auto parsed = msg.parsed();
   if (!parsed) return parsed.error();
   const mime::Message& m = **parsed;
@@ -77,10 +83,14 @@ Result<std::optional<std::string>> body_section(const Section& s, MessageView& m
 // RFC 3516 §4.2: BINARY[part] is the part's content with its transfer encoding removed.
 // BINARY[] is the whole message (a header has no transfer encoding to remove).
 Result<std::optional<std::string>> binary_section(const Section& s, MessageView& msg) {
+  if (s.part.empty()) {
+    auto b = msg.bytes();  // no MIME parse for the whole message
+    if (!b) return b.error();
+    return std::optional<std::string>(std::string(*b));
+  }
   auto parsed = msg.parsed();
   if (!parsed) return parsed.error();
   const mime::Message& m = **parsed;
-  if (s.part.empty()) return std::optional<std::string>(std::string(m.bytes()));
   const mime::Part* p = m.find_part(part_spec(s));
   if (!p) return std::optional<std::string>();
   auto d = mime::decode_body(m, *p);

@@ -87,7 +87,10 @@ bool CommandParser::idle() const {
 
 void CommandParser::compact() {
   if (input_pos_ == input_.size()) {
-    input_.clear();
+    // Everything consumed: an idle connection keeps no buffer (an APPEND literal could have
+    // grown it to megabytes).
+    if (input_.capacity() > kKeepCapacity) std::string().swap(input_);
+    else input_.clear();
     input_pos_ = 0;
   } else if (input_pos_ > 65536) {
     input_.erase(0, input_pos_);

@@ -134,6 +134,7 @@ class CommandParser {
   void note_line_bytes(std::string_view chunk);
   void compact();
 
+  static constexpr size_t kKeepCapacity = 1024;  // input_ kept allocated when drained
   ParserSettings settings_;
   std::string input_;
   size_t input_pos_ = 0;

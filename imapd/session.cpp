@@ -88,12 +88,6 @@ const CommandSpec kCommands[] = {
 
 }  // namespace
 
-long Selected::index_of(uint32_t uid) const {
-  auto it = std::lower_bound(uids.begin(), uids.end(), uid);
-  if (it == uids.end() || *it != uid) return -1;
-  return it - uids.begin();
-}
-
 Session::Impl::Impl(const SessionSettings& s, const PeerInfo& p, Backend& b)
     : settings(s), peer(p), backend(b), parser(parser_settings(s)), tls(s.tls_active) {}
 
@@ -308,7 +302,19 @@ Output Session::feed(std::string_view bytes) {
   s.feed_parser(bytes);
   s.run();
   s.flush();
+  s.release_idle_buffers();
   return std::exchange(s.out, Output{});
+}
+
+void Session::Impl::release_idle_buffers() {
+  // Between commands (and while idling) the session holds no scratch buffers.
+  if (!parser.idle() || parser.buffered() != 0) return;
+  auto drop = [](std::string& b) {
+    if (b.capacity() > 64) std::string().swap(b);
+  };
+  if (raw_unconsumed.empty()) drop(raw_unconsumed);
+  if (raw_head.empty()) drop(raw_head);
+  drop(tagged_out);
 }
 
 Output Session::on_mailbox_changed() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "imapd/imap_parser.h"
 #include "imapd/response_writer.h"
 #include "imapd/session.h"
+#include "imapd/uid_map.h"
 
 namespace tern::imapd {
 
@@ -41,19 +43,29 @@ struct Selected {
   bool read_only = false;
   uint32_t uidvalidity = 0;
   uint32_t uidnext = 1;
-  std::vector<uint32_t> uids;     // seq - 1 -> UID, strictly increasing
-  std::vector<uint64_t> modseqs;  // parallel to uids: the modseq this session last showed
+  UidMap uids;                    // seq - 1 -> UID, as runs of consecutive UIDs
   uint64_t known_modseq = 0;      // changes up to here have been taken into account
+  // Messages this session already showed at a modseq above known_modseq (its own STORE or
+  // implicit \Seen): sync() does not announce those changes again. Pruned as known_modseq
+  // passes them, so an idle session holds no per-message state.
+  std::map<uint32_t, uint64_t> shown_modseq;
   std::vector<uint32_t> pending_expunge;  // expunged elsewhere, not yet announced (sorted)
   std::vector<std::string> keywords;      // announced in FLAGS
   uint32_t first_unseen = 0;              // at SELECT time (rev1 [UNSEEN n]); 0 = none
   std::shared_ptr<std::atomic<bool>> dirty = std::make_shared<std::atomic<bool>>(false);
   store::WatchHandle watch;
 
-  uint32_t max_uid() const { return uids.empty() ? 0 : uids.back(); }
-  uint32_t count() const { return static_cast<uint32_t>(uids.size()); }
+  uint32_t max_uid() const { return uids.max_uid(); }
+  uint32_t count() const { return uids.count(); }
   // Index of uid in uids, or -1.
-  long index_of(uint32_t uid) const;
+  long index_of(uint32_t uid) const { return uids.index_of(uid); }
+  uint32_t uid_at(size_t index) const { return uids.uid_at(index); }
+  // This session showed uid's flags at `modseq` (a change made by this session).
+  void shown(uint32_t uid, uint64_t modseq) {
+    if (modseq <= known_modseq) return;
+    uint64_t& m = shown_modseq[uid];
+    if (modseq > m) m = modseq;
+  }
 };
 
 struct Session::Impl {
@@ -99,6 +111,7 @@ struct Session::Impl {
 
   // ---- session.cpp ----
   void feed_parser(std::string_view bytes);
+  void release_idle_buffers();
   void run();
   void track_consumed();
   void execute(const Command& cmd);

@@ -29,8 +29,7 @@ Result<std::vector<size_t>> Session::Impl::resolve(const SequenceSet& set, bool 
   if (uid) {
     // RFC 9051 §6.4.8: UIDs that do not exist are ignored; "*" is the largest UID in use.
     for (const SeqRange& r : set.resolve(s.max_uid())) {
-      auto it = std::lower_bound(s.uids.begin(), s.uids.end(), r.first);
-      for (; it != s.uids.end() && *it <= r.last; ++it) out.push_back(static_cast<size_t>(it - s.uids.begin()));
+      for (size_t i = s.uids.lower_bound(r.first); i < s.count() && s.uid_at(i) <= r.last; ++i) out.push_back(i);
     }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -67,8 +66,8 @@ void Session::Impl::announce_expunged(const std::vector<uint32_t>& uids_in) {
     if (i < 0) continue;
     if (!qresync) untagged(std::to_string(i + 1) + " EXPUNGE");
     gone.push_back(*it);
-    s.uids.erase(s.uids.begin() + i);
-    s.modseqs.erase(s.modseqs.begin() + i);
+    s.uids.erase_at(static_cast<size_t>(i));
+    s.shown_modseq.erase(*it);
   }
   // RFC 7162 §3.2.10: with QRESYNC enabled, VANISHED replaces EXPUNGE.
   if (qresync && !gone.empty()) untagged("VANISHED " + SequenceSet::from_values(gone).to_string());
@@ -92,15 +91,15 @@ void Session::Impl::sync(bool allow_expunge) {
         if (m.uid > s.max_uid()) {
           if (m.uid < s.uidnext) continue;  // appended and expunged before we saw it
           s.uids.push_back(m.uid);
-          s.modseqs.push_back(m.modseq);
           for (const auto& k : m.flags.keywords)
             if (std::find(s.keywords.begin(), s.keywords.end(), k) == s.keywords.end()) s.keywords.push_back(k);
           continue;
         }
         long i = s.index_of(m.uid);
-        if (i < 0 || s.modseqs[i] >= m.modseq) continue;
+        if (i < 0) continue;
+        // Changes come with modseq > known_modseq; skip what this session itself showed.
+        if (auto sh = s.shown_modseq.find(m.uid); sh != s.shown_modseq.end() && sh->second >= m.modseq) continue;
         if (std::binary_search(s.pending_expunge.begin(), s.pending_expunge.end(), m.uid)) continue;
-        s.modseqs[i] = m.modseq;
         untagged(flags_fetch(static_cast<uint32_t>(i + 1), m.uid, m.flags, m.modseq, false));
       }
       for (uint32_t u : ch->vanished) {
@@ -111,6 +110,9 @@ void Session::Impl::sync(bool allow_expunge) {
       }
       if (s.max_uid() >= s.uidnext) s.uidnext = s.max_uid() + 1;
       s.known_modseq = std::max(s.known_modseq, ch->highestmodseq);
+      // Entries at or below known_modseq can no longer suppress anything.
+      std::erase_if(s.shown_modseq, [&](const auto& e) { return e.second <= s.known_modseq; });
+      s.uids.shrink_to_fit();
       if (s.count() != old_count) {
         // RFC 9051 §7.4.1: EXISTS whenever the size of the mailbox changes.
         untagged(std::to_string(s.count()) + " EXISTS");
@@ -139,17 +141,15 @@ Status Session::Impl::open_selected(const std::string& name, bool read_only) {
   });
   if (!w) return w.error();
   s.watch = std::move(w.value());
-  auto snap = backend.store().snapshot(user, name);
+  // Without cached metadata: a SELECT of 10,000 messages reads no ENVELOPE/BODYSTRUCTURE.
+  auto snap = backend.store().snapshot_flags(user, name);
   if (!snap) return snap.error();
   s.uidvalidity = snap->status.uidvalidity;
   s.uidnext = snap->status.uidnext;
   s.known_modseq = snap->status.highestmodseq;
-  s.uids.reserve(snap->messages.size());
-  s.modseqs.reserve(snap->messages.size());
   for (const auto& m : snap->messages) {
-    if (!s.first_unseen && !(m.flags.system & store::kSeen)) s.first_unseen = static_cast<uint32_t>(s.uids.size() + 1);
+    if (!s.first_unseen && !(m.flags.system & store::kSeen)) s.first_unseen = s.count() + 1;
     s.uids.push_back(m.uid);
-    s.modseqs.push_back(m.modseq);
     for (const auto& k : m.flags.keywords) {
       bool seen = false;
       for (const auto& e : s.keywords) seen |= iequals(e, k);
@@ -157,6 +157,7 @@ Status Session::Impl::open_selected(const std::string& name, bool read_only) {
     }
   }
   std::sort(s.keywords.begin(), s.keywords.end());
+  s.uids.shrink_to_fit();
   // `dirty` may already be set by a change the snapshot includes: the next sync then finds
   // nothing new, which is cheaper than missing a change made right after the snapshot.
   sel = std::move(s);

@@ -1,6 +1,7 @@
 #include "net/tls_engine.h"
 
 #include <arpa/inet.h>
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -107,7 +108,10 @@ TlsEngine::Step TlsEngine::read(std::string& out) {
       continue;
     }
     int err = SSL_get_error(ssl_, n);
-    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return Step::more;
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      release_drained_bios();
+      return Step::more;
+    }
     if (err == SSL_ERROR_ZERO_RETURN) {
       peer_closed_ = true;
       return Step::done;
@@ -146,7 +150,41 @@ std::string TlsEngine::take_output() {
   out.resize(pending);
   int n = BIO_read(out_, out.data(), static_cast<int>(pending));
   out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  if (established_) release_drained_bios();
   return out;
+}
+
+namespace {
+
+size_t mem_bio_capacity(BIO* b) {
+  BUF_MEM* bm = nullptr;
+  BIO_get_mem_ptr(b, &bm);
+  return bm ? bm->max : 0;
+}
+
+BIO* new_mem_bio() {
+  BIO* b = BIO_new(BIO_s_mem());
+  if (b) BIO_set_mem_eof_return(b, -1);  // empty means "no data yet", not EOF
+  return b;
+}
+
+}  // namespace
+
+size_t TlsEngine::bio_capacity() const { return mem_bio_capacity(in_) + mem_bio_capacity(out_); }
+
+void TlsEngine::release_drained_bios() {
+  if (BIO_ctrl_pending(in_) == 0 && mem_bio_capacity(in_) > 0) {
+    if (BIO* b = new_mem_bio()) {
+      SSL_set0_rbio(ssl_, b);  // frees the old one
+      in_ = b;
+    }
+  }
+  if (BIO_ctrl_pending(out_) == 0 && mem_bio_capacity(out_) > 0) {
+    if (BIO* b = new_mem_bio()) {
+      SSL_set0_wbio(ssl_, b);
+      out_ = b;
+    }
+  }
 }
 
 bool TlsEngine::has_output() const { return BIO_ctrl_pending(out_) > 0; }

@@ -44,6 +44,10 @@ class TlsEngine {
   // Ciphertext to send (handshake records, application data, alerts).
   std::string take_output();
   bool has_output() const;
+  // Bytes the memory BIOs hold allocated (used or not). The engine hands a drained BIO's
+  // buffer back after every read() and take_output(), so an idle connection holds 0 here;
+  // with SSL_MODE_RELEASE_BUFFERS (tls_context.cpp) OpenSSL's own record buffers go too.
+  size_t bio_capacity() const;
 
   std::string version() const;
   std::string cipher() const;
@@ -57,6 +61,9 @@ class TlsEngine {
  private:
   TlsEngine() = default;
   std::string describe_error(int ret);
+  // Replaces a drained memory BIO that holds a buffer with a fresh, empty one: a mem BIO
+  // keeps its largest buffer forever (a 64 KiB read or a big FETCH would stay per connection).
+  void release_drained_bios();
   SSL* ssl_ = nullptr;
   BIO* in_ = nullptr;   // peer -> us (owned by ssl_)
   BIO* out_ = nullptr;  // us -> peer (owned by ssl_)

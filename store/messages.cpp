@@ -1,5 +1,10 @@
 // Store: reading and changing messages (snapshot, flags, expunge, copy/move, CONDSTORE).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -114,6 +119,34 @@ Result<MailboxSnapshot> Store::snapshot(std::string_view user, std::string_view 
   });
 }
 
+Result<MailboxSnapshot> Store::snapshot_flags(std::string_view user, std::string_view mailbox) {
+  return detail::guarded([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    auto row = impl_->require_mailbox(u.address, name);
+    MailboxSnapshot snap;
+    snap.status = impl_->status_of(u.address, row);
+    auto st = impl_->db.prepare(
+        "SELECT uid, size, internal_date, flags, keywords, modseq "
+        "FROM messages WHERE mailbox_id = ? ORDER BY uid");
+    st.bind(row.id);
+    snap.messages.reserve(snap.status.messages);
+    while (st.step()) {
+      MessageInfo m;
+      m.uid = static_cast<uint32_t>(st.i64(0));
+      m.size = static_cast<uint64_t>(st.i64(1));
+      m.internal_date = st.i64(2);
+      m.flags.system = static_cast<uint32_t>(st.i64(3));
+      m.flags.keywords = detail::split_keywords(st.text(4));
+      m.modseq = static_cast<uint64_t>(st.i64(5));
+      snap.messages.push_back(std::move(m));
+    }
+    return snap;
+  });
+}
+
 Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::string_view mailbox,
                                                  const std::vector<uint32_t>& uids) {
   return detail::guarded([&] {
@@ -160,12 +193,31 @@ Result<std::string> Store::read_message(std::string_view user, std::string_view 
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto path = message_path(user, mailbox, uid);
     if (!path.ok()) return path.error();
-    std::ifstream in(*path, std::ios::binary);
-    if (!in) continue;
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (!in.good() && !in.eof()) return make_error(Errc::internal, "read failed: " + *path);
-    return std::move(ss).str();
+    // One open, one fstat, reads straight into a string of the file's size (no stream
+    // buffers, one copy): the full-body FETCH path.
+    int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) continue;
+      return make_error(Errc::internal, "open failed: " + *path);
+    }
+    struct stat sb {};
+    std::string data;
+    bool ok = ::fstat(fd, &sb) == 0;
+    if (ok) {
+      data.resize(static_cast<size_t>(sb.st_size));
+      size_t got = 0;
+      while (ok && got < data.size()) {
+        ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) ok = n == 0;
+        if (n == 0) break;  // shorter than fstat said
+        if (n > 0) got += static_cast<size_t>(n);
+      }
+      data.resize(got);
+    }
+    ::close(fd);
+    if (!ok) return make_error(Errc::internal, "read failed: " + *path);
+    return data;
   }
   return make_error(Errc::internal, "message file missing");
 }

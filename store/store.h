@@ -217,6 +217,9 @@ class Store {
 
   // Messages.
   Result<MailboxSnapshot> snapshot(std::string_view user, std::string_view mailbox);
+  // As snapshot() without MessageInfo::cached_metadata (left empty): what SELECT, EXPUNGE
+  // and STORE need, without reading every message's ENVELOPE/BODYSTRUCTURE blob.
+  Result<MailboxSnapshot> snapshot_flags(std::string_view user, std::string_view mailbox);
   // The messages with these UIDs (missing ones skipped), sorted by uid: what FETCH needs
   // without reading the whole mailbox.
   Result<std::vector<MessageInfo>> messages(std::string_view user, std::string_view mailbox,

@@ -13,6 +13,10 @@
 #       since Dovecot refuses uid 0): chown whatever you write into the Maildir yourself.
 #       auth= is a unix socket speaking the Dovecot auth protocol (Postfix smtpd_sasl_type =
 #       dovecot can use it for AUTH PLAIN/LOGIN).
+#       With DOVECOT_BENCH_TLS_CERT and DOVECOT_BENCH_TLS_KEY (PEM files) set: ssl = yes with that
+#       certificate and an implicit-TLS listener, printed as an extra "imaps=PORT" field.
+#       DOVECOT_BENCH_MAX_CONNS (default 5000) sizes imap/imap-login process limits (over TLS
+#       every connection keeps its own imap-login process as the TLS proxy).
 #   dovecot.sh adduser DIR USER PASSWORD   another user (the passwd-file is re-read on change)
 #   dovecot.sh pids DIR     master pid and every descendant (imap-login, imap, auth...), one
 #                           per line (for PSS measurements)
@@ -101,10 +105,18 @@ cmd_start() {
   # Login processes run as dovenull and auth as dovecot: they must reach base_dir.
   chmod 0755 "$dir"
   mkdir -p "$dir/run" "$dir/state"
-  local imap pop3 lmtp
+  local imap pop3 lmtp imaps=0 ssl=no ssl_lines="" maxc=${DOVECOT_BENCH_MAX_CONNS:-5000}
   imap=$(free_port); pop3=$(free_port); lmtp=$(free_port)
   while [ "$pop3" = "$imap" ]; do pop3=$(free_port); done
   while [ "$lmtp" = "$imap" ] || [ "$lmtp" = "$pop3" ]; do lmtp=$(free_port); done
+  if [ -n "${DOVECOT_BENCH_TLS_CERT:-}" ] && [ -n "${DOVECOT_BENCH_TLS_KEY:-}" ]; then
+    imaps=$(free_port)
+    while [ "$imaps" = "$imap" ] || [ "$imaps" = "$pop3" ] || [ "$imaps" = "$lmtp" ]; do imaps=$(free_port); done
+    ssl=yes
+    ssl_lines="ssl_cert = <$DOVECOT_BENCH_TLS_CERT
+ssl_key = <$DOVECOT_BENCH_TLS_KEY"
+  fi
+  local login_limit=$((maxc + 100)); [ "$login_limit" -lt 1100 ] && login_limit=1100
   user_line "$user" "$pass" "$root" > "$dir/users"
   chmod 0644 "$dir/users"
   echo "$root" > "$dir/maildir_root"
@@ -118,14 +130,15 @@ instance_name = bench-$(basename "$dir")
 log_path = $dir/dovecot.log
 protocols = imap pop3 lmtp
 listen = 127.0.0.1
-ssl = no
+ssl = $ssl
+$ssl_lines
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = $first_uid
 mail_location = maildir:~/Maildir
 postmaster_address = postmaster@bench.invalid
-default_client_limit = 4000
-mail_max_userip_connections = 5000
+default_client_limit = $((maxc < 4000 ? 4000 : maxc + 100))
+mail_max_userip_connections = $((maxc < 5000 ? 5000 : maxc + 100))
 
 passdb {
   driver = passwd-file
@@ -142,9 +155,10 @@ service imap-login {
     port = $imap
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = $imaps
   }
-  process_limit = 1100
+  process_limit = $login_limit
 }
 service pop3-login {
   inet_listener pop3 {
@@ -157,7 +171,7 @@ service pop3-login {
   process_limit = 1100
 }
 service imap {
-  process_limit = 5000
+  process_limit = $((maxc < 5000 ? 5000 : maxc + 100))
 }
 service pop3 {
   process_limit = 1000
@@ -175,10 +189,10 @@ service auth {
   unix_listener auth-client {
     mode = 0666
   }
-  client_limit = 8000
+  client_limit = $((maxc < 8000 ? 8000 : 2 * maxc + 100))
 }
 service anvil {
-  client_limit = 8000
+  client_limit = $((maxc < 8000 ? 8000 : 2 * maxc + 100))
 }
 protocol lmtp {
   auth_username_format = %Ln
@@ -192,12 +206,14 @@ EOF
   /usr/sbin/dovecot -c "$dir/dovecot.conf" 2>"$dir/start.err" ||
     die "dovecot failed to start: $(cat "$dir/start.err"; tail -5 "$dir/dovecot.log" 2>/dev/null)"
   local p
-  for p in $imap $pop3 $lmtp; do
+  local ports="$imap $pop3 $lmtp"; [ "$imaps" != 0 ] && ports="$ports $imaps"
+  for p in $ports; do
     wait_port "$p" 15 || die "port $p does not accept: $(tail -5 "$dir/dovecot.log" 2>/dev/null)"
   done
   local i
   for ((i = 0; i < 100; i++)); do [ -n "$(master_pid "$dir" || true)" ] && break; sleep 0.05; done
-  echo "imap=$imap pop3=$pop3 lmtp=$lmtp auth=$dir/run/auth-client pid=$(master_pid "$dir") mail_uid=$(mail_uid) mail_gid=$(mail_gid)"
+  local extra=""; [ "$imaps" != 0 ] && extra=" imaps=$imaps"
+  echo "imap=$imap$extra pop3=$pop3 lmtp=$lmtp auth=$dir/run/auth-client pid=$(master_pid "$dir") mail_uid=$(mail_uid) mail_gid=$(mail_gid)"
 }
 
 cmd_adduser() {

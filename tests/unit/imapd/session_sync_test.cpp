@@ -47,6 +47,53 @@ TEST_F(SessionTest, ExpungeWaitsForAnAllowedPoint) {
   EXPECT_TRUE(has(out, "* 2 FETCH (UID 3)")) << out;
 }
 
+// Sessions keep their own sequence maps: A expunges from the middle (its map splits into
+// runs), B keeps the old numbering until an allowed point, then both agree again; a session's
+// own STORE is not echoed back to it later, while the other session is told once.
+TEST_F(SessionTest, TwoSessionsDivergeAndReconverge) {
+  for (int i = 0; i < 8; ++i) deliver(message("m" + std::to_string(i)));
+  Client a(backend()), b(backend());
+  a.login();
+  b.login();
+  a.send("s SELECT INBOX");
+  b.send("s SELECT INBOX");
+  a.send("a1 STORE 3,5:6 +FLAGS.SILENT (\\Deleted)");
+  std::string out = a.send("a2 EXPUNGE");
+  EXPECT_TRUE(has(out, "* 6 EXPUNGE") && has(out, "* 5 EXPUNGE") && has(out, "* 3 EXPUNGE")) << out;
+  // A: UIDs 1 2 4 7 8 -> seq 3 is UID 4, seq 4 is UID 7.
+  out = a.send("a3 FETCH 3:5 (UID)");
+  EXPECT_TRUE(has(out, "* 3 FETCH (UID 4)") && has(out, "* 4 FETCH (UID 7)") &&
+              has(out, "* 5 FETCH (UID 8)")) << out;
+  // B still numbers the 8 messages as before during FETCH.
+  out = b.send("b1 FETCH 7 (UID)");
+  EXPECT_TRUE(has(out, "* 7 FETCH (UID 7)")) << out;
+  EXPECT_FALSE(has(out, "EXPUNGE")) << out;
+  out = b.send("b2 SEARCH UID 4:8");  // old numbers: seq 4, 7, 8 (5 and 6 are gone)
+  EXPECT_TRUE(has(out, "* SEARCH 4 7 8")) << out;
+  EXPECT_FALSE(has(out, "EXPUNGE")) << out;
+  // A marks UID 7 seen: A gets its FETCH now and never again; B hears of it once.
+  out = a.send("a4 UID STORE 7 +FLAGS (\\Seen)");
+  EXPECT_TRUE(has(out, "* 4 FETCH (UID 7 FLAGS (\\Seen))")) << out;
+  out = a.send("a5 NOOP");
+  EXPECT_FALSE(has(out, "FETCH")) << out;
+  out = b.send("b3 NOOP");
+  EXPECT_TRUE(has(out, "* 6 EXPUNGE") && has(out, "* 5 EXPUNGE") && has(out, "* 3 EXPUNGE")) << out;
+  EXPECT_TRUE(has(out, "* 4 FETCH (FLAGS (\\Seen))") || has(out, "* 7 FETCH (FLAGS (\\Seen))")) << out;
+  out = b.send("b4 FETCH 1:* (UID)");
+  EXPECT_TRUE(has(out, "* 3 FETCH (UID 4)") && has(out, "* 5 FETCH (UID 8)")) << out;
+  EXPECT_FALSE(has(out, "* 6 FETCH")) << out;
+  // New mail after the holes: both see it as message 6.
+  deliver(message("late"));
+  out = a.send("a6 NOOP");
+  EXPECT_TRUE(has(out, "* 6 EXISTS")) << out;
+  out = b.send("b5 NOOP");
+  EXPECT_TRUE(has(out, "* 6 EXISTS")) << out;
+  out = b.send("b6 FETCH 6 (UID)");
+  EXPECT_TRUE(has(out, "* 6 FETCH (UID 9)")) << out;
+  out = a.send("a7 UID FETCH 9 (UID)");
+  EXPECT_TRUE(has(out, "* 6 FETCH (UID 9)")) << out;
+}
+
 TEST_F(SessionTest, ExpungeAnnouncedOnNoop) {
   deliver(message("a"));
   deliver(message("b"));

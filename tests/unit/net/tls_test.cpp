@@ -65,6 +65,60 @@ TEST(Tls, HandshakeOverMemoryBiosAndDataBothWays) {
   EXPECT_TRUE((*server)->peer_closed());
 }
 
+TEST(Tls, IdleEngineHoldsNoBioBuffersAfterBigTransfers) {
+  TempDir dir;
+  ASSERT_TRUE(write_self_signed(dir.path, "", "localhost"));
+  auto server_ctx = TlsContext::server(dir.path + "/cert.pem", dir.path + "/key.pem");
+  auto client_ctx = TlsContext::client();
+  ASSERT_TRUE(server_ctx && client_ctx);
+  SSL_CTX* sc = (*server_ctx)->acquire();
+  SSL_CTX* cc = (*client_ctx)->acquire();
+  auto server = TlsEngine::create(sc, TlsEngine::Role::server);
+  auto client = TlsEngine::create(cc, TlsEngine::Role::client, "localhost");
+  SSL_CTX_free(sc);
+  SSL_CTX_free(cc);
+  ASSERT_TRUE(server && client);
+  ASSERT_TRUE(pump_handshake(**client, **server));
+
+  // A big response (a FETCH of a large message) and a big upload (an APPEND), each fed as
+  // one chunk, then silence: the connection must not keep those buffers.
+  std::string big(300 * 1024, 'x');
+  for (size_t i = 0; i < big.size(); i += 97) big[i] = static_cast<char>('a' + i % 26);
+  ASSERT_TRUE((*server)->write(big));
+  std::string wire = (*server)->take_output();
+  EXPECT_GT(wire.size(), big.size());
+  EXPECT_EQ((*server)->bio_capacity(), 0u);
+  (*client)->feed(wire);
+  std::string got;
+  EXPECT_EQ((*client)->read(got), TlsEngine::Step::more);
+  EXPECT_EQ(got, big);
+  EXPECT_EQ((*client)->bio_capacity(), 0u);
+
+  ASSERT_TRUE((*client)->write(big));
+  (*server)->feed((*client)->take_output());
+  got.clear();
+  EXPECT_EQ((*server)->read(got), TlsEngine::Step::more);
+  EXPECT_EQ(got, big);
+  EXPECT_EQ((*server)->bio_capacity(), 0u);
+
+  // Still a working session afterwards (fresh BIOs are wired into the SSL object).
+  ASSERT_TRUE((*server)->write("* OK still here\r\n"));
+  (*client)->feed((*server)->take_output());
+  got.clear();
+  (*client)->read(got);
+  EXPECT_EQ(got, "* OK still here\r\n");
+  // A record split across two feeds: the partial one stays buffered until completed.
+  ASSERT_TRUE((*client)->write("a NOOP\r\n"));
+  std::string rec = (*client)->take_output();
+  (*server)->feed(rec.substr(0, 5));
+  got.clear();
+  EXPECT_EQ((*server)->read(got), TlsEngine::Step::more);
+  EXPECT_TRUE(got.empty());
+  (*server)->feed(rec.substr(5));
+  EXPECT_EQ((*server)->read(got), TlsEngine::Step::more);
+  EXPECT_EQ(got, "a NOOP\r\n");
+}
+
 TEST(Tls, VerifyingClientRejectsSelfSignedAndWrongName) {
   TempDir dir;
   ASSERT_TRUE(write_self_signed(dir.path, "", "localhost"));
