@@ -113,6 +113,9 @@ class Raw:
         self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.pos = 0
+        # recv_into one reused buffer: a fresh 1 MiB bytes object per recv() made the client's
+        # heap grow and shrink (page faults) far more in whichever run came first.
+        self.rbuf = memoryview(bytearray(b"\xff") * (1 << 20))
 
     def _compact(self):
         # Keep the two bytes before pos: a body's terminator search starts at its CRLF.
@@ -121,10 +124,10 @@ class Raw:
             self.pos = 2
 
     def _fill(self):
-        chunk = self.s.recv(1 << 20)
-        if not chunk:
+        n = self.s.recv_into(self.rbuf)
+        if not n:
             raise Pop3Error("connection closed")
-        self.buf += chunk
+        self.buf += self.rbuf[:n]
 
     def line(self):
         self._compact()
@@ -149,6 +152,24 @@ class Raw:
                 out = bytes(self.buf[start:i + 2]) if i + 2 > start else b""
                 self.pos = i + 5
                 return out
+            search = max(start - 2, len(self.buf) - 4)
+            self._fill()
+
+    def multiline_into(self, arena, off):
+        """As multiline(), copied into arena[off:]; returns the length. The arena is allocated
+        and touched before the timings: keeping 2,000 bodies as new bytes objects made the
+        client page-fault ~45 MB during whichever server ran first (measured: the first
+        server's RETR phase cost the client 6x the CPU of the second's)."""
+        self._compact()
+        start = self.pos
+        search = start - 2
+        while True:
+            i = self.buf.find(b"\r\n.\r\n", search)
+            if i >= 0:
+                n = i + 2 - start if i + 2 > start else 0
+                arena[off:off + n] = memoryview(self.buf)[start:start + n]
+                self.pos = i + 5
+                return n
             search = max(start - 2, len(self.buf) - 4)
             self._fill()
 
@@ -240,7 +261,11 @@ def session(port, user, password, msgs, pipeline, pids_fn=lambda: []):
     if len(sizes) != n or len([x for x in uidl.split(b"\r\n") if x]) != n:
         raise Pop3Error("LIST/UIDL do not list every message")
 
-    bodies = [None] * n
+    # Bodies land in one pre-touched arena (see Raw.multiline_into); stuffing adds < 1 %.
+    # (written once here: a zeroed bytearray is calloc'ed, its pages untouched until used).
+    arena = bytearray(b"\xff") * (sum(len(m) for m in msgs) * 11 // 10 + (1 << 20))
+    spans = [None] * n
+    off = 0
     client0 = time.process_time()
     t0 = time.perf_counter()
     sent = 0
@@ -249,7 +274,9 @@ def session(port, user, password, msgs, pipeline, pids_fn=lambda: []):
             c.send(f"RETR {sent + 1}\r\n".encode())
             sent += 1
         c.ok(f"RETR {i + 1}")
-        bodies[i] = c.multiline()
+        length = c.multiline_into(arena, off)
+        spans[i] = (off, length)
+        off += length
     r["retr"] = time.perf_counter() - t0
     now = meter.sample()
     cpu["retr"], last = now - last, now
@@ -278,6 +305,7 @@ def session(port, user, password, msgs, pipeline, pids_fn=lambda: []):
     want = {hashlib.md5(m).digest(): len(m) for m in msgs}
     bad = 0
     got_bytes = 0
+    bodies = [bytes(arena[o:o + length]) for o, length in spans]
     for b, size in zip(bodies, sizes):
         u = unstuff(b)
         got_bytes += len(u)
