@@ -249,10 +249,23 @@ def main():
         head, _, rest = files[uids[0]].partition(b"\r\n\r\n")
         want = head + b"\r\n\r\n" + b"".join(ln + b"\r\n" for ln in rest.split(b"\r\n")[:2])
         check("TOP 1 2 = headers + 2 lines", top == want, (top, want))
+        # The daemon's read-ahead window: backwards, skipping, repeated and pipelined RETR/TOP
+        # are each answered with their own message's bytes, in order.
+        for n in (3, 1, 2, 4, 4, 2):
+            resp = r.cmd(f"RETR {n}")
+            body = r.multiline()
+            check(f"out of order RETR {n}", resp.startswith("+OK") and body == files[uids[n - 1]],
+                  (resp, body[:120]))
+        r.s.sendall(b"RETR 4\r\nTOP 1 2\r\nRETR 1\r\nRETR 3\r\n")
+        for n, want_body in ((4, files[uids[3]]), (1, want), (1, files[uids[0]]), (3, files[uids[2]])):
+            resp = r.line()
+            body = r.multiline()
+            check(f"pipelined answer for {n}", resp.startswith("+OK") and body == want_body,
+                  (resp, body[:120]))
         check("RETR 99", r.cmd("RETR 99").startswith("-ERR"))
         check("raw QUIT", r.cmd("QUIT").startswith("+OK"))
         r.close()
-        check("quit logged", t.wait_log(r"pop3 quit user=bob@example.test ip=127\.0\.0\.1 retr=5 dele=0") is not None)
+        check("quit logged", t.wait_log(r"pop3 quit user=bob@example.test ip=127\.0\.0\.1 retr=15 dele=0") is not None)
 
         # RETR set \Seen (RFC 1939 says nothing; our issue does): the flag reaches the files.
         deadline = time.monotonic() + 10
