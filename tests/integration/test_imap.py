@@ -13,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from ternlib import Tern, client_tls_context  # noqa: E402
+from ternlib import Tern, client_tls_context, recv_line, recv_until  # noqa: E402
 from smtp_fixture import USERS, make_message, populate, smtp  # noqa: E402
 
 USER = "bob@example.test"
@@ -285,6 +285,45 @@ class Imap(unittest.TestCase):
         self.assertIn(b"Subject: idle wake-up", out)
         cmd("i5", "LOGOUT")
         s.close()
+
+    def test_tls_idlers_after_big_fetch_all_woken(self):
+        # Connections that moved a large message over TLS, then idle (their TLS buffers are
+        # released while idle), must still decrypt/encrypt correctly and all wake up together.
+        big = simple("big one", b"".join(b"line %06d of a large body.........\r\n" % i
+                                         for i in range(6000)))
+        m = self.imaps()
+        self.ok(m.create("Big"))
+        self.ok(m.append("Big", None, None, big))
+        m.logout()
+        socks = []
+        try:
+            for n in range(8):
+                s = self.t.connect_tls("imaps", timeout=30)
+                f = s.makefile("rb")
+                self.assertTrue(f.readline().startswith(b"* OK"))
+                s.sendall(f"a LOGIN {USER} {PASSWORD}\r\nb SELECT Big\r\n"
+                          f"c FETCH 1 BODY.PEEK[]\r\n".encode())
+                data = recv_until(s, lambda d: b"\r\nc OK" in d, timeout=30, limit=1 << 22)
+                self.assertIn(b"{%d}\r\n" % len(big), data)
+                self.assertIn(big, data)
+                s.sendall(b"d IDLE\r\n")
+                self.assertEqual(recv_line(s, timeout=10), b"+ idling\r\n")
+                socks.append(s)
+            time.sleep(0.5)
+            a = self.imaps()
+            self.ok(a.append("Big", None, None, simple("wake")))
+            sent = time.monotonic()
+            for s in socks:
+                self.assertEqual(recv_line(s, timeout=5), b"* 2 EXISTS\r\n")
+            self.assertLess(time.monotonic() - sent, 2.0)
+            for s in socks:
+                s.sendall(b"DONE\r\ne FETCH 2 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n")
+                out = recv_until(s, lambda d: b"\r\ne OK" in d, timeout=10)
+                self.assertIn(b"Subject: wake", out)
+            a.logout()
+        finally:
+            for s in socks:
+                s.close()
 
     def test_curl(self):
         if not shutil_which("curl"):
