@@ -26,25 +26,9 @@ namespace {
 
 constexpr size_t kMaxInbox = 256 * 1024;  // input held while a call runs, before pausing reads
 
-// Memory: IMAP moves whole messages (up to megabytes) through strings built on any of the
-// worker threads. With glibc's defaults every worker thread gets its own arena and the mmap
-// threshold climbs after the first big free, so freed message buffers stay in the arenas:
-// an idle ternd kept ~38 MB after a FETCH burst. A fixed threshold sends buffers of 64 KiB
-// and up straight back to the OS, fewer arenas share the rest, and after a large response
-// the free pages are handed back (malloc_trim, at most once a second, on a worker).
-constexpr size_t kMmapThreshold = 64 * 1024;
-constexpr int kArenaMax = 2;
+// Memory: after a large response the free pages are handed back (malloc_trim, at most once
+// a second, on a worker); main.cpp sets the allocator up so that they can be (see there).
 constexpr size_t kTrimAfterBytes = 1 << 20;
-
-void tune_allocator_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-#ifdef __GLIBC__
-    mallopt(M_MMAP_THRESHOLD, static_cast<int>(kMmapThreshold));
-    mallopt(M_ARENA_MAX, kArenaMax);
-#endif
-  });
-}
 
 void trim_soon(net::WorkerPool& workers) {
 #ifdef __GLIBC__
@@ -272,7 +256,6 @@ net::HandlerFactory make_imap_factory(Runtime& rt, ListenerKind kind) {
   // rt.store is opened after the listeners are bound (and privileges dropped): look at it
   // per connection, not here.
   bool implicit = spec(kind).implicit_tls;
-  tune_allocator_once();
   return [&rt, implicit] { return std::make_shared<ImapHandler>(rt, implicit); };
 }
 

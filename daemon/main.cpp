@@ -2,6 +2,7 @@
 // Start-up errors are one line on stderr naming the file and key, and exit status 1.
 #include <CLI/CLI.hpp>
 #include <fcntl.h>
+#include <malloc.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/file.h>
@@ -119,7 +120,20 @@ uint64_t idle_timeout_ms(const Config& c, Protocol p) {
   return 300'000;
 }
 
+// Services move whole messages (up to megabytes) through strings built on any of the worker
+// threads. With glibc's defaults every worker thread gets its own arena and the mmap threshold
+// climbs after the first big free, so freed message buffers stay in the arenas: an idle ternd
+// kept ~38 MB after an IMAP FETCH burst. A fixed threshold sends buffers of 64 KiB and up
+// straight back to the OS, and two arenas share the rest.
+void tune_allocator() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+  mallopt(M_ARENA_MAX, 2);
+#endif
+}
+
 int run(const std::string& config_path) {
+  tune_allocator();
   auto loaded = load_config(config_path);
   if (!loaded) {
     std::cerr << loaded.error().message << "\n";
