@@ -5,9 +5,7 @@
 // queued item and commits them together (one directory fsync per distinct directory, one
 // SQLite transaction), then wakes everyone. Callers return only once their item is done.
 #include <algorithm>
-#include <future>
 #include <map>
-#include <optional>
 #include <set>
 
 #include "common/log.h"
@@ -19,32 +17,6 @@ namespace tern::store {
 using detail::check;
 using detail::fail;
 using detail::PendingDelivery;
-
-namespace {
-
-// The leader's queries, on its own connection (`commit_db`): same SQL as the Impl helpers
-// that run on `db` under `mu`.
-std::optional<detail::MailboxRow> mailbox_by_id(detail::Db& db, int64_t id) {
-  auto st = db.prepare(
-      "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use FROM mailboxes "
-      "WHERE id = ?");
-  st.bind(id);
-  if (!st.step()) return std::nullopt;
-  return detail::MailboxRow{st.i64(0), st.text(1), static_cast<uint32_t>(st.i64(2)),
-                            static_cast<uint32_t>(st.i64(3)), static_cast<uint64_t>(st.i64(4)),
-                            st.text(5)};
-}
-
-uint64_t usage_of(detail::Db& db, const std::string& user) {
-  auto st = db.prepare(
-      "SELECT COALESCE(SUM(m.size), 0) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id "
-      "WHERE b.user = ?");
-  st.bind(user);
-  st.step();
-  return static_cast<uint64_t>(st.i64(0));
-}
-
-}  // namespace
 
 void Store::Impl::write_tmp(PendingDelivery& item, std::string_view bytes) {
   item.base = new_base();
@@ -107,10 +79,7 @@ void Store::Impl::commit_or_wait(std::vector<PendingDelivery>& items) {
 }
 
 void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
-  // Not under `mu`: readers and the next deliveries (their tmp/ write and fsync) go on while
-  // this batch waits for its directory fsync and its COMMIT. The Txn below holds `write_mu`,
-  // which serialises the batch with every other index writer and Maildir folder change.
-  auto& db = commit_db;
+  std::lock_guard lock(mu);
   struct Counters {
     uint32_t uidnext;
     uint64_t modseq;
@@ -132,7 +101,7 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
     for (auto* item : batch) {
       auto it = boxes.find(item->mailbox_id);
       if (it == boxes.end()) {
-        auto row = mailbox_by_id(db, item->mailbox_id);
+        auto row = find_mailbox_id(item->mailbox_id);
         if (!row) {
           fail_item(item, make_error(Errc::not_found, "mailbox disappeared"));
           continue;
@@ -142,7 +111,7 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
       item->folder = folder_dir(item->user, it->second.name);
       if (item->quota) {
         auto u = usage.find(item->user.address);
-        if (u == usage.end()) u = usage.emplace(item->user.address, usage_of(db, item->user.address)).first;
+        if (u == usage.end()) u = usage.emplace(item->user.address, user_usage(item->user.address)).first;
         if (u->second + item->size > item->quota) {
           fail_item(item, make_error(Errc::over_quota, "mailbox full"));
           continue;
@@ -172,20 +141,10 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
       dirs.insert(item->folder + "/" + file.substr(0, 3));
       placed.emplace_back(item, file);
     }
-    // fsync dir (once per directory for the whole batch): makes the renames durable. It runs
-    // beside the INSERTs and the COMMIT's WAL fsync, so the batch waits for the disk once
-    // rather than twice in a row; nobody is answered before both are done. A crash between
-    // the two leaves either a named file without a row (recovery indexes it under its ,U=
-    // UID) or a row without its file (recovery drops the row): never a message that was
-    // acknowledged, and never a half state that outlives recovery.
-    std::future<Status> dir_sync;
-    if (!dirs.empty())
-      dir_sync = std::async(std::launch::async, [ops = fops, dirs]() -> Status {
-        Status first;
-        for (const auto& dir : dirs)
-          if (auto s = ops->fsync_dir(dir); !s.ok() && first.ok()) first = s;
-        return first;
-      });
+    for (const auto& dir : dirs) {
+      // fsync dir (once per directory for the whole batch): makes the renames durable.
+      check(fops->fsync_dir(dir));
+    }
     for (auto& [item, file] : placed) {
       auto& c = boxes[item->mailbox_id];
       db.prepare("INSERT INTO messages(mailbox_id, uid, file, size, internal_date, flags, "
@@ -202,15 +161,10 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
           .run();
     }
     for (auto& [id, c] : boxes)
-      if (c.touched)
-        db.prepare("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?")
-            .bind(static_cast<int64_t>(c.uidnext))
-            .bind(static_cast<int64_t>(c.modseq))
-            .bind(id)
-            .run();
+      if (c.touched) update_counters(id, c.uidnext, c.modseq);
     for (auto& [id, c] : boxes) {
       if (!c.touched) continue;
-      auto row = mailbox_by_id(db, id);
+      auto row = find_mailbox_id(id);
       for (auto& [item, file] : placed)
         if (item->mailbox_id == id) item->outcome.uidvalidity = row->uidvalidity;
     }
@@ -218,16 +172,6 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
     txn.commit();
     committed();
     ++delivery_batches;
-    if (dir_sync.valid()) {
-      if (auto s = dir_sync.get(); !s.ok()) {
-        // The rows are committed and the files are in place (the live store is consistent),
-        // but the renames are not known to be durable: the client must not be told "done".
-        // It retries, so after a crash the copy here may be a duplicate (at-least-once).
-        spdlog::error("store: delivery batch directory fsync failed: {}", s.error().message);
-        for (auto& [item, file] : placed) item->outcome = DeliveryOutcome{s.error(), 0, 0};
-        return;
-      }
-    }
     delivered += placed.size();
   } catch (const std::exception& e) {
     // Nothing in `placed` is committed: report failure (the client retries) and remove the

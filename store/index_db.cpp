@@ -122,10 +122,7 @@ Stmt Db::prepare(const char* sql) {
   return Stmt(db_, it->second);
 }
 
-Txn::Txn(Db& db) : db_(db) {
-  if (db_.write_lock()) lock_ = std::unique_lock(*db_.write_lock());
-  db_.exec("BEGIN IMMEDIATE");
-}
+Txn::Txn(Db& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
 
 Txn::~Txn() {
   if (!done_) {

@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -68,20 +67,13 @@ class Db {
   void exec(const char* sql);
   Stmt prepare(const char* sql);  // `sql` must be a string literal (cache key)
   int64_t changes() const { return sqlite3_changes(db_); }
-  // In-process write lock shared by every connection to the same file: Txn holds it from
-  // BEGIN to COMMIT/ROLLBACK, so our own connections queue on a mutex instead of polling
-  // SQLITE_BUSY (other processes, e.g. ternctl, still meet busy_timeout).
-  void set_write_lock(std::mutex* m) { write_lock_ = m; }
-  std::mutex* write_lock() const { return write_lock_; }
 
  private:
   sqlite3* db_ = nullptr;
-  std::mutex* write_lock_ = nullptr;
   std::map<const char*, sqlite3_stmt*> cache_;
 };
 
-// BEGIN IMMEDIATE ... COMMIT, rolled back if not committed (exception unwinding). Holds the
-// connection's write lock (if any) for its whole life.
+// BEGIN IMMEDIATE ... COMMIT, rolled back if not committed (exception unwinding).
 class Txn {
  public:
   explicit Txn(Db& db);
@@ -90,7 +82,6 @@ class Txn {
 
  private:
   Db& db_;
-  std::unique_lock<std::mutex> lock_;
   bool done_ = false;
 };
 

@@ -388,9 +388,6 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
     check(p->fops->mkdir(p->data_dir));
     check(p->fops->mkdir(p->mail_root));
     p->db.open(p->data_dir + "/index.db");
-    p->commit_db.open(p->data_dir + "/index.db");
-    p->db.set_write_lock(&p->write_mu);
-    p->commit_db.set_write_lock(&p->write_mu);
     std::lock_guard lock(p->mu);
     p->reconcile_all();
   });

@@ -29,20 +29,15 @@
 // Durability of a delivery (deliver/append): write tmp/<base>, fsync it; a group-commit
 // leader then takes every pending delivery, BEGIN IMMEDIATE (serialises UID allocation with
 // other processes such as ternctl), allocates UIDs, renames tmp/X -> new/X,S=..,U=..,
-// then fsyncs each distinct new/ directory once while it inserts all rows and COMMITs; the
-// waiters are woken only after both the directory fsyncs and the COMMIT are done. A crash in
-// between leaves a named file without a row (indexed at recovery under its ,U= UID) or a row
-// without a file (dropped at recovery): only ever for a delivery nobody was told about.
+// fsyncs each distinct new/ directory once, inserts all rows, COMMIT, and wakes the waiters.
 // After an index rebuild, modseqs restart at max(saved M + 1, microseconds since the epoch),
 // above any modseq a CONDSTORE client can have seen, so clients resync flags only.
 //
-// Threading: every public function is thread-safe and blocking. Reads use one SQLite
-// connection under a mutex; the group-commit leader writes on a second connection, so reads
-// and the next deliveries' tmp/ write+fsync go on while a batch waits for the disk. Every
-// write transaction, on either connection, takes one in-process write lock. Message bytes are
-// written and fsynced outside both. watch() callbacks run on the thread that committed, after
-// the store's locks are released. Internally failures are thrown as exceptions and converted
-// to Status at each public function; none escape.
+// Threading: every public function is thread-safe and blocking. One SQLite connection,
+// guarded by one mutex, serialises index work; message bytes are written and fsynced outside
+// it so concurrent deliveries overlap and are committed in batches. watch() callbacks run on
+// the thread that committed, after the store's locks are released. Internally failures are
+// thrown as exceptions and converted to Status at each public function; none escape.
 #pragma once
 
 #include <cstdint>

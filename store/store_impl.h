@@ -1,12 +1,7 @@
 // Private to store/: the state behind Store and the helpers its .cpp files share.
-// Locking: `mu` guards the SQLite connection `db`, `known_users` and every change to a user's
-// Maildir tree except the group commit's renames into new/ and cur/; `q_mu` guards the
-// group-commit queue. The group-commit leader uses its own connection `commit_db` and holds
-// `write_mu` (every Txn on either connection takes it) but never `mu`, so reads and the next
-// deliveries' tmp/ writes proceed while it waits for its fsyncs. Anything that moves, deletes
-// or rescans Maildir folders does so inside a Txn and is thereby serialised with the leader.
-// Order: mu before write_mu; q_mu is never held while taking mu or write_mu. Watch callbacks
-// run with none held.
+// Locking: `mu` guards the SQLite connection, `known_users` and every change to a user's
+// Maildir tree; `q_mu` guards the group-commit queue. Order: q_mu is never held while
+// taking mu. Watch callbacks run with neither held.
 #pragma once
 
 #include <atomic>
@@ -117,8 +112,6 @@ struct Store::Impl {
 
   mutable std::mutex mu;
   detail::Db db;
-  std::mutex write_mu;    // see the notes at the top; shared by db's and commit_db's Txn
-  detail::Db commit_db;   // the group-commit leader's connection (only under write_mu)
   std::set<std::string> known_users;
 
   std::mutex q_mu;

@@ -110,9 +110,8 @@ TEST_F(StoreTest, DovecotFolderWithoutUidsIsAdopted) {
 TEST_F(StoreTest, CrashBetweenRenameAndCommitIsRecovered) {
   open();
   uint32_t a = deliver(kAlice, msg(1));
-  // "Crash": the rename happens, the directory fsync fails and nothing is cleaned up - the
-  // state a power cut after rename(2) leaves behind (the index COMMIT, which runs beside the
-  // directory fsync, may or may not have happened; here it has).
+  // "Crash": the rename happens, the directory fsync fails and nothing is cleaned up or
+  // committed - the state a power cut after rename(2) leaves behind.
   ops_->crash_mode = true;
   DeliveryRequest req;
   req.targets.push_back({kAlice, "INBOX", 0});
@@ -130,28 +129,6 @@ TEST_F(StoreTest, CrashBetweenRenameAndCommitIsRecovered) {
   EXPECT_EQ(snap.messages[1].uid, a + 1);  // the UID from its ,U= name
   EXPECT_EQ(*store_->read_message(kAlice, "INBOX", a + 1), msg(2));
   EXPECT_EQ(deliver(kAlice, msg(3)), a + 2);
-}
-
-TEST_F(StoreTest, CommittedRowWhoseRenameWasLostIsDroppedAtRestart) {
-  // The directory fsync runs beside the index COMMIT, so a crash may keep the row and lose
-  // the rename (the file is back in tmp/). That delivery was never acknowledged: restart
-  // drops the row, reports the UID as vanished and never hands it out again.
-  open();
-  uint32_t a = deliver(kAlice, msg(1));
-  uint32_t b = deliver(kAlice, msg(2));
-  auto path_b = *store_->message_path(kAlice, "INBOX", b);
-  auto ms = store_->snapshot(kAlice, "INBOX")->status.highestmodseq;
-  store_.reset();
-  std::string box = maildir("example.test", "alice");
-  std::string name = fs::path(path_b).filename().string();
-  fs::rename(path_b, box + "/tmp/" + name.substr(0, name.find(',')));
-  open();
-  auto snap = *store_->snapshot(kAlice, "INBOX");
-  ASSERT_EQ(snap.messages.size(), 1u);
-  EXPECT_EQ(snap.messages[0].uid, a);
-  auto ch = *store_->changes_since(kAlice, "INBOX", ms);
-  EXPECT_EQ(ch.vanished, (std::vector<uint32_t>{b}));
-  EXPECT_EQ(deliver(kAlice, msg(3)), b + 1);
 }
 
 TEST_F(StoreTest, LostExpungeUnlinkAndUncommittedFlagRenameAreRepaired) {

