@@ -399,10 +399,12 @@ CASES = [test_preferred_mx, test_fallback_when_first_mx_down, test_retry_after_4
          test_restart_resumes_deferred, test_shutdown_during_session, test_dkim_rsa_and_ed25519]
 
 
-def main():
-    only = sys.argv[1:]
+def run_cases(cases, only=()):
+    """Runs each case (all, or those named in `only`); prints PASS/FAIL and, for a failure, the
+    traceback and the case's ternd log. Returns the exit status. Shared by the test_relay_*.py
+    files."""
     passed = failed = 0
-    for case in CASES:
+    for case in cases:
         if only and case.__name__ not in only:
             continue
         t0 = time.monotonic()
@@ -420,4 +422,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cases(CASES, sys.argv[1:]))

@@ -18,7 +18,6 @@ import re
 import smtplib
 import sys
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
@@ -238,25 +237,5 @@ CASES = [test_notify_never_and_ret, test_notify_success_relayed_with_envid_orcpt
          test_require_tls, test_8bit_and_smtputf8_refused_by_remote]
 
 
-def main():
-    only = sys.argv[1:]
-    passed = failed = 0
-    for case in CASES:
-        if only and case.__name__ not in only:
-            continue
-        t0 = time.monotonic()
-        try:
-            case()
-            passed += 1
-            print(f"PASS {case.__name__} ({time.monotonic() - t0:.1f}s)", flush=True)
-        except Exception:
-            failed += 1
-            print(f"FAIL {case.__name__}", flush=True)
-            traceback.print_exc()
-            print(f"---- ternd log ----\n{test_relay.LAST_LOG[0][-20000:]}---- end of log ----", flush=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(test_relay.run_cases(CASES, sys.argv[1:]))
