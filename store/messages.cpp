@@ -101,25 +101,29 @@ bool same_keywords(const std::vector<std::string>& a, const std::vector<std::str
 
 }  // namespace
 
+namespace {
+
+// snapshot() and snapshot_flags() differ only in whether the ENVELOPE/BODYSTRUCTURE blob is
+// read: without it the column is an empty string, so read_row() serves both.
+constexpr const char* kSnapshotWithMetadata =
+    "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata "
+    "FROM messages WHERE mailbox_id = ? ORDER BY uid";
+constexpr const char* kSnapshotWithoutMetadata =
+    "SELECT uid, file, size, internal_date, flags, keywords, modseq, '' "
+    "FROM messages WHERE mailbox_id = ? ORDER BY uid";
+
+}  // namespace
+
 Result<MailboxSnapshot> Store::snapshot(std::string_view user, std::string_view mailbox) {
-  return detail::guarded([&] {
-    auto u = check(detail::canonical_user(user));
-    auto name = check(detail::canonical_mailbox(mailbox));
-    std::lock_guard lock(impl_->mu);
-    impl_->ensure_user_locked(u);
-    auto row = impl_->require_mailbox(u.address, name);
-    MailboxSnapshot snap;
-    snap.status = impl_->status_of(u.address, row);
-    auto st = impl_->db.prepare(
-        "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata "
-        "FROM messages WHERE mailbox_id = ? ORDER BY uid");
-    st.bind(row.id);
-    while (st.step()) snap.messages.push_back(to_info(read_row(st)));
-    return snap;
-  });
+  return snapshot_rows(user, mailbox, kSnapshotWithMetadata);
 }
 
 Result<MailboxSnapshot> Store::snapshot_flags(std::string_view user, std::string_view mailbox) {
+  return snapshot_rows(user, mailbox, kSnapshotWithoutMetadata);
+}
+
+Result<MailboxSnapshot> Store::snapshot_rows(std::string_view user, std::string_view mailbox,
+                                             const char* sql) {
   return detail::guarded([&] {
     auto u = check(detail::canonical_user(user));
     auto name = check(detail::canonical_mailbox(mailbox));
@@ -128,21 +132,10 @@ Result<MailboxSnapshot> Store::snapshot_flags(std::string_view user, std::string
     auto row = impl_->require_mailbox(u.address, name);
     MailboxSnapshot snap;
     snap.status = impl_->status_of(u.address, row);
-    auto st = impl_->db.prepare(
-        "SELECT uid, size, internal_date, flags, keywords, modseq "
-        "FROM messages WHERE mailbox_id = ? ORDER BY uid");
+    auto st = impl_->db.prepare(sql);
     st.bind(row.id);
     snap.messages.reserve(snap.status.messages);
-    while (st.step()) {
-      MessageInfo m;
-      m.uid = static_cast<uint32_t>(st.i64(0));
-      m.size = static_cast<uint64_t>(st.i64(1));
-      m.internal_date = st.i64(2);
-      m.flags.system = static_cast<uint32_t>(st.i64(3));
-      m.flags.keywords = detail::split_keywords(st.text(4));
-      m.modseq = static_cast<uint64_t>(st.i64(5));
-      snap.messages.push_back(std::move(m));
-    }
+    while (st.step()) snap.messages.push_back(to_info(read_row(st)));
     return snap;
   });
 }

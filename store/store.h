@@ -259,6 +259,9 @@ class Store {
 
  private:
   explicit Store(std::unique_ptr<Impl> impl);
+  // snapshot()/snapshot_flags(): `sql` selects the columns read_row() reads.
+  Result<MailboxSnapshot> snapshot_rows(std::string_view user, std::string_view mailbox,
+                                        const char* sql);
   std::unique_ptr<Impl> impl_;
 };
 
