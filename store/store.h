@@ -255,6 +255,25 @@ class Store {
 
   StoreStats stats() const;
 
+  // --- POP3 reads (store/pop3_reads.cpp; used by daemon/pop3_service.cpp) ---------------
+  // Where the bytes of many messages are, in one query under one lock instead of one
+  // message_path() per message: the maildrop listing at POP3 login, the read-ahead batches.
+  struct MessageFile {
+    uint32_t uid = 0;
+    uint64_t size = 0;  // file size as indexed (RFC822.SIZE)
+    std::string path;   // absolute; a concurrent flag change may rename it: on ENOENT ask again
+  };
+  struct MessageFiles {
+    uint32_t uidvalidity = 0;
+    std::vector<MessageFile> files;  // sorted by uid
+  };
+  // Every message of the mailbox.
+  Result<MessageFiles> message_files(std::string_view user, std::string_view mailbox);
+  // Only these UIDs; the ones that do not exist (expunged) are left out.
+  Result<MessageFiles> message_files(std::string_view user, std::string_view mailbox,
+                                     const std::vector<uint32_t>& uids);
+  // --- end of POP3 reads ----------------------------------------------------------------
+
   struct Impl;
 
  private:
