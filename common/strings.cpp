@@ -155,8 +155,17 @@ std::string rfc5322_date(int64_t unix_seconds) {
 std::string random_id(size_t n) {
   static constexpr char kAlphabet[] =
       "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  std::string out(n, '0');
-  for (size_t i = 0; i < n; ++i) out[i] = kAlphabet[randombytes_uniform(sizeof kAlphabet - 1)];
+  constexpr unsigned kSize = sizeof kAlphabet - 1;  // 62
+  // One randombytes_buf per batch of bytes (each call is a getrandom syscall); bytes at or
+  // above 248 (= 4 * 62) are rejected so every character stays uniform.
+  std::string out;
+  out.reserve(n);
+  unsigned char buf[64];
+  while (out.size() < n) {
+    randombytes_buf(buf, sizeof buf);
+    for (unsigned char b : buf)
+      if (b < 4 * kSize && out.size() < n) out.push_back(kAlphabet[b % kSize]);
+  }
   return out;
 }
 

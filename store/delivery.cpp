@@ -5,6 +5,7 @@
 // queued item and commits them together (one directory fsync per distinct directory, one
 // SQLite transaction), then wakes everyone. Callers return only once their item is done.
 #include <algorithm>
+#include <future>
 #include <map>
 #include <set>
 
@@ -141,10 +142,6 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
       dirs.insert(item->folder + "/" + file.substr(0, 3));
       placed.emplace_back(item, file);
     }
-    for (const auto& dir : dirs) {
-      // fsync dir (once per directory for the whole batch): makes the renames durable.
-      check(fops->fsync_dir(dir));
-    }
     for (auto& [item, file] : placed) {
       auto& c = boxes[item->mailbox_id];
       db.prepare("INSERT INTO messages(mailbox_id, uid, file, size, internal_date, flags, "
@@ -168,10 +165,29 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
       for (auto& [item, file] : placed)
         if (item->mailbox_id == id) item->outcome.uidvalidity = row->uidvalidity;
     }
-    // COMMIT (synchronous=FULL): the rows are durable when this returns.
+    // fsync dir (once per directory for the whole batch) makes the renames durable. It runs
+    // beside the COMMIT rather than before it, so a batch waits for one disk flush, not two:
+    // nobody is answered before both finish, and recovery handles either one landing alone
+    // (a row without its file is dropped as never delivered; a file without a row is indexed
+    // under the U= in its name).
+    auto dir_sync = std::async(std::launch::async, [this, &dirs]() -> Status {
+      for (const auto& dir : dirs)
+        if (auto s = fops->fsync_dir(dir); !s.ok()) return s;
+      return {};
+    });
+    // COMMIT (synchronous=FULL): the rows are durable when this returns. Should it throw, the
+    // future's destructor waits for the directory fsyncs before the cleanup below.
     txn.commit();
     committed();
     ++delivery_batches;
+    if (auto s = dir_sync.get(); !s.ok()) {
+      // The rows are committed but the names may not survive a crash: answer a temporary
+      // failure, so the sender retries (a possible duplicate rather than a possible loss).
+      spdlog::error("store: delivery batch: {}", s.error().message);
+      for (auto& [item, file] : placed)
+        item->outcome = DeliveryOutcome{make_error(Errc::temporary, s.error().message), 0, 0};
+      return;
+    }
     delivered += placed.size();
   } catch (const std::exception& e) {
     // Nothing in `placed` is committed: report failure (the client retries) and remove the
@@ -207,16 +223,23 @@ Result<std::vector<DeliveryOutcome>> Store::deliver(const DeliveryRequest& reque
       auto s = detail::guarded_status([&] {
         item.user = check(detail::canonical_user(t.user));
         auto name = check(detail::canonical_mailbox(t.mailbox.empty() ? "INBOX" : t.mailbox));
+        item.folder = impl_->folder_dir(item.user, name);
+        std::string key = item.user.address + "\n" + name;
         {
+          std::lock_guard lock(impl_->ids_mu);
+          if (auto it = impl_->delivery_ids.find(key); it != impl_->delivery_ids.end())
+            item.mailbox_id = it->second;
+        }
+        if (!item.mailbox_id) {
           std::lock_guard lock(impl_->mu);
           impl_->ensure_user_locked(item.user);
           auto row = impl_->require_mailbox(item.user.address, name);
           item.mailbox_id = row.id;
-          item.folder = impl_->folder_dir(item.user, name);
-          // Checked before writing anything; re-checked at commit with the batch included.
-          if (item.quota && impl_->user_usage(item.user.address) + item.size > item.quota)
-            fail(Errc::over_quota, "mailbox full");
+          std::lock_guard ids_lock(impl_->ids_mu);
+          impl_->delivery_ids[key] = row.id;
         }
+        // The quota is checked at commit, with the rest of the batch included (the RCPT
+        // stage already refused a full mailbox); checking here too would wait for `mu`.
         impl_->write_tmp(item, request.message);
       });
       if (!s.ok()) {

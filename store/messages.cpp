@@ -325,27 +325,43 @@ Result<std::vector<uint32_t>> Store::expunge(std::string_view user, std::string_
   return result;
 }
 
-Result<CopyResult> Store::copy(std::string_view user, std::string_view from,
-                               const std::vector<uint32_t>& uids, std::string_view to) {
-  int64_t changed_id = 0;
+// COPY and MOVE in one transaction. The copies are first made in the destination's tmp/ (hard
+// links, which share the fsynced inode, or full copies when links are refused), and that
+// directory is fsynced; then the rows are inserted (and, for MOVE, the source rows deleted
+// and recorded as expunged) and committed; only then are the copies renamed to their final
+// names and the source files unlinked, all still under `mu` so no reader sees a committed row
+// before its file is in place. A crash before COMMIT leaves only tmp/ leftovers: nothing was
+// copied or moved. A crash after it is finished by recovery: a row whose file is still in
+// tmp/ gets it renamed into place, and a source file whose UID is recorded as expunged is
+// deleted. So a MOVE happens exactly once or not at all (RFC 6851 §3.1 atomicity).
+Result<CopyResult> Store::Impl::copy_or_move(std::string_view user, std::string_view from,
+                                             const std::vector<uint32_t>& uids,
+                                             std::string_view to, bool move) {
+  std::vector<int64_t> changed;
   auto result = detail::guarded([&] {
     auto u = check(detail::canonical_user(user));
     auto src_name = check(detail::canonical_mailbox(from));
     auto dst_name = check(detail::canonical_mailbox(to));
-    std::lock_guard lock(impl_->mu);
-    impl_->ensure_user_locked(u);
-    auto& db = impl_->db;
-    auto& fo = *impl_->fops;
-    auto src = impl_->require_mailbox(u.address, src_name);
+    std::lock_guard lock(mu);
+    ensure_user_locked(u);
+    auto& fo = *fops;
+    auto src = require_mailbox(u.address, src_name);
     // RFC 9051 §6.4.7: a missing destination is an error (imapd adds [TRYCREATE]).
-    auto dst = impl_->require_mailbox(u.address, dst_name);
-    std::string sdir = impl_->folder_dir(u, src_name), ddir = impl_->folder_dir(u, dst_name);
+    auto dst = require_mailbox(u.address, dst_name);
+    std::string sdir = folder_dir(u, src_name), ddir = folder_dir(u, dst_name);
     CopyResult out;
     out.uidvalidity = dst.uidvalidity;
     uint32_t uidnext = dst.uidnext;
     uint64_t modseq = dst.highestmodseq + 1;
-    std::vector<std::pair<MessageRow, std::string>> placed;  // row, destination file
-    std::vector<std::string> created;
+    bool same = src.id == dst.id;  // MOVE into the source itself: new UIDs, one counter row
+    uint64_t src_modseq = same ? modseq : src.highestmodseq + 1;
+    struct Placed {
+      MessageRow row;
+      std::string base;  // tmp/<base> until renamed to `file`
+      std::string file;  // final name under the destination folder
+    };
+    std::vector<Placed> placed;
+    bool committed_txn = false;
     detail::Txn txn(db);
     try {
       for (uint32_t uid : sorted_unique(uids)) {
@@ -353,77 +369,93 @@ Result<CopyResult> Store::copy(std::string_view user, std::string_view from,
         if (!row) continue;
         if (uidnext == 0xFFFFFFFFu) fail(Errc::refused, "UID space exhausted");
         uint32_t new_uid = uidnext++;
+        std::string base = new_base();
         bool info = row->flags.system != 0 || row->file.rfind("cur/", 0) == 0;
         std::string file = std::string(info ? "cur/" : "new/") +
-                           detail::format_maildir_name(impl_->new_base(), row->size, new_uid,
+                           detail::format_maildir_name(base, row->size, new_uid,
                                                        row->flags.system, info);
-        std::string target = ddir + "/" + file;
-        // A hard link shares the already-fsynced inode: only the new directory entry needs
-        // to be made durable (fsync dir below).
-        auto s = fo.link(sdir + "/" + row->file, target);
+        std::string tmp = ddir + "/tmp/" + base;
+        auto s = fo.link(sdir + "/" + row->file, tmp);
         if (!s.ok() && s.error().code == Errc::refused) {
           std::ifstream in(sdir + "/" + row->file, std::ios::binary);
           if (!in) fail(Errc::internal, "cannot read source message");
           std::ostringstream ss;
           ss << in.rdbuf();
-          std::string tmp = ddir + "/tmp/" + impl_->new_base();
           check(fo.write_file(tmp, ss.str(), row->internal_date));
-          // fsync file: the copy's bytes must be on disk before its name appears in cur/new.
+          // fsync file: the copy's bytes must be on disk before a row points at it.
           check(fo.fsync_file(tmp));
-          check(fo.rename(tmp, target));
         } else {
           check(s);
         }
-        created.push_back(target);
         out.uids.emplace_back(uid, new_uid);
-        placed.emplace_back(std::move(*row), file);
+        placed.push_back({std::move(*row), std::move(base), std::move(file)});
       }
-      if (!placed.empty()) {
-        // fsync dirs: the new names must survive a crash before COPY says OK.
-        check(fo.fsync_dir(ddir + "/new"));
-        check(fo.fsync_dir(ddir + "/cur"));
-      }
+      if (placed.empty()) return out;
+      // fsync dir: the tmp/ names must survive a crash before the rows that need them commit.
+      check(fo.fsync_dir(ddir + "/tmp"));
       for (size_t i = 0; i < placed.size(); ++i) {
-        const auto& [row, file] = placed[i];
+        const auto& p = placed[i];
         db.prepare("INSERT INTO messages(mailbox_id, uid, file, size, internal_date, flags, "
                    "keywords, modseq, cached_metadata) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(dst.id)
             .bind(static_cast<int64_t>(out.uids[i].second))
-            .bind(file)
-            .bind(static_cast<int64_t>(row.size))
-            .bind(row.internal_date)
-            .bind(static_cast<int64_t>(row.flags.system))
-            .bind(detail::join_keywords(row.flags.keywords))
+            .bind(p.file)
+            .bind(static_cast<int64_t>(p.row.size))
+            .bind(p.row.internal_date)
+            .bind(static_cast<int64_t>(p.row.flags.system))
+            .bind(detail::join_keywords(p.row.flags.keywords))
             .bind(static_cast<int64_t>(modseq))
-            .bind(row.metadata)
+            .bind(p.row.metadata)
             .run();
+        if (move) {
+          db.prepare("DELETE FROM messages WHERE mailbox_id = ? AND uid = ?")
+              .bind(src.id).bind(static_cast<int64_t>(p.row.uid)).run();
+          // RFC 7162 §3.2.5: remember (uid, modseq) for VANISHED (EARLIER).
+          db.prepare("INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) VALUES(?, ?, ?)")
+              .bind(src.id).bind(static_cast<int64_t>(p.row.uid))
+              .bind(static_cast<int64_t>(src_modseq)).run();
+        }
       }
-      if (!placed.empty()) {
-        impl_->update_counters(dst.id, uidnext, modseq);
-        changed_id = dst.id;
+      update_counters(dst.id, uidnext, modseq);
+      changed.push_back(dst.id);
+      if (move) {
+        if (!same) {
+          update_counters(src.id, src.uidnext, src_modseq);
+          changed.push_back(src.id);
+        }
+        // As expunge does: uidnext/highestmodseq next to the files, for an index rebuild.
+        write_uid_file(sdir, {src.uidvalidity, same ? uidnext : src.uidnext, src_modseq});
       }
       txn.commit();
-      impl_->committed();
+      committed_txn = true;
+      committed();
     } catch (...) {
-      for (auto& path : created) (void)fo.unlink(path);  // no row will point at them
+      if (!committed_txn)
+        for (auto& p : placed) (void)fo.unlink(ddir + "/tmp/" + p.base);  // no row needs them
       throw;
+    }
+    // Committed: finish on disk. Neither step is fsynced: recovery completes a lost rename
+    // from tmp/ and deletes a source file whose unlink was lost (its UID is in `expunged`).
+    for (auto& p : placed) {
+      auto s = fo.rename(ddir + "/tmp/" + p.base, ddir + "/" + p.file);
+      if (!s.ok()) spdlog::error("store: copy rename failed: {}", s.error().message);
+      if (move) (void)fo.unlink(sdir + "/" + p.row.file);
     }
     return out;
   });
-  if (changed_id) impl_->notify({changed_id});
+  if (!changed.empty()) notify(changed);
   return result;
+}
+
+Result<CopyResult> Store::copy(std::string_view user, std::string_view from,
+                               const std::vector<uint32_t>& uids, std::string_view to) {
+  return impl_->copy_or_move(user, from, uids, to, false);
 }
 
 Result<CopyResult> Store::move(std::string_view user, std::string_view from,
                                const std::vector<uint32_t>& uids, std::string_view to) {
-  // RFC 6851 §3.1: MOVE = COPY + STORE \Deleted + EXPUNGE of those messages only.
-  auto copied = copy(user, from, uids, to);
-  if (!copied.ok()) return copied;
-  std::vector<uint32_t> src;
-  for (auto& [s, d] : copied->uids) src.push_back(s);
-  auto gone = expunge(user, from, src);
-  if (!gone.ok()) return gone.error();
-  return copied;
+  // RFC 6851 §3.1: MOVE = COPY + STORE \Deleted + EXPUNGE of those messages, atomically.
+  return impl_->copy_or_move(user, from, uids, to, true);
 }
 
 Result<Changes> Store::changes_since(std::string_view user, std::string_view mailbox, uint64_t modseq) {

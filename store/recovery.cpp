@@ -4,6 +4,7 @@
 // modseqs and metadata of the messages it knows. Rules, per folder:
 //   - row whose file exists (same base name, maybe another name/dir) -> kept; the file is
 //     renamed back to the name the row expects (an uncommitted flag change is undone)
+//   - row whose file is only in tmp/ (a committed COPY/MOVE cut short) -> renamed into place
 //   - row without any file -> dropped and recorded as expunged (QRESYNC sees it vanish)
 //   - file without row -> indexed: UID from ",U=" if set and unused, else a new UID (and the
 //     file renamed to carry it); a ",U=" already recorded as expunged means the expunge's
@@ -67,7 +68,15 @@ void remove_stale_tmp(const std::string& folder) {
 void Store::Impl::reconcile_folder(const MailboxRow& mbox, const std::string& folder, bool fresh,
                                    std::vector<int64_t>& changed) {
   for (const char* sub : {"/cur", "/new", "/tmp"}) check(fops->mkdir(folder + sub));
-  remove_stale_tmp(folder);
+  // tmp/ names are Maildir bases. A committed COPY/MOVE (or a delivery whose rename was lost
+  // in a crash) can leave a row's file there: it is renamed into place below, before tmp/
+  // leftovers are cleaned.
+  std::set<std::string> tmp_names;
+  {
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(folder + "/tmp", ec))
+      if (e.is_regular_file(ec)) tmp_names.insert(e.path().filename().string());
+  }
 
   // Files on disk, by base name.
   std::map<std::string, DiskFile> disk;
@@ -111,6 +120,14 @@ void Store::Impl::reconcile_folder(const MailboxRow& mbox, const std::string& fo
     for (auto& r : rows) {
       std::string base = base_of(r.file);
       auto it = disk.find(base);
+      if (it == disk.end() && !base.empty() && tmp_names.count(base) &&
+          fops->rename(folder + "/tmp/" + base, folder + "/" + r.file).ok()) {
+        spdlog::info("store: recovery moved tmp/{} into place for uid {} of mailbox {}", base,
+                     r.uid, mbox.id);
+        renamed = true;
+        used.insert(r.uid);
+        continue;
+      }
       if (it == disk.end() || base.empty()) {
         db.prepare("DELETE FROM messages WHERE mailbox_id = ? AND uid = ?")
             .bind(mbox.id).bind(static_cast<int64_t>(r.uid)).run();
@@ -132,6 +149,8 @@ void Store::Impl::reconcile_folder(const MailboxRow& mbox, const std::string& fo
       matched.insert(base);
     }
   }
+
+  remove_stale_tmp(folder);
 
   std::set<uint32_t> expunged;
   {
@@ -208,6 +227,7 @@ std::vector<int64_t> Store::Impl::reconcile_user(const UserName& u) {
     }
     db.prepare("DELETE FROM users WHERE address = ?").bind(u.address).run();
     known_users.erase(u.address);
+    forget_delivery_ids();
     txn.commit();
     committed();
     return changed;
@@ -243,6 +263,7 @@ std::vector<int64_t> Store::Impl::reconcile_user(const UserName& u) {
     db.prepare("DELETE FROM messages WHERE mailbox_id = ?").bind(row.id).run();
     db.prepare("DELETE FROM expunged WHERE mailbox_id = ?").bind(row.id).run();
     db.prepare("DELETE FROM mailboxes WHERE id = ?").bind(row.id).run();
+    forget_delivery_ids();
     changed.push_back(row.id);
     spdlog::warn("store: recovery dropped mailbox {} of {} (directory missing)", row.name, u.address);
   }

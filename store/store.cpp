@@ -103,6 +103,11 @@ std::string Store::Impl::folder_dir(const UserName& u, std::string_view mailbox)
   return dir.empty() ? user_dir(u) : user_dir(u) + "/" + dir;
 }
 
+void Store::Impl::forget_delivery_ids() {
+  std::lock_guard lock(ids_mu);
+  delivery_ids.clear();
+}
+
 std::string Store::Impl::new_base() {
   // Maildir unique name: time, microseconds, pid, per-process counter, randomness, host.
   auto now = std::chrono::system_clock::now().time_since_epoch();
@@ -421,6 +426,7 @@ Status Store::remove_user(std::string_view user) {
     db.prepare("DELETE FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE user = ?)").bind(u.address).run();
     db.prepare("DELETE FROM expunged WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE user = ?)").bind(u.address).run();
     db.prepare("DELETE FROM mailboxes WHERE user = ?").bind(u.address).run();
+    impl_->forget_delivery_ids();
     db.prepare("DELETE FROM subscriptions WHERE user = ?").bind(u.address).run();
     db.prepare("DELETE FROM users WHERE address = ?").bind(u.address).run();
     bool had_dir = fs::exists(dir);
@@ -516,6 +522,7 @@ Status Store::delete_mailbox(std::string_view user, std::string_view mailbox) {
     db.prepare("DELETE FROM messages WHERE mailbox_id = ?").bind(row.id).run();
     db.prepare("DELETE FROM expunged WHERE mailbox_id = ?").bind(row.id).run();
     db.prepare("DELETE FROM mailboxes WHERE id = ?").bind(row.id).run();
+    impl_->forget_delivery_ids();
     if (fs::exists(dir)) {
       // Atomic rename out of the Maildir++ namespace, then remove at leisure.
       check(impl_->fops->rename(dir, doomed));
@@ -604,6 +611,7 @@ Status Store::rename_mailbox(std::string_view user, std::string_view from, std::
       for (auto& row : moving) {
         std::string new_name = dst + row.name.substr(src.size());
         db.prepare("UPDATE mailboxes SET name = ? WHERE id = ?").bind(new_name).bind(row.id).run();
+        impl_->forget_delivery_ids();
         check(fo.rename(impl_->folder_dir(u, row.name), impl_->folder_dir(u, new_name)));
         changed.push_back(row.id);
       }

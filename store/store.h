@@ -29,7 +29,10 @@
 // Durability of a delivery (deliver/append): write tmp/<base>, fsync it; a group-commit
 // leader then takes every pending delivery, BEGIN IMMEDIATE (serialises UID allocation with
 // other processes such as ternctl), allocates UIDs, renames tmp/X -> new/X,S=..,U=..,
-// fsyncs each distinct new/ directory once, inserts all rows, COMMIT, and wakes the waiters.
+// inserts all rows, then COMMITs while another thread fsyncs each distinct new/ directory
+// once (either may land alone in a crash; nobody is answered before both), and wakes the
+// waiters. Deliveries find their mailbox id in a cache, so they never wait for `mu` (held by a
+// committing leader) before writing. COPY/MOVE: see Impl::copy_or_move (one transaction).
 // After an index rebuild, modseqs restart at max(saved M + 1, microseconds since the epoch),
 // above any modseq a CONDSTORE client can have seen, so clients resync flags only.
 //
@@ -237,7 +240,8 @@ class Store {
                                         const std::vector<uint32_t>& uids);
   Result<CopyResult> copy(std::string_view user, std::string_view from,
                           const std::vector<uint32_t>& uids, std::string_view to);
-  // Copy then expunge (two commits: a crash in between leaves a duplicate, never a loss).
+  // COPY + EXPUNGE of the copied source messages in one transaction (RFC 6851 §3.1): after a
+  // crash the messages are in exactly one of the two mailboxes.
   Result<CopyResult> move(std::string_view user, std::string_view from,
                           const std::vector<uint32_t>& uids, std::string_view to);
   Result<Changes> changes_since(std::string_view user, std::string_view mailbox, uint64_t modseq);

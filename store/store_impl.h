@@ -1,7 +1,8 @@
 // Private to store/: the state behind Store and the helpers its .cpp files share.
 // Locking: `mu` guards the SQLite connection, `known_users` and every change to a user's
-// Maildir tree; `q_mu` guards the group-commit queue. Order: q_mu is never held while
-// taking mu. Watch callbacks run with neither held.
+// Maildir tree; `q_mu` guards the group-commit queue; `ids_mu` the deliveries' mailbox-id
+// cache. Order: q_mu is never held while taking mu; ids_mu is taken last (alone or inside
+// mu) and held only for a lookup. Watch callbacks run with none held.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -118,6 +120,14 @@ struct Store::Impl {
   std::vector<detail::PendingDelivery*> queue;
   bool leader_active = false;
 
+  // Deliveries look up their mailbox here rather than under `mu`, which a committing batch
+  // holds through its fsync: "<user>\n<mailbox>" -> mailbox id. Filled under `mu`; cleared
+  // (under `mu`) whenever a mailbox is deleted or renamed or a user removed, so an entry never
+  // names a mailbox that has since changed. Creation needs no clearing: a miss is looked up.
+  std::mutex ids_mu;
+  std::unordered_map<std::string, int64_t> delivery_ids;
+  void forget_delivery_ids();
+
   std::atomic<uint64_t> name_counter{0};
   std::atomic<uint64_t> index_commits{0};
   std::atomic<uint64_t> delivery_batches{0};
@@ -153,6 +163,11 @@ struct Store::Impl {
   void write_tmp(detail::PendingDelivery& item, std::string_view bytes);
   void commit_or_wait(std::vector<detail::PendingDelivery>& items);
   void run_batch(std::vector<detail::PendingDelivery*>& batch);
+
+  // COPY/MOVE (messages.cpp): one transaction for both.
+  Result<CopyResult> copy_or_move(std::string_view user, std::string_view from,
+                                  const std::vector<uint32_t>& uids, std::string_view to,
+                                  bool move);
 
   // Recovery (recovery.cpp). Returns the mailboxes that changed.
   std::vector<int64_t> reconcile_user(const detail::UserName& u);

@@ -131,6 +131,73 @@ TEST_F(StoreTest, CrashBetweenRenameAndCommitIsRecovered) {
   EXPECT_EQ(deliver(kAlice, msg(3)), a + 2);
 }
 
+size_t files_in(const std::string& folder) {
+  size_t n = 0;
+  for (const char* sub : {"/new", "/cur"})
+    for (auto& e : fs::directory_iterator(folder + sub)) n += e.is_regular_file() ? 1 : 0;
+  return n;
+}
+
+// RFC 6851 §3.1: a MOVE cut by a crash leaves each message in exactly one mailbox.
+TEST_F(StoreTest, MoveCutAfterCommitIsFinishedByRecovery) {
+  open();
+  uint32_t a = deliver(kAlice, msg(1));
+  uint32_t b = deliver(kAlice, msg(2));
+  ASSERT_TRUE(store_->store_flags(kAlice, "INBOX", {b}, FlagOp::add, Flags{kSeen, {"Kw"}}).ok());
+  ops_->fail_renames = true;  // committed, then "power cut": no rename, no unlink landed
+  ops_->skip_unlinks = true;
+  auto mv = store_->move(kAlice, "INBOX", {a, b}, "Archive");
+  ASSERT_TRUE(mv.ok()) << mv.error().message;
+  ops_->fail_renames = ops_->skip_unlinks = false;
+  store_.reset();
+  open();
+  const std::string inbox = maildir("example.test", "alice");
+  EXPECT_TRUE(uids(kAlice, "INBOX").empty());
+  EXPECT_EQ(files_in(inbox), 0u);  // the source files whose UIDs were expunged are deleted
+  auto arch = *store_->snapshot(kAlice, "Archive");
+  ASSERT_EQ(arch.messages.size(), 2u);
+  EXPECT_EQ(arch.messages[0].uid, mv->uids[0].second);
+  EXPECT_EQ(arch.messages[1].uid, mv->uids[1].second);
+  EXPECT_EQ(arch.messages[1].flags, (Flags{kSeen, {"Kw"}}));
+  EXPECT_EQ(*store_->read_message(kAlice, "Archive", mv->uids[0].second), msg(1));
+  EXPECT_EQ(*store_->read_message(kAlice, "Archive", mv->uids[1].second), msg(2));
+  EXPECT_EQ(files_in(inbox + "/.Archive"), 2u);
+  EXPECT_TRUE(fs::is_empty(inbox + "/.Archive/tmp"));
+}
+
+TEST_F(StoreTest, MoveCutBeforeCommitLeavesTheSource) {
+  open();
+  uint32_t a = deliver(kAlice, msg(1));
+  uint32_t b = deliver(kAlice, msg(2));
+  ops_->crash_mode = true;  // the tmp/ directory fsync fails: nothing is committed
+  EXPECT_FALSE(store_->move(kAlice, "INBOX", {a, b}, "Archive").ok());
+  ops_->crash_mode = false;
+  store_.reset();
+  open();
+  EXPECT_EQ(uids(kAlice, "INBOX"), (std::vector<uint32_t>{a, b}));
+  EXPECT_TRUE(uids(kAlice, "Archive").empty());
+  EXPECT_EQ(*store_->read_message(kAlice, "INBOX", b), msg(2));
+  auto mv = store_->move(kAlice, "INBOX", {a, b}, "Archive");
+  ASSERT_TRUE(mv.ok());
+  EXPECT_TRUE(uids(kAlice, "INBOX").empty());
+  EXPECT_EQ(uids(kAlice, "Archive").size(), 2u);
+}
+
+TEST_F(StoreTest, MoveWithinOneMailboxGivesNewUids) {
+  open();
+  uint32_t a = deliver(kAlice, msg(1));
+  auto mv = store_->move(kAlice, "INBOX", {a}, "INBOX");
+  ASSERT_TRUE(mv.ok());
+  ASSERT_EQ(mv->uids.size(), 1u);
+  EXPECT_GT(mv->uids[0].second, a);
+  EXPECT_EQ(uids(kAlice, "INBOX"), (std::vector<uint32_t>{mv->uids[0].second}));
+  EXPECT_EQ(*store_->read_message(kAlice, "INBOX", mv->uids[0].second), msg(1));
+  EXPECT_EQ(deliver(kAlice, msg(2)), mv->uids[0].second + 1);  // no UID handed out twice
+  store_.reset();
+  open();
+  EXPECT_EQ(uids(kAlice, "INBOX").size(), 2u);
+}
+
 TEST_F(StoreTest, LostExpungeUnlinkAndUncommittedFlagRenameAreRepaired) {
   open();
   uint32_t a = deliver(kAlice, msg(1));

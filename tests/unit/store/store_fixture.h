@@ -45,6 +45,8 @@ class RecordingFileOps : public FileOps {
   }
   Status rename(const std::string& f, const std::string& t) override {
     record("rename", f + " -> " + rel(t));
+    if (fail_renames && (t.find("/new/") != std::string::npos || t.find("/cur/") != std::string::npos))
+      return make_error(Errc::internal, "test: simulated crash");
     return real_->rename(f, t);
   }
   Status link(const std::string& f, const std::string& t) override {
@@ -54,7 +56,7 @@ class RecordingFileOps : public FileOps {
   }
   Status unlink(const std::string& p) override {
     record("unlink", p);
-    if (crash_mode) return {};
+    if (crash_mode || skip_unlinks) return {};
     return real_->unlink(p);
   }
   Status fsync_dir(const std::string& p) override {
@@ -81,6 +83,10 @@ class RecordingFileOps : public FileOps {
   int fsync_dir_delay_ms = 0;
   bool crash_mode = false;
   bool refuse_links = false;
+  // Together: the disk as a crash right after an index commit leaves it, when the message
+  // renames (into new/ or cur/) and the unlinks that follow the commit never happened.
+  bool fail_renames = false;
+  bool skip_unlinks = false;
 
  private:
   std::string rel(const std::string& p) const {
