@@ -278,6 +278,21 @@ class Store {
                                      const std::vector<uint32_t>& uids);
   // --- end of POP3 reads ----------------------------------------------------------------
 
+  // --- IMAP reads (store/imap_reads.cpp; used by imapd/ FETCH) --------------------------
+  // A FETCH that sends message bytes used messages() and then read_message() per message:
+  // four index statements and two lock round trips per message. messages() with `paths`
+  // also returns where each file was (paths->at(i) for result[i], absolute), and
+  // read_message_at() reads it with no index lookup; a file renamed since (a flag change
+  // moves new/X to cur/X:2,S) or gone is looked up again through read_message().
+  Result<std::vector<MessageInfo>> messages(std::string_view user, std::string_view mailbox,
+                                            const std::vector<uint32_t>& uids,
+                                            std::vector<std::string>* paths);
+  // `path` must be one messages(..., paths) gave for this user and mailbox: any other path
+  // (another folder, another user, "..") is refused with Errc::refused and never opened.
+  Result<std::string> read_message_at(std::string_view user, std::string_view mailbox,
+                                      uint32_t uid, std::string_view path);
+  // --- end of IMAP reads ----------------------------------------------------------------
+
   struct Impl;
 
  private:
