@@ -297,8 +297,7 @@ void Store::Impl::ensure_user_locked(const UserName& u) {
 
 uint64_t Store::Impl::user_usage(const std::string& user) {
   auto st = db.prepare(
-      "SELECT COALESCE(SUM(m.size), 0) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id "
-      "WHERE b.user = ?");
+      "SELECT COALESCE(SUM(bytes), 0) FROM mailboxes WHERE user = ?");
   st.bind(user);
   st.step();
   return static_cast<uint64_t>(st.i64(0));

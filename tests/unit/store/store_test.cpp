@@ -4,6 +4,8 @@
 #include <regex>
 #include <set>
 
+#include <sqlite3.h>
+
 #include "store_fixture.h"
 
 namespace tern::store::testing {
@@ -286,6 +288,43 @@ TEST_F(StoreTest, CopyAndMoveMapUids) {
   auto missing = store_->copy(kAlice, "Archive", {1}, "NoSuch");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, Errc::not_found);
+}
+
+// The quota's usage is kept by the index (mailboxes.bytes): it must follow every way a
+// message comes and goes, and an index made before the column existed is filled on open.
+TEST_F(StoreTest, UsageFollowsEveryChangeAndOldIndexesAreMigrated) {
+  open();
+  const std::string big = "Subject: a\r\n\r\n" + std::string(700, 'x');
+  const std::string small = "Subject: b\r\n\r\n" + std::string(300, 'y');
+  uint32_t a = deliver(kAlice, big);
+  uint32_t b = deliver(kAlice, small);
+  const uint64_t sa = big.size(), sb = small.size();
+  EXPECT_EQ(*store_->usage(kAlice), sa + sb);
+  ASSERT_TRUE(store_->copy(kAlice, "INBOX", {a}, "Archive").ok());
+  EXPECT_EQ(*store_->usage(kAlice), 2 * sa + sb);
+  ASSERT_TRUE(store_->move(kAlice, "INBOX", {b}, "Trash").ok());
+  EXPECT_EQ(*store_->usage(kAlice), 2 * sa + sb);
+  ASSERT_TRUE(store_->expunge(kAlice, "INBOX", {a}).ok());
+  EXPECT_EQ(*store_->usage(kAlice), sa + sb);
+  ASSERT_TRUE(store_->delete_mailbox(kAlice, "Trash").ok());
+  EXPECT_EQ(*store_->usage(kAlice), sa);
+  deliver(kBob, small);
+  EXPECT_EQ(*store_->usage(kBob), sb);
+  EXPECT_EQ(*store_->usage(kAlice), sa);  // per user
+
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/index.db").c_str(), &db), SQLITE_OK);
+  for (const char* sql : {"DROP TRIGGER messages_bytes_insert", "DROP TRIGGER messages_bytes_delete",
+                          "DROP TRIGGER messages_bytes_update",
+                          "ALTER TABLE mailboxes DROP COLUMN bytes"})
+    EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+  sqlite3_close(db);
+  open();
+  EXPECT_EQ(*store_->usage(kAlice), sa);
+  EXPECT_EQ(*store_->usage(kBob), sb);
+  deliver(kAlice, small);
+  EXPECT_EQ(*store_->usage(kAlice), sa + sb);
 }
 
 TEST_F(StoreTest, MailboxCreateRenameDelete) {
