@@ -30,6 +30,11 @@ constexpr size_t kMaxInbox = 256 * 1024;  // input held while a call runs, befor
 // a second, on a worker); main.cpp sets the allocator up so that they can be (see there).
 constexpr size_t kTrimAfterBytes = 1 << 20;
 
+// A FETCH streams its output to the connection in chunks of about this size (posted to the
+// loop from the worker while it renders the rest): the client reads the first messages
+// while the others are rendered, and chunks stay below main.cpp's mmap threshold.
+constexpr size_t kStreamThreshold = 256 * 1024;
+
 void trim_soon(net::WorkerPool& workers) {
 #ifdef __GLIBC__
   static std::atomic<int64_t> last_ms{0};
@@ -45,7 +50,8 @@ void trim_soon(net::WorkerPool& workers) {
 
 class ImapBackend final : public imapd::Backend {
  public:
-  ImapBackend(Runtime& rt, std::function<void()> notify) : rt_(rt), notify_(std::move(notify)) {}
+  ImapBackend(Runtime& rt, std::function<void()> notify, std::function<void(std::string)> partial)
+      : rt_(rt), notify_(std::move(notify)), partial_(std::move(partial)) {}
 
   store::Store& store() override { return *rt_.store; }
   auth::LoginResult login(std::string_view user, std::string_view password, std::string_view ip) override {
@@ -65,15 +71,18 @@ class ImapBackend final : public imapd::Backend {
   }
   std::function<void()> change_notifier() override { return notify_; }
   int64_t now() override { return static_cast<int64_t>(std::time(nullptr)); }
+  void write_partial(std::string bytes) override { partial_(std::move(bytes)); }
 
  private:
   Runtime& rt_;
   std::function<void()> notify_;
+  std::function<void(std::string)> partial_;
 };
 
 // What jobs share with the handler: outlives the handler while a call is running.
 struct Core {
-  Core(Runtime& rt, std::function<void()> notify) : backend(rt, std::move(notify)) {}
+  Core(Runtime& rt, std::function<void()> notify, std::function<void(std::string)> partial)
+      : backend(rt, std::move(notify), std::move(partial)) {}
   ImapBackend backend;
   std::optional<imapd::Session> session;
 };
@@ -102,6 +111,7 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
     // RFC 9051 §6.2.1: offer STARTTLS only on the plain listener with a certificate.
     s.tls_available = rt_.tls != nullptr && !implicit_tls_ && info.tls_available;
     s.allow_plaintext_auth = rt_.config.auth.allow_plaintext_without_tls;
+    s.stream_threshold = kStreamThreshold;
     // The notifier may run on any thread: it only posts to the loop, holding us weakly.
     std::weak_ptr<ImapHandler> weak = weak_from_this();
     net::Loop* loop = &rt_.loop;
@@ -110,7 +120,14 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
         if (auto h = weak.lock()) h->mailbox_changed();
       });
     };
-    core_ = std::make_shared<Core>(rt_, std::move(notify));
+    // Streamed FETCH output: posted from the worker, so it is written on the loop before the
+    // call's completion (posted later, same FIFO) and after everything written earlier.
+    auto partial = [weak, loop](std::string bytes) {
+      loop->post([weak, bytes = std::move(bytes)] {
+        if (auto h = weak.lock()) h->write_partial(bytes);
+      });
+    };
+    core_ = std::make_shared<Core>(rt_, std::move(notify), std::move(partial));
     core_->session.emplace(s, imapd::PeerInfo{info.peer_ip, info.peer_port, info.listener}, core_->backend);
     // greet() neither blocks nor races: no call is in flight yet.
     finish(core_->session->greet());
@@ -160,6 +177,10 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
 
  private:
   enum class Special { none, timeout, shutdown };
+
+  void write_partial(const std::string& bytes) {
+    if (conn_ && !closing_) conn_->write(bytes);
+  }
 
   void mailbox_changed() {
     changed_ = true;

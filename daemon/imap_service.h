@@ -11,6 +11,10 @@
 // - IDLE wake-up: the session's Store::watch callback (run on the committing thread) calls
 //   the backend notifier, which posts to the loop; the handler then schedules
 //   on_mailbox_changed() on the strand. Delivery to IDLE client: one post + one worker hop.
+// - Streaming: a large FETCH hands chunks of its output (kStreamThreshold) to
+//   Backend::write_partial on the worker; they are posted to the loop and written at once.
+//   Loop::post is FIFO and the call's completion is posted after them, so the bytes go out
+//   in order; a chunk for a closed connection is dropped (the handler is held weakly).
 // - Output::delay_ms (login throttle) is waited out with a net::Timer, never a sleeping
 //   worker; nothing else runs for the connection meanwhile.
 // - STARTTLS: the session has already dropped pipelined input; the handler drops its inbox

@@ -19,6 +19,15 @@ const store::MessageInfo* find_info(const std::vector<store::MessageInfo>& v, ui
   return it != v.end() && it->uid == uid ? &*it : nullptr;
 }
 
+// Cap on the output reserved ahead of a FETCH (the response may still grow past it).
+constexpr uint64_t kMaxReserve = 64ull << 20;
+// Per message beyond its metadata and bytes: the FETCH line's items, and the slack
+// write_literal() reserves after a body (so that it does not reallocate).
+constexpr uint64_t kReservePerMessage = 320;
+// Streaming: a chunk is handed over once past the threshold, so it holds up to the
+// threshold plus one message's line (more for a big body, which then grows the buffer).
+constexpr uint64_t kStreamSlack = 16 * 1024;
+
 bool uses_modseq(const SearchKey& k) {
   if (k.kind == SearchKey::Kind::modseq) return true;
   for (const auto& c : k.children)
@@ -42,7 +51,11 @@ void Session::Impl::cmd_fetch(const Command& c) {
   std::vector<uint32_t> wanted;
   wanted.reserve(idx->size());
   for (size_t i : *idx) wanted.push_back(sel->uid_at(i));
-  auto fetched = backend.store().messages(user, sel->name, wanted);
+  // Items that send message bytes: the rows come with their file paths, so each message is
+  // read with no second index lookup (Store::read_message_at falls back when a file moved).
+  const bool needs_bytes = fetch_needs_bytes(a.items);
+  std::vector<std::string> paths;
+  auto fetched = backend.store().messages(user, sel->name, wanted, needs_bytes ? &paths : nullptr);
   if (!fetched) return store_error(c.tag, fetched.error());
   auto& infos = *fetched;
 
@@ -64,6 +77,11 @@ void Session::Impl::cmd_fetch(const Command& c) {
     if (a.changed_since && info->modseq <= *a.changed_since) continue;
     todo.emplace_back(i, info);
   }
+  // paths[j] is the file of infos[j] (when listed).
+  auto path_of = [&](const store::MessageInfo* info) -> const std::string* {
+    if (paths.size() != infos.size()) return nullptr;
+    return &paths[static_cast<size_t>(info - infos.data())];
+  };
 
   // RFC 9051 §6.4.5: BODY[...] without PEEK sets \Seen; the FETCH then includes FLAGS.
   std::vector<char> seen_set(todo.size(), 0);
@@ -94,15 +112,35 @@ void Session::Impl::cmd_fetch(const Command& c) {
   ctx.imap4rev2 = imap4rev2;
   ctx.condstore = condstore;
   ctx.uid_command = c.uid;
+  // The response is built in one string: reserve what it will roughly take (rows' metadata
+  // and sizes) so that a FETCH 1:* of a large mailbox is not grown by doubling copies.
+  // Reserved but unwritten pages of a large buffer are never touched.
+  const bool wants_meta = std::any_of(a.items.begin(), a.items.end(), [](const FetchItem& it) {
+    return it.kind == FetchItem::Kind::envelope || it.kind == FetchItem::Kind::body ||
+           it.kind == FetchItem::Kind::bodystructure;
+  });
+  uint64_t estimate = 0;
+  for (const auto& [i, info] : todo)
+    estimate += kReservePerMessage + (wants_meta ? info->cached_metadata.size() : 0) + (needs_bytes ? info->size : 0);
+  // Streamed output goes in chunks of about the threshold: no more is reserved at a time.
+  const uint64_t chunk = settings.stream_threshold ? settings.stream_threshold + kStreamSlack : kMaxReserve;
+  out.bytes.reserve(out.bytes.size() + static_cast<size_t>(std::min(estimate, chunk)));
+
   bool failed = false;
-  std::string name = sel->name;
+  const std::string& name = sel->name;
+  const std::vector<std::string> names = response_names(a.items);
   for (size_t k = 0; k < todo.size(); ++k) {
     auto [i, info] = todo[k];
     uint32_t uid = info->uid;
-    MessageView view(static_cast<uint32_t>(i + 1), *info,
-                     [this, name, uid]() { return backend.store().read_message(user, name, uid); });
+    // Setting \Seen renamed the file (new/X -> cur/X:2,S): look it up again.
+    const std::string* path = seen_set[k] ? nullptr : path_of(info);
+    MessageView view(static_cast<uint32_t>(i + 1), std::move(*info), [this, &name, uid, path]() {
+      return path ? backend.store().read_message_at(user, name, uid, *path)
+                  : backend.store().read_message(user, name, uid);
+    });
     ctx.include_flags = seen_set[k] != 0;
-    auto r = render_fetch(a.items, view, ctx);
+    // Rendered straight into the output: a body is copied once, file bytes -> response.
+    auto r = render_fetch_into(out.bytes, a.items, names, view, ctx);
     if (!r) {
       // RFC 3516 §4.2: a part whose Content-Transfer-Encoding we cannot decode.
       if (is_unknown_cte(r.error()))
@@ -110,10 +148,10 @@ void Session::Impl::cmd_fetch(const Command& c) {
       failed = true;  // the file went away under us (expunged meanwhile): skip it
       continue;
     }
-    out.bytes += *r;
     // ENVELOPE/BODYSTRUCTURE computed from the bytes: cache them so the next FETCH reads no
     // message file (the "computed once").
     if (auto blob = view.computed_metadata_blob()) (void)backend.store().set_cached_metadata(user, name, uid, *blob);
+    if (stream_if_large()) out.bytes.reserve(static_cast<size_t>(std::min(estimate, chunk)));
   }
   if (failed) return no(c.tag, "Some messages could not be fetched", ResponseCode{code::ExpungeIssued, ""});
   ok(c.tag, c.uid ? "UID FETCH completed" : "FETCH completed");

@@ -50,14 +50,44 @@ bool is_section_kind(Kind k) {
          k == Kind::rfc822 || k == Kind::rfc822_header || k == Kind::rfc822_text;
 }
 
-// The exact bytes of BODY[section] (before any partial), nullopt when the section does not
+// A section's bytes: a view into the message (the whole message, a MIME range) when it can be,
+// an owned string when it has to be built (HEADER.FIELDS, decoded BINARY). The view stays
+// valid while the MessageView lives: the whole-message path copies the bytes once, straight
+// into the response.
+class SectionData {
+ public:
+  SectionData() = default;  // the section does not exist (NIL)
+  static SectionData view(std::string_view v) {
+    SectionData d;
+    d.present_ = true;
+    d.view_ = v;
+    return d;
+  }
+  static SectionData owned(std::string s) {
+    SectionData d;
+    d.present_ = true;
+    d.owned_ = std::move(s);
+    d.is_owned_ = true;
+    return d;
+  }
+  bool present() const { return present_; }
+  std::string_view data() const { return is_owned_ ? std::string_view(owned_) : view_; }
+
+ private:
+  bool present_ = false;
+  bool is_owned_ = false;
+  std::string_view view_;
+  std::string owned_;
+};
+
+// The exact bytes of BODY[section] (before any partial); absent when the section does not
 // exist in this message.
-Result<std::optional<std::string>> body_section(const Section& s, MessageView& msg) {
+Result<SectionData> body_section(const Section& s, MessageView& msg) {
   if (s.part.empty() && s.text == Section::Text::none) {
     // BODY[] is the whole message: no MIME parse needed (the common full download).
     auto b = msg.bytes();
     if (!b) return b.error();
-    return std::optional<std::string>(std::string(*b));
+    return SectionData::view(*b);
   }
   auto parsed = msg.parsed();
   if (!parsed) return parsed.error();
@@ -72,45 +102,45 @@ Result<std::optional<std::string>> body_section(const Section& s, MessageView& m
     case Section::Text::header_fields:
     case Section::Text::header_fields_not: {
       auto f = m.header_fields(spec, s.fields, s.text == Section::Text::header_fields_not);
-      if (!f) return std::optional<std::string>();
-      return std::optional<std::string>(std::move(*f));
+      if (!f) return SectionData();
+      return SectionData::owned(std::move(*f));
     }
   }
-  if (!r) return std::optional<std::string>();
-  return std::optional<std::string>(std::string(*r));
+  if (!r) return SectionData();
+  return SectionData::view(*r);
 }
 
 // RFC 3516 §4.2: BINARY[part] is the part's content with its transfer encoding removed.
 // BINARY[] is the whole message (a header has no transfer encoding to remove).
-Result<std::optional<std::string>> binary_section(const Section& s, MessageView& msg) {
+Result<SectionData> binary_section(const Section& s, MessageView& msg) {
   if (s.part.empty()) {
     auto b = msg.bytes();  // no MIME parse for the whole message
     if (!b) return b.error();
-    return std::optional<std::string>(std::string(*b));
+    return SectionData::view(*b);
   }
   auto parsed = msg.parsed();
   if (!parsed) return parsed.error();
   const mime::Message& m = **parsed;
   const mime::Part* p = m.find_part(part_spec(s));
-  if (!p) return std::optional<std::string>();
+  if (!p) return SectionData();
   auto d = mime::decode_body(m, *p);
   if (!d) return make_error(Errc::syntax, std::string(kUnknownCteMessage));
-  return std::optional<std::string>(std::move(*d));
+  return SectionData::owned(std::move(*d));
 }
 
-void write_body_data(std::string& out, const std::optional<std::string>& data,
-                     const std::optional<Partial>& partial, bool binary) {
-  if (!data) {
+void write_body_data(std::string& out, const SectionData& data, const std::optional<Partial>& partial,
+                     bool binary) {
+  if (!data.present()) {
     out += "NIL";
     return;
   }
-  std::string_view v = apply_partial(*data, partial);
+  std::string_view v = apply_partial(data.data(), partial);
   // RFC 3516 §4.3: literal8 only when the data cannot go in a plain literal (holds NUL).
   write_literal(out, v, binary && v.find('\0') != std::string_view::npos);
 }
 
-Status render_item(std::string& out, const FetchItem& item, MessageView& msg) {
-  out += item.response_name();
+Status render_item(std::string& out, const FetchItem& item, std::string_view name, MessageView& msg) {
+  out += name;
   out += ' ';
   switch (item.kind) {
     case Kind::flags: write_flags(out, msg.info().flags); break;
@@ -163,8 +193,8 @@ Status render_item(std::string& out, const FetchItem& item, MessageView& msg) {
       auto d = binary_section(item.section, msg);
       if (!d) return d.error();
       // RFC 3516 §4.2: the size of the decoded section; a missing part has none (NIL).
-      if (*d)
-        out += std::to_string((*d)->size());
+      if (d->present())
+        out += std::to_string(d->data().size());
       else
         out += "NIL";
       break;
@@ -193,18 +223,33 @@ std::string format_internal_date(int64_t unix_seconds) {
   return buf;
 }
 
-Result<std::string> render_fetch(const std::vector<FetchItem>& items, MessageView& msg,
-                                 const FetchContext& ctx) {
-  std::string out = "* " + std::to_string(msg.seq()) + " FETCH (";
-  std::vector<std::string> written;  // response names already written: never twice
+std::vector<std::string> response_names(const std::vector<FetchItem>& items) {
+  std::vector<std::string> names;
+  names.reserve(items.size());
+  for (const FetchItem& item : items) names.push_back(item.response_name());
+  return names;
+}
+
+Status render_fetch_into(std::string& out, const std::vector<FetchItem>& items,
+                         const std::vector<std::string>& names, MessageView& msg,
+                         const FetchContext& ctx) {
+  const size_t start = out.size();
+  out += "* ";
+  out += std::to_string(msg.seq());
+  out += " FETCH (";
+  // Response names already written: never twice. Views of static names or of `items`.
+  std::vector<std::string_view> written;
   bool first = true;
-  auto emit = [&](const FetchItem& item) -> Status {
-    std::string name = item.response_name();
+  auto emit = [&](const FetchItem& item, std::string_view name) -> Status {
     if (std::find(written.begin(), written.end(), name) != written.end()) return {};
     if (!first) out += ' ';
     first = false;
-    written.push_back(std::move(name));
-    return render_item(out, item, msg);
+    written.push_back(name);
+    return render_item(out, item, name, msg);
+  };
+  auto fail = [&](const Error& e) -> Status {
+    out.resize(start);  // nothing of a failed message is sent
+    return e;
   };
   auto simple = [](Kind k) {
     FetchItem i;
@@ -213,16 +258,23 @@ Result<std::string> render_fetch(const std::vector<FetchItem>& items, MessageVie
   };
   // RFC 9051 §6.4.9: UID FETCH/STORE responses always include UID.
   if (ctx.uid_command && !has_kind(items, Kind::uid))
-    if (auto s = emit(simple(Kind::uid)); !s) return s.error();
-  for (const FetchItem& item : items)
-    if (auto s = emit(item); !s) return s.error();
+    if (auto s = emit(simple(Kind::uid), "UID"); !s) return fail(s.error());
+  for (size_t i = 0; i < items.size(); ++i)
+    if (auto s = emit(items[i], names[i]); !s) return fail(s.error());
   // RFC 9051 §6.4.5: when \Seen was set as a side effect, the new FLAGS are returned.
   if (ctx.include_flags && !has_kind(items, Kind::flags))
-    if (auto s = emit(simple(Kind::flags)); !s) return s.error();
+    if (auto s = emit(simple(Kind::flags), "FLAGS"); !s) return fail(s.error());
   // RFC 7162 §3.2.4 (via §3.1.4.1): with CONDSTORE enabled every FETCH response has MODSEQ.
   if (ctx.condstore && !has_kind(items, Kind::modseq))
-    if (auto s = emit(simple(Kind::modseq)); !s) return s.error();
+    if (auto s = emit(simple(Kind::modseq), "MODSEQ"); !s) return fail(s.error());
   out += ")\r\n";
+  return {};
+}
+
+Result<std::string> render_fetch(const std::vector<FetchItem>& items, MessageView& msg,
+                                 const FetchContext& ctx) {
+  std::string out;
+  if (auto s = render_fetch_into(out, items, response_names(items), msg, ctx); !s) return s.error();
   return out;
 }
 

@@ -45,6 +45,13 @@ bool is_unknown_cte(const Error& e);
 // ALL/FAST/FULL already expanded by the parser). Errors only for I/O failures and UNKNOWN-CTE.
 Result<std::string> render_fetch(const std::vector<FetchItem>& items, MessageView& msg,
                                  const FetchContext& ctx);
+// The same, appended to `out` (nothing is appended on error): FETCH writes each message
+// straight into the session's output, so a body is copied once, from the file's bytes into
+// the response. `names` is response_names(items), computed once per command.
+std::vector<std::string> response_names(const std::vector<FetchItem>& items);
+Status render_fetch_into(std::string& out, const std::vector<FetchItem>& items,
+                         const std::vector<std::string>& names, MessageView& msg,
+                         const FetchContext& ctx);
 
 // True when any item needs the message bytes whatever the cache holds (sections, RFC822*,
 // BINARY*). ENVELOPE/BODY/BODYSTRUCTURE are not counted: they normally come from the cache.

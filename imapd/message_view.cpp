@@ -16,9 +16,9 @@ struct MessageView::Lazy {
   std::optional<std::string> folded_header;
 };
 
-MessageView::MessageView(uint32_t seq, const store::MessageInfo& info,
+MessageView::MessageView(uint32_t seq, store::MessageInfo info,
                          std::function<Result<std::string>()> load_bytes)
-    : seq_(seq), info_(info), load_(std::move(load_bytes)), lazy_(std::make_unique<Lazy>()) {}
+    : seq_(seq), info_(std::move(info)), load_(std::move(load_bytes)), lazy_(std::make_unique<Lazy>()) {}
 
 MessageView MessageView::from_bytes(uint32_t seq, const store::MessageInfo& info, std::string bytes) {
   auto shared = std::make_shared<std::string>(std::move(bytes));

@@ -27,7 +27,8 @@ namespace tern::imapd {
 
 class MessageView {
  public:
-  MessageView(uint32_t seq, const store::MessageInfo& info,
+  // `info` by value: FETCH moves each row in (its metadata blob is not copied again).
+  MessageView(uint32_t seq, store::MessageInfo info,
               std::function<Result<std::string>()> load_bytes);
   // Convenience for tests and APPEND: the bytes are already in memory.
   static MessageView from_bytes(uint32_t seq, const store::MessageInfo& info, std::string bytes);

@@ -39,6 +39,9 @@ void write_quoted(std::string& out, std::string_view s) {
 }
 
 void write_literal(std::string& out, std::string_view s, bool literal8) {
+  // One allocation for a message-sized literal, with room for what usually follows it (the
+  // closing parenthesis and the tagged answer), instead of a doubling copy.
+  out.reserve(out.size() + s.size() + 256);
   if (literal8) out += '~';
   out += '{';
   out += std::to_string(s.size());

@@ -12,6 +12,10 @@
 // Backend::change_notifier(). The glue's notifier posts to the loop and schedules
 // on_mailbox_changed() on the strand; in IDLE that call writes the untagged updates at once.
 //
+// Streaming: with SessionSettings::stream_threshold, a large FETCH passes its output to
+// Backend::write_partial() in chunks while it runs (the glue writes each at once, in order,
+// before the call's Output). Only response bytes are streamed: close/STARTTLS/delay never.
+//
 // Sequence numbers: each session keeps its own seq -> UID map. Other sessions' changes are
 // announced only at the points RFC 9051 §7.5.1 allows (see session_sync.cpp).
 #pragma once
@@ -37,6 +41,10 @@ struct SessionSettings {
   bool tls_active = false;                   // implicit TLS (imaps)
   bool tls_available = false;                // STARTTLS may be offered (plain listener)
   bool allow_plaintext_auth = false;         // LOGIN/AUTHENTICATE without TLS
+  // A FETCH whose output passes this many bytes hands it to Backend::write_partial() and
+  // goes on (0: never; everything comes back in the call's Output). The client then reads
+  // the first responses while the rest is rendered, and no mailbox-sized buffer is built.
+  size_t stream_threshold = 0;
 };
 
 struct PeerInfo {
@@ -61,6 +69,9 @@ class Backend {
   virtual std::function<void()> change_notifier() = 0;
   // Unix seconds (APPEND without a date, OLDER/YOUNGER).
   virtual int64_t now() = 0;
+  // Only with SessionSettings::stream_threshold: bytes to write now, before anything the
+  // current call returns later (in order). Called on the strand, like the rest.
+  virtual void write_partial(std::string bytes) { (void)bytes; }
 };
 
 struct Output {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "auth/sasl.h"
@@ -107,6 +108,15 @@ struct Session::Impl {
   void flush() {
     out.bytes += tagged_out;
     tagged_out.clear();
+  }
+  // Streaming (SessionSettings::stream_threshold): hands out.bytes to the backend once it
+  // has passed the threshold; true when it did. Never with a close, STARTTLS or login delay
+  // pending in `out` (those govern when its bytes may be written).
+  bool stream_if_large() {
+    if (settings.stream_threshold == 0 || out.bytes.size() < settings.stream_threshold) return false;
+    if (out.close_after_write || out.start_tls || out.delay_ms > 0) return false;
+    backend.write_partial(std::exchange(out.bytes, std::string()));
+    return true;
   }
 
   // ---- session.cpp ----

@@ -352,6 +352,25 @@ TEST(FetchErrors, LoaderFailureIsReportedOnceAndLoadedOnce) {
   EXPECT_EQ(loads, 1);
 }
 
+TEST(FetchInto, AppendsToOutputAndLeavesItUntouchedOnError) {
+  const auto list = items("(UID BODY.PEEK[] BODY.PEEK[TEXT]<2.3>)");
+  MessageView ok(3, info_for(kMsg), []() -> Result<std::string> { return kMsg; });
+  std::string out = "* 9 EXISTS\r\n";
+  ASSERT_TRUE(render_fetch_into(out, list, response_names(list), ok, {}).ok());
+  EXPECT_EQ(out, "* 9 EXISTS\r\n* 3 FETCH (UID 42 BODY[] " + lit(kMsg) + " BODY[TEXT]<2> " +
+                     lit(kText.substr(2, 3)) + ")\r\n");
+  // The same as render_fetch's whole line.
+  MessageView again(3, info_for(kMsg), []() -> Result<std::string> { return kMsg; });
+  auto whole = render_fetch(list, again, {});
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(out.substr(std::string("* 9 EXISTS\r\n").size()), *whole);
+  // A failed load appends nothing (the UID already rendered is taken back).
+  MessageView bad(4, info_for(kMsg), []() -> Result<std::string> { return make_error(Errc::internal, "gone"); });
+  std::string before = out;
+  EXPECT_FALSE(render_fetch_into(out, list, response_names(list), bad, {}).ok());
+  EXPECT_EQ(out, before);
+}
+
 TEST(FetchView, LoadsAndParsesOnce) {
   int loads = 0;
   MessageView v(1, info_for(kMsg), [&]() -> Result<std::string> {

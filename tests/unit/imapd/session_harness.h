@@ -48,7 +48,14 @@ class TestBackend : public Backend {
     return [n] { n->fetch_add(1); };
   }
   int64_t now() override { return 1700000000; }
+  // SessionSettings::stream_threshold: what the session streamed, and in how many chunks.
+  void write_partial(std::string bytes) override {
+    streamed += bytes;
+    ++stream_chunks;
+  }
 
+  std::string streamed;
+  int stream_chunks = 0;
   uint64_t quota_bytes = 0;
   std::shared_ptr<std::atomic<int>> notified = std::make_shared<std::atomic<int>>(0);
 
