@@ -272,6 +272,8 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& path)
     s.string("smarthost_username", m.smarthost.username);
     s.string("smarthost_password", m.smarthost.password);
     s.one_of("smarthost_tls", m.smarthost.tls, {"starttls", "implicit", "none"});
+    s.boolean("smarthost_verify", m.smarthost.verify);
+    s.string("smarthost_ca_file", m.smarthost.ca_file);
     s.int_list("retry_schedule", m.retry_schedule, 1, 86400);
     s.integer("max_queue_lifetime", m.max_queue_lifetime, 1, 86400 * 60);
     s.integer("delay_warning_after", m.delay_warning_after, 0, 86400 * 60);

@@ -85,6 +85,10 @@ struct SmarthostConfig {
   std::string username;
   std::string password;
   std::string tls = "starttls";  // "starttls", "implicit" or "none"
+  // The credentials go only to a server whose certificate chains to a trusted CA (the
+  // system's, or ca_file) and names the smarthost host; false = encrypt without checking.
+  bool verify = true;
+  std::string ca_file;
 };
 
 struct RelayConfig {

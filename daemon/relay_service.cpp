@@ -109,7 +109,14 @@ Result<std::shared_ptr<RelayService>> start_relay_service(Runtime& rt) {
   deps.loop = &rt.loop;
   deps.workers = &rt.workers;
   deps.resolver = svc->resolver.get();
-  deps.transport = relay::make_net_transport(rt.loop, *tls);
+  // The smarthost gets our credentials: its certificate is verified (smarthost_verify).
+  std::shared_ptr<net::TlsContext> verifying;
+  if (c.relay.smarthost.verify && !c.relay.smarthost.address.host.empty()) {
+    auto v = net::TlsContext::client(net::ClientTlsOptions{true, c.relay.smarthost.ca_file});
+    if (!v) return make_error(v.error().code, c.path + ": relay.smarthost_ca_file: " + v.error().message);
+    verifying = std::move(*v);
+  }
+  deps.transport = relay::make_net_transport(rt.loop, *tls, verifying);
   deps.queue = svc->queue;
   auth::AccountDb* accounts = rt.accounts;
   store::Store* store = rt.store;

@@ -131,6 +131,10 @@ class Attempt : public std::enable_shared_from_this<Attempt> {
     req.connect_timeout = s_->opt.config.connect_timeout;
     req.settings = settings();
     req.implicit_tls = req.settings.tls_active;
+    // MX hosts: opportunistic TLS (RFC 7435), never verified. The smarthost: verified unless
+    // smarthost_verify = false, since our credentials go to it.
+    req.verify_tls = s_->smarthost() && s_->opt.config.smarthost.verify &&
+                     s_->opt.config.smarthost.tls != "none";
     // The messages still to send, each with only its remaining recipients, in job order.
     sent_.clear();
     for (size_t j = 0; j < jobs_->size(); ++j) {

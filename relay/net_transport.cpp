@@ -110,13 +110,21 @@ class ClientHandler : public net::ConnectionHandler {
 
 class NetTransport final : public Transport {
  public:
-  NetTransport(net::Loop& loop, std::shared_ptr<net::TlsContext> tls) : loop_(loop), tls_(std::move(tls)) {}
+  NetTransport(net::Loop& loop, std::shared_ptr<net::TlsContext> tls,
+               std::shared_ptr<net::TlsContext> verifying)
+      : loop_(loop), tls_(std::move(tls)), verifying_(std::move(verifying)) {}
 
   void send(TransportRequest request, std::function<void(TransportResult)> done) override {
     net::ConnectOptions opt;
     opt.name = "relay";
     opt.timeout_ms = static_cast<uint64_t>(std::max(1, request.connect_timeout)) * 1000;
-    opt.tls = tls_;
+    opt.tls = request.verify_tls ? verifying_ : tls_;
+    if (!opt.tls) {
+      TransportResult r;
+      r.connected = false;
+      r.error = "no verifying TLS context (smarthost_ca_file unreadable?)";
+      return done(std::move(r));
+    }
     Endpoint to = request.address;
     auto shared_done = std::make_shared<std::function<void(TransportResult)>>(std::move(done));
     auto live = live_;
@@ -169,6 +177,7 @@ class NetTransport final : public Transport {
  private:
   net::Loop& loop_;
   std::shared_ptr<net::TlsContext> tls_;
+  std::shared_ptr<net::TlsContext> verifying_;
   // Sessions not finished yet (weak: the connection owns its handler).
   std::shared_ptr<std::map<const void*, std::weak_ptr<ClientHandler>>> live_ =
       std::make_shared<std::map<const void*, std::weak_ptr<ClientHandler>>>();
@@ -179,8 +188,10 @@ class NetTransport final : public Transport {
 
 }  // namespace
 
-std::shared_ptr<Transport> make_net_transport(net::Loop& loop, std::shared_ptr<net::TlsContext> client_tls) {
-  return std::make_shared<NetTransport>(loop, std::move(client_tls));
+std::shared_ptr<Transport> make_net_transport(net::Loop& loop,
+                                              std::shared_ptr<net::TlsContext> client_tls,
+                                              std::shared_ptr<net::TlsContext> verifying_tls) {
+  return std::make_shared<NetTransport>(loop, std::move(client_tls), std::move(verifying_tls));
 }
 
 }  // namespace tern::relay

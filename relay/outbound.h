@@ -36,6 +36,7 @@ struct TransportRequest {
   std::string host;       // the MX / smarthost name (TLS SNI, logs)
   Endpoint address;       // IP literal and port to connect to
   bool implicit_tls = false;
+  bool verify_tls = false;  // check the certificate chain and that it names `host`
   SmtpClientSettings settings;
   std::vector<OutboundMessage> messages;
   int connect_timeout = 30;  // seconds
@@ -58,9 +59,11 @@ class Transport {
   virtual void close_all() {}
 };
 
-// The real transport: net::connect + SmtpClient (+ STARTTLS with `client_tls`, unverified).
+// The real transport: net::connect + SmtpClient, TLS with `client_tls` (unverified), or with
+// `verifying_tls` for requests with verify_tls (null: such requests fail to connect).
 std::shared_ptr<Transport> make_net_transport(net::Loop& loop,
-                                              std::shared_ptr<net::TlsContext> client_tls);
+                                              std::shared_ptr<net::TlsContext> client_tls,
+                                              std::shared_ptr<net::TlsContext> verifying_tls);
 
 // ---- The relay engine ------------------------------------------------------------------------
 

@@ -54,9 +54,11 @@
 //   is logged ("relay bounce dropped") and dropped.
 // - Shutdown. stop() closes open sessions and cancels connects still in progress
 //   (net::connect_cancellable); their recipients are recorded as deferred.
-// - TLS. Certificates of MXes and of the smarthost are never verified (opportunistic TLS,
-//   RFC 7435); require_tls_domains and smarthost_tls insist on encryption only. There is no
-//   setting to require a valid certificate.
+// - TLS. Certificates of MXes are never verified (opportunistic TLS, RFC 7435);
+//   require_tls_domains insists on encryption only. The smarthost, which gets our
+//   credentials, must present a certificate that chains to a trusted CA (system store or
+//   smarthost_ca_file) and names the configured host (DNS name or IP address), unless
+//   smarthost_verify = false; a failed check defers the mail and sends nothing.
 // - DKIM. Relay::enqueue signs at enqueue time with every key in
 //   data_dir/dkim/<From domain>/<selector>.{rsa,ed25519}.pem (both present -> two
 //   signatures), so every retry sends the same signed bytes.

@@ -46,8 +46,9 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
-def make_cert(directory, cn="localhost", name="cert"):
-    """Self-signed EC certificate: returns (cert_path, key_path)."""
+def make_cert(directory, cn="localhost", name="cert", san=None):
+    """Self-signed EC certificate: returns (cert_path, key_path). san: the subjectAltName
+    (default DNS:<cn>)."""
     cert = os.path.join(directory, f"{name}.pem")
     key = os.path.join(directory, f"{name}.key")
     # Write to temporary names first so a running ternd never reads half a file.
@@ -55,7 +56,7 @@ def make_cert(directory, cn="localhost", name="cert"):
     p = subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
          "-nodes", "-keyout", tmp_key, "-out", tmp_cert, "-days", "2", "-subj", f"/CN={cn}",
-         "-addext", f"subjectAltName=DNS:{cn}"],
+         "-addext", f"subjectAltName={san or 'DNS:' + cn}"],
         capture_output=True, text=True, timeout=60)
     if p.returncode != 0:
         raise TernError(f"openssl req failed: {p.stderr}")

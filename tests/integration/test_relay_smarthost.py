@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """Outbound relay through a smarthost ([relay] smarthost = "host:port"), end to end: a real
-ternd relays to an aiosmtpd sink that checks AUTH credentials, over STARTTLS (self-signed
-certificate: the relay encrypts but does not verify the certificate; there is no setting to
-require a valid one) or implicit TLS (smarthost_tls = "implicit").
+ternd relays to an aiosmtpd sink that checks AUTH credentials, over STARTTLS or implicit TLS
+(smarthost_tls = "implicit"). The sink's certificate is self-signed, names 127.0.0.20 (the
+smarthost address) and is given to ternd as relay.smarthost_ca_file, so it verifies.
 
 Cases: STARTTLS + AUTH PLAIN; AUTH LOGIN when PLAIN is not offered; implicit TLS; wrong
 credentials -> deferred with the server's reply in the queue state (ternctl queue show), then
 delivered once the credentials are fixed; a smarthost without STARTTLS is never given the
-password in clear (deferred, 4.7.0).
+password in clear (deferred, 4.7.0); a certificate that does not name the smarthost, or is
+not trusted, gets nothing, not even the password (deferred), unless smarthost_verify = false.
 Debian: python3-aiosmtpd.
 """
 import os
@@ -27,12 +28,14 @@ HOST = "127.0.0.20"
 CREDS = {"relay-user@provider.test": "s3cret pass"}
 
 
-def smarthost_env(tls, password="s3cret pass"):
+def smarthost_env(tls, password="s3cret pass", san=f"IP:{HOST}", verify=True):
     env = Env({}, relay={"smarthost_tls": tls, "smarthost_username": "relay-user@provider.test",
                          "smarthost_password": password, "retry_schedule": [1]})
+    env.cert = make_cert(env.t.dir, "smarthost.provider.test", "smarthost", san=san)
     env.t.sections["relay"]["smarthost"] = f"{HOST}:{env.port}"
+    env.t.sections["relay"]["smarthost_ca_file"] = env.cert[0]
+    env.t.sections["relay"]["smarthost_verify"] = verify
     env.t.write_config()
-    env.cert = make_cert(env.t.dir, "smarthost.provider.test", "smarthost")
     return env
 
 
@@ -147,8 +150,44 @@ def test_no_starttls_no_password_in_clear():
         env.close()
 
 
+def test_certificate_not_naming_the_smarthost_gets_nothing():
+    for tls in ("starttls", "implicit"):
+        env = smarthost_env(tls, san="DNS:smarthost.provider.test")  # we connect to 127.0.0.20
+        try:
+            sink = Sink(HOST, env.port, Sink.accept, tls_cert=env.cert, auth=CREDS,
+                        implicit_tls=(tls == "implicit"))
+            env.sinks.append(sink)
+            env.start()
+            subject = f"wrong name {tls}"
+            submit(env, BOB, ["someone@far.test"], make_message(BOB, "someone@far.test", subject, b"x\r\n"))
+            qid = queue_id(env, "someone@far.test")
+            wait_until(lambda: re.search(rf"relay deferred id={qid} rcpt=someone@far.test", env.t.log()),
+                       "the deferral")
+            time.sleep(1.5)  # at least one retry (retry_schedule = [1]) fails the same way
+            check(sink.auth_attempts == [], f"credentials sent to an unverified server: {sink.auth_attempts}")
+            check(sink.messages == [], "delivered to an unverified server")
+            env.shutdown_clean()
+        finally:
+            env.close()
+
+
+def test_verify_off_encrypts_without_checking():
+    env = smarthost_env("starttls", san="DNS:smarthost.provider.test", verify=False)
+    try:
+        sink = Sink(HOST, env.port, Sink.accept, tls_cert=env.cert, auth=CREDS)
+        env.sinks.append(sink)
+        env.start()
+        d = deliver_through(env, sink, "verify off")
+        check(d["tls"], "not encrypted")
+        check(d["auth"] == "relay-user@provider.test", "not authenticated")
+        env.shutdown_clean()
+    finally:
+        env.close()
+
+
 CASES = [test_starttls_auth_plain, test_starttls_auth_login, test_implicit_tls,
-         test_wrong_credentials_deferred, test_no_starttls_no_password_in_clear]
+         test_wrong_credentials_deferred, test_no_starttls_no_password_in_clear,
+         test_certificate_not_naming_the_smarthost_gets_nothing, test_verify_off_encrypts_without_checking]
 
 
 if __name__ == "__main__":
