@@ -2,11 +2,20 @@
 // rt.workers against auth::Authenticator and store::Store. See daemon/pop3_service.h.
 #include "daemon/pop3_service.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include "auth/auth.h"
@@ -133,8 +142,119 @@ pop3d::AuthResult to_auth_result(const auth::LoginResult& r) {
   return out;
 }
 
-// Worker side of OpenMaildrop: lock, snapshot, sizes. Releases the lock again on failure
-// (pop3d.h: a failed OpenMaildrop holds nothing, and the session owes no Release).
+// --- reading message files on workers ------------------------------------------------------
+//
+// The store hands out the files' paths (Store::message_files, one query for many messages);
+// the bytes are read here straight into buffers the connection reuses, so a download of many
+// messages allocates (and page-faults, and unmaps) almost nothing per message.
+
+enum class FileRead { ok, missing, error };
+
+// Reads the file at `path` into buf[offset..], buf resized to fit (a reused buffer only
+// zero-fills what it grows by).
+FileRead read_file(const std::string& path, std::string& buf, size_t offset) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? FileRead::missing : FileRead::error;
+  struct stat sb {};
+  bool ok = ::fstat(fd, &sb) == 0;
+  size_t got = 0;
+  if (ok) {
+    buf.resize(offset + static_cast<size_t>(sb.st_size));
+    while (got < static_cast<size_t>(sb.st_size)) {
+      ssize_t n = ::read(fd, buf.data() + offset + got, static_cast<size_t>(sb.st_size) - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) ok = false;
+      if (n <= 0) break;  // error, or shorter than fstat said
+      got += static_cast<size_t>(n);
+    }
+  }
+  ::close(fd);
+  buf.resize(offset + got);
+  return ok ? FileRead::ok : FileRead::error;
+}
+
+// Reads message `uid` into buf[offset..] from `path` (if given). A vanished file was renamed
+// by a flag change (our own \Seen flush, or IMAP): its path is looked up again; a message no
+// longer listed was expunged meanwhile (IMAP) and is reported missing.
+FileRead read_message_file(store::Store& store, const std::string& user, uint32_t uid,
+                           std::string path, std::string& buf, size_t offset) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (path.empty()) {
+      auto files = store.message_files(user, kInbox, std::vector<uint32_t>{uid});
+      if (!files) {
+        spdlog::warn("pop3 read user={} uid={} error={}", user, uid, files.error().message);
+        return FileRead::error;
+      }
+      if (files->files.empty()) return FileRead::missing;
+      path = std::move(files->files.front().path);
+    }
+    FileRead r = read_file(path, buf, offset);
+    if (r != FileRead::missing) return r;
+    path.clear();
+  }
+  return FileRead::error;
+}
+
+// The wire sizes of the messages not in the size cache (OpenMaildrop): every file read once.
+// Work-sharing, so a login with thousands of new messages uses the idle cores: the
+// OpenMaildrop job and up to kScanHelpers helper jobs on the pool take files from one atomic
+// counter. The job never waits for a helper that has not started (it closes the scan after
+// its own last file and waits only for helpers still inside it), so a pool busy elsewhere
+// delays nothing and can never deadlock it.
+struct SizeScan {
+  store::Store* store = nullptr;
+  std::string user;
+  std::vector<store::Store::MessageFile> files;
+  std::vector<uint64_t> sizes;   // by index in files
+  std::vector<FileRead> result;  // by index in files
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::condition_variable idle;
+  int active = 0;       // helpers inside scan()
+  bool closed = false;  // no helper may start any more
+};
+
+constexpr size_t kScanHelpers = 3;
+constexpr size_t kScanHelperMinFiles = 64;  // fewer files: not worth a hand-off
+
+void scan_sizes(SizeScan& s) {
+  std::string scratch;  // one buffer for every file this thread reads
+  for (size_t i; (i = s.next.fetch_add(1, std::memory_order_relaxed)) < s.files.size();) {
+    auto& f = s.files[i];
+    s.result[i] = read_message_file(*s.store, s.user, f.uid, std::move(f.path), scratch, 0);
+    // RFC 1939 §11: sizes as RETR sends them (CRLF), so count from the bytes themselves.
+    if (s.result[i] == FileRead::ok) s.sizes[i] = pop3d::wire_size(scratch);
+  }
+}
+
+void scan_sizes_shared(net::WorkerPool& workers, const std::shared_ptr<SizeScan>& scan) {
+  size_t helpers = 0;
+  if (scan->files.size() >= kScanHelperMinFiles) {
+    const unsigned cores = std::thread::hardware_concurrency();
+    helpers = std::min<size_t>(kScanHelpers, cores > 1 ? cores - 1 : 0);
+  }
+  for (size_t h = 0; h < helpers; ++h) {
+    (void)workers.submit([scan] {
+      {
+        std::lock_guard lock(scan->mu);
+        if (scan->closed) return;
+        ++scan->active;
+      }
+      scan_sizes(*scan);
+      std::lock_guard lock(scan->mu);
+      if (--scan->active == 0) scan->idle.notify_all();
+    });
+  }
+  scan_sizes(*scan);
+  std::unique_lock lock(scan->mu);
+  scan->closed = true;
+  scan->idle.wait(lock, [&] { return scan->active == 0; });
+}
+
+// Worker side of OpenMaildrop: lock, list. Releases the lock again on failure (pop3d.h: a
+// failed OpenMaildrop holds nothing, and the session owes no Release). Sizes come along only
+// when every one is in the cache; otherwise the session asks for them (MeasureSizes) when a
+// command shows them, so a login costs one index query whatever the maildrop holds.
 pop3d::MaildropResult open_maildrop(store::Store& store, Pop3Maildrops& drops, ActionQueue& q,
                                     const std::string& user) {
   pop3d::MaildropResult out;
@@ -150,52 +270,131 @@ pop3d::MaildropResult open_maildrop(store::Store& store, Pop3Maildrops& drops, A
     out.messages.clear();
     return out;
   };
-  auto snap = store.snapshot(user, kInbox);
-  if (!snap) return fail(snap.error().message);
-  const uint32_t uidvalidity = snap->status.uidvalidity;
+  // RFC 1939 §1: the maildrop is the INBOX as it is now; uid order is arrival order.
+  auto listing = store.message_files(user, kInbox);
+  if (!listing) return fail(listing.error().message);
+  const uint32_t uidvalidity = listing->uidvalidity;
   Pop3Maildrops::SizeMap cached = drops.take_sizes(user, uidvalidity);
-  Pop3Maildrops::SizeMap sizes;
-  sizes.reserve(snap->messages.size());
-  out.messages.reserve(snap->messages.size());
+  // The cache keeps only what is in the maildrop now.
+  Pop3Maildrops::SizeMap current;
+  current.reserve(listing->files.size());
+  out.messages.reserve(listing->files.size());
+  out.sizes_known = true;
   const std::string uidl_prefix = std::to_string(uidvalidity) + ".";
-  for (const auto& m : snap->messages) {
+  for (const auto& f : listing->files) {
     uint64_t wire = 0;
-    if (auto it = cached.find(m.uid); it != cached.end()) {
+    if (auto it = cached.find(f.uid); it != cached.end()) {
       wire = it->second;
+      current.emplace(f.uid, wire);
     } else {
-      // RFC 1939 §11: sizes as RETR sends them (CRLF), so count from the bytes themselves.
-      auto bytes = store.read_message(user, kInbox, m.uid);
-      if (!bytes) {
-        if (bytes.error().code == Errc::not_found) continue;  // expunged meanwhile (IMAP)
-        drops.put_sizes(user, uidvalidity, std::move(sizes));
-        return fail(bytes.error().message);
-      }
-      wire = pop3d::wire_size(*bytes);
+      out.sizes_known = false;
     }
-    sizes.emplace(m.uid, wire);
     // RFC 1939 §7: the unique-id, "<uidvalidity>.<uid>" (pop3d.h), never reused.
-    out.messages.push_back(pop3d::MessageInfo{m.uid, wire, uidl_prefix + std::to_string(m.uid)});
+    out.messages.push_back(pop3d::MessageInfo{f.uid, wire, uidl_prefix + std::to_string(f.uid)});
   }
-  drops.put_sizes(user, uidvalidity, std::move(sizes));
+  drops.put_sizes(user, uidvalidity, std::move(current));
   q.locked_user = user;
   out.outcome = pop3d::MaildropResult::Outcome::ok;
   return out;
 }
 
-// Worker side of Retrieve (and of the read-ahead).
-pop3d::RetrieveResult read_retrieve(store::Store* store, const std::string& user, pop3d::Uid uid) {
+// Worker side of MeasureSizes: every message's wire size, from the cache or its file.
+pop3d::SizesResult measure_sizes(store::Store& store, net::WorkerPool& workers,
+                                 Pop3Maildrops& drops, const std::string& user,
+                                 const std::vector<pop3d::Uid>& uids) {
+  pop3d::SizesResult out;
+  std::vector<uint32_t> u32(uids.begin(), uids.end());
+  auto listing = store.message_files(user, kInbox, u32);
+  if (!listing) {
+    spdlog::warn("pop3 sizes user={} error={}", user, listing.error().message);
+    return out;
+  }
+  const uint32_t uidvalidity = listing->uidvalidity;
+  Pop3Maildrops::SizeMap sizes = drops.take_sizes(user, uidvalidity);
+  // A message expunged since login (IMAP) has no file to measure: its indexed size stands in
+  // (RETR of it answers "-ERR ... no longer available" anyway).
+  std::unordered_map<uint32_t, uint64_t> indexed;
+  auto scan = std::make_shared<SizeScan>();
+  scan->store = &store;
+  scan->user = user;
+  for (auto& f : listing->files) {
+    indexed.emplace(f.uid, f.size);
+    if (sizes.count(f.uid) == 0) scan->files.push_back(std::move(f));
+  }
+  scan->sizes.resize(scan->files.size());
+  scan->result.resize(scan->files.size(), FileRead::error);
+  scan_sizes_shared(workers, scan);
+  bool ok = true;
+  for (size_t i = 0; i < scan->files.size(); ++i) {
+    if (scan->result[i] == FileRead::ok) sizes.emplace(scan->files[i].uid, scan->sizes[i]);
+    else if (scan->result[i] == FileRead::error) ok = false;
+  }
+  if (ok) {
+    out.sizes.reserve(uids.size());
+    for (pop3d::Uid uid : uids) {
+      auto it = sizes.find(static_cast<uint32_t>(uid));
+      if (it != sizes.end()) {
+        out.sizes.push_back(it->second);
+      } else {
+        auto ix = indexed.find(static_cast<uint32_t>(uid));
+        out.sizes.push_back(ix != indexed.end() ? ix->second : 0);
+      }
+    }
+    out.ok = true;
+  } else {
+    spdlog::warn("pop3 sizes user={} error=cannot read every message file", user);
+  }
+  drops.put_sizes(user, uidvalidity, std::move(sizes));
+  return out;
+}
+
+// Room left in front of each body read for RETR: the session writes the status line
+// ("+OK <20 digits> octets\r\n") there, so status and body leave in one write.
+constexpr size_t kHeadroom = 32;
+
+// Worker side of Retrieve (and of the read-ahead): the message read into `buf` and turned
+// into its wire body (pop3d::to_wire_body) here, off the loop thread.
+pop3d::RetrieveResult read_retrieve(store::Store* store, const std::string& user, pop3d::Uid uid,
+                                    std::string path, std::string buf) {
   pop3d::RetrieveResult rr;
+  rr.bytes = std::move(buf);  // failed or not, the buffer goes back with the result
   if (!store) return rr;
-  auto bytes = store->read_message(user, kInbox, static_cast<uint32_t>(uid));
-  if (bytes) {
+  FileRead r = read_message_file(*store, user, static_cast<uint32_t>(uid), std::move(path),
+                                 rr.bytes, kHeadroom);
+  if (r == FileRead::ok) {
     rr.outcome = pop3d::RetrieveResult::Outcome::ok;
-    rr.bytes = std::move(*bytes);
-  } else if (bytes.error().code == Errc::not_found) {
+    rr.octets = pop3d::to_wire_body(rr.bytes, kHeadroom);
+    rr.wire = true;
+    rr.headroom = kHeadroom;
+  } else if (r == FileRead::missing) {
     rr.outcome = pop3d::RetrieveResult::Outcome::gone;  // expunged by IMAP meanwhile
   } else {
-    spdlog::warn("pop3 retr user={} uid={} error={}", user, uid, bytes.error().message);
+    spdlog::warn("pop3 retr user={} uid={} error=cannot read the message file", user, uid);
   }
   return rr;
+}
+
+// Reads several messages for the read-ahead: their paths in one query, then each file into
+// one of `bufs` (reused buffers; new ones when there are too few).
+std::vector<pop3d::RetrieveResult> read_batch_on_worker(store::Store* store, const std::string& user,
+                                                        const std::vector<pop3d::Uid>& uids,
+                                                        std::vector<std::string> bufs) {
+  std::vector<pop3d::RetrieveResult> out;
+  out.reserve(uids.size());
+  std::vector<store::Store::MessageFile> files;
+  if (store) {
+    std::vector<uint32_t> u32(uids.begin(), uids.end());
+    // On failure every path stays empty and each read asks for its own (and reports).
+    if (auto listed = store->message_files(user, kInbox, u32)) files = std::move(listed->files);
+  }
+  for (size_t i = 0; i < uids.size(); ++i) {
+    auto it = std::lower_bound(files.begin(), files.end(), uids[i],
+                               [](const auto& f, pop3d::Uid uid) { return f.uid < uid; });
+    std::string path = it != files.end() && it->uid == uids[i] ? std::move(it->path) : std::string();
+    std::string buf = i < bufs.size() ? std::move(bufs[i]) : std::string();
+    out.push_back(read_retrieve(store, user, uids[i], std::move(path), std::move(buf)));
+  }
+  return out;
 }
 
 // --- the connection handler -----------------------------------------------------------------
@@ -265,6 +464,7 @@ class Pop3Handler final : public net::ConnectionHandler,
     }
     delay_timer_.stop();
     window_.clear();
+    spare_.clear();
     flush_seen();  // normally done by the Release above; nothing may stay behind
     spdlog::info("pop3 quit user={} ip={} retr={} dele={} how={}", user_.empty() ? "-" : user_,
                  ip_, retr_, dele_, how_ ? how_ : "quit");
@@ -281,7 +481,7 @@ class Pop3Handler final : public net::ConnectionHandler,
         immediate_.reset();
         return;
       }
-      if (!out.bytes.empty()) conn_->write(out.bytes);
+      write_output(out);
       if (out.close_after_write) {
         immediate_.reset();
         conn_->close();
@@ -301,9 +501,55 @@ class Pop3Handler final : public net::ConnectionHandler,
     top_up();
   }
 
-  void feed_result(const pop3d::ActionResult& r) {
+  void feed_result(pop3d::ActionResult r) {
     if (!session_) return;
-    apply(session_->complete(r));
+    apply(session_->complete(std::move(r)));
+  }
+
+  // Writes an Output in order: its text, and the RETR responses built in read buffers
+  // (status line and body together), which go back to the pool once net has them.
+  // Pieces stay under glibc's mmap threshold (64 KiB, daemon/main.cpp): net copies each
+  // write into a buffer of its own, and a buffer above the threshold is mmap()ed and
+  // munmap()ed per write, each munmap a TLB shootdown across the worker threads.
+  static constexpr size_t kWriteChunk = 60 * 1024;
+
+  void write_output(pop3d::Output& out) {
+    const std::string_view text(out.bytes);
+    size_t from = 0;
+    for (auto& body : out.bodies) {
+      if (body.at > from) conn_->write(text.substr(from, body.at - from));
+      from = body.at;
+      std::string_view v = body.view();
+      for (size_t pos = 0; pos < v.size(); pos += kWriteChunk) conn_->write(v.substr(pos, kWriteChunk));
+      recycle(std::move(body.data));
+    }
+    if (from < text.size()) conn_->write(text.substr(from));
+  }
+
+  // Read buffers come back here after their bytes were written (or dropped) and are handed to
+  // the next batch: kept only up to kSpareBytes of capacity per connection.
+  static constexpr size_t kSpareBytes = 2 << 20;
+
+  void recycle(std::string buf) {
+    const size_t cap = buf.capacity();
+    if (cap < 4096 || spare_bytes_ + cap > kSpareBytes) return;  // freed here
+    spare_bytes_ += cap;
+    spare_.push_back(std::move(buf));
+  }
+
+  std::vector<std::string> take_spares(size_t n) {
+    std::vector<std::string> out;
+    while (out.size() < n && !spare_.empty()) {
+      spare_bytes_ -= spare_.back().capacity();
+      out.push_back(std::move(spare_.back()));
+      spare_.pop_back();
+    }
+    return out;
+  }
+
+  void drop_window() {
+    for (auto& p : window_) recycle(std::move(p.result.bytes));
+    window_.clear();
   }
 
   template <class Work>
@@ -402,17 +648,23 @@ class Pop3Handler final : public net::ConnectionHandler,
     next_ = from + uids.size();
     const uint64_t gen = ++window_gen_;
     std::weak_ptr<Pop3Handler> self = weak_from_this();
-    push([rt = &rt_, user = user_, uids = std::move(uids), gen, self]() -> std::function<void()> {
+    std::vector<std::string> bufs = take_spares(uids.size());
+    push([rt = &rt_, user = user_, uids = std::move(uids), bufs = std::move(bufs), gen,
+          self]() mutable -> std::function<void()> {
+      auto results = read_batch_on_worker(rt->store, user, uids, std::move(bufs));
       auto got = std::make_shared<std::vector<Prefetched>>();
       got->reserve(uids.size());
-      for (pop3d::Uid uid : uids) got->push_back({uid, read_retrieve(rt->store, user, uid)});
+      for (size_t i = 0; i < uids.size(); ++i) got->push_back({uids[i], std::move(results[i])});
       return alive(self, [got, gen](Pop3Handler& h) { h.batch_done(gen, std::move(*got)); });
     });
     return true;
   }
 
   void batch_done(uint64_t gen, std::vector<Prefetched> got) {
-    if (gen != window_gen_) return;  // superseded by a read from elsewhere
+    if (gen != window_gen_) {  // superseded by a read from elsewhere
+      for (auto& p : got) recycle(std::move(p.result.bytes));
+      return;
+    }
     inflight_.clear();
     for (auto& p : got) window_.push_back(std::move(p));
     if (waiting_) {
@@ -435,6 +687,8 @@ class Pop3Handler final : public net::ConnectionHandler,
                            [uid](const Prefetched& p) { return p.uid == uid; });
     if (it == window_.end()) return std::nullopt;
     pop3d::RetrieveResult r = std::move(it->result);
+    for (auto skipped = window_.begin(); skipped != it; ++skipped)
+      recycle(std::move(skipped->result.bytes));
     window_.erase(window_.begin(), it + 1);
     return r;
   }
@@ -459,7 +713,7 @@ class Pop3Handler final : public net::ConnectionHandler,
     // Outside the window: start over from this message alone, so it is answered after one
     // read; the window fills behind it (a stale batch still in the queue is ignored when it
     // lands).
-    window_.clear();
+    drop_window();
     inflight_.clear();
     auto pos = position_.find(uid);
     if (pos != position_.end() && read_batch(pos->second, true, 1)) {
@@ -471,8 +725,8 @@ class Pop3Handler final : public net::ConnectionHandler,
     std::weak_ptr<Pop3Handler> self = weak_from_this();
     push([rt = &rt_, user = user_, uid, id, self]() -> std::function<void()> {
       auto r = std::make_shared<pop3d::ActionResult>(
-          pop3d::ActionResult{id, read_retrieve(rt->store, user, uid)});
-      return alive(self, [r](Pop3Handler& h) { h.feed_result(*r); });
+          pop3d::ActionResult{id, read_retrieve(rt->store, user, uid, {}, {})});
+      return alive(self, [r](Pop3Handler& h) { h.feed_result(std::move(*r)); });
     });
   }
 
@@ -517,6 +771,13 @@ class Pop3Handler final : public net::ConnectionHandler,
                 h.remember_maildrop(std::get<pop3d::MaildropResult>(r.value));
                 h.feed_result(r);
               });
+            });
+          } else if constexpr (std::is_same_v<A, pop3d::MeasureSizes>) {
+            push([rt = &rt_, drops = drops_, user = user_, uids = std::move(a.uids), id,
+                  self]() -> std::function<void()> {
+              auto r = std::make_shared<pop3d::ActionResult>(pop3d::ActionResult{id, pop3d::SizesResult{}});
+              if (rt->store) r->value = measure_sizes(*rt->store, rt->workers, *drops, user, uids);
+              return alive(self, [r](Pop3Handler& h) { h.feed_result(std::move(*r)); });
             });
           } else if constexpr (std::is_same_v<A, pop3d::Retrieve>) {
             ++retr_;
@@ -573,6 +834,8 @@ class Pop3Handler final : public net::ConnectionHandler,
   std::vector<std::pair<pop3d::Uid, uint64_t>> order_;  // maildrop: uid, size
   std::unordered_map<pop3d::Uid, size_t> position_;     // uid -> index in order_
   std::deque<Prefetched> window_;        // read ahead, in maildrop order
+  std::vector<std::string> spare_;       // read buffers to reuse (see recycle())
+  size_t spare_bytes_ = 0;               // their capacity
   std::vector<pop3d::Uid> inflight_;     // being read by the current batch
   size_t next_ = 0;                      // index in order_ after the last one asked for
   uint64_t window_gen_ = 0;              // bumped when the window starts over

@@ -13,16 +13,19 @@
 //   though the handler is gone. Nothing else is run for a dead handler's results.
 // - IN-USE (RFC 1939 §8, RFC 2449 §8.1.2): Pop3Maildrops keeps the set of canonical users
 //   whose maildrop a POP3 session holds, in this process. OpenMaildrop takes it before the
-//   snapshot and gives it back if the snapshot fails; Release gives it back. IMAP sessions
+//   listing and gives it back if the listing fails; Release gives it back. IMAP sessions
 //   never look at it, so they run beside POP3.
 // - Sizes: RFC 1939 §11 wants LIST/STAT sizes exactly as RETR sends them (CRLF line ends,
 //   before byte-stuffing). The store keeps bytes as given: SMTP deliveries are CRLF, but an
-//   IMAP APPEND may contain bare LF, so the file size is not a safe answer. OpenMaildrop
-//   reads each message once, computes pop3d::wire_size() on its bytes (the very function the
-//   session's RETR agrees with) and caches the result per (user, UIDVALIDITY, UID): a UID's
-//   content never changes while UIDVALIDITY stays, so later logins read only new messages.
-//   The cache is pruned to the current snapshot at every open and dropped wholesale past
-//   kMaxCachedUsers users.
+//   IMAP APPEND may contain bare LF, so the file size is not a safe answer: each message is
+//   read once and pop3d::wire_size() (the very count RETR agrees with) cached per (user,
+//   UIDVALIDITY, UID): a UID's content never changes while UIDVALIDITY stays. OpenMaildrop is
+//   one index query (Store::message_files); it returns the sizes only when all are cached,
+//   otherwise the session asks with MeasureSizes at its first STAT/LIST/RSET (clients that
+//   only UIDL and RETR never pay for it). MeasureSizes reads the uncached files on the job's
+//   worker plus up to 3 helper jobs sharing one counter (the job never waits for a helper
+//   that has not started, so a busy pool cannot deadlock it). The cache is pruned to the
+//   maildrop at every open and dropped wholesale past kMaxCachedUsers users.
 // - \Seen after RETR: the session emits MarkSeen after each lock-step RETR; every
 //   store_flags is a durable index commit (and a rename into cur/ per message), so the
 //   handler batches them (at most every 2 seconds or 4096 messages), leaving out the messages
@@ -36,6 +39,13 @@
 //   RETR 2, ..., lock-step or pipelined) is answered on the loop thread without a worker
 //   round trip per message. A RETR outside the window reads that message alone, then the
 //   window refills behind it. Bounded per connection; dropped when the session ends.
+// - RETR data path: a batch looks up its files in one query and reads each straight into a
+//   reused buffer, 32 bytes of headroom first; pop3d::to_wire_body() stuffs it in place on
+//   the worker. The session writes "+OK n octets" into the headroom and hands the buffer over
+//   as an Output body (no copy on the loop thread); the handler writes it in pieces under
+//   glibc's 64 KiB mmap threshold (net copies each write: a larger copy would be mmap()ed and
+//   munmap()ed, a TLB shootdown per message) and recycles the buffer (at most 2 MiB of spare
+//   capacity per connection). A message renamed meanwhile (\Seen flush) is looked up again.
 // - UIDL (RFC 1939 §7): "<uidvalidity>.<uid>", stable across restarts and index rebuilds
 //   because the store persists both.
 // - Threading: Pop3Maildrops is thread-safe (one mutex); the handler and the queue's

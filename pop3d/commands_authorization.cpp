@@ -197,7 +197,11 @@ void Session::on_maildrop(const MaildropResult& r) {
   messages_.reserve(r.messages.size());
   for (const auto& m : r.messages) messages_.push_back(Message{m, false});
   state_ = State::transaction;
-  reply_ok(reply::maildrop_summary(live_count(), live_octets()));
+  sizes_known_ = r.sizes_known;
+  // RFC 1939 §7 PASS: "+OK" once the maildrop is locked; the summary is informative only,
+  // so without sizes yet it gives the count alone.
+  if (sizes_known_) reply_ok(reply::maildrop_summary(live_count(), live_octets()));
+  else reply_ok(reply::maildrop_count(live_count()));
 }
 
 }  // namespace tern::pop3d

@@ -44,6 +44,25 @@ std::optional<size_t> Session::message_arg(std::string_view arg) {
   return index;
 }
 
+bool Session::sizes_needed(std::string_view line) {
+  if (sizes_known_) return false;
+  std::vector<Uid> uids;
+  uids.reserve(messages_.size());
+  for (const auto& m : messages_) uids.push_back(m.info.uid);
+  held_line_ = std::string(line);
+  begin(Pending::measure_sizes, MeasureSizes{std::move(uids)});
+  return true;
+}
+
+void Session::on_sizes(const SizesResult& r) {
+  if (!r.ok || r.sizes.size() != messages_.size()) {
+    // The held command fails; the next one that needs sizes asks again.
+    return reply_err_nocount(reply::MaildropTemporary);
+  }
+  for (size_t i = 0; i < messages_.size(); ++i) messages_[i].info.size_octets = r.sizes[i];
+  sizes_known_ = true;
+}
+
 void Session::cmd_stat() {
   // RFC 1939 §5 STAT: "+OK nn mm", deleted messages not counted.
   reply_ok(std::to_string(live_count()) + " " + std::to_string(live_octets()));
@@ -102,17 +121,39 @@ void Session::cmd_top(std::string_view arg) {
   pending_->top_lines = *lines;
 }
 
-void Session::on_retrieve(const PendingAction& p, const RetrieveResult& r) {
+void Session::on_retrieve(const PendingAction& p, RetrieveResult& r) {
   if (r.outcome == RetrieveResult::Outcome::gone) return reply_err_nocount(reply::MessageGone);
   if (r.outcome != RetrieveResult::Outcome::ok) return reply_err_nocount(reply::MessageTemporary);
   if (p.top) {
     reply_ok(reply::TopFollows);
+    if (r.wire) {
+      // Every line of a wire body ends in CRLF and stuffing changes no line boundary, so
+      // the same lines are cut as from the stored bytes, already in wire form.
+      constexpr size_t kTerminator = 3;  // ".\r\n"
+      std::string_view body = std::string_view(r.bytes).substr(std::min(r.headroom, r.bytes.size()));
+      body.remove_suffix(std::min(body.size(), kTerminator));
+      out_.bytes.append(detail::top_of(body, p.top_lines));
+      out_.bytes.append(".\r\n");
+      return;
+    }
     detail::append_multiline(out_.bytes, detail::top_of(r.bytes, p.top_lines));
     return;
   }
   // RFC 1939 §5 RETR: "+OK" then the message, byte-stuffed, then ".".
-  reply_ok(std::to_string(wire_size(r.bytes)) + " octets");
-  detail::append_multiline(out_.bytes, r.bytes);
+  if (r.wire) {
+    const std::string status = "+OK " + std::to_string(r.octets) + " octets\r\n";
+    size_t skip = std::min(r.headroom, r.bytes.size());
+    if (status.size() <= skip) {
+      skip -= status.size();
+      r.bytes.replace(skip, status.size(), status);
+    } else {
+      out_.bytes.append(status);
+    }
+    out_.bodies.push_back(Body{out_.bytes.size(), std::move(r.bytes), skip});
+  } else {
+    reply_ok(std::to_string(wire_size(r.bytes)) + " octets");
+    detail::append_multiline(out_.bytes, r.bytes);
+  }
   seen_.push_back(messages_[p.msg_index].info.uid);  // RETR implies \Seen (batched)
 }
 

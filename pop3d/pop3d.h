@@ -12,8 +12,13 @@
 // - Action contract for the daemon glue:
 //     * Run a session's actions in the order emitted (a per-session serial queue), so that
 //       Release always runs after the OpenMaildrop/Commit it follows.
-//     * Authenticate, OpenMaildrop, Retrieve and Commit need complete(); MarkSeen and Release
-//       are fire-and-forget (completing them is allowed and ignored).
+//     * Authenticate, OpenMaildrop, MeasureSizes, Retrieve and Commit need complete();
+//       MarkSeen and Release are fire-and-forget (completing them is allowed and ignored).
+//     * Sizes may come later than the maildrop: OpenMaildrop may answer without them
+//       (MaildropResult::sizes_known false) when computing them means reading messages (as
+//       Dovecot does, the first login after delivery lists without reading). The session
+//       then asks with MeasureSizes before the first command that shows sizes (STAT, LIST,
+//       RSET), holding that command and whatever follows until the result arrives.
 //     * Release is emitted exactly once when a session that issued OpenMaildrop ends in any
 //       way (QUIT, timeout, shutdown, disconnect, error limit). It must release whatever lock
 //       this session holds and be a no-op otherwise. Nothing is expunged except by Commit,
@@ -39,6 +44,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -73,6 +79,9 @@ struct Authenticate {
 struct OpenMaildrop {
   std::string user;  // the canonical user returned by Authenticate
 };
+struct MeasureSizes {  // MessageInfo::size_octets of the whole maildrop (see sizes_known)
+  std::vector<Uid> uids;  // in maildrop order
+};
 struct Retrieve {
   Uid uid = 0;
 };
@@ -84,14 +93,16 @@ struct Commit {  // RFC 1939 §6 UPDATE state: expunge these, then the session e
 };
 struct Release {};  // fire-and-forget: unlock the maildrop; the session has ended
 
-using ActionKind = std::variant<Authenticate, OpenMaildrop, Retrieve, MarkSeen, Commit, Release>;
+using ActionKind =
+    std::variant<Authenticate, OpenMaildrop, Retrieve, MarkSeen, Commit, Release, MeasureSizes>;
 
 struct Action {
   ActionId id = 0;
   ActionKind kind;
 };
 
-// True for the actions the session waits on (Authenticate, OpenMaildrop, Retrieve, Commit):
+// True for the actions the session waits on (Authenticate, OpenMaildrop, MeasureSizes,
+// Retrieve, Commit):
 // the daemon must feed their result back with complete(). MarkSeen and Release are
 // fire-and-forget.
 bool needs_result(const Action& action);
@@ -111,11 +122,25 @@ struct MaildropResult {
   enum class Outcome { ok, in_use, temporary_failure };
   Outcome outcome = Outcome::temporary_failure;
   std::vector<MessageInfo> messages;  // on ok, in maildrop order (message 1 first)
+  // false: size_octets are not filled in yet; the session asks with MeasureSizes when needed.
+  bool sizes_known = true;
+};
+struct SizesResult {
+  bool ok = false;              // false: -ERR [SYS/TEMP] for the command; asked again later
+  std::vector<uint64_t> sizes;  // on ok: wire_size of each message, in MeasureSizes order
 };
 struct RetrieveResult {
   enum class Outcome { ok, gone, temporary_failure };
   Outcome outcome = Outcome::temporary_failure;
-  std::string bytes;  // on ok: the message, CRLF line ends
+  std::string bytes;  // on ok: the message, CRLF line ends (or its wire body, see `wire`)
+  // The daemon may prepare the body on a worker: bytes[headroom..] is then what
+  // to_wire_body() made of the stored message (stuffed, CRLF, terminated) and `octets` what
+  // it returned. RETR hands such a body to Output::bodies without copying it, its status
+  // line written into the headroom when it fits (one write for both); TOP cuts its lines
+  // from it.
+  bool wire = false;
+  uint64_t octets = 0;
+  size_t headroom = 0;  // wire: free bytes in front of the body
 };
 struct CommitResult {
   bool ok = false;  // false: some deleted messages were not removed
@@ -124,15 +149,30 @@ struct DoneResult {};  // for MarkSeen / Release if the daemon chooses to comple
 
 struct ActionResult {
   ActionId id = 0;
-  std::variant<AuthResult, MaildropResult, RetrieveResult, CommitResult, DoneResult> value;
+  std::variant<AuthResult, MaildropResult, RetrieveResult, CommitResult, DoneResult, SizesResult>
+      value;
 };
 
 // --- Output (session -> daemon) ---
+// A RETR response moved out of a wire-form RetrieveResult (see Output::bodies).
+struct Body {
+  size_t at = 0;     // written right after the first `at` octets of Output::bytes
+  std::string data;  // the RetrieveResult's buffer
+  size_t skip = 0;   // octets of `data` in front of what is written (unused headroom)
+  std::string_view view() const { return std::string_view(data).substr(skip); }
+};
+
 struct Output {
   std::string bytes;            // write these to the peer
+  // Responses built in wire-form RetrieveResult buffers instead of being copied into
+  // `bytes`, in order (`at` non-decreasing). Empty unless the daemon sends wire bodies.
+  std::vector<Body> bodies;
   std::vector<Action> actions;  // run these, in order
   bool close_after_write = false;
   bool start_tls = false;  // after writing bytes, start the TLS handshake, then tls_started()
+
+  // Everything to write, bodies spliced into `bytes` (for tests and simple callers).
+  std::string wire() const;
 };
 
 enum class State { authorization, transaction, update, closed };
@@ -142,13 +182,20 @@ const char* to_string(State s);
 // counted as CRLF, plus a final CRLF if the message does not end with one).
 uint64_t wire_size(std::string_view message);
 
+// Turns `buf`, holding a stored message, into the body of its RETR response in place (the
+// bytes append_multiline would produce: bare LF -> CRLF, final CRLF, RFC 1939 §3 stuffing,
+// ".\r\n" terminator), reusing buf's capacity; returns wire_size() of the message. Pure:
+// the daemon runs it on a worker and hands the result over as a wire-form RetrieveResult.
+// Only buf[from..] is the message (bytes before it are left alone, e.g. headroom).
+uint64_t to_wire_body(std::string& buf, size_t from = 0);
+
 class Session {
  public:
   Session(const SessionSettings& settings, const PeerInfo& peer);
 
   Output greet();                           // "+OK <host> POP3 server ready" (no APOP)
   Output feed(std::string_view bytes);      // bytes from the peer
-  Output complete(const ActionResult& r);   // result of an action from this session
+  Output complete(ActionResult r);          // result of an action from this session
   // timeout() and shutdown() say goodbye with -ERR, except during the STLS handshake (no
   // plaintext may be written then) and while a QUIT's Commit runs (it finishes first).
   Output timeout();                         // RFC 1939 §3 autologout: close, no UPDATE
@@ -167,7 +214,7 @@ class Session {
     MessageInfo info;
     bool deleted = false;
   };
-  enum class Pending { authenticate, open_maildrop, retrieve, commit };
+  enum class Pending { authenticate, open_maildrop, measure_sizes, retrieve, commit };
   struct PendingAction {
     ActionId id = 0;
     Pending kind = Pending::authenticate;
@@ -204,6 +251,8 @@ class Session {
   void start_authenticate(std::string user, std::string password, std::string mechanism);
   void on_auth(const AuthResult& r);
   void on_maildrop(const MaildropResult& r);
+  bool sizes_needed(std::string_view line);  // asks for them first; true if it did
+  void on_sizes(const SizesResult& r);
 
   // commands_transaction.cpp
   void cmd_stat();
@@ -214,7 +263,7 @@ class Session {
   void cmd_dele(std::string_view arg);
   void cmd_rset();
   void cmd_quit_transaction();
-  void on_retrieve(const PendingAction& p, const RetrieveResult& r);
+  void on_retrieve(const PendingAction& p, RetrieveResult& r);
   void on_commit(const CommitResult& r);
   std::optional<size_t> message_arg(std::string_view arg);  // replies -ERR on failure
   uint64_t live_count() const;
@@ -235,6 +284,8 @@ class Session {
   std::string user_arg_;  // from USER, awaiting PASS
   std::string user_;      // canonical, after login
   std::vector<Message> messages_;
+  bool sizes_known_ = true;      // messages_[*].info.size_octets are filled in
+  std::string held_line_;        // the command waiting for MeasureSizes
   std::vector<Uid> seen_;  // RETR'd, MarkSeen not yet emitted
   std::string in_;
   size_t in_pos_ = 0;  // consumed prefix of in_ (compacted lazily)

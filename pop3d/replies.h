@@ -66,6 +66,10 @@ inline std::string maildrop_summary(uint64_t messages, uint64_t octets) {
   return "maildrop has " + std::to_string(messages) + " messages (" + std::to_string(octets) +
          " octets)";
 }
+// "maildrop has N messages": after login when sizes are not known yet.
+inline std::string maildrop_count(uint64_t messages) {
+  return "maildrop has " + std::to_string(messages) + " messages";
+}
 // "message N <what>", e.g. "message 2 already deleted" (RFC 1939 §5 examples).
 inline std::string about_message(uint64_t n, std::string_view what) {
   return "message " + std::to_string(n) + " " + std::string(what);

@@ -53,6 +53,7 @@ const CommandSpec* find_command(std::string_view name) {
 bool needs_result(const Action& action) {
   return std::holds_alternative<Authenticate>(action.kind) ||
          std::holds_alternative<OpenMaildrop>(action.kind) ||
+         std::holds_alternative<MeasureSizes>(action.kind) ||
          std::holds_alternative<Retrieve>(action.kind) || std::holds_alternative<Commit>(action.kind);
 }
 
@@ -81,7 +82,20 @@ Output Session::feed(std::string_view bytes) {
   return take();
 }
 
-Output Session::complete(const ActionResult& r) {
+std::string Output::wire() const {
+  if (bodies.empty()) return bytes;
+  std::string out;
+  size_t from = 0;
+  for (const auto& body : bodies) {
+    out.append(bytes, from, body.at - from);
+    out.append(body.view());
+    from = body.at;
+  }
+  out.append(bytes, from, std::string::npos);
+  return out;
+}
+
+Output Session::complete(ActionResult r) {
   if (!pending_ || r.id != pending_->id) return take();  // fire-and-forget or stale result
   PendingAction p = *pending_;
   pending_.reset();
@@ -97,9 +111,18 @@ Output Session::complete(const ActionResult& r) {
       on_maildrop(v ? *v : MaildropResult{});
       break;
     }
+    case Pending::measure_sizes: {
+      auto* v = std::get_if<SizesResult>(&r.value);
+      on_sizes(v ? *v : SizesResult{});
+      std::string line = std::exchange(held_line_, {});
+      // The held command runs now that sizes are known; after a failure it was answered.
+      if (sizes_known_ && state_ == State::transaction) dispatch(line);
+      break;
+    }
     case Pending::retrieve: {
+      RetrieveResult failed;
       auto* v = std::get_if<RetrieveResult>(&r.value);
-      on_retrieve(p, v ? *v : RetrieveResult{});
+      on_retrieve(p, v ? *v : failed);
       break;
     }
     case Pending::commit: {
@@ -217,6 +240,11 @@ void Session::dispatch(std::string_view line) {
   if (!spec) return reply_err(reply::UnknownCommand);
   bool allowed = state_ == State::authorization ? spec->in_authorization : spec->in_transaction;
   if (!allowed) return reply_err(reply::WrongState);
+  // STAT, LIST and RSET show sizes: when the maildrop came without them, they are measured
+  // first and this line runs again once they are in (pipelined input waits behind it).
+  if ((spec->cmd == Cmd::stat || spec->cmd == Cmd::list || spec->cmd == Cmd::rset) &&
+      sizes_needed(line))
+    return;
 
   auto no_args = [&]() {
     if (!trim(arg).empty()) {

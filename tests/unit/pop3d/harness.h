@@ -60,6 +60,10 @@ class Harness {
   MaildropResult::Outcome maildrop_outcome = MaildropResult::Outcome::ok;
   bool commit_ok = true;
   bool auto_complete = true;
+  bool wire_bodies = false;  // answer Retrieve in wire form (to_wire_body), as ternd does
+  size_t wire_headroom = 0;  // with wire_bodies: free bytes in front of the body
+  bool defer_sizes = false;  // OpenMaildrop answers without sizes (MeasureSizes later)
+  bool sizes_fail = false;   // MeasureSizes answers a temporary failure
 
   std::vector<Action> actions;  // every action emitted, in order
   std::vector<Uid> expunged;    // what Commit removed
@@ -99,7 +103,7 @@ class Harness {
   }
 
   std::string handle(Output o) {
-    std::string bytes = std::move(o.bytes);
+    std::string bytes = o.wire();
     closed = closed || o.close_after_write;
     start_tls = start_tls || o.start_tls;
     for (auto& a : o.actions) {
@@ -130,8 +134,19 @@ class Harness {
       MaildropResult mr;
       mr.outcome = maildrop_outcome;
       if (mr.outcome == MaildropResult::Outcome::ok)
-        for (const auto& m : maildrop) mr.messages.push_back({m.uid, wire_size(m.bytes), m.uidl});
+        for (const auto& m : maildrop)
+          mr.messages.push_back({m.uid, defer_sizes ? 0 : wire_size(m.bytes), m.uidl});
+      mr.sizes_known = !defer_sizes;
       r.value = mr;
+      return r;
+    }
+    if (auto* v = std::get_if<MeasureSizes>(&a.kind)) {
+      SizesResult sr;
+      sr.ok = !sizes_fail;
+      for (Uid uid : v->uids)
+        for (const auto& m : maildrop)
+          if (m.uid == uid && sr.ok) sr.sizes.push_back(wire_size(m.bytes));
+      r.value = sr;
       return r;
     }
     if (auto* v = std::get_if<Retrieve>(&a.kind)) {
@@ -141,6 +156,12 @@ class Harness {
         if (m.uid == v->uid) {
           rr.outcome = RetrieveResult::Outcome::ok;
           rr.bytes = m.bytes;
+          if (wire_bodies) {
+            rr.bytes = std::string(wire_headroom, '#') + m.bytes;
+            rr.octets = to_wire_body(rr.bytes, wire_headroom);
+            rr.wire = true;
+            rr.headroom = wire_headroom;
+          }
         }
       r.value = rr;
       return r;

@@ -132,6 +132,76 @@ TEST(Pop3Format, MatchesByteAtATimeOracle) {
   }
 }
 
+// to_wire_body(buf) must leave exactly what append_multiline appends, whatever the buffer
+// held before (in place, reusing capacity), and return the same size.
+void expect_wire_body(const std::string& m, const std::string& label) {
+  std::string want;
+  const uint64_t want_sent = detail::append_multiline(want, m);
+  std::string fresh = m;
+  ASSERT_EQ(to_wire_body(fresh), want_sent) << label;
+  ASSERT_EQ(fresh, want) << label;
+  std::string reused(m.size() * 2 + 64, 'x');  // capacity and stale bytes from an earlier use
+  reused.assign(m);
+  ASSERT_EQ(to_wire_body(reused), want_sent) << label;
+  ASSERT_EQ(reused, want) << label;
+  std::string headroom = "0123456789" + m;  // bytes in front are left alone
+  ASSERT_EQ(to_wire_body(headroom, 10), want_sent) << label;
+  ASSERT_EQ(headroom, "0123456789" + want) << label;
+}
+
+TEST(Pop3Format, WireBodyInPlaceMatchesAppendMultiline) {
+  const char alphabet[] = {'a', '.', '\r', '\n'};
+  for (size_t len = 0; len <= 7; ++len) {
+    size_t total = 1;
+    for (size_t i = 0; i < len; ++i) total *= 4;
+    for (size_t code = 0; code < total; ++code) {
+      std::string m;
+      for (size_t i = 0, c = code; i < len; ++i, c /= 4) m.push_back(alphabet[c % 4]);
+      expect_wire_body(m, testing::PrintToString(m));
+    }
+  }
+  uint32_t seed = 777;
+  auto next = [&seed] { return seed = seed * 1103515245u + 12345u, (seed >> 16) & 0x7fff; };
+  for (int round = 0; round < 50; ++round) {
+    std::string m;
+    size_t len = 1000 + next() * 4;
+    const unsigned dots = round % 2 ? 3 : 0;  // half of them CRLF-only: nothing moves
+    while (m.size() < len) {
+      unsigned r = next() % 100;
+      if (r < dots) m += ".";
+      else if (r < 8) m += "\r\n";
+      else if (r < 9 && round % 3 == 0) m += "\n";  // some with bare LFs
+      else m.push_back(static_cast<char>('a' + r % 26));
+    }
+    expect_wire_body(m, "round " + std::to_string(round));
+  }
+}
+
+TEST(Pop3Format, TopFromWireBodyMatchesTopFromStoredBytes) {
+  // TOP cut from a wire body (terminator removed, ".\r\n" put back) is what TOP of the
+  // stored bytes sends, for every message over {a . CR LF} up to 7 bytes and 0-3 lines.
+  const char alphabet[] = {'a', '.', '\r', '\n'};
+  for (size_t len = 0; len <= 7; ++len) {
+    size_t total = 1;
+    for (size_t i = 0; i < len; ++i) total *= 4;
+    for (size_t code = 0; code < total; ++code) {
+      std::string m;
+      for (size_t i = 0, c = code; i < len; ++i, c /= 4) m.push_back(alphabet[c % 4]);
+      std::string wire = m;
+      to_wire_body(wire);
+      std::string_view body(wire);
+      body.remove_suffix(3);
+      for (uint64_t lines = 0; lines <= 3; ++lines) {
+        std::string want;
+        detail::append_multiline(want, detail::top_of(m, lines));
+        std::string got(detail::top_of(body, lines));
+        got += ".\r\n";
+        ASSERT_EQ(got, want) << testing::PrintToString(m) << " lines " << lines;
+      }
+    }
+  }
+}
+
 TEST(Pop3Format, DotLinesAcrossBufferSizedBoundaries) {
   // A CRLF message with dot lines at the first line starts from 4 KiB / 64 KiB on (read and
   // socket buffer sizes; two in a row at 64 KiB): every one stuffed, nothing else changed.

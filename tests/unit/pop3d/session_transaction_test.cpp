@@ -34,6 +34,132 @@ std::string unstuff_body(const std::string& response) {
   return out;
 }
 
+TEST(Pop3Transaction, WireBodiesAnswerExactlyLikeStoredBytes) {
+  // ternd prepares RETR bodies on workers (to_wire_body) and the session moves them into
+  // Output::bodies; TOP cuts its lines from them. The client must see the same bytes.
+  std::vector<StoredMessage> drop = {
+      {1, "Subject: dots\r\n\r\n.hidden\r\n..two\r\n.\r\nend.\r\n", "1.1"},
+      {2, "Subject: lf\n\n.body\nline\nno final newline", "1.2"},
+      {3, "No-Body: at all\r\n", "1.3"},
+      {4, "", "1.4"},
+      {5, ".", "1.5"},
+  };
+  const char* script[] = {"RETR 1",  "TOP 1 0", "TOP 1 2", "TOP 1 99", "RETR 2", "TOP 2 1",
+                          "TOP 2 9", "RETR 3",  "TOP 3 1", "RETR 4",   "TOP 4 0", "RETR 5",
+                          "TOP 5 1", "LIST",    "RETR 1"};
+  // Headroom: none, too small for the status line, room to spare.
+  for (size_t headroom : {0, 5, 64}) {
+    auto plain = logged_in(drop);
+    auto wire = logged_in(drop);
+    wire.wire_bodies = true;
+    wire.wire_headroom = headroom;
+    for (const char* cmd : script) EXPECT_EQ(wire.send(cmd), plain.send(cmd)) << cmd << " " << headroom;
+    EXPECT_EQ(wire.actions_of<MarkSeen>().size(), plain.actions_of<MarkSeen>().size());
+  }
+}
+
+TEST(Pop3Transaction, WireBodyIsMovedNotCopied) {
+  // Pipelined RETRs and a DELE behind them: each response is its own Output::bodies entry,
+  // the status line written into the buffer's headroom, nothing copied into Output::bytes;
+  // wire() splices them in order with the DELE answer.
+  auto h = logged_in();
+  h.auto_complete = false;
+  h.feed("RETR 1\r\nRETR 2\r\nDELE 1\r\n");
+  std::string text;
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_EQ(h.actions_of<Retrieve>().size(), i + 1);
+    constexpr size_t kHeadroom = 40;
+    RetrieveResult rr{RetrieveResult::Outcome::ok, std::string(kHeadroom, '#') + h.maildrop[i].bytes};
+    rr.octets = to_wire_body(rr.bytes, kHeadroom);
+    rr.wire = true;
+    rr.headroom = kHeadroom;
+    const std::string body = rr.bytes.substr(kHeadroom);
+    const char* data = rr.bytes.data();
+    Output out = h.session.complete(ActionResult{h.actions.back().id, std::move(rr)});
+    ASSERT_EQ(out.bodies.size(), 1u);
+    const std::string status = "+OK " + std::to_string(wire_size(h.maildrop[i].bytes)) + " octets\r\n";
+    EXPECT_EQ(out.bodies[0].at, 0u);
+    EXPECT_EQ(out.bodies[0].view(), status + body);
+    EXPECT_EQ(out.bodies[0].data.data(), data);  // the very buffer, moved
+    EXPECT_EQ(out.bytes, i == 0 ? "" : "+OK message 1 deleted\r\n");
+    for (auto& a : out.actions) h.actions.push_back(a);
+    text += out.wire();
+  }
+  EXPECT_EQ(text, "+OK 23 octets\r\nSubject: one\r\n\r\nHello\r\n.\r\n"
+                  "+OK 43 octets\r\nSubject: two\r\nFrom: a@b\r\n\r\nline 1\r\nline 2\r\n.\r\n"
+                  "+OK message 1 deleted\r\n");
+}
+
+TEST(Pop3Transaction, SizesMeasuredWhenFirstShown) {
+  // ternd answers OpenMaildrop without sizes when it would have to read messages: PASS gives
+  // the count, UIDL/RETR/DELE need none, the first STAT, LIST or RSET asks (once) and
+  // answers with the same sizes as when they came with the maildrop.
+  Harness h;
+  h.defer_sizes = true;
+  EXPECT_EQ(h.login(), "+OK maildrop has 2 messages\r\n");
+  EXPECT_EQ(h.count<MeasureSizes>(), 0u);
+  EXPECT_EQ(h.send("UIDL"), "+OK unique-id listing follows\r\n1 7.101\r\n2 7.205\r\n.\r\n");
+  EXPECT_EQ(h.send("RETR 1"), "+OK 23 octets\r\nSubject: one\r\n\r\nHello\r\n.\r\n");
+  EXPECT_EQ(h.send("DELE 1"), "+OK message 1 deleted\r\n");
+  EXPECT_EQ(h.count<MeasureSizes>(), 0u);
+  EXPECT_EQ(h.send("STAT"), "+OK 1 43\r\n");
+  ASSERT_EQ(h.count<MeasureSizes>(), 1u);
+  EXPECT_EQ(h.actions_of<MeasureSizes>()[0].uids, (std::vector<Uid>{101, 205}));
+  EXPECT_EQ(h.send("LIST"), "+OK scan listing follows\r\n2 43\r\n.\r\n");
+  EXPECT_EQ(h.send("RSET"), "+OK maildrop has 2 messages (66 octets)\r\n");
+  EXPECT_EQ(h.send("LIST 1"), "+OK 1 23\r\n");
+  EXPECT_EQ(h.count<MeasureSizes>(), 1u);
+}
+
+TEST(Pop3Transaction, EachSizeCommandAsksFirstAndPipelinedInputWaits) {
+  for (const char* first : {"STAT", "LIST", "LIST 2", "RSET"}) {
+    Harness h;
+    h.defer_sizes = true;
+    h.login();
+    h.auto_complete = false;
+    // The command and everything behind it wait for the sizes, then answer in order.
+    EXPECT_EQ(h.feed(std::string(first) + "\r\nNOOP\r\nLIST 1\r\n"), "") << first;
+    ASSERT_EQ(h.count<MeasureSizes>(), 1u) << first;
+    EXPECT_TRUE(h.session.action_pending());
+    std::string out = h.complete(*h.answer(h.actions.back()));
+    Harness known;
+    known.login();
+    std::string want = known.send(first) + "+OK\r\n+OK 1 23\r\n";
+    EXPECT_EQ(out, want) << first;
+  }
+}
+
+TEST(Pop3Transaction, SizesFailureAnswersTheCommandAndAsksAgainLater) {
+  Harness h;
+  h.defer_sizes = true;
+  h.sizes_fail = true;
+  h.login();
+  EXPECT_EQ(h.send("STAT"), "-ERR [SYS/TEMP] cannot open maildrop now\r\n");
+  EXPECT_EQ(h.send("NOOP"), "+OK\r\n");
+  h.sizes_fail = false;
+  EXPECT_EQ(h.send("LIST"), "+OK scan listing follows\r\n1 23\r\n2 43\r\n.\r\n");
+  EXPECT_EQ(h.count<MeasureSizes>(), 2u);
+  EXPECT_EQ(h.session.state(), State::transaction);
+}
+
+TEST(Pop3Transaction, DeferredSizesByteAtATime) {
+  // The same transcript fed one byte at a time gives the same bytes.
+  const std::string input = "USER alice\r\nPASS secret\r\nUIDL\r\nSTAT\r\nLIST\r\nQUIT\r\n";
+  Harness whole;
+  whole.defer_sizes = true;
+  whole.greet();
+  std::string a = whole.feed(input);
+  Harness trickle;
+  trickle.defer_sizes = true;
+  trickle.greet();
+  std::string b;
+  for (char c : input) b += trickle.feed(std::string(1, c));
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a.find("+OK 2 66\r\n"), std::string::npos);
+  EXPECT_EQ(whole.count<MeasureSizes>(), 1u);
+  EXPECT_EQ(trickle.count<MeasureSizes>(), 1u);
+}
+
 TEST(Pop3Transaction, StatListUidl) {
   auto h = logged_in();
   ASSERT_EQ(h.maildrop[0].bytes.size(), 23u);
