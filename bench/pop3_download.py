@@ -18,7 +18,11 @@ client, no poplib parsing in the timings) measures:
     quit       QUIT until +OK (the UPDATE state: every message expunged)
     total      connect .. QUIT answered
 
-and afterwards that the Maildir holds no message. Next to each wall-clock time it prints the
+and afterwards that the Maildir holds no message. Both servers check the same password hash:
+Tern's own argon2id string (libsodium INTERACTIVE limits, as `ternctl user add` stores it) is
+read from its accounts.db and given to Dovecot as {ARGON2ID} (Dovecot verifies it with
+libsodium too; its own `doveadm pw -s ARGON2ID` default costs t=3 where Tern's costs t=2), so
+LOGIN compares the maildrop work, not two password costs. Next to each wall-clock time it prints the
 server's CPU time in that phase (user+sys of ternd, or of every Dovecot process: master,
 auth, pop3-login, pop3; Dovecot's pop3 process exits at QUIT, so its UPDATE CPU is only
 counted up to the last sample before) and the client's own CPU during RETR, which shows
@@ -28,12 +32,15 @@ see bench/README.md); Dovecot from bench/peers/dovecot.sh. A server that cannot 
 "not available (reason)" instead of figures.
 """
 import argparse
+import ctypes
+import ctypes.util
 import hashlib
 import math
 import os
 import random
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -225,6 +232,10 @@ class CpuMeter:
 def session(port, user, password, msgs, pipeline, pids_fn=lambda: []):
     n = len(msgs)
     r = {}
+    # Bodies land in one pre-touched arena (see Raw.multiline_into); stuffing adds < 1 %.
+    # Written once here, before any timing: a zeroed bytearray is calloc'ed, its pages
+    # untouched until used (and building it inside the timed span cost both servers ~0.1 s).
+    arena = bytearray(b"\xff") * (sum(len(m) for m in msgs) * 11 // 10 + (1 << 20))
     meter = CpuMeter(pids_fn)
     cpu = {}
     meter.sample()
@@ -261,9 +272,6 @@ def session(port, user, password, msgs, pipeline, pids_fn=lambda: []):
     if len(sizes) != n or len([x for x in uidl.split(b"\r\n") if x]) != n:
         raise Pop3Error("LIST/UIDL do not list every message")
 
-    # Bodies land in one pre-touched arena (see Raw.multiline_into); stuffing adds < 1 %.
-    # (written once here: a zeroed bytearray is calloc'ed, its pages untouched until used).
-    arena = bytearray(b"\xff") * (sum(len(m) for m in msgs) * 11 // 10 + (1 << 20))
     spans = [None] * n
     off = 0
     client0 = time.process_time()
@@ -335,6 +343,7 @@ def bench_tern(msgs, args):
     with TernServer(listeners=("pop3",)) as t:
         t.start()
         t.add_user(USER, PASSWORD)
+        args.password_hash = tern_password_hash(t.data_dir)
         # One login creates the user's INBOX in the store; then the files are written while
         # ternd is stopped and adopted by Store::open at the next start.
         probe = Raw(t.port("pop3"), timeout=30)
@@ -361,6 +370,59 @@ def bench_tern(msgs, args):
         return r
 
 
+def tern_password_hash(data_dir):
+    """The argon2id string ternd checks USER's password against (accounts.db)."""
+    db = sqlite3.connect(f"file:{os.path.join(data_dir, 'accounts.db')}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT password FROM users WHERE address = ?", (USER,)).fetchone()
+    finally:
+        db.close()
+    if not row or not row[0].startswith("$argon2id$"):
+        raise PeerError(f"unexpected password hash in Tern's accounts.db: {row!r}")
+    return row[0]
+
+
+def sodium_password_hash(password):
+    """An argon2id string at libsodium's INTERACTIVE limits (what `ternctl user add` stores),
+    for --only dovecot runs."""
+    lib = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
+    if lib.sodium_init() < 0:
+        raise PeerError("libsodium did not initialise")
+    lib.crypto_pwhash_opslimit_interactive.restype = ctypes.c_ulonglong
+    lib.crypto_pwhash_memlimit_interactive.restype = ctypes.c_size_t
+    lib.crypto_pwhash_strbytes.restype = ctypes.c_size_t
+    out = ctypes.create_string_buffer(lib.crypto_pwhash_strbytes())
+    pw = password.encode()
+    if lib.crypto_pwhash_str(out, pw, ctypes.c_ulonglong(len(pw)),
+                             ctypes.c_ulonglong(lib.crypto_pwhash_opslimit_interactive()),
+                             ctypes.c_size_t(lib.crypto_pwhash_memlimit_interactive())) != 0:
+        raise PeerError("crypto_pwhash_str failed")
+    return out.value.decode()
+
+
+def set_dovecot_hash(inst, local, password_hash):
+    """Puts `password_hash` (argon2id) in place of the hash dovecot.sh wrote for `local`."""
+    path = os.path.join(inst, "users")
+    with open(path) as f:
+        lines = f.read().splitlines()
+    out = []
+    for ln in lines:
+        fields = ln.split(":")
+        if fields[0] == local:
+            fields[1] = "{ARGON2ID}" + password_hash
+        out.append(":".join(fields))
+    st = os.stat(path)
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+    # passwd-file is re-read when its mtime or size changes; the new line has the old size.
+    os.utime(path, (st.st_atime, st.st_mtime + 2))
+
+
+def hash_params(password_hash):
+    parts = password_hash.split("$")  # ['', 'argon2id', 'v=19', 'm=..,t=..,p=..', salt, hash]
+    return parts[3] if len(parts) > 3 else "?"
+
+
 def bench_dovecot(msgs, args):
     script = os.path.join(HERE, "peers", "dovecot.sh")
     tmp = tempfile.mkdtemp(prefix="dovecot-pop3-bench-")
@@ -373,6 +435,9 @@ def bench_dovecot(msgs, args):
         if p.returncode != 0:
             raise PeerError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "start failed")
         info = dict(kv.split("=", 1) for kv in p.stdout.split())
+        if not args.password_hash:
+            args.password_hash = sodium_password_hash(PASSWORD)
+        set_dovecot_hash(inst, local, args.password_hash)
         maildir = os.path.join(root, local, "Maildir")
         uid, gid = int(info["mail_uid"]), int(info["mail_gid"])
         os.makedirs(maildir, exist_ok=True)
@@ -422,6 +487,7 @@ def main():
     args = ap.parse_args()
     args.messages = max(1, min(args.messages, 100000))
     args.pipeline = max(1, min(args.pipeline, 1000))
+    args.password_hash = None  # set by the first server run (see tern_password_hash)
 
     msgs = make_corpus(args.messages, args.seed)
     total = sum(len(m) for m in msgs)
@@ -455,6 +521,9 @@ def main():
             print(f"{name}: RETR {mbps:.1f} MB/s, bodies verified, {r['left']} message files "
                   f"left after QUIT; client CPU during RETR {r['client_retr'] * 1000:.0f} ms; "
                   f"{r['setup']}")
+    if args.password_hash:
+        print(f"password: the same argon2id hash ({hash_params(args.password_hash)}) checked by both "
+              "servers (Tern's, given to Dovecot as {ARGON2ID})")
     failed = [n for n in ("tern", "dovecot") if not isinstance(results[n], str) and results[n]["left"]]
     return 1 if failed else 0
 
