@@ -5,7 +5,6 @@
 // queued item and commits them together (one directory fsync per distinct directory, one
 // SQLite transaction), then wakes everyone. Callers return only once their item is done.
 #include <algorithm>
-#include <future>
 #include <map>
 #include <set>
 
@@ -18,6 +17,53 @@ namespace tern::store {
 using detail::check;
 using detail::fail;
 using detail::PendingDelivery;
+
+namespace detail {
+
+DirSyncer::~DirSyncer() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void DirSyncer::start(const std::set<std::string>* dirs) {
+  std::lock_guard lock(mu_);
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  job_ = dirs;
+  done_ = false;
+  cv_.notify_all();
+}
+
+Status DirSyncer::wait() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return done_; });
+  return std::exchange(result_, Status{});
+}
+
+void DirSyncer::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || job_; });
+    if (stop_) return;
+    const auto* dirs = std::exchange(job_, nullptr);
+    lock.unlock();
+    Status st;
+    for (const auto& dir : *dirs)
+      if (auto s = fops_->fsync_dir(dir); !s.ok()) {
+        st = s;
+        break;
+      }
+    lock.lock();
+    result_ = st;
+    done_ = true;
+    cv_.notify_all();
+  }
+}
+
+}  // namespace detail
 
 void Store::Impl::write_tmp(PendingDelivery& item, std::string_view bytes) {
   item.base = new_base();
@@ -170,17 +216,17 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
     // nobody is answered before both finish, and recovery handles either one landing alone
     // (a row without its file is dropped as never delivered; a file without a row is indexed
     // under the U= in its name).
-    auto dir_sync = std::async(std::launch::async, [this, &dirs]() -> Status {
-      for (const auto& dir : dirs)
-        if (auto s = fops->fsync_dir(dir); !s.ok()) return s;
-      return {};
-    });
-    // COMMIT (synchronous=FULL): the rows are durable when this returns. Should it throw, the
-    // future's destructor waits for the directory fsyncs before the cleanup below.
-    txn.commit();
+    dir_syncer->start(&dirs);
+    // COMMIT (synchronous=FULL): the rows are durable when this returns.
+    try {
+      txn.commit();
+    } catch (...) {
+      (void)dir_syncer->wait();  // `dirs` must outlive the job; then the cleanup below
+      throw;
+    }
     committed();
     ++delivery_batches;
-    if (auto s = dir_sync.get(); !s.ok()) {
+    if (auto s = dir_syncer->wait(); !s.ok()) {
       // The rows are committed but the names may not survive a crash: answer a temporary
       // failure, so the sender retries (a possible duplicate rather than a possible loss).
       spdlog::error("store: delivery batch: {}", s.error().message);

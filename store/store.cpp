@@ -387,6 +387,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   impl->mail_root = options.data_dir + "/mail";
   impl->host = detail::maildir_safe_host(options.hostname);
   impl->fops = options.file_ops_for_testing ? options.file_ops_for_testing : posix_file_ops();
+  impl->dir_syncer = std::make_unique<detail::DirSyncer>(impl->fops);
   Impl* p = impl.get();
   auto st = detail::guarded_status([&] {
     check(p->fops->mkdir(p->data_dir));

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <string>
 #include <vector>
@@ -105,6 +106,32 @@ Status guarded_status(F&& f) {
 
 }  // namespace detail
 
+namespace detail {
+
+// One long-lived thread that fsyncs a batch's directories while the batch leader commits
+// the index (a thread per batch cost a clone and an exit each time). Only the group-commit
+// leader uses it, one job at a time.
+class DirSyncer {
+ public:
+  explicit DirSyncer(std::shared_ptr<FileOps> fops) : fops_(std::move(fops)) {}
+  ~DirSyncer();
+  void start(const std::set<std::string>* dirs);  // begins fsyncing each of *dirs
+  Status wait();                                  // the first failure, once all are done
+
+ private:
+  void run();
+  std::shared_ptr<FileOps> fops_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread thread_;
+  const std::set<std::string>* job_ = nullptr;
+  bool done_ = false;
+  bool stop_ = false;
+  Status result_;
+};
+
+}  // namespace detail
+
 struct Store::Impl {
   StoreOptions opts;
   std::string data_dir;
@@ -119,6 +146,7 @@ struct Store::Impl {
   std::mutex q_mu;
   std::vector<detail::PendingDelivery*> queue;
   bool leader_active = false;
+  std::unique_ptr<detail::DirSyncer> dir_syncer;  // created with fops, used by the leader
 
   // Deliveries look up their mailbox here rather than under `mu`, which a committing batch
   // holds through its fsync: "<user>\n<mailbox>" -> mailbox id. Filled under `mu`; cleared
