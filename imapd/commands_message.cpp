@@ -155,7 +155,13 @@ void Session::Impl::cmd_copy(const Command& c, bool move) {
     if (!st) return store_error(c.tag, st.error(), true);
     return ok(c.tag, done);
   }
-  auto r = move ? backend.store().move(user, sel->name, uids, *dest) : backend.store().copy(user, sel->name, uids, *dest);
+  uint64_t quota = 0;
+  if (!move) {
+    auto q = backend.quota(user);  // a MOVE stays inside the user's mailboxes: usage unchanged
+    quota = q ? *q : 0;
+  }
+  auto r = move ? backend.store().move(user, sel->name, uids, *dest)
+                : backend.store().copy(user, sel->name, uids, *dest, quota);
   if (!r) return store_error(c.tag, r.error(), true);
   auto pairs = r->uids;
   std::sort(pairs.begin(), pairs.end());

@@ -336,7 +336,8 @@ Result<std::vector<uint32_t>> Store::expunge(std::string_view user, std::string_
 // deleted. So a MOVE happens exactly once or not at all (RFC 6851 §3.1 atomicity).
 Result<CopyResult> Store::Impl::copy_or_move(std::string_view user, std::string_view from,
                                              const std::vector<uint32_t>& uids,
-                                             std::string_view to, bool move) {
+                                             std::string_view to, bool move,
+                                             uint64_t quota_bytes) {
   std::vector<int64_t> changed;
   auto result = detail::guarded([&] {
     auto u = check(detail::canonical_user(user));
@@ -363,10 +364,21 @@ Result<CopyResult> Store::Impl::copy_or_move(std::string_view user, std::string_
     std::vector<Placed> placed;
     bool committed_txn = false;
     detail::Txn txn(db);
+    std::vector<MessageRow> rows;
+    uint64_t adding = 0;
+    for (uint32_t uid : sorted_unique(uids)) {
+      auto row = load_row(db, src.id, uid);
+      if (!row) continue;
+      adding += row->size;
+      rows.push_back(std::move(*row));
+    }
+    // A MOVE within the user's mailboxes changes nothing in the usage; a COPY adds.
+    if (!move && quota_bytes && user_usage(u.address) + adding > quota_bytes)
+      fail(Errc::over_quota, "mailbox full");
     try {
-      for (uint32_t uid : sorted_unique(uids)) {
-        auto row = load_row(db, src.id, uid);
-        if (!row) continue;
+      for (auto& row_value : rows) {
+        auto* row = &row_value;
+        uint32_t uid = row->uid;
         if (uidnext == 0xFFFFFFFFu) fail(Errc::refused, "UID space exhausted");
         uint32_t new_uid = uidnext++;
         std::string base = new_base();
@@ -448,14 +460,15 @@ Result<CopyResult> Store::Impl::copy_or_move(std::string_view user, std::string_
 }
 
 Result<CopyResult> Store::copy(std::string_view user, std::string_view from,
-                               const std::vector<uint32_t>& uids, std::string_view to) {
-  return impl_->copy_or_move(user, from, uids, to, false);
+                               const std::vector<uint32_t>& uids, std::string_view to,
+                               uint64_t quota_bytes) {
+  return impl_->copy_or_move(user, from, uids, to, false, quota_bytes);
 }
 
 Result<CopyResult> Store::move(std::string_view user, std::string_view from,
                                const std::vector<uint32_t>& uids, std::string_view to) {
   // RFC 6851 §3.1: MOVE = COPY + STORE \Deleted + EXPUNGE of those messages, atomically.
-  return impl_->copy_or_move(user, from, uids, to, true);
+  return impl_->copy_or_move(user, from, uids, to, true, 0);
 }
 
 Result<Changes> Store::changes_since(std::string_view user, std::string_view mailbox, uint64_t modseq) {

@@ -238,8 +238,11 @@ class Store {
                                        std::optional<uint64_t> unchangedsince = std::nullopt);
   Result<std::vector<uint32_t>> expunge(std::string_view user, std::string_view mailbox,
                                         const std::vector<uint32_t>& uids);
+  // quota_bytes > 0: refused with Errc::over_quota (nothing copied) when the copies would
+  // take the user's usage over it (RFC 9208 §4.2: the COPY fails as a whole).
   Result<CopyResult> copy(std::string_view user, std::string_view from,
-                          const std::vector<uint32_t>& uids, std::string_view to);
+                          const std::vector<uint32_t>& uids, std::string_view to,
+                          uint64_t quota_bytes = 0);
   // COPY + EXPUNGE of the copied source messages in one transaction (RFC 6851 §3.1): after a
   // crash the messages are in exactly one of the two mailboxes.
   Result<CopyResult> move(std::string_view user, std::string_view from,

@@ -195,7 +195,7 @@ struct Store::Impl {
   // COPY/MOVE (messages.cpp): one transaction for both.
   Result<CopyResult> copy_or_move(std::string_view user, std::string_view from,
                                   const std::vector<uint32_t>& uids, std::string_view to,
-                                  bool move);
+                                  bool move, uint64_t quota_bytes);
 
   // Recovery (recovery.cpp). Returns the mailboxes that changed.
   std::vector<int64_t> reconcile_user(const detail::UserName& u);

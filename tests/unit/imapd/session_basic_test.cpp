@@ -256,5 +256,22 @@ TEST_F(SessionTest, Quota) {
   EXPECT_TRUE(has(c.send("a5 GETQUOTAROOT"), "a5 BAD"));
 }
 
+// RFC 9208 §4.2: a COPY over the quota fails with [OVERQUOTA] and copies nothing; a MOVE
+// stays within the user's usage and goes through.
+TEST_F(SessionTest, CopyOverQuotaFailsAndMoveDoesNot) {
+  deliver(message("a", std::string(3000, 'x') + "\r\n"));
+  deliver(message("b", std::string(3000, 'y') + "\r\n"));
+  backend().quota_bytes = 7000;
+  Client c(backend());
+  c.login();
+  c.send("s1 SELECT INBOX");
+  std::string out = c.send("a1 COPY 1:2 Archive");
+  EXPECT_TRUE(has(out, "a1 NO [OVERQUOTA]")) << out;
+  EXPECT_TRUE(has(c.send("a2 STATUS Archive (MESSAGES)"), "(MESSAGES 0)"));
+  out = c.send("a3 MOVE 1:2 Archive");
+  EXPECT_TRUE(has(out, "a3 OK")) << out;
+  EXPECT_TRUE(has(c.send("a4 STATUS Archive (MESSAGES)"), "(MESSAGES 2)"));
+}
+
 }  // namespace
 }  // namespace tern::imapd::test

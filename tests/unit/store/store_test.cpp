@@ -325,6 +325,16 @@ TEST_F(StoreTest, UsageFollowsEveryChangeAndOldIndexesAreMigrated) {
   EXPECT_EQ(*store_->usage(kBob), sb);
   deliver(kAlice, small);
   EXPECT_EQ(*store_->usage(kAlice), sa + sb);
+
+  // RFC 9208 §4.2: a COPY that would pass the quota fails as a whole; a MOVE does not count.
+  auto inbox = uids(kAlice, "INBOX");
+  auto over = store_->copy(kAlice, "INBOX", inbox, "Archive", sa + sb + sb - 1);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, Errc::over_quota);
+  EXPECT_EQ(uids(kAlice, "Archive").size(), 1u);  // only the earlier copy
+  EXPECT_TRUE(fs::is_empty(maildir("example.test", "alice") + "/.Archive/tmp"));
+  EXPECT_TRUE(store_->copy(kAlice, "INBOX", {inbox.back()}, "Archive", sa + sb + sb).ok());
+  EXPECT_TRUE(store_->move(kAlice, "Archive", uids(kAlice, "Archive"), "INBOX").ok());
 }
 
 TEST_F(StoreTest, MailboxCreateRenameDelete) {
