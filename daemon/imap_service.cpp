@@ -179,6 +179,7 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
   enum class Special { none, timeout, shutdown };
 
   void write_partial(const std::string& bytes) {
+    streamed_ += bytes.size();
     if (conn_ && !closing_) conn_->write(bytes);
   }
 
@@ -232,7 +233,7 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
       return;
     }
     busy_ = false;
-    bool big = out.bytes.size() >= kTrimAfterBytes;
+    bool big = out.bytes.size() + std::exchange(streamed_, 0) >= kTrimAfterBytes;
     finish(std::move(out));
     if (big) trim_soon(rt_.workers);
     if (conn_ && !closing_ && inbox_.size() <= kMaxInbox) conn_->set_reading(true);
@@ -261,6 +262,7 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
   net::Connection* conn_ = nullptr;
   std::shared_ptr<Core> core_;
   std::string inbox_;
+  size_t streamed_ = 0;  // bytes the running call streamed (write_partial)
   bool busy_ = false;
   bool changed_ = false;
   bool closing_ = false;
