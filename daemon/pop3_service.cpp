@@ -82,6 +82,9 @@ class ActionQueue : public std::enable_shared_from_this<ActionQueue> {
     pump();
   }
 
+  // Nothing queued or running (loop thread).
+  bool idle() const { return !running_ && jobs_.empty(); }
+
   // The user whose IN-USE lock this connection holds. Written and read only by jobs, which
   // never overlap (the worker pool's hand-off orders them).
   std::string locked_user;
@@ -159,7 +162,10 @@ FileRead read_file(const std::string& path, std::string& buf, size_t offset) {
   bool ok = ::fstat(fd, &sb) == 0;
   size_t got = 0;
   if (ok) {
-    buf.resize(offset + static_cast<size_t>(sb.st_size));
+    // Room for what to_wire_body adds (stuffing, CRs, terminator), so it does not reallocate.
+    const size_t size = static_cast<size_t>(sb.st_size);
+    buf.reserve(offset + size + size / 32 + 64);
+    buf.resize(offset + size);
     while (got < static_cast<size_t>(sb.st_size)) {
       ssize_t n = ::read(fd, buf.data() + offset + got, static_cast<size_t>(sb.st_size) - got);
       if (n < 0 && errno == EINTR) continue;
@@ -493,7 +499,7 @@ class Pop3Handler final : public net::ConnectionHandler,
       if (!immediate_ || !session_) break;
       pop3d::ActionResult r = std::move(*immediate_);
       immediate_.reset();
-      out = session_->complete(r);
+      out = session_->complete(std::move(r));  // moved: the body is not copied
     }
     // While the session waits for a result it would only buffer input: let the kernel do
     // that instead (bounded by the socket buffers, and the client's own flow control).
@@ -562,6 +568,8 @@ class Pop3Handler final : public net::ConnectionHandler,
   // job goes through the seen queue first, which hands it to the main queue in order.
   void push_after_seen(ActionQueue::Job job) {
     flush_seen();
+    // No flush queued or running: nothing to wait for, so no hop through the seen queue.
+    if (seen_queue_->idle()) return queue_->push(std::move(job));
     seen_queue_->push([main = queue_, job = std::move(job)]() mutable -> std::function<void()> {
       return [main, job = std::move(job)]() mutable { main->push(std::move(job)); };
     });
@@ -605,9 +613,11 @@ class Pop3Handler final : public net::ConnectionHandler,
   // serial queue several at a time, so a RETR is normally answered on the loop thread at once
   // and only every few messages costs a worker round trip, overlapped with the client's
   // reading. A Retrieve outside the window (a client skipping about) drops it and reads from
-  // the requested message on. The window is topped up whenever it is half empty.
+  // the requested message on. The window is topped up kBatchMessages at a time as soon as
+  // that many fit (small batches: a RETR that catches up with the read waits for fewer files).
   static constexpr size_t kWindowMessages = 32;
   static constexpr uint64_t kWindowBytes = 2 << 20;
+  static constexpr size_t kBatchMessages = 8;
 
   struct Prefetched {
     pop3d::Uid uid = 0;
@@ -693,12 +703,13 @@ class Pop3Handler final : public net::ConnectionHandler,
     return r;
   }
 
-  // Reads more ahead once the window is half empty (nothing in flight, in TRANSACTION).
+  // Reads more ahead once a batch fits (nothing in flight, in TRANSACTION); read_batch()
+  // stops at the byte limit.
   void top_up() {
     if (!session_ || session_->state() != pop3d::State::transaction || !inflight_.empty()) return;
     if (next_ == 0 || next_ >= order_.size()) return;  // nothing retrieved yet, or at the end
-    if (window_.size() > kWindowMessages / 2 || window_bytes() > kWindowBytes / 2) return;
-    read_batch(next_, false);
+    if (window_.size() + kBatchMessages > kWindowMessages) return;
+    read_batch(next_, false, kBatchMessages);
   }
 
   void retrieve(pop3d::ActionId id, pop3d::Uid uid) {

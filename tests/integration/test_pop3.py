@@ -3,7 +3,8 @@
 
 STLS and implicit TLS, logins refused before TLS, AUTH PLAIN, LIST/UIDL/TOP/RETR against the
 stored bytes, DELE+QUIT, RSET, a dropped connection deleting nothing, [IN-USE], wrong
-password, \\Seen after RETR, UIDL stable across a restart, and deletions reaching the store.
+password, \\Seen after RETR, UIDL stable across a restart, and deletions reaching the store;
+sizes measured at the first STAT after a restart (login answers without them), cached after.
 """
 import base64
 import os
@@ -117,6 +118,17 @@ def login_when_free(t, timeout=15):
             if "[IN-USE]" not in err_text(e) or time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def raw_login_when_free(t, timeout=15):
+    """raw_pop3s, retrying while the previous session's Release is still on its way."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r, resp = raw_pop3s(t)
+        if "[IN-USE]" not in resp or time.monotonic() > deadline:
+            return r, resp
+        r.close()
+        time.sleep(0.1)
 
 
 def uidl_map(p):
@@ -335,6 +347,30 @@ def main():
         check("DELE+QUIT: 3 left", len(left) == 3 and before[2] not in left.values(), left)
         check("remaining UIDLs unchanged", sorted(left.values()) == sorted(v for k, v in before.items() if k != 2))
         p.quit()
+
+        # -- sizes after a restart: none at login, measured at the first STAT, then cached -----
+        t.stop()
+        t.start()
+        files = mailfill.maildir_files(t.data_dir, USER)
+        kept = sorted(k for k in files if isinstance(k, int))
+        total = sum(len(files[u]) for u in kept)
+        r, resp = raw_login_when_free(t)
+        check("fresh login: count, no octets yet", resp == f"+OK maildrop has {len(kept)} messages", resp)
+        resp = r.cmd("RETR 2")
+        body = r.multiline()
+        check("RETR before any size was asked for", resp == f"+OK {len(files[kept[1]])} octets" and
+              body == files[kept[1]], (resp, body[:120]))
+        r.send("STAT")
+        r.send("LIST 1")
+        check("STAT measures the sizes", r.line() == f"+OK {len(kept)} {total}")
+        check("LIST 1 behind it", r.line() == f"+OK 1 {len(files[kept[0]])}")
+        check("QUIT", r.cmd("QUIT").startswith("+OK"))
+        r.close()
+        r, resp = raw_login_when_free(t)
+        check("next login: sizes cached", resp == f"+OK maildrop has {len(kept)} messages ({total} octets)",
+              resp)
+        r.cmd("QUIT")
+        r.close()
 
         rc = t.stop()
         check("ternd exits 0", rc == 0, rc)
