@@ -79,6 +79,12 @@ AccountDb::Impl::~Impl() {
 }
 
 Result<sqlite3*> AccountDb::Impl::open_connection() {
+  // Once per process, before SQLite initialises (the first open is on the main thread at
+  // startup): without memory statistics SQLite's allocator takes no global mutex. With them,
+  // every allocation of every connection serialised on one lock across the worker threads.
+  // Later calls return SQLITE_MISUSE and change nothing.
+  static const int no_memstatus = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)no_memstatus;
   sqlite3* db = nullptr;
   // NOMUTEX: a connection is used by one thread at a time (leased from the pool).
   int rc = sqlite3_open_v2(path_.c_str(), &db,

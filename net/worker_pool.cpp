@@ -24,17 +24,15 @@ struct WorkerPool::State {
   explicit State(Loop& l) : loop(l) {}
 
   void worker() {
+    std::unique_lock<std::mutex> lock(mu);
     for (;;) {
-      std::pair<std::function<void()>, std::function<void()>> job;
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return stopping || !queue.empty(); });
-        // Shutdown drains: queued work still runs so accepted transactions complete.
-        if (queue.empty()) return;
-        job = std::move(queue.front());
-        queue.pop_front();
-        ++running;
-      }
+      cv.wait(lock, [&] { return stopping || !queue.empty(); });
+      // Shutdown drains: queued work still runs so accepted transactions complete.
+      if (queue.empty()) return;
+      auto job = std::move(queue.front());
+      queue.pop_front();
+      ++running;
+      lock.unlock();
       // Work must not throw (errors are values); if it does anyway, keep the pool alive.
       try {
         job.first();
@@ -44,7 +42,9 @@ struct WorkerPool::State {
         spdlog::error("worker: task threw a non-exception");
       }
       if (job.second) loop.post(std::move(job.second));
-      std::lock_guard<std::mutex> lock(mu);
+      job = {};  // the work's captures are released outside the lock
+      // One acquisition both ends this job and looks for the next one.
+      lock.lock();
       --running;
     }
   }

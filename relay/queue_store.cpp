@@ -331,6 +331,12 @@ Result<std::unique_ptr<QueueStore>> QueueStore::open(const std::string& data_dir
   std::error_code ec;
   std::filesystem::create_directories(impl->dir, ec);
   if (ec) return make_error(Errc::internal, "cannot create " + impl->dir + ": " + ec.message());
+  // Once per process, before SQLite initialises (the first open is on the main thread at
+  // startup): without memory statistics SQLite's allocator takes no global mutex. With them,
+  // every allocation of every connection serialised on one lock across the worker threads.
+  // Later calls return SQLITE_MISUSE and change nothing.
+  static const int no_memstatus = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)no_memstatus;
   int rc = sqlite3_open_v2(impl->db_path.c_str(), &impl->db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK)

@@ -103,6 +103,12 @@ Db::~Db() {
 }
 
 void Db::open(const std::string& path) {
+  // Once per process, before SQLite initialises (the first open is on the main thread at
+  // startup): without memory statistics SQLite's allocator takes no global mutex. With them,
+  // every allocation of every connection serialised on one lock across the worker threads.
+  // Later calls return SQLITE_MISUSE and change nothing.
+  static const int no_memstatus = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)no_memstatus;
   int rc = sqlite3_open_v2(path.c_str(), &db_,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
