@@ -325,6 +325,37 @@ class Imap(unittest.TestCase):
             for s in socks:
                 s.close()
 
+    def test_large_fetch_streamed_in_order(self):
+        # A FETCH whose output passes the daemon's stream threshold (256 KiB) is written in
+        # chunks while it renders: every message's bytes must arrive whole, in order, with the
+        # tagged OK last, and a pipelined command after it must be answered after it.
+        bodies = [b"".join(b"msg %02d line %05d ...............................\r\n" % (k, i)
+                           for i in range(900 + 50 * k)) for k in range(12)]
+        msgs = [simple(f"stream {k}", b) for k, b in enumerate(bodies)]
+        m = self.imaps()
+        self.ok(m.create("Stream"))
+        for msg in msgs:
+            self.ok(m.append("Stream", None, None, msg))
+        m.logout()
+        s = self.t.connect_tls("imaps", timeout=30)
+        try:
+            f = s.makefile("rb")
+            self.assertTrue(f.readline().startswith(b"* OK"))
+            s.sendall(f"a LOGIN {USER} {PASSWORD}\r\nb SELECT Stream\r\n"
+                      f"c FETCH 1:* (UID BODY.PEEK[])\r\nd NOOP\r\n".encode())
+            data = recv_until(s, lambda d: b"\r\nd OK" in d, timeout=60, limit=1 << 24)
+            self.assertGreater(sum(len(x) for x in msgs), 256 * 1024)
+            pos = 0
+            for k, msg in enumerate(msgs):
+                head = b"* %d FETCH (UID %d BODY[] {%d}\r\n" % (k + 1, k + 1, len(msg))
+                at = data.find(head + msg + b")\r\n", pos)
+                self.assertGreaterEqual(at, pos, f"message {k + 1} missing or out of order")
+                pos = at + len(head) + len(msg)
+            self.assertLess(pos, data.find(b"\r\nc OK"))
+            self.assertLess(data.find(b"\r\nc OK"), data.find(b"\r\nd OK"))
+        finally:
+            s.close()
+
     def test_curl(self):
         if not shutil_which("curl"):
             self.skipTest("curl not installed")
