@@ -8,7 +8,7 @@ packages=(
   libuv1-dev libssl-dev libsqlite3-dev libsodium-dev libspdlog-dev
   libgtest-dev libgmock-dev libc-ares-dev libtomlplusplus-dev libcli11-dev
   clang-14 libclang-rt-14-dev
-  openssl sqlite3 curl swaks python3 python3-aiosmtpd python3-dnslib python3-dkim python3-nacl
+  openssl ca-certificates sqlite3 curl swaks python3 python3-aiosmtpd python3-dnslib python3-dkim python3-nacl
   isync fetchmail msmtp offlineimap3
 )
 
