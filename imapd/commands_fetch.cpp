@@ -21,6 +21,8 @@ const store::MessageInfo* find_info(const std::vector<store::MessageInfo>& v, ui
 
 // Cap on the output reserved ahead of a FETCH (the response may still grow past it).
 constexpr uint64_t kMaxReserve = 64ull << 20;
+// Metadata computed during one FETCH/SEARCH is cached in index commits of this many messages.
+constexpr size_t kMetadataBatch = 1000;
 // Per message beyond its metadata and bytes: the FETCH line's items, and the slack
 // write_literal() reserves after a body (so that it does not reallocate).
 constexpr uint64_t kReservePerMessage = 320;
@@ -129,6 +131,7 @@ void Session::Impl::cmd_fetch(const Command& c) {
   bool failed = false;
   const std::string& name = sel->name;
   const std::vector<std::string> names = response_names(a.items);
+  std::vector<std::pair<uint32_t, std::string>> computed;  // metadata to cache
   for (size_t k = 0; k < todo.size(); ++k) {
     auto [i, info] = todo[k];
     uint32_t uid = info->uid;
@@ -149,10 +152,18 @@ void Session::Impl::cmd_fetch(const Command& c) {
       continue;
     }
     // ENVELOPE/BODYSTRUCTURE computed from the bytes: cache them so the next FETCH reads no
-    // message file (the "computed once").
-    if (auto blob = view.computed_metadata_blob()) (void)backend.store().set_cached_metadata(user, name, uid, *blob);
+    // message file (the "computed once"), stored together at the end (or every
+    // kMetadataBatch messages) in one index commit.
+    if (auto blob = view.computed_metadata_blob()) {
+      computed.emplace_back(uid, std::move(*blob));
+      if (computed.size() >= kMetadataBatch) {
+        (void)backend.store().set_cached_metadata(user, name, computed);
+        computed.clear();
+      }
+    }
     if (stream_if_large()) out.bytes.reserve(static_cast<size_t>(std::min(estimate, chunk)));
   }
+  (void)backend.store().set_cached_metadata(user, name, computed);
   if (failed) return no(c.tag, "Some messages could not be fetched", ResponseCode{code::ExpungeIssued, ""});
   ok(c.tag, c.uid ? "UID FETCH completed" : "FETCH completed");
 }
@@ -187,6 +198,7 @@ void Session::Impl::cmd_search(const Command& c) {
   std::vector<uint32_t> seqs, uids;
   uint64_t max_modseq = 0;
   std::string name = sel->name;
+  std::vector<std::pair<uint32_t, std::string>> computed;  // metadata to cache
   for (size_t i = 0; i < sel->count(); ++i) {
     const store::MessageInfo* info = find_info(snap->messages, sel->uid_at(i));
     if (!info) continue;
@@ -198,8 +210,15 @@ void Session::Impl::cmd_search(const Command& c) {
     seqs.push_back(static_cast<uint32_t>(i + 1));
     uids.push_back(uid);
     max_modseq = std::max(max_modseq, info->modseq);
-    if (auto blob = view.computed_metadata_blob()) (void)backend.store().set_cached_metadata(user, name, uid, *blob);
+    if (auto blob = view.computed_metadata_blob()) {
+      computed.emplace_back(uid, std::move(*blob));
+      if (computed.size() >= kMetadataBatch) {
+        (void)backend.store().set_cached_metadata(user, name, computed);
+        computed.clear();
+      }
+    }
   }
+  (void)backend.store().set_cached_metadata(user, name, computed);
   const std::vector<uint32_t>& vals = c.uid ? uids : seqs;
 
   if (ret.save) {

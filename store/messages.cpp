@@ -510,4 +510,22 @@ Status Store::set_cached_metadata(std::string_view user, std::string_view mailbo
   });
 }
 
+Status Store::set_cached_metadata(std::string_view user, std::string_view mailbox,
+                                  const std::vector<std::pair<uint32_t, std::string>>& blobs) {
+  if (blobs.empty()) return {};
+  return detail::guarded_status([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    auto mbox = impl_->require_mailbox(u.address, name);
+    detail::Txn txn(impl_->db);
+    for (const auto& [uid, blob] : blobs)
+      impl_->db.prepare("UPDATE messages SET cached_metadata = ? WHERE mailbox_id = ? AND uid = ?")
+          .bind(blob).bind(mbox.id).bind(static_cast<int64_t>(uid)).run();
+    txn.commit();
+    impl_->committed();
+  });
+}
+
 }  // namespace tern::store

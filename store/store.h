@@ -250,6 +250,11 @@ class Store {
   Result<Changes> changes_since(std::string_view user, std::string_view mailbox, uint64_t modseq);
   Status set_cached_metadata(std::string_view user, std::string_view mailbox, uint32_t uid,
                              std::string_view blob);
+  // Many at once, one index commit (messages gone meanwhile are skipped): a FETCH ENVELOPE
+  // over messages indexed without metadata (a Maildir copied in, a rebuilt index) would
+  // otherwise cost a durable commit per message.
+  Status set_cached_metadata(std::string_view user, std::string_view mailbox,
+                             const std::vector<std::pair<uint32_t, std::string>>& blobs);
 
   // Change notification (IMAP IDLE): `callback` runs after every commit that changed the
   // mailbox (new message, flags, expunge, metadata excluded).

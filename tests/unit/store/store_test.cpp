@@ -290,6 +290,20 @@ TEST_F(StoreTest, CopyAndMoveMapUids) {
   EXPECT_EQ(missing.error().code, Errc::not_found);
 }
 
+TEST_F(StoreTest, MetadataIsCachedManyAtOnceInOneCommit) {
+  open();
+  uint32_t a = deliver(kAlice, msg(1));
+  uint32_t b = deliver(kAlice, msg(2));
+  ops_->clear();
+  ASSERT_TRUE(store_->set_cached_metadata(kAlice, "INBOX", {{a, "blob-a"}, {b, "blob-b"}, {99, "gone"}}).ok());
+  auto log = ops_->log();
+  EXPECT_EQ(std::count(log.begin(), log.end(), "index_commit "), 1);
+  auto snap = *store_->snapshot(kAlice, "INBOX");
+  EXPECT_EQ(snap.messages[0].cached_metadata, "blob-a");
+  EXPECT_EQ(snap.messages[1].cached_metadata, "blob-b");
+  EXPECT_TRUE(store_->set_cached_metadata(kAlice, "INBOX", std::vector<std::pair<uint32_t, std::string>>{}).ok());
+}
+
 // The quota's usage is kept by the index (mailboxes.bytes): it must follow every way a
 // message comes and goes, and an index made before the column existed is filled on open.
 TEST_F(StoreTest, UsageFollowsEveryChangeAndOldIndexesAreMigrated) {
