@@ -73,6 +73,7 @@ class ConnImpl final : public Connection {
   void flush_tls();
   void process_tls();
   void handshake_finished();
+  void ack_now();  // TCP_QUICKACK: the pending ACK goes out now (see connection.cpp)
   void deliver(std::string_view plain);
   void update_reading();
   void touch_idle();
