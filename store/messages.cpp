@@ -483,14 +483,20 @@ Result<Changes> Store::changes_since(std::string_view user, std::string_view mai
     {
       auto st = impl_->db.prepare(
           "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata "
-          "FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
+          "FROM messages WHERE mailbox_id = ? AND modseq > ?");
       st.bind(mbox.id).bind(static_cast<int64_t>(modseq));
       while (st.step()) out.changed.push_back(to_info(read_row(st)));
+      // Sorted here: "ORDER BY uid" made SQLite walk the whole mailbox in primary-key order
+      // instead of the modseq index, so every IDLE wake-up and every sync after an APPEND
+      // cost a full scan of the mailbox.
+      std::sort(out.changed.begin(), out.changed.end(),
+                [](const MessageInfo& a, const MessageInfo& b) { return a.uid < b.uid; });
     }
     auto st = impl_->db.prepare(
-        "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
+        "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ?");
     st.bind(mbox.id).bind(static_cast<int64_t>(modseq));
     while (st.step()) out.vanished.push_back(static_cast<uint32_t>(st.i64(0)));
+    std::sort(out.vanished.begin(), out.vanished.end());
     return out;
   });
 }
