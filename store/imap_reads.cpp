@@ -1,4 +1,5 @@
-// Store: read-only lookups for IMAP FETCH (declared in the "IMAP reads" block of store.h).
+// Store: read-only lookups for IMAP FETCH (declared in the "IMAP reads" block of store.h;
+// messages() with paths lives beside the plain messages() in messages.cpp).
 // A full-body FETCH of one message cost two locked index lookups (messages(), then the file
 // name in read_message()); here one query lists the files with the rows and the bytes are
 // read by that path with no lock, the index consulted again only when the file has moved.
@@ -16,11 +17,6 @@ namespace tern::store {
 using detail::check;
 
 namespace {
-
-// As messages(): one scan of the primary key between the smallest and largest wanted UID.
-constexpr const char* kRowsBetween =
-    "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata "
-    "FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid";
 
 // "new/<name>" or "cur/<name>" with a plain file name: what the index stores as `file`.
 bool is_message_file(std::string_view rel) {
@@ -55,43 +51,6 @@ ReadOutcome read_whole_file(const std::string& path, std::string& data) {
 }
 
 }  // namespace
-
-Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::string_view mailbox,
-                                                 const std::vector<uint32_t>& uids,
-                                                 std::vector<std::string>* paths) {
-  if (!paths) return messages(user, mailbox, uids);
-  paths->clear();
-  return detail::guarded([&] {
-    auto u = check(detail::canonical_user(user));
-    auto name = check(detail::canonical_mailbox(mailbox));
-    std::vector<uint32_t> want(uids);
-    std::sort(want.begin(), want.end());
-    want.erase(std::unique(want.begin(), want.end()), want.end());
-    std::lock_guard lock(impl_->mu);
-    impl_->ensure_user_locked(u);
-    auto row = impl_->require_mailbox(u.address, name);
-    std::vector<MessageInfo> out;
-    if (want.empty()) return out;
-    const std::string dir = impl_->folder_dir(u, name) + "/";
-    auto st = impl_->db.prepare(kRowsBetween);
-    st.bind(row.id).bind(static_cast<int64_t>(want.front())).bind(static_cast<int64_t>(want.back()));
-    while (st.step()) {
-      auto uid = static_cast<uint32_t>(st.i64(0));
-      if (!std::binary_search(want.begin(), want.end(), uid)) continue;
-      MessageInfo m;
-      m.uid = uid;
-      m.size = static_cast<uint64_t>(st.i64(2));
-      m.internal_date = st.i64(3);
-      m.flags.system = static_cast<uint32_t>(st.i64(4));
-      m.flags.keywords = detail::split_keywords(st.text(5));
-      m.modseq = static_cast<uint64_t>(st.i64(6));
-      m.cached_metadata = st.text(7);
-      out.push_back(std::move(m));
-      paths->push_back(dir + st.text(1));
-    }
-    return out;
-  });
-}
 
 Result<std::string> Store::read_message_at(std::string_view user, std::string_view mailbox,
                                            uint32_t uid, std::string_view path) {

@@ -142,17 +142,23 @@ Result<MailboxSnapshot> Store::snapshot_rows(std::string_view user, std::string_
 
 Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::string_view mailbox,
                                                  const std::vector<uint32_t>& uids) {
+  return messages(user, mailbox, uids, nullptr);
+}
+
+Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::string_view mailbox,
+                                                 const std::vector<uint32_t>& uids,
+                                                 std::vector<std::string>* paths) {
+  if (paths) paths->clear();
   return detail::guarded([&] {
     auto u = check(detail::canonical_user(user));
     auto name = check(detail::canonical_mailbox(mailbox));
-    std::vector<uint32_t> want(uids);
-    std::sort(want.begin(), want.end());
-    want.erase(std::unique(want.begin(), want.end()), want.end());
+    std::vector<uint32_t> want = sorted_unique(uids);
     std::lock_guard lock(impl_->mu);
     impl_->ensure_user_locked(u);
     auto row = impl_->require_mailbox(u.address, name);
     std::vector<MessageInfo> out;
     if (want.empty()) return out;
+    const std::string dir = paths ? impl_->folder_dir(u, name) + "/" : std::string();
     // One scan of the primary key between the smallest and largest wanted UID: a FETCH of a
     // few messages reads a few rows, not the whole mailbox.
     auto st = impl_->db.prepare(
@@ -161,7 +167,9 @@ Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::str
     st.bind(row.id).bind(static_cast<int64_t>(want.front())).bind(static_cast<int64_t>(want.back()));
     while (st.step()) {
       auto r = read_row(st);
-      if (std::binary_search(want.begin(), want.end(), r.uid)) out.push_back(to_info(std::move(r)));
+      if (!std::binary_search(want.begin(), want.end(), r.uid)) continue;
+      if (paths) paths->push_back(dir + r.file);
+      out.push_back(to_info(std::move(r)));
     }
     return out;
   });

@@ -286,7 +286,7 @@ class Store {
                                      const std::vector<uint32_t>& uids);
   // --- end of POP3 reads ----------------------------------------------------------------
 
-  // --- IMAP reads (store/imap_reads.cpp; used by imapd/ FETCH) --------------------------
+  // --- IMAP reads (store/imap_reads.cpp, messages() in messages.cpp; used by imapd/ FETCH) -
   // A FETCH that sends message bytes used messages() and then read_message() per message:
   // four index statements and two lock round trips per message. messages() with `paths`
   // also returns where each file was (paths->at(i) for result[i], absolute), and
