@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "net/net.h"
@@ -64,6 +65,28 @@ TEST(WorkerPool, RunsInParallel) {
         [&] { ++done; });
   EXPECT_TRUE(loop.run_until([&] { return done == 16; }, std::chrono::seconds(20)));
   EXPECT_GT(max_inside.load(), 1);
+}
+
+// Jobs that arrive one at a time go to the worker that went idle last, so a sequential
+// client's commands keep running on one warm thread instead of cycling through all of them.
+TEST(WorkerPool, SequentialJobsReuseTheMostRecentlyIdleWorker) {
+  Loop loop;
+  WorkerPool pool(loop, 8);
+  // Let every worker reach its idle wait first.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::set<std::thread::id> ran_on;
+  for (int i = 0; i < 20; ++i) {
+    bool done = false;
+    std::thread::id id;
+    ASSERT_TRUE(pool.submit([&] { id = std::this_thread::get_id(); }, [&] { done = true; }));
+    ASSERT_TRUE(loop.run_until([&] { return done; }, std::chrono::seconds(5)));
+    ran_on.insert(id);
+    // pending() drops to 0 in the same critical section in which the worker goes idle.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (pool.pending() != 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+  }
+  EXPECT_EQ(ran_on.size(), 1u);
 }
 
 TEST(Loop, PostFromOtherThreadRunsOnLoopThread) {
