@@ -123,8 +123,8 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
     // Streamed FETCH output: posted from the worker, so it is written on the loop before the
     // call's completion (posted later, same FIFO) and after everything written earlier.
     auto partial = [weak, loop](std::string bytes) {
-      loop->post([weak, bytes = std::move(bytes)] {
-        if (auto h = weak.lock()) h->write_partial(bytes);
+      loop->post([weak, bytes = std::move(bytes)]() mutable {
+        if (auto h = weak.lock()) h->write_partial(std::move(bytes));
       });
     };
     core_ = std::make_shared<Core>(rt_, std::move(notify), std::move(partial));
@@ -178,9 +178,9 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
  private:
   enum class Special { none, timeout, shutdown };
 
-  void write_partial(const std::string& bytes) {
+  void write_partial(std::string bytes) {
     streamed_ += bytes.size();
-    if (conn_ && !closing_) conn_->write(bytes);
+    if (conn_ && !closing_) conn_->write_owned(std::move(bytes));
   }
 
   void mailbox_changed() {
@@ -242,7 +242,7 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
 
   void finish(imapd::Output out) {
     if (!conn_) return;
-    if (!out.bytes.empty()) conn_->write(out.bytes);
+    if (!out.bytes.empty()) conn_->write_owned(std::move(out.bytes));
     if (out.close_after_write) {
       closing_ = true;
       conn_->close();

@@ -245,6 +245,12 @@ void ConnImpl::write(std::string_view bytes) {
   raw_write(std::string(bytes));
 }
 
+void ConnImpl::write_owned(std::string bytes) {
+  if (tls_) return write(bytes);  // encrypted into new records anyway
+  if (closing_ || bytes.empty()) return;
+  raw_write(std::move(bytes));
+}
+
 void ConnImpl::raw_write(std::string data) {
   if (closed_ || data.empty()) return;
   auto* w = new WriteReq;

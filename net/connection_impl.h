@@ -53,6 +53,7 @@ class ConnImpl final : public Connection {
   bool opened() const { return opened_; }
 
   void write(std::string_view bytes) override;
+  void write_owned(std::string bytes) override;
   void start_tls() override;
   void start_tls_client(const std::string& server_name) override;
   void close() override;

@@ -203,6 +203,9 @@ class Connection {
 
   // Queues bytes (encrypted when TLS is active). Ignored once closing.
   virtual void write(std::string_view bytes) = 0;
+  // The same, taking the buffer: a plain connection queues it as it is instead of copying it
+  // (large FETCH and RETR responses).
+  virtual void write_owned(std::string bytes) { write(bytes); }
   // Server STARTTLS: everything already written goes out in clear first, then the handshake
   // runs; on success on_tls_ready(), on failure the connection closes (on_close()).
   virtual void start_tls() = 0;
