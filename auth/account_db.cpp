@@ -63,7 +63,7 @@ Result<std::string> mailbox_name(std::string_view address, const char* what) {
 
 std::string domain_of(const std::string& canonical) { return canonical.substr(canonical.rfind('@') + 1); }
 
-Status require_local_domain(sqlite3* db, const std::string& domain) {
+Status require_local_domain(sql::Connection& db, const std::string& domain) {
   auto local = query_domain(db, domain);
   if (!local) return local.error();
   if (!*local) return make_error(Errc::not_found, domain + " is not a local domain");
@@ -74,11 +74,10 @@ Status require_local_domain(sqlite3* db, const std::string& domain) {
 
 // ---- Impl: connections -------------------------------------------------------------------
 
-AccountDb::Impl::~Impl() {
-  for (sqlite3* db : idle_) sqlite3_close_v2(db);
-}
+// Each idle connection finalizes its cached statements, then closes.
+AccountDb::Impl::~Impl() = default;
 
-Result<sqlite3*> AccountDb::Impl::open_connection() {
+Result<std::unique_ptr<sql::Connection>> AccountDb::Impl::open_connection() {
   // Once per process, before SQLite initialises (the first open is on the main thread at
   // startup): without memory statistics SQLite's allocator takes no global mutex. With them,
   // every allocation of every connection serialised on one lock across the worker threads.
@@ -103,21 +102,21 @@ Result<sqlite3*> AccountDb::Impl::open_connection() {
     sqlite3_close_v2(db);
     return s.error();
   }
-  return db;
+  return std::make_unique<sql::Connection>(db);
 }
 
 Result<AccountDb::Impl::Lease> AccountDb::Impl::acquire() {
   {
     std::lock_guard lock(mu_);
     if (!idle_.empty()) {
-      sqlite3* db = idle_.back();
+      std::unique_ptr<sql::Connection> conn = std::move(idle_.back());
       idle_.pop_back();
-      return Lease(this, db);
+      return Lease(this, std::move(conn));
     }
   }
-  auto db = open_connection();
-  if (!db) return db.error();
-  return Lease(this, *db);
+  auto conn = open_connection();
+  if (!conn) return conn.error();
+  return Lease(this, std::move(*conn));
 }
 
 const std::string& AccountDb::Impl::dummy_hash() {
@@ -130,16 +129,25 @@ const std::string& AccountDb::Impl::dummy_hash() {
   return dummy_hash_;
 }
 
-void AccountDb::Impl::release(sqlite3* db) {
-  std::lock_guard lock(mu_);
-  if (idle_.size() < kMaxIdleConnections) idle_.push_back(db);
-  else sqlite3_close_v2(db);
+void AccountDb::Impl::release(std::unique_ptr<sql::Connection> conn) {
+  // Every Stmt was handed back (reset), so no statement holds a read transaction open. A
+  // transaction left open by a failed COMMIT would pin this connection to an old snapshot
+  // for its next user: roll it back.
+  if (sqlite3_get_autocommit(conn->get()) == 0) (void)sql::exec(conn->get(), "ROLLBACK");
+  {
+    std::lock_guard lock(mu_);
+    if (idle_.size() < kMaxIdleConnections) {
+      idle_.push_back(std::move(conn));
+      return;
+    }
+  }
+  // conn closes here, outside the lock.
 }
 
 Status AccountDb::Impl::init_schema() {
   auto lease = acquire();
   if (!lease) return lease.error();
-  sqlite3* db = lease->get();
+  sql::Connection& db = lease->conn();
   sql::WriteTxn txn(db);
   if (!txn.begun().ok()) return txn.begun();
   sql::Stmt v(db, "PRAGMA user_version");
@@ -149,8 +157,8 @@ Status AccountDb::Impl::init_schema() {
     return make_error(Errc::internal, "accounts.db: schema version " + std::to_string(version) +
                                           " is newer than this program understands");
   if (version < kSchemaVersion) {
-    if (Status s = sql::exec(db, kSchema); !s.ok()) return s;
-    if (Status s = sql::exec(db, ("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str()); !s.ok())
+    if (Status s = sql::exec(db.get(), kSchema); !s.ok()) return s;
+    if (Status s = sql::exec(db.get(), ("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str()); !s.ok())
       return s;
   }
   return txn.commit();
@@ -158,7 +166,7 @@ Status AccountDb::Impl::init_schema() {
 
 // ---- row lookups -------------------------------------------------------------------------
 
-Result<std::optional<UserRow>> query_user(sqlite3* db, const std::string& address) {
+Result<std::optional<UserRow>> query_user(sql::Connection& db, const std::string& address) {
   sql::Stmt st(db, "SELECT password, quota, enabled, created FROM users WHERE address=?1");
   if (!st.prepared()) return st.prepare_error();
   st.bind(1, address);
@@ -173,7 +181,7 @@ Result<std::optional<UserRow>> query_user(sqlite3* db, const std::string& addres
   return std::optional<UserRow>(std::move(row));
 }
 
-Result<bool> query_domain(sqlite3* db, const std::string& domain) {
+Result<bool> query_domain(sql::Connection& db, const std::string& domain) {
   sql::Stmt st(db, "SELECT 1 FROM domains WHERE name=?1");
   if (!st.prepared()) return st.prepare_error();
   st.bind(1, domain);
@@ -183,7 +191,7 @@ Result<bool> query_domain(sqlite3* db, const std::string& domain) {
   return st.step_error("read domain");
 }
 
-Result<std::vector<std::string>> query_alias(sqlite3* db, const std::string& alias) {
+Result<std::vector<std::string>> query_alias(sql::Connection& db, const std::string& alias) {
   sql::Stmt st(db, "SELECT target FROM aliases WHERE alias=?1 ORDER BY target");
   if (!st.prepared()) return st.prepare_error();
   st.bind(1, alias);
@@ -217,7 +225,7 @@ Status AccountDb::add_domain(std::string_view domain) {
   if (!name) return make_error(Errc::syntax, "bad domain name \"" + std::string(domain) + "\"");
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sql::Stmt st(lease->get(), "INSERT INTO domains(name, created) VALUES(?1, ?2)");
+  sql::Stmt st(lease->conn(), "INSERT INTO domains(name, created) VALUES(?1, ?2)");
   if (!st.prepared()) return st.prepare_error();
   st.bind(1, *name).bind(2, unix_now());
   int rc = st.step();
@@ -231,7 +239,7 @@ Status AccountDb::remove_domain(std::string_view domain) {
   if (!name) return make_error(Errc::syntax, "bad domain name \"" + std::string(domain) + "\"");
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sqlite3* db = lease->get();
+  sql::Connection& db = lease->conn();
   sql::WriteTxn txn(db);
   if (!txn.begun().ok()) return txn.begun();
   sql::Stmt count(db,
@@ -249,14 +257,14 @@ Status AccountDb::remove_domain(std::string_view domain) {
   if (!del.prepared()) return del.prepare_error();
   del.bind(1, *name);
   if (del.step() != SQLITE_DONE) return del.step_error("remove domain");
-  if (sqlite3_changes(db) == 0) return make_error(Errc::not_found, "no such domain " + *name);
+  if (sqlite3_changes(db.get()) == 0) return make_error(Errc::not_found, "no such domain " + *name);
   return txn.commit();
 }
 
 Result<std::vector<std::string>> AccountDb::list_domains() {
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sql::Stmt st(lease->get(), "SELECT name FROM domains ORDER BY name");
+  sql::Stmt st(lease->conn(), "SELECT name FROM domains ORDER BY name");
   if (!st.prepared()) return st.prepare_error();
   std::vector<std::string> out;
   int rc;
@@ -270,7 +278,7 @@ Result<bool> AccountDb::is_local_domain(std::string_view domain) {
   if (!name) return false;
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  return query_domain(lease->get(), *name);
+  return query_domain(lease->conn(), *name);
 }
 
 // Users ------------------------------------------------------------------------------------
@@ -284,7 +292,7 @@ Status AccountDb::add_user(std::string_view address, std::string_view password, 
   if (!hash) return hash.error();
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sqlite3* db = lease->get();
+  sql::Connection& db = lease->conn();
   sql::WriteTxn txn(db);
   if (!txn.begun().ok()) return txn.begun();
   std::string domain = domain_of(*name);
@@ -312,7 +320,7 @@ Status update_user(AccountDb::Impl& impl, std::string_view address, const char* 
   if (!name) return make_error(Errc::syntax, "bad user address \"" + std::string(address) + "\"");
   auto lease = impl.acquire();
   if (!lease) return lease.error();
-  sql::Stmt st(lease->get(), sql_text);
+  sql::Stmt st(lease->conn(), sql_text);
   if (!st.prepared()) return st.prepare_error();
   st.bind(1, *name);
   bind(st);
@@ -346,7 +354,7 @@ Status AccountDb::remove_user(std::string_view address) {
   if (!name) return make_error(Errc::syntax, "bad user address \"" + std::string(address) + "\"");
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sql::Stmt st(lease->get(), "DELETE FROM users WHERE address=?1");
+  sql::Stmt st(lease->conn(), "DELETE FROM users WHERE address=?1");
   if (!st.prepared()) return st.prepare_error();
   st.bind(1, *name);
   if (st.step() != SQLITE_DONE) return st.step_error("remove user");
@@ -359,7 +367,7 @@ Status AccountDb::remove_user(std::string_view address) {
 Result<std::vector<UserInfo>> AccountDb::list_users() {
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sql::Stmt st(lease->get(), "SELECT address, quota, enabled, created FROM users ORDER BY domain, address");
+  sql::Stmt st(lease->conn(), "SELECT address, quota, enabled, created FROM users ORDER BY domain, address");
   if (!st.prepared()) return st.prepare_error();
   std::vector<UserInfo> out;
   int rc;
@@ -375,7 +383,7 @@ Result<std::optional<UserInfo>> AccountDb::find_user(std::string_view address) {
   if (!name) return std::optional<UserInfo>();
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  auto row = query_user(lease->get(), *name);
+  auto row = query_user(lease->conn(), *name);
   if (!row) return row.error();
   if (!*row) return std::optional<UserInfo>();
   return std::optional<UserInfo>(UserInfo{*name, (*row)->quota, (*row)->enabled, (*row)->created});
@@ -413,7 +421,7 @@ Status AccountDb::add_alias(std::string_view alias, const std::vector<std::strin
   }
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sqlite3* db = lease->get();
+  sql::Connection& db = lease->conn();
   sql::WriteTxn txn(db);
   if (!txn.begun().ok()) return txn.begun();
   if (Status s = require_local_domain(db, domain); !s.ok()) return s;
@@ -445,7 +453,7 @@ Status AccountDb::remove_alias(std::string_view alias) {
   }
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sql::Stmt st(lease->get(), "DELETE FROM aliases WHERE alias=?1");
+  sql::Stmt st(lease->conn(), "DELETE FROM aliases WHERE alias=?1");
   if (!st.prepared()) return st.prepare_error();
   st.bind(1, name);
   if (st.step() != SQLITE_DONE) return st.step_error("remove alias");
@@ -456,7 +464,7 @@ Status AccountDb::remove_alias(std::string_view alias) {
 Result<std::vector<AliasInfo>> AccountDb::list_aliases() {
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sql::Stmt st(lease->get(), "SELECT alias, target FROM aliases ORDER BY domain, alias, target");
+  sql::Stmt st(lease->conn(), "SELECT alias, target FROM aliases ORDER BY domain, alias, target");
   if (!st.prepared()) return st.prepare_error();
   std::vector<AliasInfo> out;
   int rc;
@@ -481,7 +489,7 @@ Result<PasswordCheckResult> AccountDb::check_password(std::string_view user, std
   if (name) {
     auto lease = impl_->acquire();
     if (!lease) return lease.error();
-    auto r = query_user(lease->get(), *name);
+    auto r = query_user(lease->conn(), *name);
     if (!r) return r.error();
     row = std::move(*r);
   }  // the connection goes back to the pool before the slow hash

@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -18,21 +19,24 @@ class AccountDb::Impl {
   Impl(std::string path, Options options) : path_(std::move(path)), options_(options) {}
   ~Impl();
 
-  // A connection for the calling thread: one from the idle pool, or a new one.
+  // A connection for the calling thread: one from the idle pool, or a new one. It keeps
+  // its prepared statements (sql::Connection) while idle; every sql::Stmt made on it must
+  // end before the lease does (they are locals declared after it).
   class Lease {
    public:
-    Lease(Impl* impl, sqlite3* db) : impl_(impl), db_(db) {}
-    Lease(Lease&& o) noexcept : impl_(o.impl_), db_(o.db_) { o.db_ = nullptr; }
+    Lease(Impl* impl, std::unique_ptr<sql::Connection> conn) : impl_(impl), conn_(std::move(conn)) {}
+    Lease(Lease&& o) noexcept = default;
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
     ~Lease() {
-      if (db_) impl_->release(db_);
+      if (conn_) impl_->release(std::move(conn_));
     }
-    sqlite3* get() const { return db_; }
+    sql::Connection& conn() const { return *conn_; }
+    sqlite3* get() const { return conn_->get(); }
 
    private:
     Impl* impl_;
-    sqlite3* db_;
+    std::unique_ptr<sql::Connection> conn_;
   };
 
   Result<Lease> acquire();
@@ -44,15 +48,15 @@ class AccountDb::Impl {
   const std::string& dummy_hash();
 
  private:
-  void release(sqlite3* db);
-  Result<sqlite3*> open_connection();
+  void release(std::unique_ptr<sql::Connection> conn);
+  Result<std::unique_ptr<sql::Connection>> open_connection();
 
   std::string path_;
   Options options_;
   std::once_flag dummy_once_;
   std::string dummy_hash_;
   std::mutex mu_;
-  std::vector<sqlite3*> idle_;
+  std::vector<std::unique_ptr<sql::Connection>> idle_;
 };
 
 // Row lookups on one connection (canonical inputs).
@@ -62,8 +66,8 @@ struct UserRow {
   bool enabled = true;
   int64_t created = 0;
 };
-Result<std::optional<UserRow>> query_user(sqlite3* db, const std::string& address);
-Result<bool> query_domain(sqlite3* db, const std::string& domain);
-Result<std::vector<std::string>> query_alias(sqlite3* db, const std::string& alias);
+Result<std::optional<UserRow>> query_user(sql::Connection& db, const std::string& address);
+Result<bool> query_domain(sql::Connection& db, const std::string& domain);
+Result<std::vector<std::string>> query_alias(sql::Connection& db, const std::string& alias);
 
 }  // namespace tern::auth

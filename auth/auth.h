@@ -4,8 +4,13 @@
 // Implementation notes
 // - Owns data_dir/accounts.db (SQLite, WAL, busy_timeout 5 s). Tables: domains(name),
 //   users(address, domain, password, quota, enabled, created), aliases(alias, target).
-//   ternd and ternctl open it at the same time; there are no caches, every call reads the
-//   database, so changes made by ternctl take effect in ternd at once.
+//   ternd and ternctl open it at the same time; there are no data caches, every call reads
+//   the database, so changes made by ternctl take effect in ternd at once.
+// - Each pooled connection keeps its prepared statements (sqlite_util.h sql::Connection),
+//   keyed by SQL text: a lookup compiles no SQL after the first. A borrowed statement is
+//   reset and its bindings cleared when its scope ends (no read transaction outlives a
+//   call); sqlite3_prepare_v2 re-prepares it after a schema change; closing a connection
+//   finalizes them all.
 // - Canonical forms: domains are ASCII lower-case; addresses are "local@domain" with BOTH
 //   parts lower-cased (we treat local parts case-insensitively, which is what users expect,
 //   although RFC 5321 §2.4 allows case-sensitive ones). User and alias local parts may not

@@ -21,7 +21,7 @@ Split split_canonical(const std::string& a) {
 // address is expanded once per resolution; chains deeper than kMaxAliasDepth are cut.
 class Expander {
  public:
-  Expander(sqlite3* db, bool use_catchall) : db_(db), use_catchall_(use_catchall) {}
+  Expander(sql::Connection& db, bool use_catchall) : db_(db), use_catchall_(use_catchall) {}
 
   // True when the address (or its base, or its domain's catch-all) is known here.
   Result<bool> expand(const std::string& address, int depth) {
@@ -98,22 +98,23 @@ class Expander {
     v.push_back(s);
   }
 
-  sqlite3* db_;
+  sql::Connection& db_;
   bool use_catchall_;
   std::set<std::string> visited_;
   std::unordered_map<std::string, bool> domains_;
 };
 
-// Reads of one resolution see one snapshot even while ternctl writes.
+// Reads of one resolution see one snapshot even while ternctl writes. BEGIN and COMMIT are
+// cached statements too (sqlite3_exec would compile them on every call).
 class ReadTxn {
  public:
-  explicit ReadTxn(sqlite3* db) : db_(db) { ok_ = sql::exec(db, "BEGIN").ok(); }
+  explicit ReadTxn(sql::Connection& db) : db_(db) { ok_ = sql::run(db, "BEGIN").ok(); }
   ~ReadTxn() {
-    if (ok_) (void)sql::exec(db_, "COMMIT");
+    if (ok_) (void)sql::run(db_, "COMMIT");
   }
 
  private:
-  sqlite3* db_;
+  sql::Connection& db_;
   bool ok_;
 };
 
@@ -133,7 +134,7 @@ Result<Recipient> AccountDb::resolve_recipient(std::string_view address) {
   if (!name) return make_error(Errc::syntax, "bad recipient address");
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  ReadTxn snapshot(lease->get());
+  ReadTxn snapshot(lease->conn());
   Recipient out;
   Split parts = split_canonical(*name);
   const Options& opt = impl_->options();
@@ -144,14 +145,14 @@ Result<Recipient> AccountDb::resolve_recipient(std::string_view address) {
     if (auto target = canonical_address(opt.postmaster); target && *target != *name)
       postmaster_target = *target;
   }
-  auto local = query_domain(lease->get(), parts.domain);
+  auto local = query_domain(lease->conn(), parts.domain);
   if (!local) return local.error();
   bool our_hostname = postmaster_target && parts.domain == ascii_lower(opt.hostname);
   if (!*local && !our_hostname) {
     out.kind = Recipient::Kind::not_local_domain;
     return out;
   }
-  Expander ex(lease->get(), /*use_catchall=*/true);
+  Expander ex(lease->conn(), /*use_catchall=*/true);
   if (*local) {
     auto known = ex.expand(*name, 0);
     if (!known) return known.error();
@@ -180,12 +181,12 @@ Result<bool> AccountDb::owns_address(std::string_view user, std::string_view add
   }
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  ReadTxn snapshot(lease->get());
-  auto local = query_domain(lease->get(), ap.domain);
+  ReadTxn snapshot(lease->conn());
+  auto local = query_domain(lease->conn(), ap.domain);
   if (!local) return local.error();
   if (!*local) return false;
   // Aliases that reach the user; the catch-all would let anyone claim any unknown address.
-  Expander ex(lease->get(), /*use_catchall=*/false);
+  Expander ex(lease->conn(), /*use_catchall=*/false);
   auto known = ex.expand(*a, 0);
   if (!known) return known.error();
   for (const auto& x : ex.users_)

@@ -4,8 +4,10 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -28,12 +30,76 @@ inline Status exec(sqlite3* db, const char* sql) {
   return make_error(code, "accounts.db: " + text);
 }
 
+// One SQLite connection and the statements prepared on it, keyed by their SQL text. A
+// connection is used by one thread at a time (AccountDb leases it), so the cache takes no
+// lock. Statements come from sqlite3_prepare_v2, which re-prepares a statement by itself
+// when the schema changed since (sqlite3_step retries SQLITE_SCHEMA internally), so a cached
+// statement never runs against a stale schema. Destruction finalizes every statement, then
+// closes the connection.
+class Connection {
+ public:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  ~Connection() {
+    for (auto& e : cache_) sqlite3_finalize(e.stmt);
+    sqlite3_close_v2(db_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  sqlite3* get() const { return db_; }
+
+ private:
+  friend class Stmt;
+  struct Entry {
+    std::string sql;
+    sqlite3_stmt* stmt = nullptr;
+    bool busy = false;  // borrowed by a live Stmt
+  };
+  static constexpr size_t kNotCached = SIZE_MAX;
+
+  // Borrows the cached statement for `sql` (preparing and caching it on first use). While it
+  // is borrowed, the same text gets a private statement (finalized after use) instead.
+  // Returns kNotCached with *out owned by the caller in that case, or on failure.
+  size_t borrow(std::string_view sql, sqlite3_stmt** out, int* rc) {
+    for (size_t i = 0; i < cache_.size(); ++i) {
+      if (cache_[i].sql != sql) continue;
+      if (cache_[i].busy) break;  // nested use of the same text: a private statement
+      cache_[i].busy = true;
+      *out = cache_[i].stmt;
+      *rc = SQLITE_OK;
+      return i;
+    }
+    *rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), out, nullptr);
+    if (*rc != SQLITE_OK) return kNotCached;
+    for (const auto& e : cache_)
+      if (e.sql == sql) return kNotCached;
+    cache_.push_back(Entry{std::string(sql), *out, true});
+    return cache_.size() - 1;
+  }
+  // sqlite3_reset ends the statement's implicit read transaction even when it was not
+  // stepped to SQLITE_DONE; the next borrower starts with no bindings.
+  void give_back(size_t slot) {
+    sqlite3_stmt* st = cache_[slot].stmt;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    cache_[slot].busy = false;
+  }
+
+  sqlite3* db_;
+  std::vector<Entry> cache_;
+};
+
+// A statement for one use: borrowed from the connection's cache and handed back (reset,
+// bindings cleared) when it goes out of scope.
 class Stmt {
  public:
-  Stmt(sqlite3* db, std::string_view sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+  Stmt(Connection& conn, std::string_view sql) : conn_(&conn), db_(conn.get()) {
+    slot_ = conn.borrow(sql, &stmt_, &rc_);
   }
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  ~Stmt() {
+    if (slot_ != Connection::kNotCached) conn_->give_back(slot_);
+    else sqlite3_finalize(stmt_);
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
@@ -60,30 +126,41 @@ class Stmt {
   int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
 
  private:
+  Connection* conn_;
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  size_t slot_ = Connection::kNotCached;
   int rc_ = SQLITE_OK;
   int last_ = SQLITE_OK;
 };
+
+// Runs one statement without parameters or rows (BEGIN, COMMIT, ...) from the cache.
+inline Status run(Connection& conn, std::string_view sql) {
+  Stmt st(conn, sql);
+  if (!st.prepared()) return st.prepare_error();
+  int rc = st.step();
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) return {};
+  return st.step_error(sql);
+}
 
 // BEGIN IMMEDIATE takes the write lock up front, so a writer waits in busy_timeout instead of
 // failing with SQLITE_BUSY when upgrading a read transaction. Rolls back unless committed.
 class WriteTxn {
  public:
-  explicit WriteTxn(sqlite3* db) : db_(db) { status_ = exec(db, "BEGIN IMMEDIATE"); }
+  explicit WriteTxn(Connection& conn) : conn_(conn) { status_ = run(conn, "BEGIN IMMEDIATE"); }
   ~WriteTxn() {
-    if (status_.ok() && !done_) (void)exec(db_, "ROLLBACK");
+    if (status_.ok() && !done_) (void)run(conn_, "ROLLBACK");
   }
   const Status& begun() const { return status_; }
   Status commit() {
     done_ = true;
-    Status s = exec(db_, "COMMIT");
-    if (!s.ok()) (void)exec(db_, "ROLLBACK");
+    Status s = run(conn_, "COMMIT");
+    if (!s.ok()) (void)run(conn_, "ROLLBACK");
     return s;
   }
 
  private:
-  sqlite3* db_;
+  Connection& conn_;
   Status status_;
   bool done_ = false;
 };
