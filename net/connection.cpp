@@ -253,6 +253,21 @@ void ConnImpl::write_owned(std::string bytes) {
 
 void ConnImpl::raw_write(std::string data) {
   if (closed_ || data.empty()) return;
+  if (queued_ == 0) {
+    // Straight into the socket when nothing is queued (uv_try_write refuses otherwise, so
+    // order is kept). Besides a queued request, uv_write's completion re-arms the poll
+    // watcher: one epoll_ctl per answer, for nothing.
+    uv_buf_t now = uv_buf_init(data.data(), static_cast<unsigned>(data.size()));
+    int n = uv_try_write(reinterpret_cast<uv_stream_t*>(tcp_), &now, 1);
+    if (n == static_cast<int>(data.size())) return;
+    if (n > 0) data.erase(0, static_cast<size_t>(n));
+    else if (n != UV_EAGAIN && n != UV_ENOSYS) {
+      spdlog::debug("conn write error proto={} ip={} error={}", info_.listener, info_.peer_ip,
+                    uv_strerror(n));
+      abort();
+      return;
+    }
+  }
   auto* w = new WriteReq;
   w->data = std::move(data);
   w->conn = this;
