@@ -67,13 +67,8 @@ void DirSyncer::run() {
 
 void Store::Impl::write_tmp(PendingDelivery& item, std::string_view bytes) {
   item.base = new_base();
-  std::string tmp = item.folder + "/tmp/" + item.base;
-  check(fops->write_file(tmp, bytes, item.internal_date));
   // fsync file: the bytes must be on stable storage before the name appears in new/.
-  if (auto s = fops->fsync_file(tmp); !s.ok()) {
-    (void)fops->unlink(tmp);
-    check(s);
-  }
+  check(fops->write_file_synced(item.folder + "/tmp/" + item.base, bytes, item.internal_date));
 }
 
 void Store::Impl::commit_or_wait(std::vector<PendingDelivery>& items) {

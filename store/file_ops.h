@@ -19,6 +19,16 @@ class FileOps {
   // Creates `path` exclusively (never overwrites), writes all of `data`, sets its mtime to
   // `mtime_unix` (Maildir keeps the internal date there), closes it. Does not fsync.
   virtual Status write_file(const std::string& path, std::string_view data, int64_t mtime_unix) = 0;
+  // write_file, then its data and metadata flushed to stable storage (fsync_file); on failure
+  // the file is gone. Overridden where both can share one descriptor.
+  virtual Status write_file_synced(const std::string& path, std::string_view data, int64_t mtime_unix) {
+    if (auto s = write_file(path, data, mtime_unix); !s.ok()) return s;
+    if (auto s = fsync_file(path); !s.ok()) {
+      (void)unlink(path);
+      return s;
+    }
+    return {};
+  }
   // Flushes the file's data and metadata to stable storage.
   virtual Status fsync_file(const std::string& path) = 0;
   // Atomic rename(2) within one file system.

@@ -401,9 +401,8 @@ Result<CopyResult> Store::Impl::copy_or_move(std::string_view user, std::string_
           if (!in) fail(Errc::internal, "cannot read source message");
           std::ostringstream ss;
           ss << in.rdbuf();
-          check(fo.write_file(tmp, ss.str(), row->internal_date));
           // fsync file: the copy's bytes must be on disk before a row points at it.
-          check(fo.fsync_file(tmp));
+          check(fo.write_file_synced(tmp, ss.str(), row->internal_date));
         } else {
           check(s);
         }

@@ -209,12 +209,8 @@ void Store::Impl::write_uid_file(const std::string& folder, const detail::UidFil
   std::string tmp = folder + "/" + detail::kUidFileName + ".tmp." + random_id(8);
   std::string text = "V" + std::to_string(f.uidvalidity) + " N" + std::to_string(f.uidnext) +
                      " M" + std::to_string(f.highestmodseq) + "\n";
-  check(fops->write_file(tmp, text, detail::now_unix()));
   // fsync: the UIDVALIDITY must be on disk before anything can depend on it.
-  if (auto s = fops->fsync_file(tmp); !s.ok()) {
-    (void)fops->unlink(tmp);
-    check(s);
-  }
+  check(fops->write_file_synced(tmp, text, detail::now_unix()));
   check(fops->rename(tmp, folder + "/" + detail::kUidFileName));
   // fsync dir: make the rename (the new file's name) durable.
   check(fops->fsync_dir(folder));
