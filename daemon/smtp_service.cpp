@@ -7,6 +7,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
 
 #include "auth/auth.h"
 #include "common/common.h"
@@ -19,6 +21,10 @@ namespace tern::daemon {
 namespace {
 
 constexpr size_t kQueueIdLength = 12;
+// Input read while an action runs is buffered by the session (RFC 2920 pipelining); reading
+// pauses only past this much, so a pipelining client does not cost a pause and a resume of
+// the socket (two epoll_ctl calls) per command. The session's own cap stays the hard bound.
+constexpr size_t kReadWhilePending = 256 * 1024;
 
 smtpd::ListenerKind session_kind(ListenerKind kind) {
   switch (kind) {
@@ -238,6 +244,7 @@ class SmtpHandler final : public net::ConnectionHandler,
 
   void on_data(std::string_view bytes) override {
     if (!session_ || !conn_) return;
+    if (session_->action_pending()) read_while_pending_ += bytes.size();
     apply(session_->feed(bytes));
   }
 
@@ -273,7 +280,12 @@ class SmtpHandler final : public net::ConnectionHandler,
   void apply(smtpd::Output out) {
     if (!conn_) return;
     for (const auto& note : out.log) spdlog::info("{} proto=smtp listener={}", note, name());
-    if (!out.bytes.empty()) conn_->write(out.bytes);
+    // RFC 2920 §3.1: replies to a pipelined group may be held and sent together. Replies that
+    // come with an action (MAIL's before RCPT's lookup) wait for the action's own reply: one
+    // write and one segment for MAIL+RCPT+DATA instead of two.
+    held_ += out.bytes;
+    const bool more_coming = !out.actions.empty() && !out.start_tls && !out.close_after_write;
+    if (!more_coming && !held_.empty()) conn_->write_owned(std::exchange(held_, std::string()));
     if (out.start_tls) conn_->start_tls();
     if (out.close_after_write) {
       conn_->close();
@@ -290,7 +302,7 @@ class SmtpHandler final : public net::ConnectionHandler,
   void update_timeouts() {
     if (!conn_ || !session_) return;
     const bool pending = session_->action_pending();
-    conn_->set_reading(!pending);
+    conn_->set_reading(!pending || read_while_pending_ < kReadWhilePending);
     uint64_t ms = 0;
     if (!pending) {
       auto st = session_->state();
@@ -307,6 +319,7 @@ class SmtpHandler final : public net::ConnectionHandler,
 
   void finish(smtpd::ActionResult result) {
     if (!conn_ || !session_) return;
+    read_while_pending_ = 0;
     apply(session_->complete(result));
   }
 
@@ -529,6 +542,8 @@ class SmtpHandler final : public net::ConnectionHandler,
   std::optional<smtpd::Session> session_;
   std::unique_ptr<net::Timer> delay_timer_;
   uint64_t timeout_ms_ = UINT64_MAX;
+  std::string held_;  // replies waiting for the pending action's reply (see apply)
+  size_t read_while_pending_ = 0;  // bytes fed since the pending action started
   int pending_kind_ = 0;  // 0 auth, 1 rcpt, 2 sender, 3 deliver: for the temporary answer
   // RCPT address (lower-cased) -> the alias's external forwards, for this transaction.
   std::map<std::string, std::vector<std::string>> forwards_;
