@@ -142,6 +142,7 @@ void Session::Impl::cmd_fetch(const Command& c) {
                   : backend.store().read_message(user, name, uid);
     });
     ctx.include_flags = seen_set[k] != 0;
+    ctx.recent = sel->is_recent(uid);
     // Rendered straight into the output: a body is copied once, file bytes -> response.
     auto r = render_fetch_into(out.bytes, a.items, names, view, ctx);
     if (!r) {
@@ -194,6 +195,7 @@ void Session::Impl::cmd_search(const Command& c) {
   ctx.saved_uids = &saved;
   ctx.charset = ascii_upper(charset);
   ctx.now = backend.now();
+  if (!sel->recent.empty()) ctx.is_recent = [s = &*sel](uint32_t uid) { return s->is_recent(uid); };
 
   std::vector<uint32_t> seqs, uids;
   uint64_t max_modseq = 0;

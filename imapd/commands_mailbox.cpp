@@ -44,7 +44,11 @@ void Session::Impl::cmd_select(const Command& c) {
   write_flag_list(fl, flags);
   untagged("FLAGS " + fl);
   untagged(std::to_string(s.count()) + " EXISTS");
-  if (!imap4rev2) untagged("0 RECENT");  // RFC 3501 §6.3.1: required in rev1; no \Recent here
+  if (!imap4rev2) {
+    // RFC 3501 §6.3.1: required in rev1. SELECT takes the messages no session was told of.
+    note_recent(s.uidnext);
+    untagged(std::to_string(s.recent_count()) + " RECENT");
+  }
   if (!imap4rev2 && s.first_unseen)
     untagged("OK [UNSEEN " + std::to_string(s.first_unseen) + "] First unseen");
   untagged("OK [UIDVALIDITY " + std::to_string(s.uidvalidity) + "] UIDs valid");
@@ -145,7 +149,7 @@ std::string Session::Impl::status_line(const store::MailboxStatus& st, const std
       case StatusItem::uidvalidity: b.number(st.uidvalidity); break;
       case StatusItem::unseen: b.number(st.unseen); break;
       case StatusItem::size: b.number(st.size); break;
-      case StatusItem::recent: b.number(0); break;  // \Recent is not kept (RFC 9051 drops it)
+      case StatusItem::recent: b.number(st.recent); break;  // RFC 3501 §6.3.10: unclaimed
       case StatusItem::highestmodseq: b.number(st.highestmodseq); break;
       case StatusItem::deleted:
         if (!deleted) {

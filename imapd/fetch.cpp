@@ -33,8 +33,9 @@ std::string_view apply_partial(std::string_view data, const std::optional<Partia
                      static_cast<size_t>(std::min<uint64_t>(p->length, data.size() - p->offset)));
 }
 
-void write_flags(std::string& out, const store::Flags& f) {
+void write_flags(std::string& out, const store::Flags& f, bool recent) {
   std::vector<std::string> names;
+  if (recent) names.emplace_back("\\Recent");
   static constexpr std::pair<uint32_t, const char*> kSystem[] = {
       {store::kSeen, "\\Seen"},       {store::kAnswered, "\\Answered"},
       {store::kFlagged, "\\Flagged"}, {store::kDeleted, "\\Deleted"},
@@ -139,11 +140,12 @@ void write_body_data(std::string& out, const SectionData& data, const std::optio
   write_literal(out, v, binary && v.find('\0') != std::string_view::npos);
 }
 
-Status render_item(std::string& out, const FetchItem& item, std::string_view name, MessageView& msg) {
+Status render_item(std::string& out, const FetchItem& item, std::string_view name, MessageView& msg,
+                   const FetchContext& ctx) {
   out += name;
   out += ' ';
   switch (item.kind) {
-    case Kind::flags: write_flags(out, msg.info().flags); break;
+    case Kind::flags: write_flags(out, msg.info().flags, ctx.recent); break;
     case Kind::internaldate:
       out += '"';
       out += format_internal_date(msg.info().internal_date);
@@ -245,7 +247,7 @@ Status render_fetch_into(std::string& out, const std::vector<FetchItem>& items,
     if (!first) out += ' ';
     first = false;
     written.push_back(name);
-    return render_item(out, item, name, msg);
+    return render_item(out, item, name, msg, ctx);
   };
   auto fail = [&](const Error& e) -> Status {
     out.resize(start);  // nothing of a failed message is sent

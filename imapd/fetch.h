@@ -34,6 +34,7 @@ struct FetchContext {
   bool condstore = false;     // CONDSTORE enabled: MODSEQ included in every FETCH (RFC 7162 §3.2)
   bool uid_command = false;   // UID FETCH/STORE: UID always included (RFC 9051 §6.4.9)
   bool include_flags = false; // caller changed \Seen implicitly: FLAGS must be included
+  bool recent = false;        // this message is \Recent for the session (rev1, per message)
 };
 
 // Error::message of the error render_fetch returns for an unknown Content-Transfer-Encoding

@@ -151,6 +151,7 @@ const char* header_for(Kind k) {
 class Evaluator {
  public:
   Evaluator(MessageView& msg, const SearchContext& ctx) : msg_(msg), ctx_(ctx) {}
+  bool recent() const { return ctx_.is_recent && ctx_.is_recent(msg_.info().uid); }
 
   Result<bool> eval(const SearchKey& k) {
     switch (k.kind) {
@@ -190,11 +191,10 @@ class Evaluator {
       case Kind::undraft: return !has_flag(msg_, store::kDraft);
       case Kind::unflagged: return !has_flag(msg_, store::kFlagged);
       case Kind::unseen: return !has_flag(msg_, store::kSeen);
-      // \Recent is not kept (RFC 9051 drops it): no message is recent, so RECENT and NEW
-      // (RECENT UNSEEN) match nothing and OLD (NOT RECENT) matches everything.
-      case Kind::recent: return false;
-      case Kind::new_: return false;
-      case Kind::old: return true;
+      // RFC 3501 §6.4.4: NEW is RECENT UNSEEN, OLD is NOT RECENT.
+      case Kind::recent: return recent();
+      case Kind::new_: return recent() && !has_flag(msg_, store::kSeen);
+      case Kind::old: return !recent();
       case Kind::keyword: return has_keyword(msg_, k.text);
       case Kind::unkeyword: return !has_keyword(msg_, k.text);
       case Kind::bcc:

@@ -14,7 +14,7 @@
 //  * Dates: BEFORE/ON/SINCE compare the internal date's UTC calendar day; SENTBEFORE/SENTON/
 //    SENTSINCE the Date: header's own calendar day (time and zone ignored, RFC 9051 §6.4.4).
 //    A missing or unparsable Date: falls back to the internal date (as RFC 5256 §2.2 does).
-//  * \Recent is not kept (store/): RECENT and NEW match nothing, OLD matches every message.
+//  * \Recent comes from the session (SearchContext::is_recent); rev2 sessions have none.
 //  * OLDER/YOUNGER need the current time: SearchContext::now (sans-I/O: injected).
 //  * Evaluation is recursive; the parser bounds the depth (kMaxSearchDepth).
 #pragma once
@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <functional>
 #include <vector>
 
 #include "common/result.h"
@@ -37,6 +38,8 @@ struct SearchContext {
   const std::vector<uint32_t>* saved_uids = nullptr;
   std::string charset = "UTF-8";                      // CHARSET given, already validated
   int64_t now = 0;                                    // unix seconds, for OLDER/YOUNGER
+  // RFC 3501 RECENT/NEW/OLD: is this UID \Recent for the session? Null: nothing is (rev2).
+  std::function<bool(uint32_t)> is_recent;
 };
 
 // Does the message match? Errors only when the message bytes cannot be loaded.

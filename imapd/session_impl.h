@@ -53,9 +53,23 @@ struct Selected {
   std::vector<uint32_t> pending_expunge;  // expunged elsewhere, not yet announced (sorted)
   std::vector<std::string> keywords;      // announced in FLAGS
   uint32_t first_unseen = 0;              // at SELECT time (rev1 [UNSEEN n]); 0 = none
+  // RFC 3501 §2.3.2: UIDs that are \Recent for this session, as [first, end) ranges (claimed
+  // from the store by a rev1 SELECT, seen without claiming by EXAMINE). Empty in rev2.
+  std::vector<std::pair<uint32_t, uint32_t>> recent;
   std::shared_ptr<std::atomic<bool>> dirty = std::make_shared<std::atomic<bool>>(false);
   store::WatchHandle watch;
 
+  bool is_recent(uint32_t uid) const {
+    for (const auto& [first, end] : recent)
+      if (uid >= first && uid < end) return true;
+    return false;
+  }
+  uint32_t recent_count() const {
+    uint32_t n = 0;
+    for (const auto& [first, end] : recent)
+      for (uint32_t u = first; u < end; ++u) n += index_of(u) >= 0;
+    return n;
+  }
   uint32_t max_uid() const { return uids.max_uid(); }
   uint32_t count() const { return uids.count(); }
   // Index of uid in uids, or -1.
@@ -192,6 +206,8 @@ struct Session::Impl {
   void announce_expunged(const std::vector<uint32_t>& uids);
   void deselect();
   Status open_selected(const std::string& name, bool read_only);
+  // rev1 only: takes (SELECT) or looks at (EXAMINE) the \Recent messages below uidnext.
+  void note_recent(uint32_t upto);
   std::string flags_fetch(uint32_t seq, uint32_t uid, const store::Flags& f, uint64_t modseq,
                           bool with_uid) const;
 };

@@ -47,7 +47,9 @@ std::string Session::Impl::flags_fetch(uint32_t seq, uint32_t uid, const store::
   std::string line = std::to_string(seq) + " FETCH (";
   if (with_uid || qresync) line += "UID " + std::to_string(uid) + " ";
   std::string fl;
-  write_flag_list(fl, flags_to_list(f));
+  std::vector<std::string> names = flags_to_list(f);
+  if (sel && sel->is_recent(uid)) names.insert(names.begin(), "\\Recent");
+  write_flag_list(fl, names);
   line += "FLAGS " + fl;
   // RFC 7162 §3.1.4: once CONDSTORE is enabled, FETCH responses carry MODSEQ.
   if (condstore) line += " MODSEQ (" + std::to_string(modseq) + ")";
@@ -116,10 +118,25 @@ void Session::Impl::sync(bool allow_expunge) {
       if (s.count() != old_count) {
         // RFC 9051 §7.4.1: EXISTS whenever the size of the mailbox changes.
         untagged(std::to_string(s.count()) + " EXISTS");
+        // RFC 3501 §7.3.2: and RECENT with it, this session being the first notified.
+        if (!imap4rev2) {
+          note_recent(s.uidnext);
+          untagged(std::to_string(s.recent_count()) + " RECENT");
+        }
       }
     }
   }
   if (allow_expunge && !s.pending_expunge.empty()) announce_expunged(std::vector<uint32_t>(s.pending_expunge));
+}
+
+void Session::Impl::note_recent(uint32_t upto) {
+  if (!sel || imap4rev2) return;
+  Selected& s = *sel;
+  // A failed claim leaves nothing recent: \Recent is advisory, the command goes on.
+  auto first = backend.store().claim_recent(user, s.name, upto, !s.read_only);
+  if (!first || *first >= upto) return;
+  if (!s.recent.empty() && s.recent.back().second == *first) s.recent.back().second = upto;
+  else s.recent.emplace_back(*first, upto);
 }
 
 void Session::Impl::deselect() {

@@ -148,6 +148,7 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
           fail_item(item, make_error(Errc::not_found, "mailbox disappeared"));
           continue;
         }
+        (void)recent_floor_of(*row);  // before allocating: what this batch adds is recent
         it = boxes.emplace(item->mailbox_id, Counters{row->uidnext, row->highestmodseq, row->name}).first;
       }
       item->folder = folder_dir(item->user, it->second.name);

@@ -357,6 +357,7 @@ Result<CopyResult> Store::Impl::copy_or_move(std::string_view user, std::string_
     auto src = require_mailbox(u.address, src_name);
     // RFC 9051 §6.4.7: a missing destination is an error (imapd adds [TRYCREATE]).
     auto dst = require_mailbox(u.address, dst_name);
+    (void)recent_floor_of(dst);  // before allocating: the copies are recent (RFC 3501 §6.4.7)
     std::string sdir = folder_dir(u, src_name), ddir = folder_dir(u, dst_name);
     CopyResult out;
     out.uidvalidity = dst.uidvalidity;

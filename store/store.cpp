@@ -103,6 +103,13 @@ std::string Store::Impl::folder_dir(const UserName& u, std::string_view mailbox)
   return dir.empty() ? user_dir(u) : user_dir(u) + "/" + dir;
 }
 
+uint32_t Store::Impl::recent_floor_of(const MailboxRow& row) {
+  std::lock_guard lock(recent_mu);
+  auto [it, inserted] = recent_floor.try_emplace(row.id, RecentFloor{row.uidvalidity, row.uidnext});
+  if (!inserted && it->second.uidvalidity != row.uidvalidity) it->second = {row.uidvalidity, row.uidnext};
+  return it->second.floor;
+}
+
 void Store::Impl::forget_delivery_ids() {
   std::lock_guard lock(ids_mu);
   delivery_ids.clear();
@@ -308,13 +315,14 @@ MailboxStatus Store::Impl::status_of(const std::string& user, const MailboxRow& 
   s.highestmodseq = row.highestmodseq;
   {
     auto st = db.prepare(
-        "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM((flags & 1) = 0), 0) "
-        "FROM messages WHERE mailbox_id = ?");
-    st.bind(row.id);
+        "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM((flags & 1) = 0), 0), "
+        "COALESCE(SUM(uid >= ?), 0) FROM messages WHERE mailbox_id = ?");
+    st.bind(static_cast<int64_t>(recent_floor_of(row))).bind(row.id);
     st.step();
     s.messages = static_cast<uint32_t>(st.i64(0));
     s.size = static_cast<uint64_t>(st.i64(1));
     s.unseen = static_cast<uint32_t>(st.i64(2));
+    s.recent = static_cast<uint32_t>(st.i64(3));
   }
   auto st = db.prepare("SELECT 1 FROM subscriptions WHERE user = ? AND name = ?");
   st.bind(user).bind(row.name);
@@ -439,6 +447,23 @@ Status Store::remove_user(std::string_view user) {
   });
   impl_->notify(ids);
   return st;
+}
+
+Result<uint32_t> Store::claim_recent(std::string_view user, std::string_view mailbox, uint32_t upto,
+                                     bool take) {
+  return detail::guarded([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    std::lock_guard lock(impl_->mu);
+    impl_->ensure_user_locked(u);
+    auto row = impl_->require_mailbox(u.address, name);
+    (void)impl_->recent_floor_of(row);
+    std::lock_guard recent_lock(impl_->recent_mu);
+    uint32_t& floor = impl_->recent_floor[row.id].floor;
+    uint32_t first = std::min(floor, upto);
+    if (take) floor = std::max(floor, std::min(upto, row.uidnext));
+    return first;
+  });
 }
 
 Result<uint64_t> Store::usage(std::string_view user) {

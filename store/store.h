@@ -57,7 +57,7 @@
 
 namespace tern::store {
 
-// IMAP system flags (RFC 9051 §2.3.2) as bits; \Recent is not kept.
+// IMAP system flags (RFC 9051 §2.3.2) as bits. \Recent is not a stored flag: see claim_recent().
 enum Flag : uint32_t {
   kSeen = 1u << 0,
   kAnswered = 1u << 1,
@@ -92,6 +92,7 @@ struct MailboxStatus {
   uint32_t uidnext = 1;
   uint32_t uidvalidity = 0;
   uint64_t highestmodseq = 0;
+  uint32_t recent = 0;       // messages no session has claimed as \Recent (claim_recent)
 };
 
 struct MessageInfo {
@@ -220,6 +221,13 @@ class Store {
 
   // Messages.
   Result<MailboxSnapshot> snapshot(std::string_view user, std::string_view mailbox);
+  // RFC 3501 §2.3.2 \Recent: a message is recent for the first session that is notified of
+  // it. Returns the first UID no session has claimed: the caller's recent messages are those
+  // with UIDs in [returned, upto). With `take` they are claimed (a read-write SELECT), so no
+  // later session sees them as recent; without, only looked at (EXAMINE). Kept in memory:
+  // after a restart only mail that arrives from then on is recent.
+  Result<uint32_t> claim_recent(std::string_view user, std::string_view mailbox, uint32_t upto,
+                                bool take = true);
   // As snapshot() without MessageInfo::cached_metadata (left empty): what SELECT, EXPUNGE
   // and STORE need, without reading every message's ENVELOPE/BODYSTRUCTURE blob.
   Result<MailboxSnapshot> snapshot_flags(std::string_view user, std::string_view mailbox);

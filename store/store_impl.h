@@ -156,6 +156,19 @@ struct Store::Impl {
   std::unordered_map<std::string, int64_t> delivery_ids;
   void forget_delivery_ids();
 
+  // \Recent (claim_recent): per mailbox id, the first UID no session has claimed. A mailbox
+  // gets its entry when first seen by this process (its uidnext then), before any UID is
+  // allocated in it here, so everything delivered, appended or copied since is recent.
+  // Keyed by id and UIDVALIDITY: a mailbox deleted and created again may reuse its id.
+  struct RecentFloor {
+    uint32_t uidvalidity = 0;
+    uint32_t floor = 0;
+  };
+  std::mutex recent_mu;
+  std::unordered_map<int64_t, RecentFloor> recent_floor;
+  // The floor of `row`, set to its uidnext when absent (or left from an older UIDVALIDITY).
+  uint32_t recent_floor_of(const detail::MailboxRow& row);
+
   std::atomic<uint64_t> name_counter{0};
   std::atomic<uint64_t> index_commits{0};
   std::atomic<uint64_t> delivery_batches{0};

@@ -279,6 +279,11 @@ class Imap(unittest.TestCase):
         woke = time.monotonic() - sent
         self.assertEqual(line, b"* %d EXISTS\r\n" % (exists + 1))
         self.assertLess(woke, 1.0, "IDLE must wake within one second of the delivery")
+        # RFC 3501 §7.3.2: the only session with INBOX selected is the first told of the new
+        # message: it is \Recent here, and RECENT follows EXISTS.
+        recent = f.readline()
+        self.assertRegex(recent, rb"^\* \d+ RECENT\r\n$")
+        self.assertGreaterEqual(int(recent.split()[1]), 1)
         s.sendall(b"DONE\r\n")
         self.assertTrue(f.readline().startswith(b"i3 OK"))
         out = b"".join(cmd("i4", f"FETCH {exists + 1} (BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))
@@ -314,7 +319,9 @@ class Imap(unittest.TestCase):
             self.ok(a.append("Big", None, None, simple("wake")))
             sent = time.monotonic()
             for s in socks:
-                self.assertEqual(recv_line(s, timeout=5), b"* 2 EXISTS\r\n")
+                # EXISTS, then RECENT (rev1): the new message is \Recent in one session only.
+                got = recv_until(s, lambda d: b" RECENT\r\n" in d, timeout=5)
+                self.assertRegex(got, rb"^\* 2 EXISTS\r\n\* [0-2] RECENT\r\n$")
             self.assertLess(time.monotonic() - sent, 2.0)
             for s in socks:
                 s.sendall(b"DONE\r\ne FETCH 2 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n")

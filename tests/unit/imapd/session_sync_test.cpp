@@ -73,7 +73,7 @@ TEST_F(SessionTest, TwoSessionsDivergeAndReconverge) {
   EXPECT_FALSE(has(out, "EXPUNGE")) << out;
   // A marks UID 7 seen: A gets its FETCH now and never again; B hears of it once.
   out = a.send("a4 UID STORE 7 +FLAGS (\\Seen)");
-  EXPECT_TRUE(has(out, "* 4 FETCH (UID 7 FLAGS (\\Seen))")) << out;
+  EXPECT_TRUE(has(out, "* 4 FETCH (UID 7 FLAGS (\\Recent \\Seen))")) << out;  // A selected first
   out = a.send("a5 NOOP");
   EXPECT_FALSE(has(out, "FETCH")) << out;
   out = b.send("b3 NOOP");
@@ -121,6 +121,58 @@ TEST_F(SessionTest, NewMessagesAnnouncedAsExists) {
   EXPECT_TRUE(has(out, "* 2 FETCH (UID 2)")) << out;
 }
 
+// RFC 3501 §2.3.2: a message is \Recent in the first session told of it, in no other.
+TEST_F(SessionTest, RecentGoesToTheFirstSessionToldOfAMessage) {
+  deliver(message("one"));
+  deliver(message("two"));
+  Client a(backend());
+  a.login();
+  Client b(backend());
+  b.login();
+  EXPECT_TRUE(has(b.send("b1 STATUS INBOX (RECENT)"), "(RECENT 2)"));
+  // EXAMINE sees them without taking them.
+  std::string out = b.send("b2 EXAMINE INBOX");
+  EXPECT_TRUE(has(out, "* 2 RECENT")) << out;
+  out = a.send("a1 SELECT INBOX");
+  EXPECT_TRUE(has(out, "* 2 RECENT")) << out;
+  out = a.send("a2 FETCH 1:2 FLAGS");
+  EXPECT_TRUE(has(out, "* 1 FETCH (FLAGS (\\Recent))") && has(out, "* 2 FETCH (FLAGS (\\Recent))")) << out;
+  EXPECT_TRUE(has(a.send("a3 SEARCH RECENT"), "* SEARCH 1 2\r\n"));
+  a.send("a4 STORE 1 +FLAGS.SILENT (\\Seen)");
+  EXPECT_TRUE(has(a.send("a5 SEARCH NEW"), "* SEARCH 2\r\n"));
+  EXPECT_TRUE(has(a.send("a6 SEARCH OLD"), "* SEARCH\r\n"));
+
+  Client c(backend());
+  c.login();
+  out = c.send("c1 SELECT INBOX");
+  EXPECT_TRUE(has(out, "* 0 RECENT")) << out;
+  out = c.send("c2 FETCH 2 FLAGS");
+  EXPECT_TRUE(has(out, "* 2 FETCH (FLAGS ())")) << out;
+  EXPECT_TRUE(has(c.send("c3 SEARCH RECENT"), "* SEARCH\r\n"));
+  EXPECT_TRUE(has(c.send("c4 SEARCH OLD"), "* SEARCH 1 2\r\n"));
+  EXPECT_TRUE(has(c.send("c5 STATUS INBOX (RECENT)"), "(RECENT 0)"));
+
+  // A new message with both selected: the first to be told takes it.
+  deliver(message("three"));
+  out = c.send("c6 NOOP");
+  EXPECT_TRUE(has(out, "* 3 EXISTS\r\n* 1 RECENT\r\n")) << out;
+  out = a.send("a7 NOOP");
+  EXPECT_TRUE(has(out, "* 3 EXISTS\r\n* 2 RECENT\r\n")) << out;
+  EXPECT_TRUE(has(c.send("c7 FETCH 3 FLAGS"), "* 3 FETCH (FLAGS (\\Recent))"));
+  EXPECT_TRUE(has(a.send("a8 FETCH 3 FLAGS"), "* 3 FETCH (FLAGS ())"));
+
+  // IMAP4rev2 has no \Recent: no RECENT response, and nothing is taken from rev1 sessions.
+  Client d(backend());
+  d.login();
+  d.send("d1 ENABLE IMAP4rev2");
+  deliver(message("four"));
+  out = d.send("d2 SELECT INBOX");
+  EXPECT_FALSE(has(out, "RECENT")) << out;
+  EXPECT_FALSE(has(d.send("d3 FETCH 4 FLAGS"), "\\Recent"));
+  out = c.send("c8 NOOP");
+  EXPECT_TRUE(has(out, "* 4 EXISTS\r\n* 2 RECENT\r\n")) << out;
+}
+
 TEST_F(SessionTest, IdleWokenByDelivery) {
   Client c(backend());
   c.login();
@@ -132,14 +184,14 @@ TEST_F(SessionTest, IdleWokenByDelivery) {
   deliver(message("new"));
   EXPECT_GT(backend().notified->load(), before);  // the store watch called the notifier
   out = c.session().on_mailbox_changed().bytes;
-  EXPECT_EQ(out, "* 1 EXISTS\r\n");
+  EXPECT_EQ(out, "* 1 EXISTS\r\n* 1 RECENT\r\n");  // RFC 3501 §7.3.2: this session is told first
   // Flag change and expunge by another session arrive while idling too.
   Client o(backend());
   o.login();
   o.send("s SELECT INBOX");
   o.send("o1 STORE 1 +FLAGS.SILENT (\\Deleted)");
   out = c.session().on_mailbox_changed().bytes;
-  EXPECT_EQ(out, "* 1 FETCH (FLAGS (\\Deleted))\r\n");
+  EXPECT_EQ(out, "* 1 FETCH (FLAGS (\\Recent \\Deleted))\r\n");
   o.send("o2 EXPUNGE");
   out = c.session().on_mailbox_changed().bytes;
   EXPECT_EQ(out, "* 1 EXPUNGE\r\n");
