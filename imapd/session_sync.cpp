@@ -135,8 +135,16 @@ void Session::Impl::note_recent(uint32_t upto) {
   // A failed claim leaves nothing recent: \Recent is advisory, the command goes on.
   auto first = backend.store().claim_recent(user, s.name, upto, !s.read_only);
   if (!first || *first >= upto) return;
-  if (!s.recent.empty() && s.recent.back().second == *first) s.recent.back().second = upto;
-  else s.recent.emplace_back(*first, upto);
+  // Kept disjoint and sorted (recent_count sums them): EXAMINE looks at the same unclaimed
+  // range again at every sync, and claims can interleave with other sessions'.
+  s.recent.emplace_back(*first, upto);
+  std::sort(s.recent.begin(), s.recent.end());
+  std::vector<std::pair<uint32_t, uint32_t>> merged;
+  for (const auto& r : s.recent) {
+    if (!merged.empty() && r.first <= merged.back().second) merged.back().second = std::max(merged.back().second, r.second);
+    else merged.push_back(r);
+  }
+  s.recent = std::move(merged);
 }
 
 void Session::Impl::deselect() {

@@ -173,6 +173,22 @@ TEST_F(SessionTest, RecentGoesToTheFirstSessionToldOfAMessage) {
   EXPECT_TRUE(has(out, "* 4 EXISTS\r\n* 2 RECENT\r\n")) << out;
 }
 
+TEST_F(SessionTest, ExamineCountsEachRecentMessageOnce) {
+  deliver(message("one"));
+  Client e(backend());
+  e.login();
+  std::string out = e.send("e1 EXAMINE INBOX");
+  EXPECT_TRUE(has(out, "* 1 RECENT")) << out;
+  deliver(message("two"));
+  out = e.send("e2 NOOP");
+  EXPECT_TRUE(has(out, "* 2 EXISTS\r\n* 2 RECENT\r\n")) << out;
+  EXPECT_TRUE(has(e.send("e3 SEARCH RECENT"), "* SEARCH 1 2\r\n"));
+  // Looking did not take them: a SELECT still gets both.
+  Client s(backend());
+  s.login();
+  EXPECT_TRUE(has(s.send("s1 SELECT INBOX"), "* 2 RECENT"));
+}
+
 TEST_F(SessionTest, IdleWokenByDelivery) {
   Client c(backend());
   c.login();
