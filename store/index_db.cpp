@@ -103,6 +103,15 @@ Db::~Db() {
   if (db_) sqlite3_close(db_);
 }
 
+void Db::open_reader(const std::string& path) {
+  int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    fail(Errc::internal, "open " + path + " (reader): " + msg);
+  }
+  sqlite3_busy_timeout(db_, 10000);
+}
+
 void Db::open(const std::string& path) {
   // Once per process, before SQLite initialises (the first open is on the main thread at
   // startup): without memory statistics SQLite's allocator takes no global mutex. With them,

@@ -64,6 +64,9 @@ class Db {
 
   // Opens or creates the file, sets WAL, synchronous=FULL, busy_timeout and the schema.
   void open(const std::string& path);
+  // A second, read-only connection to an index open() has set up (WAL: it reads the last
+  // commit while the first connection writes).
+  void open_reader(const std::string& path);
   void exec(const char* sql);
   Stmt prepare(const char* sql);  // `sql` must be a string literal (cache key)
   int64_t changes() const { return sqlite3_changes(db_); }

@@ -397,6 +397,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
     check(p->fops->mkdir(p->data_dir));
     check(p->fops->mkdir(p->mail_root));
     p->db.open(p->data_dir + "/index.db");
+    p->reader.open_reader(p->data_dir + "/index.db");
     std::lock_guard lock(p->mu);
     p->reconcile_all();
   });
@@ -469,9 +470,11 @@ Result<uint32_t> Store::claim_recent(std::string_view user, std::string_view mai
 Result<uint64_t> Store::usage(std::string_view user) {
   return detail::guarded([&] {
     auto u = check(detail::canonical_user(user));
-    std::lock_guard lock(impl_->mu);
-    impl_->ensure_user_locked(u);
-    return impl_->user_usage(u.address);
+    std::lock_guard lock(impl_->reader_mu);  // not `mu`: see Impl::reader
+    auto st = impl_->reader.prepare("SELECT COALESCE(SUM(bytes), 0) FROM mailboxes WHERE user = ?");
+    st.bind(u.address);
+    st.step();
+    return static_cast<uint64_t>(st.i64(0));
   });
 }
 

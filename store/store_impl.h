@@ -141,6 +141,11 @@ struct Store::Impl {
 
   mutable std::mutex mu;
   detail::Db db;
+  // Store::usage() reads here, under its own lock: an SMTP RCPT's quota check must not wait
+  // for `mu`, which a committing delivery batch holds through its fsync. It sees the last
+  // commit; the batch checks the quota again with everything included.
+  std::mutex reader_mu;
+  detail::Db reader;
   std::set<std::string> known_users;
 
   std::mutex q_mu;

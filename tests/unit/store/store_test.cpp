@@ -43,6 +43,34 @@ TEST_F(StoreTest, DeliveryFollowsDurabilityOrder) {
   EXPECT_EQ(log[5], "returned ");
 }
 
+// SMTP's RCPT quota check reads the usage without waiting for a delivery batch that holds
+// the store through its disk flush (here a directory fsync that takes 3 s).
+TEST_F(StoreTest, UsageDoesNotWaitForACommittingBatch) {
+  open();
+  ASSERT_TRUE(store_->ensure_user(kAlice).ok());
+  std::string bytes = msg(1);
+  deliver(kAlice, bytes);
+  ops_->clear();
+  ops_->fsync_dir_delay_ms = 3000;
+  std::thread slow([&] { deliver(kAlice, bytes); });
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto in_fsync = [&] {
+    auto log = ops_->log();
+    return std::any_of(log.begin(), log.end(), [](const std::string& l) { return l.rfind("fsync_dir", 0) == 0; });
+  };
+  while (!in_fsync() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto start = std::chrono::steady_clock::now();
+  auto used = store_->usage(kAlice);
+  auto took = std::chrono::steady_clock::now() - start;
+  slow.join();
+  ASSERT_TRUE(used.ok());
+  // The last commit: before or after the batch's own, never in between.
+  EXPECT_TRUE(*used == bytes.size() || *used == 2 * bytes.size()) << *used;
+  EXPECT_LT(took, std::chrono::milliseconds(1500));
+  EXPECT_EQ(*store_->usage(kAlice), 2 * bytes.size());
+}
+
 TEST_F(StoreTest, NewUserGetsSpecialUseFoldersAllSubscribed) {
   open();
   auto list = store_->list_mailboxes(kAlice);  // lazily creates the user
