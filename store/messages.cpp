@@ -21,6 +21,13 @@ using detail::check;
 using detail::fail;
 using detail::MailboxRow;
 using detail::UserName;
+using detail::sorted_unique;
+
+std::vector<uint32_t> detail::sorted_unique(std::vector<uint32_t> uids) {
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  return uids;
+}
 
 namespace {
 
@@ -61,12 +68,6 @@ std::optional<MessageRow> load_row(detail::Db& db, int64_t mailbox_id, uint32_t 
   st.bind(mailbox_id).bind(static_cast<int64_t>(uid));
   if (!st.step()) return std::nullopt;
   return read_row(st);
-}
-
-std::vector<uint32_t> sorted_unique(std::vector<uint32_t> uids) {
-  std::sort(uids.begin(), uids.end());
-  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
-  return uids;
 }
 
 Flags apply(FlagOp op, const Flags& cur, const Flags& change) {
@@ -125,11 +126,7 @@ Result<MailboxSnapshot> Store::snapshot_flags(std::string_view user, std::string
 Result<MailboxSnapshot> Store::snapshot_rows(std::string_view user, std::string_view mailbox,
                                              const char* sql) {
   return detail::guarded([&] {
-    auto u = check(detail::canonical_user(user));
-    auto name = check(detail::canonical_mailbox(mailbox));
-    std::lock_guard lock(impl_->mu);
-    impl_->ensure_user_locked(u);
-    auto row = impl_->require_mailbox(u.address, name);
+    auto [lock, u, name, row] = impl_->open_mailbox(user, mailbox);
     MailboxSnapshot snap;
     snap.status = impl_->status_of(u.address, row);
     auto st = impl_->db.prepare(sql);
@@ -150,12 +147,8 @@ Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::str
                                                  std::vector<std::string>* paths) {
   if (paths) paths->clear();
   return detail::guarded([&] {
-    auto u = check(detail::canonical_user(user));
-    auto name = check(detail::canonical_mailbox(mailbox));
     std::vector<uint32_t> want = sorted_unique(uids);
-    std::lock_guard lock(impl_->mu);
-    impl_->ensure_user_locked(u);
-    auto row = impl_->require_mailbox(u.address, name);
+    auto [lock, u, name, row] = impl_->open_mailbox(user, mailbox);
     std::vector<MessageInfo> out;
     if (want.empty()) return out;
     const std::string dir = paths ? impl_->folder_dir(u, name) + "/" : std::string();
@@ -177,11 +170,7 @@ Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::str
 
 Result<std::string> Store::message_path(std::string_view user, std::string_view mailbox, uint32_t uid) {
   return detail::guarded([&] {
-    auto u = check(detail::canonical_user(user));
-    auto name = check(detail::canonical_mailbox(mailbox));
-    std::lock_guard lock(impl_->mu);
-    impl_->ensure_user_locked(u);
-    auto row = impl_->require_mailbox(u.address, name);
+    auto [lock, u, name, row] = impl_->open_mailbox(user, mailbox);
     auto msg = load_row(impl_->db, row.id, uid);
     if (!msg) fail(Errc::not_found, "no such message");
     return impl_->folder_dir(u, name) + "/" + msg->file;
@@ -292,12 +281,8 @@ Result<std::vector<uint32_t>> Store::expunge(std::string_view user, std::string_
                                              const std::vector<uint32_t>& uids) {
   int64_t changed_id = 0;
   auto result = detail::guarded([&] {
-    auto u = check(detail::canonical_user(user));
-    auto name = check(detail::canonical_mailbox(mailbox));
-    std::lock_guard lock(impl_->mu);
-    impl_->ensure_user_locked(u);
+    auto [lock, u, name, mbox] = impl_->open_mailbox(user, mailbox);
     auto& db = impl_->db;
-    auto mbox = impl_->require_mailbox(u.address, name);
     std::string dir = impl_->folder_dir(u, name);
     std::vector<uint32_t> gone;
     uint64_t modseq = mbox.highestmodseq + 1;
@@ -481,11 +466,7 @@ Result<CopyResult> Store::move(std::string_view user, std::string_view from,
 
 Result<Changes> Store::changes_since(std::string_view user, std::string_view mailbox, uint64_t modseq) {
   return detail::guarded([&] {
-    auto u = check(detail::canonical_user(user));
-    auto name = check(detail::canonical_mailbox(mailbox));
-    std::lock_guard lock(impl_->mu);
-    impl_->ensure_user_locked(u);
-    auto mbox = impl_->require_mailbox(u.address, name);
+    auto [lock, u, name, mbox] = impl_->open_mailbox(user, mailbox);
     Changes out;
     out.highestmodseq = mbox.highestmodseq;
     {
@@ -512,11 +493,7 @@ Result<Changes> Store::changes_since(std::string_view user, std::string_view mai
 Status Store::set_cached_metadata(std::string_view user, std::string_view mailbox, uint32_t uid,
                                   std::string_view blob) {
   return detail::guarded_status([&] {
-    auto u = check(detail::canonical_user(user));
-    auto name = check(detail::canonical_mailbox(mailbox));
-    std::lock_guard lock(impl_->mu);
-    impl_->ensure_user_locked(u);
-    auto mbox = impl_->require_mailbox(u.address, name);
+    auto [lock, u, name, mbox] = impl_->open_mailbox(user, mailbox);
     impl_->db.prepare("UPDATE messages SET cached_metadata = ? WHERE mailbox_id = ? AND uid = ?")
         .bind(blob).bind(mbox.id).bind(static_cast<int64_t>(uid)).run();
     if (impl_->db.changes() == 0) fail(Errc::not_found, "no such message");
@@ -528,11 +505,7 @@ Status Store::set_cached_metadata(std::string_view user, std::string_view mailbo
                                   const std::vector<std::pair<uint32_t, std::string>>& blobs) {
   if (blobs.empty()) return {};
   return detail::guarded_status([&] {
-    auto u = check(detail::canonical_user(user));
-    auto name = check(detail::canonical_mailbox(mailbox));
-    std::lock_guard lock(impl_->mu);
-    impl_->ensure_user_locked(u);
-    auto mbox = impl_->require_mailbox(u.address, name);
+    auto [lock, u, name, mbox] = impl_->open_mailbox(user, mailbox);
     detail::Txn txn(impl_->db);
     for (const auto& [uid, blob] : blobs)
       impl_->db.prepare("UPDATE messages SET cached_metadata = ? WHERE mailbox_id = ? AND uid = ?")

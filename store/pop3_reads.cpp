@@ -23,11 +23,7 @@ constexpr const char* kFilesBetween =
 
 Result<Store::MessageFiles> Store::message_files(std::string_view user, std::string_view mailbox) {
   return detail::guarded([&] {
-    auto u = check(detail::canonical_user(user));
-    auto name = check(detail::canonical_mailbox(mailbox));
-    std::lock_guard lock(impl_->mu);
-    impl_->ensure_user_locked(u);
-    auto row = impl_->require_mailbox(u.address, name);
+    auto [lock, u, name, row] = impl_->open_mailbox(user, mailbox);
     const std::string dir = impl_->folder_dir(u, name) + "/";
     MessageFiles out;
     out.uidvalidity = row.uidvalidity;
@@ -43,14 +39,8 @@ Result<Store::MessageFiles> Store::message_files(std::string_view user, std::str
 Result<Store::MessageFiles> Store::message_files(std::string_view user, std::string_view mailbox,
                                                  const std::vector<uint32_t>& uids) {
   return detail::guarded([&] {
-    auto u = check(detail::canonical_user(user));
-    auto name = check(detail::canonical_mailbox(mailbox));
-    std::vector<uint32_t> want(uids);
-    std::sort(want.begin(), want.end());
-    want.erase(std::unique(want.begin(), want.end()), want.end());
-    std::lock_guard lock(impl_->mu);
-    impl_->ensure_user_locked(u);
-    auto row = impl_->require_mailbox(u.address, name);
+    std::vector<uint32_t> want = detail::sorted_unique(uids);
+    auto [lock, u, name, row] = impl_->open_mailbox(user, mailbox);
     MessageFiles out;
     out.uidvalidity = row.uidvalidity;
     if (want.empty()) return out;

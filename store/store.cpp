@@ -103,6 +103,16 @@ std::string Store::Impl::folder_dir(const UserName& u, std::string_view mailbox)
   return dir.empty() ? user_dir(u) : user_dir(u) + "/" + dir;
 }
 
+Store::Impl::OpenMailbox Store::Impl::open_mailbox(std::string_view user, std::string_view mailbox) {
+  OpenMailbox m;
+  m.user = check(detail::canonical_user(user));
+  m.name = check(detail::canonical_mailbox(mailbox));
+  m.lock = std::unique_lock(mu);
+  ensure_user_locked(m.user);
+  m.row = require_mailbox(m.user.address, m.name);
+  return m;
+}
+
 uint32_t Store::Impl::recent_floor_of(const MailboxRow& row) {
   std::lock_guard lock(recent_mu);
   auto [it, inserted] = recent_floor.try_emplace(row.id, RecentFloor{row.uidvalidity, row.uidnext});
@@ -453,11 +463,7 @@ Status Store::remove_user(std::string_view user) {
 Result<uint32_t> Store::claim_recent(std::string_view user, std::string_view mailbox, uint32_t upto,
                                      bool take) {
   return detail::guarded([&] {
-    auto u = check(detail::canonical_user(user));
-    auto name = check(detail::canonical_mailbox(mailbox));
-    std::lock_guard lock(impl_->mu);
-    impl_->ensure_user_locked(u);
-    auto row = impl_->require_mailbox(u.address, name);
+    auto [lock, u, name, row] = impl_->open_mailbox(user, mailbox);
     (void)impl_->recent_floor_of(row);
     std::lock_guard recent_lock(impl_->recent_mu);
     uint32_t& floor = impl_->recent_floor[row.id].floor;
@@ -493,11 +499,8 @@ Result<std::vector<MailboxStatus>> Store::list_mailboxes(std::string_view user) 
 
 Result<MailboxStatus> Store::mailbox_status(std::string_view user, std::string_view mailbox) {
   return detail::guarded([&] {
-    auto u = check(detail::canonical_user(user));
-    auto name = check(detail::canonical_mailbox(mailbox));
-    std::lock_guard lock(impl_->mu);
-    impl_->ensure_user_locked(u);
-    return impl_->status_of(u.address, impl_->require_mailbox(u.address, name));
+    auto [lock, u, name, row] = impl_->open_mailbox(user, mailbox);
+    return impl_->status_of(u.address, row);
   });
 }
 

@@ -77,6 +77,7 @@ constexpr const char* kDeletedPrefix = "tern-deleted-";
 
 std::string join_keywords(const std::vector<std::string>& keywords);
 std::vector<std::string> split_keywords(std::string_view text);
+std::vector<uint32_t> sorted_unique(std::vector<uint32_t> uids);  // ascending, no repeats
 // Validates keywords (RFC 9051 §9 flag-keyword = atom) and returns them sorted and unique.
 Flags normalize_flags(const Flags& in);
 int64_t now_unix();
@@ -184,6 +185,17 @@ struct Store::Impl {
   // Paths.
   std::string user_dir(const detail::UserName& u) const;
   std::string folder_dir(const detail::UserName& u, std::string_view mailbox) const;
+
+  // The prologue of most Store methods: canonical names, `mu` taken (and held by `lock` for
+  // as long as the result lives), the user's tree made, the mailbox's row (not_found if it
+  // does not exist). Bind it as `auto [lock, u, name, row] = impl_->open_mailbox(...)`.
+  struct OpenMailbox {
+    std::unique_lock<std::mutex> lock;
+    detail::UserName user;
+    std::string name;
+    detail::MailboxRow row;
+  };
+  OpenMailbox open_mailbox(std::string_view user, std::string_view mailbox);
 
   // Everything below requires `mu`.
   void ensure_user_locked(const detail::UserName& u);
