@@ -165,6 +165,19 @@ class Tern:
         with open(self.config_path, "w") as f:
             f.write(self.config_text() if text is None else text)
 
+    def _move_ports(self):
+        """New free ports for every listener, in the config file as written (also one a test
+        wrote by hand): for a start-up that lost a port to another test's socket between
+        free_port() and ternd's bind."""
+        with open(self.config_path) as f:
+            text = f.read()
+        for name, old in list(self.ports.items()):
+            new = free_port()
+            text = text.replace(f'"127.0.0.1:{old}"', f'"127.0.0.1:{new}"')
+            self.ports[name] = new
+        with open(self.config_path, "w") as f:
+            f.write(text)
+
     def port(self, name):
         return self.ports[name]
 
@@ -176,6 +189,28 @@ class Tern:
     # -- process ---------------------------------------------------------------------------
 
     def start(self, timeout=30.0, wait_ports=True):
+        """Starts ternd and waits until it is ready. The ports come from free_port(), so
+        another test (ctest runs several at once) can take one before ternd binds it: that
+        start-up is retried on new ports, twice at most. Any other start-up failure raises
+        with the end of ternd's log in the message."""
+        for attempt in range(3):
+            offset = len(self.log())
+            try:
+                return self._start_once(timeout, wait_ports)
+            except TernError as e:
+                this_run = self.log()[offset:]
+                if self.proc is not None and self.proc.poll() is not None:
+                    self.proc = None
+                    self._close_log()
+                if (attempt < 2 and "cannot listen on" in this_run and "in use" in this_run
+                        and self.proc is None):
+                    self._move_ports()
+                    continue
+                tail = "\n".join(this_run.strip().splitlines()[-8:])
+                raise TernError(f"{e}; ternd log:\n{tail}") from None
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout, wait_ports):
         if self.proc is not None:
             raise TernError("already started")
         self._log_file = open(self.log_path, "ab")
