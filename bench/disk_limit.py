@@ -33,7 +33,10 @@ def worker(base, idx, deadline, budget, counts):
     counts[idx] = n
 
 
-def measure(directory=None, threads=8, files=4000, seconds=10.0):
+def measure(directory=None, threads=8, files=4000, seconds=10.0, trash=None):
+    """Returns (files created, seconds). With `trash` (a list), the files are left in place
+    and their directory appended to it, for the caller to delete later: see
+    smtp_ingest.py on why deleting them right away would slow the next measurement."""
     base = tempfile.mkdtemp(prefix="tern-disk-", dir=directory)
     try:
         os.mkdir(os.path.join(base, "tmp"))
@@ -50,7 +53,10 @@ def measure(directory=None, threads=8, files=4000, seconds=10.0):
         elapsed = time.monotonic() - start
         return sum(counts), elapsed
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        if trash is None:
+            shutil.rmtree(base, ignore_errors=True)
+        else:
+            trash.append(base)
 
 
 def main():
