@@ -1,7 +1,7 @@
 // Store: durable delivery (SMTP) and APPEND (IMAP) through one group commit.
 //
-// Each caller writes its message to tmp/ and fsyncs it on its own thread (in parallel), then
-// queues it. Whichever waiting caller finds no leader becomes the leader: it takes every
+// Each caller writes its message to tmp/<shard>/ and fsyncs it on its own thread (in
+// parallel), then queues it. Whichever waiting caller finds no leader becomes the leader: it takes every
 // queued item and commits them together (one directory fsync per distinct directory, one
 // SQLite transaction), then wakes everyone. Callers return only once their item is done.
 #include <algorithm>
@@ -67,8 +67,17 @@ void DirSyncer::run() {
 
 void Store::Impl::write_tmp(PendingDelivery& item, std::string_view bytes) {
   item.base = new_base();
-  // fsync file: the bytes must be on stable storage before the name appears in new/.
-  check(fops->write_file_synced(item.folder + "/tmp/" + item.base, bytes, item.internal_date));
+  std::string shard = "tmp/" + std::to_string(tmp_shard_next++ % kTmpShards);
+  item.tmp_rel = shard + "/" + item.base;
+  // fsync file: the bytes must be on stable storage before the name appears in new/. The
+  // shard directory is made on first use; it needs no fsync of its own, since nothing is
+  // answered before the file's name in new/ is durable.
+  auto s = fops->write_file_synced(item.folder + "/" + item.tmp_rel, bytes, item.internal_date);
+  if (!s.ok() && s.error().code == Errc::not_found) {
+    check(fops->mkdir(item.folder + "/" + shard));
+    s = fops->write_file_synced(item.folder + "/" + item.tmp_rel, bytes, item.internal_date);
+  }
+  check(s);
 }
 
 void Store::Impl::commit_or_wait(std::vector<PendingDelivery>& items) {
@@ -134,7 +143,7 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
   std::vector<std::pair<PendingDelivery*, std::string>> placed;  // item, file under folder
   auto fail_item = [&](PendingDelivery* item, Error e) {
     item->outcome.status = std::move(e);
-    (void)fops->unlink(item->folder + "/tmp/" + item->base);
+    (void)fops->unlink(item->folder + "/" + item->tmp_rel);
   };
   try {
     // BEGIN IMMEDIATE first: UID allocation below must be serialised with any other process
@@ -174,7 +183,7 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
                          detail::format_maildir_name(item->base, item->size, uid,
                                                      item->flags.system, info);
       // rename: atomically publishes the complete, fsynced file under its final name.
-      auto s = fops->rename(item->folder + "/tmp/" + item->base, item->folder + "/" + file);
+      auto s = fops->rename(item->folder + "/" + item->tmp_rel, item->folder + "/" + file);
       if (!s.ok()) {
         fail_item(item, s.error());
         continue;
@@ -244,7 +253,7 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
     for (auto* item : batch)
       if (item->outcome.status.ok() && item->outcome.uid == 0) {
         item->outcome.status = make_error(code, e.what());
-        (void)fops->unlink(item->folder + "/tmp/" + item->base);
+        (void)fops->unlink(item->folder + "/" + item->tmp_rel);
       }
   }
 }

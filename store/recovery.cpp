@@ -4,7 +4,8 @@
 // modseqs and metadata of the messages it knows. Rules, per folder:
 //   - row whose file exists (same base name, maybe another name/dir) -> kept; the file is
 //     renamed back to the name the row expects (an uncommitted flag change is undone)
-//   - row whose file is only in tmp/ (a committed COPY/MOVE cut short) -> renamed into place
+//   - row whose file is only in tmp/ or tmp/<shard>/ (a committed COPY/MOVE cut short, a
+//     delivery's rename lost) -> renamed into place
 //   - row without any file -> dropped and recorded as expunged (QRESYNC sees it vanish)
 //   - file without row -> indexed: UID from ",U=" if set and unused, else a new UID (and the
 //     file renamed to carry it); a ",U=" already recorded as expunged means the expunge's
@@ -53,13 +54,33 @@ std::string base_of(const std::string& rel) {
   return p ? p->base : std::string();
 }
 
+// The regular files in tmp/ and in its shard directories (tmp/<n>/, see write_tmp), as paths
+// relative to the folder ("tmp/<base>", "tmp/3/<base>").
+std::vector<std::string> tmp_files(const std::string& folder) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(folder + "/tmp", ec)) {
+    std::string name = e.path().filename().string();
+    std::error_code ec2;
+    if (e.is_regular_file(ec2)) {
+      out.push_back("tmp/" + name);
+    } else if (e.is_directory(ec2) && !e.is_symlink(ec2)) {
+      for (auto& f : fs::directory_iterator(e.path(), ec2))
+        if (std::error_code ec3; f.is_regular_file(ec3))
+          out.push_back("tmp/" + name + "/" + f.path().filename().string());
+    }
+  }
+  return out;
+}
+
 void remove_stale_tmp(const std::string& folder) {
   std::error_code ec;
   int64_t now = detail::now_unix();
-  for (auto& e : fs::directory_iterator(folder + "/tmp", ec)) {
+  for (const auto& rel : tmp_files(folder)) {
+    std::string path = folder + "/" + rel;
     struct stat st;
-    if (::stat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > kStaleTmpSeconds)
-      fs::remove(e.path(), ec);
+    if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > kStaleTmpSeconds)
+      fs::remove(path, ec);
   }
 }
 
@@ -71,12 +92,8 @@ void Store::Impl::reconcile_folder(const MailboxRow& mbox, const std::string& fo
   // tmp/ names are Maildir bases. A committed COPY/MOVE (or a delivery whose rename was lost
   // in a crash) can leave a row's file there: it is renamed into place below, before tmp/
   // leftovers are cleaned.
-  std::set<std::string> tmp_names;
-  {
-    std::error_code ec;
-    for (auto& e : fs::directory_iterator(folder + "/tmp", ec))
-      if (e.is_regular_file(ec)) tmp_names.insert(e.path().filename().string());
-  }
+  std::map<std::string, std::string> tmp_names;  // base -> path under the folder
+  for (auto& rel : tmp_files(folder)) tmp_names.emplace(rel.substr(rel.rfind('/') + 1), rel);
 
   // Files on disk, by base name.
   std::map<std::string, DiskFile> disk;
@@ -120,10 +137,11 @@ void Store::Impl::reconcile_folder(const MailboxRow& mbox, const std::string& fo
     for (auto& r : rows) {
       std::string base = base_of(r.file);
       auto it = disk.find(base);
-      if (it == disk.end() && !base.empty() && tmp_names.count(base) &&
-          fops->rename(folder + "/tmp/" + base, folder + "/" + r.file).ok()) {
-        spdlog::info("store: recovery moved tmp/{} into place for uid {} of mailbox {}", base,
-                     r.uid, mbox.id);
+      auto in_tmp = tmp_names.find(base);
+      if (it == disk.end() && !base.empty() && in_tmp != tmp_names.end() &&
+          fops->rename(folder + "/" + in_tmp->second, folder + "/" + r.file).ok()) {
+        spdlog::info("store: recovery moved {} into place for uid {} of mailbox {}",
+                     in_tmp->second, r.uid, mbox.id);
         renamed = true;
         used.insert(r.uid);
         continue;

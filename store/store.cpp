@@ -126,12 +126,13 @@ void Store::Impl::forget_delivery_ids() {
 }
 
 std::string Store::Impl::new_base() {
-  // Maildir unique name: time, microseconds, pid, per-process counter, randomness, host.
+  // Maildir unique name: time, microseconds, pid, per-process counter, a random token drawn
+  // when the store was opened, host.
   auto now = std::chrono::system_clock::now().time_since_epoch();
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(now).count();
   return std::to_string(us / 1000000) + ".M" + std::to_string(us % 1000000) + "P" +
          std::to_string(::getpid()) + "Q" + std::to_string(++name_counter) + "R" +
-         random_id(8) + "." + host;
+         name_token + "." + host;
 }
 
 void Store::Impl::committed() {
@@ -400,6 +401,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   impl->data_dir = options.data_dir;
   impl->mail_root = options.data_dir + "/mail";
   impl->host = detail::maildir_safe_host(options.hostname);
+  impl->name_token = random_id(8);
   impl->fops = options.file_ops_for_testing ? options.file_ops_for_testing : posix_file_ops();
   impl->dir_syncer = std::make_unique<detail::DirSyncer>(impl->fops);
   Impl* p = impl.get();

@@ -26,9 +26,11 @@
 //   - Files and index disagreeing never loses a message: open() and reindex() index files
 //     without rows and drop rows without files (recorded as expunged for QRESYNC).
 //
-// Durability of a delivery (deliver/append): write tmp/<base>, fsync it; a group-commit
-// leader then takes every pending delivery, BEGIN IMMEDIATE (serialises UID allocation with
-// other processes such as ternctl), allocates UIDs, renames tmp/X -> new/X,S=..,U=..,
+// Durability of a delivery (deliver/append): write tmp/<n>/<base> (n: one of 16 shard
+// directories, in turn, so concurrent deliveries do not queue on one directory's lock), fsync
+// it; a group-commit leader then takes every pending delivery, BEGIN IMMEDIATE (serialises
+// UID allocation with other processes such as ternctl), allocates UIDs, renames
+// tmp/<n>/X -> new/X,S=..,U=..,
 // inserts all rows, then COMMITs while another thread fsyncs each distinct new/ directory
 // once (either may land alone in a crash; nobody is answered before both), and wakes the
 // waiters. Deliveries find their mailbox id in a cache, so they never wait for `mu` (held by a

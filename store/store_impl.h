@@ -63,7 +63,8 @@ struct PendingDelivery {
   std::string folder;          // absolute folder directory
   uint64_t quota = 0;
   uint64_t size = 0;
-  std::string base;            // unique Maildir base name; tmp/<base> holds the bytes
+  std::string base;            // unique Maildir base name
+  std::string tmp_rel;         // "tmp/<shard>/<base>" under folder: the bytes until the commit
   Flags flags;
   int64_t internal_date = 0;
   const std::string* metadata = nullptr;
@@ -138,6 +139,7 @@ struct Store::Impl {
   std::string data_dir;
   std::string mail_root;
   std::string host;
+  std::string name_token;  // random, once per open: Maildir names need no getrandom each
   std::shared_ptr<FileOps> fops;
 
   mutable std::mutex mu;
@@ -176,6 +178,12 @@ struct Store::Impl {
   uint32_t recent_floor_of(const detail::MailboxRow& row);
 
   std::atomic<uint64_t> name_counter{0};
+  // Deliveries write their bytes in tmp/<n>/ (n = 0..kTmpShards-1, in turn) rather than in
+  // tmp/ itself: creating a file holds its directory's lock while ext4 allocates the inode,
+  // and concurrent deliveries into one mailbox spun on that lock (a C model of 20 writers:
+  // 0.26 instead of 0.35 ms of CPU per durable file). Recovery reads tmp/ and tmp/*/.
+  static constexpr uint32_t kTmpShards = 16;
+  std::atomic<uint32_t> tmp_shard_next{0};
   std::atomic<uint64_t> index_commits{0};
   std::atomic<uint64_t> delivery_batches{0};
   std::atomic<uint64_t> delivered{0};

@@ -27,6 +27,13 @@ inline std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+// No file left in a Maildir's tmp/, in it or in its shard directories (tmp/<n>/).
+inline bool no_tmp_files(const std::string& tmp_dir) {
+  for (auto& e : fs::recursive_directory_iterator(tmp_dir))
+    if (!e.is_directory()) return false;
+  return true;
+}
+
 // Forwards to the real POSIX operations and records each call as "op <path>" (paths relative
 // to the data_dir). Optional: a delay in fsync_dir (models disk latency, lets group commit
 // batch) and a "crash" mode where fsync_dir fails and unlink does nothing, which leaves the

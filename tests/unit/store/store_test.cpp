@@ -29,9 +29,13 @@ TEST_F(StoreTest, DeliveryFollowsDurabilityOrder) {
   ASSERT_TRUE(out.ok());
   ASSERT_TRUE((*out)[0].status.ok());
   auto log = ops_->log();
-  ASSERT_EQ(log.size(), 6u) << ::testing::PrintToString(log);
+  // The first delivery into a tmp/ shard finds no directory there: the write fails, the
+  // directory is made, and the same write is repeated.
+  ASSERT_EQ(log.size(), 7u) << ::testing::PrintToString(log);
+  EXPECT_EQ(log[0], log[1]);
+  log.erase(log.begin());
   const std::string box = "/mail/example.test/alice";
-  EXPECT_TRUE(log[0].rfind("write_file " + box + "/tmp/", 0) == 0) << log[0];
+  EXPECT_TRUE(std::regex_search(log[0], std::regex("^write_file " + box + "/tmp/[0-9]+/[^/]+$"))) << log[0];
   EXPECT_EQ(log[1], "fsync_file" + log[0].substr(10));
   std::string tmp = log[0].substr(11);
   EXPECT_TRUE(log[2].rfind("rename " + tmp + " -> " + box + "/new/", 0) == 0) << log[2];
@@ -192,7 +196,7 @@ TEST_F(StoreTest, QuotaRefusesWithoutWriting) {
   EXPECT_EQ(*store_->usage(kAlice), 1000u);
   EXPECT_EQ(*store_->usage(kBob), 2000u);
   EXPECT_EQ(files(maildir("example.test", "alice")).size(), 1u);
-  EXPECT_TRUE(fs::is_empty(maildir("example.test", "alice") + "/tmp"));
+  EXPECT_TRUE(no_tmp_files(maildir("example.test", "alice") + "/tmp"));
   auto app = store_->append(kAlice, "INBOX", bytes, {}, 0, 1500);
   ASSERT_FALSE(app.ok());
   EXPECT_EQ(app.error().code, Errc::over_quota);
@@ -374,7 +378,7 @@ TEST_F(StoreTest, UsageFollowsEveryChangeAndOldIndexesAreMigrated) {
   ASSERT_FALSE(over.ok());
   EXPECT_EQ(over.error().code, Errc::over_quota);
   EXPECT_EQ(uids(kAlice, "Archive").size(), 1u);  // only the earlier copy
-  EXPECT_TRUE(fs::is_empty(maildir("example.test", "alice") + "/.Archive/tmp"));
+  EXPECT_TRUE(no_tmp_files(maildir("example.test", "alice") + "/.Archive/tmp"));
   EXPECT_TRUE(store_->copy(kAlice, "INBOX", {inbox.back()}, "Archive", sa + sb + sb).ok());
   EXPECT_TRUE(store_->move(kAlice, "Archive", uids(kAlice, "Archive"), "INBOX").ok());
 }
