@@ -83,7 +83,8 @@ smtpd::SessionSettings smtp_session_settings(const Config& config, ListenerKind 
 smtpd::RecipientResult smtp_resolve_recipient(auth::AccountDb& accounts, store::Store& store,
                                               const smtpd::ResolveRecipient& request,
                                               const std::string& hostname,
-                                              std::vector<std::string>* forwards) {
+                                              std::vector<std::string>* forwards,
+                                              QuotaMap* quotas) {
   using R = smtpd::RecipientResult;
   R out;
   // RFC 5321 §4.5.1: "postmaster" without a domain must be accepted; it is ours.
@@ -134,6 +135,7 @@ smtpd::RecipientResult smtp_resolve_recipient(auth::AccountDb& accounts, store::
         return out;
       }
     }
+    if (quotas) (*quotas)[user] = *quota;
     out.users.push_back(user);
   }
   out.status = out.users.empty() ? R::unknown_user : R::local;
@@ -155,7 +157,7 @@ smtpd::SenderResult smtp_check_sender(auth::AccountDb& accounts,
 }
 
 smtpd::DeliverResult smtp_deliver_local(auth::AccountDb& accounts, store::Store& store,
-                                        const smtpd::Deliver& deliver) {
+                                        const smtpd::Deliver& deliver, const QuotaMap* known) {
   smtpd::DeliverResult out;
   const auto users = deliver.envelope.local_users();
   if (users.empty()) {
@@ -178,6 +180,12 @@ smtpd::DeliverResult smtp_deliver_local(auth::AccountDb& accounts, store::Store&
   for (const auto& user : users) {
     store::DeliveryTarget t;
     t.user = user;
+    if (known)
+      if (auto it = known->find(user); it != known->end()) {
+        t.quota_bytes = it->second;
+        req.targets.push_back(std::move(t));
+        continue;
+      }
     auto quota = accounts.quota_of(user);
     if (!quota && quota.error().code != Errc::not_found) {
       out.status = smtpd::DeliverResult::temporary;
@@ -414,22 +422,27 @@ class SmtpHandler final : public net::ConnectionHandler,
     auto* accounts = rt_.accounts;
     auto* store = rt_.store;
     auto forwards = std::make_shared<std::vector<std::string>>();
+    auto quotas = std::make_shared<QuotaMap>();
     std::string key = lower(req.address);
     std::string hostname = rt_.config.hostname;
     const bool relay = static_cast<bool>(rt_.enqueue_remote);
     auto result = std::make_shared<smtpd::ActionResult>();
     result->id = id;
-    auto done = net::if_alive(shared_from_this(), [result, forwards, key](SmtpHandler& h) {
+    auto done = net::if_alive(shared_from_this(), [result, forwards, quotas, key](SmtpHandler& h) {
       auto* r = std::get_if<smtpd::RecipientResult>(&result->result);
       bool accepted = r && (r->status == smtpd::RecipientResult::local ||
                             r->status == smtpd::RecipientResult::forward);
       if (accepted && !forwards->empty()) h.forwards_[key] = *forwards;
       else h.forwards_.erase(key);
+      // Overwrite: an entry left by a transaction that ended in RSET may be older.
+      if (accepted)
+        for (auto& [user, quota] : *quotas) h.quotas_[user] = quota;
       h.finish(std::move(*result));
     });
     bool ok = rt_.workers.submit(
-        [result, forwards, accounts, store, hostname, relay, req = std::move(req)] {
-          auto r = smtp_resolve_recipient(*accounts, *store, req, hostname, forwards.get());
+        [result, forwards, quotas, accounts, store, hostname, relay, req = std::move(req)] {
+          auto r = smtp_resolve_recipient(*accounts, *store, req, hostname, forwards.get(),
+                                          quotas.get());
           const bool forwarding = !forwards->empty() && (r.status == smtpd::RecipientResult::local ||
                                                           r.status == smtpd::RecipientResult::forward);
           if (forwarding && !relay) {
@@ -479,6 +492,7 @@ class SmtpHandler final : public net::ConnectionHandler,
       }
     }
     forwards_.clear();
+    QuotaMap quotas = std::exchange(quotas_, {});
     auto summary = std::make_shared<MessageSummary>();
     summary->queue_id = req.envelope.queue_id;
     summary->sender = req.envelope.sender;
@@ -494,8 +508,9 @@ class SmtpHandler final : public net::ConnectionHandler,
       h.finish(std::move(*result));
     });
     bool ok = rt_.workers.submit(
-        [result, accounts, store, enqueue, remote = std::move(remote), req = std::move(req)] {
-          auto r = smtp_deliver_local(*accounts, *store, req);
+        [result, accounts, store, enqueue, remote = std::move(remote), req = std::move(req),
+         quotas = std::move(quotas)] {
+          auto r = smtp_deliver_local(*accounts, *store, req, &quotas);
           if (r.status == smtpd::DeliverResult::ok && !remote.recipients.empty()) {
             if (!enqueue) {
               r = {smtpd::DeliverResult::temporary, {}, "relay unavailable"};
@@ -547,6 +562,7 @@ class SmtpHandler final : public net::ConnectionHandler,
   int pending_kind_ = 0;  // 0 auth, 1 rcpt, 2 sender, 3 deliver: for the temporary answer
   // RCPT address (lower-cased) -> the alias's external forwards, for this transaction.
   std::map<std::string, std::vector<std::string>> forwards_;
+  QuotaMap quotas_;  // local user -> quota, from this transaction's RCPTs (for DATA)
   std::string empty_;
 };
 

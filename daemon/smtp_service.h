@@ -29,6 +29,7 @@
 // workers only.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -44,12 +45,18 @@ smtpd::SessionSettings smtp_session_settings(const Config& config, ListenerKind 
 
 // ---- Blocking helpers (worker threads) ----
 
+// Quota in bytes (0: none) per local user, as RCPT read it: DATA delivers with these rather
+// than reading each user's account again.
+using QuotaMap = std::map<std::string, uint64_t>;
+
 // RCPT: resolves through accounts (aliases, sub-addresses, catch-all) and checks quotas.
-// `forwards` receives the external targets of an alias (relay recipients).
+// `forwards` receives the external targets of an alias (relay recipients), `quotas` (may be
+// null) the quota of each accepted local user.
 smtpd::RecipientResult smtp_resolve_recipient(auth::AccountDb& accounts, store::Store& store,
                                               const smtpd::ResolveRecipient& request,
                                               const std::string& hostname,
-                                              std::vector<std::string>* forwards);
+                                              std::vector<std::string>* forwards,
+                                              QuotaMap* quotas = nullptr);
 
 // MAIL FROM on submission: may the authenticated user send as this address?
 smtpd::SenderResult smtp_check_sender(auth::AccountDb& accounts,
@@ -57,7 +64,9 @@ smtpd::SenderResult smtp_check_sender(auth::AccountDb& accounts,
 
 // DATA/BDAT: durable local delivery of `deliver` to every local user of its envelope.
 // Ok only when every copy is committed.
+// `known` (may be null): quotas from RCPT; a user missing there is looked up.
 smtpd::DeliverResult smtp_deliver_local(auth::AccountDb& accounts, store::Store& store,
-                                        const smtpd::Deliver& deliver);
+                                        const smtpd::Deliver& deliver,
+                                        const QuotaMap* known = nullptr);
 
 }  // namespace tern::daemon
