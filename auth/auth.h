@@ -74,6 +74,8 @@ struct Recipient {
   enum class Kind { local, not_local_domain, unknown_user };
   Kind kind = Kind::unknown_user;
   std::vector<std::string> local_users;  // canonical, de-duplicated, in discovery order
+  std::vector<uint64_t> local_quotas;    // each local user's quota (bytes, 0 = none), read
+                                         // in the same snapshot as the resolution
   std::vector<std::string> forwards;     // external addresses, de-duplicated
 };
 const char* to_string(Recipient::Kind kind);

@@ -44,7 +44,7 @@ class Expander {
     if (*user) {
       // Disabled users receive no mail (see auth.h); the address still counts as known so a
       // catch-all does not take it.
-      if ((*user)->enabled) add_unique(users_, address);
+      if ((*user)->enabled && add_unique(users_, address)) quotas_.push_back((*user)->quota);
       return true;
     }
     auto targets = query_alias(db_, address);
@@ -72,6 +72,7 @@ class Expander {
   }
 
   std::vector<std::string> users_, forwards_;
+  std::vector<uint64_t> quotas_;  // parallel to users_
 
  private:
   Result<bool> expand_all(const std::vector<std::string>& targets, int depth) {
@@ -92,10 +93,12 @@ class Expander {
     return *r;
   }
 
-  static void add_unique(std::vector<std::string>& v, const std::string& s) {
+  // False when `s` was already there.
+  static bool add_unique(std::vector<std::string>& v, const std::string& s) {
     for (const auto& x : v)
-      if (x == s) return;
+      if (x == s) return false;
     v.push_back(s);
+    return true;
   }
 
   sql::Connection& db_;
@@ -162,6 +165,7 @@ Result<Recipient> AccountDb::resolve_recipient(std::string_view address) {
     if (!known) return known.error();
   }
   out.local_users = std::move(ex.users_);
+  out.local_quotas = std::move(ex.quotas_);
   out.forwards = std::move(ex.forwards_);
   out.kind = (out.local_users.empty() && out.forwards.empty()) ? Recipient::Kind::unknown_user
                                                               : Recipient::Kind::local;

@@ -115,14 +115,11 @@ smtpd::RecipientResult smtp_resolve_recipient(auth::AccountDb& accounts, store::
     out.status = resolved->forwards.empty() ? R::unknown_user : R::forward;
     return out;
   }
-  for (const auto& user : resolved->local_users) {
-    auto quota = accounts.quota_of(user);
-    if (!quota) {
-      if (quota.error().code == Errc::not_found) continue;  // removed meanwhile
-      out.status = R::temporary;
-      return out;
-    }
-    if (*quota > 0) {
+  // The quotas come with the resolution, from one snapshot of the accounts.
+  for (size_t i = 0; i < resolved->local_users.size() && i < resolved->local_quotas.size(); ++i) {
+    const std::string& user = resolved->local_users[i];
+    const uint64_t quota = resolved->local_quotas[i];
+    if (quota > 0) {
       auto used = store.usage(user);
       if (!used) {
         spdlog::warn("smtp usage lookup failed user={} error={}", user, used.error().message);
@@ -130,12 +127,12 @@ smtpd::RecipientResult smtp_resolve_recipient(auth::AccountDb& accounts, store::
         return out;
       }
       // RFC 3463 §3.3 (X.2.2 mailbox full) is a temporary condition: 452 4.2.2.
-      if (*used >= *quota) {
+      if (*used >= quota) {
         out.status = R::over_quota;
         return out;
       }
     }
-    if (quotas) (*quotas)[user] = *quota;
+    if (quotas) (*quotas)[user] = quota;
     out.users.push_back(user);
   }
   out.status = out.users.empty() ? R::unknown_user : R::local;

@@ -131,7 +131,7 @@ std::string Store::Impl::new_base() {
   auto now = std::chrono::system_clock::now().time_since_epoch();
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(now).count();
   return std::to_string(us / 1000000) + ".M" + std::to_string(us % 1000000) + "P" +
-         std::to_string(::getpid()) + "Q" + std::to_string(++name_counter) + "R" +
+         std::to_string(pid) + "Q" + std::to_string(++name_counter) + "R" +
          name_token + "." + host;
 }
 
@@ -402,6 +402,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   impl->mail_root = options.data_dir + "/mail";
   impl->host = detail::maildir_safe_host(options.hostname);
   impl->name_token = random_id(8);
+  impl->pid = static_cast<long>(::getpid());
   impl->fops = options.file_ops_for_testing ? options.file_ops_for_testing : posix_file_ops();
   impl->dir_syncer = std::make_unique<detail::DirSyncer>(impl->fops);
   Impl* p = impl.get();

@@ -139,7 +139,10 @@ struct Store::Impl {
   std::string data_dir;
   std::string mail_root;
   std::string host;
-  std::string name_token;  // random, once per open: Maildir names need no getrandom each
+  // Maildir name parts drawn once per open (no getrandom/getpid per message); nothing forks
+  // with a store open.
+  std::string name_token;
+  long pid = 0;
   std::shared_ptr<FileOps> fops;
 
   mutable std::mutex mu;

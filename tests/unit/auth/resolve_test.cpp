@@ -54,6 +54,23 @@ TEST_F(ResolveTest, AliasesMixUsersAliasesAndExternal) {
   EXPECT_EQ(r.forwards, Strings{"someone@remote.test"});
 }
 
+// SMTP's RCPT checks each user's quota from the resolution itself (one read of the accounts).
+TEST_F(ResolveTest, EachLocalUserComesWithItsQuota) {
+  ASSERT_OK(db_->set_quota("alice@example.test", 7000));
+  ASSERT_OK(db_->set_quota("carol@second.test", 9000));
+  ASSERT_OK(db_->add_alias("team@example.test",
+                           {"carol@second.test", "bob@example.test", "alice@example.test",
+                            "ext@remote.test", "alice+x@example.test"}));
+  Recipient r = resolve("team@example.test");
+  ASSERT_EQ(r.local_users.size(), 3u);
+  ASSERT_EQ(r.local_quotas.size(), r.local_users.size());
+  for (size_t i = 0; i < r.local_users.size(); ++i)
+    EXPECT_EQ(r.local_quotas[i], *db_->quota_of(r.local_users[i])) << r.local_users[i];
+  r = resolve("alice+news@example.test");
+  EXPECT_EQ(r.local_users, Strings{"alice@example.test"});
+  EXPECT_EQ(r.local_quotas, (std::vector<uint64_t>{7000}));
+}
+
 TEST_F(ResolveTest, SubAddressing) {
   Recipient r = resolve("bob+lists@example.test");
   EXPECT_EQ(r.kind, Recipient::Kind::local);
