@@ -75,7 +75,14 @@ void Session::Impl::cmd_fetch(const Command& c) {
   std::vector<std::pair<size_t, store::MessageInfo*>> todo;
   for (size_t i : *idx) {
     auto* info = const_cast<store::MessageInfo*>(find_info(infos, sel->uid_at(i)));
-    if (!info) continue;  // expunged by someone else, not announced yet (RFC 9051 §7.5.1)
+    if (!info) {
+      // Expunged by someone else, not announced yet (RFC 9051 §7.5.1). Their watch may not
+      // have fired yet (it runs after the store lock is released): mark the mailbox dirty so
+      // the sync after this command takes the expunge in, and a UID FETCH that left the
+      // message out also says why (EXPUNGE/VANISHED) in the same response.
+      sel->dirty->store(true);
+      continue;
+    }
     if (a.changed_since && info->modseq <= *a.changed_since) continue;
     todo.emplace_back(i, info);
   }
@@ -150,6 +157,7 @@ void Session::Impl::cmd_fetch(const Command& c) {
       if (is_unknown_cte(r.error()))
         return no(c.tag, "Unknown Content-Transfer-Encoding", ResponseCode{code::UnknownCte, ""});
       failed = true;  // the file went away under us (expunged meanwhile): skip it
+      sel->dirty->store(true);  // and announce the expunge where allowed (see above)
       continue;
     }
     // ENVELOPE/BODYSTRUCTURE computed from the bytes: cache them so the next FETCH reads no
@@ -203,7 +211,10 @@ void Session::Impl::cmd_search(const Command& c) {
   std::vector<std::pair<uint32_t, std::string>> computed;  // metadata to cache
   for (size_t i = 0; i < sel->count(); ++i) {
     const store::MessageInfo* info = find_info(snap->messages, sel->uid_at(i));
-    if (!info) continue;
+    if (!info) {
+      sel->dirty->store(true);  // expunged elsewhere: see cmd_fetch
+      continue;
+    }
     uint32_t uid = info->uid;
     MessageView view(static_cast<uint32_t>(i + 1), *info,
                      [this, name, uid]() { return backend.store().read_message(user, name, uid); });

@@ -79,8 +79,17 @@ void Session::Impl::cmd_store(const Command& c) {
                      : a.mode == StoreArgs::Mode::remove ? store::FlagOp::remove
                                                          : store::FlagOp::replace;
   if (uids.empty()) return ok(c.tag, "STORE completed");
+  const bool echo = !a.silent || condstore;  // RFC 7162 §3.2: .SILENT still reports MODSEQ
+  // RFC 3501 §6.4.6: whether or not .SILENT is used, the server SHOULD send a FETCH when
+  // others changed a message's flags. A silent STORE shows nothing, so what others changed
+  // first is taken in now (FETCH/EXISTS may come during STORE, EXPUNGE may not, RFC 9051
+  // §7.5.1; the indexes in `idx` stay valid as sync(false) only appends).
+  if (!echo && sel->dirty->load()) sync(false);
   auto r = backend.store().store_flags(user, sel->name, uids, op, flags, a.unchanged_since);
   if (!r) return store_error(c.tag, r.error());
+  // Some messages unchanged: maybe expunged elsewhere before their watch fired (see
+  // cmd_fetch); the sync after this command then looks (and UID STORE announces it).
+  if (r->updated.size() + r->failed.size() < uids.size()) sel->dirty->store(true);
 
   // New keywords: RFC 9051 §7.3.5 lets the FLAGS response announce the new set.
   bool new_keyword = false;
@@ -102,13 +111,17 @@ void Session::Impl::cmd_store(const Command& c) {
 
   std::map<uint32_t, std::string> lines;  // seq -> FETCH, in order
   std::vector<char> answered(sel->count(), 0);
+  // After a silent STORE the client computes the new flags from those it knows: right only
+  // if nobody else changed the mailbox since this session's last sync (this STORE's modseq
+  // directly follows the known one). Otherwise the changes are not marked as shown, and the
+  // sync after this command announces the messages' whole flags.
+  const bool client_knows = echo || r->highestmodseq == sel->known_modseq + 1;
   for (const auto& u : r->updated) {
     long i = sel->index_of(u.uid);
     if (i < 0) continue;
-    sel->shown(u.uid, u.modseq);
+    if (client_knows) sel->shown(u.uid, u.modseq);
     answered[i] = 1;
-    // RFC 7162 §3.2: with CONDSTORE, .SILENT still reports the new MODSEQ.
-    if (!a.silent || condstore) lines[i + 1] = flags_fetch(static_cast<uint32_t>(i + 1), u.uid, u.flags, u.modseq, c.uid);
+    if (echo) lines[i + 1] = flags_fetch(static_cast<uint32_t>(i + 1), u.uid, u.flags, u.modseq, c.uid);
   }
   if (!a.silent) {
     // RFC 9051 §6.4.6: FETCH responses for every message in the set, also the unchanged ones.

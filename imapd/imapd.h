@@ -26,7 +26,13 @@
 //    Output::delay_ms asks the glue to wait (login throttle) before writing.
 //  * Sequence numbers are per session (session_sync.cpp): other sessions' changes become
 //    untagged EXISTS / FETCH at any command and EXPUNGE / VANISHED only where RFC 9051 §7.5.1
-//    allows (not during FETCH, STORE, SEARCH; yes during their UID forms and IDLE).
+//    allows (not during FETCH, STORE, SEARCH; yes during their UID forms and IDLE). A command
+//    that finds a message of its map gone from the store marks the mailbox dirty: the store's
+//    watch fires only after its lock is released, and the sync closing that command must
+//    still take the expunge in (a UID FETCH/SEARCH that left a message out says why at once).
+//  * A silent STORE (RFC 3501 §6.4.6) first takes in others' pending changes, and counts its
+//    own as shown only when nobody else changed the mailbox meanwhile: a client computing
+//    the new flags itself must never miss another session's change to the same message.
 //  * Session dependencies: auth/ (LoginResult, SASL), store/, mime/ (via fetch/search).
 #pragma once
 

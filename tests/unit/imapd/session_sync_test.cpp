@@ -20,6 +20,29 @@ TEST_F(SessionTest, OtherSessionsFlagChangesArriveAsFetch) {
   EXPECT_FALSE(has(out, "FETCH")) << out;  // announced once
 }
 
+// RFC 3501 §6.4.6: with or without .SILENT, the server tells of flag changes made by others.
+// A silent STORE on a message another session had just changed once hid that change for
+// good (the session counted the new flags as shown, though the client never saw them).
+TEST_F(SessionTest, SilentStoreStillAnnouncesOthersChanges) {
+  deliver(message("a"));
+  Client a(backend()), b(backend());
+  a.login();
+  b.login();
+  a.send("s SELECT INBOX");
+  b.send("s SELECT INBOX");
+  a.send("a1 STORE 1 +FLAGS (\\Flagged)");
+  std::string out = b.send("b1 STORE 1 +FLAGS.SILENT ($Mine)");
+  out += b.send("b2 NOOP");
+  EXPECT_TRUE(has(out, "* 1 FETCH (FLAGS (\\Flagged))")) << out;  // before its own change
+  EXPECT_EQ(out.find("FETCH"), out.rfind("FETCH")) << out;           // still silent
+  out = b.send("b3 FETCH 1 (FLAGS)");
+  EXPECT_TRUE(has(out, "* 1 FETCH (FLAGS (\\Flagged $Mine))")) << out;
+  // Its own silent change alone is not echoed back later.
+  out = b.send("b4 STORE 1 -FLAGS.SILENT ($Mine)");
+  out += b.send("b5 NOOP");
+  EXPECT_FALSE(has(out, "FETCH")) << out;
+}
+
 TEST_F(SessionTest, ExpungeWaitsForAnAllowedPoint) {
   deliver(message("a"));
   deliver(message("b"));
