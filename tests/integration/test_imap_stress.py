@@ -32,8 +32,8 @@ from smtp_fixture import USERS, ctl_ok, make_message  # noqa: E402
 
 USER = "bob@example.test"
 PASSWORD = USERS[USER]
-CLIENTS = 5
-OPS_PER_CLIENT = 150
+CLIENTS = 6
+OPS_PER_CLIENT = 200
 WALL_CAP = 25.0  # seconds for the random phase (all clients together)
 IO_TIMEOUT = 20.0
 
@@ -164,6 +164,7 @@ class Shared:
         self.lock = threading.Lock()
         self.bodies = {}  # (mailbox, uid) -> bytes, from APPENDUID / COPYUID
         self.counter = 0
+        self.links = {}  # (mailbox, uid) -> (mailbox, uid) it was copied from (COPYUID)
         self.later = []  # (client, mailbox, uid, bytes) fetched before the UID was known
 
     def put(self, key, data):
@@ -173,9 +174,20 @@ class Shared:
                 raise Inconsistency(f"UID {key} given to two different messages")
             self.bodies[key] = data
 
+    def link(self, key, source):
+        with self.lock:
+            if self.links.setdefault(key, source) != source:
+                raise Inconsistency(f"UID {key} given to two different copies")
+
     def get(self, key):
         with self.lock:
-            return self.bodies.get(key)
+            for _ in range(1000):  # bounded walk along COPYUID links
+                if key in self.bodies:
+                    return self.bodies[key]
+                if key not in self.links:
+                    return None
+                key = self.links[key]
+            return None
 
     def next_id(self):
         with self.lock:
@@ -343,10 +355,9 @@ class Client:
         if len(src) != len(dst):
             self.fail(f"COPYUID sets differ in size: {parts!r}")
         for s, d in zip(src, dst):
-            body = self.shared.get((src_box, s))
-            if body is None:
-                self.fail(f"COPYUID names source UID {s} unknown in {src_box}")
-            self.shared.put((dst_box, d), body)
+            # The source may be another client's copy whose COPYUID that client has not read
+            # yet: then the bytes are found through the link later.
+            self.shared.link((dst_box, d), (src_box, s))
         self.copied = src
 
     # -- commands --
