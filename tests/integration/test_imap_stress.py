@@ -220,6 +220,7 @@ class Client:
         self.gone = []          # slots removed during this command
         self.must_vanish = {}   # UID -> command that skipped it: expunged elsewhere, EXPUNGE due
         self.ops = 0
+        self.modseq = {}        # (mailbox, UID) -> highest MODSEQ seen (the QRESYNC client)
 
     def fail(self, msg):
         recent = b"".join(self.c.log[-int(os.environ.get("TERN_STRESS_TAIL", "12")):]).decode("latin-1", "replace")
@@ -334,6 +335,12 @@ class Client:
                 self.fail(f"seq {n} is UID {slot.uid} in the model, server says UID {u}")
         if "FLAGS" in d:
             slot.flags = flagset(d["FLAGS"])
+        if "MODSEQ" in d and slot.uid is not None:
+            # RFC 7162 §3.1: a message's mod-sequence only grows; its responses never go back.
+            m, key = int(d["MODSEQ"][0]), (self.mailbox, slot.uid)
+            if m < self.modseq.get(key, 0):
+                self.fail(f"UID {slot.uid}: MODSEQ {m} after {self.modseq[key]}")
+            self.modseq[key] = m
         if "BODY[]" in d:
             if slot.uid is None:
                 self.fail("BODY[] without UID for an unknown message")
