@@ -220,6 +220,7 @@ class Client:
         self.gone = []          # slots removed during this command
         self.must_vanish = {}   # UID -> command that skipped it: expunged elsewhere, EXPUNGE due
         self.ops = 0
+        self.status_line = None
         self.modseq = {}        # (mailbox, UID) -> highest MODSEQ seen (the QRESYNC client)
 
     def fail(self, msg):
@@ -300,6 +301,8 @@ class Client:
                 self.fail(f"UIDVALIDITY changed {old} -> {v}")
         elif toks[0].upper() in ("SEARCH", "ESEARCH"):
             self.search_result = [int(t) for t in toks[1:] if isinstance(t, str) and t.isdigit()]
+        elif toks[0].upper() == "STATUS":
+            self.status_line = resp.decode("latin-1")
         # FLAGS, OK [...], CAPABILITY, ENABLED, LIST...: nothing to model.
 
     def vanish(self, u):
@@ -751,6 +754,15 @@ def main():
                 diff = [(a, b) for a, b in zip(states[0], st) if a != b][:5]
                 cl.fail(f"model differs from client a's: {len(st)} vs {len(states[0])} messages, "
                         f"first differences {diff}")
+        # STATUS (RFC 9051 §6.3.11) agrees with the models once nothing moves.
+        clients[1].ok("UNSELECT", "UNSELECT")  # RFC 3691
+        clients[1].mailbox, clients[1].msgs = None, []
+        clients[1].ok("STATUS INBOX (MESSAGES UIDNEXT)", "STATUS")
+        st = clients[1].status_line or ""
+        m = re.search(r"MESSAGES (\d+) UIDNEXT (\d+)", st)
+        if not m or int(m.group(1)) != len(states[0]) or \
+                (states[0] and int(m.group(2)) <= states[0][-1][0]):
+            clients[1].fail(f"STATUS {st!r} disagrees with the {len(states[0])} messages modelled")
         final = clients[2]
         if final.msgs:
             final.ok("UID FETCH 1:* (UID BODY.PEEK[])", "UID FETCH")
