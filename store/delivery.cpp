@@ -1,9 +1,10 @@
 // Store: durable delivery (SMTP) and APPEND (IMAP) through one group commit.
 //
 // Each caller writes its message to tmp/<shard>/ and fsyncs it on its own thread (in
-// parallel), then queues it. Whichever waiting caller finds no leader becomes the leader: it takes every
-// queued item and commits them together (one directory fsync per distinct directory, one
-// SQLite transaction), then wakes everyone. Callers return only once their item is done.
+// parallel), then queues it. Whichever waiting caller finds no leader becomes the leader: it
+// takes every queued item and commits them together (one directory fsync per distinct
+// directory, one SQLite transaction), then wakes everyone. Callers return only once their
+// item is done.
 #include <algorithm>
 #include <map>
 #include <set>
