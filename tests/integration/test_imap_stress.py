@@ -616,7 +616,8 @@ class Client:
     def check_vanished(self):
         # Messages the server skipped during FETCH/STORE were expunged by another session:
         # the EXPUNGE is due at the next point where one may be sent (RFC 9051 §7.5.1).
-        left = {u: c for u, c in self.must_vanish.items() if u in set(self.known_uids())}
+        known = set(self.known_uids())
+        left = {u: c for u, c in self.must_vanish.items() if u in known}
         if left:
             self.fail(f"UIDs {left} were skipped by FETCH/STORE but never expunged")
         self.must_vanish.clear()
