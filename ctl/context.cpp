@@ -80,6 +80,8 @@ Result<store::Store*> Context::store() {
   store::StoreOptions options;
   options.data_dir = (*cfg)->data_dir;
   options.hostname = (*cfg)->hostname;
+  // A running ternd owns the store and did its crash recovery: do not redo it under it.
+  options.wait_to_own = false;
   auto opened = store::Store::open(options);
   if (!opened) return opened.error();
   store_ = std::move(*opened);

@@ -1,10 +1,11 @@
 // Store: durable delivery (SMTP) and APPEND (IMAP) through one group commit.
 //
-// Each caller writes its message to tmp/<shard>/ and fsyncs it on its own thread (in
-// parallel), then queues it. Whichever waiting caller finds no leader becomes the leader: it
-// takes every queued item and commits them together (one directory fsync per distinct
-// directory, one SQLite transaction), then wakes everyone. Callers return only once their
-// item is done.
+// Each caller writes its message to tmp/<shard>/ on its own thread (in parallel): a staged
+// message without fsync (staged.cpp), a larger one fsynced. Then it queues it. Whichever
+// waiting caller finds no leader becomes the leader: it takes every queued item and commits
+// them together (one SQLite transaction holding the rows and the staged copies; one directory
+// fsync per distinct directory for the fsynced ones), then wakes everyone. Callers return only
+// once their item is done.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -18,6 +19,7 @@ namespace tern::store {
 using detail::check;
 using detail::fail;
 using detail::PendingDelivery;
+using StagedKey = Store::Impl::StagedKey;
 
 namespace detail {
 
@@ -68,15 +70,23 @@ void DirSyncer::run() {
 
 void Store::Impl::write_tmp(PendingDelivery& item, std::string_view bytes) {
   item.base = new_base();
+  item.bytes = bytes;
+  item.staged = bytes.size() <= opts.staged_max_bytes;
   std::string shard = "tmp/" + std::to_string(tmp_shard_next++ % kTmpShards);
   item.tmp_rel = shard + "/" + item.base;
-  // fsync file: the bytes must be on stable storage before the name appears in new/. The
-  // shard directory is made on first use; it needs no fsync of its own, since nothing is
+  // A staged message is durable through its copy in the index: the file needs no fsync now.
+  // Otherwise fsync file: the bytes must be on stable storage before the name appears in new/.
+  // The shard directory is made on first use; it needs no fsync of its own, since nothing is
   // answered before the file's name in new/ is durable.
-  auto s = fops->write_file_synced(item.folder + "/" + item.tmp_rel, bytes, item.internal_date);
+  auto write = [&] {
+    std::string path = item.folder + "/" + item.tmp_rel;
+    return item.staged ? fops->write_file(path, bytes, item.internal_date)
+                       : fops->write_file_synced(path, bytes, item.internal_date);
+  };
+  auto s = write();
   if (!s.ok() && s.error().code == Errc::not_found) {
     check(fops->mkdir(item.folder + "/" + shard));
-    s = fops->write_file_synced(item.folder + "/" + item.tmp_rel, bytes, item.internal_date);
+    s = write();
   }
   check(s);
 }
@@ -183,15 +193,17 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
       std::string file = std::string(info ? "cur/" : "new/") +
                          detail::format_maildir_name(item->base, item->size, uid,
                                                      item->flags.system, info);
-      // rename: atomically publishes the complete, fsynced file under its final name.
-      auto s = fops->rename(item->folder + "/" + item->tmp_rel, item->folder + "/" + file);
-      if (!s.ok()) {
-        fail_item(item, s.error());
-        continue;
+      if (!item->staged) {
+        // rename: atomically publishes the complete, fsynced file under its final name.
+        auto s = fops->rename(item->folder + "/" + item->tmp_rel, item->folder + "/" + file);
+        if (!s.ok()) {
+          fail_item(item, s.error());
+          continue;
+        }
+        dirs.insert(item->folder + "/" + file.substr(0, 3));
       }
       it->second.touched = true;
       item->outcome.uid = uid;
-      dirs.insert(item->folder + "/" + file.substr(0, 3));
       placed.emplace_back(item, file);
     }
     for (auto& [item, file] : placed) {
@@ -208,6 +220,12 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
           .bind(static_cast<int64_t>(++c.modseq))
           .bind(item->metadata ? std::string_view(*item->metadata) : std::string_view())
           .run();
+      if (item->staged)
+        db.prepare("INSERT INTO staged(mailbox_id, uid, body) VALUES(?, ?, ?)")
+            .bind(item->mailbox_id)
+            .bind(static_cast<int64_t>(item->outcome.uid))
+            .bind_blob_static(item->bytes)
+            .run();
     }
     for (auto& [id, c] : boxes)
       if (c.touched) update_counters(id, c.uidnext, c.modseq);
@@ -222,22 +240,37 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
     // nobody is answered before both finish, and recovery handles either one landing alone
     // (a row without its file is dropped as never delivered; a file without a row is indexed
     // under the U= in its name).
-    dir_syncer->start(&dirs);
-    // COMMIT (synchronous=FULL): the rows are durable when this returns.
+    if (!dirs.empty()) dir_syncer->start(&dirs);
+    // COMMIT (synchronous=FULL): the rows, and the staged bodies, are durable when this returns.
     try {
       txn.commit();
     } catch (...) {
-      (void)dir_syncer->wait();  // `dirs` must outlive the job; then the cleanup below
+      if (!dirs.empty()) (void)dir_syncer->wait();  // `dirs` must outlive the job
       throw;
     }
     committed();
     ++delivery_batches;
-    if (auto s = dir_syncer->wait(); !s.ok()) {
+    Status dirs_synced = dirs.empty() ? Status{} : dir_syncer->wait();
+    // Staged files are published only now, still under `mu` (no reader sees the rows before
+    // their files): had they been renamed before the COMMIT, a crash could leave a name in
+    // new/ for bytes that never reached the disk, with no row or staged copy to repair it.
+    // After it, recovery rewrites each one from its staged copy (restore_staged).
+    std::vector<StagedKey> staged_keys;
+    for (auto& [item, file] : placed) {
+      if (!item->staged) continue;
+      staged_keys.push_back({item->mailbox_id, item->outcome.uid});
+      auto s = fops->rename(item->folder + "/" + item->tmp_rel, item->folder + "/" + file);
+      if (!s.ok()) spdlog::error("store: delivery rename failed: {}", s.error().message);
+    }
+    if (!staged_keys.empty()) staged_committed(staged_keys);
+    if (auto s = dirs_synced; !s.ok()) {
       // The rows are committed but the names may not survive a crash: answer a temporary
       // failure, so the sender retries (a possible duplicate rather than a possible loss).
       spdlog::error("store: delivery batch: {}", s.error().message);
       for (auto& [item, file] : placed)
-        item->outcome = DeliveryOutcome{make_error(Errc::temporary, s.error().message), 0, 0};
+        if (!item->staged)
+          item->outcome = DeliveryOutcome{make_error(Errc::temporary, s.error().message), 0, 0};
+      delivered += staged_keys.size();
       return;
     }
     delivered += placed.size();
@@ -249,7 +282,7 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
     spdlog::error("store: delivery batch failed: {}", e.what());
     for (auto& [item, file] : placed) {
       item->outcome = DeliveryOutcome{make_error(code, e.what()), 0, 0};
-      (void)fops->unlink(item->folder + "/" + file);
+      (void)fops->unlink(item->folder + "/" + (item->staged ? item->tmp_rel : file));
     }
     for (auto* item : batch)
       if (item->outcome.status.ok() && item->outcome.uid == 0) {

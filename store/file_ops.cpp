@@ -31,6 +31,14 @@ class PosixFileOps final : public FileOps {
   Status fsync_file(const std::string& path) override { return sync_path(path, O_RDONLY); }
   Status fsync_dir(const std::string& path) override { return sync_path(path, O_RDONLY | O_DIRECTORY); }
 
+  Status sync_filesystem(int dir_fd) override {
+    int rc;
+    do rc = ::syncfs(dir_fd);
+    while (rc != 0 && errno == EINTR);
+    if (rc != 0) return sys_error("syncfs", "(mail root)", errno);
+    return {};
+  }
+
   Status rename(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0) return sys_error("rename", from + " -> " + to, errno);
     return {};

@@ -39,6 +39,11 @@ class FileOps {
   virtual Status unlink(const std::string& path) = 0;
   // Flushes a directory so that the entries created/renamed/removed in it are durable.
   virtual Status fsync_dir(const std::string& path) = 0;
+  // syncfs(2): flushes everything written on the file system that holds `dir_fd` (data, inodes
+  // and directory entries of every file, then the device cache). `dir_fd` must have been open
+  // since before the writes it is to cover: write-back errors are reported only when they
+  // happened after the descriptor was opened. Staged deliveries rely on it (store.h).
+  virtual Status sync_filesystem(int dir_fd) = 0;
   // mkdir(2) with mode 0700; success if the directory already exists.
   virtual Status mkdir(const std::string& path) = 0;
 };

@@ -4,7 +4,8 @@ namespace tern::store::detail {
 namespace {
 
 // Mailboxes are per user; messages keep their system flags as a bitmask and keywords as a
-// space-separated list; expunged remembers (uid, modseq) for QRESYNC VANISHED (RFC 7162 §3.2.5).
+// space-separated list; expunged remembers (uid, modseq) for QRESYNC VANISHED (RFC 7162 §3.2.5);
+// staged holds the bytes of recent deliveries whose files are not yet known durable (store.h).
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS users(address TEXT PRIMARY KEY) WITHOUT ROWID;
@@ -36,6 +37,16 @@ CREATE TABLE IF NOT EXISTS expunged(
   modseq INTEGER NOT NULL,
   PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged(mailbox_id, modseq);
+CREATE TABLE IF NOT EXISTS staged(
+  mailbox_id INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  PRIMARY KEY(mailbox_id, uid));
+-- A staged body goes with its message: no later message can inherit it (mailbox ids and so
+-- keys may be reused after a mailbox is deleted).
+CREATE TRIGGER IF NOT EXISTS messages_staged_delete AFTER DELETE ON messages BEGIN
+  DELETE FROM staged WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+END;
 CREATE TABLE IF NOT EXISTS subscriptions(
   user TEXT NOT NULL,
   name TEXT NOT NULL,
@@ -76,6 +87,14 @@ Stmt& Stmt::bind(std::string_view v) {
   return *this;
 }
 
+Stmt& Stmt::bind_blob_static(std::string_view v) {
+  // A null pointer would bind NULL, not an empty blob.
+  const void* p = v.data() ? static_cast<const void*>(v.data()) : "";
+  if (sqlite3_bind_blob64(s_, next_++, p, v.size(), SQLITE_STATIC) != SQLITE_OK)
+    fail(Errc::internal, sqlite3_errmsg(db_));
+  return *this;
+}
+
 Stmt& Stmt::bind_null() {
   if (sqlite3_bind_null(s_, next_++) != SQLITE_OK) fail(Errc::internal, sqlite3_errmsg(db_));
   return *this;
@@ -96,6 +115,12 @@ std::string Stmt::text(int col) const {
   const unsigned char* p = sqlite3_column_text(s_, col);
   if (!p) return {};
   return std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s_, col)));
+}
+
+std::string Stmt::blob(int col) const {
+  const void* p = sqlite3_column_blob(s_, col);
+  if (!p) return {};
+  return std::string(static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s_, col)));
 }
 
 Db::~Db() {

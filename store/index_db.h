@@ -42,11 +42,14 @@ class Stmt {
   Stmt& bind(const char* v) { return bind(std::string_view(v)); }
   Stmt& bind(const std::string& v) { return bind(std::string_view(v)); }
   Stmt& bind_null();
+  // Bound without a copy: `v` must stay valid until the statement has run.
+  Stmt& bind_blob_static(std::string_view v);
   // true while there is a row; throws on error.
   bool step();
   void run() { while (step()) {} }
   int64_t i64(int col) const { return sqlite3_column_int64(s_, col); }
   std::string text(int col) const;
+  std::string blob(int col) const;
   bool is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
 
  private:

@@ -369,6 +369,9 @@ Result<CopyResult> Store::Impl::copy_or_move(std::string_view user, std::string_
     // A MOVE within the user's mailboxes changes nothing in the usage; a COPY adds.
     if (!move && quota_bytes && user_usage(u.address) + adding > quota_bytes)
       fail(Errc::over_quota, "mailbox full");
+    // A staged source's file may not be on the disk yet (staged.cpp), and a link shares it:
+    // such a file is fsynced before it gets a second name the copy's row relies on.
+    std::set<uint32_t> staged = rows.empty() ? std::set<uint32_t>{} : staged_uids(src.id);
     try {
       for (auto& row_value : rows) {
         auto* row = &row_value;
@@ -381,6 +384,7 @@ Result<CopyResult> Store::Impl::copy_or_move(std::string_view user, std::string_
                            detail::format_maildir_name(base, row->size, new_uid,
                                                        row->flags.system, info);
         std::string tmp = ddir + "/tmp/" + base;
+        if (staged.count(uid)) check(fo.fsync_file(sdir + "/" + row->file));
         auto s = fo.link(sdir + "/" + row->file, tmp);
         if (!s.ok() && s.error().code == Errc::refused) {
           std::ifstream in(sdir + "/" + row->file, std::ios::binary);

@@ -1,9 +1,13 @@
 // Store: opening, users, mailboxes, subscriptions and watches. Messages are in messages.cpp,
 // delivery in delivery.cpp, crash recovery in recovery.cpp.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sodium.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -411,11 +415,31 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
     check(p->fops->mkdir(p->mail_root));
     p->db.open(p->data_dir + "/index.db");
     p->reader.open_reader(p->data_dir + "/index.db");
-    std::lock_guard lock(p->mu);
-    p->reconcile_all();
+    // Open before any staged file is written: syncfs reports write-back errors only from
+    // when its descriptor was opened.
+    p->sync_fd = ::open(p->mail_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (p->sync_fd < 0) detail::fail(Errc::internal, "open " + p->mail_root + ": " + std::strerror(errno));
+    if (p->own(options.wait_to_own)) {
+      std::lock_guard lock(p->mu);
+      p->restore_staged();
+      p->reconcile_all();
+    }
   });
   if (!st.ok()) return make_error(st.error().code, "store open: " + st.error().message);
   return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+bool Store::Impl::own(bool wait) {
+  lock_fd = ::open((data_dir + "/store.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) detail::fail(Errc::internal, "open " + data_dir + "/store.lock: " + std::strerror(errno));
+  int rc;
+  do rc = ::flock(lock_fd, LOCK_EX | (wait ? 0 : LOCK_NB));
+  while (rc != 0 && errno == EINTR);
+  if (rc == 0) return true;
+  if (errno != EWOULDBLOCK) detail::fail(Errc::internal, std::string("lock store: ") + std::strerror(errno));
+  ::close(lock_fd);
+  lock_fd = -1;
+  return false;
 }
 
 StoreStats Store::stats() const {

@@ -1,7 +1,8 @@
 // store: every user's mail. Maildir++ files on disk (Dovecot-compatible) indexed in SQLite.
 //
 // On-disk layout (under data_dir):
-//   index.db (+ -wal, -shm)          SQLite, WAL, synchronous=FULL, busy_timeout 10 s
+//   index.db (+ -wal, -shm)          SQLite, WAL, synchronous=FULL, busy_timeout 10 s; also the
+//                                    staged copies of recent deliveries (see below)
 //   mail/<domain>/<local>/           the user's Maildir = INBOX (cur/ new/ tmp/)
 //   mail/<domain>/<local>/.A.B/      folder "A/B" (Maildir++: '.' separates the hierarchy)
 //   <folder>/tern-uidvalidity        "V<uidvalidity> N<uidnext> M<highestmodseq>\n", written
@@ -26,21 +27,33 @@
 //   - Files and index disagreeing never loses a message: open() and reindex() index files
 //     without rows and drop rows without files (recorded as expunged for QRESYNC).
 //
-// Durability of a delivery (deliver/append): write tmp/<n>/<base> (n: one of 16 shard
-// directories, in turn, so concurrent deliveries do not queue on one directory's lock), fsync
-// it; a group-commit leader then takes every pending delivery, BEGIN IMMEDIATE (serialises
-// UID allocation with other processes such as ternctl), allocates UIDs, renames
-// tmp/<n>/X -> new/X,S=..,U=..,
-// inserts all rows, then COMMITs while another thread fsyncs each distinct new/ directory
-// once (either may land alone in a crash; nobody is answered before both), and wakes the
-// waiters. Deliveries find their mailbox id in a cache, so they never wait for `mu` (held by a
-// committing leader) before writing. COPY/MOVE: see Impl::copy_or_move (one transaction).
+// Durability of a delivery (deliver/append). Either way the bytes go to tmp/<n>/<base> first
+// (n: one of 16 shard directories, in turn, so concurrent deliveries do not queue on one
+// directory's lock), and a group-commit leader then takes every pending delivery, BEGIN
+// IMMEDIATE (serialises UID allocation with other processes such as ternctl), allocates UIDs,
+// inserts all rows, COMMITs and wakes the waiters. Deliveries find their mailbox id in a
+// cache, so they never wait for `mu` (held by a committing leader) before writing.
+//   - Staged (messages up to StoreOptions::staged_max_bytes, 256 KiB by default): the file is
+//     not fsynced; its bytes go into the `staged` table with its row, so the batch's COMMIT
+//     (one WAL fdatasync) is the only flush before the reply. Only after the COMMIT is
+//     tmp/<n>/X renamed to new/X,S=..,U=.. (still under `mu`, before any reader can see the
+//     row), so a crash never leaves a final name for bytes that may not have reached the disk
+//     without a copy to repair it. A background thread syncs the file system (syncfs) in rounds
+//     (staged_sync_interval_ms, or sooner when 4096 files wait) and then deletes the round's
+//     copies; open() first rewrites every file that still has a copy (fsynced, renamed over
+//     the row's name, its other names removed). A copy goes with its row (a trigger), and
+//     COPY/MOVE fsync a staged source file before linking it.
+//   - Larger messages: the file is fsynced, renamed tmp/<n>/X -> new/X,S=..,U=.. before the
+//     COMMIT, and another thread fsyncs each distinct new/ directory beside the COMMIT (either
+//     may land alone in a crash; nobody is answered before both).
+// COPY/MOVE: see Impl::copy_or_move (one transaction).
 // After an index rebuild, modseqs restart at max(saved M + 1, microseconds since the epoch),
 // above any modseq a CONDSTORE client can have seen, so clients resync flags only.
 //
 // Threading: every public function is thread-safe and blocking. One SQLite connection,
-// guarded by one mutex, serialises index work; message bytes are written and fsynced outside
-// it so concurrent deliveries overlap and are committed in batches. watch() callbacks run on
+// guarded by one mutex, serialises index work; message bytes are written (and fsynced) outside
+// it so concurrent deliveries overlap and are committed in batches. One thread per store runs
+// the staged sync rounds (started by the first staged delivery, joined when the store closes). watch() callbacks run on
 // the thread that committed, after the store's locks are released. Internally failures are
 // thrown as exceptions and converted to Status at each public function; none escape.
 #pragma once
@@ -78,6 +91,17 @@ struct Flags {
 struct StoreOptions {
   std::string data_dir;
   std::string hostname = "localhost";  // used in Maildir file names
+  // Staged delivery (see the notes above): messages up to this size are made durable through
+  // the index's WAL and synced to their files in rounds; larger ones (and all, when 0) are
+  // fsynced file by file before they are committed.
+  uint64_t staged_max_bytes = 256 * 1024;
+  // How long a round of staged files may gather before the file system is synced.
+  int staged_sync_interval_ms = 200;
+  // The process that opens a store first holds it (a lock on data_dir/store.lock) until it
+  // closes; only the holder runs crash recovery, since another process's view of files and
+  // rows in flight is not a crash's. true (ternd): wait for a holder to let go, then hold it.
+  // false (ternctl): when ternd holds it, open without recovery, which ternd did at its start.
+  bool wait_to_own = true;
   // Tests only: a FileOps fake (null = the real POSIX implementation) and a trace hook called
   // with "index_commit" right after each SQLite write transaction commits.
   std::shared_ptr<FileOps> file_ops_for_testing;

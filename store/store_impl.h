@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -16,6 +17,8 @@
 #include <unordered_map>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "store/index_db.h"
 #include "store/names.h"
@@ -68,6 +71,8 @@ struct PendingDelivery {
   Flags flags;
   int64_t internal_date = 0;
   const std::string* metadata = nullptr;
+  std::string_view bytes;      // the message (the caller's, alive until done)
+  bool staged = false;         // written without fsync: its bytes go into `staged` (store.h)
   bool done = false;
   std::condition_variable* waiter = nullptr;  // its caller's, woken when done (under q_mu)
   DeliveryOutcome outcome;
@@ -135,6 +140,10 @@ class DirSyncer {
 }  // namespace detail
 
 struct Store::Impl {
+  ~Impl() {
+    stop_staging();  // before the members it uses go
+    if (lock_fd >= 0) ::close(lock_fd);  // lets the next owner in
+  }
   StoreOptions opts;
   std::string data_dir;
   std::string mail_root;
@@ -179,6 +188,29 @@ struct Store::Impl {
   std::unordered_map<int64_t, RecentFloor> recent_floor;
   // The floor of `row`, set to its uidnext when absent (or left from an older UIDVALIDITY).
   uint32_t recent_floor_of(const detail::MailboxRow& row);
+
+  // Staged delivery (staged.cpp): keys committed with a staged body, waiting for the next
+  // syncfs round; the thread that runs the rounds starts with the first staged delivery.
+  struct StagedKey {
+    int64_t mailbox_id;
+    uint32_t uid;
+  };
+  int sync_fd = -1;  // mail_root, open since Store::open (see FileOps::sync_filesystem)
+  int lock_fd = -1;  // data_dir/store.lock, flock()ed when this process owns the store
+  std::mutex stage_mu;
+  std::condition_variable stage_cv;
+  std::vector<StagedKey> stage_pending;
+  std::chrono::steady_clock::time_point stage_first;  // when the oldest pending key came
+  bool stage_stop = false;
+  std::thread stage_thread;
+  void staged_committed(const std::vector<StagedKey>& keys);
+  void sync_rounds();
+  void trim_staged(const std::vector<StagedKey>& keys);
+  void stop_staging();           // a last round, then the thread ends (Store's destructor)
+  void restore_staged();         // at open, under `mu`, before reconcile_all
+  // Takes data_dir/store.lock (waiting for it with `wait`); false when another process holds it.
+  bool own(bool wait);
+  std::set<uint32_t> staged_uids(int64_t mailbox_id);  // requires `mu`
 
   std::atomic<uint64_t> name_counter{0};
   // Deliveries write their bytes in tmp/<n>/ (n = 0..kTmpShards-1, in turn) rather than in

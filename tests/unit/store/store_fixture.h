@@ -72,6 +72,11 @@ class RecordingFileOps : public FileOps {
     if (crash_mode) return make_error(Errc::internal, "test: simulated crash");
     return real_->fsync_dir(p);
   }
+  Status sync_filesystem(int fd) override {
+    record("sync_filesystem", root_);
+    if (crash_mode) return make_error(Errc::internal, "test: simulated crash");
+    return real_->sync_filesystem(fd);
+  }
   Status mkdir(const std::string& p) override { return real_->mkdir(p); }
 
   void record(const std::string& op, const std::string& path) {
@@ -125,6 +130,8 @@ class StoreTest : public ::testing::Test {
     o.hostname = "mx.test";
     o.file_ops_for_testing = ops_;
     o.trace_for_testing = [this](std::string_view e) { ops_->record(std::string(e), ""); };
+    o.staged_max_bytes = staged_max_;
+    o.staged_sync_interval_ms = sync_interval_ms_;
     return o;
   }
   void open() {
@@ -164,6 +171,10 @@ class StoreTest : public ::testing::Test {
   }
 
   std::string dir_;
+  // Staged delivery (store.h): 0 makes every delivery fsync its file (the path larger
+  // messages take); a long interval keeps copies staged for as long as a test needs.
+  uint64_t staged_max_ = StoreOptions{}.staged_max_bytes;
+  int sync_interval_ms_ = StoreOptions{}.staged_sync_interval_ms;
   std::shared_ptr<RecordingFileOps> ops_;
   std::unique_ptr<Store> store_;
 };

@@ -16,7 +16,9 @@ const std::string kBob = "bob@example.test";
 
 std::string msg(int i) { return "Subject: m" + std::to_string(i) + "\r\n\r\nbody " + std::to_string(i) + "\r\n"; }
 
+// A message larger than staged_max_bytes (here: all of them) is fsynced file by file.
 TEST_F(StoreTest, DeliveryFollowsDurabilityOrder) {
+  staged_max_ = 0;
   open();
   ASSERT_TRUE(store_->ensure_user(kAlice).ok());
   ops_->clear();
@@ -50,6 +52,7 @@ TEST_F(StoreTest, DeliveryFollowsDurabilityOrder) {
 // SMTP's RCPT quota check reads the usage without waiting for a delivery batch that holds
 // the store through its disk flush (here a directory fsync that takes 3 s).
 TEST_F(StoreTest, UsageDoesNotWaitForACommittingBatch) {
+  staged_max_ = 0;  // the slow directory fsync is on the unstaged path
   open();
   ASSERT_TRUE(store_->ensure_user(kAlice).ok());
   std::string bytes = msg(1);
@@ -100,7 +103,10 @@ TEST_F(StoreTest, NewUserGetsSpecialUseFoldersAllSubscribed) {
   for (auto& m : std::vector<MailboxStatus>(store_->list_mailboxes(kAlice).value())) EXPECT_NE(m.name, "Junk");
 }
 
+// On the fsync-per-file path, where the fake's directory fsync models the disk's latency
+// (staged deliveries: staged_test.cpp).
 TEST_F(StoreTest, ConcurrentDeliveriesGetIncreasingUidsAndBatch) {
+  staged_max_ = 0;
   open();
   ASSERT_TRUE(store_->ensure_user(kAlice).ok());
   ops_->fsync_dir_delay_ms = 5;  // disk latency: lets deliveries pile up behind the leader
