@@ -153,28 +153,40 @@ smtpd::SenderResult smtp_check_sender(auth::AccountDb& accounts,
   return out;
 }
 
-smtpd::DeliverResult smtp_deliver_local(auth::AccountDb& accounts, store::Store& store,
-                                        const smtpd::Deliver& deliver, const QuotaMap* known) {
-  smtpd::DeliverResult out;
-  const auto users = deliver.envelope.local_users();
-  if (users.empty()) {
-    out.status = smtpd::DeliverResult::ok;
-    return out;
+namespace {
+
+// The store request for a message's local copies, or the answer when there is nothing to do
+// or a quota lookup failed.
+struct LocalDelivery {
+  std::optional<smtpd::DeliverResult> answer;
+  std::vector<std::string> users;
+  std::shared_ptr<std::string> bytes;
+  store::DeliveryRequest request;
+};
+
+LocalDelivery prepare_local(auth::AccountDb& accounts, const smtpd::Deliver& deliver,
+                            const QuotaMap* known) {
+  LocalDelivery d;
+  d.users = deliver.envelope.local_users();
+  if (d.users.empty()) {
+    d.answer = smtpd::DeliverResult{smtpd::DeliverResult::ok, {}, {}};
+    return d;
   }
   // RFC 5321 §4.4: the final delivery SMTP server inserts Return-Path with the reverse-path.
-  std::string bytes;
+  d.bytes = std::make_shared<std::string>();
+  auto& bytes = *d.bytes;
   bytes.reserve(deliver.message.size() + deliver.envelope.sender.size() + 20);
   bytes += "Return-Path: <";
   bytes += deliver.envelope.sender;
   bytes += ">\r\n";
   bytes += deliver.message;
 
-  store::DeliveryRequest req;
+  auto& req = d.request;
   req.message = bytes;
   req.internal_date = static_cast<int64_t>(std::time(nullptr));
   // The IMAP cache (ENVELOPE, BODYSTRUCTURE) is computed once for every copy.
   req.cached_metadata = mime::serialize(mime::compute_metadata(bytes));
-  for (const auto& user : users) {
+  for (const auto& user : d.users) {
     store::DeliveryTarget t;
     t.user = user;
     if (known)
@@ -185,14 +197,20 @@ smtpd::DeliverResult smtp_deliver_local(auth::AccountDb& accounts, store::Store&
       }
     auto quota = accounts.quota_of(user);
     if (!quota && quota.error().code != Errc::not_found) {
-      out.status = smtpd::DeliverResult::temporary;
-      out.text = "quota lookup failed user=" + user + ": " + quota.error().message;
-      return out;
+      d.answer = smtpd::DeliverResult{smtpd::DeliverResult::temporary, {},
+                                      "quota lookup failed user=" + user + ": " +
+                                          quota.error().message};
+      return d;
     }
     t.quota_bytes = quota ? *quota : 0;
     req.targets.push_back(std::move(t));
   }
-  auto outcomes = store.deliver(req);
+  return d;
+}
+
+smtpd::DeliverResult local_result(const std::vector<std::string>& users,
+                                  const Result<std::vector<store::DeliveryOutcome>>& outcomes) {
+  smtpd::DeliverResult out;
   if (!outcomes) {
     out.status = smtpd::DeliverResult::temporary;
     out.text = "store: " + outcomes.error().message;
@@ -216,6 +234,27 @@ smtpd::DeliverResult smtp_deliver_local(auth::AccountDb& accounts, store::Store&
   }
   out.status = smtpd::DeliverResult::ok;
   return out;
+}
+
+}  // namespace
+
+smtpd::DeliverResult smtp_deliver_local(auth::AccountDb& accounts, store::Store& store,
+                                        const smtpd::Deliver& deliver, const QuotaMap* known) {
+  auto d = prepare_local(accounts, deliver, known);
+  if (d.answer) return *d.answer;
+  return local_result(d.users, store.deliver(d.request));
+}
+
+void smtp_deliver_local_async(auth::AccountDb& accounts, store::Store& store,
+                              const smtpd::Deliver& deliver, const QuotaMap* known,
+                              std::function<void(smtpd::DeliverResult)> done) {
+  auto d = prepare_local(accounts, deliver, known);
+  if (d.answer) return done(std::move(*d.answer));
+  store.deliver_async(std::move(d.bytes), std::move(d.request),
+                      [users = std::move(d.users), done = std::move(done)](
+                          Result<std::vector<store::DeliveryOutcome>> outcomes) {
+                        done(local_result(users, outcomes));
+                      });
 }
 
 // ---- The connection handler ------------------------------------------------------------------
@@ -504,6 +543,29 @@ class SmtpHandler final : public net::ConnectionHandler,
       h.log_message(*summary, std::get<smtpd::DeliverResult>(result->result));
       h.finish(std::move(*result));
     });
+    if (remote.recipients.empty()) {
+      // Local copies only: the worker queues them and is free again; whichever thread
+      // commits the batch posts the answer to the loop (no thread waits for the commit).
+      auto* loop = &rt_.loop;
+      bool ok = rt_.workers.submit(
+          [result, accounts, store, loop, done = std::move(done), req = std::move(req),
+           quotas = std::move(quotas)]() mutable {
+            smtp_deliver_local_async(*accounts, *store, req, &quotas,
+                                     [result, loop, done = std::move(done)](smtpd::DeliverResult r) {
+                                       result->result = std::move(r);
+                                       loop->post(std::move(done));
+                                     });
+          },
+          nullptr);
+      if (!ok) {
+        smtpd::DeliverResult r{smtpd::DeliverResult::temporary, {}, "shutting down"};
+        log_message(*summary, r);
+        rt_.loop.post(net::if_alive(shared_from_this(), [id](SmtpHandler& h) {
+          h.finish(h.temporary_result(id));
+        }));
+      }
+      return;
+    }
     bool ok = rt_.workers.submit(
         [result, accounts, store, enqueue, remote = std::move(remote), req = std::move(req),
          quotas = std::move(quotas)] {

@@ -29,6 +29,7 @@
 // workers only.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -68,5 +69,10 @@ smtpd::SenderResult smtp_check_sender(auth::AccountDb& accounts,
 smtpd::DeliverResult smtp_deliver_local(auth::AccountDb& accounts, store::Store& store,
                                         const smtpd::Deliver& deliver,
                                         const QuotaMap* known = nullptr);
+// The same through Store::deliver_async: returns once the copies are queued; `done` gets the
+// result on the thread that committed them (or on this one, when nothing was queued).
+void smtp_deliver_local_async(auth::AccountDb& accounts, store::Store& store,
+                              const smtpd::Deliver& deliver, const QuotaMap* known,
+                              std::function<void(smtpd::DeliverResult)> done);
 
 }  // namespace tern::daemon

@@ -111,6 +111,31 @@ void Store::Impl::commit_or_wait(std::vector<PendingDelivery>& items) {
       continue;
     }
     leader_active = true;
+    lead(lock, &my_cv);
+  }
+}
+
+void Store::Impl::queue_async(detail::AsyncDelivery* a) {
+  std::unique_lock lock(q_mu);
+  for (auto& item : a->items)
+    if (!item.done) {
+      item.async = a;
+      ++a->remaining;
+      queue.push_back(&item);
+    }
+  if (a->remaining == 0) {  // every target failed before it could be queued
+    lock.unlock();
+    finish_async(a);
+    return;
+  }
+  // A leader is at work: it (or the next one) commits these too, and calls `done`.
+  if (leader_active) return;
+  leader_active = true;
+  lead(lock, nullptr);
+}
+
+void Store::Impl::lead(std::unique_lock<std::mutex>& lock, std::condition_variable* me) {
+  for (;;) {
     std::vector<PendingDelivery*> batch;
     batch.swap(queue);
     lock.unlock();
@@ -122,21 +147,49 @@ void Store::Impl::commit_or_wait(std::vector<PendingDelivery>& items) {
     changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
     lock.lock();
     std::vector<std::condition_variable*> wake;
+    std::vector<detail::AsyncDelivery*> finished;
     for (auto* item : batch) {
       item->done = true;
-      if (item->waiter != &my_cv) wake.push_back(item->waiter);
+      if (item->async) {
+        if (--item->async->remaining == 0) finished.push_back(item->async);
+      } else if (item->waiter != me) {
+        wake.push_back(item->waiter);
+      }
     }
-    if (!queue.empty() && queue.front()->waiter != &my_cv) wake.push_back(queue.front()->waiter);
+    // The next leader: the first caller still queued that waits anyway. When only queued
+    // deliver_async() items remain, nobody waits for them: this thread goes on.
+    std::condition_variable* next = nullptr;
+    for (auto* item : queue)
+      if (!item->async && item->waiter != me) {
+        next = item->waiter;
+        break;
+      }
+    bool go_on = !queue.empty() && !next;
+    if (next) wake.push_back(next);
     std::sort(wake.begin(), wake.end());
     wake.erase(std::unique(wake.begin(), wake.end()), wake.end());
-    leader_active = false;
+    if (!go_on) leader_active = false;
     // Under q_mu: a woken caller cannot return (and destroy its condition variable) before it
     // reacquires q_mu.
     for (auto* cv : wake) cv->notify_one();
-    // Notify without q_mu: callbacks may deliver or read.
+    // Without q_mu: watch callbacks and `done` may deliver or read.
     lock.unlock();
     notify(changed);
+    for (auto* a : finished) finish_async(a);
     lock.lock();
+    if (!go_on) return;
+  }
+}
+
+void Store::Impl::finish_async(detail::AsyncDelivery* a) {
+  std::unique_ptr<detail::AsyncDelivery> owned(a);
+  std::vector<DeliveryOutcome> out;
+  out.reserve(a->items.size());
+  for (auto& item : a->items) out.push_back(std::move(item.outcome));
+  try {
+    a->done(std::move(out));
+  } catch (const std::exception& e) {
+    spdlog::error("store: delivery callback threw: {}", e.what());
   }
 }
 
@@ -292,46 +345,50 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
   }
 }
 
+// Writes each target's bytes into its tmp/ shard; a target that fails here is done already.
+void Store::Impl::prepare(const DeliveryRequest& request, std::vector<PendingDelivery>& items) {
+  Flags flags = detail::normalize_flags(request.flags);
+  int64_t date = request.internal_date ? request.internal_date : detail::now_unix();
+  for (size_t i = 0; i < request.targets.size(); ++i) {
+    const auto& t = request.targets[i];
+    auto& item = items[i];
+    item.size = request.message.size();
+    item.quota = t.quota_bytes;
+    item.flags = flags;
+    item.internal_date = date;
+    item.metadata = &request.cached_metadata;
+    auto s = detail::guarded_status([&] {
+      item.user = check(detail::canonical_user(t.user));
+      auto name = check(detail::canonical_mailbox(t.mailbox.empty() ? "INBOX" : t.mailbox));
+      item.folder = folder_dir(item.user, name);
+      std::string key = item.user.address + "\n" + name;
+      {
+        std::lock_guard lock(ids_mu);
+        if (auto it = delivery_ids.find(key); it != delivery_ids.end()) item.mailbox_id = it->second;
+      }
+      if (!item.mailbox_id) {
+        std::lock_guard lock(mu);
+        ensure_user_locked(item.user);
+        auto row = require_mailbox(item.user.address, name);
+        item.mailbox_id = row.id;
+        std::lock_guard ids_lock(ids_mu);
+        delivery_ids[key] = row.id;
+      }
+      // The quota is checked at commit, with the rest of the batch included (the RCPT
+      // stage already refused a full mailbox); checking here too would wait for `mu`.
+      write_tmp(item, request.message);
+    });
+    if (!s.ok()) {
+      item.outcome.status = s;
+      item.done = true;
+    }
+  }
+}
+
 Result<std::vector<DeliveryOutcome>> Store::deliver(const DeliveryRequest& request) {
   std::vector<PendingDelivery> items(request.targets.size());
   auto st = detail::guarded_status([&] {
-    Flags flags = detail::normalize_flags(request.flags);
-    int64_t date = request.internal_date ? request.internal_date : detail::now_unix();
-    for (size_t i = 0; i < request.targets.size(); ++i) {
-      const auto& t = request.targets[i];
-      auto& item = items[i];
-      item.size = request.message.size();
-      item.quota = t.quota_bytes;
-      item.flags = flags;
-      item.internal_date = date;
-      item.metadata = &request.cached_metadata;
-      auto s = detail::guarded_status([&] {
-        item.user = check(detail::canonical_user(t.user));
-        auto name = check(detail::canonical_mailbox(t.mailbox.empty() ? "INBOX" : t.mailbox));
-        item.folder = impl_->folder_dir(item.user, name);
-        std::string key = item.user.address + "\n" + name;
-        {
-          std::lock_guard lock(impl_->ids_mu);
-          if (auto it = impl_->delivery_ids.find(key); it != impl_->delivery_ids.end())
-            item.mailbox_id = it->second;
-        }
-        if (!item.mailbox_id) {
-          std::lock_guard lock(impl_->mu);
-          impl_->ensure_user_locked(item.user);
-          auto row = impl_->require_mailbox(item.user.address, name);
-          item.mailbox_id = row.id;
-          std::lock_guard ids_lock(impl_->ids_mu);
-          impl_->delivery_ids[key] = row.id;
-        }
-        // The quota is checked at commit, with the rest of the batch included (the RCPT
-        // stage already refused a full mailbox); checking here too would wait for `mu`.
-        impl_->write_tmp(item, request.message);
-      });
-      if (!s.ok()) {
-        item.outcome.status = s;
-        item.done = true;
-      }
-    }
+    impl_->prepare(request, items);
     impl_->commit_or_wait(items);
   });
   if (!st.ok()) return st.error();
@@ -339,6 +396,25 @@ Result<std::vector<DeliveryOutcome>> Store::deliver(const DeliveryRequest& reque
   out.reserve(items.size());
   for (auto& item : items) out.push_back(std::move(item.outcome));
   return out;
+}
+
+void Store::deliver_async(std::shared_ptr<const std::string> message, DeliveryRequest request,
+                          DeliveryDone done) {
+  auto a = std::make_unique<detail::AsyncDelivery>();
+  a->message = std::move(message);
+  a->request = std::move(request);
+  a->request.message = *a->message;
+  a->items.resize(a->request.targets.size());
+  a->done = std::move(done);
+  auto* raw = a.get();
+  auto st = detail::guarded_status([&] { impl_->prepare(raw->request, raw->items); });
+  if (!st.ok()) {
+    auto cb = std::move(raw->done);
+    a.reset();
+    cb(st.error());
+    return;
+  }
+  impl_->queue_async(a.release());  // finish_async() deletes it
 }
 
 Result<AppendResult> Store::append(std::string_view user, std::string_view mailbox,

@@ -228,6 +228,15 @@ class Store {
 
   // Delivery (SMTP) and APPEND (IMAP), through the same group commit.
   Result<std::vector<DeliveryOutcome>> deliver(const DeliveryRequest& request);
+  // As deliver(), without waiting for the commit: the calling thread writes the files, queues
+  // them and returns, unless it finds no batch being committed and so commits this one (and
+  // any queued after it) itself. `done` gets what deliver() would have returned, once, on the
+  // thread that committed, with none of the store's locks held; it should only hand the
+  // result on (post it to a loop): later batches wait for it. `message` backs
+  // request.message until then. A waiting thread is a context switch per message saved.
+  using DeliveryDone = std::function<void(Result<std::vector<DeliveryOutcome>>)>;
+  void deliver_async(std::shared_ptr<const std::string> message, DeliveryRequest request,
+                     DeliveryDone done);
   // Errc::not_found if the mailbox does not exist (RFC 9051 §6.3.12: TRYCREATE).
   // cached_metadata: as DeliveryRequest::cached_metadata (IMAP ENVELOPE/BODYSTRUCTURE).
   Result<AppendResult> append(std::string_view user, std::string_view mailbox,

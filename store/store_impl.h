@@ -59,7 +59,10 @@ struct UidFile {
   uint64_t highestmodseq = 0;
 };
 
-// One message waiting for the group commit (lives on the delivering thread's stack).
+struct AsyncDelivery;
+
+// One message waiting for the group commit (on the delivering thread's stack, or in its
+// AsyncDelivery).
 struct PendingDelivery {
   UserName user;
   int64_t mailbox_id = 0;
@@ -75,7 +78,17 @@ struct PendingDelivery {
   bool staged = false;         // written without fsync: its bytes go into `staged` (store.h)
   bool done = false;
   std::condition_variable* waiter = nullptr;  // its caller's, woken when done (under q_mu)
+  AsyncDelivery* async = nullptr;             // or its deliver_async() call's
   DeliveryOutcome outcome;
+};
+
+// A deliver_async() call: owns everything its items point into until `done` has run.
+struct AsyncDelivery {
+  std::shared_ptr<const std::string> message;
+  DeliveryRequest request;
+  std::vector<PendingDelivery> items;
+  Store::DeliveryDone done;
+  size_t remaining = 0;  // queued items not yet committed (under q_mu)
 };
 
 constexpr const char* kUidFileName = "tern-uidvalidity";
@@ -262,7 +275,13 @@ struct Store::Impl {
 
   // Delivery (delivery.cpp).
   void write_tmp(detail::PendingDelivery& item, std::string_view bytes);
+  void prepare(const DeliveryRequest& request, std::vector<detail::PendingDelivery>& items);
   void commit_or_wait(std::vector<detail::PendingDelivery>& items);
+  void queue_async(detail::AsyncDelivery* a);  // takes ownership
+  // Requires q_mu (held by `lock`) and leader_active set by the caller: commits batches
+  // until the queue is empty or a waiting caller other than `me` can take over.
+  void lead(std::unique_lock<std::mutex>& lock, std::condition_variable* me);
+  void finish_async(detail::AsyncDelivery* a);  // calls `done`, deletes `a`
   void run_batch(std::vector<detail::PendingDelivery*>& batch);
 
   // COPY/MOVE (messages.cpp): one transaction for both.

@@ -290,3 +290,79 @@ TEST_F(StoreTest, OnlyTheOwnerRecovers) {
 
 }  // namespace
 }  // namespace tern::store::testing
+
+namespace tern::store::testing {
+namespace {
+
+// deliver_async(): the caller does not wait for the commit; every call's `done` runs exactly
+// once, with the outcome deliver() would give, and without the store's locks (it may read).
+TEST_F(StoreTest, AsyncDeliveriesAreCommittedAndAnsweredOnce) {
+  open();
+  ASSERT_TRUE(store_->ensure_user(kAlice).ok());
+  constexpr int kThreads = 40;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<int, std::vector<DeliveryOutcome>> answers;
+  int calls = 0;
+  std::vector<uint32_t> sync_uids(kThreads, 0);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i)
+    threads.emplace_back([&, i] {
+      ready++;
+      while (ready.load() < kThreads) std::this_thread::yield();
+      auto bytes = std::make_shared<std::string>(msg(i));
+      DeliveryRequest req;
+      req.targets.push_back({kAlice, "INBOX", 0});
+      if (i % 2 == 1) {
+        req.message = *bytes;
+        auto out = store_->deliver(req);
+        if (out.ok() && (*out)[0].status.ok()) sync_uids[i] = (*out)[0].uid;
+        return;
+      }
+      if (i == 0) req.targets.push_back({"not a user", "INBOX", 0});
+      store_->deliver_async(bytes, std::move(req), [&, i](Result<std::vector<DeliveryOutcome>> r) {
+        if (i == 2) EXPECT_TRUE(store_->mailbox_status(kAlice, "INBOX").ok());  // no lock held
+        std::lock_guard lock(mu);
+        ++calls;
+        EXPECT_TRUE(r.ok());
+        if (r.ok()) EXPECT_TRUE(answers.emplace(i, std::move(*r)).second) << "answered twice: " << i;
+        cv.notify_all();
+      });
+    });
+  for (auto& t : threads) t.join();
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return calls == kThreads / 2; }));
+  }
+  std::set<uint32_t> uids;
+  for (int i = 0; i < kThreads; ++i) {
+    uint32_t uid = sync_uids[i];
+    if (i % 2 == 0) {
+      auto& out = answers.at(i);
+      ASSERT_EQ(out.size(), i == 0 ? 2u : 1u);
+      ASSERT_TRUE(out[0].status.ok()) << out[0].status.error().message;
+      if (i == 0) EXPECT_FALSE(out[1].status.ok());  // the bad target alone fails
+      uid = out[0].uid;
+    }
+    ASSERT_NE(uid, 0u) << i;
+    EXPECT_TRUE(uids.insert(uid).second);
+    EXPECT_EQ(*store_->read_message(kAlice, "INBOX", uid), msg(i));
+  }
+  EXPECT_EQ(store_->snapshot(kAlice, "INBOX")->messages.size(), static_cast<size_t>(kThreads));
+  // Nothing can be queued: `done` still runs, on the caller's thread, before the call returns.
+  bool answered = false;
+  DeliveryRequest bad;
+  bad.targets.push_back({"not a user", "INBOX", 0});
+  store_->deliver_async(std::make_shared<std::string>("x\r\n"), std::move(bad),
+                        [&](Result<std::vector<DeliveryOutcome>> r) {
+                          answered = true;
+                          ASSERT_TRUE(r.ok());
+                          ASSERT_EQ(r->size(), 1u);
+                          EXPECT_FALSE((*r)[0].status.ok());
+                        });
+  EXPECT_TRUE(answered);
+}
+
+}  // namespace
+}  // namespace tern::store::testing
