@@ -157,14 +157,21 @@ void Store::Impl::lead(std::unique_lock<std::mutex>& lock, std::condition_variab
       }
     }
     // The next leader: the first caller still queued that waits anyway. When only queued
-    // deliver_async() items remain, nobody waits for them: this thread goes on.
+    // deliver_async() items remain, nobody waits for them: a deliver_async() caller (or the
+    // commit thread) goes on; a caller whose own answer is waiting hands them to the commit
+    // thread instead (under steady ingest it could otherwise lead for ever).
     std::condition_variable* next = nullptr;
     for (auto* item : queue)
       if (!item->async && item->waiter != me) {
         next = item->waiter;
         break;
       }
-    bool go_on = !queue.empty() && !next;
+    bool go_on = !queue.empty() && !next && !me;
+    if (!queue.empty() && !next && me) {
+      commit_wanted = true;
+      if (!commit_thread.joinable()) commit_thread = std::thread([this] { commit_rounds(); });
+      commit_cv.notify_one();
+    }
     if (next) wake.push_back(next);
     std::sort(wake.begin(), wake.end());
     wake.erase(std::unique(wake.begin(), wake.end()), wake.end());
@@ -179,6 +186,27 @@ void Store::Impl::lead(std::unique_lock<std::mutex>& lock, std::condition_variab
     lock.lock();
     if (!go_on) return;
   }
+}
+
+void Store::Impl::commit_rounds() {
+  std::unique_lock lock(q_mu);
+  for (;;) {
+    commit_cv.wait(lock, [&] { return commit_stop || commit_wanted; });
+    if (commit_stop) return;  // the callers are gone (the store is closing)
+    commit_wanted = false;
+    if (leader_active || queue.empty()) continue;  // someone took them meanwhile
+    leader_active = true;
+    lead(lock, nullptr);
+  }
+}
+
+void Store::Impl::stop_committing() {
+  {
+    std::lock_guard lock(q_mu);
+    commit_stop = true;
+  }
+  commit_cv.notify_all();
+  if (commit_thread.joinable()) commit_thread.join();
 }
 
 void Store::Impl::finish_async(detail::AsyncDelivery* a) {

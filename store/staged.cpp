@@ -54,18 +54,17 @@ void Store::Impl::sync_rounds() {
     std::vector<StagedKey> keys;
     keys.swap(stage_pending);
     lock.unlock();
-    // Every file of `keys` was written and renamed before its batch committed, and the batch
-    // committed before its keys were queued: this syncfs covers them all.
+    // Every file of `keys` was written before its batch committed and renamed before its
+    // keys were queued: this syncfs covers them all.
     if (auto s = fops->sync_filesystem(sync_fd); s.ok()) {
       trim_staged(keys);
     } else {
-      // The copies stay: the next round tries again, and a crash meanwhile restores them.
-      spdlog::error("store: staged files not synced: {}", s.error().message);
-      lock.lock();
-      stage_pending.insert(stage_pending.begin(), keys.begin(), keys.end());
-      stage_first = std::chrono::steady_clock::now();
-      if (stage_stop) return;
-      continue;
+      // Not retried: after a failed write-back the kernel may have dropped the pages, and a
+      // second syncfs would not report the same error again. The copies stay, and the next
+      // open() rewrites these files from them.
+      spdlog::error("store: staged files not synced ({}): {} message file(s) will be rewritten "
+                    "from their copies at the next start",
+                    s.error().message, keys.size());
     }
     lock.lock();
   }

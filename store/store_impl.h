@@ -154,6 +154,7 @@ class DirSyncer {
 
 struct Store::Impl {
   ~Impl() {
+    stop_committing();
     stop_staging();  // before the members it uses go
     if (lock_fd >= 0) ::close(lock_fd);  // lets the next owner in
   }
@@ -180,6 +181,14 @@ struct Store::Impl {
   std::vector<detail::PendingDelivery*> queue;
   bool leader_active = false;
   std::unique_ptr<detail::DirSyncer> dir_syncer;  // created with fops, used by the leader
+  // Leads batches of deliver_async() items that a blocking caller left behind when it went
+  // back to its own caller (lead()); started on first need. Under q_mu: the flags.
+  std::thread commit_thread;
+  std::condition_variable commit_cv;
+  bool commit_wanted = false;
+  bool commit_stop = false;
+  void commit_rounds();
+  void stop_committing();
 
   // Deliveries look up their mailbox here rather than under `mu`, which a committing batch
   // holds through its fsync: "<user>\n<mailbox>" -> mailbox id. Filled under `mu`; cleared

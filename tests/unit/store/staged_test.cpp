@@ -366,3 +366,48 @@ TEST_F(StoreTest, AsyncDeliveriesAreCommittedAndAnsweredOnce) {
 
 }  // namespace
 }  // namespace tern::store::testing
+
+namespace tern::store::testing {
+namespace {
+
+// A blocking deliver() that leads a batch while deliver_async() items queue behind it
+// returns once its own message is in, and leaves the rest to the store's commit thread:
+// every queued item is still committed and answered, with nobody calling again.
+TEST_F(StoreTest, BlockingLeaderHandsQueuedAsyncItemsOn) {
+  staged_max_ = 0;  // the fsync path, whose directory fsync the fake can slow down
+  open();
+  ASSERT_TRUE(store_->ensure_user(kAlice).ok());
+  deliver(kAlice, msg(0));
+  ops_->fsync_dir_delay_ms = 400;  // the leader's batch takes this long
+  std::atomic<bool> leader_returned{false};
+  std::thread leader([&] {
+    deliver(kAlice, msg(1));
+    leader_returned = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ops_->fsync_dir_delay_ms = 0;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  for (int i = 2; i < 12; ++i) {
+    DeliveryRequest req;
+    req.targets.push_back({kAlice, "INBOX", 0});
+    store_->deliver_async(std::make_shared<std::string>(msg(i)), std::move(req),
+                          [&](Result<std::vector<DeliveryOutcome>> r) {
+                            EXPECT_TRUE(r.ok() && (*r)[0].status.ok());
+                            // Committed by another thread, after the leader was back.
+                            EXPECT_TRUE(leader_returned.load());
+                            std::lock_guard lock(mu);
+                            ++answered;
+                            cv.notify_all();
+                          });
+  }
+  ops_->fsync_dir_delay_ms = 300;  // the batch after the leader's is slow too
+  leader.join();
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return answered == 10; }));
+  EXPECT_EQ(store_->snapshot(kAlice, "INBOX")->messages.size(), 12u);
+}
+
+}  // namespace
+}  // namespace tern::store::testing

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -68,7 +69,7 @@ class RecordingFileOps : public FileOps {
   }
   Status fsync_dir(const std::string& p) override {
     record("fsync_dir", p);
-    if (fsync_dir_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(fsync_dir_delay_ms));
+    if (int ms = fsync_dir_delay_ms.load()) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     if (crash_mode) return make_error(Errc::internal, "test: simulated crash");
     return real_->fsync_dir(p);
   }
@@ -92,7 +93,7 @@ class RecordingFileOps : public FileOps {
     log_.clear();
   }
 
-  int fsync_dir_delay_ms = 0;
+  std::atomic<int> fsync_dir_delay_ms{0};
   bool crash_mode = false;
   bool refuse_links = false;
   // Together: the disk as a crash right after an index commit leaves it, when the message
