@@ -288,6 +288,25 @@ TEST_F(StoreTest, OnlyTheOwnerRecovers) {
   EXPECT_TRUE(staged_copies(dir_).empty());
 }
 
+// A second would-be owner (ternd started while ternctl holds the store) waits for the first
+// to close, then recovers.
+TEST_F(StoreTest, ASecondOwnerWaitsForTheFirst) {
+  open();
+  std::atomic<bool> first_closed{false}, second_open{false};
+  std::thread second([&] {
+    auto other = Store::open(options());
+    EXPECT_TRUE(other.ok());
+    EXPECT_TRUE(first_closed.load());
+    second_open = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(second_open.load());
+  first_closed = true;
+  store_.reset();
+  second.join();
+  EXPECT_TRUE(second_open.load());
+}
+
 }  // namespace
 }  // namespace tern::store::testing
 
