@@ -127,7 +127,9 @@ void Store::Impl::restore_staged() {
   }
   if (by_folder.empty()) return;
   std::vector<StagedKey> restored;
-  for (auto& [folder, items] : by_folder) {
+  for (auto& folder_items : by_folder) {
+    const std::string& folder = folder_items.first;  // (a lambda below uses it: no binding)
+    const auto& items = folder_items.second;
     std::error_code ec;
     if (!fs::is_directory(folder, ec)) continue;  // reconcile drops the mailbox
     for (const char* sub : {"/cur", "/new", "/tmp"}) check(fops->mkdir(folder + sub));
