@@ -5,23 +5,13 @@ namespace tern::smtpd {
 DataReader::DataReader(uint64_t max_size, size_t max_line_length, bool normalize)
     : max_size_(max_size), max_line_length_(max_line_length), normalize_(normalize) {}
 
-void DataReader::put(char c) {
-  ++size_;
-  if (too_big_) return;
-  if (size_ > max_size_) {
-    // RFC 1870 §6.3: read to the end, then answer 552; never buffer past the limit.
-    too_big_ = true;
-    body_.clear();
-    body_.shrink_to_fit();
-    return;
-  }
-  body_.push_back(c);
-}
+void DataReader::put(char c) { put_run(std::string_view(&c, 1)); }
 
 void DataReader::put_run(std::string_view run) {
   size_ += run.size();
   if (too_big_) return;
   if (size_ > max_size_) {
+    // RFC 1870 §6.3: read to the end, then answer 552; never buffer past the limit.
     too_big_ = true;
     body_.clear();
     body_.shrink_to_fit();

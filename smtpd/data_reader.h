@@ -35,7 +35,7 @@ class DataReader {
  private:
   enum class State { line_start, dot, dot_cr, mid, cr, done };
   void put(char c);
-  void put_run(std::string_view run);  // as put() for each byte, at once
+  void put_run(std::string_view run);  // data bytes, counted toward the size limit
   void put_line_break();
   void bare_newline();
 

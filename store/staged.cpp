@@ -70,17 +70,21 @@ void Store::Impl::sync_rounds() {
   }
 }
 
+void Store::Impl::delete_staged(const std::vector<StagedKey>& keys) {
+  detail::Txn txn(db);
+  for (const auto& k : keys)
+    db.prepare("DELETE FROM staged WHERE mailbox_id = ? AND uid = ?")
+        .bind(k.mailbox_id)
+        .bind(static_cast<int64_t>(k.uid))
+        .run();
+  txn.commit();
+  committed();
+}
+
 void Store::Impl::trim_staged(const std::vector<StagedKey>& keys) {
   auto st = detail::guarded_status([&] {
     std::lock_guard lock(mu);
-    detail::Txn txn(db);
-    for (const auto& k : keys)
-      db.prepare("DELETE FROM staged WHERE mailbox_id = ? AND uid = ?")
-          .bind(k.mailbox_id)
-          .bind(static_cast<int64_t>(k.uid))
-          .run();
-    txn.commit();
-    committed();
+    delete_staged(keys);
   });
   // Harmless: a copy left behind is only rewritten needlessly at the next open.
   if (!st.ok()) spdlog::warn("store: staged copies not trimmed: {}", st.error().message);
@@ -175,14 +179,7 @@ void Store::Impl::restore_staged() {
   }
   // Only the copies rewritten here: a copy whose folder is gone goes with its rows when
   // reconcile drops the mailbox.
-  detail::Txn txn(db);
-  for (const auto& k : restored)
-    db.prepare("DELETE FROM staged WHERE mailbox_id = ? AND uid = ?")
-        .bind(k.mailbox_id)
-        .bind(static_cast<int64_t>(k.uid))
-        .run();
-  txn.commit();
-  committed();
+  delete_staged(restored);
   spdlog::info("store: recovery rewrote {} staged message file(s)", restored.size());
 }
 

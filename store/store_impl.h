@@ -228,6 +228,7 @@ struct Store::Impl {
   void staged_committed(const std::vector<StagedKey>& keys);
   void sync_rounds();
   void trim_staged(const std::vector<StagedKey>& keys);
+  void delete_staged(const std::vector<StagedKey>& keys);  // requires `mu`; one transaction
   void stop_staging();           // a last round, then the thread ends (Store's destructor)
   void restore_staged();         // at open, under `mu`, before reconcile_all
   // Takes data_dir/store.lock (waiting for it with `wait`); false when another process holds it.
