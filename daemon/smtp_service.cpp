@@ -543,11 +543,12 @@ class SmtpHandler final : public net::ConnectionHandler,
       h.log_message(*summary, std::get<smtpd::DeliverResult>(result->result));
       h.finish(std::move(*result));
     });
+    bool ok;
     if (remote.recipients.empty()) {
       // Local copies only: the worker queues them and is free again; whichever thread
       // commits the batch posts the answer to the loop (no thread waits for the commit).
       auto* loop = &rt_.loop;
-      bool ok = rt_.workers.submit(
+      ok = rt_.workers.submit(
           [result, accounts, store, loop, done = std::move(done), req = std::move(req),
            quotas = std::move(quotas)]() mutable {
             smtp_deliver_local_async(*accounts, *store, req, &quotas,
@@ -557,29 +558,23 @@ class SmtpHandler final : public net::ConnectionHandler,
                                      });
           },
           nullptr);
-      if (!ok) {
-        smtpd::DeliverResult r{smtpd::DeliverResult::temporary, {}, "shutting down"};
-        log_message(*summary, r);
-        rt_.loop.post(net::if_alive(shared_from_this(), [id](SmtpHandler& h) {
-          h.finish(h.temporary_result(id));
-        }));
-      }
-      return;
-    }
-    bool ok = rt_.workers.submit(
-        [result, accounts, store, enqueue, remote = std::move(remote), req = std::move(req),
-         quotas = std::move(quotas)] {
-          auto r = smtp_deliver_local(*accounts, *store, req, &quotas);
-          if (r.status == smtpd::DeliverResult::ok && !remote.recipients.empty()) {
-            if (!enqueue) {
-              r = {smtpd::DeliverResult::temporary, {}, "relay unavailable"};
-            } else if (auto q = enqueue(remote, req.message); !q) {
-              r = {smtpd::DeliverResult::temporary, {}, "relay enqueue: " + q.error().message};
+    } else {
+      // The relay copy is queued only once the local ones are in: this worker waits.
+      ok = rt_.workers.submit(
+          [result, accounts, store, enqueue, remote = std::move(remote), req = std::move(req),
+           quotas = std::move(quotas)] {
+            auto r = smtp_deliver_local(*accounts, *store, req, &quotas);
+            if (r.status == smtpd::DeliverResult::ok) {
+              if (!enqueue) {
+                r = {smtpd::DeliverResult::temporary, {}, "relay unavailable"};
+              } else if (auto q = enqueue(remote, req.message); !q) {
+                r = {smtpd::DeliverResult::temporary, {}, "relay enqueue: " + q.error().message};
+              }
             }
-          }
-          result->result = std::move(r);
-        },
-        std::move(done));
+            result->result = std::move(r);
+          },
+          std::move(done));
+    }
     if (!ok) {
       smtpd::DeliverResult r{smtpd::DeliverResult::temporary, {}, "shutting down"};
       log_message(*summary, r);
