@@ -225,30 +225,13 @@ TEST_F(StoreTest, ConcurrentStagedDeliveries) {
   ASSERT_TRUE(store_->ensure_user(kAlice).ok());
   ops_->clear();
   constexpr int kThreads = 60;
-  std::vector<uint32_t> got(kThreads, 0);
-  std::atomic<int> ready{0};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kThreads; ++i)
-    threads.emplace_back([&, i] {
-      ready++;
-      while (ready.load() < kThreads) std::this_thread::yield();
-      std::string bytes = msg(i);
-      DeliveryRequest req;
-      req.targets.push_back({kAlice, "INBOX", 0});
-      req.message = bytes;
-      auto out = store_->deliver(req);
-      if (out.ok() && (*out)[0].status.ok()) got[i] = (*out)[0].uid;
-    });
-  for (auto& t : threads) t.join();
+  std::vector<uint32_t> got = deliver_concurrently(kAlice, kThreads, msg);
   std::set<uint32_t> distinct(got.begin(), got.end());
   EXPECT_EQ(distinct.size(), static_cast<size_t>(kThreads));
   EXPECT_EQ(distinct.count(0), 0u);
-  std::regex uid_re(",U=([0-9]+)");
   uint32_t last = 0;
-  for (auto& line : ops_->log()) {
-    std::smatch m;
-    if (line.rfind("rename ", 0) != 0 || !std::regex_search(line, m, uid_re)) continue;
-    uint32_t uid = static_cast<uint32_t>(std::stoul(m[1]));
+  for (uint32_t uid : renamed_uids()) {
+    if (uid == 0) continue;
     EXPECT_GT(uid, last);
     last = uid;
   }

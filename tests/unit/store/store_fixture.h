@@ -8,7 +8,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -158,6 +160,38 @@ class StoreTest : public ::testing::Test {
     EXPECT_TRUE(snap.ok());
     if (snap.ok())
       for (auto& m : snap->messages) out.push_back(m.uid);
+    return out;
+  }
+  // `n` threads, released together, each delivering message(i) to user's INBOX with the
+  // blocking deliver(): the UID each got (0 for a failure), by i.
+  std::vector<uint32_t> deliver_concurrently(const std::string& user, int n,
+                                             const std::function<std::string(int)>& message) {
+    std::vector<uint32_t> got(static_cast<size_t>(n), 0);
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i)
+      threads.emplace_back([&, i] {
+        ready++;
+        while (ready.load() < n) std::this_thread::yield();
+        std::string bytes = message(i);
+        DeliveryRequest req;
+        req.targets.push_back({user, "INBOX", 0});
+        req.message = bytes;
+        auto out = store_->deliver(req);
+        if (out.ok() && (*out)[0].status.ok()) got[static_cast<size_t>(i)] = (*out)[0].uid;
+      });
+    for (auto& t : threads) t.join();
+    return got;
+  }
+  // The ",U=" of every rename the fake recorded, in order (0 for a rename without one).
+  std::vector<uint32_t> renamed_uids() {
+    static const std::regex uid_re(",U=([0-9]+)");
+    std::vector<uint32_t> out;
+    for (auto& line : ops_->log()) {
+      if (line.rfind("rename ", 0) != 0) continue;
+      std::smatch m;
+      out.push_back(std::regex_search(line, m, uid_re) ? static_cast<uint32_t>(std::stoul(m[1])) : 0);
+    }
     return out;
   }
   // Every regular file in new/ and cur/ of a folder.
