@@ -44,6 +44,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "peers"))
 from tern import PeerError, TernServer, descendants, pss_kib, raise_nofile  # noqa: E402
+from scratch import run_scratch  # noqa: E402
 
 SEARCH_WORD = "quixotically"
 PHASE_TIMEOUT = 600.0  # seconds, per phase
@@ -637,4 +638,6 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Stores under one run directory ext4 spreads over fresh block groups (scratch.py).
+    with run_scratch("tb-imap-"):
+        sys.exit(main())

@@ -30,6 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "peers"))
 from tern import PeerError, TernServer  # noqa: E402
+from scratch import run_scratch  # noqa: E402
 
 PASSWORD = "relay-secret-1"
 
@@ -267,4 +268,6 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Stores under one run directory ext4 spreads over fresh block groups (scratch.py).
+    with run_scratch("tb-relay-"):
+        sys.exit(main())

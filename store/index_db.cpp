@@ -161,6 +161,12 @@ void Db::open(const std::string& path) {
   // reused by the next rounds' copies; a longer interval writes each such page back to
   // index.db once rather than once per round.
   exec("PRAGMA wal_autocheckpoint=8000");
+  // Debian builds SQLite with secure_delete on: every freed page is zeroed, through the WAL.
+  // Each staged copy is a freed overflow page within a sync round, so that doubled the WAL
+  // traffic of ingest. FAST still zeroes deleted cells in the b-tree pages a change writes
+  // anyway (the metadata rows); the freed overflow pages keep their bytes until reused, as
+  // the blocks of an expunged message's file do.
+  exec("PRAGMA secure_delete=FAST");
   exec("PRAGMA foreign_keys=OFF");
   exec(kSchema);
   // An index made before mailboxes.bytes existed: add the column and fill it once.
