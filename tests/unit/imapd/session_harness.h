@@ -27,7 +27,9 @@ class TestBackend : public Backend {
     auto st = store::Store::open(so);
     EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error().message);
     store_ = std::move(st.value());
-    auto db = auth::AccountDb::open(dir + "/accounts.db", auth::AccountDb::Options{auth::HashCost::minimum, 5000});
+    auth::AccountDb::Options options;
+    options.cost = auth::HashCost::minimum;
+    auto db = auth::AccountDb::open(dir + "/accounts.db", options);
     EXPECT_TRUE(db.ok());
     db_ = std::move(db.value());
     EXPECT_TRUE(db_->add_domain("example.test").ok());

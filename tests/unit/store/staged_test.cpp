@@ -324,11 +324,15 @@ TEST_F(StoreTest, AsyncDeliveriesAreCommittedAndAnsweredOnce) {
       }
       if (i == 0) req.targets.push_back({"not a user", "INBOX", 0});
       store_->deliver_async(bytes, std::move(req), [&, i](Result<std::vector<DeliveryOutcome>> r) {
-        if (i == 2) EXPECT_TRUE(store_->mailbox_status(kAlice, "INBOX").ok());  // no lock held
+        if (i == 2) {
+          EXPECT_TRUE(store_->mailbox_status(kAlice, "INBOX").ok());  // no lock held
+        }
         std::lock_guard lock(mu);
         ++calls;
         EXPECT_TRUE(r.ok());
-        if (r.ok()) EXPECT_TRUE(answers.emplace(i, std::move(*r)).second) << "answered twice: " << i;
+        if (r.ok()) {
+          EXPECT_TRUE(answers.emplace(i, std::move(*r)).second) << "answered twice: " << i;
+        }
         cv.notify_all();
       });
     });
@@ -344,7 +348,9 @@ TEST_F(StoreTest, AsyncDeliveriesAreCommittedAndAnsweredOnce) {
       auto& out = answers.at(i);
       ASSERT_EQ(out.size(), i == 0 ? 2u : 1u);
       ASSERT_TRUE(out[0].status.ok()) << out[0].status.error().message;
-      if (i == 0) EXPECT_FALSE(out[1].status.ok());  // the bad target alone fails
+      if (i == 0) {
+        EXPECT_FALSE(out[1].status.ok());  // the bad target alone fails
+      }
       uid = out[0].uid;
     }
     ASSERT_NE(uid, 0u) << i;
