@@ -33,6 +33,7 @@ status=0
 summary=()
 for script in "$here"/*.py; do
   name=$(basename "$script")
+  grep -q "__main__" "$script" || continue  # a module the scripts import (scratch.py)
   if [ -n "${BENCH_FULL:-}" ]; then args=""; else args=$(quick_args "$name"); fi
   echo "=================================================================="
   echo "== $name $args"
