@@ -494,13 +494,20 @@ Result<Changes> Store::changes_since(std::string_view user, std::string_view mai
   });
 }
 
+namespace {
+// Returns whether the message exists.
+bool update_cached_metadata(detail::Db& db, int64_t mailbox_id, uint32_t uid, std::string_view blob) {
+  db.prepare("UPDATE messages SET cached_metadata = ? WHERE mailbox_id = ? AND uid = ?")
+      .bind(blob).bind(mailbox_id).bind(static_cast<int64_t>(uid)).run();
+  return db.changes() != 0;
+}
+}  // namespace
+
 Status Store::set_cached_metadata(std::string_view user, std::string_view mailbox, uint32_t uid,
                                   std::string_view blob) {
   return detail::guarded_status([&] {
     auto [lock, u, name, mbox] = impl_->open_mailbox(user, mailbox);
-    impl_->db.prepare("UPDATE messages SET cached_metadata = ? WHERE mailbox_id = ? AND uid = ?")
-        .bind(blob).bind(mbox.id).bind(static_cast<int64_t>(uid)).run();
-    if (impl_->db.changes() == 0) fail(Errc::not_found, "no such message");
+    if (!update_cached_metadata(impl_->db, mbox.id, uid, blob)) fail(Errc::not_found, "no such message");
     impl_->committed();
   });
 }
@@ -511,9 +518,8 @@ Status Store::set_cached_metadata(std::string_view user, std::string_view mailbo
   return detail::guarded_status([&] {
     auto [lock, u, name, mbox] = impl_->open_mailbox(user, mailbox);
     detail::Txn txn(impl_->db);
-    for (const auto& [uid, blob] : blobs)
-      impl_->db.prepare("UPDATE messages SET cached_metadata = ? WHERE mailbox_id = ? AND uid = ?")
-          .bind(blob).bind(mbox.id).bind(static_cast<int64_t>(uid)).run();
+    // A message expunged since the caller read it is skipped: its metadata is moot.
+    for (const auto& [uid, blob] : blobs) (void)update_cached_metadata(impl_->db, mbox.id, uid, blob);
     txn.commit();
     impl_->committed();
   });
