@@ -26,7 +26,8 @@ this disk's limit (bench/disk_limit.py: durable 4 KB file creations per second, 
 writer threads as connections, i.e. as many as Tern has deliveries in flight) measured in the
 same run, on the same file system as the mail stores, first and again right after Tern's
 phase (the ratio uses their mean). Every phase's files are deleted
-only at the end (see main() for why).
+only at the end, and all of them live under one run directory that ext4 spreads over fresh
+block groups (see run() and scratch.py for why).
 Every wait is bounded; a server that cannot be run prints "not available (<reason>)".
 """
 import argparse
