@@ -307,36 +307,30 @@ TEST_F(StoreTest, AsyncDeliveriesAreCommittedAndAnsweredOnce) {
   std::map<int, std::vector<DeliveryOutcome>> answers;
   int calls = 0;
   std::vector<uint32_t> sync_uids(kThreads, 0);
-  std::atomic<int> ready{0};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kThreads; ++i)
-    threads.emplace_back([&, i] {
-      ready++;
-      while (ready.load() < kThreads) std::this_thread::yield();
-      auto bytes = std::make_shared<std::string>(msg(i));
-      DeliveryRequest req;
-      req.targets.push_back({kAlice, "INBOX", 0});
-      if (i % 2 == 1) {
-        req.message = *bytes;
-        auto out = store_->deliver(req);
-        if (out.ok() && (*out)[0].status.ok()) sync_uids[i] = (*out)[0].uid;
-        return;
+  run_together(kThreads, [&](int i) {
+    auto bytes = std::make_shared<std::string>(msg(i));
+    DeliveryRequest req;
+    req.targets.push_back({kAlice, "INBOX", 0});
+    if (i % 2 == 1) {
+      req.message = *bytes;
+      auto out = store_->deliver(req);
+      if (out.ok() && (*out)[0].status.ok()) sync_uids[i] = (*out)[0].uid;
+      return;
+    }
+    if (i == 0) req.targets.push_back({"not a user", "INBOX", 0});
+    store_->deliver_async(bytes, std::move(req), [&, i](Result<std::vector<DeliveryOutcome>> r) {
+      if (i == 2) {
+        EXPECT_TRUE(store_->mailbox_status(kAlice, "INBOX").ok());  // no lock held
       }
-      if (i == 0) req.targets.push_back({"not a user", "INBOX", 0});
-      store_->deliver_async(bytes, std::move(req), [&, i](Result<std::vector<DeliveryOutcome>> r) {
-        if (i == 2) {
-          EXPECT_TRUE(store_->mailbox_status(kAlice, "INBOX").ok());  // no lock held
-        }
-        std::lock_guard lock(mu);
-        ++calls;
-        EXPECT_TRUE(r.ok());
-        if (r.ok()) {
-          EXPECT_TRUE(answers.emplace(i, std::move(*r)).second) << "answered twice: " << i;
-        }
-        cv.notify_all();
-      });
+      std::lock_guard lock(mu);
+      ++calls;
+      EXPECT_TRUE(r.ok());
+      if (r.ok()) {
+        EXPECT_TRUE(answers.emplace(i, std::move(*r)).second) << "answered twice: " << i;
+      }
+      cv.notify_all();
     });
-  for (auto& t : threads) t.join();
+  });
   {
     std::unique_lock lock(mu);
     ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return calls == kThreads / 2; }));

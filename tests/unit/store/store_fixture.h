@@ -162,25 +162,32 @@ class StoreTest : public ::testing::Test {
       for (auto& m : snap->messages) out.push_back(m.uid);
     return out;
   }
-  // `n` threads, released together, each delivering message(i) to user's INBOX with the
-  // blocking deliver(): the UID each got (0 for a failure), by i.
-  std::vector<uint32_t> deliver_concurrently(const std::string& user, int n,
-                                             const std::function<std::string(int)>& message) {
-    std::vector<uint32_t> got(static_cast<size_t>(n), 0);
+  // Runs body(i) for i in [0, n) on n threads released together (so their calls overlap as
+  // much as possible), and joins them.
+  static void run_together(int n, const std::function<void(int)>& body) {
     std::atomic<int> ready{0};
     std::vector<std::thread> threads;
     for (int i = 0; i < n; ++i)
       threads.emplace_back([&, i] {
         ready++;
         while (ready.load() < n) std::this_thread::yield();
-        std::string bytes = message(i);
-        DeliveryRequest req;
-        req.targets.push_back({user, "INBOX", 0});
-        req.message = bytes;
-        auto out = store_->deliver(req);
-        if (out.ok() && (*out)[0].status.ok()) got[static_cast<size_t>(i)] = (*out)[0].uid;
+        body(i);
       });
     for (auto& t : threads) t.join();
+  }
+  // `n` threads, released together, each delivering message(i) to user's INBOX with the
+  // blocking deliver(): the UID each got (0 for a failure), by i.
+  std::vector<uint32_t> deliver_concurrently(const std::string& user, int n,
+                                             const std::function<std::string(int)>& message) {
+    std::vector<uint32_t> got(static_cast<size_t>(n), 0);
+    run_together(n, [&](int i) {
+      std::string bytes = message(i);
+      DeliveryRequest req;
+      req.targets.push_back({user, "INBOX", 0});
+      req.message = bytes;
+      auto out = store_->deliver(req);
+      if (out.ok() && (*out)[0].status.ok()) got[static_cast<size_t>(i)] = (*out)[0].uid;
+    });
     return got;
   }
   // The ",U=" of every rename the fake recorded, in order (0 for a rename without one).
