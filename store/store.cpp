@@ -432,14 +432,17 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
 bool Store::Impl::own(bool wait) {
   lock_fd = ::open((data_dir + "/store.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd < 0) detail::fail(Errc::internal, "open " + data_dir + "/store.lock: " + std::strerror(errno));
-  int rc;
-  do rc = ::flock(lock_fd, LOCK_EX | LOCK_NB);
-  while (rc != 0 && errno == EINTR);
+  auto lock = [this](int how) {
+    int r;
+    do r = ::flock(lock_fd, how);
+    while (r != 0 && errno == EINTR);
+    return r;
+  };
+  int rc = lock(LOCK_EX | LOCK_NB);
   if (rc != 0 && errno == EWOULDBLOCK && wait) {
     spdlog::warn("store: {} is held by another process (ternctl?): waiting for it",
                  data_dir + "/store.lock");
-    do rc = ::flock(lock_fd, LOCK_EX);
-    while (rc != 0 && errno == EINTR);
+    rc = lock(LOCK_EX);
   }
   if (rc == 0) return true;
   if (errno != EWOULDBLOCK) detail::fail(Errc::internal, std::string("lock store: ") + std::strerror(errno));
