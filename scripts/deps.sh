@@ -6,9 +6,10 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev libssl-dev libsqlite3-dev libsodium-dev libspdlog-dev
-  libgtest-dev libgmock-dev libc-ares-dev libtomlplusplus-dev libcli11-dev
+  libgtest-dev libgmock-dev libc-ares-dev libtomlplusplus-dev libcli11-dev libpsl-dev
   clang-14 libclang-rt-14-dev
   openssl ca-certificates sqlite3 curl swaks python3 python3-aiosmtpd python3-dnslib python3-dkim python3-nacl
+  publicsuffix libpsl5
   isync fetchmail msmtp offlineimap3
 )
 
