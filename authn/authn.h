@@ -25,8 +25,11 @@
 //                     // o.header prepended (RFC 8601 §5).
 //                   });
 //   submission:     no InboundAuth at all (our own users' mail gets no A-R).
-// The resolver (c-ares with a shared TTL cache, see docs/architecture.md) bounds every query
-// with its own timeout, so end_of_data always completes: a timeout is a temperror verdict.
+//   deadline:       a loop timer armed at end of DATA calls auth.give_up(): whatever DNS is
+//                   still missing becomes temperror and the end_of_data callback runs at once,
+//                   so a dead DNS server costs at most that timeout, never a hang.
+// The resolver is dns::CachingResolver over dns::CaresResolver (one per ternd, loop thread);
+// each query also has c-ares's own timeout, so checks finish even without give_up().
 //
 // Pieces usable alone: parse_spf_record, SpfCheck, DkimVerifier, parse_dkim_signature,
 // DmarcCheck, parse_dmarc_record, PublicSuffixList, IprevCheck,

@@ -203,7 +203,8 @@ std::vector<Question> DkimVerifier::questions() {
 
 void DkimVerifier::answer(const Question& question, const Answer& answer) {
   auto it = keys_.find(question.name);
-  if (it != keys_.end() && question.type == RrType::txt) it->second = answer;
+  // The first answer stands: a late one after abandon() must not change reported verdicts.
+  if (it != keys_.end() && question.type == RrType::txt && !it->second) it->second = answer;
 }
 
 bool DkimVerifier::done() const {

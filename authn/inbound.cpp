@@ -21,16 +21,22 @@ struct InboundAuth::Txn : std::enable_shared_from_this<Txn> {
   std::shared_ptr<DkimVerifier> dkim;
   int pending = 0;  // SPF checks and DKIM key lookups not finished yet
   bool ended = false;
+  bool given_up = false;
   std::function<void(AuthOutcome)> done;
   std::shared_ptr<DmarcCheck> dmarc;
+  AuthVerdicts partial;  // everything but DMARC, while DMARC runs
 
   // Runs `check` and decrements `pending` when it finishes; only while this Txn lives.
   void start(std::shared_ptr<Check> check) {
+    if (given_up) {
+      abandon(*check);  // past the deadline: no new DNS
+      return;
+    }
     ++pending;
     std::weak_ptr<Txn> weak = weak_from_this();
     drive(*conn->resolver, std::move(check), [weak] {
       if (auto self = weak.lock()) {
-        --self->pending;
+        if (self->pending > 0) --self->pending;  // give_up() may have zeroed it already
         self->maybe_finish();
       }
     });
@@ -59,21 +65,48 @@ struct InboundAuth::Txn : std::enable_shared_from_this<Txn> {
     in.dkim = v.dkim;
     in.sample = conn->sample ? conn->sample() % 100 : 0;
     dmarc = std::make_shared<DmarcCheck>(std::move(in), conn->psl);
+    partial = std::move(v);
+    if (given_up) {
+      abandon(*dmarc);  // past the deadline: no new DNS
+      report();
+      return;
+    }
     std::weak_ptr<Txn> weak = weak_from_this();
-    drive(*conn->resolver, dmarc, [weak, v]() mutable {
-      auto self = weak.lock();
-      if (!self) return;
-      v.dmarc = self->dmarc->verdict();
-      if (v.dmarc->from_domain.empty() && v.dmarc->result == DmarcResult::permerror) {
-        v.dmarc->reason = "not exactly one RFC5322.From domain";
-      }
-      AuthOutcome out;
-      out.header = render_authentication_results(self->conn->settings.authserv_id, v);
-      out.verdicts = std::move(v);
-      auto cb = std::move(self->done);
-      self->done = nullptr;
-      if (cb) cb(std::move(out));
+    drive(*conn->resolver, dmarc, [weak] {
+      if (auto self = weak.lock()) self->report();
     });
+  }
+
+  // Calls `done` once with every verdict, DMARC's included.
+  void report() {
+    if (!done || !dmarc || !dmarc->done()) return;
+    AuthVerdicts v = partial;
+    v.dmarc = dmarc->verdict();
+    if (v.dmarc->from_domain.empty() && v.dmarc->result == DmarcResult::permerror) {
+      v.dmarc->reason = "not exactly one RFC5322.From domain";
+    }
+    AuthOutcome out;
+    out.header = render_authentication_results(conn->settings.authserv_id, v);
+    out.verdicts = std::move(v);
+    auto cb = std::move(done);
+    done = nullptr;
+    cb(std::move(out));
+  }
+
+  void give_up() {
+    given_up = true;
+    if (conn->iprev && !conn->iprev_done) {
+      abandon(*conn->iprev);
+      conn->iprev_done = true;
+    }
+    for (auto& c : std::initializer_list<std::shared_ptr<Check>>{spf, spf_helo, dkim}) {
+      if (c) abandon(*c);
+    }
+    pending = 0;
+    if (!ended) return;  // DATA not finished: end_of_data completes at once later
+    if (!dmarc) maybe_finish();
+    if (dmarc && !dmarc->done()) abandon(*dmarc);
+    report();
   }
 };
 
@@ -138,6 +171,20 @@ void InboundAuth::end_of_data(std::function<void(AuthOutcome)> done) {
   if (txn->dkim->end_of_message()) txn->start(txn->dkim);
   txn->ended = true;
   txn->maybe_finish();
+}
+
+}  // namespace tern::authn
+
+namespace tern::authn {
+
+void InboundAuth::give_up() {
+  if (txn_) {
+    auto txn = txn_;
+    txn->give_up();
+  } else if (conn_->iprev && !conn_->iprev_done) {
+    abandon(*conn_->iprev);
+    conn_->iprev_done = true;
+  }
 }
 
 }  // namespace tern::authn

@@ -49,6 +49,10 @@ class InboundAuth {
   void mail_from(std::string helo, std::string reverse_path);
   void data(std::string_view bytes);
   void end_of_data(std::function<void(AuthOutcome)> done);
+  // The deadline passed (a glue timer, e.g. a few seconds after end of DATA): every check
+  // still waiting for DNS ends with temperror now, and the end_of_data callback runs (inside
+  // this call) if it was waiting. Idempotent; later DNS answers are ignored.
+  void give_up();
 
   struct Conn;  // private
   struct Txn;   // private

@@ -41,6 +41,12 @@ class Check {
   virtual bool done() const = 0;
 };
 
+// Ends a check now: every question it still lists is answered with temperror until it is
+// done, so its verdict says temperror wherever an answer was missing. For deadlines (RFC 7208
+// §4.6.4 suggests 20 s for all of SPF) independent of the resolver's own timeouts. Answers
+// that arrive later are ignored by the checks that are done.
+void abandon(Check& check);
+
 // Runs `check` to completion over `resolver`; on_done runs once, when check->done().
 // Synchronous resolvers (the fake) complete inside this call, without recursion.
 void drive(Resolver& resolver, std::shared_ptr<Check> check, std::function<void()> on_done);

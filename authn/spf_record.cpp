@@ -321,6 +321,8 @@ Result<std::string> expand_spf_macros(std::string_view s, const SpfMacroContext&
 bool valid_spf_domain(std::string_view d) {
   if (!d.empty() && d.back() == '.') d.remove_suffix(1);
   if (d.empty() || d.size() > 253) return false;
+  // An address literal ("[192.0.2.1]", RFC 5321 §4.1.3) is no domain: no DNS query for it.
+  if (d.front() == '[') return false;
   size_t labels = 0;
   for (auto label : split(d, '.')) {
     if (label.empty() || label.size() > 63) return false;

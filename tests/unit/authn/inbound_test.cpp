@@ -120,3 +120,59 @@ TEST(InboundAuth, DestroyedWhileLookupsPendingIsSafe) {
   }
   r.run_pending();  // answers arrive for a connection that is gone
 }
+
+TEST(InboundAuth, GiveUpEndsWithTemperrorNeverAHang) {
+  FakeResolver r(data_file("dkim.zone"));
+  ASSERT_TRUE(r.load("sender.example TXT v=spf1 -all\n_dmarc.sender.example TXT v=DMARC1; p=reject").ok());
+  r.set_deferred(true);  // nothing is ever answered unless run_pending() is called
+  InboundAuth auth(r, psl(), {"mx"}, [] { return int64_t{1800000000}; }, [] { return 0u; });
+  auth.connected(*IpAddress::parse("192.0.2.1"), "mx");
+  auth.mail_from("h.example", "x@sender.example");
+  auth.data(data_file("dkimpy-rsa-relaxed.eml"));
+  std::optional<AuthOutcome> out;
+  auth.end_of_data([&](AuthOutcome o) { out = std::move(o); });
+  EXPECT_FALSE(out.has_value());
+  auth.give_up();
+  ASSERT_TRUE(out.has_value());
+  const auto& v = out->verdicts;
+  EXPECT_EQ(v.iprev->result, IprevResult::temperror);
+  EXPECT_EQ(v.spf->result, SpfResult::temperror);
+  ASSERT_EQ(v.dkim.size(), 1u);
+  EXPECT_EQ(v.dkim[0].result, DkimResult::temperror);
+  EXPECT_EQ(v.dmarc->result, DmarcResult::temperror);
+  EXPECT_TRUE(contains(out->header, "spf=temperror"));
+  // Late answers change nothing and call nothing.
+  r.run_pending();
+  auth.give_up();
+}
+
+TEST(InboundAuth, GiveUpBeforeEndOfDataFinishesAtEnd) {
+  FakeResolver r("sender.example TXT v=spf1 +all");
+  r.set_deferred(true);
+  InboundAuth auth(r, psl(), {"mx"}, [] { return int64_t{0}; }, [] { return 0u; });
+  auth.connected(*IpAddress::parse("192.0.2.1"), "mx");
+  auth.mail_from("h.example", "x@sender.example");
+  auth.give_up();
+  size_t asked = r.asked().size();
+  auth.data("DKIM-Signature: v=1; a=rsa-sha256; d=sender.example; s=s; h=from; bh=YWJj; b=ZGVm\r\n"
+            "From: x@sender.example\r\n\r\nbody\r\n");
+  std::optional<AuthOutcome> out;
+  auth.end_of_data([&](AuthOutcome o) { out = std::move(o); });
+  EXPECT_EQ(r.asked().size(), asked);  // no key or DMARC lookup after the deadline
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(out->verdicts.dmarc->result, DmarcResult::temperror);
+  EXPECT_EQ(out->verdicts.dkim[0].result, DkimResult::temperror);
+  EXPECT_EQ(out->verdicts.spf->result, SpfResult::temperror);
+}
+
+TEST(Abandon, SpfCheckEndsAsTemperror) {
+  SpfRequest req;
+  req.ip = *IpAddress::parse("192.0.2.1");
+  req.mail_from = "a@e.example";
+  req.helo = "h.example";
+  SpfCheck c(req, SpfIdentity::mailfrom);
+  EXPECT_FALSE(c.done());
+  abandon(c);
+  EXPECT_TRUE(c.done());
+  EXPECT_EQ(c.verdict().result, SpfResult::temperror);
+}

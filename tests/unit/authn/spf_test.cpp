@@ -322,6 +322,7 @@ i11.example TXT v=spf1 +all)", "1.2.3.4", "a@e.example", "h.example", SpfResult:
   SuiteCase{"macro_h", "e.example TXT v=spf1 a:%{h} -all\nh.example A 1.2.3.4", "1.2.3.4", "a@e.example", "h.example", SpfResult::pass},
   SuiteCase{"null_sender_uses_helo", "h.example TXT v=spf1 ip4:1.2.3.4 -all", "1.2.3.4", "", "h.example", SpfResult::pass},
   SuiteCase{"null_sender_helo_literal", "", "1.2.3.4", "", "[1.2.3.4]", SpfResult::none},
+  SuiteCase{"address_literal_domain", "", "1.2.3.4", "a@[1.2.3.4]", "h.example", SpfResult::none},
   SuiteCase{"case_insensitive_terms", "e.example TXT V=SPF1 IP4:1.2.3.4 -ALL", "1.2.3.4", "a@E.EXAMPLE", "h.example", SpfResult::pass}
 ), [](const ::testing::TestParamInfo<SuiteCase>& info) { return std::string(info.param.name); });
 
