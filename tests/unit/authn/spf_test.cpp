@@ -182,6 +182,8 @@ TEST(SpfRecordSyntax, GoodAndBad) {
       "v=spf1 redirect=a.example redirect=b.example", "v=spf1 exp=a.example exp=b.example",
       "v=spf1 exists:%{x}.example", "v=spf1 a:%{c}.example", "v=spf1 -all\tmx", "v=spf1 moo=%{",
       "v=spf1 ip4:01.2.3.4", "v=spf1 exists", "v=spf1 =all", "v=spf1 a:foo-.example.-",
+      "v=spf1 a:", "v=spf1 a:1.2.3.4", "v=spf1 -all.", "v=spf1 exp= -all", "v=spf1 redirect=",
+      "v=spf1 include:foo.example/24", "v=spf1 mx:foo.example/24/24", "v=spf1 ip4:1.2.3.4/",
   };
   for (auto b : bad) EXPECT_FALSE(parse_spf_record(b).ok()) << b;
   auto rec = parse_spf_record("v=spf1 -a:x.example/24//64 ~mx exp=e.%{d} -all");

@@ -8,8 +8,7 @@ import base64
 import subprocess
 
 import dkim
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+import nacl.signing  # python3-nacl, which python3-dkim depends on
 
 DOMAIN = b"sender.example"
 MESSAGE = (b"From: Alice <alice@sender.example>\r\n"
@@ -35,11 +34,9 @@ def rsa_key(bits):
 
 
 def ed_key():
-    priv = ed25519.Ed25519PrivateKey.generate()
-    raw_priv = priv.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                  serialization.NoEncryption())
-    raw_pub = priv.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return base64.b64encode(raw_priv), base64.b64encode(raw_pub).decode()
+    # dkimpy takes the 32-byte Ed25519 seed, base64; RFC 8463 §4.2 publishes the raw public key.
+    priv = nacl.signing.SigningKey.generate()
+    return base64.b64encode(bytes(priv)), base64.b64encode(bytes(priv.verify_key)).decode()
 
 
 zone = []
