@@ -121,10 +121,8 @@ FakeResolver::FakeResolver(std::string_view zone) {
 
 Status FakeResolver::load(std::string_view zone) {
   for (auto raw : split(zone, '\n')) {
-    auto hash = raw.find('#');
     std::string_view line = trim(raw);
-    if (hash != std::string_view::npos && (line.empty() || line[0] == '#')) continue;
-    if (line.empty()) continue;
+    if (line.empty() || line[0] == '#') continue;  // '#' only starts a comment at line start
     size_t sp = line.find_first_of(" \t");
     if (sp == std::string_view::npos) return make_error(Errc::syntax, "zone line: " + std::string(line));
     std::string name(line.substr(0, sp));
