@@ -6,11 +6,12 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev libssl-dev libsqlite3-dev libsodium-dev libspdlog-dev
-  libgtest-dev libgmock-dev libc-ares-dev libtomlplusplus-dev libcli11-dev
+  libgtest-dev libgmock-dev libc-ares-dev libtomlplusplus-dev libcli11-dev libpsl-dev
   clang-14 libclang-rt-14-dev
   openssl ca-certificates sqlite3 curl python3 python3-aiosmtpd python3-dnslib python3-dkim python3-nacl
   # swaks only Recommends its TLS and IPv6 modules, and we install without Recommends.
   swaks libnet-ssleay-perl libio-socket-inet6-perl
+  publicsuffix libpsl5
   isync fetchmail msmtp offlineimap3
 )
 
