@@ -183,14 +183,43 @@ class Reader {
 
 }  // namespace
 
-Result<Config> parse_config(std::string_view toml_text, const std::string& path) {
-  toml::table root;
+namespace {
+
+Result<toml::table> parse_table(std::string_view toml_text, const std::string& path) {
   try {
-    root = toml::parse(toml_text, path);
+    return toml::parse(toml_text, path);
   } catch (const toml::parse_error& e) {
     return make_error(Errc::syntax, path + ":" + std::to_string(e.source().begin.line) + ": " +
                                         std::string(e.description()));
   }
+}
+
+// A later file's keys replace an earlier file's; tables merge key by key, so an override file
+// can change one key of [limits] and keep the rest. Arrays are values: replaced whole.
+void merge_into(toml::table& base, const toml::table& over) {
+  for (const auto& [key, value] : over) {
+    auto* into = base.get_as<toml::table>(key);
+    if (into && value.is_table()) {
+      merge_into(*into, *value.as_table());
+      continue;
+    }
+    base.insert_or_assign(key, value);
+  }
+}
+
+Result<Config> config_from_table(const toml::table& root, const std::string& path);
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view toml_text, const std::string& path) {
+  auto root = parse_table(toml_text, path);
+  if (!root) return root.error();
+  return config_from_table(*root, path);
+}
+
+namespace {
+
+Result<Config> config_from_table(const toml::table& root, const std::string& path) {
   Config c;
   c.path = path;
   Reader r(root, "");
@@ -302,12 +331,28 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& path)
   return c;
 }
 
+}  // namespace
+
+Result<Config> load_config(const std::vector<std::string>& paths) {
+  if (paths.empty()) return make_error(Errc::syntax, "no configuration file given");
+  toml::table merged;
+  for (const std::string& path : paths) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return make_error(Errc::not_found, path + ": cannot read the configuration file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto table = parse_table(ss.str(), path);
+    if (!table) return table.error();
+    merge_into(merged, *table);
+  }
+  // Problems with keys are found after the merge: name every file they may come from.
+  std::string label = paths.front();
+  for (size_t i = 1; i < paths.size(); ++i) label += " + " + paths[i];
+  return config_from_table(merged, label);
+}
+
 Result<Config> load_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(Errc::not_found, path + ": cannot read the configuration file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_config(ss.str(), path);
+  return load_config(std::vector<std::string>{path});
 }
 
 }  // namespace tern

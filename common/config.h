@@ -137,6 +137,10 @@ struct Config {
 // checking nothing; callers (ternd) check readability of files themselves so that the
 // message can name the key.
 Result<Config> load_config(const std::string& path);
+// Several files, each overriding the ones before it key by key (tables merge, other values
+// are replaced): a packaged /etc/tern/ternd.toml plus a local override, say. Errors about keys
+// name the files as "a.toml + b.toml".
+Result<Config> load_config(const std::vector<std::string>& paths);
 Result<Config> parse_config(std::string_view toml_text, const std::string& path_for_messages);
 
 }  // namespace tern

@@ -36,7 +36,7 @@ Status become_service_user(const Config& c) {
 
 Result<const Config*> Context::config() {
   if (!config_) {
-    auto loaded = load_config(config_path);
+    auto loaded = load_config(config_paths);
     if (!loaded) return loaded.error();
     if (Status s = become_service_user(*loaded); !s) return s.error();
     config_ = std::move(*loaded);

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "auth/auth.h"
@@ -27,7 +28,8 @@ inline constexpr int kExitUsage = 2;
 
 class Context {
  public:
-  std::string config_path = "/etc/tern/ternd.toml";
+  // -c may be given several times: later files override earlier ones (load_config).
+  std::vector<std::string> config_paths = {"/etc/tern/ternd.toml"};
   // Set by the chosen subcommand's CLI11 callback; returns the exit code.
   std::function<int(Context&)> action;
 

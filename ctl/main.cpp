@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
   Context ctx;
   CLI::App app{"ternctl: administer a Tern mail server's accounts and data", "ternctl"};
   app.option_defaults()->always_capture_default();
-  app.add_option("-c,--config", ctx.config_path, "configuration file")->capture_default_str();
+  app.add_option("-c,--config", ctx.config_paths,
+                 "configuration file; repeat to layer overrides (later files win)")
+      ->capture_default_str();
   app.require_subcommand(1);
 
   register_domain_commands(app, ctx);
@@ -25,6 +27,7 @@ int main(int argc, char** argv) {
   register_queue_commands(app, ctx);
   register_dkim_commands(app, ctx);
   register_store_commands(app, ctx);
+  register_backup_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

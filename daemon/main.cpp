@@ -14,11 +14,13 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <vector>
 
 #include "auth/auth.h"
 #include "common/common.h"
 #include "common/privileges.h"
 #include "daemon/relay_service.h"
+#include "daemon/service_manager.h"
 #include "daemon/services.h"
 #include "daemon/user_ip_limiter.h"
 #include "net/net.h"
@@ -140,9 +142,9 @@ void tune_allocator() {
 #endif
 }
 
-int run(const std::string& config_path) {
+int run(const std::vector<std::string>& config_paths, bool check_only) {
   tune_allocator();
-  auto loaded = load_config(config_path);
+  auto loaded = load_config(config_paths);
   if (!loaded) {
     std::cerr << loaded.error().message << "\n";
     return 1;
@@ -154,6 +156,12 @@ int run(const std::string& config_path) {
   if (!tls) {
     std::cerr << tls.error().message << "\n";
     return 1;
+  }
+  if (check_only) {
+    // `ternd --check`: the configuration parses and the certificate and key load (ExecStartPre,
+    // or before a SIGHUP); nothing is bound or opened.
+    std::cout << "ternd: " << config.path << ": configuration OK\n";
+    return 0;
   }
 
   // Mail is private: nothing we create is readable by "other".
@@ -189,6 +197,7 @@ int run(const std::string& config_path) {
       return;
     }
     stopping = true;
+    notify_stopping();
     spdlog::info("shutdown requested by {}", why);
     for (auto& fn : rt.on_shutdown) fn();
     server.shutdown(std::chrono::seconds(config.limits.shutdown_grace), [&] { loop.stop(); });
@@ -196,15 +205,20 @@ int run(const std::string& config_path) {
   net::SignalWatcher sigterm(loop, SIGTERM, [&] { begin_shutdown("SIGTERM"); });
   net::SignalWatcher sigint(loop, SIGINT, [&] { begin_shutdown("SIGINT"); });
   net::SignalWatcher sighup(loop, SIGHUP, [&] {
+    notify_reloading();
     if (!rt.tls) {
       spdlog::info("SIGHUP: no certificate configured, nothing to reload");
+      notify_reloaded("serving; nothing to reload");
       return;
     }
-    if (auto st = rt.tls->reload(); st)
+    if (auto st = rt.tls->reload(); st) {
       spdlog::info("SIGHUP: certificate reloaded from {}", config.tls.cert);
-    else
+      notify_reloaded("serving; certificate reloaded");
+    } else {
       spdlog::error("SIGHUP: certificate reload failed, keeping the old one: tls.{}",
                     st.error().message);
+      notify_reloaded("serving; certificate reload failed, old one kept");
+    }
   });
 
   for (const auto& s : listener_specs()) {
@@ -273,6 +287,9 @@ int run(const std::string& config_path) {
 
   spdlog::info("ternd ready pid={} hostname={} data_dir={}", ::getpid(), config.hostname,
                config.data_dir);
+  // The listeners are bound and the store recovered; connections already waiting in the
+  // backlog are served as soon as the loop runs.
+  notify_ready("serving " + config.hostname);
   loop.run();
   // Transactions already handed to workers finish; their completions find no connection.
   workers.shutdown();
@@ -289,8 +306,13 @@ int run(const std::string& config_path) {
 
 int main(int argc, char** argv) {
   CLI::App app{"ternd: the Tern mail server"};
-  std::string config_path;
-  app.add_option("-c,--config", config_path, "configuration file (TOML)")->required();
+  std::vector<std::string> config_paths;
+  app.add_option("-c,--config", config_paths,
+                 "configuration file (TOML); repeat to layer overrides (later files win)")
+      ->required();
+  bool check_only = false;
+  app.add_flag("--check", check_only,
+               "only check the configuration and the TLS files, then exit (0: usable)");
   CLI11_PARSE(app, argc, argv);
-  return tern::daemon::run(config_path);
+  return tern::daemon::run(config_paths, check_only);
 }

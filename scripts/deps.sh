@@ -8,6 +8,9 @@ packages=(
   libuv1-dev libssl-dev libsqlite3-dev libsodium-dev libspdlog-dev
   libgtest-dev libgmock-dev libc-ares-dev libtomlplusplus-dev libcli11-dev libpsl-dev
   clang-14 libclang-rt-14-dev
+  # sd_notify; the systemd unit directory and systemd-analyze; the Debian package and the
+  # manual pages (tests/integration/test_install.py)
+  libsystemd-dev systemd debhelper dpkg-dev groff-base
   openssl ca-certificates sqlite3 curl python3 python3-aiosmtpd python3-dnslib python3-dkim python3-nacl
   # swaks only Recommends its TLS and IPv6 modules, and we install without Recommends.
   swaks libnet-ssleay-perl libio-socket-inet6-perl

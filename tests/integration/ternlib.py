@@ -118,11 +118,15 @@ def recv_line(sock, timeout=10.0):
 
 class Tern:
     def __init__(self, listeners=LISTENERS, allow_plaintext_without_tls=False, extra_toml="",
-                 tls=True, hostname=HOSTNAME, keep_dir=False, sections=None):
+                 tls=True, hostname=HOSTNAME, keep_dir=False, sections=None, base_configs=(),
+                 ternd=None, ternctl=None):
         """sections: extra keys per TOML table, merged into the generated ones, e.g.
         {"auth": {"max_failures_per_ip": 3}, "limits": {"max_unauthenticated_per_ip": 2}}.
         extra_toml: raw text appended at the end (must not repeat a generated table:
-        [tls], [listen] and [auth] are always generated, plus any table in `sections`)."""
+        [tls], [listen] and [auth] are always generated, plus any table in `sections`).
+        base_configs: files given with -c before the generated one, which then overrides them
+        key by key (an installed /etc/tern/ternd.toml, say). ternd, ternctl: binaries to run
+        instead of $TERND and $TERNCTL."""
         self.dir = tempfile.mkdtemp(prefix="tern-it-")
         self.data_dir = os.path.join(self.dir, "data")
         self.config_path = os.path.join(self.dir, "ternd.toml")
@@ -134,6 +138,9 @@ class Tern:
         self.sections = {k: dict(v) for k, v in (sections or {}).items()}
         self.proc = None
         self._log_file = None
+        self.base_configs = list(base_configs)
+        self.ternd = ternd
+        self.ternctl = ternctl
         self.cert = self.key = None
         if tls:
             self.cert, self.key = make_cert(self.dir, "localhost")
@@ -214,7 +221,7 @@ class Tern:
         if self.proc is not None:
             raise TernError("already started")
         self._log_file = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([ternd_path(), "-c", self.config_path],
+        self.proc = subprocess.Popen([self.ternd or ternd_path(), *self.config_args()],
                                      stdin=subprocess.DEVNULL, stdout=self._log_file,
                                      stderr=self._log_file)
         deadline = time.monotonic() + timeout
@@ -308,12 +315,18 @@ class Tern:
             raw.close()
             raise
 
+    def config_args(self):
+        args = []
+        for path in [*self.base_configs, self.config_path]:
+            args += ["-c", path]
+        return args
+
     def ctl(self, *args, input=None, timeout=60):
         """Runs $TERNCTL -c <config> args...; returns CompletedProcess (text)."""
-        ternctl = os.environ.get("TERNCTL", "")
+        ternctl = self.ternctl or os.environ.get("TERNCTL", "")
         if not ternctl or not os.access(ternctl, os.X_OK):
             raise TernError(f"TERNCTL not set or not executable: {ternctl!r}")
-        return subprocess.run([ternctl, "-c", self.config_path, *args], input=input,
+        return subprocess.run([ternctl, *self.config_args(), *args], input=input,
                               capture_output=True, text=True, timeout=timeout)
 
     # -- lifetime --------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "common/config.h"
 
 using namespace tern;
@@ -91,6 +93,46 @@ TEST(Config, RangesAndChoices) {
   EXPECT_EQ(c->relay.smarthost.address.host, "smtp.isp.example");
   EXPECT_EQ(c->relay.smarthost.address.port, 587);
   EXPECT_EQ(c->relay.retry_schedule, (std::vector<int>{1, 2}));
+}
+
+// An override file changes single keys of the packaged file; tables merge, arrays and values
+// are replaced; problems after the merge name both files.
+TEST(Config, LaterFilesOverrideEarlierOnesKeyByKey) {
+  std::string dir = ::testing::TempDir();
+  std::string base = dir + "/tern-base.toml", over = dir + "/tern-over.toml";
+  {
+    std::ofstream(base) << "hostname = \"mail.a.example\"\ndata_dir = \"/var/lib/tern\"\n"
+                           "[limits]\nmax_connections = 10\nworker_threads = 4\n"
+                           "[listen]\nsmtp = [\"0.0.0.0:25\", \"[::]:25\"]\n";
+    std::ofstream(over) << "data_dir = \"/tmp/t\"\n[limits]\nworker_threads = 2\n"
+                           "[listen]\nsmtp = \"127.0.0.1:2525\"\n";
+  }
+  auto c = load_config(std::vector<std::string>{base, over});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->hostname, "mail.a.example");
+  EXPECT_EQ(c->data_dir, "/tmp/t");
+  EXPECT_EQ(c->limits.max_connections, 10);
+  EXPECT_EQ(c->limits.worker_threads, 2);
+  ASSERT_EQ(c->listen.smtp.size(), 1u);
+  EXPECT_EQ(c->listen.smtp[0].port, 2525);
+
+  std::ofstream(over) << "[limits]\nworker_threads = \"two\"\n";
+  auto bad = load_config(std::vector<std::string>{base, over});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, base + " + " + over + ": limits.worker_threads: expected an integer");
+}
+
+TEST(Config, ConnectionLimitDefaultsFitAnOffice) {
+  auto c = parse("data_dir = \"/d\"\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_GE(c->limits.max_unauthenticated_per_ip, 100);
+  EXPECT_GE(c->limits.max_user_ip_connections, 10);
+  EXPECT_GE(c->limits.smtp_max_connections_per_ip, 50);
+  EXPECT_FALSE(c->smtp.auth_on_mx);
+  auto old = parse("data_dir = \"/d\"\n[limits]\nmax_connections_per_ip = 20\n");
+  ASSERT_FALSE(old.ok());
+  EXPECT_NE(old.error().message.find("limits.max_connections_per_ip: replaced by"), std::string::npos)
+      << old.error().message;
 }
 
 TEST(Config, MissingFile) {
