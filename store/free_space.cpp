@@ -16,8 +16,12 @@ namespace {
 
 Result<uint64_t> statvfs_free(const std::string& path) {
   struct statvfs sv {};
-  if (::statvfs(path.c_str(), &sv) != 0)
+  if (::statvfs(path.c_str(), &sv) != 0) {
+    // A watched directory that does not exist (yet: the queue before the relay starts)
+    // holds nothing that could fill a disk: no reading, and nothing to warn about.
+    if (errno == ENOENT) return make_error(Errc::not_found, path);
     return make_error(Errc::internal, "statvfs " + path + ": " + std::strerror(errno));
+  }
   // f_bavail: what an unprivileged owner (ternd after dropping root) may still use.
   return static_cast<uint64_t>(sv.f_bavail) * static_cast<uint64_t>(sv.f_frsize);
 }
@@ -46,7 +50,8 @@ void SpaceMonitor::refresh() {
   for (const auto& path : opts_.paths) {
     auto f = opts_.free_bytes_for_testing ? opts_.free_bytes_for_testing(path) : statvfs_free(path);
     if (!f) {
-      spdlog::warn("store: free space unknown: {}", f.error().message);
+      if (f.error().code != Errc::not_found)
+        spdlog::warn("store: free space unknown: {}", f.error().message);
       continue;
     }
     least = std::min(least, *f);

@@ -174,11 +174,12 @@ void Db::open(const std::string& path) {
   }
   // Other processes (ternctl) may hold the write lock briefly: wait rather than fail.
   sqlite3_busy_timeout(db_, 10000);
-  // Before the schema exists (no effect on an index made earlier: enable_auto_vacuum()):
-  // the staged copies free about a page per KiB of mail within a sync round, and compact()
-  // gives those pages back to the file system instead of leaving index.db at its high-water
-  // mark (issue 20: 11 MB of free pages for 82 MB of mail).
-  exec("PRAGMA auto_vacuum=INCREMENTAL");
+  // Into a new file only, before the schema exists: the staged copies free about a page per
+  // KiB of mail within a sync round, and compact() gives those pages back to the file system
+  // instead of leaving index.db at its high-water mark (issue 20: 11 MB of free pages for
+  // 82 MB of mail). On an existing index the pragma writes (which failed ternctl's open on a
+  // full disk); enable_auto_vacuum() converts an old one.
+  if (prepare("PRAGMA page_count").step_value() == 0) exec("PRAGMA auto_vacuum=INCREMENTAL");
   exec("PRAGMA journal_mode=WAL");
   // After a checkpoint that resets the WAL, the next commit truncates it to this size: the
   // WAL's high-water mark under ingest (wal_autocheckpoint below) is not kept for ever.
@@ -219,11 +220,11 @@ void Db::open(const std::string& path) {
 
 void Db::compact(int busy_ms) {
   sqlite3_busy_timeout(db_, busy_ms);
+  std::string vacuum_error;
   try {
     exec("PRAGMA incremental_vacuum");
-  } catch (...) {
-    sqlite3_busy_timeout(db_, 10000);
-    throw;
+  } catch (const StoreError& e) {
+    vacuum_error = e.what();  // a full disk: the checkpoint below needs no new space
   }
   // TRUNCATE: checkpoint everything, then cut the WAL to zero bytes. SQLITE_BUSY (a reader
   // or ternctl's writer in the way) leaves a partial checkpoint, which is harmless.
@@ -231,6 +232,7 @@ void Db::compact(int busy_ms) {
   sqlite3_busy_timeout(db_, 10000);
   if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
     fail_sqlite(db_, "checkpoint: ");
+  if (!vacuum_error.empty()) fail(Errc::temporary, "incremental vacuum: " + vacuum_error);
 }
 
 void Db::enable_auto_vacuum() {

@@ -51,6 +51,7 @@ class Stmt {
   // true while there is a row; throws on error.
   bool step();
   void run() { while (step()) {} }
+  int64_t step_value() { return step() ? i64(0) : 0; }  // the first column of the first row
   int64_t i64(int col) const { return sqlite3_column_int64(s_, col); }
   std::string text(int col) const;
   std::string blob(int col) const;

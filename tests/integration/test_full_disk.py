@@ -2,7 +2,8 @@
 """A full disk must never lock users out (issue 20), on a 24 MiB tmpfs of its own.
 
 SMTP fills the disk until ternd answers 452 4.3.1 (the free-space reserve); another program
-then fills what is left to the last byte; the users delete half of their mail over IMAP
+then fills what is left to the last byte; `ternctl user remove` works; IMAP APPEND is
+refused with NO [OVERQUOTA]; the users delete half of their mail over IMAP
 (STORE \\Deleted + EXPUNGE, MOVE to Trash) and POP3 (DELE + QUIT), which must work on the
 full disk; and new mail is accepted again within seconds, without a restart. Every message
 that got a 250 is still readable, and `ternctl reindex` then finds files and index agreeing.
@@ -26,6 +27,7 @@ from ternlib import Tern  # noqa: E402
 DOMAIN = "example.test"
 BOB, BOB_PW = "bob@example.test", "bob-secret-1"        # reads over IMAP
 CAROL, CAROL_PW = "carol@example.test", "carol-secret-2"  # reads over POP3
+DAVE, DAVE_PW = "dave@example.test", "dave-secret-3"      # removed by ternctl on the full disk
 MSG_BYTES = 66 * 1024
 MIN_FREE = 4 * 1024 * 1024
 RESERVE_FILE = 1024 * 1024
@@ -61,7 +63,7 @@ class FullDisk(unittest.TestCase):
         cls.mounted = True
         try:
             for args, pw in ((("domain", "add", DOMAIN), None), (("user", "add", BOB), BOB_PW),
-                             (("user", "add", CAROL), CAROL_PW)):
+                             (("user", "add", CAROL), CAROL_PW), (("user", "add", DAVE), DAVE_PW)):
                 r = cls.t.ctl(*args, input=(pw + "\n") if pw else None)
                 if r.returncode != 0:
                     raise RuntimeError(f"ternctl {args}: {r.stderr}")
@@ -98,13 +100,13 @@ class FullDisk(unittest.TestCase):
     def test_full_disk(self):
         t = self.t
         data = t.data_dir
-        accepted = {BOB: 0, CAROL: 0}
+        accepted = {BOB: 0, CAROL: 0, DAVE: 0}
         # 1. Fill over SMTP until the reserve: 452 4.3.1, never a 451 from a failed write.
         refusal = None
         with smtplib.SMTP("127.0.0.1", t.port("smtp"), timeout=60) as s:
             s.ehlo("sender.remote.test")
             for n in range(1000):
-                to = BOB if n % 2 == 0 else CAROL
+                to = DAVE if n < 3 else BOB if n % 2 == 0 else CAROL
                 code, text = self.send(s, n, to)
                 if code == 250:
                     accepted[to] += 1
@@ -114,7 +116,8 @@ class FullDisk(unittest.TestCase):
         self.assertIsNotNone(refusal, "the disk never filled")
         self.assertEqual(refusal[0], 452, f"{refusal}\n{self.log_tail()}")
         self.assertTrue(refusal[1].startswith("4.3.1"), refusal)
-        total = accepted[BOB] + accepted[CAROL]
+        self.assertEqual(accepted[DAVE], 3)
+        total = sum(accepted.values())
         self.assertGreater(total, 100)
         print(f"accepted {total} messages of {MSG_BYTES} bytes before 452 4.3.1; "
               f"{statvfs_free(data)} bytes free", file=sys.stderr)
@@ -134,12 +137,22 @@ class FullDisk(unittest.TestCase):
             os.close(fd)
         self.assertLess(statvfs_free(data), 8192)
 
-        # 3. Bob deletes half over IMAP: STORE \Deleted + EXPUNGE, and MOVE to Trash.
+        # 3. An admin removes a user on the full disk (accounts.db and the index need a page).
+        r = t.ctl("user", "remove", DAVE)
+        self.assertEqual(r.returncode, 0, f"{r.stderr}\n{self.log_tail()}")
+        self.assertNotIn(DAVE, t.ctl("user", "list").stdout)
+        self.assertFalse(os.path.exists(os.path.join(data, "mail", DOMAIN, "dave")))
+
+        # 4. Bob deletes half over IMAP: STORE \Deleted + EXPUNGE, and MOVE to Trash.
         imap = imaplib.IMAP4("127.0.0.1", t.port("imap"), timeout=60)
         imap.login(BOB, BOB_PW)
         typ, dat = imap.select("INBOX")
         self.assertEqual(typ, "OK", dat)
         self.assertEqual(int(dat[0]), accepted[BOB])
+        # APPEND is new mail too: refused while the disk is full (RFC 9051 §7.1 OVERQUOTA).
+        typ, dat = imap.append("INBOX", None, None, message(9000, BOB).encode())
+        self.assertEqual(typ, "NO", dat)
+        self.assertIn(b"[OVERQUOTA]", dat[0])
         half = accepted[BOB] // 2
         typ, dat = imap.store(f"1:{half}", "+FLAGS", "(\\Deleted)")
         self.assertEqual(typ, "OK", f"{dat}\n{self.log_tail()}")
@@ -154,7 +167,7 @@ class FullDisk(unittest.TestCase):
         self.assertEqual(int(dat[0]), accepted[BOB] - half - 1)
         imap.logout()
 
-        # 4. Carol deletes half over POP3.
+        # 5. Carol deletes half over POP3.
         pop = poplib.POP3("127.0.0.1", t.port("pop3"), timeout=60)
         pop.user(CAROL)
         pop.pass_(CAROL_PW)
@@ -169,7 +182,7 @@ class FullDisk(unittest.TestCase):
         self.assertEqual(pop.stat()[0], accepted[CAROL] - accepted[CAROL] // 2)
         pop.quit()
 
-        # 5. New mail is accepted again within seconds, without a restart.
+        # 6. New mail is accepted again within seconds, without a restart.
         deadline = time.monotonic() + 10
         last = None
         while time.monotonic() < deadline:
@@ -181,7 +194,7 @@ class FullDisk(unittest.TestCase):
         self.assertEqual(last[0], 250, f"{last}\n{self.log_tail()}")
         os.unlink(filler)
 
-        # 6. ternd stayed up; every acknowledged message that was not deleted is there, and
+        # 7. ternd stayed up; every acknowledged message that was not deleted is there, and
         # the index agrees with the files.
         self.assertIsNone(t.proc.poll())
         r = t.ctl("reindex")
