@@ -277,10 +277,50 @@ def run_tern(args, trash):
         stored = count_files(maildir) - before
         if stored != args.messages:
             raise PeerError(f"only {stored} of {args.messages} messages in the Maildir after 250")
+        # Index overhead (issue 20): index.db + its WAL against the mail's bytes, at the last
+        # 250 and once ternd's idle upkeep (1 s after the last write) has run.
+        mail_bytes = tree_bytes(maildir)
+        at_end = index_bytes(t.data_dir)
+        idle = wait_index_settled(t.data_dir, timeout=10.0)
         return {"rate": args.messages / elapsed, "seconds": elapsed,
                 "cpu_ms": 1000 * cpu / args.messages, "rss_mib": vm_hwm_kib(pid) / 1024,
                 "what": "last 250 (durable)",
-                "client_cpu_pct": 100 * client_cpu / elapsed}
+                "client_cpu_pct": 100 * client_cpu / elapsed,
+                "index": (at_end, idle, mail_bytes, stored + 20)}
+
+
+def tree_bytes(root):
+    total = 0
+    for d, _, names in os.walk(root):
+        for n in names:
+            try:
+                total += os.lstat(os.path.join(d, n)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def index_bytes(data_dir):
+    total = 0
+    for n in ("index.db", "index.db-wal"):
+        try:
+            total += os.stat(os.path.join(data_dir, n)).st_size
+        except OSError:
+            pass
+    return total
+
+
+def wait_index_settled(data_dir, timeout):
+    """index.db + WAL once the WAL is truncated (idle upkeep) or after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if os.stat(os.path.join(data_dir, "index.db-wal")).st_size == 0:
+                break
+        except OSError:
+            break
+        time.sleep(0.1)
+    return index_bytes(data_dir)
 
 
 def sh(*cmd, timeout=120):
@@ -419,6 +459,12 @@ def run(args, spread):
         print(f"{name:<22} {r['rate']:>8.0f} {r['cpu_ms']:>11.2f} {r['rss_mib']:>13.1f}  {r['what']}")
         if "client_cpu_pct" in r:
             print(f"{'':<22} (load generator {args.client} busy {r['client_cpu_pct']:.0f}% of one core)")
+        if "index" in r:
+            at_end, idle, mail, n = r["index"]
+            print(f"{'':<22} index overhead (index.db + WAL) for {mail / 2**20:.1f} MiB of mail: "
+                  f"{at_end / 2**20:.1f} MiB at the last 250 ({100 * at_end / mail:.1f} %, "
+                  f"{at_end / n:.0f} B/msg), {idle / 2**20:.2f} MiB once idle "
+                  f"({100 * idle / mail:.1f} %, {idle / n:.0f} B/msg)")
         if "queued_rate" in r:
             print(f"{'':<22} ({r['queued_rate']:.0f} msg/s until Postfix's last 250 = queued)")
     print(f"disk limit: {disk:.0f} durable 4 KB creations/s ({disk_threads} threads, "

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -83,6 +84,8 @@ class Reader {
     if (auto v = n->value_exact<bool>()) out = *v;
     else fail(key, "expected true or false");
   }
+
+  bool has(std::string_view key) const { return table_.get(key) != nullptr; }
 
   template <class Int>
   void integer(std::string_view key, Int& out, int64_t min, int64_t max) {
@@ -222,6 +225,7 @@ namespace {
 Result<Config> config_from_table(const toml::table& root, const std::string& path) {
   Config c;
   c.path = path;
+  bool min_free_set = false;  // store.min_free_space: its default depends on other keys
   Reader r(root, "");
   r.string("hostname", c.hostname);
   r.string("data_dir", c.data_dir);
@@ -293,6 +297,9 @@ Result<Config> config_from_table(const toml::table& root, const std::string& pat
   });
   r.section("store", [&](Reader& s) {
     s.integer("default_quota", c.store.default_quota, 0, int64_t(1) << 50);
+    min_free_set = s.has("min_free_space");
+    s.integer("min_free_space", c.store.min_free_space, 0, int64_t(1) << 50);
+    s.integer("reserve_file_size", c.store.reserve_file_size, 0, int64_t(1) << 40);
   });
   r.section("relay", [&](Reader& s) {
     auto& m = c.relay;
@@ -328,6 +335,9 @@ Result<Config> config_from_table(const toml::table& root, const std::string& pat
   if (!r.error().empty()) return make_error(Errc::syntax, path + ": " + r.error());
   if (c.data_dir.empty()) return make_error(Errc::syntax, path + ": data_dir: required");
   if (c.hostname.empty()) return make_error(Errc::syntax, path + ": hostname: must not be empty");
+  if (!min_free_set)
+    c.store.min_free_space = std::max<uint64_t>(c.smtp.max_message_size, c.imap.max_literal_size) +
+                             StoreConfig::kIndexGrowthReserve;
   return c;
 }
 

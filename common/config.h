@@ -88,6 +88,16 @@ struct Pop3Config {
 
 struct StoreConfig {
   uint64_t default_quota = 0;  // bytes per new user, 0 = unlimited
+  // Free-space guard (store/free_space.h): new mail is refused (SMTP 452 4.3.1, IMAP APPEND
+  // NO [OVERQUOTA]) while less than this would stay free on data_dir's file system (or the
+  // queue's). Unset: the largest message the config accepts (smtp.max_message_size or
+  // imap.max_literal_size) plus kIndexGrowthReserve. 0 = never refuse.
+  uint64_t min_free_space = 0;
+  // data_dir/tern-reserve, preallocated; released when a deletion finds the disk full.
+  uint64_t reserve_file_size = 8 * 1024 * 1024;
+  // The index's worst-case growth before its WAL is checkpointed (wal_autocheckpoint: 8000
+  // pages of 4 KiB), which a deletion on a nearly full disk may need.
+  static constexpr uint64_t kIndexGrowthReserve = 32 * 1024 * 1024;
 };
 
 struct SmarthostConfig {

@@ -80,6 +80,7 @@ Result<store::Store*> Context::store() {
   store::StoreOptions options;
   options.data_dir = (*cfg)->data_dir;
   options.hostname = (*cfg)->hostname;
+  options.reserve_file_bytes = (*cfg)->store.reserve_file_size;
   // A running ternd owns the store and did its crash recovery: do not redo it under it.
   options.wait_to_own = false;
   auto opened = store::Store::open(options);

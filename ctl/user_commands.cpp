@@ -75,10 +75,17 @@ void register_user_commands(CLI::App& app, Context& ctx) {
   remove->add_option("ADDRESS", *address, "user@domain")->required();
   remove->callback([&ctx, address] {
     ctx.action = with_db([address](auth::AccountDb& db, Context& ctx) {
-      if (Status s = db.remove_user(*address); !s.ok()) return fail(s.error());
-      // The account is gone first, so no new mail can arrive; then its Maildir and index rows.
       auto store = ctx.store();
       if (!store) return fail(store.error());
+      Status removed = db.remove_user(*address);
+      // Issue 20: removing a user must work on a full disk. accounts.db's WAL may need a page
+      // or two: the store's space reserve gives them (and ternd makes it again later).
+      if (!removed.ok() && (removed.error().message.find("full") != std::string::npos ||
+                            removed.error().message.find("No space") != std::string::npos) &&
+          (*store)->release_space_reserve())
+        removed = db.remove_user(*address);
+      if (!removed.ok()) return fail(removed.error());
+      // The account is gone first, so no new mail can arrive; then its Maildir and index rows.
       auto canonical = auth::canonical_address(*address);
       if (Status s = (*store)->remove_user(canonical ? *canonical : *address); !s.ok())
         return fail(s.error());

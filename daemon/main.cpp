@@ -269,6 +269,10 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
   store::StoreOptions store_options;
   store_options.data_dir = config.data_dir;
   store_options.hostname = config.hostname;
+  // Issue 20: mail stops short of a full disk (store/free_space.h); the queue counts too.
+  store_options.min_free_bytes = config.store.min_free_space;
+  store_options.reserve_file_bytes = config.store.reserve_file_size;
+  store_options.space_paths.push_back(config.data_dir + "/queue");
   auto message_store = store::Store::open(store_options);
   if (!message_store) {
     std::cerr << config.path << ": data_dir: " << message_store.error().message << "\n";

@@ -82,11 +82,36 @@ smtpd::SessionSettings smtp_session_settings(const Config& config, ListenerKind 
 
 // ---- Blocking helpers ------------------------------------------------------------------------
 
+namespace {
+smtpd::RecipientResult resolve_recipient(auth::AccountDb& accounts, store::Store& store,
+                                         const smtpd::ResolveRecipient& request,
+                                         const std::string& hostname,
+                                         std::vector<std::string>* forwards, QuotaMap* quotas);
+}  // namespace
+
 smtpd::RecipientResult smtp_resolve_recipient(auth::AccountDb& accounts, store::Store& store,
                                               const smtpd::ResolveRecipient& request,
                                               const std::string& hostname,
                                               std::vector<std::string>* forwards,
                                               QuotaMap* quotas) {
+  using R = smtpd::RecipientResult;
+  R out = resolve_recipient(accounts, store, request, hostname, forwards, quotas);
+  // Issue 20: a recipient we would take (a mailbox here or the relay queue, which shares
+  // data_dir's file system and is watched too) is deferred while the disk is at its reserve.
+  // On a worker: has_room() may statvfs (at most once a second).
+  if ((out.status == R::local || out.status == R::remote || out.status == R::forward) &&
+      !store.has_room()) {
+    out.status = R::storage_full;
+    out.users.clear();
+  }
+  return out;
+}
+
+namespace {
+smtpd::RecipientResult resolve_recipient(auth::AccountDb& accounts, store::Store& store,
+                                         const smtpd::ResolveRecipient& request,
+                                         const std::string& hostname,
+                                         std::vector<std::string>* forwards, QuotaMap* quotas) {
   using R = smtpd::RecipientResult;
   R out;
   // RFC 5321 §4.5.1: "postmaster" without a domain must be accepted; it is ours.
@@ -140,6 +165,7 @@ smtpd::RecipientResult smtp_resolve_recipient(auth::AccountDb& accounts, store::
   out.status = out.users.empty() ? R::unknown_user : R::local;
   return out;
 }
+}  // namespace
 
 smtpd::SenderResult smtp_check_sender(auth::AccountDb& accounts,
                                       const smtpd::CheckSender& request) {
@@ -278,9 +304,10 @@ class SmtpHandler final : public net::ConnectionHandler,
     peer.tls_version = info.tls_version;
     peer.tls_cipher = info.tls_cipher;
     const bool relay = static_cast<bool>(rt_.enqueue_remote);
-    session_.emplace(smtp_session_settings(rt_.config, kind_, info.tls_available || info.tls,
-                                           relay),
-                     peer);
+    auto settings = smtp_session_settings(rt_.config, kind_, info.tls_available || info.tls, relay);
+    if (auto* store = rt_.store)  // the last reading only: no system call on the loop thread
+      settings.has_room = [store](uint64_t bytes) { return store->has_room_cached(bytes); };
+    session_.emplace(std::move(settings), peer);
     if (!rt_.accounts || !rt_.store || !rt_.authenticator) {
       // ternd always opens them before listening; a missing one is a start-up bug.
       spdlog::error("smtp service started without accounts/store: refusing connection");

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "store/file_ops.h"
 
 namespace tern::relay {
 
@@ -109,7 +110,9 @@ struct QueueStats {
 class QueueStore {
  public:
   // Opens (creating) data_dir/queue.db and data_dir/queue/, removes leftovers of a crash.
-  static Result<std::unique_ptr<QueueStore>> open(const std::string& data_dir);
+  // file_ops: the message files' durable writes (tests inject faults; null = POSIX).
+  static Result<std::unique_ptr<QueueStore>> open(
+      const std::string& data_dir, std::shared_ptr<store::FileOps> file_ops = nullptr);
   ~QueueStore();
   QueueStore(const QueueStore&) = delete;
   QueueStore& operator=(const QueueStore&) = delete;

@@ -190,42 +190,9 @@ QueuedRecipient recipient_from(const Stmt& s, int base) {
 
 std::string sys_text(int e) { return std::strerror(e); }
 
-void fsync_path(const std::string& path, int flags) {
-  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) fail(Errc::internal, "open " + path + ": " + sys_text(errno));
-  int rc;
-  do rc = ::fsync(fd);
-  while (rc != 0 && errno == EINTR);
-  int e = errno;
-  ::close(fd);
-  if (rc != 0) fail(Errc::internal, "fsync " + path + ": " + sys_text(e));
-}
-
-void write_file_durably(const std::string& path, std::string_view bytes) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) fail(Errc::internal, "create " + path + ": " + sys_text(errno));
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(path.c_str());
-      fail(Errc::internal, "write " + path + ": " + sys_text(e));
-    }
-    off += static_cast<size_t>(n);
-  }
-  // Why: the bytes must be on disk before the rename makes the file visible under its name.
-  int rc;
-  do rc = ::fsync(fd);
-  while (rc != 0 && errno == EINTR);
-  int e = errno;
-  ::close(fd);
-  if (rc != 0) {
-    ::unlink(path.c_str());
-    fail(Errc::internal, "fsync " + path + ": " + sys_text(e));
-  }
+// FileOps errors come as values; inside the queue they are thrown (QueueFailure) like the rest.
+void check_io(const Status& st) {
+  if (!st.ok()) fail(st.error().code, st.error().message);
 }
 
 std::string domain_of(std::string_view address) {
@@ -239,6 +206,7 @@ std::string domain_of(std::string_view address) {
 struct QueueStore::Impl {
   std::string dir;     // data_dir/queue
   std::string db_path;
+  std::shared_ptr<store::FileOps> fops;
   sqlite3* db = nullptr;
   mutable std::mutex db_mu;  // guards db
 
@@ -276,7 +244,8 @@ struct QueueStore::Impl {
 
   void commit_batch(const std::vector<PendingEnqueue*>& batch) {
     // Why: one directory fsync makes every rename of the batch durable before rows exist.
-    fsync_path(dir, O_RDONLY | O_DIRECTORY);
+    // Not retried on failure: the entries may be lost, so the whole batch is refused.
+    check_io(fops->fsync_dir(dir));
     std::lock_guard lock(db_mu);
     WriteTxn txn(db);
     Stmt msg(db,
@@ -324,8 +293,10 @@ struct QueueStore::Impl {
 QueueStore::QueueStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 QueueStore::~QueueStore() = default;
 
-Result<std::unique_ptr<QueueStore>> QueueStore::open(const std::string& data_dir) {
+Result<std::unique_ptr<QueueStore>> QueueStore::open(const std::string& data_dir,
+                                                     std::shared_ptr<store::FileOps> file_ops) {
   auto impl = std::make_unique<Impl>();
+  impl->fops = file_ops ? std::move(file_ops) : store::posix_file_ops();
   impl->dir = data_dir + "/queue";
   impl->db_path = data_dir + "/queue.db";
   std::error_code ec;
@@ -380,11 +351,12 @@ Result<std::string> QueueStore::enqueue(const Envelope& envelope, std::string_vi
   std::string final_path = m.file_path(me.id);
   Status written = m.guarded([&]() -> Status {
     std::string tmp = m.dir + "/tmp." + me.id;
-    write_file_durably(tmp, bytes);
-    if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-      int e = errno;
-      ::unlink(tmp.c_str());
-      fail(Errc::internal, "rename " + tmp + ": " + sys_text(e));
+    // Why fsync: the bytes must be on disk before the rename makes the file visible under its
+    // name (a failed write or fsync removes the file: never retried as if it were safe).
+    check_io(m.fops->write_file_synced(tmp, bytes, now));
+    if (auto st = m.fops->rename(tmp, final_path); !st.ok()) {
+      (void)m.fops->unlink(tmp);
+      check_io(st);
     }
     return {};
   });
@@ -421,7 +393,7 @@ Result<std::string> QueueStore::enqueue(const Envelope& envelope, std::string_vi
   }
   lock.unlock();
   if (me.error) {
-    ::unlink(final_path.c_str());
+    (void)m.fops->unlink(final_path);
     return *me.error;
   }
   return me.id;

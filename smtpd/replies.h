@@ -44,6 +44,8 @@ inline constexpr Reply TempFailure{451, "4.3.0", "Temporary failure, please try 
 inline constexpr Reply RelayUnavailable{451, "4.3.2", "Relaying temporarily unavailable"};
 inline constexpr Reply MailboxFull{452, "4.2.2", "Mailbox full"};
 inline constexpr Reply TooManyRecipients{452, "4.5.3", "Too many recipients"};
+// RFC 5321 §4.2.3 (452 insufficient system storage), RFC 3463 §3.4 (X.3.1 mail system full).
+inline constexpr Reply SystemFull{452, "4.3.1", "Insufficient system storage, try again later"};
 inline constexpr Reply AuthTemporary{454, "4.7.0", "Temporary authentication failure"};
 inline constexpr Reply AuthLockedOut{454, "4.7.0", "Too many authentication failures, try again later"};
 inline constexpr Reply TlsNotAvailable{454, "4.7.0", "TLS not available"};

@@ -142,6 +142,12 @@ void Session::cmd_mail(const Command& cmd, Output& out) {
   // RFC 1870 §6.2: a declared size over our limit is refused at MAIL.
   if (cmd.mail.size && *cmd.mail.size > settings_.max_message_size)
     return reply(out, reply::TooBig);
+  // RFC 1870 §6.1: a size (declared, or else any message) we cannot store for now: 452 4.3.1,
+  // before the client sends it (issue 20: refuse before the disk is full).
+  if (settings_.has_room && !settings_.has_room(cmd.mail.size ? *cmd.mail.size : 0)) {
+    out.log.push_back("mail deferred reason=storage-full ip=" + peer_.ip);
+    return reply(out, reply::SystemFull);
+  }
   // RFC 6531 §3.4: a non-ASCII reverse-path needs the SMTPUTF8 parameter.
   if (cmd.path_is_utf8 && !cmd.mail.smtputf8) return reply(out, reply::NeedsSmtpUtf8);
   if (submission) {
@@ -224,6 +230,9 @@ void Session::on_recipient(const RecipientResult& r, const Command& cmd, Output&
       return reply(out, reply::RecipientOk);
     case RecipientResult::unknown_user: return reply(out, reply::UnknownUser);
     case RecipientResult::over_quota: return reply(out, reply::MailboxFull);
+    case RecipientResult::storage_full:
+      out.log.push_back("rcpt deferred reason=storage-full to=" + cmd.path);
+      return reply(out, reply::SystemFull);
     case RecipientResult::temporary: return reply(out, reply::TempFailure);
   }
 }

@@ -33,6 +33,10 @@ struct SessionSettings {
   bool relay_available = false;  // authenticated users may send to remote domains
   std::function<int64_t()> clock;         // unix seconds, for the Received: date
   std::function<std::string()> make_id;   // queue ids
+  // Free-space guard (issue 20): whether the server can take a message of this many bytes
+  // (0 = size unknown) without eating into its disk reserve. Unset = always. ternd answers
+  // from its last reading, without a system call (the session runs on the loop thread).
+  std::function<bool(uint64_t bytes)> has_room;
 };
 
 struct PeerInfo {
@@ -123,8 +127,17 @@ struct RecipientResult {
   // forward: one of OUR addresses (an alias) whose mail goes off-site. Unlike `remote` it is
   // accepted without authentication (it is not relaying: we are the destination), as long as
   // the relay can take it.
-  enum Status { local, remote, forward, unknown_user, not_local_domain, over_quota, temporary } status =
-      temporary;
+  // storage_full: the server's disk is at its reserve (not the user's quota).
+  enum Status {
+    local,
+    remote,
+    forward,
+    unknown_user,
+    not_local_domain,
+    over_quota,
+    storage_full,
+    temporary
+  } status = temporary;
   std::vector<std::string> users;  // when local
 };
 

@@ -339,11 +339,23 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
     std::vector<StagedKey> staged_keys;
     for (auto& [item, file] : placed) {
       if (!item->staged) continue;
-      staged_keys.push_back({item->mailbox_id, item->outcome.uid});
       auto s = fops->rename(item->folder + "/" + item->tmp_rel, item->folder + "/" + file);
-      if (!s.ok()) spdlog::error("store: delivery rename failed: {}", s.error().message);
+      if (!s.ok()) {
+        // The message is durable (its copy is committed) but its file is not in place: keep
+        // the copy out of the sync rounds, so that it is never trimmed; the next open()
+        // rewrites the file from it (restore_staged), as after a crash.
+        spdlog::error("store: delivery rename failed (the file is rewritten from its staged "
+                      "copy at the next start): {}",
+                      s.error().message);
+        continue;
+      }
+      staged_keys.push_back({item->mailbox_id, item->outcome.uid});
     }
     if (!staged_keys.empty()) staged_committed(staged_keys);
+    // The guard's estimate (free_space.h): each file, and a staged one's copy in the WAL.
+    uint64_t used = 0;
+    for (auto& [item, file] : placed) used += item->size * (item->staged ? 2 : 1);
+    space->consume(used);
     if (auto s = dirs_synced; !s.ok()) {
       // The rows are committed but the names may not survive a crash: answer a temporary
       // failure, so the sender retries (a possible duplicate rather than a possible loss).
@@ -449,6 +461,11 @@ Result<AppendResult> Store::append(std::string_view user, std::string_view mailb
                                    std::string_view bytes, const Flags& flags,
                                    int64_t internal_date, uint64_t quota_bytes,
                                    std::string cached_metadata) {
+  // Issue 20: new mail stops short of the space reserve, so that deleting always works.
+  // Reported as over quota (IMAP NO [OVERQUOTA], RFC 9051 §7.1): the account cannot take more
+  // for now, and clients show it as a storage-full condition.
+  if (!impl_->space->has_room(bytes.size()))
+    return make_error(Errc::over_quota, "server storage full");
   DeliveryRequest req;
   req.cached_metadata = std::move(cached_metadata);
   req.targets.push_back(DeliveryTarget{std::string(user), std::string(mailbox), quota_bytes});

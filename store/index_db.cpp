@@ -1,5 +1,10 @@
 #include "store/index_db.h"
 
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+
 namespace tern::store::detail {
 namespace {
 
@@ -69,7 +74,24 @@ CREATE TRIGGER IF NOT EXISTS messages_bytes_update AFTER UPDATE OF size, mailbox
 END;
 )sql";
 
+[[noreturn]] void fail_sqlite(sqlite3* db, const std::string& what) {
+  int rc = sqlite3_errcode(db);
+  bool full = rc == SQLITE_FULL;
+  Errc code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || full) ? Errc::temporary : Errc::internal;
+  throw StoreError(code, what + sqlite3_errmsg(db), full);
+}
+
 }  // namespace
+
+bool is_no_space(const Error& e) {
+  // FileOps (file_ops.cpp) reports ENOSPC and EDQUOT as temporary with strerror's text;
+  // SQLite's SQLITE_FULL reads "database or disk is full".
+  if (e.code != Errc::temporary) return false;
+  const auto& m = e.message;
+  return m.find(std::strerror(ENOSPC)) != std::string::npos ||
+         m.find(std::strerror(EDQUOT)) != std::string::npos ||
+         m.find("disk is full") != std::string::npos;
+}
 
 Stmt::~Stmt() {
   sqlite3_reset(s_);
@@ -104,11 +126,11 @@ bool Stmt::step() {
   int rc = sqlite3_step(s_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  Errc code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_FULL) ? Errc::temporary
-                                                                            : Errc::internal;
+  bool full = rc == SQLITE_FULL;
+  Errc code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || full) ? Errc::temporary : Errc::internal;
   std::string msg = std::string("sqlite: ") + sqlite3_errmsg(db_);
   sqlite3_reset(s_);
-  fail(code, msg);
+  throw StoreError(code, msg, full);
 }
 
 std::string Stmt::text(int col) const {
@@ -152,7 +174,16 @@ void Db::open(const std::string& path) {
   }
   // Other processes (ternctl) may hold the write lock briefly: wait rather than fail.
   sqlite3_busy_timeout(db_, 10000);
+  // Into a new file only, before the schema exists: the staged copies free about a page per
+  // KiB of mail within a sync round, and compact() gives those pages back to the file system
+  // instead of leaving index.db at its high-water mark (issue 20: 11 MB of free pages for
+  // 82 MB of mail). On an existing index the pragma writes (which failed ternctl's open on a
+  // full disk); enable_auto_vacuum() converts an old one.
+  if (prepare("PRAGMA page_count").step_value() == 0) exec("PRAGMA auto_vacuum=INCREMENTAL");
   exec("PRAGMA journal_mode=WAL");
+  // After a checkpoint that resets the WAL, the next commit truncates it to this size: the
+  // WAL's high-water mark under ingest (wal_autocheckpoint below) is not kept for ever.
+  exec("PRAGMA journal_size_limit=4194304");
   // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss, and we
   // answer 250/OK right after COMMIT. Group commit amortises the extra WAL fsync.
   exec("PRAGMA synchronous=FULL");
@@ -187,12 +218,47 @@ void Db::open(const std::string& path) {
   exec(kBytesTriggers);
 }
 
+void Db::compact(int busy_ms) {
+  sqlite3_busy_timeout(db_, busy_ms);
+  std::string vacuum_error;
+  try {
+    exec("PRAGMA incremental_vacuum");
+  } catch (const StoreError& e) {
+    vacuum_error = e.what();  // a full disk: the checkpoint below needs no new space
+  }
+  // TRUNCATE: checkpoint everything, then cut the WAL to zero bytes. SQLITE_BUSY (a reader
+  // or ternctl's writer in the way) leaves a partial checkpoint, which is harmless.
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_busy_timeout(db_, 10000);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+    fail_sqlite(db_, "checkpoint: ");
+  if (!vacuum_error.empty()) fail(Errc::temporary, "incremental vacuum: " + vacuum_error);
+}
+
+void Db::enable_auto_vacuum() {
+  {
+    auto st = prepare("PRAGMA auto_vacuum");  // reset at the end of this scope: VACUUM
+    if (!st.step() || st.i64(0) != 0) return;  // refuses to run beside an open statement
+  }
+  try {
+    exec("PRAGMA auto_vacuum=INCREMENTAL");
+    exec("VACUUM");  // rewrites the index once; needs about its size free
+  } catch (const StoreError& e) {
+    spdlog::warn("store: index.db keeps auto_vacuum off for now ({}); freed pages stay in it",
+                 e.what());
+  }
+}
+
 void Db::exec(const char* sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+  if (int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err); rc != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
-    fail(Errc::internal, "sqlite: " + msg);
+    // A COMMIT that could not write its WAL frames (full disk, EIO on the fdatasync) fails
+    // here: SQLite has rolled the transaction back, and nothing in it was acknowledged.
+    bool full = rc == SQLITE_FULL;
+    Errc code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || full) ? Errc::temporary : Errc::internal;
+    throw StoreError(code, "sqlite: " + msg, full);
   }
 }
 

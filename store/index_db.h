@@ -16,17 +16,21 @@
 namespace tern::store::detail {
 
 struct StoreError : std::runtime_error {
-  StoreError(Errc c, const std::string& m) : std::runtime_error(m), code(c) {}
+  StoreError(Errc c, const std::string& m, bool full = false)
+      : std::runtime_error(m), code(c), no_space(full) {}
   Errc code;
+  bool no_space;  // the file system was full (ENOSPC, EDQUOT, SQLITE_FULL): see free_space.h
 };
+// Whether an error from FileOps or SQLite says the file system is full.
+bool is_no_space(const Error& e);
 [[noreturn]] inline void fail(Errc code, const std::string& message) { throw StoreError(code, message); }
 // Unwraps a Status/Result from helpers that return values (names, FileOps).
 inline void check(const Status& s) {
-  if (!s.ok()) fail(s.error().code, s.error().message);
+  if (!s.ok()) throw StoreError(s.error().code, s.error().message, is_no_space(s.error()));
 }
 template <class T>
 T check(Result<T> r) {
-  if (!r.ok()) fail(r.error().code, r.error().message);
+  if (!r.ok()) throw StoreError(r.error().code, r.error().message, is_no_space(r.error()));
   return std::move(r).value();
 }
 
@@ -47,6 +51,7 @@ class Stmt {
   // true while there is a row; throws on error.
   bool step();
   void run() { while (step()) {} }
+  int64_t step_value() { return step() ? i64(0) : 0; }  // the first column of the first row
   int64_t i64(int col) const { return sqlite3_column_int64(s_, col); }
   std::string text(int col) const;
   std::string blob(int col) const;
@@ -73,6 +78,14 @@ class Db {
   void exec(const char* sql);
   Stmt prepare(const char* sql);  // `sql` must be a string literal (cache key)
   int64_t changes() const { return sqlite3_changes(db_); }
+  // Idle upkeep (issue 20): returns the pages freed since the last call to the file system
+  // (auto_vacuum=INCREMENTAL) and checkpoints the WAL, truncating it to zero bytes when no
+  // reader is in the way (else it stays as it is until the next call). Waits at most
+  // `busy_ms` for other connections.
+  void compact(int busy_ms);
+  // An index made before auto_vacuum=INCREMENTAL: rebuilt once with it (VACUUM), so that
+  // compact() can give freed pages back. Logs and goes on when that fails (a full disk).
+  void enable_auto_vacuum();
 
  private:
   sqlite3* db_ = nullptr;

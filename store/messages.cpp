@@ -217,7 +217,8 @@ Result<StoreFlagsResult> Store::store_flags(std::string_view user, std::string_v
                                             const Flags& flags,
                                             std::optional<uint64_t> unchangedsince) {
   int64_t changed_id = 0;
-  auto result = detail::guarded([&] {
+  // freeing(): STORE +FLAGS \Deleted must work on a full disk (issue 20).
+  auto result = impl_->freeing([&] { return detail::guarded([&] {
     auto u = check(detail::canonical_user(user));
     auto name = check(detail::canonical_mailbox(mailbox));
     Flags change = detail::normalize_flags(flags);
@@ -229,6 +230,18 @@ Result<StoreFlagsResult> Store::store_flags(std::string_view user, std::string_v
     StoreFlagsResult out;
     uint64_t modseq = mbox.highestmodseq + 1;  // RFC 7162 §3.1: one modseq per command is fine
     detail::Txn txn(db);
+    // Renames made for this transaction, undone when it does not commit (a full disk: the
+    // rows keep their names, and the files must match them when freeing() tries again).
+    std::vector<std::pair<std::string, std::string>> renamed;
+    struct Undo {
+      std::vector<std::pair<std::string, std::string>>& r;
+      FileOps& fo;
+      bool armed = true;
+      ~Undo() {
+        if (armed)
+          for (auto it = r.rbegin(); it != r.rend(); ++it) (void)fo.rename(it->second, it->first);
+      }
+    } undo{renamed, *impl_->fops};
     for (uint32_t uid : sorted_unique(uids)) {
       auto row = load_row(db, mbox.id, uid);
       if (!row) continue;  // RFC 9051 §6.4.6: non-existent UIDs are ignored
@@ -249,8 +262,12 @@ Result<StoreFlagsResult> Store::store_flags(std::string_view user, std::string_v
           std::string target = "cur/" + detail::format_maildir_name(parsed->base, row->size, uid,
                                                                     next.system, true);
           auto s = impl_->fops->rename(dir + "/" + file, dir + "/" + target);
-          if (s.ok()) file = target;
-          else spdlog::warn("store: flag rename failed: {}", s.error().message);
+          if (s.ok()) {
+            renamed.emplace_back(dir + "/" + file, dir + "/" + target);
+            file = target;
+          } else {
+            spdlog::warn("store: flag rename failed: {}", s.error().message);
+          }
         }
       }
       db.prepare("UPDATE messages SET flags = ?, keywords = ?, modseq = ?, file = ? "
@@ -270,9 +287,10 @@ Result<StoreFlagsResult> Store::store_flags(std::string_view user, std::string_v
     }
     out.highestmodseq = out.updated.empty() ? mbox.highestmodseq : modseq;
     txn.commit();
+    undo.armed = false;
     impl_->committed();
     return out;
-  });
+  }); });
   if (changed_id) impl_->notify({changed_id});
   return result;
 }
@@ -280,7 +298,7 @@ Result<StoreFlagsResult> Store::store_flags(std::string_view user, std::string_v
 Result<std::vector<uint32_t>> Store::expunge(std::string_view user, std::string_view mailbox,
                                              const std::vector<uint32_t>& uids) {
   int64_t changed_id = 0;
-  auto result = detail::guarded([&] {
+  auto result = impl_->freeing([&] { return detail::guarded([&] {
     auto [lock, u, name, mbox] = impl_->open_mailbox(user, mailbox);
     auto& db = impl_->db;
     std::string dir = impl_->folder_dir(u, name);
@@ -313,7 +331,7 @@ Result<std::vector<uint32_t>> Store::expunge(std::string_view user, std::string_
     txn.commit();
     impl_->committed();
     return gone;
-  });
+  }); });
   if (changed_id) impl_->notify({changed_id});
   return result;
 }
@@ -465,7 +483,9 @@ Result<CopyResult> Store::copy(std::string_view user, std::string_view from,
 Result<CopyResult> Store::move(std::string_view user, std::string_view from,
                                const std::vector<uint32_t>& uids, std::string_view to) {
   // RFC 6851 §3.1: MOVE = COPY + STORE \Deleted + EXPUNGE of those messages, atomically.
-  return impl_->copy_or_move(user, from, uids, to, true, 0);
+  // freeing(): MOVE to Trash must work on a full disk (issue 20); a failed try leaves only
+  // tmp/ leftovers (see copy_or_move), so trying again is safe.
+  return impl_->freeing([&] { return impl_->copy_or_move(user, from, uids, to, true, 0); });
 }
 
 Result<Changes> Store::changes_since(std::string_view user, std::string_view mailbox, uint64_t modseq) {

@@ -43,12 +43,51 @@ void Store::Impl::staged_committed(const std::vector<StagedKey>& keys) {
   }
 }
 
+void Store::Impl::note_write() {
+  last_write_ns.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                      std::memory_order_relaxed);
+  // Only the owner keeps the index compact (ternctl's writes are picked up by ternd's next
+  // upkeep); once armed, further writes cost only the clock read above.
+  if (lock_fd < 0 || compact_due.exchange(true)) return;
+  std::lock_guard lock(stage_mu);
+  if (!stage_thread.joinable() && !stage_stop) stage_thread = std::thread([this] { sync_rounds(); });
+  stage_cv.notify_one();
+}
+
+void Store::Impl::compact() {
+  auto st = detail::guarded_status([&] {
+    std::lock_guard lock(mu);
+    // 100 ms at most for a reader in the way: a delivery waits for `mu` meanwhile.
+    db.compact(100);
+  });
+  if (!st.ok()) spdlog::warn("store: index upkeep: {}", st.error().message);
+  if (opts.trace_for_testing) opts.trace_for_testing("index_compact");
+  space->ensure_reserve();  // made again once a deletion gave the space back
+}
+
 void Store::Impl::sync_rounds() {
   const auto interval = std::chrono::milliseconds(std::max(1, opts.staged_sync_interval_ms));
+  const auto idle = std::chrono::nanoseconds(std::chrono::milliseconds(std::max(1, opts.compact_idle_ms)));
   std::unique_lock lock(stage_mu);
   for (;;) {
-    stage_cv.wait(lock, [&] { return stage_stop || !stage_pending.empty(); });
-    if (stage_pending.empty()) return;  // stopping, nothing left
+    stage_cv.wait(lock, [&] { return stage_stop || !stage_pending.empty() || compact_due.load(); });
+    if (stage_pending.empty() && stage_stop) return;  // stopping, nothing left
+    if (stage_pending.empty()) {
+      // Upkeep once the index has been idle for `idle` (issue 20): under steady ingest it
+      // never runs, so it costs the ingest nothing; after a burst it leaves index.db and
+      // its WAL at their live size instead of their high-water mark.
+      auto due = std::chrono::steady_clock::time_point(
+                     std::chrono::nanoseconds(last_write_ns.load(std::memory_order_relaxed))) + idle;
+      if (std::chrono::steady_clock::now() < due) {
+        stage_cv.wait_until(lock, due, [&] { return stage_stop || !stage_pending.empty(); });
+        continue;
+      }
+      compact_due = false;  // a write from here on arms it again
+      lock.unlock();
+      compact();
+      lock.lock();
+      continue;
+    }
     stage_cv.wait_until(lock, stage_first + interval,
                         [&] { return stage_stop || stage_pending.size() >= kRoundMaxKeys; });
     std::vector<StagedKey> keys;

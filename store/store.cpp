@@ -141,6 +141,7 @@ std::string Store::Impl::new_base() {
 
 void Store::Impl::committed() {
   ++index_commits;
+  note_write();
   if (opts.trace_for_testing) opts.trace_for_testing("index_commit");
 }
 
@@ -409,6 +410,14 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   impl->pid = static_cast<long>(::getpid());
   impl->fops = options.file_ops_for_testing ? options.file_ops_for_testing : posix_file_ops();
   impl->dir_syncer = std::make_unique<detail::DirSyncer>(impl->fops);
+  SpaceOptions space;
+  space.paths.push_back(options.data_dir);
+  space.paths.insert(space.paths.end(), options.space_paths.begin(), options.space_paths.end());
+  space.min_free_bytes = options.min_free_bytes;
+  space.reserve_file = options.data_dir + "/tern-reserve";
+  space.reserve_file_bytes = options.reserve_file_bytes;
+  space.free_bytes_for_testing = options.free_bytes_for_testing;
+  impl->space = std::make_unique<SpaceMonitor>(std::move(space));
   Impl* p = impl.get();
   auto st = detail::guarded_status([&] {
     check(p->fops->mkdir(p->data_dir));
@@ -421,11 +430,13 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
     if (p->sync_fd < 0) detail::fail(Errc::internal, "open " + p->mail_root + ": " + std::strerror(errno));
     if (p->own(options.wait_to_own)) {
       std::lock_guard lock(p->mu);
+      p->db.enable_auto_vacuum();
       p->restore_staged();
       p->reconcile_all();
     }
   });
   if (!st.ok()) return make_error(st.error().code, "store open: " + st.error().message);
+  if (p->lock_fd >= 0) p->space->ensure_reserve();
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
@@ -456,6 +467,10 @@ StoreStats Store::stats() const {
                     impl_->delivered.load()};
 }
 
+bool Store::has_room(uint64_t bytes) { return impl_->space->has_room(bytes); }
+bool Store::has_room_cached(uint64_t bytes) const { return impl_->space->cached_has_room(bytes); }
+bool Store::release_space_reserve() { return impl_->space->release_reserve(); }
+
 Status Store::ensure_user(std::string_view user) {
   return detail::guarded_status([&] {
     auto u = check(detail::canonical_user(user));
@@ -466,7 +481,8 @@ Status Store::ensure_user(std::string_view user) {
 
 Status Store::remove_user(std::string_view user) {
   std::vector<int64_t> ids;
-  auto st = detail::guarded_status([&] {
+  auto st = impl_->freeing([&] { return detail::guarded_status([&] {
+    ids.clear();
     auto u = check(detail::canonical_user(user));
     std::lock_guard lock(impl_->mu);
     auto& db = impl_->db;
@@ -491,7 +507,7 @@ Status Store::remove_user(std::string_view user) {
     impl_->known_users.erase(u.address);
     std::error_code ec;
     if (had_dir) fs::remove_all(doomed, ec);
-  });
+  }); });
   impl_->notify(ids);
   return st;
 }
@@ -566,7 +582,7 @@ Status Store::create_mailbox(std::string_view user, std::string_view mailbox,
 
 Status Store::delete_mailbox(std::string_view user, std::string_view mailbox) {
   int64_t id = 0;
-  auto st = detail::guarded_status([&] {
+  auto st = impl_->freeing([&] { return detail::guarded_status([&] {
     auto u = check(detail::canonical_user(user));
     auto name = check(detail::canonical_mailbox(mailbox));
     // RFC 9051 §6.3.5: it is an error to attempt to delete INBOX.
@@ -596,7 +612,7 @@ Status Store::delete_mailbox(std::string_view user, std::string_view mailbox) {
     impl_->committed();
     std::error_code ec;
     fs::remove_all(doomed, ec);
-  });
+  }); });
   if (id) impl_->notify({id});
   return st;
 }

@@ -102,10 +102,22 @@ struct StoreOptions {
   // rows in flight is not a crash's. true (ternd): wait for a holder to let go, then hold it.
   // false (ternctl): when ternd holds it, open without recovery, which ternd did at its start.
   bool wait_to_own = true;
+  // Free-space guard (store/free_space.h, issue 20). New mail (append(); ternd's SMTP RCPT
+  // through has_room()) is refused while less than min_free_bytes would stay free on the
+  // file system of data_dir or of any of space_paths (0 = never refused). A reserve file of
+  // reserve_file_bytes (data_dir/tern-reserve; 0 = none) is released when an operation that
+  // frees space finds the disk full, and made again when there is room.
+  uint64_t min_free_bytes = 0;
+  uint64_t reserve_file_bytes = 0;
+  std::vector<std::string> space_paths;
+  // Idle upkeep: this long after the last index write, the index's freed pages go back to the
+  // file system and its WAL is checkpointed and truncated (Db::compact). Owner only.
+  int compact_idle_ms = 1000;
   // Tests only: a FileOps fake (null = the real POSIX implementation) and a trace hook called
   // with "index_commit" right after each SQLite write transaction commits.
   std::shared_ptr<FileOps> file_ops_for_testing;
   std::function<void(std::string_view event)> trace_for_testing;
+  std::function<Result<uint64_t>(const std::string& path)> free_bytes_for_testing;
 };
 
 struct MailboxStatus {
@@ -237,7 +249,16 @@ class Store {
   using DeliveryDone = std::function<void(Result<std::vector<DeliveryOutcome>>)>;
   void deliver_async(std::shared_ptr<const std::string> message, DeliveryRequest request,
                      DeliveryDone done);
+  // Free-space guard (StoreOptions::min_free_bytes): whether `bytes` more of new mail leave
+  // the reserve free. has_room() may statvfs (at most once a second: worker threads);
+  // has_room_cached() only reads the last answer (any thread, no system call).
+  bool has_room(uint64_t bytes = 0);
+  bool has_room_cached(uint64_t bytes = 0) const;
+  // Releases the reserve file now (ternctl, when a deletion outside the store, in
+  // accounts.db, found the disk full); true when there was one.
+  bool release_space_reserve();
   // Errc::not_found if the mailbox does not exist (RFC 9051 §6.3.12: TRYCREATE).
+  // Errc::over_quota ("server storage full") when !has_room(bytes.size()).
   // cached_metadata: as DeliveryRequest::cached_metadata (IMAP ENVELOPE/BODYSTRUCTURE).
   Result<AppendResult> append(std::string_view user, std::string_view mailbox,
                               std::string_view bytes, const Flags& flags, int64_t internal_date,

@@ -20,6 +20,7 @@
 
 #include <unistd.h>
 
+#include "store/free_space.h"
 #include "store/index_db.h"
 #include "store/names.h"
 #include "store/store.h"
@@ -234,6 +235,25 @@ struct Store::Impl {
   // Takes data_dir/store.lock (waiting for it with `wait`); false when another process holds it.
   bool own(bool wait);
   std::set<uint32_t> staged_uids(int64_t mailbox_id);  // requires `mu`
+
+  // Free-space guard (free_space.h) and idle upkeep of the index (staged.cpp runs it on the
+  // sync thread). note_write() arms the upkeep; it runs compact_idle_ms after the last write.
+  std::unique_ptr<SpaceMonitor> space;
+  std::atomic<bool> compact_due{false};
+  std::atomic<int64_t> last_write_ns{0};
+  void note_write();   // called by committed(); takes stage_mu only when it arms the upkeep
+  void compact();      // takes `mu`
+  // Runs `f` (a public function's guarded body) and, when it failed because the disk is
+  // full, releases the space reserve and runs it once more: for the operations that free
+  // space (flag \Deleted, expunge, move, user and mailbox removal), which must work on a
+  // full disk. Either way the next has_room() reads the disk again.
+  template <class F>
+  auto freeing(F&& f) -> decltype(f()) {
+    auto r = f();
+    if (!r.ok() && detail::is_no_space(r.error()) && space->release_reserve()) r = f();
+    space->invalidate();
+    return r;
+  }
 
   std::atomic<uint64_t> name_counter{0};
   // Deliveries write their bytes in tmp/<n>/ (n = 0..kTmpShards-1, in turn) rather than in

@@ -149,3 +149,22 @@ TEST(Config, SampleConfigParses) {
   EXPECT_EQ(c->listen.smtp.size(), 2u);
   EXPECT_EQ(c->user, "tern");
 }
+
+// Issue 20: the free-space reserve. Unset: the largest message the config accepts (SMTP or
+// IMAP APPEND) plus the index's WAL growth; set (0 included): as given.
+TEST(Config, MinFreeSpaceDefaultsToTheLargestTransaction) {
+  auto c = parse("data_dir = \"/d\"\n");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->store.min_free_space, 52428800u + StoreConfig::kIndexGrowthReserve);
+  EXPECT_EQ(c->store.reserve_file_size, 8u << 20);
+  c = parse("data_dir = \"/d\"\n[smtp]\nmax_message_size = 2000\n[imap]\nmax_literal_size = 90000000\n");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->store.min_free_space, 90000000u + StoreConfig::kIndexGrowthReserve);
+  c = parse("data_dir = \"/d\"\n[store]\nmin_free_space = 0\nreserve_file_size = 0\n");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->store.min_free_space, 0u);
+  EXPECT_EQ(c->store.reserve_file_size, 0u);
+  c = parse("data_dir = \"/d\"\n[store]\nmin_free_space = -1\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("store.min_free_space"), std::string::npos) << c.error().message;
+}

@@ -142,6 +142,8 @@ class Harness {
         res.users = local[key];
       } else if (key == "full@example.test") {
         res.status = RecipientResult::over_quota;
+      } else if (key == "diskfull@example.test") {
+        res.status = RecipientResult::storage_full;
       } else if (key == "busy@example.test") {
         res.status = RecipientResult::temporary;
       } else if (key == "fwd@example.test") {

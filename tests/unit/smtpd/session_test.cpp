@@ -110,6 +110,53 @@ TEST(Session, SyntaxErrorsAndUnknownParameters) {
   EXPECT_EQ(h.send("RCPT TO:alice@example.test"), "501 5.5.4");
 }
 
+// Issue 20: the server's disk at its reserve. RCPT: 452 4.3.1 (RFC 3463 §3.4, mail system
+// full), not the user's 4.2.2; MAIL: 452 4.3.1 when the declared SIZE (or any message, when
+// the reading says there is no room at all) does not fit (RFC 1870 §6.1).
+TEST(Session, StorageFullIsATemporaryRefusal) {
+  Harness h;
+  h.send("EHLO client.example");
+  EXPECT_EQ(h.send("MAIL FROM:<a@remote.example>"), "250 2.1.0");
+  EXPECT_EQ(h.send("RCPT TO:<diskfull@example.test>"), "452 4.3.1");
+  EXPECT_EQ(h.send("RCPT TO:<alice@example.test>"), "250 2.1.5");
+  bool logged = false;
+  for (const auto& l : h.log) logged |= contains(l, "reason=storage-full");
+  EXPECT_TRUE(logged);
+}
+
+TEST(Session, MailRefusedWhenTheDeclaredSizeDoesNotFit) {
+  auto settings = default_settings();
+  uint64_t room = 5000;
+  std::vector<uint64_t> asked;
+  settings.has_room = [&](uint64_t bytes) {
+    asked.push_back(bytes);
+    return bytes <= room;
+  };
+  for (bool trickle : {false, true}) {
+    asked.clear();
+    room = 5000;
+    Harness h(settings);
+    h.trickle = trickle;
+    h.send("EHLO client.example");
+    EXPECT_EQ(h.send("MAIL FROM:<a@remote.example> SIZE=6000"), "452 4.3.1");
+    EXPECT_EQ(h.send("RCPT TO:<alice@example.test>"), "503 5.5.1");  // no transaction
+    EXPECT_EQ(h.send("MAIL FROM:<a@remote.example> SIZE=4000"), "250 2.1.0");
+    EXPECT_EQ(h.send("RSET"), "250 2.0.0");
+    room = 0;
+    EXPECT_EQ(h.send("MAIL FROM:<a@remote.example>"), "250 2.1.0");  // no size: 0 fits
+    EXPECT_EQ(h.send("RSET"), "250 2.0.0");
+    settings.has_room = [](uint64_t) { return false; };
+    Harness full(settings);
+    full.send("EHLO client.example");
+    EXPECT_EQ(full.send("MAIL FROM:<a@remote.example>"), "452 4.3.1");
+    EXPECT_EQ((std::vector<uint64_t>{6000, 4000, 0}), asked);
+    settings.has_room = [&](uint64_t bytes) {
+      asked.push_back(bytes);
+      return bytes <= room;
+    };
+  }
+}
+
 TEST(Session, EhloResetsTransaction) {
   Harness h;
   h.send("EHLO client.example");
