@@ -174,7 +174,7 @@ void Session::Impl::cmd_status(const Command& c) {
   auto st = backend.store().mailbox_status(user, *name);
   if (!st) return store_error(c.tag, st.error());
   for (StatusItem it : a.items)
-    if (it == StatusItem::highestmodseq) condstore = true;  // RFC 7162 §3.1: enabling command
+    if (it == StatusItem::highestmodseq) enable_condstore();  // RFC 7162 §3.1: enabling command
   untagged(status_line(*st, a.items, a.mailbox));
   ok(c.tag, "STATUS completed");
 }

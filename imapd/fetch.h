@@ -60,6 +60,10 @@ bool fetch_needs_bytes(const std::vector<FetchItem>& items);
 // Same, but also true for ENVELOPE/BODY/BODYSTRUCTURE when this message's cached metadata is
 // missing or unreadable (so the view will have to parse the message).
 bool fetch_needs_bytes(const std::vector<FetchItem>& items, const store::MessageInfo& info);
+// The items that can be rendered for this row without the message bytes (no sections;
+// ENVELOPE/BODY/BODYSTRUCTURE only when cached): what FETCH still returns for a message
+// whose file was expunged while the FETCH ran.
+std::vector<FetchItem> items_without_bytes(const std::vector<FetchItem>& items, const store::MessageInfo& info);
 // True when any item implicitly sets \Seen (non-PEEK BODY[...], BINARY[...], RFC822, RFC822.TEXT).
 bool fetch_sets_seen(const std::vector<FetchItem>& items);
 
