@@ -161,7 +161,7 @@ class ImapCompliance(unittest.TestCase):
         t = Transcript(m)
         out = t.cmd("APPEND " + box, literal=BINARY_MSG, literal8=True)
         self.assertIn(b" OK [APPENDUID", out)
-        t.cmd("SELECT " + box)
+        self.ok(m.select(box))
         for item in ("BODY.PEEK[1]", "BODY.PEEK[]", "RFC822", "BODY.PEEK[TEXT]", "BODYSTRUCTURE"):
             out = t.cmd("FETCH 1 (%s)" % item)
             self.assertNotIn(b"\x00", out, item)
