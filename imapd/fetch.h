@@ -12,6 +12,8 @@
 //    literal8 "~{n}" when the decoded data holds NUL (RFC 3516 §4.3). A section that does not
 //    exist in the message (BODY[9], BODY[1.HEADER] of a non-message part) is answered NIL.
 //    A partial <o.n> beyond the end gives an empty string; the response names only <o>.
+//    BODY[...] and RFC822* come from MessageView::text_bytes(): a message holding NUL is sent
+//    in its NUL-free form (binary parts base64-encoded), never NUL in a plain literal.
 //  * ENVELOPE/BODY/BODYSTRUCTURE come from the cached metadata when available (no bytes read).
 //  * Errors: the loader's error (I/O), or kUnknownCteMessage for BINARY/BINARY.SIZE of a part
 //    with an unknown Content-Transfer-Encoding: the session answers
