@@ -177,6 +177,18 @@ class ImapCompliance(unittest.TestCase):
         self.assertIn(b"BINARY[1] ~{7}\r\nab\x00cd\x00\xff)", out)
         m.logout()
 
+    def test_rfc6154_create_special_use(self):
+        m = self.imaps()
+        self.assertIn("CREATE-SPECIAL-USE", m.capabilities)
+        self.assertIn("WITHIN", m.capabilities)
+        self.ok(m._simple_command("CREATE", "Receipts", "(USE (\\Archive))"))
+        data = self.ok(m.list('""', "Receipts"))
+        self.assertEqual(data, [b'(\\HasNoChildren \\Archive) "/" Receipts'])
+        typ, data = m._simple_command("CREATE", "Odd", "(USE (\\Important))")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[USE]", data[0])
+        m.logout()
+
 
 if __name__ == "__main__":
     unittest.main()
