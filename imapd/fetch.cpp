@@ -48,7 +48,7 @@ void write_flags(std::string& out, const store::Flags& f, bool recent) {
 
 bool is_section_kind(Kind k) {
   return k == Kind::body_section || k == Kind::binary || k == Kind::binary_size ||
-         k == Kind::rfc822 || k == Kind::rfc822_header || k == Kind::rfc822_text;
+         k == Kind::rfc822 || k == Kind::rfc822_header || k == Kind::rfc822_text || k == Kind::preview;
 }
 
 // A section's bytes: a view into the message (the whole message, a MIME range) when it can be,
@@ -198,6 +198,14 @@ Status render_item(std::string& out, const FetchItem& item, std::string_view nam
       auto d = binary_section(item.section, msg);
       if (!d) return d.error();
       write_body_data(out, *d, item.partial, true);
+      break;
+    }
+    case Kind::preview: {
+      // RFC 8970 §3.1: computed from the message here, so LAZY changes nothing (§3.2 lets
+      // a server that has the preview at hand return it).
+      auto p = msg.text_parsed();
+      if (!p) return p.error();
+      write_string(out, mime::preview_text(**p), WriterOptions{ctx.utf8_accept || ctx.imap4rev2});
       break;
     }
     case Kind::binary_size: {

@@ -189,6 +189,17 @@ class ImapCompliance(unittest.TestCase):
         self.assertIn(b"[USE]", data[0])
         m.logout()
 
+    def test_rfc8970_preview(self):
+        m = self.imaps()
+        self.assertIn("PREVIEW", m.capabilities)
+        box = self.fresh_mailbox(m, "Previews")
+        self.ok(m.append(box, None, None,
+                         b"Subject: p\r\nContent-Type: text/html\r\n\r\n<p>Lunch at <b>noon</b>?</p>\r\n"))
+        self.ok(m.select(box))
+        data = self.ok(m.fetch("1", "(PREVIEW (LAZY))"))
+        self.assertEqual(data, [b'1 (PREVIEW "Lunch at noon?")'])
+        m.logout()
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -159,4 +159,26 @@ TEST(MimeDecode, WithoutNulReencodesBinaryParts) {
   EXPECT_EQ(out->find("\r\n", body), body + 76) << *out;
 }
 
+// RFC 8970 §3.1 PREVIEW text.
+TEST(MimeDecode, PreviewText) {
+  Message plain = Message::parse("Subject: x\r\n\r\n  Hello\r\n\r\n\tworld  \r\n");
+  EXPECT_EQ(preview_text(plain), "Hello world");
+  // HTML only: markup, style and entities go; an attachment's text is not the preview.
+  Message html = Message::parse(
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+      "Content-Type: text/plain\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\nattached\r\n--b\r\n"
+      "Content-Type: text/html; charset=iso-8859-1\r\n\r\n"
+      "<html><head><style>p{color:red}</style></head><body><p>Caf\xE9&nbsp;&amp;<br>tea</p><!-- x --></body></html>\r\n"
+      "--b--\r\n");
+  EXPECT_EQ(preview_text(html), "Caf\xC3\xA9 & tea");
+  // At most max_chars characters, counted as code points.
+  Message lng = Message::parse("Content-Type: text/plain; charset=utf-8\r\n\r\n" + std::string(300, 'a') + "\r\n");
+  EXPECT_EQ(preview_text(lng).size(), 256u);
+  Message accents = Message::parse("Content-Type: text/plain; charset=utf-8\r\n\r\n\xC3\xA9\xC3\xA9\xC3\xA9 b\r\n");
+  EXPECT_EQ(preview_text(accents, 2), "\xC3\xA9\xC3\xA9");
+  EXPECT_EQ(preview_text(accents, 4), "\xC3\xA9\xC3\xA9\xC3\xA9");  // never a trailing space
+  EXPECT_EQ(preview_text(accents, 5), "\xC3\xA9\xC3\xA9\xC3\xA9 b");
+  EXPECT_EQ(preview_text(Message::parse("Content-Type: image/png\r\n\r\nxx")), "");
+}
+
 }  // namespace
