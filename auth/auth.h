@@ -211,6 +211,9 @@ struct LoginResult {
     locked_out,       // too many failures: refused even with the right password
     disabled,         // right password, account disabled
     unavailable,      // database error: answer with a temporary failure
+    // Right password, but this user already holds the allowed connections from this client
+    // address (set by the daemon's per-user limit, never by the Authenticator).
+    too_many_connections,
   };
   Outcome outcome = Outcome::bad_credentials;
   std::string user;  // canonical name (valid when ok)

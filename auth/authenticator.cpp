@@ -34,6 +34,7 @@ const char* to_string(LoginResult::Outcome outcome) {
     case LoginResult::Outcome::locked_out: return "locked-out";
     case LoginResult::Outcome::disabled: return "disabled";
     case LoginResult::Outcome::unavailable: return "unavailable";
+    case LoginResult::Outcome::too_many_connections: return "too-many-connections";
   }
   return "unknown";
 }

@@ -70,6 +70,12 @@ class Reader {
     else fail(key, "expected a string");
   }
 
+  // A key an earlier version knew: a clear error that names what took its place.
+  void replaced(std::string_view key, std::string_view by) {
+    seen_.emplace_back(key);
+    if (table_.get(key)) fail(key, "replaced by " + std::string(by) + " (see README)");
+  }
+
   void boolean(std::string_view key, bool& out) {
     seen_.emplace_back(key);
     const toml::node* n = table_.get(key);
@@ -225,7 +231,12 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& path)
   r.section("limits", [&](Reader& s) {
     auto& l = c.limits;
     s.integer("max_connections", l.max_connections, 1, 1000000);
-    s.integer("max_connections_per_ip", l.max_connections_per_ip, 1, 1000000);
+    s.integer("max_unauthenticated_per_ip", l.max_unauthenticated_per_ip, 1, 1000000);
+    s.integer("max_user_ip_connections", l.max_user_ip_connections, 1, 1000000);
+    s.integer("smtp_max_connections_per_ip", l.smtp_max_connections_per_ip, 1, 1000000);
+    s.replaced("max_connections_per_ip",
+               "limits.max_unauthenticated_per_ip, limits.max_user_ip_connections and "
+               "limits.smtp_max_connections_per_ip");
     s.integer("worker_threads", l.worker_threads, 1, 1024);
     s.integer("shutdown_grace", l.shutdown_grace, 0, 3600);
   });
@@ -238,6 +249,7 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& path)
     s.integer("command_timeout", m.command_timeout, 1, 86400);
     s.integer("data_timeout", m.data_timeout, 1, 86400);
     s.one_of("bare_newline", m.bare_newline, {"reject", "normalize"});
+    s.boolean("auth_on_mx", m.auth_on_mx);
   });
   r.section("imap", [&](Reader& s) {
     auto& m = c.imap;

@@ -49,7 +49,14 @@ struct AuthConfig {
 
 struct LimitsConfig {
   int max_connections = 1000;
-  int max_connections_per_ip = 20;
+  // Per client address. An office behind one NAT address is many users at once, so the
+  // login listeners (IMAP, POP3, submission) limit only connections that have not logged in,
+  // and after login each user gets `max_user_ip_connections` per protocol from one address
+  // (Thunderbird keeps 5 IMAP connections per account). The MX listener has its own count,
+  // at least Postfix's smtpd_client_connection_count_limit (50).
+  int max_unauthenticated_per_ip = 100;
+  int max_user_ip_connections = 20;
+  int smtp_max_connections_per_ip = 50;
   int worker_threads = 32;  // blocking work: SQLite, fsync, password hashing
   int shutdown_grace = 30;  // SIGTERM: seconds to let in-flight transactions finish
 };
@@ -62,6 +69,9 @@ struct SmtpConfig {
   int command_timeout = 300;                // RFC 5321 §4.5.3.2.7
   int data_timeout = 600;
   std::string bare_newline = "reject";      // "reject" (550) or "normalize" (LF -> CRLF)
+  // AUTH on the MX listener (port 25). Off: password guessing arrives on port 25, and
+  // clients submit on 587/465 (RFC 6409, RFC 8314); as Postfix, SASL on submission only.
+  bool auth_on_mx = false;
 };
 
 struct ImapConfig {

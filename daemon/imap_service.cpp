@@ -17,6 +17,7 @@
 #include "auth/auth.h"
 #include "common/log.h"
 #include "daemon/services.h"
+#include "daemon/user_ip_limiter.h"
 #include "imapd/session.h"
 #include "store/store.h"
 
@@ -61,8 +62,18 @@ class ImapBackend final : public imapd::Backend {
       return r;
     }
     // The authenticator throttles and logs "auth ok|fail proto=imap user=.. ip=..".
-    return rt_.authenticator->login(user, password, ip, "imap");
+    auth::LoginResult r = rt_.authenticator->login(user, password, ip, "imap");
+    if (r.outcome != auth::LoginResult::Outcome::ok || !rt_.user_ips) return mark_logged_in(r);
+    lease_ = rt_.user_ips->acquire("imap", r.user, ip);
+    if (!lease_) {
+      spdlog::warn("auth refused proto=imap user={} ip={} reason=max_user_ip_connections ({})",
+                   r.user, ip, rt_.user_ips->limit());
+      r.outcome = auth::LoginResult::Outcome::too_many_connections;
+    }
+    return mark_logged_in(r);
   }
+  // Read on the loop thread once the call that logged in has completed.
+  bool logged_in() const { return logged_in_.load(std::memory_order_acquire); }
   Result<uint64_t> quota(std::string_view user) override {
     if (!rt_.accounts) return uint64_t{0};
     auto q = rt_.accounts->quota_of(user);
@@ -74,9 +85,16 @@ class ImapBackend final : public imapd::Backend {
   void write_partial(std::string bytes) override { partial_(std::move(bytes)); }
 
  private:
+  auth::LoginResult mark_logged_in(auth::LoginResult r) {
+    if (r.outcome == auth::LoginResult::Outcome::ok) logged_in_.store(true, std::memory_order_release);
+    return r;
+  }
+
   Runtime& rt_;
   std::function<void()> notify_;
   std::function<void(std::string)> partial_;
+  std::shared_ptr<UserIpLimiter::Lease> lease_;  // held for the life of the session
+  std::atomic<bool> logged_in_{false};
 };
 
 // What jobs share with the handler: outlives the handler while a call is running.
@@ -242,6 +260,11 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
 
   void finish(imapd::Output out) {
     if (!conn_) return;
+    // Logged in: the per-user limit counts this connection now, not the per-address one.
+    if (!slot_released_ && core_ && core_->backend.logged_in()) {
+      slot_released_ = true;
+      conn_->release_ip_slot();
+    }
     if (!out.bytes.empty()) conn_->write_owned(std::move(out.bytes));
     if (out.close_after_write) {
       closing_ = true;
@@ -267,6 +290,7 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
   bool changed_ = false;
   bool closing_ = false;
   bool tls_pending_ = false;
+  bool slot_released_ = false;
   Special special_ = Special::none;
   std::string ip_;
   std::string user_;

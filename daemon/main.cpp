@@ -20,6 +20,7 @@
 #include "common/privileges.h"
 #include "daemon/relay_service.h"
 #include "daemon/services.h"
+#include "daemon/user_ip_limiter.h"
 #include "net/net.h"
 #include "store/store.h"
 
@@ -174,9 +175,9 @@ int run(const std::string& config_path) {
   net::WorkerPool workers(loop, config.limits.worker_threads);
   net::ServerLimits limits;
   limits.max_connections = config.limits.max_connections;
-  limits.max_connections_per_ip = config.limits.max_connections_per_ip;
   net::Server server(loop, limits);
   Runtime rt{.config = config, .loop = loop, .workers = workers, .tls = *tls};
+  rt.user_ips = UserIpLimiter::create(config.limits.max_user_ip_connections);
 
   // Signals first: a SIGTERM that arrives while we bind is handled once the loop runs.
   bool stopping = false;
@@ -214,6 +215,16 @@ int run(const std::string& config_path) {
       lo.tls = rt.tls;
       lo.idle_timeout_ms = idle_timeout_ms(config, s.protocol);
       lo.busy_reply = busy_reply(s.protocol);
+      if (s.kind == ListenerKind::smtp) {
+        // The MX listener: peers' MTAs, never logged in; counted on their own.
+        lo.ip_pool = "mx";
+        lo.max_per_ip = config.limits.smtp_max_connections_per_ip;
+      } else {
+        // IMAP, POP3 and submission: one count per address for clients that have not logged
+        // in yet; each service releases the slot at login (daemon/user_ip_limiter.h).
+        lo.ip_pool = "login";
+        lo.max_per_ip = config.limits.max_unauthenticated_per_ip;
+      }
       lo.factory = make_factory(rt, s.kind);
       auto bound = server.listen(ep, std::move(lo));
       if (!bound) {

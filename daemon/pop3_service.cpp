@@ -139,6 +139,7 @@ pop3d::AuthResult to_auth_result(const auth::LoginResult& r) {
       out.outcome = pop3d::AuthResult::Outcome::locked_out;
       break;
     case auth::LoginResult::Outcome::unavailable:
+    case auth::LoginResult::Outcome::too_many_connections:
       out.outcome = pop3d::AuthResult::Outcome::temporary_failure;
       break;
   }
@@ -768,7 +769,11 @@ class Pop3Handler final : public net::ConnectionHandler,
               else
                 lr.outcome = auth::LoginResult::Outcome::unavailable;
               pop3d::ActionResult r{id, to_auth_result(lr)};
-              return alive(self, [r, delay = lr.delay](Pop3Handler& h) {
+              return alive(self, [r, delay = lr.delay, ok = lr.outcome == auth::LoginResult::Outcome::ok](Pop3Handler& h) {
+                // Logged in: no longer counted as unauthenticated from this address. One
+                // POP3 session per user holds the maildrop (RFC 1939 §8), so POP3 needs no
+                // per-user connection limit of its own.
+                if (ok && h.conn_) h.conn_->release_ip_slot();
                 h.answer_after(delay, r);
               });
             });

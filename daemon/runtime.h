@@ -37,6 +37,7 @@ struct Envelope;
 namespace tern::daemon {
 
 class Pop3Maildrops;  // daemon/pop3_service.h
+class UserIpLimiter;  // daemon/user_ip_limiter.h
 
 // The configured listener sections ([listen] keys).
 enum class ListenerKind { smtp, submission, submissions, imap, imaps, pop3, pop3s };
@@ -79,6 +80,10 @@ struct Runtime {
   // POP3 maildrop locks (IN-USE) and wire-size cache, shared by the pop3 and pop3s
   // listeners; created by make_pop3_factory (daemon/pop3_service.h).
   std::shared_ptr<Pop3Maildrops> pop3_maildrops = nullptr;
+
+  // Connections per user and client address after login (limits.max_user_ip_connections);
+  // thread-safe. Null: no per-user limit.
+  std::shared_ptr<UserIpLimiter> user_ips = nullptr;
 };
 
 }  // namespace tern::daemon

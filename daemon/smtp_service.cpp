@@ -69,6 +69,8 @@ smtpd::SessionSettings smtp_session_settings(const Config& config, ListenerKind 
   s.max_line_length = config.smtp.max_line_length;
   s.max_errors = config.smtp.max_errors;
   s.allow_plaintext_auth = config.auth.allow_plaintext_without_tls;
+  // Password guessing arrives on port 25: AUTH only on submission unless asked for.
+  s.auth_enabled = kind != ListenerKind::smtp || config.smtp.auth_on_mx;
   s.tls_available = tls_available;
   s.bare_newline = config.smtp.bare_newline == "normalize" ? smtpd::BareNewlinePolicy::normalize
                                                            : smtpd::BareNewlinePolicy::reject;
@@ -438,8 +440,12 @@ class SmtpHandler final : public net::ConnectionHandler,
       case auth::LoginResult::Outcome::bad_credentials:
       case auth::LoginResult::Outcome::disabled: r.status = smtpd::AuthResult::bad; break;
       case auth::LoginResult::Outcome::locked_out: r.status = smtpd::AuthResult::locked_out; break;
-      case auth::LoginResult::Outcome::unavailable: r.status = smtpd::AuthResult::temporary; break;
+      case auth::LoginResult::Outcome::unavailable:
+      case auth::LoginResult::Outcome::too_many_connections: r.status = smtpd::AuthResult::temporary; break;
     }
+    // Logged in: from now on this connection no longer counts against the per-address
+    // limit for unauthenticated connections (limits.max_unauthenticated_per_ip).
+    if (r.status == smtpd::AuthResult::ok && conn_) conn_->release_ip_slot();
     smtpd::ActionResult result{id, r};
     if (login.delay.count() <= 0) return finish(std::move(result));
     // The throttle's delay applies to every answer, so its timing reveals nothing.

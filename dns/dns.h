@@ -1,11 +1,18 @@
-// dns: the DNS lookups outbound relay needs (MX, A, AAAA), behind a small interface.
+// dns: the DNS lookups outbound relay needs (MX, A, AAAA), behind a small interface, and the
+// record-level lookups of sender authentication (authn/) behind another (dns/records.h).
 //
 // What it owns:
 //   - `Resolver`, the abstract asynchronous interface relay/ talks to;
-//   - `CaresResolver`, the real one: c-ares driven from a libuv loop (socket-state callbacks
-//     start/stop a uv_poll_t per c-ares socket, one uv_timer_t follows ares_timeout());
+//   - `RecordResolver` (dns/records.h): TXT/A/AAAA/MX/PTR RRsets with ok / nxdomain / nodata /
+//     temperror and TTLs, the interface authn/ talks to;
+//   - `CaresResolver`, the real one for both: c-ares driven from a libuv loop (socket-state
+//     callbacks start/stop a uv_poll_t per c-ares socket, one uv_timer_t follows ares_timeout());
+//   - `CachingResolver`: a bounded TTL cache in front of any RecordResolver (positive and
+//     negative answers per RFC 2308, LRU past max_entries) that also joins identical lookups
+//     in flight into one upstream query;
 //   - `FakeResolver` (test-only, named as such): answers from a table, no network;
-//   - pure helpers: `parse_mx_answer` (raw DNS answer bytes -> MX records, fuzzed) and
+//   - pure helpers: `parse_mx_answer` (raw DNS answer bytes -> MX records, fuzzed),
+//     `parse_record_answer` (raw answer -> one RRset as a dns::Answer, fuzzed) and
 //     `order_mx` (null MX detection, implicit MX, preference sort with shuffled ties).
 //
 // Result taxonomy (RFC 5321 §5.1, RFC 7505): every lookup ends in exactly one DnsStatus:
@@ -35,6 +42,7 @@
 
 #include "common/config.h"
 #include "common/result.h"
+#include "dns/records.h"
 
 struct uv_loop_s;
 
@@ -99,6 +107,12 @@ ParsedMx parse_mx_answer(std::string_view answer);
 MxResult order_mx(std::vector<MxRecord> records, std::string_view domain,
                   const RandomSource& random);
 
+// Raw answer bytes to a query of `type` -> Answer: rcode 3 is nxdomain, NOERROR without records
+// of that type is nodata, other rcodes and malformed bytes are temperror. TTL: the smallest of
+// the RRset, or for negative answers min(SOA TTL, SOA MINIMUM) from the authority section
+// (RFC 2308 §5), 0 when there is no SOA.
+Answer parse_record_answer(std::string_view raw, RrType type);
+
 // Lower-cases and strips one trailing dot; empty stays empty.
 std::string normalize_name(std::string_view name);
 
@@ -111,7 +125,7 @@ struct CaresOptions {
   RandomSource random;            // empty: default_random_source()
 };
 
-class CaresResolver final : public Resolver {
+class CaresResolver final : public Resolver, public RecordResolver {
  public:
   static Result<std::unique_ptr<CaresResolver>> create(uv_loop_s* loop, CaresOptions options);
   ~CaresResolver() override;
@@ -120,12 +134,47 @@ class CaresResolver final : public Resolver {
 
   void lookup_mx(const std::string& domain, MxCallback cb) override;
   void lookup_addresses(const std::string& host, AddressCallback cb) override;
+  // RecordResolver: one RRset; the callback always runs later on the loop (never inside).
+  void lookup(const Question& question, AnswerCallback cb) override;
 
   struct Impl;  // private; public only so the c-ares trampolines in dns_cares.cpp can see it
 
  private:
   explicit CaresResolver(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// ---- Cache --------------------------------------------------------------------------------
+
+struct CacheOptions {
+  size_t max_entries = 10000;         // LRU past this (each entry is one small RRset)
+  uint32_t max_ttl = 86400;           // positive answers: min(TTL, this)
+  // RFC 2308 §5: negative answers are cached for min(SOA TTL, SOA MINIMUM); capped here
+  // (RFC 2308 §5 suggests one to three hours at most).
+  uint32_t max_negative_ttl = 3600;
+  uint32_t default_negative_ttl = 60; // a negative answer without SOA
+  std::function<uint64_t()> now_ms;   // monotonic milliseconds (uv_now in ternd)
+};
+
+// A TTL cache in front of `upstream`, on one thread (the loop). Hits answer synchronously
+// with the remaining TTL; temperror is never cached. Identical questions asked while one is
+// in flight wait for that one answer. Destroying the cache drops waiting callbacks.
+class CachingResolver final : public RecordResolver {
+ public:
+  CachingResolver(RecordResolver& upstream, CacheOptions options);
+  ~CachingResolver() override;
+  void lookup(const Question& question, AnswerCallback cb) override;
+
+  struct Stats {
+    uint64_t hits = 0, misses = 0, joined = 0, evictions = 0;
+  };
+  Stats stats() const;
+  size_t size() const;
+
+  struct State;  // private
+
+ private:
+  std::shared_ptr<State> state_;
 };
 
 // ---- Test-only fake -----------------------------------------------------------------------

@@ -57,6 +57,12 @@ struct CaresResolver::Impl {
     std::string domain;
     MxCallback cb;
   };
+  // One RecordResolver question.
+  struct RecordQuery {
+    Impl* impl;
+    Question question;
+    AnswerCallback cb;
+  };
   // A + AAAA pair; finishes when both are answered.
   struct AddrQuery {
     Impl* impl;
@@ -210,6 +216,29 @@ struct CaresResolver::Impl {
     }
     self->deliver([cb = std::move(q->cb), res = std::move(r)]() mutable { cb(std::move(res)); });
   }
+
+  static void on_record(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
+    std::unique_ptr<RecordQuery> q(static_cast<RecordQuery*>(arg));
+    Impl* self = q->impl;
+    if (self->destroying || status == ARES_EDESTRUCTION) return;
+    Answer a;
+    bool parsable = abuf != nullptr && alen > 0 &&
+                    (status == ARES_SUCCESS || status == ARES_ENODATA || status == ARES_ENOTFOUND);
+    if (parsable) {
+      a = parse_record_answer(std::string_view(reinterpret_cast<const char*>(abuf), static_cast<size_t>(alen)),
+                              q->question.type);
+    } else if (status == ARES_ENOTFOUND || status == ARES_EBADNAME) {
+      a.rcode = Rcode::nxdomain;  // no answer bytes (or not a name at all): nothing to cache long
+    } else if (status == ARES_ENODATA) {
+      a.rcode = Rcode::nodata;
+    } else {
+      a.rcode = Rcode::temperror;  // SERVFAIL, REFUSED, timeout, connection refused
+    }
+    if (a.rcode == Rcode::temperror && a.detail.empty()) {
+      a.detail = std::string(to_string(q->question.type)) + " " + q->question.name + ": " + ares_strerror(status);
+    }
+    self->deliver([cb = std::move(q->cb), a = std::move(a)]() mutable { cb(std::move(a)); });
+  }
 };
 
 CaresResolver::CaresResolver(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -293,6 +322,18 @@ void CaresResolver::lookup_addresses(const std::string& host, AddressCallback cb
              [](void* arg, int st, int to, unsigned char* b, int l) { Impl::on_addr(arg, st, to, b, l, false); }, q);
   ares_query(impl_->channel, name.c_str(), kClassIn, kTypeAaaa,
              [](void* arg, int st, int to, unsigned char* b, int l) { Impl::on_addr(arg, st, to, b, l, true); }, q);
+  impl_->in_call = false;
+  impl_->rearm_timer();
+}
+
+}  // namespace tern::dns
+
+namespace tern::dns {
+
+void CaresResolver::lookup(const Question& question, AnswerCallback cb) {
+  auto* q = new Impl::RecordQuery{impl_.get(), {normalize_name(question.name), question.type}, std::move(cb)};
+  impl_->in_call = true;
+  ares_query(impl_->channel, q->question.name.c_str(), kClassIn, static_cast<int>(question.type), &Impl::on_record, q);
   impl_->in_call = false;
   impl_->rearm_timer();
 }

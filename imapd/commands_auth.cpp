@@ -67,6 +67,10 @@ void Session::Impl::finish_login(std::string_view tag, std::string_view name, st
       return no(tag, "Too many failed logins, try again later", ResponseCode{code::Unavailable, ""});
     case auth::LoginResult::Outcome::unavailable:
       return no(tag, "Authentication temporarily unavailable", ResponseCode{code::Unavailable, ""});
+    case auth::LoginResult::Outcome::too_many_connections:
+      // RFC 5530 §3: LIMIT, an implementation limit was hit; the client may retry later.
+      return no(tag, "Too many connections for this user from your address",
+                ResponseCode{code::Limit, ""});
   }
 }
 

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "mime/dkim_canon.h"  // DKIM canonicalisation (relay/ signs, authn/ verifies)
 
 namespace tern::mime {
 

@@ -49,7 +49,18 @@ class ConnImpl final : public Connection {
   void start_busy(const std::string& reply);
   // Graceful daemon shutdown: on_shutdown() for opened handlers, abort otherwise.
   void notify_shutdown();
-  void detach_owner() { closed_hook_ = nullptr; }
+  void detach_owner() {
+    closed_hook_ = nullptr;
+    slot_release_ = nullptr;
+  }
+  // What release_ip_slot() runs (once): set by the server for connections it counts per address.
+  void set_slot_release(std::function<void()> release) { slot_release_ = std::move(release); }
+  void release_ip_slot() override {
+    if (!slot_release_) return;
+    auto release = std::move(slot_release_);
+    slot_release_ = nullptr;
+    release();
+  }
   bool opened() const { return opened_; }
 
   void write(std::string_view bytes) override;
@@ -86,6 +97,7 @@ class ConnImpl final : public Connection {
   ConnSettings settings_;
   std::shared_ptr<ConnectionHandler> handler_;
   ClosedHook closed_hook_;
+  std::function<void()> slot_release_;
   ConnectionInfo info_;
   Timer idle_timer_;
   Timer handshake_timer_;

@@ -223,6 +223,10 @@ class Connection {
   virtual void set_reading(bool on) = 0;
   virtual size_t write_queue_bytes() const = 0;
   virtual const ConnectionInfo& info() const = 0;
+  // The connection stops counting against its listener's per-address limit
+  // (ListenerOptions::max_per_ip); called by services once the client has logged in, when
+  // per-user limits take over. Idempotent.
+  virtual void release_ip_slot() {}
 };
 
 // Implemented by protocol services (daemon/*_service.cpp) and by the relay. All calls happen
@@ -278,11 +282,17 @@ struct ListenerOptions {
   // Written (in clear) to connections over a limit before closing them, e.g.
   // "421 4.7.0 Too many connections\r\n". Implicit-TLS listeners just close.
   std::string busy_reply;
+  // Per client address: connections of every listener with the same `ip_pool` (default: the
+  // listener's name) count together, and a new one is refused once the pool holds
+  // `max_per_ip` from that address (0: no per-address limit). A connection leaves the count
+  // early when its handler calls Connection::release_ip_slot() (after a login, so that
+  // only unauthenticated connections are limited per address).
+  std::string ip_pool;
+  int max_per_ip = 0;
 };
 
 struct ServerLimits {
-  int max_connections = 1000;        // limits.max_connections
-  int max_connections_per_ip = 20;   // limits.max_connections_per_ip
+  int max_connections = 1000;        // limits.max_connections (per-address limits: ListenerOptions)
   size_t write_high_water = 256 * 1024;  // per-connection output backpressure mark
 };
 

@@ -26,7 +26,7 @@ struct Server::State {
   std::vector<Listener*> listeners;
   std::set<ConnImpl*> conns;  // counted connections
   std::set<ConnImpl*> busy;   // being refused
-  std::map<std::string, int> per_ip;
+  std::map<std::string, int> per_ip;  // "<pool> <ip>" -> connections counted there
   bool shutting_down = false;
   std::function<void()> shutdown_done;
   Timer grace_timer;
@@ -40,13 +40,17 @@ struct Server::State {
     listeners.clear();
   }
 
-  void on_conn_closed(ConnImpl* c, const std::string& ip) {
+  void on_conn_closed(ConnImpl* c) {
     if (busy.erase(c) == 0) {
+      c->release_ip_slot();
       conns.erase(c);
-      auto it = per_ip.find(ip);
-      if (it != per_ip.end() && --it->second <= 0) per_ip.erase(it);
     }
     maybe_finish_shutdown();
+  }
+
+  void release_slot(const std::string& slot) {
+    auto it = per_ip.find(slot);
+    if (it != per_ip.end() && --it->second <= 0) per_ip.erase(it);
   }
 
   void maybe_finish_shutdown() {
@@ -85,16 +89,19 @@ struct Server::State {
     settings.write_high_water = limits.write_high_water;
     settings.tls = l->options.tls;
 
+    const ListenerOptions& o = l->options;
+    const std::string slot = (o.ip_pool.empty() ? o.name : o.ip_pool) + " " + ip;
+    auto held = per_ip.find(slot);
+    const int from_ip = held == per_ip.end() ? 0 : held->second;
     const char* refusal = nullptr;
     if (shutting_down) refusal = "shutting-down";
     else if (static_cast<int>(conns.size()) >= limits.max_connections) refusal = "max_connections";
-    else if (per_ip[ip] >= limits.max_connections_per_ip) refusal = "max_connections_per_ip";
+    else if (o.max_per_ip > 0 && from_ip >= o.max_per_ip) refusal = "max_per_ip";
     if (refusal) {
-      if (per_ip[ip] == 0) per_ip.erase(ip);
       spdlog::warn("conn refused proto={} ip={} port={} reason={}", l->options.name, ip, port,
                    refusal);
       auto* c = new ConnImpl(loop, tcp, std::move(settings), nullptr,
-                             [this](ConnImpl* c) { on_conn_closed(c, {}); });
+                             [this](ConnImpl* c) { on_conn_closed(c); });
       busy.insert(c);
       // An implicit-TLS client cannot read a clear-text reply: just close.
       c->start_busy(l->options.implicit_tls ? std::string() : l->options.busy_reply);
@@ -108,9 +115,10 @@ struct Server::State {
                [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
       return;
     }
-    ++per_ip[ip];
+    ++per_ip[slot];
     auto* c = new ConnImpl(loop, tcp, std::move(settings), std::move(handler),
-                           [this, ip](ConnImpl* c) { on_conn_closed(c, ip); });
+                           [this](ConnImpl* c) { on_conn_closed(c); });
+    c->set_slot_release([this, slot] { release_slot(slot); });
     conns.insert(c);
     c->start(l->options.implicit_tls);
   }

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "common/strings.h"
+#include "mime/mime.h"
 
 namespace tern::relay {
 
@@ -41,31 +42,6 @@ std::vector<std::string_view> split_lines(std::string_view text) {
     start = lf + 1;
   }
   return lines;
-}
-
-// Collapses each run of WSP to one SP (RFC 6376 §3.4.2 and §3.4.4 share this step).
-std::string collapse_wsp(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  bool in_wsp = false;
-  for (char c : s) {
-    if (is_wsp(c)) {
-      in_wsp = true;
-      continue;
-    }
-    if (in_wsp) out += ' ';
-    in_wsp = false;
-    out += c;
-  }
-  if (in_wsp) out += ' ';
-  return out;
-}
-
-std::string strip_wsp(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && is_wsp(s[b])) ++b;
-  while (e > b && is_wsp(s[e - 1])) --e;
-  return std::string(s.substr(b, e - b));
 }
 
 std::string sha256(std::string_view data) {
@@ -132,40 +108,11 @@ const std::vector<std::string>& default_dkim_headers() {
 }
 
 std::string dkim_relaxed_header(std::string_view field) {
-  size_t colon = field.find(':');
-  std::string_view name = field.substr(0, colon == std::string_view::npos ? field.size() : colon);
-  std::string_view value = colon == std::string_view::npos ? std::string_view{} : field.substr(colon + 1);
-  // RFC 6376 §3.4.2: lower-case the name, unfold (drop CRLF), collapse WSP runs to one SP,
-  // delete WSP at the end of the value and around the colon.
-  std::string unfolded;
-  unfolded.reserve(value.size());
-  for (size_t i = 0; i < value.size(); ++i) {
-    if (value[i] == '\r' && i + 1 < value.size() && value[i + 1] == '\n') {
-      ++i;
-      continue;
-    }
-    if (value[i] == '\n') continue;
-    unfolded += value[i];
-  }
-  return ascii_lower(strip_wsp(name)) + ":" + strip_wsp(collapse_wsp(unfolded));
+  return mime::dkim_canon_header(field, mime::DkimCanon::relaxed);
 }
 
 std::string dkim_relaxed_body(std::string_view body) {
-  std::vector<std::string> lines;
-  for (auto line : split_lines(body)) {
-    // RFC 6376 §3.4.4: reduce WSP runs to one SP, drop WSP at line end.
-    std::string l = collapse_wsp(line);
-    if (!l.empty() && l.back() == ' ') l.pop_back();
-    lines.push_back(std::move(l));
-  }
-  // RFC 6376 §3.4.4: ignore all empty lines at the end of the body.
-  while (!lines.empty() && lines.back().empty()) lines.pop_back();
-  std::string out;
-  for (const auto& l : lines) {
-    out += l;
-    out += "\r\n";
-  }
-  return out;
+  return mime::dkim_canon_body(body, mime::DkimCanon::relaxed);
 }
 
 Result<DkimKey> DkimKey::from_pem(std::string_view pem) {

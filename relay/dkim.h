@@ -65,6 +65,7 @@ Result<std::string> dkim_sign(std::string_view message, const DkimKey& key,
                               const DkimSignOptions& options);
 
 // ---- Canonicalisation, exposed for tests ---------------------------------------------------
+// Thin wrappers over mime/dkim_canon.h, which authn/'s verifier uses too (one implementation).
 // RFC 6376 §3.4.2: one header field (name ":" value, possibly folded, without final CRLF)
 // -> "lowername:value" without the final CRLF.
 std::string dkim_relaxed_header(std::string_view field);

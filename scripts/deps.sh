@@ -6,11 +6,27 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev libssl-dev libsqlite3-dev libsodium-dev libspdlog-dev
-  libgtest-dev libgmock-dev libc-ares-dev libtomlplusplus-dev libcli11-dev
+  libgtest-dev libgmock-dev libc-ares-dev libtomlplusplus-dev libcli11-dev libpsl-dev
   clang-14 libclang-rt-14-dev
-  openssl ca-certificates sqlite3 curl swaks python3 python3-aiosmtpd python3-dnslib python3-dkim python3-nacl
+  openssl ca-certificates sqlite3 curl python3 python3-aiosmtpd python3-dnslib python3-dkim python3-nacl
+  # swaks only Recommends its TLS and IPv6 modules, and we install without Recommends.
+  swaks libnet-ssleay-perl libio-socket-inet6-perl
+  publicsuffix libpsl5
   isync fetchmail msmtp offlineimap3
 )
+
+# What the tests need at run time, checked after every install: a package that installed
+# without a module it only Recommends fails here, in one line, not as a test failure later.
+check_runtime() {
+  local problems=()
+  swaks --support 2>&1 | grep -q "^=== TLS supported" || problems+=("swaks has no TLS (libnet-ssleay-perl)")
+  /usr/bin/python3 -c "import aiosmtpd, dnslib, dkim, nacl" 2>/dev/null ||
+    problems+=("/usr/bin/python3 lacks aiosmtpd, dnslib, dkim or nacl")
+  if [ ${#problems[@]} -gt 0 ]; then
+    echo "deps: installed, but: ${problems[*]}" >&2
+    exit 1
+  fi
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -18,7 +34,10 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  check_runtime
+  exit 0
+fi
 
 echo "deps: installing ${missing[*]}" >&2
 SUDO=""
@@ -26,3 +45,4 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+check_runtime

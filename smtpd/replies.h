@@ -62,6 +62,8 @@ inline constexpr Reply NeedMail{503, "5.5.1", "Need MAIL command first"};
 inline constexpr Reply NestedMail{503, "5.5.1", "Sender already specified"};
 inline constexpr Reply MixedBdatData{503, "5.5.1", "Cannot mix DATA and BDAT in one transaction"};
 inline constexpr Reply AlreadyAuthenticated{503, "5.5.1", "Already authenticated"};
+inline constexpr Reply AuthNotEnabled{503, "5.5.1",
+                                      "Authentication not enabled here, submit on port 587 or 465"};
 inline constexpr Reply AuthInTransaction{503, "5.5.1", "AUTH not allowed during a mail transaction"};
 inline constexpr Reply TlsAlreadyActive{503, "5.5.1", "TLS already active"};
 inline constexpr Reply UnknownMechanism{504, "5.5.4", "Unrecognized authentication mechanism"};

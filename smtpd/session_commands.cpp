@@ -114,7 +114,8 @@ std::string Session::ehlo_reply() const {
   // RFC 3207 §4.2: STARTTLS is not offered once TLS is active.
   if (!peer_.tls && settings_.tls_available) lines.push_back("STARTTLS");
   // RFC 4954 §4 / RFC 8314: no plaintext passwords unless explicitly allowed.
-  if (peer_.tls || settings_.allow_plaintext_auth) lines.push_back("AUTH PLAIN LOGIN");
+  if (settings_.auth_enabled && (peer_.tls || settings_.allow_plaintext_auth))
+    lines.push_back("AUTH PLAIN LOGIN");
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i)
     out += "250" + std::string(i + 1 == lines.size() ? " " : "-") + lines[i] + "\r\n";
@@ -367,6 +368,8 @@ void Session::cmd_starttls(Output& out) {
 }
 
 void Session::cmd_auth(const Command& cmd, Output& out) {
+  // Not advertised on this listener (the MX, by default): like any unoffered extension.
+  if (!settings_.auth_enabled) return reply(out, reply::AuthNotEnabled);
   if (!esmtp_) return reply(out, reply::NeedEhlo);  // RFC 4954 §4: an ESMTP extension
   if (!auth_user_.empty()) return reply(out, reply::AlreadyAuthenticated);  // RFC 4954 §4
   if (tx_.active) return reply(out, reply::AuthInTransaction);              // RFC 4954 §4

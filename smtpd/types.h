@@ -26,6 +26,8 @@ struct SessionSettings {
   int max_line_length = 1000;  // including CRLF; command lines and DATA lines
   int max_errors = 10;         // error replies before 421 and close
   bool allow_plaintext_auth = false;
+  // AUTH offered at all on this listener (the MX listener only when smtp.auth_on_mx is set).
+  bool auth_enabled = true;
   bool tls_available = false;  // a TLS context exists: STARTTLS may be offered
   BareNewlinePolicy bare_newline = BareNewlinePolicy::reject;
   bool relay_available = false;  // authenticated users may send to remote domains

@@ -138,7 +138,7 @@ class TernServer:
             "tls": {"cert": cert, "key": key},
             "listen": {n: f"127.0.0.1:{port}" for n, port in self.ports.items()},
             "auth": {"allow_plaintext_without_tls": True},
-            "limits": {"max_connections": 20000, "max_connections_per_ip": 20000},
+            "limits": {"max_connections": 20000, "smtp_max_connections_per_ip": 20000, "max_unauthenticated_per_ip": 20000, "max_user_ip_connections": 20000},
         }
         for t, kv in (sections or {}).items():
             tables.setdefault(t, {}).update(kv)

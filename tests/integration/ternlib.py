@@ -1,7 +1,7 @@
 """Integration-test harness: runs a real ternd on loopback ephemeral ports (stdlib only).
 
     from ternlib import Tern
-    with Tern(extra_toml="[limits]\\nmax_connections_per_ip = 5\\n") as t:
+    with Tern(extra_toml="[limits]\\nmax_unauthenticated_per_ip = 5\\n") as t:
         t.start()
         s = t.connect("smtp")            # plain socket, greeting not yet read
         s = t.connect_tls("imaps")       # TLS socket (certificate not verified)
@@ -120,7 +120,7 @@ class Tern:
     def __init__(self, listeners=LISTENERS, allow_plaintext_without_tls=False, extra_toml="",
                  tls=True, hostname=HOSTNAME, keep_dir=False, sections=None):
         """sections: extra keys per TOML table, merged into the generated ones, e.g.
-        {"auth": {"max_failures_per_ip": 3}, "limits": {"max_connections_per_ip": 2}}.
+        {"auth": {"max_failures_per_ip": 3}, "limits": {"max_unauthenticated_per_ip": 2}}.
         extra_toml: raw text appended at the end (must not repeat a generated table:
         [tls], [listen] and [auth] are always generated, plus any table in `sections`)."""
         self.dir = tempfile.mkdtemp(prefix="tern-it-")

@@ -74,7 +74,7 @@ def mailbox_by_subject(t, mailbox):
 class AppendCrash(unittest.TestCase):
     def test_sigkill_during_append_and_move(self):
         with Tern(listeners=("imap",), allow_plaintext_without_tls=True,
-                  sections={"limits": {"max_connections_per_ip": 100},
+                  sections={"limits": {"max_unauthenticated_per_ip": 100, "max_user_ip_connections": 100},
                             "auth": {"max_failures_per_ip": 1000}}) as t:
             populate(t)
             t.start()

@@ -19,7 +19,7 @@ class Concurrency(unittest.TestCase):
     def test_many_clients_one_mailbox(self):
         # 100 clients from 127.0.0.1: lift the per-IP connection limit for the test.
         with Tern(listeners=("smtp",),
-                  extra_toml="[limits]\nmax_connections_per_ip = 200\n") as t:
+                  extra_toml="[limits]\nsmtp_max_connections_per_ip = 200\n") as t:
             populate(t)
             t.start()
             sent = {}

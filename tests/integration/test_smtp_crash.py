@@ -25,7 +25,7 @@ def subject_of(data):
 
 class Crash(unittest.TestCase):
     def test_sigkill_during_ingest(self):
-        with Tern(listeners=("smtp",), extra_toml="[limits]\nmax_connections_per_ip = 100\n") as t:
+        with Tern(listeners=("smtp",), extra_toml="[limits]\nsmtp_max_connections_per_ip = 100\n") as t:
             populate(t)
             t.start()
             acked, attempted = set(), set()

@@ -10,13 +10,18 @@ Prints the port on stdout (one line) and serves until killed. Zones are fixed te
   v6only.test      AAAA 2001:db8::6
   servfail.test    SERVFAIL for every query
   timeout.test     never answered
+  txt.auth.test    TXT "v=spf1 " "-all" (two strings, one record), TXT "hello"
+  mx.auth.test     MX 10 MX1.Auth.Test.
+  nodata.auth.test A 192.0.2.9 only
+  1.2.0.192.in-addr.arpa  PTR Host.Auth.Test.
+  *.auth.test      negative answers carry SOA auth.test (TTL 300, MINIMUM 120: RFC 2308 TTL 120)
   anything else    NXDOMAIN
 """
 import socket
 import sys
 import threading
 
-from dnslib import AAAA, A, MX, QTYPE, RCODE, RR, DNSRecord
+from dnslib import AAAA, A, MX, PTR, QTYPE, RCODE, RR, SOA, TXT, DNSRecord
 
 ZONE = {
     "mx.test.": [(QTYPE.MX, MX("mx1.mx.test.", 10)), (QTYPE.MX, MX("mx2.mx.test.", 10)),
@@ -27,7 +32,15 @@ ZONE = {
     "mx1.mx.test.": [(QTYPE.A, A("192.0.2.2"))],
     "mx2.mx.test.": [(QTYPE.A, A("192.0.2.3"))],
     "v6only.test.": [(QTYPE.AAAA, AAAA("2001:db8::6"))],
+    "txt.auth.test.": [(QTYPE.TXT, TXT(["v=spf1 ", "-all"])), (QTYPE.TXT, TXT("hello"))],
+    "mx.auth.test.": [(QTYPE.MX, MX("MX1.Auth.Test.", 10))],
+    "nodata.auth.test.": [(QTYPE.A, A("192.0.2.9"))],
+    "1.2.0.192.in-addr.arpa.": [(QTYPE.PTR, PTR("Host.Auth.Test."))],
 }
+
+# RFC 2308 §3: negative answers include the zone's SOA in the authority section.
+AUTH_SOA = RR("auth.test.", QTYPE.SOA, ttl=300,
+              rdata=SOA("ns.auth.test.", "hostmaster.auth.test.", (1, 3600, 600, 86400, 120)))
 
 
 def answer(data):
@@ -42,12 +55,17 @@ def answer(data):
     if qname == "servfail.test.":
         reply.header.rcode = RCODE.SERVFAIL
         return reply.pack()
+    negative_soa = qname.endswith(".auth.test.")
     if qname not in ZONE:
         reply.header.rcode = RCODE.NXDOMAIN
+        if negative_soa:
+            reply.add_auth(AUTH_SOA)
         return reply.pack()
     for qtype, rdata in ZONE[qname]:
         if qtype == request.q.qtype:
             reply.add_answer(RR(qname, qtype, rdata=rdata, ttl=60))
+    if not reply.rr and negative_soa:
+        reply.add_auth(AUTH_SOA)
     return reply.pack()
 
 

@@ -185,3 +185,64 @@ TEST(CaresCreate, RejectsBadServerList) {
   uv_run(&loop, UV_RUN_DEFAULT);
   EXPECT_EQ(uv_loop_close(&loop), 0);
 }
+
+// ---- RecordResolver over c-ares (TXT, MX, PTR, negative answers with RFC 2308 TTLs) -------
+
+namespace {
+
+Answer record(CaresResolver& r, uv_loop_t* loop, const std::string& name, RrType type) {
+  std::optional<Answer> out;
+  r.lookup({name, type}, [&](Answer a) { out = std::move(a); });
+  EXPECT_FALSE(out.has_value()) << "callback must not run inside lookup";
+  uv_run(loop, UV_RUN_DEFAULT);
+  EXPECT_TRUE(out.has_value());
+  return out.value_or(Answer{});
+}
+
+}  // namespace
+
+TEST_F(CaresTest, RecordLookups) {
+  Answer txt = record(*resolver_, &loop_, "TXT.auth.test.", RrType::txt);
+  ASSERT_EQ(txt.rcode, Rcode::ok) << txt.detail;
+  EXPECT_EQ(txt.records, (std::vector<std::string>{"v=spf1 -all", "hello"}));  // strings joined
+  EXPECT_EQ(txt.ttl, 60u);
+  Answer mx = record(*resolver_, &loop_, "mx.auth.test", RrType::mx);
+  ASSERT_EQ(mx.rcode, Rcode::ok);
+  ASSERT_EQ(mx.mx.size(), 1u);
+  EXPECT_EQ(mx.mx[0], (MxAnswer{10, "mx1.auth.test"}));
+  Answer ptr = record(*resolver_, &loop_, "1.2.0.192.in-addr.arpa", RrType::ptr);
+  ASSERT_EQ(ptr.rcode, Rcode::ok);
+  EXPECT_EQ(ptr.records, std::vector<std::string>{"host.auth.test"});
+  Answer a = record(*resolver_, &loop_, "primary.mx.test", RrType::aaaa);
+  EXPECT_EQ(a.records, std::vector<std::string>{"2001:db8::1"});
+}
+
+TEST_F(CaresTest, RecordNegativeAnswersAndErrors) {
+  Answer nx = record(*resolver_, &loop_, "missing.auth.test", RrType::txt);
+  EXPECT_EQ(nx.rcode, Rcode::nxdomain);
+  EXPECT_EQ(nx.ttl, 120u);  // min(SOA TTL 300, MINIMUM 120), RFC 2308 §5
+  Answer nodata = record(*resolver_, &loop_, "nodata.auth.test", RrType::txt);
+  EXPECT_EQ(nodata.rcode, Rcode::nodata);
+  EXPECT_EQ(nodata.ttl, 120u);
+  EXPECT_EQ(record(*resolver_, &loop_, "nonexistent.test", RrType::a).rcode, Rcode::nxdomain);
+  EXPECT_EQ(record(*resolver_, &loop_, "servfail.test", RrType::txt).rcode, Rcode::temperror);
+  Answer slow = record(*resolver_, &loop_, "timeout.test", RrType::txt);
+  EXPECT_EQ(slow.rcode, Rcode::temperror);
+  EXPECT_FALSE(slow.detail.empty());
+}
+
+TEST_F(CaresTest, CacheInFrontOfCares) {
+  CacheOptions opts;
+  opts.now_ms = [this] { return uv_now(&loop_); };
+  CachingResolver cache(*resolver_, opts);
+  int done = 0;
+  for (int i = 0; i < 3; ++i) cache.lookup({"txt.auth.test", RrType::txt}, [&](Answer a) { done += a.rcode == Rcode::ok; });
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  EXPECT_EQ(done, 3);
+  EXPECT_EQ(cache.stats().misses, 1u);  // one query on the wire for three askers
+  EXPECT_EQ(cache.stats().joined, 2u);
+  bool hit = false;
+  cache.lookup({"txt.auth.test", RrType::txt}, [&](Answer a) { hit = a.rcode == Rcode::ok; });
+  EXPECT_TRUE(hit);  // answered from the cache, synchronously
+  EXPECT_EQ(cache.stats().hits, 1u);
+}

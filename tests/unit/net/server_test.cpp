@@ -270,10 +270,10 @@ TEST_F(TlsFixture, StartTlsUpgradeMidSession) {
 TEST_F(Fixture, PerIpAndGlobalLimits) {
   ServerLimits limits;
   limits.max_connections = 3;
-  limits.max_connections_per_ip = 2;
   Server server(loop, limits);
   ListenerOptions lo;
   lo.name = "smtp";
+  lo.max_per_ip = 2;
   lo.busy_reply = "421 4.7.0 Too many connections\r\n";
   lo.factory = factory();
   auto ep = server.listen({"127.0.0.1", 0}, lo);
@@ -296,7 +296,7 @@ TEST_F(Fixture, PerIpAndGlobalLimits) {
 
   ServerLimits global;
   global.max_connections = 1;
-  global.max_connections_per_ip = 100;
+  lo.max_per_ip = 100;
   Server server2(loop, global);
   auto ep2 = server2.listen({"127.0.0.1", 0}, lo);
   auto e = dial(*ep2);
@@ -308,6 +308,65 @@ TEST_F(Fixture, PerIpAndGlobalLimits) {
   for (auto& h : {b, d, e})
     if (h->conn) h->conn->abort();
   wait([&] { return server.connection_count() == 0 && server2.connection_count() == 0; });
+}
+
+// Listeners in one ip_pool share the per-address count; a connection that calls
+// release_ip_slot() (a logged-in client) no longer counts, and neither does a closed one.
+TEST_F(Fixture, PerIpPoolIsSharedAndReleasedAfterLogin) {
+  Server server(loop, {});
+  ListenerOptions imap;
+  imap.name = "imap";
+  imap.ip_pool = "login";
+  imap.max_per_ip = 2;
+  imap.busy_reply = "* BYE Too many connections\r\n";
+  imap.factory = factory();
+  ListenerOptions pop3 = imap;
+  pop3.name = "pop3";
+  pop3.busy_reply = "-ERR [SYS/TEMP] Too many connections\r\n";
+  ListenerOptions mx = imap;
+  mx.name = "smtp";
+  mx.ip_pool.clear();
+  mx.busy_reply = "421 4.7.0 Too many connections\r\n";
+  auto ep_imap = server.listen({"127.0.0.1", 0}, imap);
+  auto ep_pop3 = server.listen({"127.0.0.1", 0}, pop3);
+  auto ep_mx = server.listen({"127.0.0.1", 0}, mx);
+
+  auto a = dial(*ep_imap);
+  auto b = dial(*ep_pop3);
+  ASSERT_TRUE(wait([&] { return a->received == "hello\r\n" && b->received == "hello\r\n"; }));
+  // The pool is full from 127.0.0.1: a third on either listener is refused ...
+  auto c = dial(*ep_imap);
+  ASSERT_TRUE(wait([&] { return c->closed; }));
+  EXPECT_EQ(c->received, "* BYE Too many connections\r\n");
+  // ... but another pool (the MX listener) has its own count.
+  auto m = dial(*ep_mx);
+  ASSERT_TRUE(wait([&] { return m->received == "hello\r\n"; }));
+
+  // Both server-side handlers "log in": their slots are released (twice is harmless).
+  ASSERT_EQ(server_side.size(), 3u);
+  for (int i = 0; i < 2; ++i) {
+    server_side[0]->conn->release_ip_slot();
+    server_side[1]->conn->release_ip_slot();
+  }
+  auto d = dial(*ep_imap);
+  auto e = dial(*ep_pop3);
+  ASSERT_TRUE(wait([&] { return d->received == "hello\r\n" && e->received == "hello\r\n"; }));
+  auto f = dial(*ep_pop3);
+  ASSERT_TRUE(wait([&] { return f->closed; }));
+  EXPECT_EQ(f->received, "-ERR [SYS/TEMP] Too many connections\r\n");
+  // Closing an unreleased connection frees its slot; closing a released one frees nothing more.
+  d->conn->close();
+  a->conn->close();
+  ASSERT_TRUE(wait([&] { return server.connection_count() == 3; }));
+  auto g = dial(*ep_imap);
+  ASSERT_TRUE(wait([&] { return g->received == "hello\r\n"; }));
+  auto h = dial(*ep_imap);
+  ASSERT_TRUE(wait([&] { return h->closed; }));
+  EXPECT_EQ(h->received, "* BYE Too many connections\r\n");
+
+  for (auto& x : {b, e, g, m})
+    if (x->conn) x->conn->abort();
+  wait([&] { return server.connection_count() == 0; });
 }
 
 TEST_F(Fixture, IdleTimeoutCallsHandlerAndInputResetsIt) {

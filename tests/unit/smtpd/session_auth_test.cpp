@@ -192,5 +192,21 @@ TEST(Submission, MxWithAuthMayRelayWhenAvailable) {
   EXPECT_EQ(h.send("RCPT TO:<friend@remote.example>"), "554 5.7.1");  // not authenticated
 }
 
+// The MX listener without smtp.auth_on_mx: AUTH is neither advertised (even under TLS) nor
+// accepted, so password guessing on port 25 gets nowhere and nobody relays through it.
+TEST(Submission, AuthDisabledIsNotOfferedNorAccepted) {
+  auto s = default_settings(ListenerKind::mx);
+  s.auth_enabled = false;
+  s.relay_available = true;
+  Harness h(s, default_peer(true));
+  size_t mark = h.written.size();
+  h.send("EHLO client.example");
+  EXPECT_EQ(h.raw_since(mark).find("AUTH"), std::string::npos);
+  EXPECT_EQ(h.send("AUTH PLAIN " + plain_response("alice@example.test", "secret")), "503 5.5.1");
+  for (const auto& a : h.actions) EXPECT_FALSE(std::holds_alternative<Authenticate>(a.request));
+  EXPECT_EQ(h.send("MAIL FROM:<a@remote.example>"), "250 2.1.0");
+  EXPECT_EQ(h.send("RCPT TO:<friend@remote.example>"), "554 5.7.1");
+}
+
 }  // namespace
 }  // namespace tern::smtpd::testing

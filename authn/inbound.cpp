@@ -1,0 +1,190 @@
+#include "authn/inbound.h"
+
+namespace tern::authn {
+
+struct InboundAuth::Conn {
+  Resolver* resolver = nullptr;
+  PublicSuffixList psl;
+  InboundSettings settings;
+  std::function<int64_t()> now;
+  std::function<uint32_t()> sample;
+  IpAddress client;
+  std::string receiver;
+  std::shared_ptr<IprevCheck> iprev;
+  bool iprev_done = false;
+  std::function<void()> on_iprev;  // set by a transaction waiting for iprev
+};
+
+struct InboundAuth::Txn : std::enable_shared_from_this<Txn> {
+  std::shared_ptr<Conn> conn;
+  std::shared_ptr<SpfCheck> spf, spf_helo;
+  std::shared_ptr<DkimVerifier> dkim;
+  int pending = 0;  // SPF checks and DKIM key lookups not finished yet
+  bool ended = false;
+  bool given_up = false;
+  std::function<void(AuthOutcome)> done;
+  std::shared_ptr<DmarcCheck> dmarc;
+  AuthVerdicts partial;  // everything but DMARC, while DMARC runs
+
+  // Runs `check` and decrements `pending` when it finishes; only while this Txn lives.
+  void start(std::shared_ptr<Check> check) {
+    if (given_up) {
+      abandon(*check);  // past the deadline: no new DNS
+      return;
+    }
+    ++pending;
+    std::weak_ptr<Txn> weak = weak_from_this();
+    drive(*conn->resolver, std::move(check), [weak] {
+      if (auto self = weak.lock()) {
+        if (self->pending > 0) --self->pending;  // give_up() may have zeroed it already
+        self->maybe_finish();
+      }
+    });
+  }
+
+  void maybe_finish() {
+    if (!ended || pending > 0 || dmarc || !done) return;
+    if (conn->iprev && !conn->iprev_done) {
+      std::weak_ptr<Txn> weak = weak_from_this();
+      conn->on_iprev = [weak] {
+        if (auto self = weak.lock()) self->maybe_finish();
+      };
+      return;
+    }
+    AuthVerdicts v;
+    if (conn->iprev) v.iprev = conn->iprev->verdict();
+    if (spf_helo) v.spf_helo = spf_helo->verdict();
+    if (spf) v.spf = spf->verdict();
+    v.dkim_checked = true;
+    v.dkim = dkim->results();
+    // RFC 7489 §6.6.1: DMARC needs exactly one RFC5322.From domain.
+    auto froms = from_domains(dkim->header_fields());
+    DmarcInput in;
+    in.from_domain = froms.size() == 1 ? froms[0] : std::string{};
+    if (spf) in.spf = spf->verdict();
+    in.dkim = v.dkim;
+    in.sample = conn->sample ? conn->sample() % 100 : 0;
+    dmarc = std::make_shared<DmarcCheck>(std::move(in), conn->psl);
+    partial = std::move(v);
+    if (given_up) {
+      abandon(*dmarc);  // past the deadline: no new DNS
+      report();
+      return;
+    }
+    std::weak_ptr<Txn> weak = weak_from_this();
+    drive(*conn->resolver, dmarc, [weak] {
+      if (auto self = weak.lock()) self->report();
+    });
+  }
+
+  // Calls `done` once with every verdict, DMARC's included.
+  void report() {
+    if (!done || !dmarc || !dmarc->done()) return;
+    AuthVerdicts v = partial;
+    v.dmarc = dmarc->verdict();
+    if (v.dmarc->from_domain.empty() && v.dmarc->result == DmarcResult::permerror) {
+      v.dmarc->reason = "not exactly one RFC5322.From domain";
+    }
+    AuthOutcome out;
+    out.header = render_authentication_results(conn->settings.authserv_id, v);
+    out.verdicts = std::move(v);
+    auto cb = std::move(done);
+    done = nullptr;
+    cb(std::move(out));
+  }
+
+  void give_up() {
+    given_up = true;
+    if (conn->iprev && !conn->iprev_done) {
+      abandon(*conn->iprev);
+      conn->iprev_done = true;
+    }
+    for (auto& c : std::initializer_list<std::shared_ptr<Check>>{spf, spf_helo, dkim}) {
+      if (c) abandon(*c);
+    }
+    pending = 0;
+    if (!ended) return;  // DATA not finished: end_of_data completes at once later
+    if (!dmarc) maybe_finish();
+    if (dmarc && !dmarc->done()) abandon(*dmarc);
+    report();
+  }
+};
+
+InboundAuth::InboundAuth(Resolver& resolver, PublicSuffixList psl, InboundSettings settings,
+                         std::function<int64_t()> now, std::function<uint32_t()> sample)
+    : conn_(std::make_shared<Conn>()) {
+  conn_->resolver = &resolver;
+  conn_->psl = std::move(psl);
+  conn_->settings = std::move(settings);
+  conn_->now = std::move(now);
+  conn_->sample = std::move(sample);
+}
+
+InboundAuth::~InboundAuth() = default;
+
+void InboundAuth::connected(const IpAddress& client, std::string receiver_host) {
+  conn_->client = client;
+  conn_->receiver = std::move(receiver_host);
+  conn_->iprev = std::make_shared<IprevCheck>(client);
+  conn_->iprev_done = false;
+  std::weak_ptr<Conn> weak = conn_;
+  drive(*conn_->resolver, conn_->iprev, [weak] {
+    auto c = weak.lock();
+    if (!c) return;
+    c->iprev_done = true;
+    if (auto cb = std::move(c->on_iprev)) cb();
+  });
+}
+
+void InboundAuth::mail_from(std::string helo, std::string reverse_path) {
+  txn_ = std::make_shared<Txn>();
+  txn_->conn = conn_;
+  conn_->on_iprev = nullptr;
+  SpfRequest req;
+  req.ip = conn_->client;
+  req.helo = std::move(helo);
+  req.mail_from = std::move(reverse_path);
+  req.receiver = conn_->receiver;
+  req.now = conn_->now ? conn_->now() : 0;
+  txn_->dkim = std::make_shared<DkimVerifier>(DkimOptions{req.now, conn_->settings.max_header_bytes});
+  if (conn_->settings.check_helo) {
+    txn_->spf_helo = std::make_shared<SpfCheck>(req, SpfIdentity::helo);
+    txn_->start(txn_->spf_helo);
+  }
+  txn_->spf = std::make_shared<SpfCheck>(req, SpfIdentity::mailfrom);
+  txn_->start(txn_->spf);
+}
+
+void InboundAuth::data(std::string_view bytes) {
+  if (!txn_ || txn_->ended) return;
+  // The key lookups start the moment the header block is complete.
+  if (txn_->dkim->feed(bytes)) txn_->start(txn_->dkim);
+}
+
+void InboundAuth::end_of_data(std::function<void(AuthOutcome)> done) {
+  if (!txn_) {
+    done(AuthOutcome{{}, render_authentication_results(conn_->settings.authserv_id, {})});
+    return;
+  }
+  auto txn = txn_;  // keeps it alive through synchronous completion
+  txn->done = std::move(done);
+  if (txn->dkim->end_of_message()) txn->start(txn->dkim);
+  txn->ended = true;
+  txn->maybe_finish();
+}
+
+}  // namespace tern::authn
+
+namespace tern::authn {
+
+void InboundAuth::give_up() {
+  if (txn_) {
+    auto txn = txn_;
+    txn->give_up();
+  } else if (conn_->iprev && !conn_->iprev_done) {
+    abandon(*conn_->iprev);
+    conn_->iprev_done = true;
+  }
+}
+
+}  // namespace tern::authn

@@ -1,0 +1,70 @@
+#include "authn/ip.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+namespace tern::authn {
+
+std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+  std::string s(text);
+  IpAddress ip;
+  if (inet_pton(AF_INET, s.c_str(), ip.bytes.data()) == 1) return ip;
+  if (inet_pton(AF_INET6, s.c_str(), ip.bytes.data()) == 1) {
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(ip.bytes.data(), mapped, 12) == 0) {
+      std::memmove(ip.bytes.data(), ip.bytes.data() + 12, 4);
+      std::memset(ip.bytes.data() + 4, 0, 12);
+      return ip;
+    }
+    ip.v6 = true;
+    return ip;
+  }
+  return std::nullopt;
+}
+
+std::string IpAddress::str() const {
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(v6 ? AF_INET6 : AF_INET, bytes.data(), buf, sizeof buf);
+  return buf;
+}
+
+bool IpAddress::in(const IpAddress& network, int prefix) const {
+  if (v6 != network.v6 || prefix < 0 || prefix > (v6 ? 128 : 32)) return false;
+  int full = prefix / 8, rest = prefix % 8;
+  if (std::memcmp(bytes.data(), network.bytes.data(), static_cast<size_t>(full)) != 0) return false;
+  if (rest == 0) return true;
+  uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
+  return (bytes[full] & mask) == (network.bytes[full] & mask);
+}
+
+std::string IpAddress::reverse_name() const {
+  std::string out;
+  if (!v6) {
+    for (int i = 3; i >= 0; --i) out += std::to_string(bytes[i]) + ".";
+    return out + "in-addr.arpa";
+  }
+  static const char* hex = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i) {
+    out += hex[bytes[i] & 0xf];
+    out += '.';
+    out += hex[bytes[i] >> 4];
+    out += '.';
+  }
+  return out + "ip6.arpa";
+}
+
+std::string IpAddress::spf_dotted() const {
+  if (!v6) return str();
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 16; ++i) {
+    if (i) out += '.';
+    out += hex[bytes[i] >> 4];
+    out += '.';
+    out += hex[bytes[i] & 0xf];
+  }
+  return out;
+}
+
+}  // namespace tern::authn
