@@ -226,9 +226,24 @@ bool parse_mailbox_only(TokenReader& r, Command& cmd) {
   auto mbox = r.mailbox();
   if (!mbox) return false;
   args.mailbox = std::move(*mbox);
+  if (cmd.name == CommandName::create && r.peek() == ' ') {
+    // RFC 4466 §2.2 create-params; RFC 6154 §3 (CREATE-SPECIAL-USE) defines the only one we
+    // know: "USE" SP "(" [use-attr *(SP use-attr)] ")".
+    if (!r.sp() || !r.consume('(')) return false;
+    while (true) {
+      if (!r.keyword("USE")) return r.fail("unknown CREATE parameter");
+      if (!r.sp()) return false;
+      auto list = r.flag_list();
+      if (!list) return false;
+      for (auto& a : *list) {
+        if (a.empty() || a[0] != '\\') return r.fail("bad special-use attribute");
+        args.use.push_back(std::move(a));
+      }
+      if (r.consume(')')) break;
+      if (!r.sp()) return false;
+    }
+  }
   cmd.args = std::move(args);
-  if (cmd.name == CommandName::create && r.peek() == ' ')
-    return r.fail("CREATE parameters are not supported");  // RFC 4466 create-param
   return r.end();
 }
 
@@ -685,7 +700,14 @@ struct DebugVisitor {
       if (q.seq_match) out += ",match=(" + q.seq_match->first.to_string() + " " + q.seq_match->second.to_string() + ")";
     }
   }
-  void operator()(const MailboxArgs& a) { out += " mbox=" + debug_quote(a.mailbox); }
+  void operator()(const MailboxArgs& a) {
+    out += " mbox=" + debug_quote(a.mailbox);
+    if (!a.use.empty()) {
+      out += " use=(";
+      for (size_t i = 0; i < a.use.size(); ++i) out += (i ? " " : "") + a.use[i];
+      out += ")";
+    }
+  }
   void operator()(const RenameArgs& a) { out += " from=" + debug_quote(a.from) + " to=" + debug_quote(a.to); }
   void operator()(const ListArgs& a) {
     std::vector<std::string> pats;

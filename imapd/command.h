@@ -101,6 +101,7 @@ struct SelectArgs {
 // CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE.
 struct MailboxArgs {
   std::string mailbox;
+  std::vector<std::string> use;  // CREATE only: "(USE (\\Drafts ...))" (RFC 6154 §3)
   bool operator==(const MailboxArgs&) const = default;
 };
 

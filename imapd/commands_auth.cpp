@@ -145,12 +145,12 @@ void Session::Impl::cmd_enable(const Command& c) {
       imap4rev2 = true;
       enabled += " IMAP4rev2";
     } else if (iequals(cap, "CONDSTORE") && !condstore) {
-      condstore = true;
+      enable_condstore();
       enabled += " CONDSTORE";
     } else if (iequals(cap, "QRESYNC") && !qresync) {
       // RFC 7162 §3.2.3: enabling QRESYNC implies CONDSTORE.
       qresync = true;
-      condstore = true;
+      enable_condstore();
       enabled += " QRESYNC";
     } else if (iequals(cap, "UTF8=ACCEPT") && !utf8_accept) {
       utf8_accept = true;

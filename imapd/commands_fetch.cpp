@@ -46,9 +46,10 @@ void Session::Impl::cmd_fetch(const Command& c) {
   // RFC 7162 §3.2.6: VANISHED only in UID FETCH with CHANGEDSINCE, once QRESYNC is enabled.
   if (a.vanished && (!c.uid || !qresync || !a.changed_since))
     return bad(c.tag, "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC");
-  if (a.changed_since) condstore = true;  // RFC 7162 §3.1: CONDSTORE enabling
-  for (const auto& it : a.items)
-    if (it.kind == FetchItem::Kind::modseq) condstore = true;
+  // RFC 7162 §3.1: CHANGEDSINCE and the MODSEQ item are CONDSTORE enabling.
+  bool enabling = a.changed_since.has_value();
+  for (const auto& it : a.items) enabling |= it.kind == FetchItem::Kind::modseq;
+  if (enabling) enable_condstore();
 
   std::vector<uint32_t> wanted;
   wanted.reserve(idx->size());
@@ -73,6 +74,7 @@ void Session::Impl::cmd_fetch(const Command& c) {
 
   // Which messages: those still present and (CHANGEDSINCE) changed after the given modseq.
   std::vector<std::pair<size_t, store::MessageInfo*>> todo;
+  bool expunged = false;  // some message of the set is gone (expunged by another session)
   for (size_t i : *idx) {
     auto* info = const_cast<store::MessageInfo*>(find_info(infos, sel->uid_at(i)));
     if (!info) {
@@ -81,9 +83,12 @@ void Session::Impl::cmd_fetch(const Command& c) {
       // the sync after this command takes the expunge in, and a UID FETCH that left the
       // message out also says why (EXPUNGE/VANISHED) in the same response.
       sel->dirty->store(true);
+      expunged = true;
       continue;
     }
     if (a.changed_since && info->modseq <= *a.changed_since) continue;
+    // RFC 3501 §7.2.6: a keyword another session set is announced before FETCH shows it.
+    announce_keywords(info->flags.keywords);
     todo.emplace_back(i, info);
   }
   // paths[j] is the file of infos[j] (when listed).
@@ -135,7 +140,6 @@ void Session::Impl::cmd_fetch(const Command& c) {
   const uint64_t chunk = settings.stream_threshold ? settings.stream_threshold + kStreamSlack : kMaxReserve;
   out.bytes.reserve(out.bytes.size() + static_cast<size_t>(std::min(estimate, chunk)));
 
-  bool failed = false;
   const std::string& name = sel->name;
   const std::vector<std::string> names = response_names(a.items);
   std::vector<std::pair<uint32_t, std::string>> computed;  // metadata to cache
@@ -156,8 +160,14 @@ void Session::Impl::cmd_fetch(const Command& c) {
       // RFC 3516 §4.2: a part whose Content-Transfer-Encoding we cannot decode.
       if (is_unknown_cte(r.error()))
         return no(c.tag, "Unknown Content-Transfer-Encoding", ResponseCode{code::UnknownCte, ""});
-      failed = true;  // the file went away under us (expunged meanwhile): skip it
-      sel->dirty->store(true);  // and announce the expunge where allowed (see above)
+      // The file went away under us: expunged by another session after the rows were
+      // listed. RFC 2180 §4.1 / RFC 9051 §7.4.1: the FETCH still succeeds with what can be
+      // returned, here the items the row already gave (UID, FLAGS, sizes, cached ENVELOPE
+      // and BODYSTRUCTURE), and the expunge is announced at the next point that allows it.
+      expunged = true;
+      sel->dirty->store(true);
+      std::vector<FetchItem> known = items_without_bytes(a.items, view.info());
+      if (!known.empty()) (void)render_fetch_into(out.bytes, known, response_names(known), view, ctx);
       continue;
     }
     // ENVELOPE/BODYSTRUCTURE computed from the bytes: cache them so the next FETCH reads no
@@ -173,7 +183,11 @@ void Session::Impl::cmd_fetch(const Command& c) {
     if (stream_if_large()) out.bytes.reserve(static_cast<size_t>(std::min(estimate, chunk)));
   }
   (void)backend.store().set_cached_metadata(user, name, computed);
-  if (failed) return no(c.tag, "Some messages could not be fetched", ResponseCode{code::ExpungeIssued, ""});
+  // RFC 5530 §3: EXPUNGEISSUED on the tagged OK tells why some data is missing; clients
+  // take the FETCH as successful (a NO made them drop the whole response).
+  if (expunged)
+    return ok(c.tag, "Some messages were expunged meanwhile",
+              ResponseCode{code::ExpungeIssued, ""});
   ok(c.tag, c.uid ? "UID FETCH completed" : "FETCH completed");
 }
 
@@ -190,7 +204,7 @@ void Session::Impl::cmd_search(const Command& c) {
     return no(c.tag, "Unsupported charset", ResponseCode{code::BadCharset, "(US-ASCII UTF-8)"});
   }
   bool modseq_key = uses_modseq(a.key);
-  if (modseq_key) condstore = true;
+  if (modseq_key) enable_condstore();  // RFC 7162 §3.1: SEARCH MODSEQ is enabling
 
   // SEARCH matches flags, sizes, dates and (parsed) bytes, never the cached metadata.
   auto snap = backend.store().snapshot_flags(user, sel->name);
@@ -206,7 +220,7 @@ void Session::Impl::cmd_search(const Command& c) {
   if (!sel->recent.empty()) ctx.is_recent = [s = &*sel](uint32_t uid) { return s->is_recent(uid); };
 
   std::vector<uint32_t> seqs, uids;
-  uint64_t max_modseq = 0;
+  std::vector<uint64_t> modseqs;  // of each match, in order
   std::string name = sel->name;
   std::vector<std::pair<uint32_t, std::string>> computed;  // metadata to cache
   for (size_t i = 0; i < sel->count(); ++i) {
@@ -222,7 +236,7 @@ void Session::Impl::cmd_search(const Command& c) {
     if (!m || !*m) continue;
     seqs.push_back(static_cast<uint32_t>(i + 1));
     uids.push_back(uid);
-    max_modseq = std::max(max_modseq, info->modseq);
+    modseqs.push_back(info->modseq);
     if (auto blob = view.computed_metadata_blob()) {
       computed.emplace_back(uid, std::move(*blob));
       if (computed.size() >= kMetadataBatch) {
@@ -233,6 +247,7 @@ void Session::Impl::cmd_search(const Command& c) {
   }
   (void)backend.store().set_cached_metadata(user, name, computed);
   const std::vector<uint32_t>& vals = c.uid ? uids : seqs;
+  uint64_t max_modseq = modseqs.empty() ? 0 : *std::max_element(modseqs.begin(), modseqs.end());
 
   if (ret.save) {
     // RFC 5182 §2.4: with MIN and/or MAX (and neither ALL nor COUNT) only those are saved.
@@ -257,7 +272,15 @@ void Session::Impl::cmd_search(const Command& c) {
       if (ret.max && !vals.empty()) line += " MAX " + std::to_string(vals.back());
       if (ret.all && !vals.empty()) line += " ALL " + SequenceSet::from_values(vals).to_string();
       if (ret.count) line += " COUNT " + std::to_string(vals.size());
-      if (modseq_key && !vals.empty()) line += " MODSEQ " + std::to_string(max_modseq);
+      if (modseq_key && !vals.empty()) {
+        // RFC 7162 §3.1.5 (RFC 4731 §3.2): with only MIN and/or MAX returned, MODSEQ is that
+        // of the message(s) returned (the higher of the two); with ALL or COUNT, the highest
+        // of the whole result.
+        uint64_t m = max_modseq;
+        if (!ret.all && !ret.count && (ret.min || ret.max))
+          m = std::max(ret.min ? modseqs.front() : 0, ret.max ? modseqs.back() : 0);
+        line += " MODSEQ " + std::to_string(m);
+      }
       untagged(line);
     }
   } else {

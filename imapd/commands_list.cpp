@@ -17,6 +17,7 @@ struct Entry {
   bool subscribed = false;
   bool has_children = false;           // some existing mailbox lies below
   bool has_subscribed_child = false;   // some subscribed name lies below
+  bool has_unmatched_subscribed_child = false;  // ... and one of them matches no pattern
   const store::MailboxStatus* status = nullptr;
 };
 
@@ -98,23 +99,50 @@ void Session::Impl::cmd_list(const Command& c) {
     patterns.push_back(canonical_pattern(decoded));
   }
 
+  auto matches = [&](const std::string& n) {
+    for (const auto& p : patterns)
+      if (wildcard_match(n, p)) return true;
+    return false;
+  };
+  // A parent not itself selected is still listed for a subscribed descendant that the
+  // patterns do not reach (RFC 3501 §6.3.9 LSUB with "%"; RFC 5258 §3.3 rule 2B).
+  for (const auto& sub : *subs) {
+    if (matches(sub)) continue;
+    for (size_t pos = sub.find('/'); pos != std::string::npos; pos = sub.find('/', pos + 1))
+      names[sub.substr(0, pos)].has_unmatched_subscribed_child = true;
+  }
+
   bool want_subscribed = lsub || a.select_subscribed || a.return_subscribed;
   bool nonexistent_word = imap4rev2 || a.extended;
+  // RFC 5258 §3.5 (and §5 examples 8, 9): LIST (SUBSCRIBED ...) answers with the attributes
+  // of its selection (\Subscribed, \NonExistent); \HasChildren / \HasNoChildren describe
+  // existing mailboxes, not subscriptions, and come only when RETURN (CHILDREN) asks
+  // (RFC 5258 §4). Plain LIST keeps them (CHILDREN, RFC 3348, clients rely on it).
+  bool children_attrs = !lsub && (!a.select_subscribed || a.return_children);
   std::vector<std::pair<std::string, const Entry*>> order;
   for (const auto& [n, e] : names) order.emplace_back(n, &e);
   // INBOX first, as clients expect.
   std::stable_partition(order.begin(), order.end(), [](const auto& p) { return p.first == "INBOX"; });
 
   for (const auto& [n, e] : order) {
-    bool match = false;
-    for (const auto& p : patterns) match |= wildcard_match(n, p);
-    if (!match) continue;
+    if (!matches(n)) continue;
     bool childinfo = false;
+    bool lsub_parent = false;  // LSUB: listed only for a subscribed child below
     if (lsub || a.select_subscribed) {
       if (!e->subscribed) {
-        // RFC 5258 §3.5: RECURSIVEMATCH reports parents of subscribed names with CHILDINFO.
-        if (!(a.select_recursive_match && e->has_subscribed_child)) continue;
-        childinfo = true;
+        // RFC 3501 §6.3.9: LSUB "%" returns foo (\Noselect) when only foo/bar is subscribed.
+        // RFC 5258 §3.5: RECURSIVEMATCH returns such a parent with CHILDINFO.
+        if (!e->has_unmatched_subscribed_child) continue;
+        if (lsub)
+          lsub_parent = true;
+        else if (a.select_recursive_match)
+          childinfo = true;
+        else
+          continue;
+      } else {
+        // RFC 5258 §3.5 table: a subscribed name with a subscribed descendant also carries
+        // CHILDINFO.
+        childinfo = !lsub && a.select_recursive_match && e->has_subscribed_child;
       }
     } else if (!e->exists && !e->has_children) {
       continue;  // a subscription to a vanished mailbox: only listed with SUBSCRIBED
@@ -122,8 +150,11 @@ void Session::Impl::cmd_list(const Command& c) {
     if (a.select_special_use && (!e->status || e->status->special_use.empty())) continue;
 
     std::vector<std::string> attrs;
-    if (!e->exists) attrs.push_back(lsub || !nonexistent_word ? "\\Noselect" : "\\NonExistent");
-    if (!lsub) attrs.push_back(e->has_children ? "\\HasChildren" : "\\HasNoChildren");
+    if (lsub_parent || (lsub && !e->exists))
+      attrs.push_back("\\Noselect");
+    else if (!e->exists)
+      attrs.push_back(nonexistent_word ? "\\NonExistent" : "\\Noselect");
+    if (children_attrs) attrs.push_back(e->has_children ? "\\HasChildren" : "\\HasNoChildren");
     if (want_subscribed && e->subscribed && !lsub) attrs.push_back("\\Subscribed");
     if (!lsub && e->status && !e->status->special_use.empty()) attrs.push_back(e->status->special_use);
     ResponseBuilder b(wopt());

@@ -88,11 +88,22 @@ void Session::Impl::cmd_select(const Command& c) {
 }
 
 void Session::Impl::cmd_create(const Command& c) {
-  auto name = decode_mailbox(c.as<MailboxArgs>().mailbox);
+  const auto& a = c.as<MailboxArgs>();
+  auto name = decode_mailbox(a.mailbox);
   // RFC 9051 §6.3.4: a trailing hierarchy delimiter only says the client intends children.
   if (name && name->size() > 1 && name->back() == '/') name->pop_back();
   if (!name) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
-  Status st = backend.store().create_mailbox(user, *name);
+  // RFC 6154 §3: a special use the server cannot give means no mailbox and NO [USE]. The
+  // store keeps one special use per mailbox.
+  if (a.use.size() > 1) return no(c.tag, "One special use per mailbox", ResponseCode{code::Use, ""});
+  std::string use = a.use.empty() ? std::string() : a.use[0];
+  // Attributes are case-insensitive (RFC 9051 §9 flag-extension); LIST shows them as RFC
+  // 6154 §2 spells them.
+  for (std::string_view known : {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"})
+    if (iequals(use, known)) use = known;
+  Status st = backend.store().create_mailbox(user, *name, use);
+  if (!st && !a.use.empty() && st.error().code == Errc::syntax)
+    return no(c.tag, "Unknown special use", ResponseCode{code::Use, ""});
   if (!st) return store_error(c.tag, st.error());
   ok(c.tag, "CREATE completed");
 }
@@ -174,7 +185,7 @@ void Session::Impl::cmd_status(const Command& c) {
   auto st = backend.store().mailbox_status(user, *name);
   if (!st) return store_error(c.tag, st.error());
   for (StatusItem it : a.items)
-    if (it == StatusItem::highestmodseq) condstore = true;  // RFC 7162 §3.1: enabling command
+    if (it == StatusItem::highestmodseq) enable_condstore();  // RFC 7162 §3.1: enabling command
   untagged(status_line(*st, a.items, a.mailbox));
   ok(c.tag, "STATUS completed");
 }

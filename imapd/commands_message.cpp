@@ -71,7 +71,7 @@ void Session::Impl::cmd_store(const Command& c) {
   if (sel->read_only) return no(c.tag, text::ReadOnlyMailbox, ResponseCode{code::ReadOnly, ""});
   auto idx = resolve(a.set, c.uid);
   if (!idx) return bad(c.tag, idx.error().message);
-  if (a.unchanged_since) condstore = true;  // RFC 7162 §3.1: a CONDSTORE enabling command
+  if (a.unchanged_since) enable_condstore();  // RFC 7162 §3.1: a CONDSTORE enabling command
   store::Flags flags = list_to_flags(a.flags);
   std::vector<uint32_t> uids;
   for (size_t i : *idx) uids.push_back(sel->uid_at(i));
@@ -91,23 +91,11 @@ void Session::Impl::cmd_store(const Command& c) {
   // cmd_fetch); the sync after this command then looks (and UID STORE announces it).
   if (r->updated.size() + r->failed.size() < uids.size()) sel->dirty->store(true);
 
-  // New keywords: RFC 9051 §7.3.5 lets the FLAGS response announce the new set.
-  bool new_keyword = false;
-  for (const auto& k : flags.keywords) {
-    bool known = false;
-    for (const auto& e : sel->keywords) known |= iequals(e, k);
-    if (!known && op != store::FlagOp::remove) {
-      sel->keywords.push_back(k);
-      new_keyword = true;
-    }
-  }
-  if (new_keyword) {
-    std::vector<std::string> all = {"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"};
-    all.insert(all.end(), sel->keywords.begin(), sel->keywords.end());
-    std::string fl;
-    write_flag_list(fl, all);
-    untagged("FLAGS " + fl);
-  }
+  // RFC 3501 §7.2.6 / RFC 9051 §7.3.5: a keyword new to the mailbox is announced (FLAGS,
+  // PERMANENTFLAGS) before any FETCH carries it, also after a .SILENT STORE (the client
+  // will see it in later FETCH responses). Keywords others set are announced below, before
+  // the FETCH lines that show them.
+  if (op != store::FlagOp::remove) announce_keywords(flags.keywords);
 
   std::map<uint32_t, std::string> lines;  // seq -> FETCH, in order
   std::vector<char> answered(sel->count(), 0);
@@ -134,11 +122,13 @@ void Session::Impl::cmd_store(const Command& c) {
           long i = sel->index_of(m.uid);
           if (i < 0 || answered[i] || !std::binary_search(idx->begin(), idx->end(), static_cast<size_t>(i))) continue;
           if (std::find(r->failed.begin(), r->failed.end(), m.uid) != r->failed.end()) continue;
+          announce_keywords(m.flags.keywords);
           lines[i + 1] = flags_fetch(static_cast<uint32_t>(i + 1), m.uid, m.flags, m.modseq, c.uid);
         }
       }
     }
   }
+  for (const auto& u : r->updated) announce_keywords(u.flags.keywords);
   for (auto& [seq, line] : lines) untagged(line);
   if (!r->failed.empty()) {
     // RFC 7162 §3.1.3: [MODIFIED set] names the messages that failed the UNCHANGEDSINCE test.

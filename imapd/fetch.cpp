@@ -48,7 +48,7 @@ void write_flags(std::string& out, const store::Flags& f, bool recent) {
 
 bool is_section_kind(Kind k) {
   return k == Kind::body_section || k == Kind::binary || k == Kind::binary_size ||
-         k == Kind::rfc822 || k == Kind::rfc822_header || k == Kind::rfc822_text;
+         k == Kind::rfc822 || k == Kind::rfc822_header || k == Kind::rfc822_text || k == Kind::preview;
 }
 
 // A section's bytes: a view into the message (the whole message, a MIME range) when it can be,
@@ -83,14 +83,23 @@ class SectionData {
 
 // The exact bytes of BODY[section] (before any partial); absent when the section does not
 // exist in this message.
+//
+// RFC 9051 §4.3 / RFC 3501 §4.3: a literal cannot carry NUL, only BINARY's literal8 can. A
+// message stored with NUL (a "binary" part APPENDed with literal8) is therefore served from
+// its NUL-free form: those parts base64-encoded, their Content-Transfer-Encoding field saying
+// so, as RFC 3516 §6 asks (BODY[...] in the form BODYSTRUCTURE describes). Chosen over
+// answering BODY[...] with literal8 "~{n}" to clients that used BINARY: every client decodes
+// base64 parts, while parsers that do not expect literal8 outside BINARY (Python's imaplib,
+// most libraries) fail on "~{", and a BODY[] with two different encodings depending on the
+// session's history would defeat clients' caches.
 Result<SectionData> body_section(const Section& s, MessageView& msg) {
   if (s.part.empty() && s.text == Section::Text::none) {
     // BODY[] is the whole message: no MIME parse needed (the common full download).
-    auto b = msg.bytes();
+    auto b = msg.text_bytes();
     if (!b) return b.error();
     return SectionData::view(*b);
   }
-  auto parsed = msg.parsed();
+  auto parsed = msg.text_parsed();
   if (!parsed) return parsed.error();
   const mime::Message& m = **parsed;
   std::string spec = part_spec(s);
@@ -189,6 +198,14 @@ Status render_item(std::string& out, const FetchItem& item, std::string_view nam
       auto d = binary_section(item.section, msg);
       if (!d) return d.error();
       write_body_data(out, *d, item.partial, true);
+      break;
+    }
+    case Kind::preview: {
+      // RFC 8970 §3.1: computed from the message here, so LAZY changes nothing (§3.2 lets
+      // a server that has the preview at hand return it).
+      auto p = msg.text_parsed();
+      if (!p) return p.error();
+      write_string(out, mime::preview_text(**p), WriterOptions{ctx.utf8_accept || ctx.imap4rev2});
       break;
     }
     case Kind::binary_size: {
@@ -290,6 +307,18 @@ bool fetch_needs_bytes(const std::vector<FetchItem>& items, const store::Message
     return i.kind == Kind::envelope || i.kind == Kind::body || i.kind == Kind::bodystructure;
   });
   return wants_meta && !mime::deserialize_metadata(info.cached_metadata).ok();
+}
+
+std::vector<FetchItem> items_without_bytes(const std::vector<FetchItem>& items, const store::MessageInfo& info) {
+  bool cached = mime::deserialize_metadata(info.cached_metadata).ok();
+  std::vector<FetchItem> out;
+  for (const FetchItem& i : items) {
+    if (is_section_kind(i.kind)) continue;
+    bool meta = i.kind == Kind::envelope || i.kind == Kind::body || i.kind == Kind::bodystructure;
+    if (meta && !cached) continue;
+    out.push_back(i);
+  }
+  return out;
 }
 
 bool fetch_sets_seen(const std::vector<FetchItem>& items) {

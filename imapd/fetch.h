@@ -12,6 +12,8 @@
 //    literal8 "~{n}" when the decoded data holds NUL (RFC 3516 §4.3). A section that does not
 //    exist in the message (BODY[9], BODY[1.HEADER] of a non-message part) is answered NIL.
 //    A partial <o.n> beyond the end gives an empty string; the response names only <o>.
+//    BODY[...] and RFC822* come from MessageView::text_bytes(): a message holding NUL is sent
+//    in its NUL-free form (binary parts base64-encoded), never NUL in a plain literal.
 //  * ENVELOPE/BODY/BODYSTRUCTURE come from the cached metadata when available (no bytes read).
 //  * Errors: the loader's error (I/O), or kUnknownCteMessage for BINARY/BINARY.SIZE of a part
 //    with an unknown Content-Transfer-Encoding: the session answers
@@ -60,6 +62,10 @@ bool fetch_needs_bytes(const std::vector<FetchItem>& items);
 // Same, but also true for ENVELOPE/BODY/BODYSTRUCTURE when this message's cached metadata is
 // missing or unreadable (so the view will have to parse the message).
 bool fetch_needs_bytes(const std::vector<FetchItem>& items, const store::MessageInfo& info);
+// The items that can be rendered for this row without the message bytes (no sections;
+// ENVELOPE/BODY/BODYSTRUCTURE only when cached): what FETCH still returns for a message
+// whose file was expunged while the FETCH ran.
+std::vector<FetchItem> items_without_bytes(const std::vector<FetchItem>& items, const store::MessageInfo& info);
 // True when any item implicitly sets \Seen (non-PEEK BODY[...], BINARY[...], RFC822, RFC822.TEXT).
 bool fetch_sets_seen(const std::vector<FetchItem>& items);
 

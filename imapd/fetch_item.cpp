@@ -157,6 +157,19 @@ bool parse_fetch_att(TokenReader& r, std::vector<FetchItem>& out, bool allow_mac
   } else if (word == "BINARY.SIZE") {
     item.kind = FetchItem::Kind::binary_size;
     if (!parse_section_binary(r, item.section)) return false;
+  } else if (word == "PREVIEW") {
+    // RFC 8970 §6: "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"], preview-mod = "LAZY".
+    item.kind = FetchItem::Kind::preview;
+    TokenReader ahead = r;
+    if (ahead.consume(' ') && ahead.consume('(')) {
+      r = ahead;
+      while (true) {
+        if (!r.keyword("LAZY")) return r.fail("unknown PREVIEW modifier");
+        item.lazy = true;
+        if (r.consume(')')) break;
+        if (!r.sp()) return false;
+      }
+    }
   } else {
     return r.fail("unknown fetch item");
   }
@@ -220,6 +233,7 @@ const char* to_string(FetchItem::Kind kind) {
     case FetchItem::Kind::body_section: return "BODY";
     case FetchItem::Kind::binary: return "BINARY";
     case FetchItem::Kind::binary_size: return "BINARY.SIZE";
+    case FetchItem::Kind::preview: return "PREVIEW";
   }
   return "?";
 }
@@ -242,6 +256,7 @@ std::string to_string(const FetchItem& item) {
     out += '[' + item.section.to_string() + ']';
     if (item.partial) out += '<' + std::to_string(item.partial->offset) + '.' + std::to_string(item.partial->length) + '>';
   }
+  if (item.lazy) out += " (LAZY)";
   return out;
 }
 

@@ -51,11 +51,13 @@ struct FetchItem {
     body_section,   // BODY[section]<partial> / BODY.PEEK[...]
     binary,         // BINARY[part]<partial> / BINARY.PEEK[...] (RFC 3516)
     binary_size,    // BINARY.SIZE[part] (RFC 3516)
+    preview,        // PREVIEW [(LAZY)] (RFC 8970)
   };
   Kind kind = Kind::flags;
   bool peek = false;                // BODY.PEEK / BINARY.PEEK: do not set \Seen
   Section section;                  // body_section, binary, binary_size (binary: part only)
   std::optional<Partial> partial;   // body_section, binary
+  bool lazy = false;                // PREVIEW (LAZY): the server may answer NIL (RFC 8970 §3.2)
 
   // Does fetching this item set \Seen (RFC 9051 §6.4.5)?
   bool sets_seen() const;

@@ -10,6 +10,8 @@ namespace tern::imapd {
 struct MessageView::Lazy {
   std::optional<Result<std::string>> bytes;  // set once the loader ran (value or error)
   std::optional<mime::Message> parsed;
+  bool nul_checked = false;               // text_bytes() looked for NUL
+  std::optional<mime::Message> nul_free;  // the NUL-free form, when the bytes hold NUL
   std::optional<mime::CachedMetadata> metadata;
   bool metadata_computed = false;
   std::optional<std::string> folded_body;
@@ -59,6 +61,24 @@ Result<const mime::Message*> MessageView::parsed() {
   return &*lazy_->parsed;
 }
 
+Result<std::string_view> MessageView::text_bytes() {
+  auto b = bytes();
+  if (!b) return b.error();
+  if (!lazy_->nul_checked) {
+    lazy_->nul_checked = true;
+    if (auto clean = mime::without_nul(*b)) lazy_->nul_free.emplace(mime::Message::parse(std::move(*clean)));
+  }
+  if (lazy_->nul_free) return lazy_->nul_free->bytes();
+  return b;
+}
+
+Result<const mime::Message*> MessageView::text_parsed() {
+  auto b = text_bytes();
+  if (!b) return b.error();
+  if (lazy_->nul_free) return &*lazy_->nul_free;
+  return parsed();
+}
+
 Result<const mime::CachedMetadata*> MessageView::metadata() {
   if (!lazy_->metadata) {
     if (!info_.cached_metadata.empty()) {
@@ -66,7 +86,7 @@ Result<const mime::CachedMetadata*> MessageView::metadata() {
       if (m) lazy_->metadata.emplace(std::move(*m));
     }
     if (!lazy_->metadata) {
-      auto p = parsed();
+      auto p = text_parsed();  // RFC 3516 §6: describes the form BODY[...] sends
       if (!p) return p.error();
       const mime::Message& m = **p;
       lazy_->metadata.emplace(

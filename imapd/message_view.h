@@ -43,6 +43,11 @@ class MessageView {
 
   Result<std::string_view> bytes();            // loads once
   Result<const mime::Message*> parsed();       // parses once
+  // The message as BODY[...], RFC822* and BODYSTRUCTURE show it (RFC 3516 §6, RFC 9051
+  // §4.3): bytes() / parsed() themselves unless the bytes hold NUL, else their NUL-free form
+  // (mime::without_nul, computed once). BINARY[...] and SEARCH use bytes() / parsed().
+  Result<std::string_view> text_bytes();
+  Result<const mime::Message*> text_parsed();
   // ENVELOPE / BODYSTRUCTURE / BODY from info().cached_metadata when it deserialises, else
   // computed from parsed() (then computed_metadata_blob() holds it for the caller to cache).
   Result<const mime::CachedMetadata*> metadata();

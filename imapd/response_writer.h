@@ -57,6 +57,7 @@ inline constexpr std::string_view UidNotSticky = "UIDNOTSTICKY";
 inline constexpr std::string_view UidValidity = "UIDVALIDITY";
 inline constexpr std::string_view Unavailable = "UNAVAILABLE";
 inline constexpr std::string_view UnknownCte = "UNKNOWN-CTE";
+inline constexpr std::string_view Use = "USE";  // RFC 6154 §3
 }  // namespace code
 
 // A response code with optional arguments already in wire form: {code::UidNext, "42"}.

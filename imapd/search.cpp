@@ -148,6 +148,27 @@ const char* header_for(Kind k) {
   }
 }
 
+bool is_address_field(std::string_view name) {
+  for (const char* f : {"From", "To", "Cc", "Bcc", "Sender", "Reply-To"})
+    if (iequals(name, f)) return true;
+  return false;
+}
+
+// "Display Name <local@domain>, ..." for every address of the field, display names decoded.
+std::string canonical_addresses(std::string_view raw) {
+  std::string out;
+  // Parsed before decoding: an encoded word may hide specials such as "," or "<".
+  for (const mime::Address& a : mime::parse_address_list(raw)) {
+    if (!a.mailbox) continue;  // end of a group
+    if (!out.empty()) out += ", ";
+    if (a.name) out += mime::decode_header_value(*a.name) + " ";
+    out += "<" + *a.mailbox;
+    if (a.host) out += "@" + *a.host;
+    out += ">";
+  }
+  return out;
+}
+
 class Evaluator {
  public:
   Evaluator(MessageView& msg, const SearchContext& ctx) : msg_(msg), ctx_(ctx) {}
@@ -249,9 +270,16 @@ class Evaluator {
     // RFC 9051 §6.4.4 HEADER: an empty string matches every message that has the field.
     if (text.empty()) return !fields.empty();
     std::string n = needle(text);
-    for (const mime::HeaderField* f : fields)
+    const bool address = is_address_field(name);
+    for (const mime::HeaderField* f : fields) {
       if (fold_for_search(mime::decode_header_value(f->raw_value)).find(n) != std::string::npos)
         return true;
+      // RFC 5322 §3.4.1: CFWS may sit inside an addr-spec ("<user (c)@ (c) example.org>").
+      // The addresses as parsed (comments and folding white space gone) are matched too, so
+      // "FROM user@example.org" finds them as a client expects.
+      if (address && fold_for_search(canonical_addresses(f->raw_value)).find(n) != std::string::npos)
+        return true;
+    }
     return false;
   }
 

@@ -210,6 +210,14 @@ struct Session::Impl {
   void note_recent(uint32_t upto);
   std::string flags_fetch(uint32_t seq, uint32_t uid, const store::Flags& f, uint64_t modseq,
                           bool with_uid) const;
+  // RFC 3501 §7.2.6 / RFC 9051 §7.3.5: keywords the client has not been told of go into the
+  // selected mailbox's set, announced by FLAGS (and PERMANENTFLAGS when read-write) now, so
+  // call this before writing any FETCH that may carry them.
+  void announce_keywords(const std::vector<std::string>& keywords);
+  void write_flags_responses();
+  // RFC 7162 §3.1: a CONDSTORE enabling command. The first one while a mailbox is selected
+  // tells the client the HIGHESTMODSEQ it starts from.
+  void enable_condstore();
 };
 
 ParserSettings parser_settings(const SessionSettings& s);

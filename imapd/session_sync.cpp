@@ -57,6 +57,45 @@ std::string Session::Impl::flags_fetch(uint32_t seq, uint32_t uid, const store::
   return line;
 }
 
+void Session::Impl::write_flags_responses() {
+  Selected& s = *sel;
+  std::vector<std::string> all = {"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"};
+  all.insert(all.end(), s.keywords.begin(), s.keywords.end());
+  std::string fl;
+  write_flag_list(fl, all);
+  untagged("FLAGS " + fl);
+  // RFC 9051 §7.3.5 / RFC 3501 §7.1: PERMANENTFLAGS follows the new FLAGS; \* stays, new
+  // keywords may still be created. A read-only session keeps the () it was given.
+  if (s.read_only) return;
+  all.push_back("\\*");
+  std::string pf;
+  write_flag_list(pf, all);
+  untagged("OK [PERMANENTFLAGS " + pf + "] Flags permitted");
+}
+
+void Session::Impl::announce_keywords(const std::vector<std::string>& keywords) {
+  if (!sel) return;
+  Selected& s = *sel;
+  bool added = false;
+  for (const auto& k : keywords) {
+    // RFC 9051 §2.3.2: keywords compare case-insensitively.
+    bool known = false;
+    for (const auto& e : s.keywords) known |= iequals(e, k);
+    if (known) continue;
+    s.keywords.insert(std::upper_bound(s.keywords.begin(), s.keywords.end(), k), k);
+    added = true;
+  }
+  if (added) write_flags_responses();
+}
+
+void Session::Impl::enable_condstore() {
+  if (condstore) return;
+  condstore = true;
+  // RFC 7162 §3.1: the server MUST send OK [HIGHESTMODSEQ] at the first CONDSTORE enabling
+  // command issued while a mailbox is selected, before the responses that carry MODSEQ.
+  if (sel) untagged("OK [HIGHESTMODSEQ " + std::to_string(sel->known_modseq) + "] Highest");
+}
+
 void Session::Impl::announce_expunged(const std::vector<uint32_t>& uids_in) {
   Selected& s = *sel;
   std::vector<uint32_t> uids = uids_in;
@@ -93,8 +132,8 @@ void Session::Impl::sync(bool allow_expunge) {
         if (m.uid > s.max_uid()) {
           if (m.uid < s.uidnext) continue;  // appended and expunged before we saw it
           s.uids.push_back(m.uid);
-          for (const auto& k : m.flags.keywords)
-            if (std::find(s.keywords.begin(), s.keywords.end(), k) == s.keywords.end()) s.keywords.push_back(k);
+          // A new message may bring keywords: announced now, before any FETCH shows them.
+          announce_keywords(m.flags.keywords);
           continue;
         }
         long i = s.index_of(m.uid);
@@ -102,6 +141,7 @@ void Session::Impl::sync(bool allow_expunge) {
         // Changes come with modseq > known_modseq; skip what this session itself showed.
         if (auto sh = s.shown_modseq.find(m.uid); sh != s.shown_modseq.end() && sh->second >= m.modseq) continue;
         if (std::binary_search(s.pending_expunge.begin(), s.pending_expunge.end(), m.uid)) continue;
+        announce_keywords(m.flags.keywords);  // another session's new keyword: FLAGS first
         untagged(flags_fetch(static_cast<uint32_t>(i + 1), m.uid, m.flags, m.modseq, false));
       }
       for (uint32_t u : ch->vanished) {

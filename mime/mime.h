@@ -166,12 +166,28 @@ Result<std::string> decode_body(const Message& msg, const Part& part);
 // Decoded UTF-8 text of every text/* leaf at or below the part, for SEARCH BODY/TEXT.
 std::string text_for_search(const Message& msg, const Part& part);
 
+// The text a reader sees in HTML: tags dropped (each leaves a space), the content of
+// style/script/head/title and comments dropped, the common entities decoded.
+std::string html_to_text(std::string_view html);
+// RFC 8970 §3.1 PREVIEW: up to max_chars characters of the first text/plain part that is
+// not an attachment (else text/html, markup removed), decoded to UTF-8, white space runs
+// collapsed to one space; "" when the message has no such text.
+std::string preview_text(const Message& msg, size_t max_chars = 256);
+
+// RFC 3516 §6 / RFC 9051 §4.3: a message holding NUL bytes (a "binary" part APPENDed with
+// literal8) cannot go in an IMAP literal as it is. The same message with every identity-
+// encoded (7bit/8bit/binary/none) leaf body that holds a NUL re-encoded as base64 and its
+// Content-Transfer-Encoding field saying so; any other NUL becomes U+FFFD. nullopt when the
+// bytes hold no NUL (the message is sent as stored).
+std::optional<std::string> without_nul(std::string_view bytes);
+
 // --- Cached metadata (computed at delivery, stored in the index) ---
 struct CachedMetadata {
   std::string envelope;
   std::string bodystructure;
   std::string body;
 };
+// Of the message as IMAP shows it: its NUL-free form when it holds NUL (see without_nul).
 CachedMetadata compute_metadata(std::string_view bytes);
 std::string serialize(const CachedMetadata& m);
 Result<CachedMetadata> deserialize_metadata(std::string_view blob);

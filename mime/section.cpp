@@ -130,7 +130,10 @@ Result<std::string> Message::header_fields(std::string_view part_spec,
 }
 
 CachedMetadata compute_metadata(std::string_view bytes) {
-  Message m = Message::parse(std::string(bytes));
+  // RFC 3516 §6: BODYSTRUCTURE describes binary parts in an encoding IMAP4 can carry, the
+  // one BODY[...] then sends them in.
+  std::optional<std::string> clean = without_nul(bytes);
+  Message m = Message::parse(clean ? std::move(*clean) : std::string(bytes));
   return CachedMetadata{m.envelope_imap(), m.bodystructure_imap(true), m.body_imap()};
 }
 

@@ -107,6 +107,15 @@ TEST_F(FetchTest, SimpleItems) {
   EXPECT_EQ(loads, 0) << "no item above needs the message bytes";
 }
 
+// RFC 8970 §3.1: the first text/plain part, decoded, white space collapsed; a quoted string
+// (literal when 8-bit and UTF-8 is not enabled).
+TEST_F(FetchTest, Preview) {
+  EXPECT_EQ(fetch("PREVIEW"), "* 7 FETCH (PREVIEW {23}\r\nSoupe \xC3\xA0 l'oignon today)\r\n");
+  FetchContext utf8;
+  utf8.utf8_accept = true;
+  EXPECT_EQ(fetch("(UID PREVIEW (LAZY))", utf8), "* 7 FETCH (UID 42 PREVIEW \"Soupe \xC3\xA0 l'oignon today\")\r\n");
+}
+
 TEST(FetchDate, InternalDateFormat) {
   EXPECT_EQ(format_internal_date(0), " 1-Jan-1970 00:00:00 +0000");
   EXPECT_EQ(format_internal_date(951782400), "29-Feb-2000 00:00:00 +0000");

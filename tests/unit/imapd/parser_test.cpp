@@ -52,6 +52,10 @@ const Vector kGood[] = {
     {"a SELECT INBOX (QRESYNC (1 2 (1:3 4:6)))", "CMD a SELECT mbox=\"INBOX\" qresync=1,2,match=(1:3 4:6)"},
     // mailbox commands
     {"a CREATE Archive/2024", "CMD a CREATE mbox=\"Archive/2024\""},
+    // RFC 6154 §3 CREATE-SPECIAL-USE.
+    {"a CREATE Junk2 (USE (\\Junk))", "CMD a CREATE mbox=\"Junk2\" use=(\\Junk)"},
+    {"a CREATE x (USE (\\Sent \\Archive))", "CMD a CREATE mbox=\"x\" use=(\\Sent \\Archive)"},
+    {"a CREATE x (USE ())", "CMD a CREATE mbox=\"x\""},
     {"a DELETE \"\"", "CMD a DELETE mbox=\"\""},
     {"a RENAME foo bar", "CMD a RENAME from=\"foo\" to=\"bar\""},
     {"a SUBSCRIBE &U,BTFw-", "CMD a SUBSCRIBE mbox=\"&U,BTFw-\""},
@@ -102,6 +106,10 @@ const Vector kGood[] = {
      "BODY[4.1.HEADER.FIELDS (X)]]"},
     {"a FETCH 1 (BINARY[] BINARY.PEEK[1.2]<10.20> BINARY.SIZE[3])",
      "CMD a FETCH set=1 items=[BINARY[],BINARY.PEEK[1.2]<10.20>,BINARY.SIZE[3]]"},
+    // RFC 8970 §6 PREVIEW [SP "(" preview-mod *(SP preview-mod) ")"].
+    {"a FETCH 1 (UID PREVIEW)", "CMD a FETCH set=1 items=[UID,PREVIEW]"},
+    {"a FETCH 1 (PREVIEW (LAZY) UID)", "CMD a FETCH set=1 items=[PREVIEW (LAZY),UID]"},
+    {"a FETCH 1 preview (lazy)", "CMD a FETCH set=1 items=[PREVIEW (LAZY)]"},
     {"a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345)", "CMD a UID FETCH set=1:* items=[FLAGS] changedsince=12345"},
     {"a UID FETCH 300:500 (FLAGS) (CHANGEDSINCE 12345 VANISHED)",
      "CMD a UID FETCH set=300:500 items=[FLAGS] changedsince=12345 vanished"},
@@ -158,7 +166,10 @@ const Vector kBad[] = {
     {"a ID (\"a\")", "ERR syntax a expected SP"},
     {"a AUTHENTICATE PLAIN abc", "ERR syntax a bad base64 initial response"},
     {"a ENABLE", "ERR syntax a expected SP"},
-    {"a CREATE foo (USE (\\Drafts))", "ERR syntax a CREATE parameters are not supported"},
+    {"a CREATE foo (FOO (\\Drafts))", "ERR syntax a unknown CREATE parameter"},
+    {"a FETCH 1 (PREVIEW (FUZZY))", "ERR syntax a unknown PREVIEW modifier"},
+    {"a CREATE foo (USE (Drafts))", "ERR syntax a bad special-use attribute"},
+    {"a CREATE foo (USE (\\Drafts)", "ERR syntax a expected SP"},
     {"a LIST \"\"", "ERR syntax a expected SP"},
     {"a LIST (FOO) \"\" *", "ERR syntax a unknown LIST selection option"},
     {"a LIST (RECURSIVEMATCH) \"\" *", "ERR syntax a RECURSIVEMATCH requires another selection option"},

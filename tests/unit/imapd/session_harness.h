@@ -54,10 +54,13 @@ class TestBackend : public Backend {
   void write_partial(std::string bytes) override {
     streamed += bytes;
     ++stream_chunks;
+    if (on_partial) on_partial();
   }
 
   std::string streamed;
   int stream_chunks = 0;
+  // Runs after each streamed chunk: lets a test change the store in the middle of a FETCH.
+  std::function<void()> on_partial;
   uint64_t quota_bytes = 0;
   std::shared_ptr<std::atomic<int>> notified = std::make_shared<std::atomic<int>>(0);
 

@@ -130,4 +130,55 @@ TEST(MimeDecode, DecodeBodyAndSearchText) {
   EXPECT_EQ(text_for_search(m, r.children[2]), "");
 }
 
+// RFC 3516 §6 / RFC 9051 §4.3: the NUL-free form IMAP's BODY[...] sends.
+TEST(MimeDecode, WithoutNulReencodesBinaryParts) {
+  EXPECT_FALSE(without_nul("Subject: a\r\n\r\nplain\r\n").has_value());
+  const std::string nul("\0", 1);
+  // A multipart whose binary part holds NUL: that part only becomes base64.
+  std::string msg = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                    "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+                    "ab" + nul + "cd\r\n--b\r\n\r\nkeep" + nul + "\r\n--b--\r\n";
+  auto out = without_nul(msg);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(*out,
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+            "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            "YWIAY2Q=\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\na2VlcAA=\r\n--b--\r\n");
+  Message m = Message::parse(*out);
+  auto d = decode_body(m, m.root().children[0]);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(*d, "ab" + nul + "cd");
+  // Lines of 76 characters; a NUL with no lossless form (in a header) becomes U+FFFD.
+  std::string big(100, 'x');
+  big[50] = '\0';
+  out = without_nul("X-Bad: a" + nul + "b\r\n\r\n" + big);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(out->find('\0'), std::string::npos);
+  EXPECT_TRUE(out->starts_with("X-Bad: a\xEF\xBF\xBD" "b\r\nContent-Transfer-Encoding: base64\r\n\r\n")) << *out;
+  size_t body = out->find("\r\n\r\n") + 4;
+  EXPECT_EQ(out->find("\r\n", body), body + 76) << *out;
+}
+
+// RFC 8970 §3.1 PREVIEW text.
+TEST(MimeDecode, PreviewText) {
+  Message plain = Message::parse("Subject: x\r\n\r\n  Hello\r\n\r\n\tworld  \r\n");
+  EXPECT_EQ(preview_text(plain), "Hello world");
+  // HTML only: markup, style and entities go; an attachment's text is not the preview.
+  Message html = Message::parse(
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+      "Content-Type: text/plain\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\nattached\r\n--b\r\n"
+      "Content-Type: text/html; charset=iso-8859-1\r\n\r\n"
+      "<html><head><style>p{color:red}</style></head><body><p>Caf\xE9&nbsp;&amp;<br>tea</p><!-- x --></body></html>\r\n"
+      "--b--\r\n");
+  EXPECT_EQ(preview_text(html), "Caf\xC3\xA9 & tea");
+  // At most max_chars characters, counted as code points.
+  Message lng = Message::parse("Content-Type: text/plain; charset=utf-8\r\n\r\n" + std::string(300, 'a') + "\r\n");
+  EXPECT_EQ(preview_text(lng).size(), 256u);
+  Message accents = Message::parse("Content-Type: text/plain; charset=utf-8\r\n\r\n\xC3\xA9\xC3\xA9\xC3\xA9 b\r\n");
+  EXPECT_EQ(preview_text(accents, 2), "\xC3\xA9\xC3\xA9");
+  EXPECT_EQ(preview_text(accents, 4), "\xC3\xA9\xC3\xA9\xC3\xA9");  // never a trailing space
+  EXPECT_EQ(preview_text(accents, 5), "\xC3\xA9\xC3\xA9\xC3\xA9 b");
+  EXPECT_EQ(preview_text(Message::parse("Content-Type: image/png\r\n\r\nxx")), "");
+}
+
 }  // namespace
