@@ -106,6 +106,23 @@ TEST(Data, DeliveryFailures) {
   for (const auto& l : h.log) EXPECT_EQ(h.written.find("fake failure"), std::string::npos) << l;
 }
 
+TEST(Data, PolicyRejectionShowsItsText) {
+  Harness h = ready();
+  h.deliver_status = DeliverResult::policy_rejected;
+  h.send("DATA");
+  EXPECT_EQ(h.feed("x\r\n.\r\n"), "550 5.7.1");
+  // The glue's text (here the fake's) is the reply text, unlike other failures'.
+  EXPECT_NE(h.written.find("550 5.7.1 fake failure\r\n"), std::string::npos) << h.written;
+  EXPECT_TRUE(h.delivered.size() == 1);
+}
+
+TEST(Data, RecipientLookupCarriesMailFromAndHelo) {
+  Harness h = ready();
+  ASSERT_FALSE(h.resolved.empty());
+  EXPECT_EQ(h.resolved.back().reverse_path, "sender@remote.example");
+  EXPECT_EQ(h.resolved.back().helo, "client.example");
+}
+
 TEST(Data, DuplicateRecipientsDeduplicated) {
   Harness h;
   h.send("EHLO client.example");
