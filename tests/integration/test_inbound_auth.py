@@ -141,6 +141,8 @@ class InboundAuth(unittest.TestCase):
             "soft.test": [txt("v=spf1 ip4:127.0.0.2 ~all")],
             "neutral.test": [txt("v=spf1 ?all")],
             "nospf.test": [("A", A("192.0.2.1"))],
+            # RFC 7208 §5.2: include of a domain without an SPF record is permerror.
+            "perm.test": [txt("v=spf1 include:nospf.test -all")],
             "signed.test": [txt("v=spf1 -all")],
             "_dmarc.signed.test": [txt("v=DMARC1; p=reject")],
             "sel._domainkey.signed.test": [txt("v=DKIM1; k=rsa; p=" + signed_pub)],
@@ -258,6 +260,8 @@ class InboundAuth(unittest.TestCase):
         self.assertIn(b"p=reject", text)
         for box in ("INBOX", "Junk"):
             self.assertEqual(self.fetch(box, "Subject: dmarc reject", timeout=0.5), [], box)
+        self.assertRegex(self.t.log(), r"inbound-auth id=\S+ ip=127\.0\.0\.3 from=<a@pass\.test> "
+                                       r"spf=fail dkim=none dmarc=fail iprev=pass action=reject")
         self.assertRegex(self.t.log(), r"outcome=rejected")
 
     def test_spf_fail_without_dmarc_goes_to_junk(self):
@@ -271,7 +275,7 @@ class InboundAuth(unittest.TestCase):
 
     def test_spf_softfail_neutral_none_go_to_inbox(self):
         for domain, octet, want in (("soft.test", 3, "softfail"), ("neutral.test", 3, "neutral"),
-                                    ("nospf.test", 2, "none")):
+                                    ("nospf.test", 2, "none"), ("perm.test", 2, "permerror")):
             with self.subTest(domain=domain):
                 sender = "s@" + domain
                 self.assertEqual(self.oracle(f"127.0.0.{octet}", sender,
@@ -284,6 +288,17 @@ class InboundAuth(unittest.TestCase):
                 r = self.our_results(stored[0])
                 self.assertEqual(r["spf"].result, want)
                 self.assertEqual(r["dmarc"].result, "none")
+
+    def test_answers_are_cached(self):
+        # The second message from the same domain is checked from the cache (TTL 60 s).
+        def asked():
+            return sum(1 for q in self.dns.queries if q == ("cached.pass.test.", "TXT"))
+        self.dns.zone["cached.pass.test."] = [txt("v=spf1 ip4:127.0.0.2 -all")]
+        for n in range(2):
+            code, text, _ = self.send(2, "c@cached.pass.test",
+                                      message("c@cached.pass.test", f"cached {n}"))
+            self.assertEqual(code, 250, text)
+            self.assertEqual(asked(), 1)
 
     def test_spf_temperror_within_the_timeout(self):
         # slow.test is never answered: the reply comes once inbound_auth.timeout has passed.
