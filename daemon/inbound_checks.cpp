@@ -89,13 +89,22 @@ MxAuth::~MxAuth() = default;
 
 void MxAuth::transaction(const std::string& helo, const std::string& reverse_path) {
   if (!auth_) return;
-  if (txn_started_ && helo == txn_helo_ && reverse_path == txn_path_) return;
+  // Body bytes already fed belong to a transaction that ended without a message (a refused
+  // DATA, BDAT then RSET): this is a new one.
+  if (txn_started_ && fed_ == 0 && helo == txn_helo_ && reverse_path == txn_path_) return;
   txn_started_ = true;
+  fed_ = 0;
   txn_helo_ = helo;
   txn_path_ = reverse_path;
   // RFC 7208 §2.4: MAIL FROM, or HELO for the null reverse-path; started now so its DNS
   // overlaps RCPT and DATA.
   auth_->mail_from(helo, reverse_path);
+}
+
+void MxAuth::data(std::string_view body_so_far) {
+  if (!auth_ || !txn_started_ || body_so_far.size() <= fed_) return;
+  auth_->data(body_so_far.substr(fed_));
+  fed_ = body_so_far.size();
 }
 
 void MxAuth::finish(const std::string& helo, const std::string& reverse_path, std::string message,
@@ -106,8 +115,16 @@ void MxAuth::finish(const std::string& helo, const std::string& reverse_path, st
     done(Result{{}, authn::strip_authentication_results(message, host)});
     return;
   }
-  transaction(helo, reverse_path);
-  auth_->data(without_first_field(message));
+  std::string_view sent = without_first_field(message);  // the client's bytes
+  if (txn_started_ && fed_ > sent.size()) txn_started_ = false;  // not this message's bytes
+  if (!txn_started_ || helo != txn_helo_ || reverse_path != txn_path_) {
+    txn_started_ = false;
+    transaction(helo, reverse_path);
+  }
+  // What did not stream yet (at least the end: the session hands over the body and ends
+  // DATA in the same feed).
+  auth_->data(sent.substr(fed_));
+  fed_ = 0;
   auto waiting = std::make_shared<bool>(true);
   auto body = std::make_shared<std::string>(std::move(message));
   auth_->end_of_data([this, waiting, body, queue_id, reverse_path,
@@ -115,6 +132,7 @@ void MxAuth::finish(const std::string& helo, const std::string& reverse_path, st
     *waiting = false;
     if (deadline_) deadline_->stop();
     txn_started_ = false;
+    fed_ = 0;
     const auto& policy = checks_->policy();
     const std::string from_domain = o.verdicts.dmarc ? o.verdicts.dmarc->from_domain : "";
     const bool allow = policy.allowed(client_ip_, reverse_path, from_domain);

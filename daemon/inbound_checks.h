@@ -5,8 +5,9 @@
 // Flow (docs/flow.md has the whole picture):
 //   accept (MX listener)  MxAuth made, iprev starts (its DNS runs while the client talks)
 //   first RCPT            SPF starts for MAIL FROM (HELO for <>): overlaps RCPT and DATA
-//   end of DATA           the message (minus our own Received:) goes to the DKIM verifier,
-//                         whose key lookups start; a timer of inbound_auth.timeout seconds
+//   DATA / BDAT           the body so far streams to the DKIM verifier after every read;
+//                         its key lookups start when the header block is complete
+//   end of DATA           the rest of the body; a timer of inbound_auth.timeout seconds
 //                         bounds the wait: missing answers become temperror (never a hang)
 //   verdicts              decide(): reject (550 5.7.1, nothing stored), junk (the
 //                         recipients' \Junk folder) or inbox; A-R fields claiming our
@@ -75,6 +76,9 @@ class MxAuth {
   // The transaction's MAIL FROM is known (first RCPT): SPF starts unless already running
   // for the same identities.
   void transaction(const std::string& helo, const std::string& reverse_path);
+  // The body so far (smtpd::Session::body_so_far): the new bytes go to the DKIM verifier
+  // while the message arrives.
+  void data(std::string_view body_so_far);
 
   struct Result {
     InboundDecision decision;
@@ -93,6 +97,7 @@ class MxAuth {
   std::unique_ptr<authn::InboundAuth> auth_;  // null when every check is off
   std::unique_ptr<net::Timer> deadline_;
   bool txn_started_ = false;
+  size_t fed_ = 0;  // body bytes of this transaction given to the DKIM verifier
   std::string txn_helo_, txn_path_;
 };
 

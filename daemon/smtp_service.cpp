@@ -309,6 +309,9 @@ class SmtpHandler final : public net::ConnectionHandler,
     if (!session_ || !conn_) return;
     if (session_->action_pending()) read_while_pending_ += bytes.size();
     apply(session_->feed(bytes));
+    // DKIM hashes the body as it arrives; its key lookups start once the header block is in.
+    if (mx_auth_ && session_ && session_->auth_user().empty())
+      mx_auth_->data(session_->body_so_far());
   }
 
   void on_tls_ready() override {

@@ -329,6 +329,17 @@ class InboundAuth(unittest.TestCase):
         # The stored message still verifies with dkimpy (our fields are above the signature).
         self.assertTrue(dkim.verify(stored[0], dnsfunc=self._dnsfunc))
 
+    def test_dkim_pass_large_message_streamed(self):
+        # Hundreds of reads: the verifier hashes the body as it arrives, dot-stuffing undone.
+        body = b"".join(b".%05d " % i + b"x" * 72 + b"\r\n" for i in range(4000))
+        msg = sign(message("d@signed.test", "dkim large", body=body), "signed.test",
+                   self.signed_key)
+        code, text, _ = self.send(3, "d@signed.test", msg)
+        self.assertEqual(code, 250, text)
+        stored = self.fetch("INBOX", "Subject: dkim large")
+        self.assertEqual(len(stored), 1)
+        self.assertEqual(self.our_results(stored[0])["dkim"].result, "pass")
+
     def _dnsfunc(self, name, timeout=5):
         ans = dns.resolver.resolve(name.decode().rstrip("."), "TXT")
         return b"".join(b"".join(r.strings) for r in ans)

@@ -106,6 +106,20 @@ TEST(Data, DeliveryFailures) {
   for (const auto& l : h.log) EXPECT_EQ(h.written.find("fake failure"), std::string::npos) << l;
 }
 
+TEST(Data, BodySoFarStreamsTheUnstuffedBody) {
+  Harness h = ready();
+  EXPECT_EQ(h.session.body_so_far(), "");
+  h.send("DATA");
+  h.feed("Subject: s\r\n\r\n..dot\r\nhal");
+  EXPECT_EQ(h.session.body_so_far(), "Subject: s\r\n\r\n.dot\r\nhal");
+  h.feed("f\r\n.\r\n");
+  EXPECT_EQ(h.session.body_so_far(), "");
+  // The Deliver action's message is our Received: field, then exactly those bytes.
+  ASSERT_EQ(h.delivered.size(), 1u);
+  const std::string& m = h.delivered[0].message;
+  EXPECT_EQ(m.substr(m.find("\r\nSubject: s") + 2), "Subject: s\r\n\r\n.dot\r\nhalf\r\n");
+}
+
 TEST(Data, PolicyRejectionShowsItsText) {
   Harness h = ready();
   h.deliver_status = DeliverResult::policy_rejected;
