@@ -331,6 +331,37 @@ Result<Config> config_from_table(const toml::table& root, const std::string& pat
     s.strings("require_tls_domains", m.require_tls_domains);
     s.one_of("undeliverable_bounce", m.undeliverable_bounce, {"drop", "postmaster"});
   });
+  r.section("dns", [&](Reader& s) { s.endpoints("servers", c.dns.servers); });
+  r.section("inbound_auth", [&](Reader& s) {
+    auto& a = c.inbound_auth;
+    for (auto [key, mode] : {std::pair{"spf", &a.spf}, {"dkim", &a.dkim}, {"dmarc", &a.dmarc},
+                             {"iprev", &a.iprev}})
+      s.one_of(key, *mode, {"off", "record", "enforce"});
+    s.integer("timeout", a.timeout, 1, 120);
+    s.strings("allow_senders", a.allow_senders);
+    s.strings("allow_ips", a.allow_ips);
+    for (const auto& ip : a.allow_ips) {
+      std::string_view text = ip;
+      size_t slash = text.find('/');
+      std::string host(text.substr(0, slash));
+      unsigned char buf[16];
+      bool v6 = ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+      bool ok = v6 || ::inet_pton(AF_INET, host.c_str(), buf) == 1;
+      if (ok && slash != std::string_view::npos) {
+        auto bits = parse_u64(text.substr(slash + 1));
+        ok = bits && *bits <= (v6 ? 128u : 32u);
+      }
+      if (!ok) {
+        s.fail("allow_ips", "bad address \"" + ip + "\": expected an IP address or address/prefix");
+        break;
+      }
+    }
+    for (const auto& who : a.allow_senders)
+      if (who.empty() || who.find_first_of(" \t<>\"") != std::string::npos || who.back() == '@') {
+        s.fail("allow_senders", "bad entry \"" + who + "\": expected local@domain or a domain");
+        break;
+      }
+  });
   r.finish();
   if (!r.error().empty()) return make_error(Errc::syntax, path + ": " + r.error());
   if (c.data_dir.empty()) return make_error(Errc::syntax, path + ": data_dir: required");

@@ -125,6 +125,20 @@ struct RelayConfig {
   std::string undeliverable_bounce = "drop";  // "drop" or "postmaster"
 };
 
+// [dns]: the resolvers of every ternd lookup (relay MX lookups, sender authentication).
+struct DnsConfig {
+  std::vector<Endpoint> servers;  // empty: /etc/resolv.conf
+};
+
+// [inbound_auth]: SPF, DKIM, DMARC and iprev on the MX listener (daemon/inbound_checks.h).
+// Modes: "off" (not reported), "record" (Authentication-Results only), "enforce" (acted on).
+struct InboundAuthConfig {
+  std::string spf = "enforce", dkim = "enforce", dmarc = "enforce", iprev = "enforce";
+  int timeout = 10;  // seconds the end of DATA waits for missing DNS answers (then temperror)
+  std::vector<std::string> allow_senders;  // "user@domain" or "domain": never rejected/junked
+  std::vector<std::string> allow_ips;      // "192.0.2.1", "2001:db8::/32"
+};
+
 struct Config {
   std::string path;  // the file this came from, for messages
   std::string hostname = "localhost";
@@ -141,6 +155,8 @@ struct Config {
   Pop3Config pop3;
   StoreConfig store;
   RelayConfig relay;
+  DnsConfig dns;
+  InboundAuthConfig inbound_auth;
 };
 
 // Reads and validates the file. Does not touch the certificate or data_dir beyond

@@ -19,6 +19,7 @@
 #include "auth/auth.h"
 #include "common/common.h"
 #include "common/privileges.h"
+#include "daemon/inbound_checks.h"
 #include "daemon/relay_service.h"
 #include "daemon/service_manager.h"
 #include "daemon/services.h"
@@ -186,6 +187,12 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
   net::Server server(loop, limits);
   Runtime rt{.config = config, .loop = loop, .workers = workers, .tls = *tls};
   rt.user_ips = UserIpLimiter::create(config.limits.max_user_ip_connections);
+  // [dns] and [inbound_auth]: one resolver and cache for every lookup; the MX sender checks.
+  auto inbound_checks = start_inbound_checks(rt);
+  if (!inbound_checks) {
+    std::cerr << inbound_checks.error().message << "\n";
+    return 1;
+  }
 
   // Signals first: a SIGTERM that arrives while we bind is handled once the loop runs.
   bool stopping = false;

@@ -91,11 +91,14 @@ Result<std::shared_ptr<RelayService>> start_relay_service(Runtime& rt) {
   auto q = relay::QueueStore::open(c.data_dir);
   if (!q) return make_error(q.error().code, c.path + ": data_dir: " + q.error().message);
   svc->queue = std::shared_ptr<relay::QueueStore>(std::move(*q));
-  dns::CaresOptions dns_opt;
-  dns_opt.servers = c.relay.dns;
-  auto res = dns::CaresResolver::create(rt.loop.raw(), dns_opt);
-  if (!res) return make_error(res.error().code, c.path + ": relay.dns: " + res.error().message);
-  svc->resolver = std::move(*res);
+  // MX lookups go through ternd's DNS layer ([dns] servers) unless relay.dns overrides it.
+  if (!c.relay.dns.empty() || !rt.dns) {
+    dns::CaresOptions dns_opt;
+    dns_opt.servers = c.relay.dns.empty() ? c.dns.servers : c.relay.dns;
+    auto res = dns::CaresResolver::create(rt.loop.raw(), dns_opt);
+    if (!res) return make_error(res.error().code, c.path + ": relay.dns: " + res.error().message);
+    svc->resolver = std::move(*res);
+  }
   // Opportunistic STARTTLS: no certificate verification (RFC 7435); require_tls_domains only
   // insist on encryption.
   auto tls = net::TlsContext::client(net::ClientTlsOptions{});
@@ -108,7 +111,7 @@ Result<std::shared_ptr<RelayService>> start_relay_service(Runtime& rt) {
   relay::RelayDeps deps;
   deps.loop = &rt.loop;
   deps.workers = &rt.workers;
-  deps.resolver = svc->resolver.get();
+  deps.resolver = svc->resolver ? static_cast<dns::Resolver*>(svc->resolver.get()) : rt.dns;
   // The smarthost gets our credentials: its certificate is verified (smarthost_verify).
   std::shared_ptr<net::TlsContext> verifying;
   if (c.relay.smarthost.verify && !c.relay.smarthost.address.host.empty()) {

@@ -33,11 +33,16 @@ class Store;
 namespace tern::smtpd {
 struct Envelope;
 }  // namespace tern::smtpd
+namespace tern::dns {
+class CaresResolver;
+class RecordResolver;
+}  // namespace tern::dns
 
 namespace tern::daemon {
 
 class Pop3Maildrops;  // daemon/pop3_service.h
 class UserIpLimiter;  // daemon/user_ip_limiter.h
+class InboundChecks;  // daemon/inbound_checks.h
 
 // The configured listener sections ([listen] keys).
 enum class ListenerKind { smtp, submission, submissions, imap, imaps, pop3, pop3s };
@@ -84,6 +89,13 @@ struct Runtime {
   // Connections per user and client address after login (limits.max_user_ip_connections);
   // thread-safe. Null: no per-user limit.
   std::shared_ptr<UserIpLimiter> user_ips = nullptr;
+
+  // The DNS layer ([dns] servers), set by start_inbound_checks before the listeners start:
+  // c-ares on the loop, and its TTL cache for record lookups. Loop thread only.
+  dns::CaresResolver* dns = nullptr;
+  dns::RecordResolver* dns_records = nullptr;
+  // The MX listener's sender checks ([inbound_auth]; daemon/inbound_checks.h).
+  std::shared_ptr<InboundChecks> inbound_checks = nullptr;
 };
 
 }  // namespace tern::daemon

@@ -12,6 +12,7 @@
 
 #include "auth/auth.h"
 #include "common/common.h"
+#include "daemon/inbound_checks.h"
 #include "daemon/services.h"
 #include "mime/mime.h"
 #include "store/store.h"
@@ -192,8 +193,18 @@ struct LocalDelivery {
   store::DeliveryRequest request;
 };
 
-LocalDelivery prepare_local(auth::AccountDb& accounts, const smtpd::Deliver& deliver,
-                            const QuotaMap* known) {
+// The user's \Junk folder (RFC 6154), whatever its name; INBOX when there is none. Listing
+// creates a new user's store with its special-use folders first.
+std::string junk_mailbox(store::Store& store, const std::string& user) {
+  auto boxes = store.list_mailboxes(user);
+  if (boxes)
+    for (const auto& b : *boxes)
+      if (iequals(b.special_use, "\\Junk")) return b.name;
+  return "INBOX";
+}
+
+LocalDelivery prepare_local(auth::AccountDb& accounts, store::Store& store,
+                            const smtpd::Deliver& deliver, const QuotaMap* known, bool junk) {
   LocalDelivery d;
   d.users = deliver.envelope.local_users();
   if (d.users.empty()) {
@@ -217,6 +228,7 @@ LocalDelivery prepare_local(auth::AccountDb& accounts, const smtpd::Deliver& del
   for (const auto& user : d.users) {
     store::DeliveryTarget t;
     t.user = user;
+    if (junk) t.mailbox = junk_mailbox(store, user);
     if (known)
       if (auto it = known->find(user); it != known->end()) {
         t.quota_bytes = it->second;
@@ -267,16 +279,17 @@ smtpd::DeliverResult local_result(const std::vector<std::string>& users,
 }  // namespace
 
 smtpd::DeliverResult smtp_deliver_local(auth::AccountDb& accounts, store::Store& store,
-                                        const smtpd::Deliver& deliver, const QuotaMap* known) {
-  auto d = prepare_local(accounts, deliver, known);
+                                        const smtpd::Deliver& deliver, const QuotaMap* known,
+                                        bool junk) {
+  auto d = prepare_local(accounts, store, deliver, known, junk);
   if (d.answer) return *d.answer;
   return local_result(d.users, store.deliver(d.request));
 }
 
 void smtp_deliver_local_async(auth::AccountDb& accounts, store::Store& store,
                               const smtpd::Deliver& deliver, const QuotaMap* known,
-                              std::function<void(smtpd::DeliverResult)> done) {
-  auto d = prepare_local(accounts, deliver, known);
+                              std::function<void(smtpd::DeliverResult)> done, bool junk) {
+  auto d = prepare_local(accounts, store, deliver, known, junk);
   if (d.answer) return done(std::move(*d.answer));
   store.deliver_async(std::move(d.bytes), std::move(d.request),
                       [users = std::move(d.users), done = std::move(done)](
@@ -312,6 +325,10 @@ class SmtpHandler final : public net::ConnectionHandler,
       // ternd always opens them before listening; a missing one is a start-up bug.
       spdlog::error("smtp service started without accounts/store: refusing connection");
     }
+    // RFC 8601: sender checks (and an Authentication-Results field) on the MX listener
+    // only; submitted messages are our users' own.
+    if (kind_ == ListenerKind::smtp && rt_.inbound_checks)
+      mx_auth_ = std::make_unique<MxAuth>(rt_, rt_.inbound_checks, info.peer_ip);
     apply(session_->greet());
   }
 
@@ -319,6 +336,9 @@ class SmtpHandler final : public net::ConnectionHandler,
     if (!session_ || !conn_) return;
     if (session_->action_pending()) read_while_pending_ += bytes.size();
     apply(session_->feed(bytes));
+    // DKIM hashes the body as it arrives; its key lookups start once the header block is in.
+    if (mx_auth_ && session_ && session_->auth_user().empty())
+      mx_auth_->data(session_->body_so_far());
   }
 
   void on_tls_ready() override {
@@ -344,6 +364,7 @@ class SmtpHandler final : public net::ConnectionHandler,
 
   void on_close() override {
     conn_ = nullptr;
+    mx_auth_.reset();  // drops its DNS callbacks and its deadline timer
     delay_timer_.reset();
   }
 
@@ -488,6 +509,7 @@ class SmtpHandler final : public net::ConnectionHandler,
   void run_one(uint64_t id, smtpd::ResolveRecipient& req) {
     pending_kind_ = 1;
     if (!backends_ready(id)) return;
+    if (mx_auth_ && req.auth_user.empty()) mx_auth_->transaction(req.helo, req.reverse_path);
     auto* accounts = rt_.accounts;
     auto* store = rt_.store;
     auto forwards = std::make_shared<std::vector<std::string>>();
@@ -543,6 +565,31 @@ class SmtpHandler final : public net::ConnectionHandler,
   void run_one(uint64_t id, smtpd::Deliver& req) {
     pending_kind_ = 3;
     if (!backends_ready(id)) return;
+    if (!mx_auth_ || !req.envelope.auth_user.empty()) return deliver(id, std::move(req), false);
+    // The sender checks' verdicts first (bounded by inbound_auth.timeout), then the store.
+    auto held = std::make_shared<smtpd::Deliver>(std::move(req));
+    std::string message = std::move(held->message);
+    const auto& e = held->envelope;
+    mx_auth_->finish(e.helo, e.sender, std::move(message), e.queue_id,
+                     [this, id, held](MxAuth::Result r) {
+                       if (!conn_) return;  // the client is gone: it will send again
+                       held->message = std::move(r.message);
+                       if (r.decision.action != InboundDecision::reject)
+                         return deliver(id, std::move(*held),
+                                        r.decision.action == InboundDecision::junk);
+                       // RFC 7489 §6.7 / §10.3: a reject at the end of DATA, nothing stored.
+                       smtpd::DeliverResult res{smtpd::DeliverResult::policy_rejected, {},
+                                                r.decision.reply_text};
+                       MessageSummary m{held->envelope.queue_id, held->envelope.sender,
+                                        envelope_rcpts(held->envelope), held->message.size()};
+                       log_message(m, res);
+                       rt_.loop.post(net::if_alive(shared_from_this(), [id, res](SmtpHandler& h) {
+                         h.finish(smtpd::ActionResult{id, res});
+                       }));
+                     });
+  }
+
+  void deliver(uint64_t id, smtpd::Deliver req, bool junk) {
     // Remote recipients: the address itself, or an alias's external forwards.
     smtpd::Envelope remote = req.envelope;
     remote.recipients.clear();
@@ -583,20 +630,22 @@ class SmtpHandler final : public net::ConnectionHandler,
       auto* loop = &rt_.loop;
       ok = rt_.workers.submit(
           [result, accounts, store, loop, done = std::move(done), req = std::move(req),
-           quotas = std::move(quotas)]() mutable {
-            smtp_deliver_local_async(*accounts, *store, req, &quotas,
-                                     [result, loop, done = std::move(done)](smtpd::DeliverResult r) {
-                                       result->result = std::move(r);
-                                       loop->post(std::move(done));
-                                     });
+           quotas = std::move(quotas), junk]() mutable {
+            smtp_deliver_local_async(
+                *accounts, *store, req, &quotas,
+                [result, loop, done = std::move(done)](smtpd::DeliverResult r) {
+                  result->result = std::move(r);
+                  loop->post(std::move(done));
+                },
+                junk);
           },
           nullptr);
     } else {
       // The relay copy is queued only once the local ones are in: this worker waits.
       ok = rt_.workers.submit(
           [result, accounts, store, enqueue, remote = std::move(remote), req = std::move(req),
-           quotas = std::move(quotas)] {
-            auto r = smtp_deliver_local(*accounts, *store, req, &quotas);
+           quotas = std::move(quotas), junk] {
+            auto r = smtp_deliver_local(*accounts, *store, req, &quotas, junk);
             if (r.status == smtpd::DeliverResult::ok) {
               if (!enqueue) {
                 r = {smtpd::DeliverResult::temporary, {}, "relay unavailable"};
@@ -642,6 +691,7 @@ class SmtpHandler final : public net::ConnectionHandler,
   ListenerKind kind_;
   net::Connection* conn_ = nullptr;
   std::optional<smtpd::Session> session_;
+  std::unique_ptr<MxAuth> mx_auth_;  // MX listener: the sender checks of this connection
   std::unique_ptr<net::Timer> delay_timer_;
   uint64_t timeout_ms_ = UINT64_MAX;
   std::string held_;  // replies waiting for the pending action's reply (see apply)

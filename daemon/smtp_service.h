@@ -22,6 +22,10 @@
 //   off-site is a `forward` recipient: ours, so accepted without authentication. When the
 //   relay is not running, relay_available is false: remote and forward recipients get
 //   451 4.3.2, and so does an alias mixing local users and forwards (nothing silently dropped).
+// - Sender checks (MX listener only, daemon/inbound_checks.h): an MxAuth per connection;
+//   the first RCPT of a transaction starts SPF, and the Deliver action waits for the verdicts
+//   (bounded by inbound_auth.timeout) before anything is stored: a DMARC reject answers
+//   550 5.7.1 (DeliverResult::policy_rejected), a quarantine files the copies in \Junk.
 // - Log, one line per message:
 //     msg id=<queueid> from=<sender> rcpt=<a,b> size=<n> outcome=delivered|tempfail|rejected
 //         proto=smtp listener=<name> ip=<ip> [reason=...]
@@ -66,13 +70,15 @@ smtpd::SenderResult smtp_check_sender(auth::AccountDb& accounts,
 // DATA/BDAT: durable local delivery of `deliver` to every local user of its envelope.
 // Ok only when every copy is committed.
 // `known` (may be null): quotas from RCPT; a user missing there is looked up.
+// `junk`: file every copy in the user's \\Junk folder (a sender check said so; INBOX when the
+// user has none).
 smtpd::DeliverResult smtp_deliver_local(auth::AccountDb& accounts, store::Store& store,
                                         const smtpd::Deliver& deliver,
-                                        const QuotaMap* known = nullptr);
+                                        const QuotaMap* known = nullptr, bool junk = false);
 // The same through Store::deliver_async: returns once the copies are queued; `done` gets the
 // result on the thread that committed them (or on this one, when nothing was queued).
 void smtp_deliver_local_async(auth::AccountDb& accounts, store::Store& store,
                               const smtpd::Deliver& deliver, const QuotaMap* known,
-                              std::function<void(smtpd::DeliverResult)> done);
+                              std::function<void(smtpd::DeliverResult)> done, bool junk = false);
 
 }  // namespace tern::daemon

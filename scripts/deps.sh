@@ -12,6 +12,7 @@ packages=(
   # manual pages (tests/integration/test_install.py)
   libsystemd-dev systemd debhelper dpkg-dev groff-base
   openssl ca-certificates sqlite3 curl python3 python3-aiosmtpd python3-dnslib python3-dkim python3-nacl
+  python3-authres python3-spf
   # swaks only Recommends its TLS and IPv6 modules, and we install without Recommends.
   swaks libnet-ssleay-perl libio-socket-inet6-perl
   publicsuffix libpsl5
@@ -23,8 +24,8 @@ packages=(
 check_runtime() {
   local problems=()
   swaks --support 2>&1 | grep -q "^=== TLS supported" || problems+=("swaks has no TLS (libnet-ssleay-perl)")
-  /usr/bin/python3 -c "import aiosmtpd, dnslib, dkim, nacl" 2>/dev/null ||
-    problems+=("/usr/bin/python3 lacks aiosmtpd, dnslib, dkim or nacl")
+  /usr/bin/python3 -c "import aiosmtpd, dnslib, dkim, nacl, authres, spf" 2>/dev/null ||
+    problems+=("/usr/bin/python3 lacks aiosmtpd, dnslib, dkim, nacl, authres or spf")
   if [ ${#problems[@]} -gt 0 ]; then
     echo "deps: installed, but: ${problems[*]}" >&2
     exit 1

@@ -31,6 +31,7 @@ class DataReader {
   bool saw_bare_newline() const { return bare_newlines_ > 0; }
   uint64_t size() const { return size_; }  // stored (unstuffed) size, even past the limit
   std::string take_body() { return std::move(body_); }
+  const std::string& body() const { return body_; }  // stored so far
 
  private:
   enum class State { line_start, dot, dot_cr, mid, cr, done };

@@ -81,6 +81,8 @@ inline constexpr Reply NeedsSmtpUtf8{553, "5.6.7", "Non-ASCII address requires S
 inline constexpr Reply RelayDenied{554, "5.7.1", "Relay access denied"};
 inline constexpr Reply NoValidRecipients{554, "5.5.1", "No valid recipients"};
 inline constexpr Reply TransactionFailed{554, "5.0.0", "Transaction failed"};
+// RFC 3463 §3.8 X.7.1: delivery not authorized, message refused (sender policy, e.g. DMARC).
+inline constexpr Reply PolicyRejected{550, "5.7.1", "Message refused by sender policy"};
 inline constexpr Reply UnknownParameter{555, "5.5.4", "Parameter not recognized"};
 }  // namespace reply
 

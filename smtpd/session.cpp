@@ -306,6 +306,11 @@ void Session::process(Output& out) {
   if (!closed() && !pending_) maybe_shutdown(out);
 }
 
+std::string_view Session::body_so_far() const {
+  if (data_) return data_->body();
+  return tx_.bdat_body;
+}
+
 void Session::consume_data(Output& out) {
   std::string_view avail(in_.data() + in_pos_, in_.size() - in_pos_);
   in_pos_ += data_->feed(avail);

@@ -42,6 +42,10 @@ class Session {
   bool closed() const { return phase_ == Phase::closed; }
   bool action_pending() const { return pending_.has_value(); }
   const std::string& auth_user() const { return auth_user_; }
+  // The message body received so far in this transaction (DATA unstuffed, or the BDAT chunks
+  // so far), for checks that stream over it (DKIM); empty outside DATA/BDAT. The Deliver
+  // action's message is our Received: field followed by exactly these bytes.
+  std::string_view body_so_far() const;
 
  private:
   enum class Phase { command, auth_response, data, bdat, tls_handshake, closed };

@@ -180,8 +180,8 @@ void Session::cmd_rcpt(const Command& cmd, Output& out) {
   // RFC 5321 §4.5.3.1.10: 452 for recipients past our limit; the client retries them later.
   if (tx_.accepted >= settings_.max_recipients) return reply(out, reply::TooManyRecipients);
   if (cmd.path_is_utf8 && !tx_.params.smtputf8) return reply(out, reply::NeedsSmtpUtf8);
-  start_action(out, ResolveRecipient{cmd.path, cmd.address, auth_user_}, PendingKind::recipient,
-               cmd);
+  start_action(out, ResolveRecipient{cmd.path, cmd.address, auth_user_, tx_.sender, helo_},
+               PendingKind::recipient, cmd);
 }
 
 void Session::on_recipient(const RecipientResult& r, const Command& cmd, Output& out) {
@@ -336,6 +336,9 @@ void Session::on_deliver(const DeliverResult& r, const std::string& queue_id, Ou
     case DeliverResult::permanent:
       out.log.push_back("deliver failed permanent ip=" + peer_.ip + " reason=" + r.text);
       return reply(out, reply::TransactionFailed);
+    case DeliverResult::policy_rejected:
+      out.log.push_back("deliver refused by policy ip=" + peer_.ip);
+      return reply(out, reply::PolicyRejected, r.text);
   }
 }
 

@@ -70,6 +70,10 @@ struct ResolveRecipient {
   std::string address;     // as the client gave it, without <>
   MailAddress parsed;      // domain lower-cased; "postmaster" alone gives domain ""
   std::string auth_user;   // authenticated user or empty
+  // The transaction so far, for checks the glue starts early (SPF at the first RCPT, so its
+  // DNS overlaps the rest of the transaction): MAIL FROM's path ("" for <>) and HELO.
+  std::string reverse_path;
+  std::string helo;
 };
 
 struct CheckSender {
@@ -146,9 +150,11 @@ struct SenderResult {
 };
 
 struct DeliverResult {
-  enum Status { ok, temporary, permanent } status = temporary;
+  // policy_rejected: a sender policy refuses the message (e.g. DMARC p=reject): 550 5.7.1
+  // with `text` as the reply text (one line of printable ASCII), nothing was stored.
+  enum Status { ok, temporary, permanent, policy_rejected } status = temporary;
   std::string queue_id;  // when ok; empty means "the id from the Deliver envelope"
-  std::string text;      // failure detail for the log (never shown to the client)
+  std::string text;      // failure detail for the log (shown only for policy_rejected)
 };
 
 using ActionResultValue = std::variant<AuthResult, RecipientResult, SenderResult, DeliverResult>;

@@ -164,6 +164,11 @@ class Tern:
         tables = {k: dict(v) for k, v in self.sections.items()}
         tables.setdefault("auth", {}).setdefault("allow_plaintext_without_tls",
                                                  self.allow_plaintext_without_tls)
+        # The sandbox has no reachable DNS: the MX sender checks are off unless a test turns
+        # them on (with [dns] servers pointing at tests/support/dns_server.py or its own).
+        checks = tables.setdefault("inbound_auth", {})
+        for check in ("spf", "dkim", "dmarc", "iprev"):
+            checks.setdefault(check, "off")
         for table, keys in tables.items():
             lines += ["", f"[{table}]"] + [f"{k} = {toml_value(v)}" for k, v in keys.items()]
         return "\n".join(lines) + "\n" + self.extra_toml

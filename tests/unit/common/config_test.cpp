@@ -135,6 +135,33 @@ TEST(Config, ConnectionLimitDefaultsFitAnOffice) {
       << old.error().message;
 }
 
+TEST(Config, DnsAndInboundAuth) {
+  auto c = parse("data_dir = \"/d\"\n[dns]\nservers = [\"127.0.0.1:5353\"]\n"
+                 "[inbound_auth]\nspf = \"record\"\niprev = \"off\"\ntimeout = 3\n"
+                 "allow_ips = [\"192.0.2.0/24\", \"::1\"]\nallow_senders = \"example.com\"\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_EQ(c->dns.servers.size(), 1u);
+  EXPECT_EQ(c->dns.servers[0].port, 5353);
+  EXPECT_EQ(c->inbound_auth.spf, "record");
+  EXPECT_EQ(c->inbound_auth.dkim, "enforce");  // the default
+  EXPECT_EQ(c->inbound_auth.iprev, "off");
+  EXPECT_EQ(c->inbound_auth.timeout, 3);
+  EXPECT_EQ(c->inbound_auth.allow_senders, std::vector<std::string>{"example.com"});
+  auto bad = [](const std::string& body) {
+    auto r = parse("data_dir = \"/d\"\n" + body);
+    return r.ok() ? std::string("ok") : r.error().message;
+  };
+  EXPECT_EQ(bad("[inbound_auth]\ndmarc = \"strict\"\n"),
+            "/etc/t.toml: inbound_auth.dmarc: must be one of \"off\", \"record\", \"enforce\"");
+  EXPECT_EQ(bad("[inbound_auth]\ntimeout = 0\n"),
+            "/etc/t.toml: inbound_auth.timeout: must be between 1 and 120");
+  EXPECT_EQ(bad("[inbound_auth]\nallow_ips = [\"10.0.0.0/33\"]\n"),
+            "/etc/t.toml: inbound_auth.allow_ips: bad address \"10.0.0.0/33\": expected an IP "
+            "address or address/prefix");
+  EXPECT_EQ(bad("[dns]\nservers = [\"dns.example\"]\n").rfind("/etc/t.toml: dns.servers: bad address", 0),
+            0u);
+}
+
 TEST(Config, MissingFile) {
   auto c = load_config("/nonexistent/tern.toml");
   ASSERT_FALSE(c.ok());

@@ -135,6 +135,7 @@ class Harness {
       }
       r.result = res;
     } else if (auto* rr = std::get_if<ResolveRecipient>(&a.request)) {
+      resolved.push_back(*rr);
       RecipientResult res;
       std::string key = ascii_lower(rr->address);
       if (local.count(key)) {
@@ -174,6 +175,7 @@ class Harness {
   bool trickle = false;
   bool auto_complete = true;
   DeliverResult::Status deliver_status = DeliverResult::ok;
+  std::vector<ResolveRecipient> resolved;  // every RCPT lookup asked, in order
   std::map<std::string, std::string> passwords;
   std::map<std::string, std::vector<std::string>> local;
   std::set<std::pair<std::string, std::string>> owned;

@@ -106,6 +106,37 @@ TEST(Data, DeliveryFailures) {
   for (const auto& l : h.log) EXPECT_EQ(h.written.find("fake failure"), std::string::npos) << l;
 }
 
+TEST(Data, BodySoFarStreamsTheUnstuffedBody) {
+  Harness h = ready();
+  EXPECT_EQ(h.session.body_so_far(), "");
+  h.send("DATA");
+  h.feed("Subject: s\r\n\r\n..dot\r\nhal");
+  EXPECT_EQ(h.session.body_so_far(), "Subject: s\r\n\r\n.dot\r\nhal");
+  h.feed("f\r\n.\r\n");
+  EXPECT_EQ(h.session.body_so_far(), "");
+  // The Deliver action's message is our Received: field, then exactly those bytes.
+  ASSERT_EQ(h.delivered.size(), 1u);
+  const std::string& m = h.delivered[0].message;
+  EXPECT_EQ(m.substr(m.find("\r\nSubject: s") + 2), "Subject: s\r\n\r\n.dot\r\nhalf\r\n");
+}
+
+TEST(Data, PolicyRejectionShowsItsText) {
+  Harness h = ready();
+  h.deliver_status = DeliverResult::policy_rejected;
+  h.send("DATA");
+  EXPECT_EQ(h.feed("x\r\n.\r\n"), "550 5.7.1");
+  // The glue's text (here the fake's) is the reply text, unlike other failures'.
+  EXPECT_NE(h.written.find("550 5.7.1 fake failure\r\n"), std::string::npos) << h.written;
+  EXPECT_TRUE(h.delivered.size() == 1);
+}
+
+TEST(Data, RecipientLookupCarriesMailFromAndHelo) {
+  Harness h = ready();
+  ASSERT_FALSE(h.resolved.empty());
+  EXPECT_EQ(h.resolved.back().reverse_path, "sender@remote.example");
+  EXPECT_EQ(h.resolved.back().helo, "client.example");
+}
+
 TEST(Data, DuplicateRecipientsDeduplicated) {
   Harness h;
   h.send("EHLO client.example");
