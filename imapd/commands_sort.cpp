@@ -100,10 +100,11 @@ void Session::Impl::cmd_thread(const Command& c) {
       if (auto parsed = parse_envelope((*meta)->envelope)) env = std::move(*parsed);
     std::optional<std::string> refs;
     if (references) {
-      // The envelope has In-Reply-To but not References (RFC 5256 §4 REFERENCES step 1).
-      auto p = view.parsed();
-      if (!p) return p.error();
-      if (const mime::HeaderField* f = (*p)->root().header("References")) refs = f->value;
+      // The envelope has In-Reply-To but not References (RFC 5256 §4 REFERENCES step 1). A
+      // message expunged meanwhile (file gone) is threaded by its envelope alone, as FETCH
+      // still answers for it (RFC 2180 §4.1).
+      if (auto p = view.parsed())
+        if (const mime::HeaderField* f = (*p)->root().header("References")) refs = f->value;
     }
     keys.push_back(make_keys(view.seq(), view.info().uid, view.info().size, view.info().internal_date, env, refs));
     return {};
