@@ -1,6 +1,7 @@
 // SORT and THREAD (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO): the keys of one message and
-// the base subject (sort_keys.cpp), the orderings and the thread trees (sort.cpp). Pure functions: the session (imapd/
-// commands_sort.cpp) gathers a MessageKeys per matching message and renders the results.
+// the base subject (sort_keys.cpp), the orderings and the thread trees (sort.cpp). Pure
+// functions: the session (imapd/commands_sort.cpp) gathers a MessageKeys per matching
+// message and renders the results.
 //
 // Implementation notes
 //  * Keys come from the cached ENVELOPE (mime::CachedMetadata, no message bytes read) plus the
