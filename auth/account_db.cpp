@@ -129,6 +129,11 @@ const std::string& AccountDb::Impl::dummy_hash() {
   return dummy_hash_;
 }
 
+bool AccountDb::Impl::verify(const std::string& hash, std::string_view password) {
+  verifications_.fetch_add(1, std::memory_order_relaxed);
+  return verify_password(hash, password);
+}
+
 void AccountDb::Impl::release(std::unique_ptr<sql::Connection> conn) {
   // Every Stmt was handed back (reset), so no statement holds a read transaction open. A
   // transaction left open by a failed COMMIT would pin this connection to an old snapshot
@@ -331,12 +336,25 @@ Status update_user(AccountDb::Impl& impl, std::string_view address, const char* 
 
 }  // namespace
 
+namespace {
+
+// Drops the in-process cache entry at once (other processes' changes are caught by the
+// stored-hash and row checks in check_password).
+void forget_verified(AccountDb::Impl& impl, std::string_view address) {
+  if (!impl.cache()) return;
+  if (auto name = canonical_address(address)) impl.cache()->forget(*name);
+}
+
+}  // namespace
+
 Status AccountDb::set_password(std::string_view address, std::string_view password) {
   if (password.empty()) return make_error(Errc::syntax, "empty password");
   auto hash = hash_password(password, impl_->options().cost);
   if (!hash) return hash.error();
-  return update_user(*impl_, address, "UPDATE users SET password=?2 WHERE address=?1",
-                     [&](sql::Stmt& st) { st.bind(2, *hash); });
+  Status done = update_user(*impl_, address, "UPDATE users SET password=?2 WHERE address=?1",
+                            [&](sql::Stmt& st) { st.bind(2, *hash); });
+  forget_verified(*impl_, address);
+  return done;
 }
 
 Status AccountDb::set_quota(std::string_view address, uint64_t quota) {
@@ -345,8 +363,10 @@ Status AccountDb::set_quota(std::string_view address, uint64_t quota) {
 }
 
 Status AccountDb::set_enabled(std::string_view address, bool enabled) {
-  return update_user(*impl_, address, "UPDATE users SET enabled=?2 WHERE address=?1",
-                     [&](sql::Stmt& st) { st.bind(2, int64_t(enabled ? 1 : 0)); });
+  Status done = update_user(*impl_, address, "UPDATE users SET enabled=?2 WHERE address=?1",
+                            [&](sql::Stmt& st) { st.bind(2, int64_t(enabled ? 1 : 0)); });
+  forget_verified(*impl_, address);
+  return done;
 }
 
 Status AccountDb::remove_user(std::string_view address) {
@@ -359,6 +379,7 @@ Status AccountDb::remove_user(std::string_view address) {
   st.bind(1, *name);
   if (st.step() != SQLITE_DONE) return st.step_error("remove user");
   if (sqlite3_changes(lease->get()) == 0) return make_error(Errc::not_found, "no such user " + *name);
+  if (impl_->cache()) impl_->cache()->forget(*name);
   // Aliases that point at the user are kept: resolution skips missing local targets, and the
   // admin may re-create the user. ternctl lists them.
   return {};
@@ -481,6 +502,8 @@ Result<std::vector<AliasInfo>> AccountDb::list_aliases() {
 
 void AccountDb::warm_up() { (void)impl_->dummy_hash(); }
 
+uint64_t AccountDb::password_hashes_verified() const { return impl_->verifications(); }
+
 Result<PasswordCheckResult> AccountDb::check_password(std::string_view user, std::string_view password) {
   PasswordCheckResult result;
   auto name = canonical_address(user);
@@ -495,17 +518,26 @@ Result<PasswordCheckResult> AccountDb::check_password(std::string_view user, std
   }  // the connection goes back to the pool before the slow hash
   if (!row) {
     // Same work as for a real user, so timing does not reveal who exists.
-    (void)verify_password(impl_->dummy_hash(), password);
+    (void)impl_->verify(impl_->dummy_hash(), password);
     result.outcome = PasswordCheck::unknown_user;
     return result;
   }
-  if (!verify_password(row->password, password)) {
-    result.outcome = PasswordCheck::bad_password;
-    return result;
+  // The row was read above whatever the cache says: disabled/removed users and changed
+  // passwords (a new stored hash, so a miss) are seen even when ternctl changed them.
+  VerifiedCache* cache = impl_->cache();
+  bool cached = cache && cache->hit(*name, row->password, password);
+  if (!cached) {
+    if (!impl_->verify(row->password, password)) {
+      // Never remembered: every wrong guess pays argon2id.
+      result.outcome = PasswordCheck::bad_password;
+      return result;
+    }
+    if (cache) cache->remember(*name, row->password, password);
   }
   // Only someone who knows the password learns that the account is disabled.
   result.outcome = row->enabled ? PasswordCheck::ok : PasswordCheck::disabled;
-  if (result.outcome == PasswordCheck::ok && password_needs_rehash(row->password, impl_->options().cost)) {
+  // A hit means this process verified (and, if needed, upgraded) the hash within the TTL.
+  if (!cached && result.outcome == PasswordCheck::ok && password_needs_rehash(row->password, impl_->options().cost)) {
     auto fresh = hash_password(password, impl_->options().cost);
     if (fresh) {
       // Best effort: a failure here leaves the old (still valid) hash in place.

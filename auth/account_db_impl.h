@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -11,12 +12,19 @@
 
 #include "auth/auth.h"
 #include "auth/sqlite_util.h"
+#include "auth/verified_cache.h"
 
 namespace tern::auth {
 
 class AccountDb::Impl {
  public:
-  Impl(std::string path, Options options) : path_(std::move(path)), options_(options) {}
+  Impl(std::string path, Options options)
+      : path_(std::move(path)),
+        options_(options),
+        cache_(options.verified_cache_ttl.count() > 0
+                   ? std::make_unique<VerifiedCache>(options.verified_cache_ttl,
+                                                     options.verified_cache_entries, options.clock)
+                   : nullptr) {}
   ~Impl();
 
   // A connection for the calling thread: one from the idle pool, or a new one. It keeps
@@ -46,6 +54,10 @@ class AccountDb::Impl {
   // Verified against for unknown users (same cost as real hashes). Made on first use, so
   // short-lived users of the database (ternctl) do not pay for it.
   const std::string& dummy_hash();
+  VerifiedCache* cache() { return cache_.get(); }  // null when off
+  // argon2id verification, counted (password_hashes_verified()).
+  bool verify(const std::string& hash, std::string_view password);
+  uint64_t verifications() const { return verifications_.load(std::memory_order_relaxed); }
 
  private:
   void release(std::unique_ptr<sql::Connection> conn);
@@ -55,6 +67,8 @@ class AccountDb::Impl {
   Options options_;
   std::once_flag dummy_once_;
   std::string dummy_hash_;
+  std::unique_ptr<VerifiedCache> cache_;
+  std::atomic<uint64_t> verifications_{0};
   std::mutex mu_;
   std::vector<std::unique_ptr<sql::Connection>> idle_;
 };

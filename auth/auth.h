@@ -5,7 +5,9 @@
 // - Owns data_dir/accounts.db (SQLite, WAL, busy_timeout 5 s). Tables: domains(name),
 //   users(address, domain, password, quota, enabled, created), aliases(alias, target).
 //   ternd and ternctl open it at the same time; there are no data caches, every call reads
-//   the database, so changes made by ternctl take effect in ternd at once.
+//   the database, so changes made by ternctl take effect in ternd at once (the verified-
+//   credential cache holds no account data: it only remembers which password matched which
+//   stored hash).
 // - Each pooled connection keeps its prepared statements (sqlite_util.h sql::Connection),
 //   keyed by SQL text: a lookup compiles no SQL after the first. A borrowed statement is
 //   reset and its bindings cleared when its scope ends (no read transaction outlives a
@@ -17,7 +19,9 @@
 //   contain '+', which is the sub-address separator ("bob+lists@d" reaches "bob@d"), nor
 //   quotes, spaces or control characters. A catch-all alias is written "@domain".
 // - Passwords: argon2id via libsodium crypto_pwhash_str (INTERACTIVE limits unless the
-//   options ask for the minimum, for tests). Unknown users are verified against a dummy hash
+//   options ask for the minimum, for tests). The user's row is read on every check; only the
+//   argon2id step may be skipped, by the verified-credential cache (auth/verified_cache.h),
+//   whose entries carry the stored hash they were verified against. Unknown users are verified against a dummy hash
 //   so the answer time does not reveal which users exist. Hashes are upgraded on login when
 //   crypto_pwhash_str_needs_rehash says so. Passwords are never logged.
 // - Delivery policy for disabled users: a disabled user cannot log in AND receives no mail
@@ -97,6 +101,11 @@ class AccountDb {
     // sends it to this address (empty: not accepted, and ternd warns at start).
     std::string postmaster;
     std::string hostname;
+    // Verified-credential cache (auth/verified_cache.h): a password verified less than this
+    // long ago for the same user and stored hash skips argon2id. 0 = off (ternctl, tests).
+    std::chrono::seconds verified_cache_ttl{0};
+    size_t verified_cache_entries = 10000;
+    std::function<std::chrono::steady_clock::time_point()> clock;  // tests; default steady_clock
   };
 
   // Opens (creating if missing) the database file and its schema. The directory must exist.
@@ -135,6 +144,9 @@ class AccountDb {
   // now (the Authenticator constructor calls it) so the first unknown user is not slower.
   void warm_up();
   Result<PasswordCheckResult> check_password(std::string_view user, std::string_view password);
+  // How many argon2id verifications check_password has run (dummy hashes included): lets
+  // tests see a cache hit without timing, and could feed stats.
+  uint64_t password_hashes_verified() const;
 
   // SMTP RCPT: where does mail for `address` go? (syntax error for malformed addresses)
   // Order: exact user; exact alias; sub-address (local+tag -> local as user, then alias);

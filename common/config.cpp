@@ -260,6 +260,7 @@ Result<Config> config_from_table(const toml::table& root, const std::string& pat
     s.integer("max_failures_per_account", a.max_failures_per_account, 1, 1000000);
     s.integer("failure_window", a.failure_window, 1, 86400 * 7);
     s.integer("lockout", a.lockout, 0, 86400 * 7);
+    s.integer("credential_cache_ttl", a.credential_cache_ttl, 0, 3600);
   });
   r.section("limits", [&](Reader& s) {
     auto& l = c.limits;

@@ -45,6 +45,8 @@ struct AuthConfig {
   int max_failures_per_account = 20;
   int failure_window = 900;
   int lockout = 900;
+  // Seconds a verified password may skip argon2id on the next login (0 = always hash).
+  int credential_cache_ttl = 60;
 };
 
 struct LimitsConfig {

@@ -264,6 +264,7 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
   auth::AccountDb::Options account_options;
   account_options.postmaster = config.postmaster;
   account_options.hostname = config.hostname;
+  account_options.verified_cache_ttl = std::chrono::seconds(config.auth.credential_cache_ttl);
   if (config.postmaster.empty())
     spdlog::warn("postmaster is not set: mail to postmaster@<domain> is refused unless a user or "
                  "alias defines it (RFC 5321 4.5.1 requires it to be accepted)");

@@ -21,7 +21,7 @@ struct NameEntry {
   CommandName name;
 };
 
-constexpr std::array<NameEntry, 30> kNames = {{
+constexpr std::array<NameEntry, 32> kNames = {{
     {"CAPABILITY", CommandName::capability}, {"NOOP", CommandName::noop},
     {"LOGOUT", CommandName::logout},         {"ID", CommandName::id},
     {"STARTTLS", CommandName::starttls},     {"AUTHENTICATE", CommandName::authenticate},
@@ -37,6 +37,7 @@ constexpr std::array<NameEntry, 30> kNames = {{
     {"EXPUNGE", CommandName::expunge},       {"SEARCH", CommandName::search},
     {"FETCH", CommandName::fetch},           {"STORE", CommandName::store},
     {"COPY", CommandName::copy},             {"MOVE", CommandName::move},
+    {"SORT", CommandName::sort},             {"THREAD", CommandName::thread},  // RFC 5256
 }};
 
 struct StatusEntry {
@@ -526,6 +527,18 @@ bool parse_args(TokenReader& r, Command& cmd) {
       cmd.args = std::move(*s);
       return r.end();
     }
+    case CommandName::sort: {
+      auto s = detail::parse_sort(r);
+      if (!s) return r.fail(s.error().message);
+      cmd.args = std::move(*s);
+      return r.end();
+    }
+    case CommandName::thread: {
+      auto t = detail::parse_thread(r);
+      if (!t) return r.fail(t.error().message);
+      cmd.args = std::move(*t);
+      return r.end();
+    }
     case CommandName::fetch: return parse_fetch(r, cmd);
     case CommandName::store: return parse_store(r, cmd);
     case CommandName::copy:
@@ -549,6 +562,21 @@ const char* to_string(CommandName name) {
   for (const NameEntry& e : kNames)
     if (e.name == name) return e.wire;
   return "UNKNOWN";
+}
+
+const char* to_string(SortKey key) {
+  switch (key) {
+    case SortKey::arrival: return "ARRIVAL";
+    case SortKey::cc: return "CC";
+    case SortKey::date: return "DATE";
+    case SortKey::from: return "FROM";
+    case SortKey::size: return "SIZE";
+    case SortKey::subject: return "SUBJECT";
+    case SortKey::to: return "TO";
+    case SortKey::display_from: return "DISPLAYFROM";
+    case SortKey::display_to: return "DISPLAYTO";
+  }
+  return "?";
 }
 
 const char* to_string(StatusItem item) {
@@ -589,12 +617,14 @@ Result<Command> parse_command(std::string_view framed, std::optional<std::string
   if (!word) return make_error(Errc::syntax, "Missing command");
   cmd.name = detail::lookup_command_name(*word);
   if (cmd.name == CommandName::unknown && iequals(*word, "UID")) {
-    // uid = "UID" SP (copy / move / fetch / search / store / uid-expunge)
+    // uid = "UID" SP (copy / move / fetch / search / store / uid-expunge); RFC 5256 §5 adds
+    // sort and thread.
     if (!r.consume(' ')) return make_error(Errc::syntax, "Missing UID command");
     auto sub = r.atom();
     CommandName n = sub ? detail::lookup_command_name(*sub) : CommandName::unknown;
     if (n != CommandName::copy && n != CommandName::move && n != CommandName::fetch && n != CommandName::search &&
-        n != CommandName::store && n != CommandName::expunge) {
+        n != CommandName::store && n != CommandName::expunge && n != CommandName::sort &&
+        n != CommandName::thread) {
       if (name_out) *name_out = n;
       return make_error(Errc::syntax, "Unknown UID command");
     }
@@ -743,19 +773,32 @@ struct DebugVisitor {
     }
   }
   void operator()(const UidExpungeArgs& a) { out += " set=" + a.set.to_string(); }
+  void return_opts(const std::optional<SearchReturn>& ro) {
+    if (!ro) return;
+    const SearchReturn& r = *ro;
+    std::vector<std::string> opts;
+    if (r.min) opts.push_back("MIN");
+    if (r.max) opts.push_back("MAX");
+    if (r.all) opts.push_back("ALL");
+    if (r.count) opts.push_back("COUNT");
+    if (r.save) opts.push_back("SAVE");
+    out += " return=(" + join(opts, " ") + ")";
+  }
   void operator()(const SearchArgs& a) {
-    if (a.return_options) {
-      const SearchReturn& r = *a.return_options;
-      std::vector<std::string> opts;
-      if (r.min) opts.push_back("MIN");
-      if (r.max) opts.push_back("MAX");
-      if (r.all) opts.push_back("ALL");
-      if (r.count) opts.push_back("COUNT");
-      if (r.save) opts.push_back("SAVE");
-      out += " return=(" + join(opts, " ") + ")";
-    }
+    return_opts(a.return_options);
     if (a.charset) out += " charset=" + *a.charset;
     out += " " + to_string(a.key);
+  }
+  void operator()(const SortArgs& a) {
+    return_opts(a.return_options);
+    std::vector<std::string> keys;
+    for (const SortCriterion& c : a.criteria) keys.push_back(std::string(c.reverse ? "REVERSE " : "") + to_string(c.key));
+    out += " by=(" + join(keys, " ") + ")";
+    (*this)(a.search);
+  }
+  void operator()(const ThreadArgs& a) {
+    out += " alg=" + a.algorithm;
+    (*this)(a.search);
   }
   void operator()(const FetchArgs& a) {
     std::vector<std::string> items;

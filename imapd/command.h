@@ -27,6 +27,7 @@ enum class CommandName {
   capability, noop, logout, id, starttls, authenticate, login, enable,
   select, examine, create, delete_, rename, subscribe, unsubscribe, list, lsub, namespace_,
   status, append, idle, check, close, unselect, expunge, search, fetch, store, copy, move,
+  sort, thread,
 };
 const char* to_string(CommandName name);  // upper-case wire name, "UNKNOWN" for unknown
 
@@ -169,6 +170,28 @@ struct SearchArgs {
   bool operator==(const SearchArgs&) const = default;
 };
 
+// SORT (RFC 5256 §3, ESORT RFC 5267 §3, DISPLAYFROM/DISPLAYTO RFC 5957).
+enum class SortKey { arrival, cc, date, from, size, subject, to, display_from, display_to };
+const char* to_string(SortKey key);
+struct SortCriterion {
+  SortKey key = SortKey::arrival;
+  bool reverse = false;
+  bool operator==(const SortCriterion&) const = default;
+};
+struct SortArgs {
+  std::optional<SearchReturn> return_options;  // RFC 5267 §3 ESORT; nullopt: "* SORT"
+  std::vector<SortCriterion> criteria;         // at least one
+  SearchArgs search;                           // charset always set (mandatory for SORT)
+  bool operator==(const SortArgs&) const = default;
+};
+
+// THREAD (RFC 5256 §3): algorithm upper-cased as sent (the session refuses unknown ones).
+struct ThreadArgs {
+  std::string algorithm;
+  SearchArgs search;  // charset always set
+  bool operator==(const ThreadArgs&) const = default;
+};
+
 struct FetchArgs {
   SequenceSet set;
   std::vector<FetchItem> items;          // macros ALL/FAST/FULL already expanded
@@ -203,9 +226,11 @@ struct CopyArgs {
 //   RenameArgs RENAME | ListArgs LIST LSUB | StatusArgs STATUS | AppendArgs APPEND
 //   UidExpungeArgs:   UID EXPUNGE (plain EXPUNGE has NoArgs)
 //   SearchArgs SEARCH | FetchArgs FETCH | StoreArgs STORE | CopyArgs COPY MOVE
+//   SortArgs SORT | ThreadArgs THREAD
 using Args = std::variant<NoArgs, UnknownArgs, IdArgs, AuthenticateArgs, LoginArgs, EnableArgs,
                           SelectArgs, MailboxArgs, RenameArgs, ListArgs, StatusArgs, AppendArgs,
-                          UidExpungeArgs, SearchArgs, FetchArgs, StoreArgs, CopyArgs>;
+                          UidExpungeArgs, SearchArgs, FetchArgs, StoreArgs, CopyArgs, SortArgs,
+                          ThreadArgs>;
 
 struct Command {
   std::string tag;

@@ -206,46 +206,15 @@ void Session::Impl::cmd_search(const Command& c) {
   bool modseq_key = uses_modseq(a.key);
   if (modseq_key) enable_condstore();  // RFC 7162 §3.1: SEARCH MODSEQ is enabling
 
-  // SEARCH matches flags, sizes, dates and (parsed) bytes, never the cached metadata.
-  auto snap = backend.store().snapshot_flags(user, sel->name);
-  if (!snap) return store_error(c.tag, snap.error());
-  SearchContext ctx;
-  ctx.max_seq = sel->count();
-  ctx.max_uid = sel->max_uid();
-  std::vector<uint32_t> saved = saved_uids;
-  std::sort(saved.begin(), saved.end());
-  ctx.saved_uids = &saved;
-  ctx.charset = ascii_upper(charset);
-  ctx.now = backend.now();
-  if (!sel->recent.empty()) ctx.is_recent = [s = &*sel](uint32_t uid) { return s->is_recent(uid); };
-
   std::vector<uint32_t> seqs, uids;
   std::vector<uint64_t> modseqs;  // of each match, in order
-  std::string name = sel->name;
-  std::vector<std::pair<uint32_t, std::string>> computed;  // metadata to cache
-  for (size_t i = 0; i < sel->count(); ++i) {
-    const store::MessageInfo* info = find_info(snap->messages, sel->uid_at(i));
-    if (!info) {
-      sel->dirty->store(true);  // expunged elsewhere: see cmd_fetch
-      continue;
-    }
-    uint32_t uid = info->uid;
-    MessageView view(static_cast<uint32_t>(i + 1), *info,
-                     [this, name, uid]() { return backend.store().read_message(user, name, uid); });
-    auto m = search_matches(a.key, view, ctx);
-    if (!m || !*m) continue;
-    seqs.push_back(static_cast<uint32_t>(i + 1));
-    uids.push_back(uid);
-    modseqs.push_back(info->modseq);
-    if (auto blob = view.computed_metadata_blob()) {
-      computed.emplace_back(uid, std::move(*blob));
-      if (computed.size() >= kMetadataBatch) {
-        (void)backend.store().set_cached_metadata(user, name, computed);
-        computed.clear();
-      }
-    }
-  }
-  (void)backend.store().set_cached_metadata(user, name, computed);
+  Status st = for_each_match(a.key, charset, [&](MessageView& view) -> Status {
+    seqs.push_back(view.seq());
+    uids.push_back(view.info().uid);
+    modseqs.push_back(view.info().modseq);
+    return {};
+  });
+  if (!st) return store_error(c.tag, st.error());
   const std::vector<uint32_t>& vals = c.uid ? uids : seqs;
   uint64_t max_modseq = modseqs.empty() ? 0 : *std::max_element(modseqs.begin(), modseqs.end());
 
@@ -291,6 +260,47 @@ void Session::Impl::cmd_search(const Command& c) {
     untagged(line);
   }
   ok(c.tag, c.uid ? "UID SEARCH completed" : "SEARCH completed");
+}
+
+Status Session::Impl::for_each_match(const SearchKey& key, const std::string& charset,
+                                     const std::function<Status(MessageView&)>& on_match) {
+  // SEARCH matches flags, sizes, dates and (parsed) bytes, never the cached metadata.
+  auto snap = backend.store().snapshot_flags(user, sel->name);
+  if (!snap) return snap.error();
+  SearchContext ctx;
+  ctx.max_seq = sel->count();
+  ctx.max_uid = sel->max_uid();
+  std::vector<uint32_t> saved = saved_uids;
+  std::sort(saved.begin(), saved.end());
+  ctx.saved_uids = &saved;
+  ctx.charset = ascii_upper(charset);
+  ctx.now = backend.now();
+  if (!sel->recent.empty()) ctx.is_recent = [s = &*sel](uint32_t uid) { return s->is_recent(uid); };
+
+  std::string name = sel->name;
+  std::vector<std::pair<uint32_t, std::string>> computed;  // metadata to cache
+  for (size_t i = 0; i < sel->count(); ++i) {
+    const store::MessageInfo* info = find_info(snap->messages, sel->uid_at(i));
+    if (!info) {
+      sel->dirty->store(true);  // expunged elsewhere: see cmd_fetch
+      continue;
+    }
+    uint32_t uid = info->uid;
+    MessageView view(static_cast<uint32_t>(i + 1), *info,
+                     [this, name, uid]() { return backend.store().read_message(user, name, uid); });
+    auto m = search_matches(key, view, ctx);
+    if (!m || !*m) continue;
+    if (Status st = on_match(view); !st) return st;
+    if (auto blob = view.computed_metadata_blob()) {
+      computed.emplace_back(uid, std::move(*blob));
+      if (computed.size() >= kMetadataBatch) {
+        (void)backend.store().set_cached_metadata(user, name, computed);
+        computed.clear();
+      }
+    }
+  }
+  (void)backend.store().set_cached_metadata(user, name, computed);
+  return {};
 }
 
 }  // namespace tern::imapd

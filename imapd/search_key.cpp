@@ -183,55 +183,136 @@ bool parse_key(TokenReader& r, SearchKey& out) {
 
 namespace detail {
 
-Result<SearchArgs> parse_search(TokenReader& r) {
-  SearchArgs args;
+namespace {
+
+// search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"
+// (RFC 4731 §3.1); the caller has consumed "RETURN". allow_save: RFC 5182 SAVE.
+bool parse_return_opts(TokenReader& r, SearchReturn& ret, bool allow_save) {
+  if (!r.sp() || !r.expect('(', "expected (")) return false;
+  bool any = false;
+  while (!r.consume(')')) {
+    if (r.keyword("MIN"))
+      ret.min = true;
+    else if (r.keyword("MAX"))
+      ret.max = true;
+    else if (r.keyword("ALL"))
+      ret.all = true;
+    else if (r.keyword("COUNT"))
+      ret.count = true;
+    else if (allow_save && r.keyword("SAVE"))
+      ret.save = true;  // RFC 5182 §2.1
+    else
+      return r.fail("unknown search return option");
+    any = true;
+    if (r.peek() != ')' && !r.sp()) return false;
+  }
+  if (!any) ret.all = true;  // RFC 4731 §3.1: "RETURN ()" is "RETURN (ALL)"
+  return true;
+}
+
+std::optional<std::string> charset_name(TokenReader& r) {
+  // charset = atom / quoted
+  if (r.peek() == '"') return r.quoted();
+  if (auto a = r.atom()) return ascii_upper(*a);
+  return std::nullopt;
+}
+
+// search-key *(SP search-key), ANDed under args.key.
+bool parse_keys(TokenReader& r, SearchArgs& args) {
   args.key.kind = Kind::and_;
-  auto bad = [&]() -> Result<SearchArgs> { return make_error(Errc::syntax, r.error().empty() ? "Syntax error" : r.error()); };
-  if (!r.sp()) return bad();
-  if (r.keyword("RETURN")) {
-    // search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"
-    SearchReturn ret;
-    if (!r.sp() || !r.expect('(', "expected (")) return bad();
-    bool any = false;
-    while (!r.consume(')')) {
-      if (r.keyword("MIN"))
-        ret.min = true;
-      else if (r.keyword("MAX"))
-        ret.max = true;
-      else if (r.keyword("ALL"))
-        ret.all = true;
-      else if (r.keyword("COUNT"))
-        ret.count = true;
-      else if (r.keyword("SAVE"))
-        ret.save = true;  // RFC 5182 §2.1
-      else {
-        r.fail("unknown search return option");
-        return bad();
-      }
-      any = true;
-      if (r.peek() != ')' && !r.sp()) return bad();
-    }
-    if (!any) ret.all = true;  // RFC 4731 §3.1: "RETURN ()" is "RETURN (ALL)"
-    args.return_options = ret;
-    if (!r.sp()) return bad();
-  }
-  if (r.keyword("CHARSET")) {
-    // charset = atom / quoted
-    if (!r.sp()) return bad();
-    std::optional<std::string> cs;
-    if (r.peek() == '"') {
-      cs = r.quoted();
-    } else if (auto a = r.atom()) {
-      cs = std::string(*a);
-    }
-    if (!cs || !r.sp()) return bad();
-    args.charset = ascii_upper(*cs);
-  }
   while (true) {
     args.key.children.emplace_back();
-    if (!parse_key(r, args.key.children.back())) return bad();
-    if (!r.consume(' ')) break;
+    if (!parse_key(r, args.key.children.back())) return false;
+    if (!r.consume(' ')) return true;
   }
+}
+
+template <class T>
+Result<T> syntax_error(const TokenReader& r) {
+  return make_error(Errc::syntax, r.error().empty() ? "Syntax error" : r.error());
+}
+
+}  // namespace
+
+Result<SearchArgs> parse_search(TokenReader& r) {
+  SearchArgs args;
+  if (!r.sp()) return syntax_error<SearchArgs>(r);
+  if (r.keyword("RETURN")) {
+    SearchReturn ret;
+    if (!parse_return_opts(r, ret, true) || !r.sp()) return syntax_error<SearchArgs>(r);
+    args.return_options = ret;
+  }
+  if (r.keyword("CHARSET")) {
+    if (!r.sp()) return syntax_error<SearchArgs>(r);
+    auto cs = charset_name(r);
+    if (!cs || !r.sp()) return syntax_error<SearchArgs>(r);
+    args.charset = ascii_upper(*cs);
+  }
+  if (!parse_keys(r, args)) return syntax_error<SearchArgs>(r);
+  return args;
+}
+
+// RFC 5256 §5: sort = ["UID" SP] "SORT" SP sort-criteria SP search-criteria, where
+// search-criteria = charset 1*(SP search-key) (the charset is not optional here);
+// RFC 5267 §3 puts [SP sort-return-opts] before the criteria.
+Result<SortArgs> parse_sort(TokenReader& r) {
+  SortArgs args;
+  if (!r.sp()) return syntax_error<SortArgs>(r);
+  if (r.keyword("RETURN")) {
+    SearchReturn ret;
+    // RFC 5267 §3 lists MIN MAX ALL COUNT for ESORT; SAVE is not one of them.
+    if (!parse_return_opts(r, ret, false) || !r.sp()) return syntax_error<SortArgs>(r);
+    args.return_options = ret;
+  }
+  // sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"
+  // sort-criterion = ["REVERSE" SP] sort-key
+  if (!r.expect('(', "expected (")) return syntax_error<SortArgs>(r);
+  static constexpr std::pair<const char*, SortKey> kSortKeys[] = {
+      {"ARRIVAL", SortKey::arrival}, {"CC", SortKey::cc},           {"DATE", SortKey::date},
+      {"FROM", SortKey::from},       {"SIZE", SortKey::size},       {"SUBJECT", SortKey::subject},
+      {"TO", SortKey::to},           {"DISPLAYFROM", SortKey::display_from},  // RFC 5957 §4
+      {"DISPLAYTO", SortKey::display_to}};
+  while (true) {
+    SortCriterion c;
+    if (r.keyword("REVERSE")) {
+      c.reverse = true;
+      if (!r.sp()) return syntax_error<SortArgs>(r);
+    }
+    bool found = false;
+    for (const auto& [wire, key] : kSortKeys) {
+      if (r.keyword(wire)) {
+        c.key = key;
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      r.fail("unknown sort key");
+      return syntax_error<SortArgs>(r);
+    }
+    args.criteria.push_back(c);
+    if (r.consume(')')) break;
+    if (!r.sp()) return syntax_error<SortArgs>(r);
+  }
+  if (!r.sp()) return syntax_error<SortArgs>(r);
+  auto cs = charset_name(r);
+  if (!cs || !r.sp()) return syntax_error<SortArgs>(r);
+  args.search.charset = ascii_upper(*cs);
+  if (!parse_keys(r, args.search)) return syntax_error<SortArgs>(r);
+  return args;
+}
+
+// RFC 5256 §5: thread = ["UID" SP] "THREAD" SP thread-alg SP search-criteria
+Result<ThreadArgs> parse_thread(TokenReader& r) {
+  ThreadArgs args;
+  if (!r.sp()) return syntax_error<ThreadArgs>(r);
+  auto alg = r.atom();
+  if (!alg || !r.sp()) return syntax_error<ThreadArgs>(r);
+  args.algorithm = ascii_upper(*alg);
+  auto cs = charset_name(r);
+  if (!cs || !r.sp()) return syntax_error<ThreadArgs>(r);
+  args.search.charset = ascii_upper(*cs);
+  if (!parse_keys(r, args.search)) return syntax_error<ThreadArgs>(r);
   return args;
 }
 

@@ -80,6 +80,8 @@ const CommandSpec kCommands[] = {
     {CommandName::unselect, kSE, [](Session::Impl& s, const Command& c) { s.cmd_close(c, false); }},
     {CommandName::expunge, kSE, [](Session::Impl& s, const Command& c) { s.cmd_expunge(c); }},
     {CommandName::search, kSE, [](Session::Impl& s, const Command& c) { s.cmd_search(c); }},
+    {CommandName::sort, kSE, [](Session::Impl& s, const Command& c) { s.cmd_sort(c); }},
+    {CommandName::thread, kSE, [](Session::Impl& s, const Command& c) { s.cmd_thread(c); }},
     {CommandName::fetch, kSE, [](Session::Impl& s, const Command& c) { s.cmd_fetch(c); }},
     {CommandName::store, kSE, [](Session::Impl& s, const Command& c) { s.cmd_store(c); }},
     {CommandName::copy, kSE, [](Session::Impl& s, const Command& c) { s.cmd_copy(c, false); }},
@@ -103,7 +105,7 @@ std::string Session::Impl::capabilities() const {
   }
   caps +=
       " LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE CREATE-SPECIAL-USE"
-      " WITHIN PREVIEW"
+      " WITHIN PREVIEW SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
       " LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH SEARCHRES CONDSTORE QRESYNC QUOTA"
       " QUOTA=RES-STORAGE UTF8=ACCEPT BINARY APPENDLIMIT=" +
       std::to_string(settings.max_literal_size);
@@ -232,9 +234,11 @@ void Session::Impl::execute(const Command& cmd) {
     spec->run(*this, cmd);
     if (sel && mode == Mode::commands && state == State::selected) {
       // RFC 9051 §7.5.1: no EXPUNGE while responding to FETCH, STORE or SEARCH (the UID
-      // forms are different commands and may carry them).
+      // forms are different commands and may carry them); RFC 5256 §3/§4 extend this to
+      // SORT and THREAD, whose numbers would shift.
       bool allow = cmd.uid || (cmd.name != CommandName::fetch && cmd.name != CommandName::store &&
-                               cmd.name != CommandName::search);
+                               cmd.name != CommandName::search && cmd.name != CommandName::sort &&
+                               cmd.name != CommandName::thread);
       sync(allow);
     }
   }

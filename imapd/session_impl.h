@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 
 #include "auth/sasl.h"
 #include "imapd/imap_parser.h"
+#include "imapd/message_view.h"
 #include "imapd/response_writer.h"
 #include "imapd/session.h"
 #include "imapd/uid_map.h"
@@ -195,6 +197,15 @@ struct Session::Impl {
   // ---- commands_fetch.cpp ----
   void cmd_fetch(const Command& c);
   void cmd_search(const Command& c);
+  // The SEARCH evaluation shared with SORT/THREAD: calls on_match for every message of the
+  // selected mailbox that matches, in sequence order (the view may load metadata or bytes;
+  // metadata it computes is cached in the index). charset is validated by the caller.
+  Status for_each_match(const SearchKey& key, const std::string& charset,
+                        const std::function<Status(MessageView&)>& on_match);
+
+  // ---- commands_sort.cpp ----
+  void cmd_sort(const Command& c);
+  void cmd_thread(const Command& c);
 
   // ---- session_sync.cpp ----
   // Selected-mailbox messages named by a set: indexes into sel->uids, ascending. Errors:

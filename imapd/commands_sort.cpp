@@ -1,0 +1,118 @@
+// SORT / UID SORT and THREAD / UID THREAD (RFC 5256), ESORT (RFC 5267 §3), DISPLAYFROM /
+// DISPLAYTO (RFC 5957). The messages are chosen by the SEARCH evaluation (for_each_match);
+// keys come from the cached ENVELOPE (imapd/sort.h), so SORT reads no message bytes once the
+// metadata is cached. THREAD=REFERENCES reads each matching message for its References field.
+#include <algorithm>
+
+#include "common/strings.h"
+#include "imapd/session_impl.h"
+#include "imapd/sort.h"
+
+namespace tern::imapd {
+
+namespace {
+
+bool uses_modseq(const SearchKey& k) {
+  if (k.kind == SearchKey::Kind::modseq) return true;
+  for (const auto& c : k.children)
+    if (uses_modseq(c)) return true;
+  return false;
+}
+
+// RFC 5267 §3: ALL lists the numbers in sort order; a range only stands for an ascending run
+// of consecutive numbers, so the order survives.
+std::string ordered_set(const std::vector<uint32_t>& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size();) {
+    size_t j = i;
+    while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
+    if (!out.empty()) out += ',';
+    out += std::to_string(v[i]);
+    if (j > i) out += ":" + std::to_string(v[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+void Session::Impl::cmd_sort(const Command& c) {
+  const auto& a = c.as<SortArgs>();
+  const std::string& charset = *a.search.charset;
+  // RFC 5256 §3: US-ASCII and UTF-8 are required; others get NO [BADCHARSET].
+  if (!iequals(charset, "UTF-8") && !iequals(charset, "US-ASCII"))
+    return no(c.tag, "Unsupported charset", ResponseCode{code::BadCharset, "(US-ASCII UTF-8)"});
+  bool modseq_key = uses_modseq(a.search.key);
+  if (modseq_key) enable_condstore();  // RFC 7162 §3.1: SORT with MODSEQ is enabling
+
+  std::vector<MessageKeys> keys;
+  std::vector<uint64_t> modseqs;
+  Status st = for_each_match(a.search.key, charset, [&](MessageView& view) -> Status {
+    EnvelopeKeys env;
+    if (auto meta = view.metadata())
+      if (auto parsed = parse_envelope((*meta)->envelope)) env = std::move(*parsed);
+    keys.push_back(make_keys(view.seq(), view.info().uid, view.info().size, view.info().internal_date, env,
+                             std::nullopt));
+    modseqs.push_back(view.info().modseq);
+    return {};
+  });
+  if (!st) return store_error(c.tag, st.error());
+  std::vector<uint32_t> vals;
+  for (size_t i : sort_order(keys, a.criteria)) vals.push_back(c.uid ? keys[i].uid : keys[i].seq);
+  uint64_t max_modseq = modseqs.empty() ? 0 : *std::max_element(modseqs.begin(), modseqs.end());
+
+  if (a.return_options) {
+    // RFC 5267 §3: ESORT answers with ESEARCH; MIN/MAX are the first/last in sort order.
+    SearchReturn ret = *a.return_options;
+    std::string line = "ESEARCH (TAG ";
+    write_string(line, c.tag, wopt());
+    line += ")";
+    if (c.uid) line += " UID";
+    if (ret.min && !vals.empty()) line += " MIN " + std::to_string(vals.front());
+    if (ret.max && !vals.empty()) line += " MAX " + std::to_string(vals.back());
+    if (ret.all && !vals.empty()) line += " ALL " + ordered_set(vals);
+    if (ret.count) line += " COUNT " + std::to_string(vals.size());
+    if (modseq_key && !vals.empty()) line += " MODSEQ " + std::to_string(max_modseq);
+    untagged(line);
+  } else {
+    std::string line = "SORT";
+    for (uint32_t v : vals) line += " " + std::to_string(v);
+    // RFC 7162 §3.1.5 applies to SORT as to SEARCH.
+    if (modseq_key && !vals.empty()) line += " (MODSEQ " + std::to_string(max_modseq) + ")";
+    untagged(line);
+  }
+  ok(c.tag, c.uid ? "UID SORT completed" : "SORT completed");
+}
+
+void Session::Impl::cmd_thread(const Command& c) {
+  const auto& a = c.as<ThreadArgs>();
+  bool references = a.algorithm == "REFERENCES";
+  if (!references && a.algorithm != "ORDEREDSUBJECT") return bad(c.tag, "Unknown thread algorithm");
+  const std::string& charset = *a.search.charset;
+  if (!iequals(charset, "UTF-8") && !iequals(charset, "US-ASCII"))
+    return no(c.tag, "Unsupported charset", ResponseCode{code::BadCharset, "(US-ASCII UTF-8)"});
+  if (uses_modseq(a.search.key)) enable_condstore();
+
+  std::vector<MessageKeys> keys;
+  Status st = for_each_match(a.search.key, charset, [&](MessageView& view) -> Status {
+    EnvelopeKeys env;
+    if (auto meta = view.metadata())
+      if (auto parsed = parse_envelope((*meta)->envelope)) env = std::move(*parsed);
+    std::optional<std::string> refs;
+    if (references) {
+      // The envelope has In-Reply-To but not References (RFC 5256 §4 REFERENCES step 1). A
+      // message expunged meanwhile (file gone) is threaded by its envelope alone, as FETCH
+      // still answers for it (RFC 2180 §4.1).
+      if (auto p = view.parsed())
+        if (const mime::HeaderField* f = (*p)->root().header("References")) refs = f->value;
+    }
+    keys.push_back(make_keys(view.seq(), view.info().uid, view.info().size, view.info().internal_date, env, refs));
+    return {};
+  });
+  if (!st) return store_error(c.tag, st.error());
+  std::string tree = references ? thread_references(keys, c.uid) : thread_orderedsubject(keys, c.uid);
+  untagged(tree.empty() ? "THREAD" : "THREAD " + tree);
+  ok(c.tag, c.uid ? "UID THREAD completed" : "THREAD completed");
+}
+
+}  // namespace tern::imapd
