@@ -21,12 +21,23 @@ enum class Errc { syntax, refused, temporary, not_found, exists, over_quota, int
 
 const char* to_string(Errc code);
 
+// Why a storage operation failed, where the caller acts on the difference: a full disk
+// releases the store's reserve file (store/free_space.h), a busy lock is worth retrying, an
+// I/O error is not. Most errors leave it `unspecified`; the code alone decides the answer.
+enum class Cause { unspecified, busy, no_space, io };
+
 struct Error {
   Errc code = Errc::internal;
   std::string message;
+  Cause cause = Cause::unspecified;
 };
 
-inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(Errc code, std::string message) {
+  return Error{code, std::move(message), Cause::unspecified};
+}
+inline Error make_error(Errc code, std::string message, Cause cause) {
+  return Error{code, std::move(message), cause};
+}
 
 template <class T>
 class [[nodiscard]] Result {

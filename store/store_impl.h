@@ -108,7 +108,9 @@ auto guarded(F&& f) -> Result<decltype(f())> {
   try {
     return f();
   } catch (const StoreError& e) {
-    return make_error(e.code, e.what());
+    return e.error;
+  } catch (const sqlite::Failure& e) {
+    return e.error;
   } catch (const std::exception& e) {
     return make_error(Errc::internal, e.what());
   }
@@ -119,7 +121,9 @@ Status guarded_status(F&& f) {
     f();
     return {};
   } catch (const StoreError& e) {
-    return make_error(e.code, e.what());
+    return e.error;
+  } catch (const sqlite::Failure& e) {
+    return e.error;
   } catch (const std::exception& e) {
     return make_error(Errc::internal, e.what());
   }
