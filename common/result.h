@@ -10,6 +10,7 @@
 //   internal    -> our bug or an I/O failure; logged in detail, the peer sees a generic text
 #pragma once
 
+#include <exception>
 #include <optional>
 #include <string>
 #include <utility>
@@ -77,5 +78,22 @@ class [[nodiscard]] Result<void> {
 };
 
 using Status = Result<void>;
+
+// Modules whose internals throw (store/, relay/, sqlite/'s throwing half) carry an Error as a
+// Failure and turn it back into a value at each public function: none crosses a module's API.
+struct Failure : std::exception {
+  explicit Failure(Error e) : error(std::move(e)) {}
+  const char* what() const noexcept override { return error.message.c_str(); }
+  Error error;
+};
+// Unwraps a value, throwing its error as a Failure.
+inline void check(const Status& s) {
+  if (!s.ok()) throw Failure(s.error());
+}
+template <class T>
+T check(Result<T> r) {
+  if (!r.ok()) throw Failure(r.error());
+  return std::move(r).value();
+}
 
 }  // namespace tern

@@ -1,6 +1,6 @@
 // QueueStore: message files + queue.db (see relay/queue.h for the durability contract).
-// Internally file errors are thrown as QueueFailure and SQLite's as sqlite::Failure (sqlite/),
-// and turned into Error values at each public function; none escape.
+// Internally file and SQLite errors are thrown as tern::Failure and turned back into Error
+// values at each public function; none escape.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,13 +31,7 @@ const char* to_string(RcptState state) {
 
 namespace {
 
-struct QueueFailure {
-  Error error;
-};
-
-[[noreturn]] void fail(Errc code, std::string message) {
-  throw QueueFailure{make_error(code, std::move(message))};
-}
+[[noreturn]] void fail(Errc code, std::string message) { throw Failure(make_error(code, std::move(message))); }
 
 RcptState state_from(std::string_view s) {
   if (s == "deferred") return RcptState::deferred;
@@ -120,10 +114,6 @@ QueuedRecipient recipient_from(const Stmt& s, int base) {
 
 std::string sys_text(int e) { return std::strerror(e); }
 
-// FileOps errors come as values; inside the queue they are thrown (QueueFailure) like the rest.
-void check_io(const Status& st) {
-  if (!st.ok()) fail(st.error().code, st.error().message);
-}
 
 std::string domain_of(std::string_view address) {
   size_t at = address.rfind('@');
@@ -161,9 +151,7 @@ struct QueueStore::Impl {
   auto guarded(F&& f) const -> decltype(f()) {
     try {
       return f();
-    } catch (const QueueFailure& e) {
-      return e.error;
-    } catch (const sqlite::Failure& e) {
+    } catch (const Failure& e) {
       return e.error;
     } catch (const std::exception& e) {
       return make_error(Errc::internal, std::string("queue: ") + e.what());
@@ -173,7 +161,7 @@ struct QueueStore::Impl {
   void commit_batch(const std::vector<PendingEnqueue*>& batch) {
     // Why: one directory fsync makes every rename of the batch durable before rows exist.
     // Not retried on failure: the entries may be lost, so the whole batch is refused.
-    check_io(fops->fsync_dir(dir));
+    check(fops->fsync_dir(dir));
     std::lock_guard lock(db_mu);
     sqlite::CheckedTransaction txn(*db);
     Stmt msg(*db,
@@ -275,10 +263,10 @@ Result<std::string> QueueStore::enqueue(const Envelope& envelope, std::string_vi
     std::string tmp = m.dir + "/tmp." + me.id;
     // Why fsync: the bytes must be on disk before the rename makes the file visible under its
     // name (a failed write or fsync removes the file: never retried as if it were safe).
-    check_io(m.fops->write_file_synced(tmp, bytes, now));
+    check(m.fops->write_file_synced(tmp, bytes, now));
     if (auto st = m.fops->rename(tmp, final_path); !st.ok()) {
       (void)m.fops->unlink(tmp);
-      check_io(st);
+      check(st);
     }
     return {};
   });

@@ -72,6 +72,12 @@ Status Connection::try_exec(std::string_view sql) {
 
 Stmt Connection::prepare(std::string_view sql) { return Stmt(*this, sql); }
 
+Status Connection::try_checkpoint_truncate() {
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  if (rc == SQLITE_OK) return {};
+  return error(rc, "checkpoint");
+}
+
 int Connection::borrow(std::string_view sql, sqlite3_stmt** out, Entry** entry) {
   *entry = nullptr;
   auto it = cache_.find(sql);
@@ -184,7 +190,7 @@ std::string Stmt::blob(int col) const {
 
 Transaction::Transaction(Connection& conn, Mode mode) : conn_(conn) {
   auto st = conn.prepare(mode == Mode::immediate ? "BEGIN IMMEDIATE" : "BEGIN");
-  begun_ = st.try_run();
+  begun_ = st.try_run("begin");
 }
 
 Transaction::~Transaction() {
@@ -194,7 +200,7 @@ Transaction::~Transaction() {
 
 Status Transaction::try_commit() {
   done_ = true;
-  Status s = conn_.prepare("COMMIT").try_run();
+  Status s = conn_.prepare("COMMIT").try_run("commit");
   // A COMMIT that could not write its WAL frames may leave the transaction open: end it.
   if (!s.ok() && conn_.in_transaction()) (void)conn_.prepare("ROLLBACK").try_run();
   return s;

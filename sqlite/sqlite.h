@@ -11,9 +11,8 @@
 //   exists, anything else -> internal.
 //
 // Two ways to receive those errors, one convention: the try_* functions return them as
-// values; step()/run()/check() throw them as sqlite::Failure, for modules whose internals
-// throw and convert at their public functions (store/, relay/). No Failure crosses a module's
-// public API.
+// values; step()/run()/exec()/commit() throw them as tern::Failure (common/result.h), for
+// modules whose internals throw and convert at their public functions (store/, relay/).
 //
 // Threading: a Connection (and its cache) is used by one thread at a time; callers that
 // share one hold their own lock.
@@ -22,7 +21,6 @@
 #include <sqlite3.h>
 
 #include <cstdint>
-#include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -36,20 +34,6 @@ namespace tern::sqlite {
 // `db` (may be null) gives SQLite's message for the connection's last error.
 Error to_error(int rc, std::string_view label, std::string_view what, sqlite3* db = nullptr);
 
-// A mapped error, thrown by the throwing half of the API.
-struct Failure : std::exception {
-  explicit Failure(Error e) : error(std::move(e)) {}
-  const char* what() const noexcept override { return error.message.c_str(); }
-  Error error;
-};
-inline void check(const Status& s) {
-  if (!s.ok()) throw Failure(s.error());
-}
-template <class T>
-T check(Result<T> r) {
-  if (!r.ok()) throw Failure(r.error());
-  return std::move(r).value();
-}
 
 struct OpenOptions {
   std::string label;               // for messages; defaults to the file name
@@ -81,6 +65,10 @@ class Connection {
   void exec(std::string_view sql) { check(try_exec(sql)); }
   // A statement from the cache (see Stmt).
   Stmt prepare(std::string_view sql);
+
+  // Checkpoints the whole WAL into the database and truncates it to zero bytes. A reader or
+  // another process's writer in the way leaves a partial checkpoint: Cause::busy.
+  Status try_checkpoint_truncate();
 
   int64_t changes() const { return sqlite3_changes64(db_); }
   bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }

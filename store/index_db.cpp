@@ -77,7 +77,7 @@ void Db::open_reader(const std::string& path) {
   sqlite::OpenOptions options;
   options.label = "index.db (reader)";
   options.read_only = true;
-  conn_ = sqlite::check(sqlite::Connection::open(path, options));
+  conn_ = check(sqlite::Connection::open(path, options));
 }
 
 void Db::open(const std::string& path) {
@@ -86,7 +86,7 @@ void Db::open(const std::string& path) {
   sqlite::OpenOptions options;
   options.label = "index.db";
   options.wal_full_sync = false;
-  conn_ = sqlite::check(sqlite::Connection::open(path, options));
+  conn_ = check(sqlite::Connection::open(path, options));
   // Into a new file only, before the schema exists: the staged copies free about a page per
   // KiB of mail within a sync round, and compact() gives those pages back to the file system
   // instead of leaving index.db at its high-water mark (issue 20: 11 MB of free pages for
@@ -137,11 +137,10 @@ void Db::compact(int busy_ms) {
   Status vacuum = conn_->try_exec("PRAGMA incremental_vacuum");
   // TRUNCATE: checkpoint everything, then cut the WAL to zero bytes. SQLITE_BUSY (a reader
   // or ternctl's writer in the way) leaves a partial checkpoint, which is harmless.
-  int rc = sqlite3_wal_checkpoint_v2(conn_->handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  Status checkpoint = conn_->try_checkpoint_truncate();
   conn_->set_busy_timeout(10000);
-  if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
-    throw sqlite::Failure(conn_->error(rc, "checkpoint"));
-  sqlite::check(vacuum);
+  if (!checkpoint && checkpoint.error().cause != Cause::busy) throw Failure(checkpoint.error());
+  check(vacuum);
 }
 
 void Db::enable_auto_vacuum() {

@@ -1,12 +1,11 @@
-// Private to store/: the index database (schema, migrations, upkeep) over sqlite/, and the
-// store's internal failure convention: failures throw (detail::StoreError for the store's
-// own, sqlite::Failure from sqlite/), and the public Store functions convert them to a
-// Status (guarded() in store_impl.h); nothing here is visible outside store/.
+// Private to store/: the index database (schema, migrations, upkeep) over sqlite/. Inside the
+// store failures are thrown as tern::Failure (the store's own through fail() and check(),
+// SQLite's from sqlite/), and the public Store functions convert them to a Status (guarded()
+// in store_impl.h); nothing here is visible outside store/.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -15,31 +14,19 @@
 
 namespace tern::store::detail {
 
-// The store's own failures (names, FileOps, state), thrown with the Error they carry.
-struct StoreError : std::runtime_error {
-  explicit StoreError(Error e) : std::runtime_error(e.message), error(std::move(e)) {}
-  Error error;
-};
 // Whether an error from FileOps or SQLite says the file system is full (ENOSPC, EDQUOT,
 // SQLITE_FULL): see free_space.h.
 inline bool is_no_space(const Error& e) { return e.cause == Cause::no_space; }
 [[noreturn]] inline void fail(Errc code, const std::string& message) {
-  throw StoreError(make_error(code, message));
+  throw Failure(make_error(code, message));
 }
 // Unwraps a Status/Result from helpers that return values (names, FileOps).
-inline void check(const Status& s) {
-  if (!s.ok()) throw StoreError(s.error());
-}
-template <class T>
-T check(Result<T> r) {
-  if (!r.ok()) throw StoreError(r.error());
-  return std::move(r).value();
-}
+using tern::check;
 
 using sqlite::Stmt;
 
 // index.db: one connection (sqlite/ for statements, transactions and errors) with the
-// index's schema, migrations and upkeep. Failures throw (sqlite::Failure or StoreError).
+// index's schema, migrations and upkeep. Failures throw (tern::Failure).
 class Db {
  public:
   // Opens or creates the file, sets WAL, synchronous=FULL, busy_timeout and the schema.

@@ -111,6 +111,26 @@ TEST_F(SqliteTest, HandedBackStatementHoldsNoReadTransaction) {
   EXPECT_EQ(sqlite3_wal_checkpoint_v2(b->handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, &done), SQLITE_OK);
 }
 
+TEST_F(SqliteTest, CheckpointTruncatesTheWalOrSaysBusy) {
+  auto a = open();
+  a->exec("CREATE TABLE t(k); INSERT INTO t VALUES(1)");
+  ASSERT_GT(std::filesystem::file_size(path_ + "-wal"), 0u);
+  ASSERT_TRUE(a->try_checkpoint_truncate().ok());
+  EXPECT_EQ(std::filesystem::file_size(path_ + "-wal"), 0u);
+  // A reader inside a read transaction on a newer frame keeps the WAL from being reset.
+  a->exec("INSERT INTO t VALUES(2)");
+  OpenOptions o;
+  o.busy_timeout_ms = 0;
+  auto b = open(o);
+  Transaction reading(*b, Transaction::Mode::deferred);
+  auto st = b->prepare("SELECT COUNT(*) FROM t");
+  ASSERT_TRUE(st.step());
+  a->set_busy_timeout(0);
+  Status s = a->try_checkpoint_truncate();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().cause, Cause::busy);
+}
+
 TEST_F(SqliteTest, BindByIndexThenInOrder) {
   auto c = open();
   auto st = c->prepare("SELECT ?1 || ?2 || ?3");
@@ -154,7 +174,7 @@ TEST_F(SqliteTest, BusyWriterMapsToTemporaryBusy) {
   ASSERT_FALSE(second.begun().ok());
   EXPECT_EQ(second.begun().error().code, Errc::temporary);
   EXPECT_EQ(second.begun().error().cause, Cause::busy);
-  EXPECT_THROW(CheckedTransaction third(*b), Failure);
+  EXPECT_THROW(CheckedTransaction third(*b), tern::Failure);
 }
 
 TEST_F(SqliteTest, FullDatabaseMapsToTemporaryNoSpace) {
@@ -196,7 +216,7 @@ TEST_F(SqliteTest, ThrowingHalfCarriesTheSameError) {
   try {
     c->prepare("INSERT INTO missing VALUES(1)").run();
     FAIL() << "no throw";
-  } catch (const Failure& f) {
+  } catch (const tern::Failure& f) {
     EXPECT_EQ(f.error.code, Errc::internal);
     EXPECT_NE(std::string(f.what()).find("no such table"), std::string::npos) << f.what();
   }
