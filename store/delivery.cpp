@@ -16,8 +16,6 @@
 
 namespace tern::store {
 
-using detail::check;
-using detail::fail;
 using detail::PendingDelivery;
 using StagedKey = Store::Impl::StagedKey;
 

@@ -11,11 +11,6 @@ namespace fs = std::filesystem;
 
 namespace tern::store {
 
-using detail::check;
-using detail::fail;
-using detail::MailboxRow;
-using detail::UserName;
-
 Result<std::vector<MailboxStatus>> Store::list_mailboxes(std::string_view user) {
   return detail::guarded([&] {
     auto u = check(detail::canonical_user(user));

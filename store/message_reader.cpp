@@ -15,8 +15,6 @@
 
 namespace tern::store {
 
-using detail::check;
-
 namespace {
 
 constexpr const char* kAllFiles =

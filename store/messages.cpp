@@ -17,10 +17,6 @@ namespace fs = std::filesystem;
 
 namespace tern::store {
 
-using detail::check;
-using detail::fail;
-using detail::MailboxRow;
-using detail::UserName;
 using detail::sorted_unique;
 
 std::vector<uint32_t> detail::sorted_unique(std::vector<uint32_t> uids) {

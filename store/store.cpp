@@ -21,11 +21,6 @@ namespace fs = std::filesystem;
 
 namespace tern::store {
 
-using detail::check;
-using detail::fail;
-using detail::MailboxRow;
-using detail::UserName;
-
 namespace {
 
 struct DefaultFolder {

@@ -331,4 +331,10 @@ struct Store::Impl {
   void notify(const std::vector<int64_t>& mailbox_ids);
 };
 
+// The helpers and rows every store/*.cpp names unqualified.
+using detail::check;
+using detail::fail;
+using detail::MailboxRow;
+using detail::UserName;
+
 }  // namespace tern::store
