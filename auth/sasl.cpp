@@ -1,5 +1,6 @@
 #include "auth/sasl.h"
 
+#include "common/codec.h"
 #include "common/strings.h"
 
 namespace tern::auth {
@@ -20,6 +21,7 @@ std::string_view drop_line_end(std::string_view s) {
 const char* to_string(SaslErrorKind kind) {
   switch (kind) {
     case SaslErrorKind::unknown_mechanism: return "unknown-mechanism";
+    case SaslErrorKind::bad_base64: return "bad-base64";
     case SaslErrorKind::malformed: return "malformed";
     case SaslErrorKind::too_long: return "too-long";
     case SaslErrorKind::authzid_mismatch: return "authzid-mismatch";
@@ -29,16 +31,19 @@ const char* to_string(SaslErrorKind kind) {
   return "unknown";
 }
 
-SaslStep SaslExchange::fail(SaslErrorKind kind, std::string message) {
+void SaslExchange::reset() {
   state_ = State::idle;
   login_user_.clear();
+}
+
+SaslStep SaslExchange::fail(SaslErrorKind kind, std::string message) {
+  reset();
   return SaslError{kind, std::move(message)};
 }
 
 SaslStep SaslExchange::start(std::string_view mechanism,
                              std::optional<std::string_view> initial_response) {
-  state_ = State::idle;
-  login_user_.clear();
+  reset();
   if (iequals(mechanism, "PLAIN")) {
     if (!initial_response) {
       // RFC 4954 §4: no initial response, so the server sends an empty challenge.
@@ -63,11 +68,10 @@ SaslStep SaslExchange::step(std::string_view client_line) {
   // RFC 4954 §4: a client line of "*" cancels the exchange.
   if (line == "*") return fail(SaslErrorKind::cancelled, "authentication cancelled");
   if (line.size() > kSaslMaxLine) return fail(SaslErrorKind::too_long, "response too long");
-  std::optional<std::string> decoded;
-  // RFC 4954 §4: "=" is an empty initial response (also accepted on later lines).
-  if (line == "=") decoded = std::string();
-  else decoded = base64_decode(line);
-  if (!decoded) return fail(SaslErrorKind::malformed, "invalid base64");
+  // RFC 4954 §4, RFC 5034 §4: "=" is an empty initial response (also accepted on later
+  // lines, where an empty line means the same).
+  Result<std::string> decoded = line == "=" ? Result<std::string>(std::string()) : base64_decode(line);
+  if (!decoded) return fail(SaslErrorKind::bad_base64, "invalid base64");
 
   switch (state_) {
     case State::plain_wait: return plain(*decoded);
@@ -84,9 +88,8 @@ SaslStep SaslExchange::step(std::string_view client_line) {
       if (decoded->size() > kSaslMaxField) return fail(SaslErrorKind::too_long, "password too long");
       if (decoded->find('\0') != std::string::npos)
         return fail(SaslErrorKind::malformed, "NUL in password");
-      SaslCredentials creds{std::move(login_user_), std::move(*decoded)};
-      state_ = State::idle;
-      login_user_.clear();
+      SaslCredentials creds{std::move(login_user_), std::move(*decoded), "LOGIN"};
+      reset();
       return creds;
     }
     case State::idle: break;
@@ -115,8 +118,8 @@ SaslStep SaslExchange::plain(std::string_view msg) {
   // authorisation: authzid must be empty or name the authenticating user.
   if (!authzid.empty() && !iequals(authzid, authcid))
     return fail(SaslErrorKind::authzid_mismatch, "authorization identity differs from user");
-  SaslCredentials creds{std::string(authcid), std::string(passwd)};
-  state_ = State::idle;
+  SaslCredentials creds{std::string(authcid), std::string(passwd), "PLAIN"};
+  reset();
   return creds;
 }
 

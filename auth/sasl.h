@@ -1,4 +1,6 @@
-// SASL decoding shared by smtpd/, imapd/ and pop3d/: pure and sans-I/O.
+// The server side of SASL for every front end (smtpd/, pop3d/, imapd/): pure and sans-I/O,
+// built as its own library (tern_sasl) with no SQLite or account dependency, so the protocol
+// libraries link it without linking the account database.
 //
 // A SaslExchange turns the client's base64 lines into credentials. It never checks a
 // password: the session hands the credentials to the daemon, which runs the (blocking)
@@ -6,8 +8,10 @@
 // finishes (start() resets it).
 //
 // Mechanisms: PLAIN (RFC 4616) and LOGIN (draft-murchison-sasl-login, the de-facto one).
-// The protocol framing ("334 ", "+ ", the "*" cancel line) is the caller's except that
-// step("*") reports cancellation (RFC 4954 §4, RFC 9051 §6.2.2, RFC 5034 §4).
+// The protocol framing ("334 " / "+ " continuation lines, reply codes, line length limits of
+// the transport) is the caller's; the exchange owns the mechanism rules: the "*" cancel line
+// and the "=" empty response (RFC 4954 §4, RFC 5034 §4, RFC 9051 §6.2.2), PLAIN's authzid
+// rules and field caps (RFC 4616 §2), LOGIN's prompts.
 #pragma once
 
 #include <cstddef>
@@ -28,11 +32,13 @@ struct SaslChallenge {
 struct SaslCredentials {
   std::string user;
   std::string password;
+  std::string mechanism;  // "PLAIN" or "LOGIN", for the log line and Authentication-Results
 };
 
 enum class SaslErrorKind {
   unknown_mechanism,  // SMTP 504 5.5.4, IMAP NO/BAD
-  malformed,          // bad base64, missing NULs, empty fields (SMTP 501 5.5.2)
+  bad_base64,         // the response is not base64 (RFC 4648 §4) (SMTP 501 5.5.2)
+  malformed,          // missing NULs, empty fields, NUL in a LOGIN field (SMTP 501 5.5.2)
   too_long,           // a line or field over the limits below (SMTP 500 5.5.6)
   authzid_mismatch,   // PLAIN authzid names someone else: no proxy logins (SMTP 535 5.7.8)
   cancelled,          // the client sent "*" (SMTP 501 5.0.0)
@@ -61,8 +67,10 @@ class SaslExchange {
   // One client line without CRLF (a trailing CR/LF is tolerated and dropped).
   SaslStep step(std::string_view client_line);
   bool in_progress() const { return state_ != State::idle; }
+  // Abandons a running exchange (the session ended it, e.g. an overlong line).
+  void reset();
 
-  // "PLAIN LOGIN": what EHLO/CAPABILITY advertise.
+  // "PLAIN LOGIN": what EHLO AUTH, CAPABILITY AUTH= and CAPA SASL advertise, in this order.
   static std::string_view mechanisms() { return "PLAIN LOGIN"; }
 
  private:

@@ -1,5 +1,6 @@
 // DKIM-Signature and key record parsing (RFC 6376 §3.5, §3.6.1, §6.1.1; RFC 8463 §4).
 #include "authn/dkim.h"
+#include "common/codec.h"
 #include "common/strings.h"
 
 namespace tern::authn {
@@ -166,12 +167,10 @@ Result<DkimKeyRecord> parse_dkim_key(std::string_view txt) {
       key.flags = colon_list(t.value);
     } else if (t.name == "p") {
       has_p = true;
-      std::string b64 = strip_fws(t.value);
-      if (!b64.empty()) {
-        auto raw = base64_decode(b64);
-        if (!raw || raw->empty()) return bad("key p= is not base64");
-        key.public_key = std::move(*raw);
-      }
+      // RFC 6376 §3.6.1: p= is base64 with FWS allowed; empty means a revoked key.
+      auto raw = base64_decode_fws(t.value);
+      if (!raw) return bad("key p= is not base64");
+      key.public_key = std::move(*raw);
     }
   }
   if (!has_p) return bad("key record without p=");

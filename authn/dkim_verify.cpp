@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "authn/dkim.h"
+#include "common/codec.h"
 #include "common/strings.h"
 
 namespace tern::authn {

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "common/codec.h"
+
 namespace tern::authn {
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
@@ -44,11 +46,10 @@ std::string IpAddress::reverse_name() const {
     for (int i = 3; i >= 0; --i) out += std::to_string(bytes[i]) + ".";
     return out + "in-addr.arpa";
   }
-  static const char* hex = "0123456789abcdef";
-  for (int i = 15; i >= 0; --i) {
-    out += hex[bytes[i] & 0xf];
-    out += '.';
-    out += hex[bytes[i] >> 4];
+  // RFC 3596 §2.5: one label per nibble, least significant first.
+  std::string nibbles = hex_encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), 16));
+  for (auto it = nibbles.rbegin(); it != nibbles.rend(); ++it) {
+    out += *it;
     out += '.';
   }
   return out + "ip6.arpa";
@@ -56,13 +57,11 @@ std::string IpAddress::reverse_name() const {
 
 std::string IpAddress::spf_dotted() const {
   if (!v6) return str();
-  static const char* hex = "0123456789abcdef";
+  // RFC 7208 §7.3: "i" of an IPv6 address is its nibbles in order, dot-separated.
   std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i) out += '.';
-    out += hex[bytes[i] >> 4];
-    out += '.';
-    out += hex[bytes[i] & 0xf];
+  for (char nibble : hex_encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), 16))) {
+    if (!out.empty()) out += '.';
+    out += nibble;
   }
   return out;
 }

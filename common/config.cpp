@@ -5,11 +5,10 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
 
+#include "common/file.h"
 #include "common/strings.h"
 
 namespace tern {
@@ -379,11 +378,9 @@ Result<Config> load_config(const std::vector<std::string>& paths) {
   if (paths.empty()) return make_error(Errc::syntax, "no configuration file given");
   toml::table merged;
   for (const std::string& path : paths) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return make_error(Errc::not_found, path + ": cannot read the configuration file");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto table = parse_table(ss.str(), path);
+    auto text = read_file(path);
+    if (!text) return make_error(Errc::not_found, path + ": cannot read the configuration file");
+    auto table = parse_table(*text, path);
     if (!table) return table.error();
     merge_into(merged, *table);
   }

@@ -18,11 +18,6 @@ bool istarts_with(std::string_view s, std::string_view prefix);
 std::string_view trim(std::string_view s);
 std::vector<std::string_view> split(std::string_view s, char sep);
 
-// Base64 (RFC 4648 §4) for SASL and MIME. decode returns nullopt on malformed input
-// (bad characters or bad padding); whitespace is not accepted by the strict decoder.
-std::string base64_encode(std::string_view data);
-std::optional<std::string> base64_decode(std::string_view text);
-
 std::optional<uint64_t> parse_u64(std::string_view s);
 
 // An email address split at its last '@'. The domain is lower-cased; the local part is kept

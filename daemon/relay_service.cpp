@@ -4,6 +4,7 @@
 #include <csignal>
 
 #include "auth/auth.h"
+#include "common/codec.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "dns/dns.h"
@@ -27,30 +28,18 @@ std::string notify_text(uint8_t flags) {
   return out;
 }
 
-// RFC 3461 §4: "+XX" hexchars of an xtext decoded (the session keeps the raw parameter).
-std::string xtext_decode(std::string_view x) {
-  std::string out;
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (x[i] == '+' && i + 2 < x.size() && hex(x[i + 1]) >= 0 && hex(x[i + 2]) >= 0) {
-      out += static_cast<char>(hex(x[i + 1]) * 16 + hex(x[i + 2]));
-      i += 2;
-      continue;
-    }
-    out += x[i];
-  }
-  return out;
+// RFC 3461 §4: the session validated the xtext; decoded here for the relay (a value that
+// does not decode is kept as given).
+std::string xtext_text(std::string_view x) {
+  auto decoded = xtext_decode(x);
+  return decoded ? std::move(*decoded) : std::string(x);
 }
 
 // RFC 3461 §4.2: ORCPT is "addr-type;xtext"; we keep rfc822 addresses, decoded.
 std::string orcpt_address(std::string_view raw) {
   size_t semi = raw.find(';');
   if (semi == std::string_view::npos || !iequals(trim(raw.substr(0, semi)), "rfc822")) return {};
-  return xtext_decode(raw.substr(semi + 1));
+  return xtext_text(raw.substr(semi + 1));
 }
 
 relay::Envelope to_relay_envelope(const smtpd::Envelope& e) {
@@ -58,7 +47,7 @@ relay::Envelope to_relay_envelope(const smtpd::Envelope& e) {
   out.sender = e.sender;
   // RFC 3461 §4.4: ENVID is xtext on the wire; kept decoded (the SMTP client re-encodes it
   // for the next hop, the DSN reports it as text, RFC 3464 §2.2.1).
-  out.envid = xtext_decode(e.envid);
+  out.envid = xtext_text(e.envid);
   out.ret = e.ret == smtpd::DsnRet::full ? "FULL" : e.ret == smtpd::DsnRet::hdrs ? "HDRS" : "";
   out.eight_bit = e.body_8bitmime;
   out.smtputf8 = e.smtputf8;

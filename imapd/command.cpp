@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/codec.h"
 #include "common/strings.h"
 #include "imapd/imap_parser.h"
 
@@ -120,12 +121,7 @@ bool parse_authenticate(TokenReader& r, Command& cmd) {
     auto ir = r.atom();
     if (!ir) return false;
     std::string_view s = *ir;
-    if (s != "=") {
-      if (s.size() % 4 != 0) return r.fail("bad base64 initial response");
-      for (char c : s)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '='))
-          return r.fail("bad base64 initial response");
-    }
+    if (s != "=" && !base64_decode(s)) return r.fail("bad base64 initial response");
     args.initial_response = std::string(s);
   }
   cmd.args = std::move(args);
@@ -650,7 +646,6 @@ namespace tern::imapd {
 
 namespace detail {
 std::string debug_quote(std::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
   std::string out = "\"";
   for (char c : s) {
     unsigned char u = static_cast<unsigned char>(c);
@@ -659,8 +654,7 @@ std::string debug_quote(std::string_view s) {
       out += c;
     } else if (u < 0x20 || u >= 0x7F) {
       out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
+      out += hex_encode(std::string_view(&c, 1), true);
     } else {
       out += c;
     }

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "common/strings.h"
-#include "imapd/mutf7.h"
+#include "common/codec.h"
 #include "imapd/session_impl.h"
 
 namespace tern::imapd {

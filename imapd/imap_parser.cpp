@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "common/strings.h"
-#include "imapd/mutf7.h"
+#include "common/codec.h"
 
 namespace tern::imapd {
 

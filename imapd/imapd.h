@@ -3,8 +3,8 @@
 // Implementation notes
 //  * This step owns the protocol layer only: the incremental command parser (imap_parser.h)
 //    producing typed Commands (command.h, search_key.h, fetch_item.h, sequence_set.h), the
-//    response writer (response_writer.h) and the modified UTF-7 codec (mutf7.h). The session
-//    that executes commands over the store is added on top of these.
+//    response writer (response_writer.h); mailbox names use common/codec.h's modified UTF-7.
+//    The session that executes commands over the store is added on top of these.
 //  * Sans-I/O: the parser is fed bytes and returns events (a command, a literal request that
 //    the session must answer with "+" or a tagged NO/BAD, an error to answer with BAD, or a
 //    raw line for AUTHENTICATE/IDLE). It never reads sockets, clocks or configuration.
@@ -39,7 +39,6 @@
 #include "imapd/command.h"
 #include "imapd/fetch_item.h"
 #include "imapd/imap_parser.h"
-#include "imapd/mutf7.h"
 #include "imapd/response_writer.h"
 #include "imapd/search_key.h"
 #include "imapd/sequence_set.h"

@@ -2,7 +2,7 @@
 
 #include "common/strings.h"
 #include "imapd/imap_parser.h"
-#include "imapd/mutf7.h"
+#include "common/codec.h"
 
 namespace tern::imapd {
 

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <tuple>
 
+#include "common/codec.h"
 #include "common/strings.h"
 
 namespace tern::imapd {
@@ -36,41 +37,6 @@ uint32_t fold_code_point(uint32_t c) {
   if (c >= 0x400 && c <= 0x40F) return c + 80;
   if ((c >= 0x460 && c <= 0x481) || (c >= 0x48A && c <= 0x4BF)) return (c % 2) ? c : c + 1;
   return c;
-}
-
-void append_utf8(std::string& out, uint32_t c) {
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
-
-// Decodes one UTF-8 sequence at s[i]; returns its length, or 0 when it is not valid UTF-8
-// (the caller then copies one byte unchanged).
-size_t decode_utf8(std::string_view s, size_t i, uint32_t& cp) {
-  unsigned char b = static_cast<unsigned char>(s[i]);
-  size_t n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  cp = n == 1 ? b : n == 2 ? (b & 0x1F) : n == 3 ? (b & 0x0F) : (b & 0x07);
-  for (size_t k = 1; k < n; ++k) {
-    unsigned char c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (c & 0x3F);
-  }
-  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
 }
 
 // ---- dates ----
@@ -317,7 +283,7 @@ std::string fold_for_search(std::string_view s) {
       continue;
     }
     uint32_t cp = 0;
-    size_t n = decode_utf8(s, i, cp);
+    size_t n = utf8_decode_at(s, i, cp);
     if (n == 0) {
       out += static_cast<char>(b);
       ++i;

@@ -5,6 +5,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "common/codec.h"
 #include "common/strings.h"
 #include "mime/internal.h"
 
@@ -152,13 +153,6 @@ std::vector<RawParam> parse_raw_params(Lexer& lx) {
     out.push_back({ascii_lower(*attr), std::move(value)});
   }
   return out;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 std::string percent_decode(std::string_view s) {

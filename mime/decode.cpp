@@ -4,101 +4,12 @@
 #include <array>
 #include <cstdint>
 
+#include "common/codec.h"
 #include "common/strings.h"
 #include "mime/internal.h"
 
 namespace tern::mime {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-int b64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-void put_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-constexpr uint32_t kReplacement = 0xFFFD;
-
-// Length of a well-formed UTF-8 sequence at s[i] (RFC 3629 §4), or 0 if ill-formed.
-size_t utf8_seq_len(std::string_view s, size_t i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) return 1;
-  size_t n;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;  // no surrogates
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-  if (c1 < lo || c1 > hi) return 0;
-  for (size_t k = 2; k < n; ++k) {
-    unsigned char ck = static_cast<unsigned char>(s[i + k]);
-    if (ck < 0x80 || ck > 0xBF) return 0;
-  }
-  return n;
-}
-
-bool valid_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    size_t n = utf8_seq_len(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
-
-std::string sanitize_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    size_t n = utf8_seq_len(s, i);
-    if (n == 0) {
-      put_utf8(out, kReplacement);
-      ++i;
-    } else {
-      out.append(s.substr(i, n));
-      i += n;
-    }
-  }
-  return out;
-}
 
 // Windows-1252 0x80..0x9F (0 = unassigned).
 constexpr std::array<uint16_t, 32> kCp1252High = {
@@ -139,7 +50,7 @@ uint32_t single_byte(unsigned char c, Charset cs) {
         default: return c;
       }
     case Charset::cp1252:
-      if (c <= 0x9F) return kCp1252High[c - 0x80] ? kCp1252High[c - 0x80] : kReplacement;
+      if (c <= 0x9F) return kCp1252High[c - 0x80] ? kCp1252High[c - 0x80] : kReplacementChar;
       return c;
     default:
       return c;  // latin1
@@ -149,46 +60,13 @@ uint32_t single_byte(unsigned char c, Charset cs) {
 std::string single_byte_to_utf8(std::string_view s, Charset cs) {
   std::string out;
   out.reserve(s.size() + s.size() / 4);
-  for (char ch : s) put_utf8(out, single_byte(static_cast<unsigned char>(ch), cs));
+  for (char ch : s) append_utf8(out, single_byte(static_cast<unsigned char>(ch), cs));
   return out;
 }
 
 }  // namespace
 
-std::string decode_base64(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  uint32_t acc = 0;
-  int n = 0;
-  auto flush = [&] {
-    // A partial quantum: 2 sextets -> 1 byte, 3 -> 2 bytes; 1 sextet carries no full byte.
-    if (n == 2) out += static_cast<char>((acc >> 4) & 0xFF);
-    if (n == 3) {
-      out += static_cast<char>((acc >> 10) & 0xFF);
-      out += static_cast<char>((acc >> 2) & 0xFF);
-    }
-    acc = 0;
-    n = 0;
-  };
-  for (char c : in) {
-    if (c == '=') {  // RFC 2045 §6.8: padding ends the quantum
-      flush();
-      continue;
-    }
-    int v = b64_value(c);
-    if (v < 0) continue;  // RFC 2045 §6.8: characters outside the alphabet are ignored
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    if (++n == 4) {
-      out += static_cast<char>((acc >> 16) & 0xFF);
-      out += static_cast<char>((acc >> 8) & 0xFF);
-      out += static_cast<char>(acc & 0xFF);
-      acc = 0;
-      n = 0;
-    }
-  }
-  flush();
-  return out;
-}
+std::string decode_base64(std::string_view in) { return base64_decode_mime(in); }
 
 std::string decode_quoted_printable(std::string_view in) {
   std::string out;
@@ -233,7 +111,7 @@ std::string to_utf8(std::string_view bytes, std::string_view charset) {
     case Charset::ascii:
     case Charset::unknown:
       // 8-bit bytes in "us-ascii" or an unknown charset: best effort.
-      if (valid_utf8(bytes)) return std::string(bytes);
+      if (is_valid_utf8(bytes)) return std::string(bytes);
       return single_byte_to_utf8(bytes, Charset::cp1252);
     case Charset::latin1:
       return single_byte_to_utf8(bytes, Charset::latin1);

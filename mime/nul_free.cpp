@@ -3,6 +3,7 @@
 // with literal8). BINARY[...] keeps serving the stored bytes.
 #include <algorithm>
 
+#include "common/codec.h"
 #include "common/strings.h"
 #include "mime/internal.h"
 

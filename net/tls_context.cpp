@@ -3,11 +3,9 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <mutex>
 
+#include "common/file.h"
 #include "net/net.h"
 
 namespace tern::net {
@@ -32,31 +30,18 @@ std::string openssl_reason() {
   return out.empty() ? "unknown OpenSSL error" : out;
 }
 
-// Reads a whole PEM file; errno text on failure.
-Result<std::string> read_file(const std::string& which, const std::string& path) {
-  if (path.empty()) return make_error(Errc::not_found, which + ": no file configured");
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f)
-    return make_error(Errc::not_found,
-                      which + ": cannot read " + path + ": " + std::strerror(errno));
-  std::string data;
-  char buf[8192];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
-  bool bad = std::ferror(f);
-  int saved = errno;
-  std::fclose(f);
-  if (bad)
-    return make_error(Errc::not_found,
-                      which + ": cannot read " + path + ": " + std::strerror(saved));
+// Reads a whole PEM file; the message names which one and the errno text.
+Result<std::string> read_pem(const std::string& which, const std::string& path) {
+  auto data = read_file(path);
+  if (!data) return make_error(data.error().code, which + ": " + data.error().message);
   return data;
 }
 
 // Builds a fresh server SSL_CTX from the two files.
 Result<SSL_CTX*> build_server_ctx(const std::string& cert_file, const std::string& key_file) {
-  auto cert_pem = read_file("cert", cert_file);
+  auto cert_pem = read_pem("cert", cert_file);
   if (!cert_pem) return cert_pem.error();
-  auto key_pem = read_file("key", key_file);
+  auto key_pem = read_pem("key", key_file);
   if (!key_pem) return key_pem.error();
 
   ERR_clear_error();

@@ -5,18 +5,10 @@
 #include "common/strings.h"
 #include "pop3d/pop3d.h"
 #include "pop3d/replies.h"
-#include "pop3d/sasl_decode.h"
 
 namespace tern::pop3d {
 
 namespace {
-
-constexpr std::string_view kMechanisms[] = {"PLAIN", "LOGIN"};
-// The LOGIN mechanism's prompts, base64 of "Username:" and "Password:".
-constexpr std::string_view kLoginUserPrompt = "+ VXNlcm5hbWU6\r\n";
-constexpr std::string_view kLoginPasswordPrompt = "+ UGFzc3dvcmQ6\r\n";
-// RFC 5034 §4: an empty server challenge is "+" followed by a space.
-constexpr std::string_view kEmptyChallenge = "+ \r\n";
 
 bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
 
@@ -39,11 +31,8 @@ void Session::cmd_capa() {
   o.append("AUTH-RESP-CODE\r\n");  // RFC 3206 §6
   o.append("PIPELINING\r\n");
   if (offer_login) {
-    o.append("SASL");
-    for (auto m : kMechanisms) {
-      o.push_back(' ');
-      o.append(m);
-    }
+    o.append("SASL ");
+    o.append(auth::SaslExchange::mechanisms());
     o.append("\r\n");
   }
   if (stls_offered()) o.append("STLS\r\n");  // RFC 2595 §4
@@ -95,7 +84,7 @@ void Session::cmd_auth(std::string_view arg) {
   if (rest.empty()) {
     // Not in RFC 5034, but several clients probe with a bare AUTH to list mechanisms.
     reply_ok(reply::MechanismsFollow);
-    for (auto m : kMechanisms) {
+    for (auto m : split(auth::SaslExchange::mechanisms(), ' ')) {
       out_.bytes.append(m);
       out_.bytes.append("\r\n");
     }
@@ -108,60 +97,31 @@ void Session::cmd_auth(std::string_view arg) {
   std::optional<std::string_view> initial;
   if (parts.size() == 2) initial = parts[1];
 
-  if (iequals(mech, "PLAIN")) {
-    if (initial) {
-      sasl_ = SaslStep::plain_response;
-      return sasl_line(*initial);
-    }
-    sasl_ = SaslStep::plain_response;
-    out_.bytes.append(kEmptyChallenge);
-    return;
-  }
-  if (iequals(mech, "LOGIN")) {
-    if (initial) {
-      sasl_ = SaslStep::login_user;
-      return sasl_line(*initial);
-    }
-    sasl_ = SaslStep::login_user;
-    out_.bytes.append(kLoginUserPrompt);
-    return;
-  }
-  reply_err(reply::UnknownMechanism);
+  sasl_result(sasl_.start(mech, initial));
 }
 
-void Session::sasl_line(std::string_view line) {
-  SaslStep step = std::exchange(sasl_, SaslStep::none);
-  // RFC 5034 §4: a response of "*" cancels the exchange and is answered with -ERR.
-  if (line == "*") return reply_err_nocount(reply::AuthCancelled);
-  switch (step) {
-    case SaslStep::none: return;
-    case SaslStep::plain_response: {
-      auto d = detail::decode_plain(line);
-      if (!d.creds)
-        return reply_err(d.error == detail::SaslError::bad_base64 ? reply::BadBase64
-                                                                  : reply::BadSaslMessage);
-      // RFC 4616 §2: acting as another identity is not supported; an authzid equal to
-      // the authcid is the same as none.
-      if (!d.creds->authzid.empty() && d.creds->authzid != d.creds->authcid)
-        return reply_err(reply::AuthzidRefused);
-      return start_authenticate(std::move(d.creds->authcid), std::move(d.creds->password), "PLAIN");
-    }
-    case SaslStep::login_user: {
-      auto user = detail::decode_response(line);
-      if (!user) return reply_err(reply::BadBase64);
-      if (user->empty() || has_nul(*user)) return reply_err(reply::BadSaslMessage);
-      sasl_user_ = std::move(*user);
-      sasl_ = SaslStep::login_password;
-      out_.bytes.append(kLoginPasswordPrompt);
-      return;
-    }
-    case SaslStep::login_password: {
-      std::string user = std::exchange(sasl_user_, {});
-      auto password = detail::decode_response(line);
-      if (!password) return reply_err(reply::BadBase64);
-      if (password->empty() || has_nul(*password)) return reply_err(reply::BadSaslMessage);
-      return start_authenticate(std::move(user), std::move(*password), "LOGIN");
-    }
+void Session::sasl_line(std::string_view line) { sasl_result(sasl_.step(line)); }
+
+void Session::sasl_result(auth::SaslStep step) {
+  if (auto* challenge = std::get_if<auth::SaslChallenge>(&step)) {
+    // RFC 5034 §4: a challenge is "+" SP base64 (an empty one is "+ ").
+    out_.bytes.append("+ ");
+    out_.bytes.append(challenge->base64);
+    out_.bytes.append("\r\n");
+    return;
+  }
+  if (auto* creds = std::get_if<auth::SaslCredentials>(&step))
+    return start_authenticate(std::move(creds->user), std::move(creds->password), std::move(creds->mechanism));
+  switch (std::get<auth::SaslError>(step).kind) {
+    case auth::SaslErrorKind::unknown_mechanism: return reply_err(reply::UnknownMechanism);
+    // RFC 5034 §4: a response of "*" cancels the exchange and is answered with -ERR.
+    case auth::SaslErrorKind::cancelled: return reply_err_nocount(reply::AuthCancelled);
+    case auth::SaslErrorKind::bad_base64: return reply_err(reply::BadBase64);
+    // RFC 4616 §2: acting as another identity is not supported.
+    case auth::SaslErrorKind::authzid_mismatch: return reply_err(reply::AuthzidRefused);
+    case auth::SaslErrorKind::malformed:
+    case auth::SaslErrorKind::too_long:
+    case auth::SaslErrorKind::not_in_progress: return reply_err(reply::BadSaslMessage);
   }
 }
 

@@ -48,6 +48,8 @@
 #include <variant>
 #include <vector>
 
+#include "auth/sasl.h"
+
 namespace tern::pop3d {
 
 struct SessionSettings {
@@ -222,7 +224,6 @@ class Session {
     bool top = false;        // retrieve: for TOP rather than RETR
     uint64_t top_lines = 0;  // retrieve: TOP line count
   };
-  enum class SaslStep { none, plain_response, login_user, login_password };
 
   // session.cpp: framing, dispatch, lifecycle
   void process();
@@ -248,6 +249,7 @@ class Session {
   void cmd_stls(std::string_view arg);
   void cmd_quit_authorization();
   void sasl_line(std::string_view line);
+  void sasl_result(auth::SaslStep step);
   void start_authenticate(std::string user, std::string password, std::string mechanism);
   void on_auth(const AuthResult& r);
   void on_maildrop(const MaildropResult& r);
@@ -279,8 +281,7 @@ class Session {
   int errors_ = 0;
   ActionId next_id_ = 1;
   std::optional<PendingAction> pending_;
-  SaslStep sasl_ = SaslStep::none;
-  std::string sasl_user_;
+  auth::SaslExchange sasl_;  // AUTH (RFC 5034); the mechanism rules are auth/'s
   std::string user_arg_;  // from USER, awaiting PASS
   std::string user_;      // canonical, after login
   std::vector<Message> messages_;

@@ -166,7 +166,7 @@ Output Session::tls_started() {
   // is back at the start of AUTHORIZATION with no state carried over from plaintext.
   state_ = State::authorization;
   user_arg_.clear();
-  sasl_ = SaslStep::none;
+  sasl_.reset();
   in_.clear();
   in_pos_ = 0;
   discarding_ = false;
@@ -177,7 +177,7 @@ Output Session::tls_started() {
 
 std::optional<std::string> Session::next_line(bool& overlong) {
   overlong = false;
-  size_t limit = sasl_ == SaslStep::none ? settings_.max_line_length : settings_.sasl_max_line_length;
+  size_t limit = !sasl_.in_progress() ? settings_.max_line_length : settings_.sasl_max_line_length;
   if (limit < 3) limit = 3;
   size_t lf = in_.find('\n', in_pos_);
   if (lf == std::string::npos) {
@@ -214,12 +214,12 @@ void Session::process() {
     auto line = next_line(overlong);
     if (!line) break;
     if (overlong) {
-      sasl_ = SaslStep::none;  // an overlong SASL response ends the exchange too
+      sasl_.reset();  // an overlong SASL response ends the exchange too
       user_arg_.clear();
       reply_err(reply::LineTooLong);
       continue;
     }
-    if (sasl_ != SaslStep::none)
+    if (sasl_.in_progress())
       sasl_line(*line);
     else
       dispatch(*line);
@@ -333,7 +333,7 @@ void Session::end_session(std::string_view final_line) {
   }
   pending_.reset();  // a late result for an in-flight action is ignored
   state_ = State::closed;
-  sasl_ = SaslStep::none;
+  sasl_.reset();
   tls_pending_ = false;
   out_.close_after_write = true;
   in_.clear();

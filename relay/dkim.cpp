@@ -1,4 +1,5 @@
 // DKIM signer: relaxed/relaxed canonicalisation, SHA-256 body hash, RSA or Ed25519 signature.
+#include "common/codec.h"
 #include "relay/dkim.h"
 
 #include <openssl/bio.h>

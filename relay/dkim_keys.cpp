@@ -2,68 +2,33 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "mime/mime.h"
 #include "relay/dkim.h"
 #include "relay/outbound.h"
 
 namespace tern::relay {
 
-namespace {
-
-// One header field (unfolded) by name, from the header block; "" if absent.
-std::string header_value(std::string_view message, std::string_view name) {
-  size_t pos = 0;
-  std::string value;
-  bool in_field = false;
-  while (pos < message.size()) {
-    size_t eol = message.find('\n', pos);
-    std::string_view line = message.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) break;  // end of the header block
-    if (line[0] == ' ' || line[0] == '\t') {
-      if (in_field) value += std::string(line);
-    } else {
-      if (in_field) return value;
-      size_t colon = line.find(':');
-      if (colon != std::string_view::npos && iequals(trim(line.substr(0, colon)), name)) {
-        in_field = true;
-        value = std::string(line.substr(colon + 1));
-      }
-    }
-    if (eol == std::string_view::npos) break;
-    pos = eol + 1;
-  }
-  return in_field ? value : std::string();
-}
-
-}  // namespace
-
 std::string from_header_domain(std::string_view message) {
-  std::string from = header_value(message, "From");
-  if (from.empty()) return {};
-  // Prefer the angle-addr; otherwise the first token containing '@'.
-  std::string addr;
-  size_t lt = from.find('<');
-  if (lt != std::string::npos) {
-    size_t gt = from.find('>', lt);
-    if (gt != std::string::npos) addr = from.substr(lt + 1, gt - lt - 1);
-  }
-  if (addr.empty()) {
-    for (auto word : split(from, ' ')) {
-      if (word.find('@') != std::string_view::npos) {
-        addr = std::string(trim(word));
-        break;
-      }
+  // Only the header block is copied and parsed: the body may be large and is not needed.
+  size_t end = message.find("\r\n\r\n");
+  size_t lf_end = message.find("\n\n");
+  if (lf_end != std::string_view::npos && (end == std::string_view::npos || lf_end < end)) end = lf_end;
+  std::string_view header = message.substr(0, end == std::string_view::npos ? message.size() : end + 2);
+  mime::Message parsed = mime::Message::parse(std::string(header));
+  const mime::HeaderField* from = parsed.root().header("From");
+  if (!from) return {};
+  // RFC 5322 §3.6.2: the first mailbox of From: is the author whose domain signs.
+  std::string domain;
+  for (const mime::Address& a : mime::parse_address_list(from->value)) {
+    if (a.mailbox && a.host) {
+      domain = ascii_lower(trim(*a.host));
+      break;
     }
   }
-  size_t at = addr.rfind('@');
-  if (at == std::string::npos) return {};
-  std::string domain = ascii_lower(trim(addr.substr(at + 1)));
-  while (!domain.empty() && (domain.back() == ',' || domain.back() == ';')) domain.pop_back();
   // Domain names only: the path component below must not escape dkim/.
   for (char c : domain) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return {};
@@ -92,10 +57,12 @@ Result<std::string> dkim_sign_outbound(std::string_view message, const std::stri
     size_t dot = stem.rfind('.');
     if (dot == std::string::npos || dot == 0) continue;
     std::string selector = stem.substr(0, dot);
-    std::ifstream in(path);
-    std::stringstream pem;
-    pem << in.rdbuf();
-    auto key = DkimKey::from_pem(pem.str());
+    auto pem = read_file(path.string());
+    if (!pem) {
+      spdlog::warn("relay dkim: {}", pem.error().message);
+      continue;
+    }
+    auto key = DkimKey::from_pem(*pem);
     if (!key) {
       spdlog::warn("relay dkim: cannot load {}: {}", path.string(), key.error().message);
       continue;

@@ -1,6 +1,7 @@
 // SmtpClient: the state machine of one outbound SMTP connection (see smtp_client.h).
 #include "relay/smtp_client.h"
 
+#include "common/codec.h"
 #include "common/strings.h"
 
 namespace tern::relay {

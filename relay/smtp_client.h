@@ -72,8 +72,6 @@ Capabilities parse_ehlo_reply(const SmtpReply& reply);
 // DATA payload: line ends normalised to CRLF, leading dots doubled (RFC 5321 §4.5.2), a final
 // CRLF ensured and the terminating ".\r\n" appended.
 std::string smtp_data_encode(std::string_view message);
-// RFC 3461 §4 xtext: "+" "=" and bytes outside "!".."~" as "+HH".
-std::string xtext_encode(std::string_view text);
 
 // ---- Session -------------------------------------------------------------------------------
 

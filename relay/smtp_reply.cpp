@@ -1,4 +1,4 @@
-// SMTP client helpers: reply parsing, EHLO capabilities, DATA encoding, xtext.
+// SMTP client helpers: reply parsing, EHLO capabilities, DATA encoding.
 #include <cctype>
 
 #include "common/strings.h"
@@ -161,21 +161,6 @@ std::string smtp_data_encode(std::string_view message) {
   }
   if (!at_line_start) out += "\r\n";
   out += ".\r\n";
-  return out;
-}
-
-std::string xtext_encode(std::string_view text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (c < '!' || c > '~' || c == '+' || c == '=') {
-      out += '+';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
   return out;
 }
 

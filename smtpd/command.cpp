@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "common/codec.h"
+
 namespace tern::smtpd {
 namespace {
 
@@ -316,25 +318,6 @@ const char* to_string(Verb verb) {
   for (const auto& v : kVerbs)
     if (v.verb == verb) return v.name.data();
   return "UNKNOWN";
-}
-
-bool is_valid_xtext(std::string_view s) {
-  // RFC 3461 §4: xtext = *( xchar / hexchar ); xchar = "!".."~" except "+" and "=";
-  // hexchar = "+" 2(uppercase hex digit). UTF-8 (RFC 6533) is tolerated.
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '+') {
-      auto hex = [](char h) { return is_digit(h) || (h >= 'A' && h <= 'F'); };
-      if (i + 2 >= s.size()) return false;
-      if (!hex(s[i + 1]) || !hex(s[i + 2])) return false;
-      i += 2;
-    } else if (is_8bit(c)) {
-      continue;
-    } else if (c < 33 || c > 126 || c == '=') {
-      return false;
-    }
-  }
-  return true;
 }
 
 Verb parse_verb(std::string_view line) {

@@ -61,7 +61,5 @@ Result<Command> parse_command(std::string_view line);
 // The verb of a command line (first word, case-insensitive); Verb::unknown if none.
 Verb parse_verb(std::string_view line);
 
-// xtext (RFC 3461 §4): validates; decoding is not needed by the session.
-bool is_valid_xtext(std::string_view s);
 
 }  // namespace tern::smtpd

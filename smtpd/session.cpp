@@ -7,7 +7,6 @@
 #include <unordered_set>
 
 #include "smtpd/replies.h"
-#include "smtpd/sasl_decode.h"
 
 namespace tern::smtpd {
 
@@ -277,7 +276,7 @@ void Session::process(Output& out) {
     if (maybe_shutdown(out)) break;
     bool auth = phase_ == Phase::auth_response;
     // RFC 4954 §4: a SASL response line may be longer than a command line.
-    size_t limit = auth ? std::max<size_t>(kSaslMaxLine + 2, settings_.max_line_length)
+    size_t limit = auth ? std::max<size_t>(auth::kSaslMaxLine + 2, settings_.max_line_length)
                         : static_cast<size_t>(settings_.max_line_length);
     std::string_view line;
     bool too_long = false;
@@ -285,6 +284,7 @@ void Session::process(Output& out) {
     if (too_long) {
       if (auth) {
         phase_ = Phase::command;
+        sasl_.reset();
         reply(out, reply::AuthLineTooLong);
       } else {
         // RFC 5321 §4.5.3.1.4: command lines are limited; §4.5.3.1.10 suggests 500.

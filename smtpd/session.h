@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth/sasl.h"
 #include "smtpd/command.h"
 #include "smtpd/data_reader.h"
 #include "smtpd/types.h"
@@ -49,7 +50,6 @@ class Session {
 
  private:
   enum class Phase { command, auth_response, data, bdat, tls_handshake, closed };
-  enum class AuthStep { plain, login_user, login_password };
   enum class PendingKind { auth, sender, recipient, deliver };
 
   struct Pending {
@@ -94,6 +94,7 @@ class Session {
   void cmd_starttls(Output& out);
   void cmd_auth(const Command& cmd, Output& out);
   void auth_response(std::string_view line, Output& out);
+  void auth_step(auth::SaslStep step, size_t line_size, Output& out);
   void finish_data(Output& out);
   void finish_bdat_chunk(Output& out);
   void start_delivery(std::string body, Output& out);
@@ -131,9 +132,8 @@ class Session {
   bool bdat_last_ = false;
   const Reply* bdat_refusal_ = nullptr;  // reply once the chunk is read, instead of storing it
 
-  // AUTH exchange
-  AuthStep auth_step_ = AuthStep::plain;
-  std::string login_user_;
+  // AUTH exchange (RFC 4954); the mechanism rules are auth::SaslExchange's.
+  auth::SaslExchange sasl_;
 };
 
 }  // namespace tern::smtpd

@@ -4,16 +4,11 @@
 #include <array>
 
 #include "smtpd/replies.h"
-#include "smtpd/sasl_decode.h"
 #include "smtpd/session.h"
 
 namespace tern::smtpd {
 
 namespace {
-
-// Base64 of the LOGIN prompts "Username:" and "Password:".
-constexpr std::string_view kLoginUserPrompt = "VXNlcm5hbWU6";
-constexpr std::string_view kLoginPasswordPrompt = "UGFzc3dvcmQ6";
 
 // Command table: which verbs need a prior HELO/EHLO. Everything else is checked in the
 // handler, where the state rules are specific (transaction, TLS, authentication).
@@ -115,7 +110,7 @@ std::string Session::ehlo_reply() const {
   if (!peer_.tls && settings_.tls_available) lines.push_back("STARTTLS");
   // RFC 4954 §4 / RFC 8314: no plaintext passwords unless explicitly allowed.
   if (settings_.auth_enabled && (peer_.tls || settings_.allow_plaintext_auth))
-    lines.push_back("AUTH PLAIN LOGIN");
+    lines.push_back("AUTH " + std::string(auth::SaslExchange::mechanisms()));
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i)
     out += "250" + std::string(i + 1 == lines.size() ? " " : "-") + lines[i] + "\r\n";
@@ -386,64 +381,43 @@ void Session::cmd_auth(const Command& cmd, Output& out) {
   if (!auth_user_.empty()) return reply(out, reply::AlreadyAuthenticated);  // RFC 4954 §4
   if (tx_.active) return reply(out, reply::AuthInTransaction);              // RFC 4954 §4
   if (!peer_.tls && !settings_.allow_plaintext_auth) return reply(out, reply::EncryptionRequired);
-  bool plain = cmd.argument == "PLAIN";
-  if (!plain && cmd.argument != "LOGIN") return reply(out, reply::UnknownMechanism);
-  if (cmd.initial_response == "*") return reply(out, reply::AuthCancelled);
-  if (plain) {
-    auth_step_ = AuthStep::plain;
-    if (cmd.initial_response.empty()) {
-      phase_ = Phase::auth_response;
-      out.bytes += "334 \r\n";  // RFC 4954 §4: empty challenge
-      return;
-    }
-  } else {
-    auth_step_ = AuthStep::login_user;
-    if (cmd.initial_response.empty()) {
-      phase_ = Phase::auth_response;
-      out.bytes += "334 " + std::string(kLoginUserPrompt) + "\r\n";
-      return;
-    }
-  }
-  phase_ = Phase::auth_response;  // auth_response() leaves it or continues it
-  auth_response(cmd.initial_response, out);
+  std::optional<std::string_view> initial;
+  if (!cmd.initial_response.empty()) initial = cmd.initial_response;
+  phase_ = Phase::auth_response;  // auth_step() leaves it or continues it
+  auth_step(sasl_.start(cmd.argument, initial), cmd.initial_response.size(), out);
 }
 
 void Session::auth_response(std::string_view line, Output& out) {
+  auth_step(sasl_.step(line), line.size(), out);
+}
+
+void Session::auth_step(auth::SaslStep step, size_t line_size, Output& out) {
+  if (auto* challenge = std::get_if<auth::SaslChallenge>(&step)) {
+    // RFC 4954 §4: each challenge is "334 " and base64 text (empty for PLAIN).
+    out.bytes += "334 " + challenge->base64 + "\r\n";
+    return;
+  }
   phase_ = Phase::command;
-  // RFC 4954 §4: "*" cancels the exchange with 501.
-  if (line == "*") return reply(out, reply::AuthCancelled);
-  if (line.size() > kSaslMaxLine) return reply(out, reply::AuthLineTooLong);
-  switch (auth_step_) {
-    case AuthStep::plain: {
-      PlainDecoded d = decode_sasl_plain(line);
-      if (!d.credentials) {
-        if (d.error == SaslDecodeError::authzid_mismatch) return reply(out, reply::AuthFailed);
-        return reply(out, reply::AuthMalformed);
-      }
-      start_action(out, Authenticate{d.credentials->user, d.credentials->password, "PLAIN"},
-                   PendingKind::auth, Command{});
-      pending_->detail = d.credentials->user;
-      return;
-    }
-    case AuthStep::login_user: {
-      auto user = decode_sasl_login_field(line);
-      if (!user) return reply(out, reply::AuthMalformed);
-      login_user_ = std::move(*user);
-      auth_step_ = AuthStep::login_password;
-      phase_ = Phase::auth_response;
-      out.bytes += "334 " + std::string(kLoginPasswordPrompt) + "\r\n";
-      return;
-    }
-    case AuthStep::login_password: {
-      auto password = decode_sasl_login_field(line);
-      std::string user = std::move(login_user_);
-      login_user_.clear();
-      if (!password) return reply(out, reply::AuthMalformed);
-      start_action(out, Authenticate{user, std::move(*password), "LOGIN"}, PendingKind::auth,
-                   Command{});
-      pending_->detail = std::move(user);
-      return;
-    }
+  if (auto* creds = std::get_if<auth::SaslCredentials>(&step)) {
+    std::string user = creds->user;
+    start_action(out, Authenticate{std::move(creds->user), std::move(creds->password), creds->mechanism},
+                 PendingKind::auth, Command{});
+    pending_->detail = std::move(user);
+    return;
+  }
+  switch (std::get<auth::SaslError>(step).kind) {
+    case auth::SaslErrorKind::unknown_mechanism: return reply(out, reply::UnknownMechanism);
+    // RFC 4954 §4: "*" cancels the exchange with 501.
+    case auth::SaslErrorKind::cancelled: return reply(out, reply::AuthCancelled);
+    // RFC 4616 §2: no proxy authorisation; answered like bad credentials (535 5.7.8).
+    case auth::SaslErrorKind::authzid_mismatch: return reply(out, reply::AuthFailed);
+    // RFC 4954 §4: a response line over our limit ends the exchange with 500 5.5.6; an
+    // over-long field inside a short line is just undecodable (501 5.5.2).
+    case auth::SaslErrorKind::too_long:
+      return reply(out, line_size > auth::kSaslMaxLine ? reply::AuthLineTooLong : reply::AuthMalformed);
+    case auth::SaslErrorKind::bad_base64:
+    case auth::SaslErrorKind::malformed:
+    case auth::SaslErrorKind::not_in_progress: return reply(out, reply::AuthMalformed);
   }
 }
 

@@ -27,8 +27,9 @@
 //   - Never an open relay: a non-local recipient needs an authenticated user.
 //
 // Decisions
-//   - SASL PLAIN/LOGIN are decoded privately (sasl_decode.h) so smtpd depends on common/
-//     only; the Authenticate action carries the decoded user and password.
+//   - SASL mechanisms are auth/sasl.h's exchange (tern_sasl: common/ only, no accounts);
+//     the session keeps the framing (334 lines, reply codes, the line limit) and the
+//     Authenticate action carries the decoded user and password.
 //   - DATA line over max_line_length: read to the end, then 500 5.5.6. BDAT is binary-clean:
 //     no line-length or bare-newline checks.
 //   - Deliver temporary failure -> 451 4.3.0, permanent -> 554 5.0.0; the detail text goes to

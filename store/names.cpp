@@ -1,7 +1,6 @@
 #include "store/names.h"
 
-#include <vector>
-
+#include "common/codec.h"
 #include "common/strings.h"
 #include "store/store.h"
 
@@ -54,38 +53,12 @@ Result<UserName> canonical_user(std::string_view address) {
   return u;
 }
 
-bool valid_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = s[i];
-    if (c < 0x80) { ++i; continue; }
-    int len;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-    else return false;
-    if (i + len > s.size()) return false;
-    for (int k = 1; k < len; ++k) {
-      unsigned char cc = s[i + k];
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Reject overlong forms, surrogates and values past U+10FFFF (RFC 3629 §3).
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += len;
-  }
-  return true;
-}
-
 bool is_inbox(std::string_view name) { return name == "INBOX"; }
 
 Result<std::string> canonical_mailbox(std::string_view name) {
   if (name.empty()) return bad("empty mailbox name");
   if (name.size() > 1000) return bad("mailbox name too long");
-  if (!valid_utf8(name)) return bad("mailbox name is not UTF-8");
+  if (!is_valid_utf8(name)) return bad("mailbox name is not UTF-8");
   for (unsigned char c : name) {
     if (c < 0x20 || c == 0x7F) return bad("control character in mailbox name");
     // RFC 9051 §5.1: '*' and '%' are LIST wildcards; we refuse them in names so that LIST
@@ -107,133 +80,14 @@ Result<std::string> canonical_mailbox(std::string_view name) {
   return out;
 }
 
-std::string mutf7_encode(std::string_view utf8) {
-  static constexpr char kB64[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
-  std::string out;
-  std::vector<uint16_t> units;
-  auto flush = [&] {
-    if (units.empty()) return;
-    out += '&';
-    uint32_t acc = 0;
-    int bits = 0;
-    for (uint16_t u : units) {
-      acc = (acc << 16) | u;
-      bits += 16;
-      while (bits >= 6) {
-        bits -= 6;
-        out += kB64[(acc >> bits) & 0x3F];
-      }
-      acc &= (1u << bits) - 1;
-    }
-    if (bits > 0) out += kB64[(acc << (6 - bits)) & 0x3F];
-    out += '-';
-    units.clear();
-  };
-  size_t i = 0;
-  while (i < utf8.size()) {
-    unsigned char c = utf8[i];
-    if (c >= 0x20 && c <= 0x7E) {
-      flush();
-      if (c == '&') out += "&-";
-      else out += static_cast<char>(c);
-      ++i;
-      continue;
-    }
-    // Decode one UTF-8 sequence (input is assumed valid: callers check valid_utf8 first;
-    // malformed bytes are encoded as U+FFFD rather than trusted).
-    uint32_t cp = 0xFFFD;
-    int len = 1;
-    if (c < 0x80) cp = c;  // controls are shifted like any other non-printable character
-    else if ((c & 0xE0) == 0xC0 && i + 1 < utf8.size()) { cp = ((c & 0x1F) << 6) | (utf8[i + 1] & 0x3F); len = 2; }
-    else if ((c & 0xF0) == 0xE0 && i + 2 < utf8.size()) {
-      cp = ((c & 0x0F) << 12) | ((utf8[i + 1] & 0x3F) << 6) | (utf8[i + 2] & 0x3F); len = 3;
-    } else if ((c & 0xF8) == 0xF0 && i + 3 < utf8.size()) {
-      cp = ((c & 0x07) << 18) | ((utf8[i + 1] & 0x3F) << 12) | ((utf8[i + 2] & 0x3F) << 6) |
-           (utf8[i + 3] & 0x3F);
-      len = 4;
-    }
-    if (cp >= 0x10000) {
-      cp -= 0x10000;
-      units.push_back(static_cast<uint16_t>(0xD800 | (cp >> 10)));
-      units.push_back(static_cast<uint16_t>(0xDC00 | (cp & 0x3FF)));
-    } else {
-      units.push_back(static_cast<uint16_t>(cp));
-    }
-    i += len;
-  }
-  flush();
-  return out;
-}
-
-std::optional<std::string> mutf7_decode(std::string_view in) {
-  auto b64val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == ',') return 63;
-    return -1;
-  };
-  std::string out;
-  size_t i = 0;
-  while (i < in.size()) {
-    unsigned char c = in[i];
-    if (c < 0x20 || c > 0x7E) return std::nullopt;
-    if (c != '&') { out += static_cast<char>(c); ++i; continue; }
-    size_t end = in.find('-', i + 1);
-    if (end == std::string_view::npos) return std::nullopt;
-    if (end == i + 1) { out += '&'; i = end + 1; continue; }
-    uint32_t acc = 0;
-    int bits = 0;
-    std::vector<uint16_t> units;
-    for (size_t k = i + 1; k < end; ++k) {
-      int v = b64val(in[k]);
-      if (v < 0) return std::nullopt;
-      acc = (acc << 6) | static_cast<uint32_t>(v);
-      bits += 6;
-      if (bits >= 16) {
-        bits -= 16;
-        units.push_back(static_cast<uint16_t>((acc >> bits) & 0xFFFF));
-        acc &= (1u << bits) - 1;
-      }
-    }
-    if (bits >= 6 || acc != 0 || units.empty()) return std::nullopt;  // stray or non-zero pad bits
-    for (size_t k = 0; k < units.size(); ++k) {
-      uint32_t cp = units[k];
-      if (cp >= 0xD800 && cp <= 0xDBFF) {
-        if (k + 1 >= units.size() || units[k + 1] < 0xDC00 || units[k + 1] > 0xDFFF)
-          return std::nullopt;
-        cp = 0x10000 + ((cp - 0xD800) << 10) + (units[++k] - 0xDC00);
-      } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-        return std::nullopt;
-      }
-      // RFC 3501 §5.1.3: printable US-ASCII must not be base64-encoded.
-      // Controls are never valid in mailbox names, so they are refused here too.
-      if (cp < 0x80) return std::nullopt;
-      if (cp < 0x800) { out += static_cast<char>(0xC0 | (cp >> 6)); out += static_cast<char>(0x80 | (cp & 0x3F)); }
-      else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      }
-    }
-    i = end + 1;
-  }
-  return out;
-}
-
 std::string mailbox_dir(std::string_view name) {
   if (is_inbox(name)) return "";
   std::string out;
   for (const auto& comp : split(name, '/')) {
     out += '.';  // Maildir++: every folder starts with '.', '.' separates the hierarchy
-    for (char c : mutf7_encode(comp)) {
+    // Canonical names are valid UTF-8 (canonical_mailbox checks), so the encoding succeeds.
+    auto encoded = mutf7_encode(comp);
+    for (char c : encoded ? *encoded : std::string(comp)) {
       if (c == '.') out += "%2E";
       else out += c;
     }

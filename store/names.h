@@ -36,10 +36,6 @@ std::string mailbox_dir(std::string_view canonical_name);
 // a valid canonical mailbox name (those directories are ignored).
 std::optional<std::string> mailbox_from_dir(std::string_view dir_name);
 
-// IMAP modified UTF-7 (RFC 3501 §5.1.3). decode returns nullopt on malformed input.
-std::string mutf7_encode(std::string_view utf8);
-std::optional<std::string> mutf7_decode(std::string_view mutf7);
-bool valid_utf8(std::string_view s);
 
 // Maildir file names: "<base>,S=<size>,U=<uid>:2,<flags>".
 struct MaildirName {

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/codec.h"
 #include "imapd/imapd.h"
 
 namespace {
@@ -55,9 +56,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (whole != trickled) __builtin_trap();
   // The standalone grammar and the string helpers on arbitrary bytes.
   (void)parse_command(input);
-  (void)mutf7_decode(input);
-  if (auto enc = mutf7_encode(input)) {
-    auto dec = mutf7_decode(*enc);
+  (void)tern::mutf7_decode(input);
+  if (auto enc = tern::mutf7_encode(input)) {
+    auto dec = tern::mutf7_decode(*enc);
     if (!dec || *dec != input) __builtin_trap();
   }
   return 0;

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "common/codec.h"
 #include "smtpd/command.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -17,6 +18,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else if (r.error().message.empty()) {
     abort();
   }
-  (void)tern::smtpd::is_valid_xtext(line);
+  (void)tern::is_valid_xtext(line);
   return 0;
 }

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "common/codec.h"
 #include "store/names.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -12,9 +13,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)canonical_user(in);
   (void)mailbox_from_dir(in);
   (void)parse_maildir_name(in);
-  if (auto d = mutf7_decode(in)) {
+  if (auto d = tern::mutf7_decode(in)) {
     // Whatever decodes must survive an encode/decode round trip unchanged.
-    auto again = mutf7_decode(mutf7_encode(*d));
+    auto enc = tern::mutf7_encode(*d);
+    if (!enc) std::abort();
+    auto again = tern::mutf7_decode(*enc);
     if (!again || *again != *d) std::abort();
   }
   auto name = canonical_mailbox(in);

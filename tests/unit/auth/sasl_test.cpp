@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "auth/sasl.h"
+#include "common/codec.h"
 #include "common/strings.h"
 
 using namespace tern;
@@ -32,6 +33,7 @@ struct Vector {
 std::vector<Vector> vectors() {
   using namespace std::string_literals;
   Expect bad{false, "", "", SaslErrorKind::malformed};
+  Expect bad_b64{false, "", "", SaslErrorKind::bad_base64};
   return {
       {"plain-ir", "PLAIN", b64("\0bob@example.test\0secret"s), {}, {}, {true, "bob@example.test", "secret"}},
       {"plain-lowercase-mech", "plain", b64("\0bob\0pw"s), {}, {}, {true, "bob", "pw"}},
@@ -46,8 +48,13 @@ std::vector<Vector> vectors() {
       {"plain-empty-user", "PLAIN", b64("\0\0pw"s), {}, {}, bad},
       {"plain-empty-password", "PLAIN", b64("\0bob\0"s), {}, {}, bad},
       {"plain-empty-ir", "PLAIN", "=", {}, {}, bad},
-      {"plain-bad-base64", "PLAIN", "AGJvYgBwdw=x", {}, {}, bad},
-      {"plain-spaces", "PLAIN", std::nullopt, {"AGJv YgBw"}, {""}, bad},
+      {"plain-bad-base64", "PLAIN", "AGJvYgBwdw=x", {}, {}, bad_b64},
+      {"plain-not-base64", "PLAIN", "not base64!", {}, {}, bad_b64},
+      {"plain-bad-padding", "PLAIN", "YWJj=", {}, {}, bad_b64},
+      {"plain-space-in-password", "PLAIN", b64("\0cid\0p w"s), {}, {}, {true, "cid", "p w"}},
+      {"plain-authzid-only", "PLAIN", b64("\0cid"s), {}, {}, bad},
+      {"plain-empty-line", "PLAIN", std::nullopt, {""}, {""}, bad},
+      {"plain-spaces", "PLAIN", std::nullopt, {"AGJv YgBw"}, {""}, bad_b64},
       {"plain-too-long-field", "PLAIN", b64("\0"s + std::string(256, 'u') + "\0pw"s), {}, {},
        {false, "", "", SaslErrorKind::too_long}},
       {"plain-long-ok", "PLAIN", b64("\0"s + std::string(255, 'u') + "\0"s + std::string(255, 'p')), {}, {},
@@ -67,7 +74,12 @@ std::vector<Vector> vectors() {
       {"login-empty-password", "LOGIN", std::nullopt, {b64("bob"), ""}, {"VXNlcm5hbWU6", "UGFzc3dvcmQ6"}, bad},
       {"login-nul-in-password", "LOGIN", std::nullopt, {b64("bob"), b64("p\0w"s)},
        {"VXNlcm5hbWU6", "UGFzc3dvcmQ6"}, bad},
-      {"login-bad-base64", "LOGIN", std::nullopt, {"!!!!"}, {"VXNlcm5hbWU6"}, bad},
+      {"login-bad-base64", "LOGIN", std::nullopt, {"!!!!"}, {"VXNlcm5hbWU6"}, bad_b64},
+      {"login-user-too-long", "LOGIN", std::nullopt, {b64(std::string(256, 'u'))}, {"VXNlcm5hbWU6"},
+       {false, "", "", SaslErrorKind::too_long}},
+      {"login-password-too-long", "LOGIN", b64("bob"), {b64(std::string(256, 'p'))}, {"UGFzc3dvcmQ6"},
+       {false, "", "", SaslErrorKind::too_long}},
+      {"login-empty-ir-is-empty-user", "LOGIN", "=", {}, {}, bad},
       {"unknown-mech", "CRAM-MD5", std::nullopt, {}, {}, {false, "", "", SaslErrorKind::unknown_mechanism}},
       {"empty-mech", "", std::nullopt, {}, {}, {false, "", "", SaslErrorKind::unknown_mechanism}},
   };
@@ -96,6 +108,7 @@ void run(const Vector& v) {
     ASSERT_NE(c, nullptr);
     EXPECT_EQ(c->user, v.expect.user);
     EXPECT_EQ(c->password, v.expect.password);
+    EXPECT_EQ(c->mechanism, ascii_upper(v.mechanism));
   } else {
     auto* e = std::get_if<SaslError>(&step);
     ASSERT_NE(e, nullptr);

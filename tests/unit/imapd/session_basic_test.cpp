@@ -1,5 +1,6 @@
 // Session transcripts: greeting, capabilities per state, login/authenticate, STARTTLS,
 // ENABLE, mailbox commands, LIST variants, bad input.
+#include "common/codec.h"
 #include "session_harness.h"
 
 #include "common/strings.h"

@@ -2,10 +2,10 @@
 // extraction and the private SASL decoders: vector tables.
 #include <gtest/gtest.h>
 
+#include "common/codec.h"
 #include "common/strings.h"
 #include "pop3d/message_format.h"
 #include "pop3d/pop3d.h"
-#include "pop3d/sasl_decode.h"
 
 using namespace tern::pop3d;
 
@@ -243,38 +243,6 @@ TEST(Pop3Format, TopVectors) {
   };
   for (const auto& v : vectors)
     EXPECT_EQ(detail::top_of(v.message, v.lines), v.top) << v.message << " / " << v.lines;
-}
-
-TEST(Pop3Format, SaslPlainVectors) {
-  using tern::base64_encode;
-  auto ok = detail::decode_plain(base64_encode(std::string("zid\0cid\0pw", 10)));
-  ASSERT_TRUE(ok.creds);
-  EXPECT_EQ(ok.creds->authzid, "zid");
-  EXPECT_EQ(ok.creds->authcid, "cid");
-  EXPECT_EQ(ok.creds->password, "pw");
-  auto no_zid = detail::decode_plain(base64_encode(std::string("\0cid\0p w", 8)));
-  ASSERT_TRUE(no_zid.creds);
-  EXPECT_EQ(no_zid.creds->authzid, "");
-  EXPECT_EQ(no_zid.creds->password, "p w");
-
-  const std::pair<std::string, detail::SaslError> bad[] = {
-      {"not base64!", detail::SaslError::bad_base64},
-      {"YWJj=", detail::SaslError::bad_base64},
-      {"=", detail::SaslError::bad_message},
-      {base64_encode("cid"), detail::SaslError::bad_message},
-      {base64_encode(std::string("\0cid", 4)), detail::SaslError::bad_message},
-      {base64_encode(std::string("\0\0pw", 4)), detail::SaslError::bad_message},
-      {base64_encode(std::string("\0cid\0", 5)), detail::SaslError::bad_message},
-      {base64_encode(std::string("a\0b\0c\0d", 7)), detail::SaslError::bad_message},
-  };
-  for (const auto& [text, err] : bad) {
-    auto d = detail::decode_plain(text);
-    EXPECT_FALSE(d.creds) << text;
-    EXPECT_EQ(d.error, err) << text;
-  }
-  EXPECT_EQ(detail::decode_response("="), std::string());
-  EXPECT_EQ(detail::decode_response("YWxpY2U="), std::string("alice"));
-  EXPECT_FALSE(detail::decode_response("YWxp Y2U="));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // plaintext refusal, IN-USE and failed logins.
 #include <gtest/gtest.h>
 
+#include "common/codec.h"
 #include "harness.h"
 
 using namespace pop3test;
@@ -183,6 +184,23 @@ TEST(Pop3Authorization, AuthPlainRejections) {
   EXPECT_EQ(h.send("AUTH PLAIN a b"), "-ERR syntax error in arguments\r\n");
   EXPECT_EQ(h.session.state(), State::authorization);
   EXPECT_EQ(h.count<OpenMaildrop>(), 0u);
+}
+
+TEST(Pop3Authorization, AuthFieldsOver255OctetsAreRefused) {
+  // RFC 4616 §2: servers must accept 255 octets; more is refused before any hashing.
+  Harness h;
+  h.passwords["alice"] = std::string(255, 'p');
+  EXPECT_EQ(h.send("AUTH PLAIN " + plain("", "alice", std::string(256, 'p'))),
+            "-ERR [AUTH] malformed SASL response\r\n");
+  EXPECT_EQ(h.send("AUTH LOGIN " + base64_encode(std::string(256, 'u'))),
+            "-ERR [AUTH] malformed SASL response\r\n");
+  EXPECT_EQ(h.send("AUTH LOGIN " + base64_encode("alice")), "+ UGFzc3dvcmQ6\r\n");
+  EXPECT_EQ(h.send(base64_encode(std::string(256, 'p'))), "-ERR [AUTH] malformed SASL response\r\n");
+  EXPECT_EQ(h.count<Authenticate>(), 0u);
+  // 255 octets is still accepted.
+  EXPECT_EQ(h.send("AUTH PLAIN " + plain("", "alice", std::string(255, 'p'))),
+            "+OK maildrop has 2 messages (66 octets)\r\n");
+  EXPECT_EQ(h.actions_of<Authenticate>().at(0).password, std::string(255, 'p'));
 }
 
 TEST(Pop3Authorization, AuthCancelWithStar) {

@@ -2,6 +2,7 @@
 // disconnect), plus whole-vs-byte-by-byte equivalence.
 #include <gtest/gtest.h>
 
+#include "common/codec.h"
 #include "harness.h"
 
 using namespace pop3test;

@@ -187,16 +187,6 @@ TEST(CommandParser, PathLengthLimits) {
   EXPECT_FALSE(parse_command("MAIL FROM:<a@" + longdomain + "example>").ok());
 }
 
-TEST(CommandParser, XtextValidation) {
-  EXPECT_TRUE(is_valid_xtext(""));
-  EXPECT_TRUE(is_valid_xtext("abc+2B+3D"));
-  EXPECT_FALSE(is_valid_xtext("abc+2b"));   // lowercase hex
-  EXPECT_FALSE(is_valid_xtext("abc+2"));    // truncated
-  EXPECT_FALSE(is_valid_xtext("abc+"));
-  EXPECT_FALSE(is_valid_xtext("a=b"));
-  EXPECT_FALSE(is_valid_xtext("a b"));
-}
-
 TEST(CommandParser, VerbLookup) {
   EXPECT_EQ(parse_verb("ehlo x"), Verb::ehlo);
   EXPECT_EQ(parse_verb("StartTLS"), Verb::starttls);

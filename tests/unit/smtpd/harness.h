@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/codec.h"
 #include "smtpd/smtpd.h"
 
 namespace tern::smtpd::testing {

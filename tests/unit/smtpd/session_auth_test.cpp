@@ -1,6 +1,7 @@
 // AUTH PLAIN / LOGIN (RFC 4954) and submission policy transcripts.
 #include <gtest/gtest.h>
 
+#include "common/codec.h"
 #include "harness.h"
 
 namespace tern::smtpd::testing {

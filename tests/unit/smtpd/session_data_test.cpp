@@ -2,6 +2,7 @@
 // delivery results, dedup, and whole-vs-trickled equivalence.
 #include <gtest/gtest.h>
 
+#include "common/codec.h"
 #include "harness.h"
 
 namespace tern::smtpd::testing {

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "imapd/mutf7.h"
+#include "common/codec.h"
 
-namespace tern::imapd {
+namespace tern {
 namespace {
 
 struct Pair {
@@ -70,21 +70,7 @@ TEST(Mutf7, RoundTripsEveryBmpPlaneSample) {
   for (uint32_t cp = 1; cp < 0x110000; cp += 97) {
     if (cp >= 0xD800 && cp <= 0xDFFF) continue;
     std::string u;
-    if (cp < 0x80) {
-      u += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      u += static_cast<char>(0xC0 | (cp >> 6));
-      u += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      u += static_cast<char>(0xE0 | (cp >> 12));
-      u += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      u += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      u += static_cast<char>(0xF0 | (cp >> 18));
-      u += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      u += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      u += static_cast<char>(0x80 | (cp & 0x3F));
-    }
+    append_utf8(u, cp);
     std::string s = "x" + u + "y";
     auto enc = mutf7_encode(s);
     ASSERT_TRUE(enc) << cp;
@@ -95,4 +81,4 @@ TEST(Mutf7, RoundTripsEveryBmpPlaneSample) {
 }
 
 }  // namespace
-}  // namespace tern::imapd
+}  // namespace tern
