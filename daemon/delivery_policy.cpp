@@ -6,30 +6,17 @@
 #include <optional>
 #include <utility>
 
+#include <spdlog/fmt/ranges.h>
+
 #include "auth/auth.h"
 #include "common/common.h"
+#include "common/strings.h"
 #include "mime/mime.h"
 #include "store/store.h"
 
 namespace tern::daemon {
 
 namespace {
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) {
-    if (!out.empty()) out += ',';
-    out += s;
-  }
-  return out;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
 
 smtpd::RecipientResult resolve_recipient(auth::AccountDb& accounts, store::Store& store,
                                          const smtpd::ResolveRecipient& request,
@@ -39,7 +26,7 @@ smtpd::RecipientResult resolve_recipient(auth::AccountDb& accounts, store::Store
   R out;
   // RFC 5321 §4.5.1: "postmaster" without a domain must be accepted; it is ours.
   std::string address = request.parsed.domain.empty()
-                            ? request.parsed.local + "@" + lower(hostname)
+                            ? request.parsed.local + "@" + ascii_lower(hostname)
                             : request.parsed.local + "@" + request.parsed.domain;
   auto resolved = accounts.resolve_recipient(address);
   if (!resolved) {
@@ -246,7 +233,7 @@ RecipientDecision DeliveryPolicy::resolve_recipient(const smtpd::ResolveRecipien
     // Part of this alias goes off-site and nothing can take it: defer the whole recipient
     // rather than deliver only the local part.
     spdlog::info("rcpt deferred reason=relay-unavailable to={} forwards={}", request.address,
-                 join(d.forwards));
+                 fmt::join(d.forwards, ","));
     out.status = R::temporary;
     out.users.clear();
   }
@@ -307,7 +294,7 @@ relay::Envelope remote_envelope(const smtpd::Envelope& e, const ForwardMap& forw
   out.smtputf8 = e.smtputf8;
   // Remote recipients: the address itself, or an alias's external forwards.
   for (const auto& r : e.recipients) {
-    auto it = forwards.find(lower(r.address));
+    auto it = forwards.find(ascii_lower(r.address));
     std::vector<std::string> targets;
     if (it != forwards.end()) targets = it->second;
     else if (r.remote) targets.push_back(r.address);

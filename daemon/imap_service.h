@@ -11,7 +11,7 @@
 //   completion never touches a closed connection and the session outlives a running call.
 // - IDLE wake-up: the session's Store::watch callback (run on the committing thread) calls
 //   the backend notifier, which posts to the loop; the handler then schedules
-//   on_mailbox_changed() on the strand. Delivery to IDLE client: one post + one worker hop.
+//   on_mailbox_changed() on the executor. Delivery to IDLE client: one post + one worker hop.
 // - Streaming: a large FETCH hands chunks of its output (kStreamThreshold) to
 //   Backend::write_partial on the worker; they are posted to the loop and written at once.
 //   Loop::post is FIFO and the call's completion is posted after them, so the bytes go out

@@ -8,8 +8,11 @@
 #include <string>
 #include <utility>
 
+#include <spdlog/fmt/ranges.h>
+
 #include "auth/auth.h"
 #include "common/common.h"
+#include "common/strings.h"
 #include "daemon/delivery_policy.h"
 #include "daemon/frontend/frontend.h"
 #include "daemon/inbound_checks.h"
@@ -29,22 +32,6 @@ smtpd::ListenerKind session_kind(ListenerKind kind) {
     case ListenerKind::submissions: return smtpd::ListenerKind::submissions;
     default: return smtpd::ListenerKind::mx;
   }
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) {
-    if (!out.empty()) out += ',';
-    out += s;
-  }
-  return out;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
 }
 
 // Every envelope address of the message, for the log line.
@@ -244,7 +231,7 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
 
   void run_one(uint64_t id, smtpd::ResolveRecipient& req, Refused refused) {
     if (mx_auth_ && req.auth_user.empty()) mx_auth_->transaction(req.helo, req.reverse_path);
-    std::string key = lower(req.address);
+    std::string key = ascii_lower(req.address);
     run([policy = policy_, req = std::move(req)] { return policy->resolve_recipient(req); },
         [id, key](SmtpHandler& h, RecipientDecision d) {
           using R = smtpd::RecipientResult;
@@ -335,12 +322,12 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
     std::string id = r.queue_id.empty() ? m.queue_id : r.queue_id;
     if (r.text.empty())
       spdlog::info("msg id={} from=<{}> rcpt={} size={} outcome={} proto=smtp listener={} ip={}",
-                   id, m.sender, join(m.rcpts), m.size, outcome, name(), ip_);
+                   id, m.sender, fmt::join(m.rcpts, ","), m.size, outcome, name(), ip_);
     else
       spdlog::info(
           "msg id={} from=<{}> rcpt={} size={} outcome={} proto=smtp listener={} ip={} "
           "reason=\"{}\"",
-          id, m.sender, join(m.rcpts), m.size, outcome, name(), ip_, r.text);
+          id, m.sender, fmt::join(m.rcpts, ","), m.size, outcome, name(), ip_, r.text);
   }
 
   ListenerKind kind_;
