@@ -12,7 +12,7 @@ packages=(
   # manual pages (tests/integration/test_install.py)
   libsystemd-dev systemd debhelper dpkg-dev groff-base
   openssl ca-certificates sqlite3 curl python3 python3-aiosmtpd python3-dnslib python3-dkim python3-nacl
-  python3-authres python3-spf
+  python3-authres python3-spf python3-pyflakes
   # swaks only Recommends its TLS and IPv6 modules, and we install without Recommends.
   swaks libnet-ssleay-perl libio-socket-inet6-perl
   publicsuffix libpsl5

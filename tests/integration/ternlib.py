@@ -8,6 +8,12 @@
         t.ctl("user", "add", ...)        # $TERNCTL -c <config> ...
         print(t.log())
 
+Three ways to write a test, each defined here once:
+- a unittest class sharing one running ternd: subclass TernCase;
+- an ordered scenario whose steps build on each other: module-level `check = Checks()`,
+  `check(name, cond, detail)` per step, `return check.exit_code()` at the end;
+- a list of independent case functions, each starting what it needs: run_cases(cases).
+
 Environment (set by ctest): TERND, TERNCTL, TERN_SOURCE_DIR, TERN_BUILD_DIR.
 Every wait is bounded; on failure inside `with`, the ternd log is printed to stderr.
 """
@@ -21,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 LISTENERS = ("smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s")
 IMPLICIT_TLS = ("submissions", "imaps", "pop3s")
@@ -359,3 +366,93 @@ def run_ternd_once(config_path, timeout=30.0):
     p = subprocess.run([ternd_path(), "-c", config_path], capture_output=True, text=True,
                        timeout=timeout, stdin=subprocess.DEVNULL)
     return p.returncode, p.stdout, p.stderr
+
+
+class TernCase(unittest.TestCase):
+    """A test class sharing one running ternd (cls.t).
+
+    Subclasses set `tern_options` (keyword arguments of Tern) or override make_tern(), and
+    may override prepare(t) (before start: users, keys, files) and started() (after start).
+    A fixture the class starts (a DNS server, an SMTP sink) is stopped with
+    cls.addClassCleanup(fixture.close): class cleanups run even when set-up fails. A failed
+    test prints the tail of the ternd log."""
+
+    tern_options = {}
+
+    @classmethod
+    def make_tern(cls):
+        return Tern(**cls.tern_options)
+
+    @classmethod
+    def prepare(cls, t):
+        pass
+
+    @classmethod
+    def started(cls):
+        pass
+
+    @classmethod
+    def setUpClass(cls):
+        cls.t = cls.make_tern()
+        cls.addClassCleanup(cls.t.cleanup)
+        try:
+            cls.prepare(cls.t)
+            cls.t.start()
+            cls.started()
+        except Exception:
+            print(cls.t.log(), file=sys.stderr)
+            raise
+
+    def tearDown(self):
+        # unittest keeps the running result in _outcome; print the server's view on failure.
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        failed = [case for case, _ in getattr(result, "failures", []) + getattr(result, "errors", [])]
+        if self in failed:
+            print(self.t.log()[-6000:], file=sys.stderr)
+
+
+class Checks:
+    """The steps of an ordered scenario: each call counts one check and prints a failure at
+    once (the scenario goes on, so one run shows every broken step)."""
+
+    def __init__(self):
+        self.count = 0
+        self.failures = []
+
+    def __call__(self, name, cond, detail=""):
+        self.count += 1
+        if not cond:
+            self.failures.append(f"{name}: {detail}")
+            print(f"FAIL {name}: {detail}", file=sys.stderr, flush=True)
+        return cond
+
+    def exit_code(self):
+        print(f"{self.count} checks, {len(self.failures)} failures")
+        return 1 if self.failures else 0
+
+
+def run_cases(cases, only=(), log=None):
+    """Runs independent case functions (all, or those named in `only`) as unittest cases;
+    for a failure, also prints log() (e.g. the case's ternd log). Returns the exit status."""
+    suite = unittest.TestSuite()
+    for case in cases:
+        if only and case.__name__ not in only:
+            continue
+        suite.addTest(unittest.FunctionTestCase(case, description=case.__name__))
+
+    class Result(unittest.TextTestResult):
+        def _print_log(self):
+            if log is not None:
+                print(f"---- ternd log ----\n{log()[-20000:]}---- end of log ----",
+                      file=sys.stderr, flush=True)
+
+        def addFailure(self, test, err):
+            super().addFailure(test, err)
+            self._print_log()
+
+        def addError(self, test, err):
+            super().addError(test, err)
+            self._print_log()
+
+    runner = unittest.TextTestRunner(verbosity=2, resultclass=Result, stream=sys.stdout)
+    return 0 if runner.run(suite).wasSuccessful() else 1

@@ -11,9 +11,6 @@ import os
 import re
 import shutil
 import smtplib
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import unittest

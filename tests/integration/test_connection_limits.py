@@ -11,14 +11,12 @@ Every client here connects from 127.0.0.1, as a whole office behind one address 
 """
 import imaplib
 import smtplib
-import socket
 import ssl
-import sys
 import threading
 import time
 import unittest
 
-from ternlib import Tern, recv_line, recv_until, run_ternd_once
+from ternlib import Tern, recv_line, run_ternd_once
 
 DOMAIN = "example.test"
 

@@ -13,8 +13,6 @@ Needs root (mount -t tmpfs); skipped with a message when mounting is not permitt
 import imaplib
 import os
 import poplib
-import re
-import shutil
 import smtplib
 import subprocess
 import sys

@@ -6,14 +6,13 @@ bad input; and curl's IMAP support (imaps:// listing, fetching, EXAMINE)."""
 import imaplib
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from ternlib import Tern, client_tls_context, recv_line, recv_until  # noqa: E402
+from ternlib import TernCase, client_tls_context, recv_line, recv_until  # noqa: E402
 from smtp_fixture import USERS, make_message, populate, smtp  # noqa: E402
 
 USER = "bob@example.test"
@@ -46,27 +45,12 @@ def simple(subject, body=b"Hello there\r\n"):
     return make_message("alice@example.test", USER, subject, body)
 
 
-class Imap(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.t = Tern(listeners=("smtp", "imap", "imaps"))
-        try:
-            populate(cls.t)
-            cls.t.start()
-        except Exception:
-            print(cls.t.log(), file=sys.stderr)
-            cls.t.cleanup()
-            raise
+class Imap(TernCase):
+    tern_options = {"listeners": ("smtp", "imap", "imaps")}
 
     @classmethod
-    def tearDownClass(cls):
-        cls.t.cleanup()
-
-    def tearDown(self):
-        result = getattr(self, "_outcome", None)
-        errors = getattr(getattr(result, "result", None), "failures", []) if result else []
-        if errors and errors[-1][0] is self:
-            print(self.t.log()[-6000:], file=sys.stderr)
+    def prepare(cls, t):
+        populate(t)
 
     def imaps(self, login=True):
         m = imaplib.IMAP4_SSL("127.0.0.1", self.t.port("imaps"), ssl_context=client_tls_context(),

@@ -12,7 +12,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from ternlib import Tern, client_tls_context  # noqa: E402
+from ternlib import TernCase, client_tls_context  # noqa: E402
 from smtp_fixture import USERS, populate  # noqa: E402
 
 USER = "bob@example.test"
@@ -63,21 +63,12 @@ class Transcript:
                 return out
 
 
-class ImapCompliance(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.t = Tern(listeners=("smtp", "imaps"))
-        try:
-            populate(cls.t)
-            cls.t.start()
-        except Exception:
-            print(cls.t.log(), file=sys.stderr)
-            cls.t.cleanup()
-            raise
+class ImapCompliance(TernCase):
+    tern_options = {"listeners": ("smtp", "imaps")}
 
     @classmethod
-    def tearDownClass(cls):
-        cls.t.cleanup()
+    def prepare(cls, t):
+        populate(t)
 
     def imaps(self):
         m = imaplib.IMAP4_SSL("127.0.0.1", self.t.port("imaps"), ssl_context=client_tls_context(), timeout=30)

@@ -9,7 +9,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from ternlib import Tern, client_tls_context  # noqa: E402
+from ternlib import TernCase, client_tls_context  # noqa: E402
 from smtp_fixture import USERS, populate  # noqa: E402
 
 USER = "bob@example.test"
@@ -36,27 +36,21 @@ MESSAGES = [
 ]
 
 
-class ImapSort(unittest.TestCase):
+class ImapSort(TernCase):
+    tern_options = {"listeners": ("smtp", "imaps")}
+
     @classmethod
-    def setUpClass(cls):
-        cls.t = Tern(listeners=("smtp", "imaps"))
-        try:
-            populate(cls.t)
-            cls.t.start()
-        except Exception:
-            print(cls.t.log(), file=sys.stderr)
-            cls.t.cleanup()
-            raise
+    def prepare(cls, t):
+        populate(t)
+
+    @classmethod
+    def started(cls):
         m = cls.connect()
         m.create("Sorted")
         for msg in MESSAGES:
             typ, data = m.append("Sorted", None, None, msg)
             assert typ == "OK", data
         m.logout()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.t.cleanup()
 
     @classmethod
     def connect(cls):
@@ -71,6 +65,7 @@ class ImapSort(unittest.TestCase):
 
     def tearDown(self):
         self.m.logout()
+        super().tearDown()
 
     def test_rfc5256_capabilities_advertised(self):
         caps = self.m.capabilities

@@ -21,7 +21,6 @@ import os
 import random
 import re
 import select
-import socket
 import sys
 import threading
 import time

@@ -6,12 +6,11 @@ several 127.0.0.x addresses, DKIM-signed with dkimpy; SPF results are checked ag
 is parsed with python3-authres; what was stored is read back over IMAP (INBOX and Junk)."""
 import imaplib
 import os
+import shutil
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
@@ -19,60 +18,16 @@ import authres
 import dkim
 import dns.resolver
 import spf
-from dnslib import A, MX, PTR, QTYPE, RCODE, RR, TXT, DNSRecord
+from dnslib import A, MX, PTR, TXT
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from ternlib import Tern  # noqa: E402
+from ternlib import Tern, TernCase  # noqa: E402
+from relay_harness import ZoneDns  # noqa: E402
 from smtp_fixture import USERS, populate  # noqa: E402
 
 HOST = "mail.example.test"   # ternd's hostname: our authserv-id
 BOB = "bob@example.test"
 TIMEOUT = 2                  # inbound_auth.timeout of the main daemon
-
-
-class ZoneServer:
-    """UDP DNS server on 127.0.0.1 answering from `zone` {name: [(qtype, rdata)]}; names in
-    `silent` (and everything when silent is True) are never answered."""
-
-    def __init__(self, zone, silent=()):
-        self.zone = {k.lower().rstrip(".") + ".": v for k, v in zone.items()}
-        self.silent = silent
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.queries = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                data, peer = self.sock.recvfrom(4096)
-            except OSError:
-                return
-            out = self._answer(data)
-            if out is not None:
-                self.sock.sendto(out, peer)
-
-    def _answer(self, data):
-        try:
-            req = DNSRecord.parse(data)
-        except Exception:
-            return None
-        qname = str(req.q.qname).lower()
-        self.queries.append((qname, QTYPE[req.q.qtype]))
-        if self.silent is True or qname.rstrip(".") in self.silent:
-            return None
-        reply = req.reply()
-        if qname not in self.zone:
-            reply.header.rcode = RCODE.NXDOMAIN
-            return reply.pack()
-        for qtype, rdata in self.zone[qname]:
-            if getattr(QTYPE, qtype) == req.q.qtype:
-                reply.add_answer(RR(qname, req.q.qtype, rdata=rdata, ttl=60))
-        return reply.pack()
-
-    def close(self):
-        self.sock.close()
 
 
 def txt(text):
@@ -128,10 +83,11 @@ def results(field):
     return h.authserv_id, {r.method: r for r in h.results}
 
 
-class InboundAuth(unittest.TestCase):
+class InboundAuth(TernCase):
     @classmethod
-    def setUpClass(cls):
+    def make_tern(cls):
         cls.keydir = tempfile.mkdtemp(prefix="tern-dkim-")
+        cls.addClassCleanup(shutil.rmtree, cls.keydir, True)
         cls.signed_key, signed_pub = make_key(cls.keydir, "signed")
         cls.quar_key, quar_pub = make_key(cls.keydir, "quar")
         zone = {
@@ -153,38 +109,25 @@ class InboundAuth(unittest.TestCase):
         # Forward-confirmed reverse DNS for every client address but 127.0.0.8.
         for octet in (2, 3, 9):
             host_records(zone, octet, f"out{octet}.sender.test")
-        cls.dns = ZoneServer(zone, silent=("slow.test",))
+        cls.dns = ZoneDns(zone, silent=("slow.test",))
+        cls.addClassCleanup(cls.dns.close)
         # pyspf (the oracle) asks the same server, through dnspython's default resolver.
         r = dns.resolver.Resolver(configure=False)
         r.nameservers = ["127.0.0.1"]
         r.port = cls.dns.port
         r.lifetime = 3
         dns.resolver.default_resolver = r
-        cls.t = Tern(listeners=("smtp", "submission", "imap"), allow_plaintext_without_tls=True,
-                     sections={
-                         "dns": {"servers": [f"127.0.0.1:{cls.dns.port}"]},
-                         "inbound_auth": {"spf": "enforce", "dkim": "enforce",
-                                          "dmarc": "enforce", "iprev": "enforce",
-                                          "timeout": TIMEOUT, "allow_ips": ["127.0.0.9/32"]},
-                     })
-        try:
-            populate(cls.t)
-            cls.t.start()
-        except Exception:
-            print(cls.t.log(), file=sys.stderr)
-            cls.t.cleanup()
-            raise
+        return Tern(listeners=("smtp", "submission", "imap"), allow_plaintext_without_tls=True,
+                    sections={
+                        "dns": {"servers": [f"127.0.0.1:{cls.dns.port}"]},
+                        "inbound_auth": {"spf": "enforce", "dkim": "enforce",
+                                         "dmarc": "enforce", "iprev": "enforce",
+                                         "timeout": TIMEOUT, "allow_ips": ["127.0.0.9/32"]},
+                    })
 
     @classmethod
-    def tearDownClass(cls):
-        cls.t.cleanup()
-        cls.dns.close()
-
-    def tearDown(self):
-        result = getattr(self, "_outcome", None)
-        errors = getattr(getattr(result, "result", None), "failures", []) if result else []
-        if errors and errors[-1][0] is self:
-            print(self.t.log()[-6000:], file=sys.stderr)
+    def prepare(cls, t):
+        populate(t)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -418,7 +361,7 @@ class DeadDnsServer(unittest.TestCase):
     within inbound_auth.timeout, and the message is accepted (never a hang)."""
 
     def test_temperror_within_timeout(self):
-        dead = ZoneServer({}, silent=True)
+        dead = ZoneDns({}, silent=True)
         t = Tern(listeners=("smtp", "imap"), allow_plaintext_without_tls=True,
                  sections={"dns": {"servers": [f"127.0.0.1:{dead.port}"]},
                            "inbound_auth": {"spf": "enforce", "dkim": "enforce",

@@ -16,7 +16,6 @@ import re
 import shutil
 import smtplib
 import subprocess
-import sys
 import tempfile
 import time
 import unittest

@@ -20,24 +20,14 @@ sys.path.insert(0, os.path.join(os.environ.get("TERN_SOURCE_DIR",
                                                os.path.join(os.path.dirname(__file__), "..", "..")),
                                 "tests", "support"))
 import mailfill  # noqa: E402
-from ternlib import Tern, client_tls_context, recv_until  # noqa: E402
+from ternlib import Checks, Tern, client_tls_context  # noqa: E402
 
 USER = "bob@example.test"
 PASSWORD = "bob-secret-1"
 OTHER = "carol@example.test"
 OTHER_PASSWORD = "carol-secret-2"
 
-failures = []
-checks = 0
-
-
-def check(name, cond, detail=""):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(f"{name}: {detail}")
-        print(f"FAIL {name}: {detail}", file=sys.stderr)
-    return cond
+check = Checks()
 
 
 class Raw:
@@ -375,8 +365,7 @@ def main():
         rc = t.stop()
         check("ternd exits 0", rc == 0, rc)
 
-    print(f"{checks} checks, {len(failures)} failures")
-    return 1 if failures else 0
+    return check.exit_code()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ with -X DELE, and a message delivered by SMTP, deleted over POP3, gone from the 
 from IMAP when the IMAP service answers)."""
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -14,22 +13,12 @@ sys.path.insert(0, os.path.join(os.environ.get("TERN_SOURCE_DIR",
                                                os.path.join(os.path.dirname(__file__), "..", "..")),
                                 "tests", "support"))
 import mailfill  # noqa: E402
-from ternlib import Tern, client_tls_context  # noqa: E402
+from ternlib import Checks, Tern  # noqa: E402
 
 USER = "dave@example.test"
 PASSWORD = "dave-pw-3"
 
-failures = []
-checks = 0
-
-
-def check(name, cond, detail=""):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(f"{name}: {detail}")
-        print(f"FAIL {name}: {detail}", file=sys.stderr)
-    return cond
+check = Checks()
 
 
 def curl(*args, timeout=120):
@@ -139,8 +128,7 @@ def main():
         rc = t.stop()
         check("ternd exits 0", rc == 0, rc)
 
-    print(f"{checks} checks, {len(failures)} failures")
-    return 1 if failures else 0
+    return check.exit_code()
 
 
 if __name__ == "__main__":

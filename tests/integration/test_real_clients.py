@@ -21,20 +21,13 @@ import subprocess
 import sys
 import time
 
-from ternlib import Tern, client_tls_context
+from ternlib import Checks, Tern, client_tls_context
 
 DOMAIN = "example.test"
 USERS = {"alice@example.test": "alice-pass-1", "bob@example.test": "bob-pass-2",
          "carol@example.test": "carol-pass-3"}
 
-failures = []
-
-
-def check(name, cond, detail=""):
-    if not cond:
-        failures.append(f"{name}: {detail}")
-        print(f"FAIL {name}: {detail}", file=sys.stderr)
-    return cond
+check = Checks()
 
 
 def run(argv, timeout=90, input=None, env=None):
@@ -423,12 +416,9 @@ def main():
                 import traceback
                 traceback.print_exc()
                 check(test.__name__, False, repr(e))
-        if failures:
+        if check.failures:
             print(f"---- ternd log ----\n{t.log()[-20000:]}", file=sys.stderr)
-    if failures:
-        print(f"{len(failures)} failure(s)", file=sys.stderr)
-        sys.exit(1)
-    print("real clients: all checks passed")
+    sys.exit(check.exit_code())
 
 
 if __name__ == "__main__":

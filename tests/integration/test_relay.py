@@ -14,12 +14,12 @@ import re
 import smtplib
 import sys
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from ternlib import Tern  # noqa: E402
-from relay_harness import Sink, ZoneDns, free_port  # noqa: E402
+import ternlib  # noqa: E402
+from ternlib import Tern, free_port  # noqa: E402
+from relay_harness import Sink, ZoneDns  # noqa: E402
 from smtp_fixture import USERS, ctl_ok, maildir_messages, make_message, populate  # noqa: E402
 
 BOB = "bob@example.test"
@@ -400,25 +400,9 @@ CASES = [test_preferred_mx, test_fallback_when_first_mx_down, test_retry_after_4
 
 
 def run_cases(cases, only=()):
-    """Runs each case (all, or those named in `only`); prints PASS/FAIL and, for a failure, the
-    traceback and the case's ternd log. Returns the exit status. Shared by the test_relay_*.py
-    files."""
-    passed = failed = 0
-    for case in cases:
-        if only and case.__name__ not in only:
-            continue
-        t0 = time.monotonic()
-        try:
-            case()
-            passed += 1
-            print(f"PASS {case.__name__} ({time.monotonic() - t0:.1f}s)", flush=True)
-        except Exception:
-            failed += 1
-            print(f"FAIL {case.__name__}", flush=True)
-            traceback.print_exc()
-            print(f"---- ternd log ----\n{LAST_LOG[0][-20000:]}---- end of log ----", flush=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    """The shared runner of the test_relay_*.py files: ternlib.run_cases with the ternd log
+    of the failing case."""
+    return ternlib.run_cases(cases, only, log=lambda: LAST_LOG[0])
 
 
 if __name__ == "__main__":

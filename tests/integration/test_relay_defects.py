@@ -6,6 +6,8 @@ of being retried on every tick), and a bounce to a sender that is an alias with 
 targets (every target gets it, once).
 Debian: python3-aiosmtpd, python3-dnslib.
 """
+import email
+import email.policy
 import os
 import re
 import socket
@@ -169,8 +171,6 @@ def test_bounce_to_alias_reaches_every_target():
         for u in (BOB, ALICE):
             got = new(u)
             check(len(got) == 1, f"{u}: {len(got)} DSNs (expected exactly one)")
-            import email
-            import email.policy
             dsn = email.message_from_bytes(got[0], policy=email.policy.compat32)
             _, rcpts = delivery_status(dsn)
             check(rcpts[0]["Status"].strip() == "5.1.1", f"{u}: Status {rcpts[0]['Status']}")

@@ -11,8 +11,6 @@ and with a sink that does -> sent over TLS; an 8-bit body to a sink without 8BIT
 SMTPUTF8 address to a sink without SMTPUTF8 -> bounced with 5.6.3 / 5.6.7 and a clear reason.
 Debian: python3-aiosmtpd, python3-dnslib.
 """
-import email
-import email.policy
 import os
 import re
 import smtplib

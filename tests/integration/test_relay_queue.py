@@ -18,7 +18,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import test_relay  # noqa: E402
-from test_relay import BOB, USERS, Env, check, delivery_status, dsn_in_inbox, submit, wait_until, with_subject  # noqa: E402
+from test_relay import BOB, USERS, Env, check, delivery_status, dsn_in_inbox, wait_until, with_subject  # noqa: E402
 from relay_harness import Sink  # noqa: E402
 from smtp_fixture import ctl_ok, maildir_messages, make_message  # noqa: E402
 

@@ -2,12 +2,11 @@
 """SMTP on the MX listener, as a sending MTA sees it: delivery into the Maildir (Received +
 Return-Path, exact body bytes), aliases, unknown users, relay refusal, size limit, smuggling."""
 import os
-import socket
 import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from ternlib import Tern, recv_until  # noqa: E402
+from ternlib import TernCase, recv_until  # noqa: E402
 from smtp_fixture import (ALIAS, index_rows, maildir_messages, make_message, populate,  # noqa: E402
                           smtp, split_stored, wait_messages)
 
@@ -18,29 +17,13 @@ def find(msgs, marker):
     return [data for data in msgs.values() if marker in data]
 
 
-class MxDelivery(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.t = Tern(listeners=("smtp", "submission"),
-                     extra_toml=f"[smtp]\nmax_message_size = {MAX_SIZE}\n")
-        try:
-            populate(cls.t)
-            cls.t.start()
-        except Exception:
-            print(cls.t.log(), file=sys.stderr)
-            cls.t.cleanup()
-            raise
+class MxDelivery(TernCase):
+    tern_options = {"listeners": ("smtp", "submission"),
+                    "extra_toml": f"[smtp]\nmax_message_size = {MAX_SIZE}\n"}
 
     @classmethod
-    def tearDownClass(cls):
-        cls.t.cleanup()
-
-    def tearDown(self):
-        # Print the server's view when a test failed (unittest keeps outcomes in _outcome).
-        result = getattr(self, "_outcome", None)
-        errors = getattr(getattr(result, "result", None), "failures", []) if result else []
-        if errors and errors[-1][0] is self:
-            print(self.t.log()[-6000:], file=sys.stderr)
+    def prepare(cls, t):
+        populate(t)
 
     def test_plain_delivery_to_local_user(self):
         body = b"Hello Bob.\r\n.leading dot line\r\nTrailing spaces   \r\n\xc3\xa9 8bit\r\n"

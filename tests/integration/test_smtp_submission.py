@@ -10,9 +10,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from ternlib import Tern, client_tls_context  # noqa: E402
+from ternlib import Tern, TernCase, client_tls_context, free_port  # noqa: E402
 from smtp_fixture import USERS, make_message, populate, smtp, split_stored, wait_messages  # noqa: E402
-from relay_harness import Sink, ZoneDns, free_port  # noqa: E402
+from relay_harness import Sink, ZoneDns  # noqa: E402
 
 BOB = "bob@example.test"
 ALICE = "alice@example.test"
@@ -22,32 +22,23 @@ def find(msgs, marker):
     return [data for data in msgs.values() if marker in data]
 
 
-class Submission(unittest.TestCase):
+class Submission(TernCase):
     @classmethod
-    def setUpClass(cls):
+    def make_tern(cls):
         # The relay routes elsewhere.test through a loopback DNS to a loopback sink.
         sink_port = free_port()
         cls.dns = ZoneDns({"elsewhere.test.": [("MX", (10, "mx.elsewhere.test."))],
                            "mx.elsewhere.test.": [("A", "127.0.0.1")]})
+        cls.addClassCleanup(cls.dns.close)
         cls.sink = Sink("127.0.0.1", sink_port, behaviour=Sink.accept)
-        cls.t = Tern(listeners=("smtp", "submission", "submissions"),
-                     sections={"relay": {"dns": [f"127.0.0.1:{cls.dns.port}"],
-                                         "smtp_port": sink_port}})
-        try:
-            populate(cls.t)
-            cls.t.start()
-        except Exception:
-            print(cls.t.log(), file=sys.stderr)
-            cls.t.cleanup()
-            cls.sink.stop()
-            cls.dns.close()
-            raise
+        cls.addClassCleanup(cls.sink.stop)
+        return Tern(listeners=("smtp", "submission", "submissions"),
+                    sections={"relay": {"dns": [f"127.0.0.1:{cls.dns.port}"],
+                                        "smtp_port": sink_port}})
 
     @classmethod
-    def tearDownClass(cls):
-        cls.t.cleanup()
-        cls.sink.stop()
-        cls.dns.close()
+    def prepare(cls, t):
+        populate(t)
 
     def starttls_client(self):
         c = smtp(self.t, "submission")

@@ -10,9 +10,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ternlib import Checks  # noqa: E402
+
 TERNCTL = os.environ.get("TERNCTL", "")
-failures = []
-checks = 0
 
 
 def run(args, stdin="", config=None):
@@ -24,12 +25,7 @@ def run(args, stdin="", config=None):
     return p.returncode, p.stdout, p.stderr
 
 
-def check(name, cond, detail=""):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(f"{name}: {detail}")
-        print(f"FAIL {name}: {detail}", file=sys.stderr)
+check = Checks()
 
 
 def ok(name, args, stdin="", config=None, stdout=None):
@@ -149,8 +145,7 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"{checks - len(failures)} passed, {len(failures)} failed")
-    return 1 if failures else 0
+    return check.exit_code()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ Prints the port on stdout (one line) and serves until killed. Zones are fixed te
   anything else    NXDOMAIN
 """
 import socket
-import sys
 import threading
 
 from dnslib import AAAA, A, MX, PTR, QTYPE, RCODE, RR, SOA, TXT, DNSRecord

@@ -12,15 +12,18 @@ import threading
 import time
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
 from dnslib import AAAA, MX, QTYPE, RCODE, RR, TXT, A, DNSRecord
 
 
 class ZoneDns:
-    """UDP-only loopback DNS server on an ephemeral port. zone: name -> [(type, rdata)]."""
+    """UDP-only loopback DNS server on an ephemeral port. zone: name -> [(type, value)], the
+    value either plain data (MX: (preference, exchange); A/AAAA/TXT: a string) or a dnslib
+    rdata object. Names in `silent` (everything when silent is True) are never answered, as
+    from a dead server. `queries` lists (qname, qtype) as asked."""
 
-    def __init__(self, zone, host="127.0.0.1"):
-        self.zone = {k.lower(): v for k, v in zone.items()}
+    def __init__(self, zone, host="127.0.0.1", silent=()):
+        self.zone = {k.lower().rstrip(".") + ".": v for k, v in zone.items()}
+        self.silent = silent
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((host, 0))
         self.port = self.sock.getsockname()[1]
@@ -29,6 +32,8 @@ class ZoneDns:
         self.thread.start()
 
     def _rdata(self, kind, value):
+        if not isinstance(value, (str, tuple)):
+            return getattr(QTYPE, kind), value  # already a dnslib rdata
         if kind == "MX":
             return QTYPE.MX, MX(value[1], value[0])
         if kind == "A":
@@ -46,6 +51,8 @@ class ZoneDns:
             return None
         qname = str(req.q.qname).lower()
         self.queries.append((qname, QTYPE[req.q.qtype]))
+        if self.silent is True or qname.rstrip(".") in self.silent:
+            return None
         reply = req.reply()
         if qname not in self.zone:
             reply.header.rcode = RCODE.NXDOMAIN
@@ -185,10 +192,3 @@ class Sink:
     def stop(self):
         self.controller.stop()
 
-
-def free_port(host="127.0.0.1"):
-    s = socket.socket()
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
