@@ -63,7 +63,7 @@ Result<std::string> mailbox_name(std::string_view address, const char* what) {
 
 std::string domain_of(const std::string& canonical) { return canonical.substr(canonical.rfind('@') + 1); }
 
-Status require_local_domain(sql::Connection& db, const std::string& domain) {
+Status require_local_domain(sqlite::Connection& db, const std::string& domain) {
   auto local = query_domain(db, domain);
   if (!local) return local.error();
   if (!*local) return make_error(Errc::not_found, domain + " is not a local domain");
@@ -77,39 +77,23 @@ Status require_local_domain(sql::Connection& db, const std::string& domain) {
 // Each idle connection finalizes its cached statements, then closes.
 AccountDb::Impl::~Impl() = default;
 
-Result<std::unique_ptr<sql::Connection>> AccountDb::Impl::open_connection() {
-  // Once per process, before SQLite initialises (the first open is on the main thread at
-  // startup): without memory statistics SQLite's allocator takes no global mutex. With them,
-  // every allocation of every connection serialised on one lock across the worker threads.
-  // Later calls return SQLITE_MISUSE and change nothing.
-  static const int no_memstatus = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-  (void)no_memstatus;
-  sqlite3* db = nullptr;
-  // NOMUTEX: a connection is used by one thread at a time (leased from the pool).
-  int rc = sqlite3_open_v2(path_.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    Error e = sql::error_from(db, rc, "open " + path_);
-    sqlite3_close_v2(db);
-    return e;
-  }
-  // Waits for ternd/ternctl holding the write lock instead of failing at once.
-  sqlite3_busy_timeout(db, options_.busy_timeout_ms);
+Result<std::unique_ptr<sqlite::Connection>> AccountDb::Impl::open_connection() {
+  sqlite::OpenOptions o;
+  o.label = "accounts.db";
+  // NOMUTEX (the default): a connection is used by one thread at a time (leased from the pool).
+  // The busy timeout waits for ternd/ternctl holding the write lock instead of failing at once.
+  o.busy_timeout_ms = options_.busy_timeout_ms;
   // WAL: readers (ternd workers) never block the writer (ternctl) and vice versa.
   // synchronous=FULL: account changes are rare and must survive a power cut.
-  Status s = sql::exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
-  if (!s.ok()) {
-    sqlite3_close_v2(db);
-    return s.error();
-  }
-  return std::make_unique<sql::Connection>(db);
+  o.wal_full_sync = true;
+  return sqlite::Connection::open(path_, o);
 }
 
 Result<AccountDb::Impl::Lease> AccountDb::Impl::acquire() {
   {
     std::lock_guard lock(mu_);
     if (!idle_.empty()) {
-      std::unique_ptr<sql::Connection> conn = std::move(idle_.back());
+      std::unique_ptr<sqlite::Connection> conn = std::move(idle_.back());
       idle_.pop_back();
       return Lease(this, std::move(conn));
     }
@@ -134,11 +118,11 @@ bool AccountDb::Impl::verify(const std::string& hash, std::string_view password)
   return verify_password(hash, password);
 }
 
-void AccountDb::Impl::release(std::unique_ptr<sql::Connection> conn) {
+void AccountDb::Impl::release(std::unique_ptr<sqlite::Connection> conn) {
   // Every Stmt was handed back (reset), so no statement holds a read transaction open. A
   // transaction left open by a failed COMMIT would pin this connection to an old snapshot
   // for its next user: roll it back.
-  if (sqlite3_get_autocommit(conn->get()) == 0) (void)sql::exec(conn->get(), "ROLLBACK");
+  if (conn->in_transaction()) (void)conn->try_exec("ROLLBACK");
   {
     std::lock_guard lock(mu_);
     if (idle_.size() < kMaxIdleConnections) {
@@ -152,58 +136,53 @@ void AccountDb::Impl::release(std::unique_ptr<sql::Connection> conn) {
 Status AccountDb::Impl::init_schema() {
   auto lease = acquire();
   if (!lease) return lease.error();
-  sql::Connection& db = lease->conn();
-  sql::WriteTxn txn(db);
+  sqlite::Connection& db = lease->conn();
+  sqlite::Transaction txn(db);
   if (!txn.begun().ok()) return txn.begun();
-  sql::Stmt v(db, "PRAGMA user_version");
-  if (!v.prepared()) return v.prepare_error();
-  int64_t version = v.step() == SQLITE_ROW ? v.integer(0) : 0;
+  sqlite::Stmt v(db, "PRAGMA user_version");
+  auto has_row = v.try_step("read schema version");
+  if (!has_row) return has_row.error();
+  int64_t version = *has_row ? v.i64(0) : 0;
   if (version > kSchemaVersion)
     return make_error(Errc::internal, "accounts.db: schema version " + std::to_string(version) +
                                           " is newer than this program understands");
   if (version < kSchemaVersion) {
-    if (Status s = sql::exec(db.get(), kSchema); !s.ok()) return s;
-    if (Status s = sql::exec(db.get(), ("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str()); !s.ok())
+    if (Status s = db.try_exec(kSchema); !s.ok()) return s;
+    if (Status s = db.try_exec("PRAGMA user_version=" + std::to_string(kSchemaVersion)); !s.ok())
       return s;
   }
-  return txn.commit();
+  return txn.try_commit();
 }
 
 // ---- row lookups -------------------------------------------------------------------------
 
-Result<std::optional<UserRow>> query_user(sql::Connection& db, const std::string& address) {
-  sql::Stmt st(db, "SELECT password, quota, enabled, created FROM users WHERE address=?1");
-  if (!st.prepared()) return st.prepare_error();
+Result<std::optional<UserRow>> query_user(sqlite::Connection& db, const std::string& address) {
+  sqlite::Stmt st(db, "SELECT password, quota, enabled, created FROM users WHERE address=?1");
   st.bind(1, address);
-  int rc = st.step();
-  if (rc == SQLITE_DONE) return std::optional<UserRow>();
-  if (rc != SQLITE_ROW) return st.step_error("read user");
+  auto has_row = st.try_step("read user");
+  if (!has_row) return has_row.error();
+  if (!*has_row) return std::optional<UserRow>();
   UserRow row;
   row.password = st.text(0);
-  row.quota = static_cast<uint64_t>(std::max<int64_t>(0, st.integer(1)));
-  row.enabled = st.integer(2) != 0;
-  row.created = st.integer(3);
+  row.quota = static_cast<uint64_t>(std::max<int64_t>(0, st.i64(1)));
+  row.enabled = st.i64(2) != 0;
+  row.created = st.i64(3);
   return std::optional<UserRow>(std::move(row));
 }
 
-Result<bool> query_domain(sql::Connection& db, const std::string& domain) {
-  sql::Stmt st(db, "SELECT 1 FROM domains WHERE name=?1");
-  if (!st.prepared()) return st.prepare_error();
+Result<bool> query_domain(sqlite::Connection& db, const std::string& domain) {
+  sqlite::Stmt st(db, "SELECT 1 FROM domains WHERE name=?1");
   st.bind(1, domain);
-  int rc = st.step();
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  return st.step_error("read domain");
+  return st.try_step("read domain");
 }
 
-Result<std::vector<std::string>> query_alias(sql::Connection& db, const std::string& alias) {
-  sql::Stmt st(db, "SELECT target FROM aliases WHERE alias=?1 ORDER BY target");
-  if (!st.prepared()) return st.prepare_error();
+Result<std::vector<std::string>> query_alias(sqlite::Connection& db, const std::string& alias) {
+  sqlite::Stmt st(db, "SELECT target FROM aliases WHERE alias=?1 ORDER BY target");
   st.bind(1, alias);
   std::vector<std::string> out;
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW) out.push_back(st.text(0));
-  if (rc != SQLITE_DONE) return st.step_error("read alias");
+  Result<bool> rc = false;
+  while ((rc = st.try_step("read alias")) && *rc) out.push_back(st.text(0));
+  if (!rc) return rc.error();
   return out;
 }
 
@@ -230,12 +209,12 @@ Status AccountDb::add_domain(std::string_view domain) {
   if (!name) return make_error(Errc::syntax, "bad domain name \"" + std::string(domain) + "\"");
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sql::Stmt st(lease->conn(), "INSERT INTO domains(name, created) VALUES(?1, ?2)");
-  if (!st.prepared()) return st.prepare_error();
+  sqlite::Stmt st(lease->conn(), "INSERT INTO domains(name, created) VALUES(?1, ?2)");
   st.bind(1, *name).bind(2, unix_now());
-  int rc = st.step();
-  if (rc == SQLITE_CONSTRAINT) return make_error(Errc::exists, "domain " + *name + " already exists");
-  if (rc != SQLITE_DONE) return st.step_error("add domain");
+  if (Status s = st.try_run("add domain"); !s.ok()) {
+    if (s.error().code == Errc::exists) return make_error(Errc::exists, "domain " + *name + " already exists");
+    return s;
+  }
   return {};
 }
 
@@ -244,37 +223,36 @@ Status AccountDb::remove_domain(std::string_view domain) {
   if (!name) return make_error(Errc::syntax, "bad domain name \"" + std::string(domain) + "\"");
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sql::Connection& db = lease->conn();
-  sql::WriteTxn txn(db);
+  sqlite::Connection& db = lease->conn();
+  sqlite::Transaction txn(db);
   if (!txn.begun().ok()) return txn.begun();
-  sql::Stmt count(db,
+  sqlite::Stmt count(db,
                   "SELECT (SELECT count(*) FROM users WHERE domain=?1),"
                   "       (SELECT count(DISTINCT alias) FROM aliases WHERE domain=?1)");
-  if (!count.prepared()) return count.prepare_error();
   count.bind(1, *name);
-  if (count.step() != SQLITE_ROW) return count.step_error("count domain users");
-  int64_t users = count.integer(0), aliases = count.integer(1);
+  auto counted = count.try_step("count domain users");
+  if (!counted) return counted.error();
+  if (!*counted) return make_error(Errc::internal, "accounts.db: count domain users: no row");
+  int64_t users = count.i64(0), aliases = count.i64(1);
   if (users > 0 || aliases > 0)
     return make_error(Errc::refused, "domain " + *name + " still has " + std::to_string(users) +
                                          " user(s) and " + std::to_string(aliases) +
                                          " alias(es); remove them first");
-  sql::Stmt del(db, "DELETE FROM domains WHERE name=?1");
-  if (!del.prepared()) return del.prepare_error();
+  sqlite::Stmt del(db, "DELETE FROM domains WHERE name=?1");
   del.bind(1, *name);
-  if (del.step() != SQLITE_DONE) return del.step_error("remove domain");
-  if (sqlite3_changes(db.get()) == 0) return make_error(Errc::not_found, "no such domain " + *name);
-  return txn.commit();
+  if (Status s = del.try_run("remove domain"); !s.ok()) return s;
+  if (db.changes() == 0) return make_error(Errc::not_found, "no such domain " + *name);
+  return txn.try_commit();
 }
 
 Result<std::vector<std::string>> AccountDb::list_domains() {
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sql::Stmt st(lease->conn(), "SELECT name FROM domains ORDER BY name");
-  if (!st.prepared()) return st.prepare_error();
+  sqlite::Stmt st(lease->conn(), "SELECT name FROM domains ORDER BY name");
   std::vector<std::string> out;
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW) out.push_back(st.text(0));
-  if (rc != SQLITE_DONE) return st.step_error("list domains");
+  Result<bool> rc = false;
+  while ((rc = st.try_step("list domains")) && *rc) out.push_back(st.text(0));
+  if (!rc) return rc.error();
   return out;
 }
 
@@ -297,23 +275,23 @@ Status AccountDb::add_user(std::string_view address, std::string_view password, 
   if (!hash) return hash.error();
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sql::Connection& db = lease->conn();
-  sql::WriteTxn txn(db);
+  sqlite::Connection& db = lease->conn();
+  sqlite::Transaction txn(db);
   if (!txn.begun().ok()) return txn.begun();
   std::string domain = domain_of(*name);
   if (Status s = require_local_domain(db, domain); !s.ok()) return s;
   auto alias = query_alias(db, *name);
   if (!alias) return alias.error();
   if (!alias->empty()) return make_error(Errc::exists, *name + " already exists as an alias");
-  sql::Stmt st(db,
+  sqlite::Stmt st(db,
                "INSERT INTO users(address, domain, password, quota, enabled, created)"
                " VALUES(?1, ?2, ?3, ?4, 1, ?5)");
-  if (!st.prepared()) return st.prepare_error();
   st.bind(1, *name).bind(2, domain).bind(3, *hash).bind(4, quota_to_db(quota)).bind(5, unix_now());
-  int rc = st.step();
-  if (rc == SQLITE_CONSTRAINT) return make_error(Errc::exists, "user " + *name + " already exists");
-  if (rc != SQLITE_DONE) return st.step_error("add user");
-  return txn.commit();
+  if (Status s = st.try_run("add user"); !s.ok()) {
+    if (s.error().code == Errc::exists) return make_error(Errc::exists, "user " + *name + " already exists");
+    return s;
+  }
+  return txn.try_commit();
 }
 
 namespace {
@@ -325,12 +303,11 @@ Status update_user(AccountDb::Impl& impl, std::string_view address, const char* 
   if (!name) return make_error(Errc::syntax, "bad user address \"" + std::string(address) + "\"");
   auto lease = impl.acquire();
   if (!lease) return lease.error();
-  sql::Stmt st(lease->conn(), sql_text);
-  if (!st.prepared()) return st.prepare_error();
+  sqlite::Stmt st(lease->conn(), sql_text);
   st.bind(1, *name);
   bind(st);
-  if (st.step() != SQLITE_DONE) return st.step_error("update user");
-  if (sqlite3_changes(lease->get()) == 0) return make_error(Errc::not_found, "no such user " + *name);
+  if (Status s = st.try_run("update user"); !s.ok()) return s;
+  if (lease->conn().changes() == 0) return make_error(Errc::not_found, "no such user " + *name);
   return {};
 }
 
@@ -352,19 +329,19 @@ Status AccountDb::set_password(std::string_view address, std::string_view passwo
   auto hash = hash_password(password, impl_->options().cost);
   if (!hash) return hash.error();
   Status done = update_user(*impl_, address, "UPDATE users SET password=?2 WHERE address=?1",
-                            [&](sql::Stmt& st) { st.bind(2, *hash); });
+                            [&](sqlite::Stmt& st) { st.bind(2, *hash); });
   forget_verified(*impl_, address);
   return done;
 }
 
 Status AccountDb::set_quota(std::string_view address, uint64_t quota) {
   return update_user(*impl_, address, "UPDATE users SET quota=?2 WHERE address=?1",
-                     [&](sql::Stmt& st) { st.bind(2, quota_to_db(quota)); });
+                     [&](sqlite::Stmt& st) { st.bind(2, quota_to_db(quota)); });
 }
 
 Status AccountDb::set_enabled(std::string_view address, bool enabled) {
   Status done = update_user(*impl_, address, "UPDATE users SET enabled=?2 WHERE address=?1",
-                            [&](sql::Stmt& st) { st.bind(2, int64_t(enabled ? 1 : 0)); });
+                            [&](sqlite::Stmt& st) { st.bind(2, int64_t(enabled ? 1 : 0)); });
   forget_verified(*impl_, address);
   return done;
 }
@@ -374,11 +351,10 @@ Status AccountDb::remove_user(std::string_view address) {
   if (!name) return make_error(Errc::syntax, "bad user address \"" + std::string(address) + "\"");
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sql::Stmt st(lease->conn(), "DELETE FROM users WHERE address=?1");
-  if (!st.prepared()) return st.prepare_error();
+  sqlite::Stmt st(lease->conn(), "DELETE FROM users WHERE address=?1");
   st.bind(1, *name);
-  if (st.step() != SQLITE_DONE) return st.step_error("remove user");
-  if (sqlite3_changes(lease->get()) == 0) return make_error(Errc::not_found, "no such user " + *name);
+  if (Status s = st.try_run("remove user"); !s.ok()) return s;
+  if (lease->conn().changes() == 0) return make_error(Errc::not_found, "no such user " + *name);
   if (impl_->cache()) impl_->cache()->forget(*name);
   // Aliases that point at the user are kept: resolution skips missing local targets, and the
   // admin may re-create the user. ternctl lists them.
@@ -388,14 +364,13 @@ Status AccountDb::remove_user(std::string_view address) {
 Result<std::vector<UserInfo>> AccountDb::list_users() {
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sql::Stmt st(lease->conn(), "SELECT address, quota, enabled, created FROM users ORDER BY domain, address");
-  if (!st.prepared()) return st.prepare_error();
+  sqlite::Stmt st(lease->conn(), "SELECT address, quota, enabled, created FROM users ORDER BY domain, address");
   std::vector<UserInfo> out;
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW)
-    out.push_back(UserInfo{st.text(0), static_cast<uint64_t>(std::max<int64_t>(0, st.integer(1))),
-                           st.integer(2) != 0, st.integer(3)});
-  if (rc != SQLITE_DONE) return st.step_error("list users");
+  Result<bool> rc = false;
+  while ((rc = st.try_step("list users")) && *rc)
+    out.push_back(UserInfo{st.text(0), static_cast<uint64_t>(std::max<int64_t>(0, st.i64(1))),
+                           st.i64(2) != 0, st.i64(3)});
+  if (!rc) return rc.error();
   return out;
 }
 
@@ -442,8 +417,8 @@ Status AccountDb::add_alias(std::string_view alias, const std::vector<std::strin
   }
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sql::Connection& db = lease->conn();
-  sql::WriteTxn txn(db);
+  sqlite::Connection& db = lease->conn();
+  sqlite::Transaction txn(db);
   if (!txn.begun().ok()) return txn.begun();
   if (Status s = require_local_domain(db, domain); !s.ok()) return s;
   auto user = query_user(db, name);
@@ -453,12 +428,11 @@ Status AccountDb::add_alias(std::string_view alias, const std::vector<std::strin
   if (!existing) return existing.error();
   if (!existing->empty()) return make_error(Errc::exists, "alias " + name + " already exists");
   for (const std::string& t : canon) {
-    sql::Stmt ins(db, "INSERT INTO aliases(alias, domain, target) VALUES(?1, ?2, ?3)");
-    if (!ins.prepared()) return ins.prepare_error();
+    sqlite::Stmt ins(db, "INSERT INTO aliases(alias, domain, target) VALUES(?1, ?2, ?3)");
     ins.bind(1, name).bind(2, domain).bind(3, t);
-    if (ins.step() != SQLITE_DONE) return ins.step_error("add alias");
+    if (Status s = ins.try_run("add alias"); !s.ok()) return s;
   }
-  return txn.commit();
+  return txn.try_commit();
 }
 
 Status AccountDb::remove_alias(std::string_view alias) {
@@ -474,27 +448,25 @@ Status AccountDb::remove_alias(std::string_view alias) {
   }
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sql::Stmt st(lease->conn(), "DELETE FROM aliases WHERE alias=?1");
-  if (!st.prepared()) return st.prepare_error();
+  sqlite::Stmt st(lease->conn(), "DELETE FROM aliases WHERE alias=?1");
   st.bind(1, name);
-  if (st.step() != SQLITE_DONE) return st.step_error("remove alias");
-  if (sqlite3_changes(lease->get()) == 0) return make_error(Errc::not_found, "no such alias " + name);
+  if (Status s = st.try_run("remove alias"); !s.ok()) return s;
+  if (lease->conn().changes() == 0) return make_error(Errc::not_found, "no such alias " + name);
   return {};
 }
 
 Result<std::vector<AliasInfo>> AccountDb::list_aliases() {
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  sql::Stmt st(lease->conn(), "SELECT alias, target FROM aliases ORDER BY domain, alias, target");
-  if (!st.prepared()) return st.prepare_error();
+  sqlite::Stmt st(lease->conn(), "SELECT alias, target FROM aliases ORDER BY domain, alias, target");
   std::vector<AliasInfo> out;
-  int rc;
-  while ((rc = st.step()) == SQLITE_ROW) {
+  Result<bool> rc = false;
+  while ((rc = st.try_step("list aliases")) && *rc) {
     std::string alias = st.text(0);
     if (out.empty() || out.back().alias != alias) out.push_back(AliasInfo{alias, {}});
     out.back().targets.push_back(st.text(1));
   }
-  if (rc != SQLITE_DONE) return st.step_error("list aliases");
+  if (!rc) return rc.error();
   return out;
 }
 
@@ -543,7 +515,7 @@ Result<PasswordCheckResult> AccountDb::check_password(std::string_view user, std
       // Best effort: a failure here leaves the old (still valid) hash in place.
       // "AND password=?3": never overwrite a password changed since we read the row.
       (void)update_user(*impl_, *name, "UPDATE users SET password=?2 WHERE address=?1 AND password=?3",
-                        [&](sql::Stmt& st) { st.bind(2, *fresh).bind(3, row->password); });
+                        [&](sqlite::Stmt& st) { st.bind(2, *fresh).bind(3, row->password); });
     }
   }
   return result;

@@ -1,8 +1,6 @@
 // Private to auth/: the AccountDb internals shared by account_db.cpp and resolve.cpp.
 #pragma once
 
-#include <sqlite3.h>
-
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -11,8 +9,8 @@
 #include <vector>
 
 #include "auth/auth.h"
-#include "auth/sqlite_util.h"
 #include "auth/verified_cache.h"
+#include "sqlite/sqlite.h"
 
 namespace tern::auth {
 
@@ -28,23 +26,22 @@ class AccountDb::Impl {
   ~Impl();
 
   // A connection for the calling thread: one from the idle pool, or a new one. It keeps
-  // its prepared statements (sql::Connection) while idle; every sql::Stmt made on it must
+  // its prepared statements (sqlite::Connection) while idle; every sqlite::Stmt made on it must
   // end before the lease does (they are locals declared after it).
   class Lease {
    public:
-    Lease(Impl* impl, std::unique_ptr<sql::Connection> conn) : impl_(impl), conn_(std::move(conn)) {}
+    Lease(Impl* impl, std::unique_ptr<sqlite::Connection> conn) : impl_(impl), conn_(std::move(conn)) {}
     Lease(Lease&& o) noexcept = default;
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
     ~Lease() {
       if (conn_) impl_->release(std::move(conn_));
     }
-    sql::Connection& conn() const { return *conn_; }
-    sqlite3* get() const { return conn_->get(); }
+    sqlite::Connection& conn() const { return *conn_; }
 
    private:
     Impl* impl_;
-    std::unique_ptr<sql::Connection> conn_;
+    std::unique_ptr<sqlite::Connection> conn_;
   };
 
   Result<Lease> acquire();
@@ -60,8 +57,8 @@ class AccountDb::Impl {
   uint64_t verifications() const { return verifications_.load(std::memory_order_relaxed); }
 
  private:
-  void release(std::unique_ptr<sql::Connection> conn);
-  Result<std::unique_ptr<sql::Connection>> open_connection();
+  void release(std::unique_ptr<sqlite::Connection> conn);
+  Result<std::unique_ptr<sqlite::Connection>> open_connection();
 
   std::string path_;
   Options options_;
@@ -70,7 +67,7 @@ class AccountDb::Impl {
   std::unique_ptr<VerifiedCache> cache_;
   std::atomic<uint64_t> verifications_{0};
   std::mutex mu_;
-  std::vector<std::unique_ptr<sql::Connection>> idle_;
+  std::vector<std::unique_ptr<sqlite::Connection>> idle_;
 };
 
 // Row lookups on one connection (canonical inputs).
@@ -80,8 +77,8 @@ struct UserRow {
   bool enabled = true;
   int64_t created = 0;
 };
-Result<std::optional<UserRow>> query_user(sql::Connection& db, const std::string& address);
-Result<bool> query_domain(sql::Connection& db, const std::string& domain);
-Result<std::vector<std::string>> query_alias(sql::Connection& db, const std::string& alias);
+Result<std::optional<UserRow>> query_user(sqlite::Connection& db, const std::string& address);
+Result<bool> query_domain(sqlite::Connection& db, const std::string& domain);
+Result<std::vector<std::string>> query_alias(sqlite::Connection& db, const std::string& alias);
 
 }  // namespace tern::auth

@@ -8,11 +8,11 @@
 //   the database, so changes made by ternctl take effect in ternd at once (the verified-
 //   credential cache holds no account data: it only remembers which password matched which
 //   stored hash).
-// - Each pooled connection keeps its prepared statements (sqlite_util.h sql::Connection),
+// - Each pooled connection keeps its prepared statements (sqlite/sqlite.h's statement cache),
 //   keyed by SQL text: a lookup compiles no SQL after the first. A borrowed statement is
 //   reset and its bindings cleared when its scope ends (no read transaction outlives a
-//   call); sqlite3_prepare_v2 re-prepares it after a schema change; closing a connection
-//   finalizes them all.
+//   call); SQLite re-prepares it after a schema change; closing a connection finalizes them
+//   all.
 // - Canonical forms: domains are ASCII lower-case; addresses are "local@domain" with BOTH
 //   parts lower-cased (we treat local parts case-insensitively, which is what users expect,
 //   although RFC 5321 §2.4 allows case-sensitive ones). User and alias local parts may not

@@ -21,7 +21,7 @@ Split split_canonical(const std::string& a) {
 // address is expanded once per resolution; chains deeper than kMaxAliasDepth are cut.
 class Expander {
  public:
-  Expander(sql::Connection& db, bool use_catchall) : db_(db), use_catchall_(use_catchall) {}
+  Expander(sqlite::Connection& db, bool use_catchall) : db_(db), use_catchall_(use_catchall) {}
 
   // True when the address (or its base, or its domain's catch-all) is known here.
   Result<bool> expand(const std::string& address, int depth) {
@@ -101,24 +101,10 @@ class Expander {
     return true;
   }
 
-  sql::Connection& db_;
+  sqlite::Connection& db_;
   bool use_catchall_;
   std::set<std::string> visited_;
   std::unordered_map<std::string, bool> domains_;
-};
-
-// Reads of one resolution see one snapshot even while ternctl writes. BEGIN and COMMIT are
-// cached statements too (sqlite3_exec would compile them on every call).
-class ReadTxn {
- public:
-  explicit ReadTxn(sql::Connection& db) : db_(db) { ok_ = sql::run(db, "BEGIN").ok(); }
-  ~ReadTxn() {
-    if (ok_) (void)sql::run(db_, "COMMIT");
-  }
-
- private:
-  sql::Connection& db_;
-  bool ok_;
 };
 
 }  // namespace
@@ -137,7 +123,9 @@ Result<Recipient> AccountDb::resolve_recipient(std::string_view address) {
   if (!name) return make_error(Errc::syntax, "bad recipient address");
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  ReadTxn snapshot(lease->conn());
+  // Reads of one resolution see one snapshot even while ternctl writes (a failed BEGIN
+  // leaves each read its own); ended (rolled back: nothing was written) with the scope.
+  sqlite::Transaction snapshot(lease->conn(), sqlite::Transaction::Mode::deferred);
   Recipient out;
   Split parts = split_canonical(*name);
   const Options& opt = impl_->options();
@@ -185,7 +173,9 @@ Result<bool> AccountDb::owns_address(std::string_view user, std::string_view add
   }
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
-  ReadTxn snapshot(lease->conn());
+  // Reads of one resolution see one snapshot even while ternctl writes (a failed BEGIN
+  // leaves each read its own); ended (rolled back: nothing was written) with the scope.
+  sqlite::Transaction snapshot(lease->conn(), sqlite::Transaction::Mode::deferred);
   auto local = query_domain(lease->conn(), ap.domain);
   if (!local) return local.error();
   if (!*local) return false;

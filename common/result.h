@@ -10,6 +10,7 @@
 //   internal    -> our bug or an I/O failure; logged in detail, the peer sees a generic text
 #pragma once
 
+#include <exception>
 #include <optional>
 #include <string>
 #include <utility>
@@ -21,12 +22,23 @@ enum class Errc { syntax, refused, temporary, not_found, exists, over_quota, int
 
 const char* to_string(Errc code);
 
+// Why a storage operation failed, where the caller acts on the difference: a full disk
+// releases the store's reserve file (store/free_space.h), a busy lock is worth retrying, an
+// I/O error is not. Most errors leave it `unspecified`; the code alone decides the answer.
+enum class Cause { unspecified, busy, no_space, io };
+
 struct Error {
   Errc code = Errc::internal;
   std::string message;
+  Cause cause = Cause::unspecified;
 };
 
-inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(Errc code, std::string message) {
+  return Error{code, std::move(message), Cause::unspecified};
+}
+inline Error make_error(Errc code, std::string message, Cause cause) {
+  return Error{code, std::move(message), cause};
+}
 
 template <class T>
 class [[nodiscard]] Result {
@@ -66,5 +78,22 @@ class [[nodiscard]] Result<void> {
 };
 
 using Status = Result<void>;
+
+// Modules whose internals throw (store/, relay/, sqlite/'s throwing half) carry an Error as a
+// Failure and turn it back into a value at each public function: none crosses a module's API.
+struct Failure : std::exception {
+  explicit Failure(Error e) : error(std::move(e)) {}
+  const char* what() const noexcept override { return error.message.c_str(); }
+  Error error;
+};
+// Unwraps a value, throwing its error as a Failure.
+inline void check(const Status& s) {
+  if (!s.ok()) throw Failure(s.error());
+}
+template <class T>
+T check(Result<T> r) {
+  if (!r.ok()) throw Failure(r.error());
+  return std::move(r).value();
+}
 
 }  // namespace tern

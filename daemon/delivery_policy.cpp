@@ -117,7 +117,7 @@ LocalDelivery prepare_local(auth::AccountDb& accounts, store::Store& store,
   req.message = bytes;
   req.internal_date = static_cast<int64_t>(std::time(nullptr));
   // The IMAP cache (ENVELOPE, BODYSTRUCTURE) is computed once for every copy.
-  req.cached_metadata = mime::serialize(mime::compute_metadata(bytes));
+  req.cached_metadata = mime::metadata_blob(bytes);
   for (const auto& user : d.users) {
     store::DeliveryTarget t;
     t.user = user;

@@ -55,7 +55,7 @@ void Session::Impl::cmd_fetch(const Command& c) {
   wanted.reserve(idx->size());
   for (size_t i : *idx) wanted.push_back(sel->uid_at(i));
   // Items that send message bytes: the rows come with their file paths, so each message is
-  // read with no second index lookup (Store::read_message_at falls back when a file moved).
+  // read with no second index lookup (Store::read_message by handle falls back when a file moved).
   const bool needs_bytes = fetch_needs_bytes(a.items);
   std::vector<std::string> paths;
   auto fetched = backend.store().messages(user, sel->name, wanted, needs_bytes ? &paths : nullptr);
@@ -149,8 +149,7 @@ void Session::Impl::cmd_fetch(const Command& c) {
     // Setting \Seen renamed the file (new/X -> cur/X:2,S): look it up again.
     const std::string* path = seen_set[k] ? nullptr : path_of(info);
     MessageView view(static_cast<uint32_t>(i + 1), std::move(*info), [this, &name, uid, path]() {
-      return path ? backend.store().read_message_at(user, name, uid, *path)
-                  : backend.store().read_message(user, name, uid);
+      return backend.store().read_message(user, name, store::Store::MessageFile{uid, 0, path ? *path : ""});
     });
     ctx.include_flags = seen_set[k] != 0;
     ctx.recent = sel->is_recent(uid);

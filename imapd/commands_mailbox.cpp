@@ -212,7 +212,7 @@ void Session::Impl::cmd_append(const Command& c) {
     // ENVELOPE and BODYSTRUCTURE are computed once here and cached in the index, so FETCHing
     // them later reads no message file (as SMTP delivery does).
     auto r = backend.store().append(user, *name, m.data, flags, date, limit,
-                                    mime::serialize(mime::compute_metadata(m.data)));
+                                    mime::metadata_blob(m.data));
     // RFC 9051 §6.3.12: TRYCREATE when the mailbox does not exist.
     if (!r) return store_error(c.tag, r.error(), true);
     uids.push_back(r->uid);

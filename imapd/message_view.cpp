@@ -88,9 +88,7 @@ Result<const mime::CachedMetadata*> MessageView::metadata() {
     if (!lazy_->metadata) {
       auto p = text_parsed();  // RFC 3516 §6: describes the form BODY[...] sends
       if (!p) return p.error();
-      const mime::Message& m = **p;
-      lazy_->metadata.emplace(
-          mime::CachedMetadata{m.envelope_imap(), m.bodystructure_imap(true), m.body_imap()});
+      lazy_->metadata.emplace(mime::metadata_of(**p));
       lazy_->metadata_computed = true;
     }
   }

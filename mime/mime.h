@@ -189,7 +189,13 @@ struct CachedMetadata {
 };
 // Of the message as IMAP shows it: its NUL-free form when it holds NUL (see without_nul).
 CachedMetadata compute_metadata(std::string_view bytes);
+// The same, of a message already parsed in that form (imapd's FETCH of an uncached message):
+// the only place the three strings are made.
+CachedMetadata metadata_of(const Message& nul_free);
 std::string serialize(const CachedMetadata& m);
+// serialize(compute_metadata(bytes)): the blob the store keeps with a message (SMTP delivery,
+// IMAP APPEND), so FETCH ENVELOPE/BODYSTRUCTURE reads no message file.
+std::string metadata_blob(std::string_view bytes);
 Result<CachedMetadata> deserialize_metadata(std::string_view blob);
 
 }  // namespace tern::mime

@@ -133,9 +133,14 @@ CachedMetadata compute_metadata(std::string_view bytes) {
   // RFC 3516 §6: BODYSTRUCTURE describes binary parts in an encoding IMAP4 can carry, the
   // one BODY[...] then sends them in.
   std::optional<std::string> clean = without_nul(bytes);
-  Message m = Message::parse(clean ? std::move(*clean) : std::string(bytes));
+  return metadata_of(Message::parse(clean ? std::move(*clean) : std::string(bytes)));
+}
+
+CachedMetadata metadata_of(const Message& m) {
   return CachedMetadata{m.envelope_imap(), m.bodystructure_imap(true), m.body_imap()};
 }
+
+std::string metadata_blob(std::string_view bytes) { return serialize(compute_metadata(bytes)); }
 
 namespace {
 constexpr std::string_view kMagic = "TMM1";

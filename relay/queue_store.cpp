@@ -1,8 +1,7 @@
 // QueueStore: message files + queue.db (see relay/queue.h for the durability contract).
-// Internally SQLite and file errors are thrown as QueueFailure and turned into Error values
-// at each public function; none escape.
+// Internally file and SQLite errors are thrown as tern::Failure and turned back into Error
+// values at each public function; none escape.
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "relay/queue.h"
+#include "sqlite/sqlite.h"
 
 namespace tern::relay {
 
@@ -31,13 +31,7 @@ const char* to_string(RcptState state) {
 
 namespace {
 
-struct QueueFailure {
-  Error error;
-};
-
-[[noreturn]] void fail(Errc code, std::string message) {
-  throw QueueFailure{make_error(code, std::move(message))};
-}
+[[noreturn]] void fail(Errc code, std::string message) { throw Failure(make_error(code, std::move(message))); }
 
 RcptState state_from(std::string_view s) {
   if (s == "deferred") return RcptState::deferred;
@@ -46,77 +40,7 @@ RcptState state_from(std::string_view s) {
   return RcptState::pending;
 }
 
-class Stmt {
- public:
-  Stmt(sqlite3* db, std::string_view sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK)
-      fail(Errc::internal, std::string("queue.db: prepare: ") + sqlite3_errmsg(db));
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& bind(int i, std::string_view text) {
-    sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& bind(int i, int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  bool row() {
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    Errc code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? Errc::temporary : Errc::internal;
-    fail(code, std::string("queue.db: ") + sqlite3_errmsg(db_));
-  }
-  void run() {
-    while (row()) {
-    }
-  }
-  void reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  std::string text(int col) const {
-    const unsigned char* p = sqlite3_column_text(stmt_, col);
-    int n = sqlite3_column_bytes(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
-  }
-  int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-void exec(sqlite3* db, const char* sql) {
-  char* msg = nullptr;
-  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg);
-  if (rc == SQLITE_OK) return;
-  std::string text = msg ? msg : sqlite3_errstr(rc);
-  sqlite3_free(msg);
-  Errc code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? Errc::temporary : Errc::internal;
-  fail(code, "queue.db: " + text);
-}
-
-// BEGIN IMMEDIATE: take the write lock up front (ternctl may be writing too).
-class WriteTxn {
- public:
-  explicit WriteTxn(sqlite3* db) : db_(db) { exec(db, "BEGIN IMMEDIATE"); }
-  ~WriteTxn() {
-    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  void commit() {
-    exec(db_, "COMMIT");
-    done_ = true;
-  }
-
- private:
-  sqlite3* db_;
-  bool done_ = false;
-};
+using sqlite::Stmt;
 
 constexpr const char* kSchema = R"(
 CREATE TABLE IF NOT EXISTS messages(
@@ -162,26 +86,26 @@ QueuedMessage message_from(const Stmt& s) {
   m.sender = s.text(1);
   m.envid = s.text(2);
   m.ret = s.text(3);
-  m.arrival = s.integer(4);
-  m.size = static_cast<uint64_t>(s.integer(5));
-  m.eight_bit = s.integer(6) != 0;
-  m.smtputf8 = s.integer(7) != 0;
-  m.delay_dsn_sent = s.integer(8) != 0;
-  m.kind = static_cast<MessageKind>(s.integer(9));
+  m.arrival = s.i64(4);
+  m.size = static_cast<uint64_t>(s.i64(5));
+  m.eight_bit = s.i64(6) != 0;
+  m.smtputf8 = s.i64(7) != 0;
+  m.delay_dsn_sent = s.i64(8) != 0;
+  m.kind = static_cast<MessageKind>(s.i64(9));
   return m;
 }
 
 QueuedRecipient recipient_from(const Stmt& s, int base) {
   QueuedRecipient r;
-  r.row = s.integer(base + 0);
+  r.row = s.i64(base + 0);
   r.address = s.text(base + 1);
   r.domain = s.text(base + 2);
   r.orcpt = s.text(base + 3);
   r.notify = s.text(base + 4);
   r.state = state_from(s.text(base + 5));
-  r.attempts = static_cast<int>(s.integer(base + 6));
-  r.next_attempt = s.integer(base + 7);
-  r.last_attempt = s.integer(base + 8);
+  r.attempts = static_cast<int>(s.i64(base + 6));
+  r.next_attempt = s.i64(base + 7);
+  r.last_attempt = s.i64(base + 8);
   r.last_reply = s.text(base + 9);
   r.remote_mta = s.text(base + 10);
   r.dsn_action = s.text(base + 11);
@@ -190,10 +114,6 @@ QueuedRecipient recipient_from(const Stmt& s, int base) {
 
 std::string sys_text(int e) { return std::strerror(e); }
 
-// FileOps errors come as values; inside the queue they are thrown (QueueFailure) like the rest.
-void check_io(const Status& st) {
-  if (!st.ok()) fail(st.error().code, st.error().message);
-}
 
 std::string domain_of(std::string_view address) {
   size_t at = address.rfind('@');
@@ -207,7 +127,7 @@ struct QueueStore::Impl {
   std::string dir;     // data_dir/queue
   std::string db_path;
   std::shared_ptr<store::FileOps> fops;
-  sqlite3* db = nullptr;
+  std::unique_ptr<sqlite::Connection> db;
   mutable std::mutex db_mu;  // guards db
 
   // Group commit of enqueues.
@@ -225,17 +145,13 @@ struct QueueStore::Impl {
   bool gc_leader_active = false;
   QueueStats stats;
 
-  ~Impl() {
-    if (db) sqlite3_close(db);
-  }
-
   std::string file_path(const std::string& id) const { return dir + "/" + id; }
 
   template <class F>
   auto guarded(F&& f) const -> decltype(f()) {
     try {
       return f();
-    } catch (const QueueFailure& e) {
+    } catch (const Failure& e) {
       return e.error;
     } catch (const std::exception& e) {
       return make_error(Errc::internal, std::string("queue: ") + e.what());
@@ -245,13 +161,13 @@ struct QueueStore::Impl {
   void commit_batch(const std::vector<PendingEnqueue*>& batch) {
     // Why: one directory fsync makes every rename of the batch durable before rows exist.
     // Not retried on failure: the entries may be lost, so the whole batch is refused.
-    check_io(fops->fsync_dir(dir));
+    check(fops->fsync_dir(dir));
     std::lock_guard lock(db_mu);
-    WriteTxn txn(db);
-    Stmt msg(db,
+    sqlite::CheckedTransaction txn(*db);
+    Stmt msg(*db,
              "INSERT INTO messages(id, sender, envid, ret, arrival, size, eight_bit, smtputf8, kind) "
              "VALUES(?,?,?,?,?,?,?,?,?)");
-    Stmt rcpt(db,
+    Stmt rcpt(*db,
               "INSERT INTO recipients(message_id, address, domain, orcpt, notify, state, "
               "next_attempt) VALUES(?,?,?,?,?,'pending',?)");
     for (PendingEnqueue* p : batch) {
@@ -274,7 +190,7 @@ struct QueueStore::Impl {
   std::vector<QueuedMessage> load_grouped(Stmt& s) const {
     // Rows are ordered by message: fold consecutive rows into one message.
     std::vector<QueuedMessage> out;
-    while (s.row()) {
+    while (s.step()) {
       std::string id = s.text(0);
       if (out.empty() || out.back().id != id) out.push_back(message_from(s));
       out.back().recipients.push_back(recipient_from(s, 10));
@@ -283,9 +199,9 @@ struct QueueStore::Impl {
   }
 
   void remove_locked(const std::string& id) {
-    Stmt a(db, "DELETE FROM recipients WHERE message_id=?");
+    Stmt a(*db, "DELETE FROM recipients WHERE message_id=?");
     a.bind(1, id).run();
-    Stmt b(db, "DELETE FROM messages WHERE id=?");
+    Stmt b(*db, "DELETE FROM messages WHERE id=?");
     b.bind(1, id).run();
   }
 };
@@ -302,26 +218,20 @@ Result<std::unique_ptr<QueueStore>> QueueStore::open(const std::string& data_dir
   std::error_code ec;
   std::filesystem::create_directories(impl->dir, ec);
   if (ec) return make_error(Errc::internal, "cannot create " + impl->dir + ": " + ec.message());
-  // Once per process, before SQLite initialises (the first open is on the main thread at
-  // startup): without memory statistics SQLite's allocator takes no global mutex. With them,
-  // every allocation of every connection serialised on one lock across the worker threads.
-  // Later calls return SQLITE_MISUSE and change nothing.
-  static const int no_memstatus = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-  (void)no_memstatus;
-  int rc = sqlite3_open_v2(impl->db_path.c_str(), &impl->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  if (rc != SQLITE_OK)
-    return make_error(Errc::internal, "cannot open " + impl->db_path + ": " + sqlite3_errstr(rc));
-  sqlite3_busy_timeout(impl->db, 10000);
+  sqlite::OpenOptions options;
+  options.label = "queue.db";
+  options.serialized = true;
+  // WAL + synchronous=FULL (OpenOptions' default): nothing is acknowledged before COMMIT.
+  auto conn = sqlite::Connection::open(impl->db_path, options);
+  if (!conn) return conn.error();
+  impl->db = std::move(*conn);
   Impl* p = impl.get();
   Status st = p->guarded([&]() -> Status {
-    exec(p->db, "PRAGMA journal_mode=WAL");
-    exec(p->db, "PRAGMA synchronous=FULL");
-    exec(p->db, kSchema);
+    p->db->exec(kSchema);
     // Crash recovery: temporary files, and message files whose rows were never committed.
     std::set<std::string> known;
-    Stmt s(p->db, "SELECT id FROM messages");
-    while (s.row()) known.insert(s.text(0));
+    Stmt s(*p->db, "SELECT id FROM messages");
+    while (s.step()) known.insert(s.text(0));
     for (const auto& entry : std::filesystem::directory_iterator(p->dir)) {
       std::string name = entry.path().filename().string();
       if (name.rfind("tmp.", 0) == 0 || !known.count(name)) {
@@ -353,10 +263,10 @@ Result<std::string> QueueStore::enqueue(const Envelope& envelope, std::string_vi
     std::string tmp = m.dir + "/tmp." + me.id;
     // Why fsync: the bytes must be on disk before the rename makes the file visible under its
     // name (a failed write or fsync removes the file: never retried as if it were safe).
-    check_io(m.fops->write_file_synced(tmp, bytes, now));
+    check(m.fops->write_file_synced(tmp, bytes, now));
     if (auto st = m.fops->rename(tmp, final_path); !st.ok()) {
       (void)m.fops->unlink(tmp);
-      check_io(st);
+      check(st);
     }
     return {};
   });
@@ -428,7 +338,7 @@ Result<std::string> QueueStore::read_message(const std::string& id) const {
 Result<QueuedMessage> QueueStore::get(const std::string& id) const {
   return impl_->guarded([&]() -> Result<QueuedMessage> {
     std::lock_guard lock(impl_->db_mu);
-    Stmt s(impl_->db, std::string("SELECT ") + kMessageColumns + ", " + kRecipientColumns +
+    Stmt s(*impl_->db, std::string("SELECT ") + kMessageColumns + ", " + kRecipientColumns +
                           " FROM messages m JOIN recipients r ON r.message_id = m.id"
                           " WHERE m.id=? ORDER BY r.row");
     s.bind(1, id);
@@ -441,7 +351,7 @@ Result<QueuedMessage> QueueStore::get(const std::string& id) const {
 Result<std::vector<QueuedMessage>> QueueStore::list() const {
   return impl_->guarded([&]() -> Result<std::vector<QueuedMessage>> {
     std::lock_guard lock(impl_->db_mu);
-    Stmt s(impl_->db, std::string("SELECT ") + kMessageColumns + ", " + kRecipientColumns +
+    Stmt s(*impl_->db, std::string("SELECT ") + kMessageColumns + ", " + kRecipientColumns +
                           " FROM messages m JOIN recipients r ON r.message_id = m.id"
                           " ORDER BY m.arrival, m.id, r.row");
     return impl_->load_grouped(s);
@@ -451,7 +361,7 @@ Result<std::vector<QueuedMessage>> QueueStore::list() const {
 Result<std::vector<QueuedMessage>> QueueStore::due(int64_t now, size_t limit) const {
   return impl_->guarded([&]() -> Result<std::vector<QueuedMessage>> {
     std::lock_guard lock(impl_->db_mu);
-    Stmt s(impl_->db,
+    Stmt s(*impl_->db,
            std::string("SELECT ") + kMessageColumns + ", " + kRecipientColumns +
                " FROM messages m JOIN recipients r ON r.message_id = m.id"
                " WHERE m.id IN (SELECT message_id FROM recipients"
@@ -467,13 +377,13 @@ Result<std::vector<QueuedMessage>> QueueStore::due(int64_t now, size_t limit) co
 Result<std::optional<int64_t>> QueueStore::next_due_after(int64_t now) const {
   return impl_->guarded([&]() -> Result<std::optional<int64_t>> {
     std::lock_guard lock(impl_->db_mu);
-    Stmt s(impl_->db,
+    Stmt s(*impl_->db,
            "SELECT MIN(next_attempt) FROM recipients WHERE state IN ('pending','deferred') "
            "AND next_attempt > ?");
     s.bind(1, now);
     std::optional<int64_t> out;
-    if (s.row()) {
-      int64_t v = s.integer(0);
+    if (s.step()) {
+      int64_t v = s.i64(0);
       if (v > 0) out = v;
     }
     return out;
@@ -483,8 +393,8 @@ Result<std::optional<int64_t>> QueueStore::next_due_after(int64_t now) const {
 Status QueueStore::update_recipients(const std::vector<RecipientUpdate>& updates) {
   return impl_->guarded([&]() -> Status {
     std::lock_guard lock(impl_->db_mu);
-    WriteTxn txn(impl_->db);
-    Stmt s(impl_->db,
+    sqlite::CheckedTransaction txn(*impl_->db);
+    Stmt s(*impl_->db,
            "UPDATE recipients SET state=?, attempts=?, next_attempt=?, last_attempt=?, "
            "last_reply=?, remote_mta=?, dsn_action=? "
            "WHERE row=? AND state IN ('pending','deferred')");
@@ -503,15 +413,15 @@ Status QueueStore::update_recipients(const std::vector<RecipientUpdate>& updates
 Result<int> QueueStore::expire(int64_t cutoff, int64_t now) {
   return impl_->guarded([&]() -> Result<int> {
     std::lock_guard lock(impl_->db_mu);
-    WriteTxn txn(impl_->db);
-    Stmt s(impl_->db,
+    sqlite::CheckedTransaction txn(*impl_->db);
+    Stmt s(*impl_->db,
            "UPDATE recipients SET state='failed', dsn_action='expired', last_attempt="
            "CASE WHEN last_attempt=0 THEN ?2 ELSE last_attempt END "
            "WHERE state IN ('pending','deferred') AND message_id IN "
            "(SELECT id FROM messages WHERE arrival <= ?1)");
     s.bind(1, cutoff).bind(2, now);
     s.run();
-    int n = sqlite3_changes(impl_->db);
+    int n = static_cast<int>(impl_->db->changes());
     txn.commit();
     return n;
   });
@@ -520,7 +430,7 @@ Result<int> QueueStore::expire(int64_t cutoff, int64_t now) {
 Result<std::vector<QueuedMessage>> QueueStore::delay_candidates(int64_t cutoff) const {
   return impl_->guarded([&]() -> Result<std::vector<QueuedMessage>> {
     std::lock_guard lock(impl_->db_mu);
-    Stmt s(impl_->db,
+    Stmt s(*impl_->db,
            std::string("SELECT ") + kMessageColumns + ", " + kRecipientColumns +
                " FROM messages m JOIN recipients r ON r.message_id = m.id"
                " WHERE m.delay_dsn_sent=0 AND m.arrival <= ? AND EXISTS (SELECT 1 FROM recipients"
@@ -534,10 +444,10 @@ Result<std::vector<QueuedMessage>> QueueStore::delay_candidates(int64_t cutoff) 
 Status QueueStore::mark_delay_dsn(const std::string& id, const std::vector<int64_t>& rows) {
   return impl_->guarded([&]() -> Status {
     std::lock_guard lock(impl_->db_mu);
-    WriteTxn txn(impl_->db);
-    Stmt m(impl_->db, "UPDATE messages SET delay_dsn_sent=1 WHERE id=?");
+    sqlite::CheckedTransaction txn(*impl_->db);
+    Stmt m(*impl_->db, "UPDATE messages SET delay_dsn_sent=1 WHERE id=?");
     m.bind(1, id).run();
-    Stmt r(impl_->db,
+    Stmt r(*impl_->db,
            "UPDATE recipients SET dsn_action='delayed' WHERE row=? AND state='deferred' "
            "AND dsn_action=''");
     for (int64_t row : rows) {
@@ -552,7 +462,7 @@ Status QueueStore::mark_delay_dsn(const std::string& id, const std::vector<int64
 Result<std::vector<QueuedMessage>> QueueStore::dsn_pending() const {
   return impl_->guarded([&]() -> Result<std::vector<QueuedMessage>> {
     std::lock_guard lock(impl_->db_mu);
-    Stmt s(impl_->db, std::string("SELECT ") + kMessageColumns + ", " + kRecipientColumns +
+    Stmt s(*impl_->db, std::string("SELECT ") + kMessageColumns + ", " + kRecipientColumns +
                           " FROM messages m JOIN recipients r ON r.message_id = m.id"
                           " WHERE r.dsn_action != '' ORDER BY m.arrival, m.id, r.row");
     return impl_->load_grouped(s);
@@ -562,8 +472,8 @@ Result<std::vector<QueuedMessage>> QueueStore::dsn_pending() const {
 Status QueueStore::clear_dsn(const std::vector<std::pair<int64_t, std::string>>& rows) {
   return impl_->guarded([&]() -> Status {
     std::lock_guard lock(impl_->db_mu);
-    WriteTxn txn(impl_->db);
-    Stmt s(impl_->db, "UPDATE recipients SET dsn_action='' WHERE row=? AND dsn_action=?");
+    sqlite::CheckedTransaction txn(*impl_->db);
+    Stmt s(*impl_->db, "UPDATE recipients SET dsn_action='' WHERE row=? AND dsn_action=?");
     for (const auto& [row, action] : rows) {
       s.reset();
       s.bind(1, row).bind(2, action).run();
@@ -578,11 +488,11 @@ Result<std::vector<std::string>> QueueStore::purge_finished() {
     std::vector<std::string> ids;
     {
       std::lock_guard lock(impl_->db_mu);
-      WriteTxn txn(impl_->db);
-      Stmt s(impl_->db,
+      sqlite::CheckedTransaction txn(*impl_->db);
+      Stmt s(*impl_->db,
              "SELECT id FROM messages m WHERE NOT EXISTS (SELECT 1 FROM recipients r WHERE "
              "r.message_id=m.id AND (r.state IN ('pending','deferred') OR r.dsn_action != ''))");
-      while (s.row()) ids.push_back(s.text(0));
+      while (s.step()) ids.push_back(s.text(0));
       for (const auto& id : ids) impl_->remove_locked(id);
       txn.commit();
     }
@@ -596,22 +506,22 @@ Result<std::vector<std::string>> QueueStore::purge_finished() {
 Result<int> QueueStore::flush(const std::optional<std::string>& id, int64_t now) {
   return impl_->guarded([&]() -> Result<int> {
     std::lock_guard lock(impl_->db_mu);
-    WriteTxn txn(impl_->db);
+    sqlite::CheckedTransaction txn(*impl_->db);
     int n = 0;
     if (id) {
-      Stmt e(impl_->db, "SELECT 1 FROM messages WHERE id=?");
+      Stmt e(*impl_->db, "SELECT 1 FROM messages WHERE id=?");
       e.bind(1, *id);
-      if (!e.row()) return make_error(Errc::not_found, "queue: no message " + *id);
-      Stmt s(impl_->db,
+      if (!e.step()) return make_error(Errc::not_found, "queue: no message " + *id);
+      Stmt s(*impl_->db,
              "UPDATE recipients SET next_attempt=? WHERE message_id=? AND state IN "
              "('pending','deferred')");
       s.bind(1, now).bind(2, *id).run();
-      n = sqlite3_changes(impl_->db);
+      n = static_cast<int>(impl_->db->changes());
     } else {
-      Stmt s(impl_->db,
+      Stmt s(*impl_->db,
              "UPDATE recipients SET next_attempt=? WHERE state IN ('pending','deferred')");
       s.bind(1, now).run();
-      n = sqlite3_changes(impl_->db);
+      n = static_cast<int>(impl_->db->changes());
     }
     txn.commit();
     return n;
@@ -622,10 +532,10 @@ Status QueueStore::remove(const std::string& id) {
   return impl_->guarded([&]() -> Status {
     {
       std::lock_guard lock(impl_->db_mu);
-      WriteTxn txn(impl_->db);
-      Stmt e(impl_->db, "SELECT 1 FROM messages WHERE id=?");
+      sqlite::CheckedTransaction txn(*impl_->db);
+      Stmt e(*impl_->db, "SELECT 1 FROM messages WHERE id=?");
       e.bind(1, id);
-      if (!e.row()) return make_error(Errc::not_found, "queue: no message " + id);
+      if (!e.step()) return make_error(Errc::not_found, "queue: no message " + id);
       impl_->remove_locked(id);
       txn.commit();
     }
@@ -637,15 +547,15 @@ Status QueueStore::remove(const std::string& id) {
 Result<int> QueueStore::fail_all(const std::string& id, const std::string& reply, int64_t now) {
   return impl_->guarded([&]() -> Result<int> {
     std::lock_guard lock(impl_->db_mu);
-    WriteTxn txn(impl_->db);
-    Stmt e(impl_->db, "SELECT 1 FROM messages WHERE id=?");
+    sqlite::CheckedTransaction txn(*impl_->db);
+    Stmt e(*impl_->db, "SELECT 1 FROM messages WHERE id=?");
     e.bind(1, id);
-    if (!e.row()) return make_error(Errc::not_found, "queue: no message " + id);
-    Stmt s(impl_->db,
+    if (!e.step()) return make_error(Errc::not_found, "queue: no message " + id);
+    Stmt s(*impl_->db,
            "UPDATE recipients SET state='failed', dsn_action='failed', last_reply=?, "
            "remote_mta='', last_attempt=? WHERE message_id=? AND state IN ('pending','deferred')");
     s.bind(1, reply).bind(2, now).bind(3, id).run();
-    int n = sqlite3_changes(impl_->db);
+    int n = static_cast<int>(impl_->db->changes());
     txn.commit();
     return n;
   });

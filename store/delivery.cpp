@@ -16,8 +16,6 @@
 
 namespace tern::store {
 
-using detail::check;
-using detail::fail;
 using detail::PendingDelivery;
 using StagedKey = Store::Impl::StagedKey;
 
@@ -371,7 +369,7 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
     // Nothing in `placed` is committed: report failure (the client retries) and remove the
     // published files so a later recovery does not deliver them a second time.
     Errc code = Errc::internal;
-    if (auto* se = dynamic_cast<const detail::StoreError*>(&e)) code = se->code;
+    if (auto* f = dynamic_cast<const Failure*>(&e)) code = f->error.code;
     spdlog::error("store: delivery batch failed: {}", e.what());
     for (auto& [item, file] : placed) {
       item->outcome = DeliveryOutcome{make_error(code, e.what()), 0, 0};

@@ -14,7 +14,8 @@ Error sys_error(const char* what, const std::string& path, int err) {
   Errc code = (err == ENOSPC || err == EDQUOT) ? Errc::temporary : Errc::internal;
   if (err == ENOENT) code = Errc::not_found;
   if (err == EEXIST) code = Errc::exists;
-  return make_error(code, std::string(what) + " " + path + ": " + std::strerror(err));
+  return make_error(code, std::string(what) + " " + path + ": " + std::strerror(err),
+                    err == ENOSPC || err == EDQUOT ? Cause::no_space : Cause::unspecified);
 }
 
 class PosixFileOps final : public FileOps {

@@ -1,8 +1,5 @@
 #include "store/index_db.h"
 
-#include <cerrno>
-#include <cstring>
-
 #include "common/log.h"
 
 namespace tern::store::detail {
@@ -74,106 +71,22 @@ CREATE TRIGGER IF NOT EXISTS messages_bytes_update AFTER UPDATE OF size, mailbox
 END;
 )sql";
 
-[[noreturn]] void fail_sqlite(sqlite3* db, const std::string& what) {
-  int rc = sqlite3_errcode(db);
-  bool full = rc == SQLITE_FULL;
-  Errc code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || full) ? Errc::temporary : Errc::internal;
-  throw StoreError(code, what + sqlite3_errmsg(db), full);
-}
-
 }  // namespace
 
-bool is_no_space(const Error& e) {
-  // FileOps (file_ops.cpp) reports ENOSPC and EDQUOT as temporary with strerror's text;
-  // SQLite's SQLITE_FULL reads "database or disk is full".
-  if (e.code != Errc::temporary) return false;
-  const auto& m = e.message;
-  return m.find(std::strerror(ENOSPC)) != std::string::npos ||
-         m.find(std::strerror(EDQUOT)) != std::string::npos ||
-         m.find("disk is full") != std::string::npos;
-}
-
-Stmt::~Stmt() {
-  sqlite3_reset(s_);
-  sqlite3_clear_bindings(s_);
-}
-
-Stmt& Stmt::bind(int64_t v) {
-  if (sqlite3_bind_int64(s_, next_++, v) != SQLITE_OK) fail(Errc::internal, sqlite3_errmsg(db_));
-  return *this;
-}
-
-Stmt& Stmt::bind(std::string_view v) {
-  if (sqlite3_bind_text64(s_, next_++, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8) != SQLITE_OK)
-    fail(Errc::internal, sqlite3_errmsg(db_));
-  return *this;
-}
-
-Stmt& Stmt::bind_blob_static(std::string_view v) {
-  // A null pointer would bind NULL, not an empty blob.
-  const void* p = v.data() ? static_cast<const void*>(v.data()) : "";
-  if (sqlite3_bind_blob64(s_, next_++, p, v.size(), SQLITE_STATIC) != SQLITE_OK)
-    fail(Errc::internal, sqlite3_errmsg(db_));
-  return *this;
-}
-
-Stmt& Stmt::bind_null() {
-  if (sqlite3_bind_null(s_, next_++) != SQLITE_OK) fail(Errc::internal, sqlite3_errmsg(db_));
-  return *this;
-}
-
-bool Stmt::step() {
-  int rc = sqlite3_step(s_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  bool full = rc == SQLITE_FULL;
-  Errc code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || full) ? Errc::temporary : Errc::internal;
-  std::string msg = std::string("sqlite: ") + sqlite3_errmsg(db_);
-  sqlite3_reset(s_);
-  throw StoreError(code, msg, full);
-}
-
-std::string Stmt::text(int col) const {
-  const unsigned char* p = sqlite3_column_text(s_, col);
-  if (!p) return {};
-  return std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s_, col)));
-}
-
-std::string Stmt::blob(int col) const {
-  const void* p = sqlite3_column_blob(s_, col);
-  if (!p) return {};
-  return std::string(static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s_, col)));
-}
-
-Db::~Db() {
-  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
-  if (db_) sqlite3_close(db_);
-}
-
 void Db::open_reader(const std::string& path) {
-  int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    fail(Errc::internal, "open " + path + " (reader): " + msg);
-  }
-  sqlite3_busy_timeout(db_, 10000);
+  sqlite::OpenOptions options;
+  options.label = "index.db (reader)";
+  options.read_only = true;
+  conn_ = check(sqlite::Connection::open(path, options));
 }
 
 void Db::open(const std::string& path) {
-  // Once per process, before SQLite initialises (the first open is on the main thread at
-  // startup): without memory statistics SQLite's allocator takes no global mutex. With them,
-  // every allocation of every connection serialised on one lock across the worker threads.
-  // Later calls return SQLITE_MISUSE and change nothing.
-  static const int no_memstatus = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-  (void)no_memstatus;
-  int rc = sqlite3_open_v2(path.c_str(), &db_,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    fail(Errc::internal, "open " + path + ": " + msg);
-  }
-  // Other processes (ternctl) may hold the write lock briefly: wait rather than fail.
-  sqlite3_busy_timeout(db_, 10000);
+  // Other processes (ternctl) may hold the write lock briefly: the busy timeout (10 s)
+  // waits rather than fails. The pragmas are the index's own, in the order below.
+  sqlite::OpenOptions options;
+  options.label = "index.db";
+  options.wal_full_sync = false;
+  conn_ = check(sqlite::Connection::open(path, options));
   // Into a new file only, before the schema exists: the staged copies free about a page per
   // KiB of mail within a sync round, and compact() gives those pages back to the file system
   // instead of leaving index.db at its high-water mark (issue 20: 11 MB of free pages for
@@ -219,20 +132,15 @@ void Db::open(const std::string& path) {
 }
 
 void Db::compact(int busy_ms) {
-  sqlite3_busy_timeout(db_, busy_ms);
-  std::string vacuum_error;
-  try {
-    exec("PRAGMA incremental_vacuum");
-  } catch (const StoreError& e) {
-    vacuum_error = e.what();  // a full disk: the checkpoint below needs no new space
-  }
+  conn_->set_busy_timeout(busy_ms);
+  // A full disk: the checkpoint below needs no new space.
+  Status vacuum = conn_->try_exec("PRAGMA incremental_vacuum");
   // TRUNCATE: checkpoint everything, then cut the WAL to zero bytes. SQLITE_BUSY (a reader
   // or ternctl's writer in the way) leaves a partial checkpoint, which is harmless.
-  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
-  sqlite3_busy_timeout(db_, 10000);
-  if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
-    fail_sqlite(db_, "checkpoint: ");
-  if (!vacuum_error.empty()) fail(Errc::temporary, "incremental vacuum: " + vacuum_error);
+  Status checkpoint = conn_->try_checkpoint_truncate();
+  conn_->set_busy_timeout(10000);
+  if (!checkpoint && checkpoint.error().cause != Cause::busy) throw Failure(checkpoint.error());
+  check(vacuum);
 }
 
 void Db::enable_auto_vacuum() {
@@ -240,54 +148,11 @@ void Db::enable_auto_vacuum() {
     auto st = prepare("PRAGMA auto_vacuum");  // reset at the end of this scope: VACUUM
     if (!st.step() || st.i64(0) != 0) return;  // refuses to run beside an open statement
   }
-  try {
-    exec("PRAGMA auto_vacuum=INCREMENTAL");
-    exec("VACUUM");  // rewrites the index once; needs about its size free
-  } catch (const StoreError& e) {
+  Status s = conn_->try_exec("PRAGMA auto_vacuum=INCREMENTAL");
+  if (s) s = conn_->try_exec("VACUUM");  // rewrites the index once; needs about its size free
+  if (!s)
     spdlog::warn("store: index.db keeps auto_vacuum off for now ({}); freed pages stay in it",
-                 e.what());
-  }
-}
-
-void Db::exec(const char* sql) {
-  char* err = nullptr;
-  if (int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err); rc != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    // A COMMIT that could not write its WAL frames (full disk, EIO on the fdatasync) fails
-    // here: SQLite has rolled the transaction back, and nothing in it was acknowledged.
-    bool full = rc == SQLITE_FULL;
-    Errc code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || full) ? Errc::temporary : Errc::internal;
-    throw StoreError(code, "sqlite: " + msg, full);
-  }
-}
-
-Stmt Db::prepare(const char* sql) {
-  auto it = cache_.find(sql);
-  if (it == cache_.end()) {
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
-      fail(Errc::internal, std::string("sqlite prepare: ") + sqlite3_errmsg(db_));
-    it = cache_.emplace(sql, s).first;
-  }
-  return Stmt(db_, it->second);
-}
-
-Txn::Txn(Db& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
-
-Txn::~Txn() {
-  if (!done_) {
-    try {
-      db_.exec("ROLLBACK");
-    } catch (...) {
-      // ROLLBACK only fails when SQLite already rolled back (e.g. after SQLITE_FULL).
-    }
-  }
-}
-
-void Txn::commit() {
-  db_.exec("COMMIT");
-  done_ = true;
+                 s.error().message);
 }
 
 }  // namespace tern::store::detail

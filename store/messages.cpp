@@ -17,10 +17,6 @@ namespace fs = std::filesystem;
 
 namespace tern::store {
 
-using detail::check;
-using detail::fail;
-using detail::MailboxRow;
-using detail::UserName;
 using detail::sorted_unique;
 
 std::vector<uint32_t> detail::sorted_unique(std::vector<uint32_t> uids) {
@@ -166,50 +162,6 @@ Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::str
     }
     return out;
   });
-}
-
-Result<std::string> Store::message_path(std::string_view user, std::string_view mailbox, uint32_t uid) {
-  return detail::guarded([&] {
-    auto [lock, u, name, row] = impl_->open_mailbox(user, mailbox);
-    auto msg = load_row(impl_->db, row.id, uid);
-    if (!msg) fail(Errc::not_found, "no such message");
-    return impl_->folder_dir(u, name) + "/" + msg->file;
-  });
-}
-
-Result<std::string> Store::read_message(std::string_view user, std::string_view mailbox, uint32_t uid) {
-  // The path is looked up under the lock, the bytes read outside it; a flag change may rename
-  // the file in between, so a vanished file is looked up again.
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    auto path = message_path(user, mailbox, uid);
-    if (!path.ok()) return path.error();
-    // One open, one fstat, reads straight into a string of the file's size (no stream
-    // buffers, one copy): the full-body FETCH path.
-    int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      if (errno == ENOENT) continue;
-      return make_error(Errc::internal, "open failed: " + *path);
-    }
-    struct stat sb {};
-    std::string data;
-    bool ok = ::fstat(fd, &sb) == 0;
-    if (ok) {
-      data.resize(static_cast<size_t>(sb.st_size));
-      size_t got = 0;
-      while (ok && got < data.size()) {
-        ssize_t n = ::read(fd, data.data() + got, data.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) ok = n == 0;
-        if (n == 0) break;  // shorter than fstat said
-        if (n > 0) got += static_cast<size_t>(n);
-      }
-      data.resize(got);
-    }
-    ::close(fd);
-    if (!ok) return make_error(Errc::internal, "read failed: " + *path);
-    return data;
-  }
-  return make_error(Errc::internal, "message file missing");
 }
 
 Result<StoreFlagsResult> Store::store_flags(std::string_view user, std::string_view mailbox,

@@ -28,10 +28,6 @@ namespace fs = std::filesystem;
 
 namespace tern::store {
 
-using detail::check;
-using detail::MailboxRow;
-using detail::UserName;
-
 namespace {
 
 constexpr int64_t kStaleTmpSeconds = 36 * 3600;  // Maildir convention for tmp/ leftovers

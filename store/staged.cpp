@@ -20,8 +20,6 @@ namespace fs = std::filesystem;
 
 namespace tern::store {
 
-using detail::check;
-
 namespace {
 // A round starts early once this many files wait, bounding what a crash leaves to restore
 // and how much the WAL holds.

@@ -291,10 +291,6 @@ class Store {
   // without reading the whole mailbox.
   Result<std::vector<MessageInfo>> messages(std::string_view user, std::string_view mailbox,
                                             const std::vector<uint32_t>& uids);
-  Result<std::string> read_message(std::string_view user, std::string_view mailbox, uint32_t uid);
-  // Absolute path for streaming large messages. A concurrent flag change may rename the file:
-  // on ENOENT ask again.
-  Result<std::string> message_path(std::string_view user, std::string_view mailbox, uint32_t uid);
   // UIDs that do not exist are ignored (RFC 9051 §6.4.6). One new modseq for the whole call.
   Result<StoreFlagsResult> store_flags(std::string_view user, std::string_view mailbox,
                                        const std::vector<uint32_t>& uids, FlagOp op,
@@ -331,13 +327,14 @@ class Store {
 
   StoreStats stats() const;
 
-  // --- POP3 reads (store/pop3_reads.cpp; used by daemon/pop3_service.cpp) ---------------
-  // Where the bytes of many messages are, in one query under one lock instead of one
-  // message_path() per message: the maildrop listing at POP3 login, the read-ahead batches.
+  // --- Listing and reading messages (store/message_reader.cpp) ----------------------------
+  // A listing says where each message's bytes are, in one query under one lock for many
+  // messages (a POP3 maildrop at login, a read-ahead batch, a FETCH); each MessageFile is
+  // then the handle its message is read by, with no index lookup.
   struct MessageFile {
     uint32_t uid = 0;
     uint64_t size = 0;  // file size as indexed (RFC822.SIZE)
-    std::string path;   // absolute; a concurrent flag change may rename it: on ENOENT ask again
+    std::string path;   // absolute; empty: look the message up by uid
   };
   struct MessageFiles {
     uint32_t uidvalidity = 0;
@@ -348,22 +345,28 @@ class Store {
   // Only these UIDs; the ones that do not exist (expunged) are left out.
   Result<MessageFiles> message_files(std::string_view user, std::string_view mailbox,
                                      const std::vector<uint32_t>& uids);
-  // --- end of POP3 reads ----------------------------------------------------------------
-
-  // --- IMAP reads (store/imap_reads.cpp, messages() in messages.cpp; used by imapd/ FETCH) -
-  // A FETCH that sends message bytes used messages() and then read_message() per message:
-  // four index statements and two lock round trips per message. messages() with `paths`
-  // also returns where each file was (paths->at(i) for result[i], absolute), and
-  // read_message_at() reads it with no index lookup; a file renamed since (a flag change
-  // moves new/X to cur/X:2,S) or gone is looked up again through read_message().
+  // As messages(), also returning where each file was (paths->at(i) for result[i],
+  // absolute): MessageFile{uid, size, path} reads it.
   Result<std::vector<MessageInfo>> messages(std::string_view user, std::string_view mailbox,
                                             const std::vector<uint32_t>& uids,
                                             std::vector<std::string>* paths);
-  // `path` must be one messages(..., paths) gave for this user and mailbox: any other path
-  // (another folder, another user, "..") is refused with Errc::refused and never opened.
-  Result<std::string> read_message_at(std::string_view user, std::string_view mailbox,
-                                      uint32_t uid, std::string_view path);
-  // --- end of IMAP reads ----------------------------------------------------------------
+  // Reads a message's bytes into buf[offset..], buf resized to fit (room_to_grow: about 3 %
+  // more capacity for what the caller adds in place, e.g. POP3 byte-stuffing). By its handle
+  // from a listing of this user and mailbox (any other path, another folder, another user,
+  // "..", is refused with Errc::refused and never opened), or by uid when the path is empty.
+  // A file renamed meanwhile (a flag change moves new/X to cur/X:2,S) is looked up again
+  // here. false: the message is gone (expunged); buf then holds nothing new.
+  Result<bool> read_message_into(std::string_view user, std::string_view mailbox,
+                                 const MessageFile& file, std::string& buf, size_t offset = 0,
+                                 bool room_to_grow = false);
+  // The whole message (Errc::not_found when gone), by handle or by uid.
+  Result<std::string> read_message(std::string_view user, std::string_view mailbox,
+                                   const MessageFile& file);
+  Result<std::string> read_message(std::string_view user, std::string_view mailbox, uint32_t uid);
+  // Absolute path of the message's file now (tests, tools); a concurrent flag change may
+  // rename it.
+  Result<std::string> message_path(std::string_view user, std::string_view mailbox, uint32_t uid);
+  // ------------------------------------------------------------------------------------------
 
   struct Impl;
 

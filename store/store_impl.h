@@ -101,14 +101,16 @@ std::vector<uint32_t> sorted_unique(std::vector<uint32_t> uids);  // ascending, 
 // Validates keywords (RFC 9051 §9 flag-keyword = atom) and returns them sorted and unique.
 Flags normalize_flags(const Flags& in);
 int64_t now_unix();
+// RFC 6154 §2: a SPECIAL-USE attribute the store accepts ("" for none).
+bool valid_special_use(std::string_view s);
 
 // Runs `f` and converts internal failures into the module-boundary error values.
 template <class F>
 auto guarded(F&& f) -> Result<decltype(f())> {
   try {
     return f();
-  } catch (const StoreError& e) {
-    return make_error(e.code, e.what());
+  } catch (const Failure& e) {
+    return e.error;
   } catch (const std::exception& e) {
     return make_error(Errc::internal, e.what());
   }
@@ -118,8 +120,8 @@ Status guarded_status(F&& f) {
   try {
     f();
     return {};
-  } catch (const StoreError& e) {
-    return make_error(e.code, e.what());
+  } catch (const Failure& e) {
+    return e.error;
   } catch (const std::exception& e) {
     return make_error(Errc::internal, e.what());
   }
@@ -328,5 +330,11 @@ struct Store::Impl {
   // Watches.
   void notify(const std::vector<int64_t>& mailbox_ids);
 };
+
+// The helpers and rows every store/*.cpp names unqualified.
+using detail::check;
+using detail::fail;
+using detail::MailboxRow;
+using detail::UserName;
 
 }  // namespace tern::store

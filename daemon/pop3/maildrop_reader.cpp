@@ -1,10 +1,6 @@
 // The worker side of the POP3 service: see daemon/pop3/maildrop_reader.h.
 #include "daemon/pop3/maildrop_reader.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -28,58 +24,26 @@ constexpr const char* kInbox = "INBOX";  // RFC 1939 §1: the maildrop is the us
 
 // --- reading message files on workers ------------------------------------------------------
 //
-// The store hands out the files' paths (Store::message_files, one query for many messages);
-// the bytes are read here straight into buffers the connection reuses, so a download of many
-// messages allocates (and page-faults, and unmaps) almost nothing per message.
+// The store lists the messages' files (Store::message_files, one query for many messages) and
+// reads them by those handles (Store::read_message_into) straight into buffers the connection
+// reuses, so a download of many messages allocates (and page-faults, and unmaps) almost
+// nothing per message.
 
 enum class FileRead { ok, missing, error };
 
-// Reads the file at `path` into buf[offset..], buf resized to fit (a reused buffer only
-// zero-fills what it grows by).
-FileRead read_file(const std::string& path, std::string& buf, size_t offset) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT ? FileRead::missing : FileRead::error;
-  struct stat sb {};
-  bool ok = ::fstat(fd, &sb) == 0;
-  size_t got = 0;
-  if (ok) {
-    // Room for what to_wire_body adds (stuffing, CRs, terminator), so it does not reallocate.
-    const size_t size = static_cast<size_t>(sb.st_size);
-    buf.reserve(offset + size + size / 32 + 64);
-    buf.resize(offset + size);
-    while (got < static_cast<size_t>(sb.st_size)) {
-      ssize_t n = ::read(fd, buf.data() + offset + got, static_cast<size_t>(sb.st_size) - got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) ok = false;
-      if (n <= 0) break;  // error, or shorter than fstat said
-      got += static_cast<size_t>(n);
-    }
-  }
-  ::close(fd);
-  buf.resize(offset + got);
-  return ok ? FileRead::ok : FileRead::error;
-}
-
-// Reads message `uid` into buf[offset..] from `path` (if given). A vanished file was renamed
-// by a flag change (our own \Seen flush, or IMAP): its path is looked up again; a message no
+// Reads message `uid` into buf[offset..] by its listed `path` (empty: by uid). A file renamed
+// by a flag change (our own \Seen flush, or IMAP) is found again by the store; a message no
 // longer listed was expunged meanwhile (IMAP) and is reported missing.
 FileRead read_message_file(store::Store& store, const std::string& user, uint32_t uid,
                            std::string path, std::string& buf, size_t offset) {
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    if (path.empty()) {
-      auto files = store.message_files(user, kInbox, std::vector<uint32_t>{uid});
-      if (!files) {
-        spdlog::warn("pop3 read user={} uid={} error={}", user, uid, files.error().message);
-        return FileRead::error;
-      }
-      if (files->files.empty()) return FileRead::missing;
-      path = std::move(files->files.front().path);
-    }
-    FileRead r = read_file(path, buf, offset);
-    if (r != FileRead::missing) return r;
-    path.clear();
+  // room_to_grow: what to_wire_body adds (stuffing, CRs, terminator) needs no reallocation.
+  auto read = store.read_message_into(user, kInbox, store::Store::MessageFile{uid, 0, std::move(path)},
+                                      buf, offset, /*room_to_grow=*/true);
+  if (!read) {
+    spdlog::warn("pop3 read user={} uid={} error={}", user, uid, read.error().message);
+    return FileRead::error;
   }
-  return FileRead::error;
+  return *read ? FileRead::ok : FileRead::missing;
 }
 
 // The wire sizes of the messages not in the size cache (OpenMaildrop): every file read once.

@@ -76,7 +76,8 @@ class FaultyFileOps : public store::FileOps {
     ++hits_;
     // As file_ops.cpp reports them: a full disk is temporary, an I/O error internal.
     return make_error(err_ == ENOSPC ? Errc::temporary : Errc::internal,
-                      op + " " + path + ": " + std::strerror(err_));
+                      op + " " + path + ": " + std::strerror(err_),
+                      err_ == ENOSPC ? Cause::no_space : Cause::unspecified);
   }
   std::shared_ptr<store::FileOps> real_ = store::posix_file_ops();
   std::mutex mu_;

@@ -1,4 +1,4 @@
-// Store::messages(..., paths) and Store::read_message_at (the FETCH read path, store/imap_reads.cpp)
+// Store::messages(..., paths) and Store::read_message by handle (the FETCH read path, store/message_reader.cpp)
 // and the FETCH transcripts that go through them: the bytes a client gets are the message's,
 // also after a flag change moved the file, and a path of another folder or user is refused.
 #include "session_harness.h"
@@ -18,8 +18,8 @@ TEST_F(ImapReadsTest, PathsListedWithRowsReadTheMessages) {
   ASSERT_EQ(paths.size(), 2u);
   EXPECT_EQ((*rows)[0].uid, u1);
   EXPECT_EQ((*rows)[1].uid, u2);
-  auto b1 = store().read_message_at(kUser, "INBOX", u1, paths[0]);
-  auto b2 = store().read_message_at(kUser, "INBOX", u2, paths[1]);
+  auto b1 = store().read_message(kUser, "INBOX", store::Store::MessageFile{u1, 0, paths[0]});
+  auto b2 = store().read_message(kUser, "INBOX", store::Store::MessageFile{u2, 0, paths[1]});
   ASSERT_TRUE(b1.ok() && b2.ok());
   EXPECT_EQ(*b1, m1);
   EXPECT_EQ(*b2, m2);
@@ -41,11 +41,11 @@ TEST_F(ImapReadsTest, RenamedFileIsLookedUpAgainAndExpungedIsAnError) {
   f.system = store::kFlagged | store::kSeen;
   ASSERT_TRUE(store().store_flags(kUser, "INBOX", {u1}, store::FlagOp::add, f).ok());
   EXPECT_FALSE(std::filesystem::exists(paths[0]));
-  auto b = store().read_message_at(kUser, "INBOX", u1, paths[0]);
+  auto b = store().read_message(kUser, "INBOX", store::Store::MessageFile{u1, 0, paths[0]});
   ASSERT_TRUE(b.ok()) << b.error().message;
   EXPECT_EQ(*b, m1);
   ASSERT_TRUE(store().expunge(kUser, "INBOX", {u1}).ok());
-  auto gone = store().read_message_at(kUser, "INBOX", u1, paths[0]);
+  auto gone = store().read_message(kUser, "INBOX", store::Store::MessageFile{u1, 0, paths[0]});
   EXPECT_FALSE(gone.ok());
 }
 
@@ -70,13 +70,16 @@ TEST_F(ImapReadsTest, PathsOutsideTheMailboxAreRefused) {
       dir + "/new/",                           // no file name
       dir + "/new/a/b",                        // nested
       "relative/new/x",
-      "",
   };
   for (const auto& p : bad) {
-    auto r = store().read_message_at(kUser, "INBOX", mine, p);
+    auto r = store().read_message(kUser, "INBOX", store::Store::MessageFile{mine, 0, p});
     ASSERT_FALSE(r.ok()) << p;
     EXPECT_EQ(r.error().code, Errc::refused) << p;
   }
+  // No path at all: the message is looked up by uid.
+  auto by_uid = store().read_message(kUser, "INBOX", store::Store::MessageFile{mine, 0, ""});
+  ASSERT_TRUE(by_uid.ok());
+  EXPECT_EQ(*by_uid, message("mine"));
 }
 
 TEST_F(ImapReadsTest, FetchBodiesThroughTheSession) {
