@@ -1,5 +1,5 @@
-// The IMAP service: net::Connection events <-> imapd::Session on a per-connection strand of
-// worker calls. See daemon/imap_service.h.
+// The IMAP service: imapd::Session on the front-end runtime, every session call a job of the
+// connection's serial executor. See daemon/imap_service.h.
 #include "daemon/imap_service.h"
 
 #include <malloc.h>
@@ -16,6 +16,7 @@
 
 #include "auth/auth.h"
 #include "common/log.h"
+#include "daemon/frontend/frontend.h"
 #include "daemon/services.h"
 #include "daemon/user_ip_limiter.h"
 #include "imapd/session.h"
@@ -105,19 +106,23 @@ struct Core {
   std::optional<imapd::Session> session;
 };
 
-class ImapHandler final : public net::ConnectionHandler, public std::enable_shared_from_this<ImapHandler> {
+class ImapHandler final : public Frontend<ImapHandler> {
  public:
-  ImapHandler(Runtime& rt, bool implicit_tls) : rt_(rt), implicit_tls_(implicit_tls), delay_timer_(rt.loop) {}
+  // Input held while a call runs, before reading pauses.
+  static constexpr size_t kReadWhilePending = kMaxInbox;
 
-  void on_open(net::Connection& conn) override {
-    conn_ = &conn;
-    const net::ConnectionInfo& info = conn.info();
-    ip_ = info.peer_ip;
+  ImapHandler(Runtime& rt, bool implicit_tls) : Frontend(rt), implicit_tls_(implicit_tls) {}
+
+  // ---- Frontend hooks ----
+  bool pending() const { return busy_; }
+  size_t buffered() const { return inbox_.size(); }
+
+  void opened(const net::ConnectionInfo& info) {
     if (!rt_.store) {
       // RFC 9051 §7.1.5: BYE as the greeting when the server cannot serve.
       closing_ = true;
-      conn.write("* BYE Service not available\r\n");
-      conn.close();
+      conn_->write("* BYE Service not available\r\n");
+      conn_->close();
       return;
     }
     imapd::SessionSettings s;
@@ -131,16 +136,13 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
     s.allow_plaintext_auth = rt_.config.auth.allow_plaintext_without_tls;
     s.stream_threshold = kStreamThreshold;
     // The notifier may run on any thread: it only posts to the loop, holding us weakly.
-    std::weak_ptr<ImapHandler> weak = weak_from_this();
     net::Loop* loop = &rt_.loop;
-    auto notify = [weak, loop] {
-      loop->post([weak] {
-        if (auto h = weak.lock()) h->mailbox_changed();
-      });
+    auto notify = [changed = if_alive([](ImapHandler& h) { h.mailbox_changed(); }), loop] {
+      loop->post(changed);
     };
     // Streamed FETCH output: posted from the worker, so it is written on the loop before the
     // call's completion (posted later, same FIFO) and after everything written earlier.
-    auto partial = [weak, loop](std::string bytes) {
+    auto partial = [weak = weak_from_this(), loop](std::string bytes) {
       loop->post([weak, bytes = std::move(bytes)]() mutable {
         if (auto h = weak.lock()) h->write_partial(std::move(bytes));
       });
@@ -151,30 +153,26 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
     finish(core_->session->greet());
   }
 
-  void on_data(std::string_view bytes) override {
-    if (closing_ || tls_pending_) return;  // RFC 9051 §6.2.1: nothing before the handshake
+  void received(std::string_view bytes) {
+    if (closing_) return;
     inbox_.append(bytes);
-    if (inbox_.size() > kMaxInbox && conn_) conn_->set_reading(false);
     pump();
+    update_flow();
   }
 
-  void on_tls_ready() override {
-    if (!core_ || !conn_) return;
-    tls_pending_ = false;
-    const net::ConnectionInfo& info = conn_->info();
+  void tls_ready(const net::ConnectionInfo& info) {
+    if (!core_) return;
     core_->session->tls_started(info.tls_version, info.tls_cipher);  // no call is in flight
     pump();
   }
 
-  void on_timeout() override {
-    // The idle timer measures client silence; while we work it does not count.
-    if (busy_) return;
+  void timed_out() {
     how_ = "timeout";
     special_ = Special::timeout;
     pump();
   }
 
-  void on_shutdown() override {
+  void shutting_down() {
     if (!core_) {
       if (conn_) conn_->close();
       return;
@@ -184,10 +182,8 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
     pump();
   }
 
-  void on_close() override {
-    conn_ = nullptr;
+  void closed() {
     closing_ = true;
-    delay_timer_.stop();
     spdlog::info("imap close user={} ip={} how={}", user_.empty() ? "-" : user_, ip_, how_ ? how_ : "logout");
     // The Core (and the session's store watch) goes with the last job holding it.
     core_.reset();
@@ -206,9 +202,10 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
     pump();
   }
 
-  // Starts the next session call if none is running.
+  // Starts the next session call if none is running: the session itself is the action, run
+  // on the connection's serial executor.
   void pump() {
-    if (busy_ || closing_ || tls_pending_ || !core_) return;
+    if (busy_ || closing_ || tls_pending() || !core_) return;
     std::function<imapd::Output(imapd::Session&)> call;
     if (special_ != Special::none) {
       Special sp = std::exchange(special_, Special::none);
@@ -222,39 +219,34 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
       return;
     }
     busy_ = true;
-    auto core = core_;
-    auto result = std::make_shared<imapd::Output>();
-    auto user = std::make_shared<std::string>();
-    bool ok = rt_.workers.submit(
-        [core, call = std::move(call), result, user] {
-          *result = call(*core->session);
-          *user = core->session->user();
+    run([core = core_, call = std::move(call)] {
+          imapd::Output out = call(*core->session);
+          return std::make_pair(std::move(out), core->session->user());
         },
-        net::if_alive(shared_from_this(), [result, user](ImapHandler& h) {
-          if (h.user_.empty() && !user->empty()) h.user_ = *user;
-          h.completed(std::move(*result));
-        }));
-    if (!ok) {
-      busy_ = false;  // shutting down: nothing more runs
-      if (conn_) conn_->close();
-    }
+        [](ImapHandler& h, std::pair<imapd::Output, std::string> r) {
+          if (h.user_.empty() && !r.second.empty()) h.user_ = r.second;
+          h.completed(std::move(r.first));
+        },
+        [](ImapHandler& h) {
+          h.busy_ = false;  // shutting down: nothing more runs
+          if (h.conn_) h.conn_->close();
+        });
   }
 
   void completed(imapd::Output out) {
     if (out.delay_ms > 0) {
       // auth::LoginResult::delay: the answer waits (busy_ stays set, so nothing else runs).
-      // The timer is ours: destroyed with the handler, so `this` is valid when it fires.
-      uint64_t ms = out.delay_ms;
+      auto delay = std::chrono::milliseconds(out.delay_ms);
       out.delay_ms = 0;
       auto held = std::make_shared<imapd::Output>(std::move(out));
-      delay_timer_.start(ms, [this, held] { completed(std::move(*held)); });
+      after_delay(delay, [this, held] { completed(std::move(*held)); });
       return;
     }
     busy_ = false;
     bool big = out.bytes.size() + std::exchange(streamed_, 0) >= kTrimAfterBytes;
     finish(std::move(out));
     if (big) trim_soon(rt_.workers);
-    if (conn_ && !closing_ && inbox_.size() <= kMaxInbox) conn_->set_reading(true);
+    if (!closing_) update_flow();
     pump();
   }
 
@@ -274,25 +266,19 @@ class ImapHandler final : public net::ConnectionHandler, public std::enable_shar
     if (out.start_tls) {
       // The OK is queued in clear first; input received so far belongs to the old layer.
       inbox_.clear();
-      tls_pending_ = true;
-      conn_->start_tls();
+      start_tls();
     }
   }
 
-  Runtime& rt_;
   bool implicit_tls_;
-  net::Timer delay_timer_;
-  net::Connection* conn_ = nullptr;
   std::shared_ptr<Core> core_;
   std::string inbox_;
   size_t streamed_ = 0;  // bytes the running call streamed (write_partial)
-  bool busy_ = false;
+  bool busy_ = false;    // a session call runs, or its answer waits out the login throttle
   bool changed_ = false;
   bool closing_ = false;
-  bool tls_pending_ = false;
   bool slot_released_ = false;
   Special special_ = Special::none;
-  std::string ip_;
   std::string user_;
   const char* how_ = nullptr;
 };

@@ -4,61 +4,12 @@
 #include <csignal>
 
 #include "auth/auth.h"
-#include "common/codec.h"
 #include "common/log.h"
-#include "common/strings.h"
 #include "dns/dns.h"
 #include "relay/relay.h"
-#include "smtpd/types.h"
 #include "store/store.h"
 
 namespace tern::daemon {
-
-namespace {
-
-// RFC 3461 §4.1: the NOTIFY keyword list from the session's flags ("" when absent).
-std::string notify_text(uint8_t flags) {
-  if (flags == 0) return {};
-  if (flags & smtpd::kNotifyNever) return "NEVER";
-  std::string out;
-  auto add = [&out](const char* w) { out += out.empty() ? w : std::string(",") + w; };
-  if (flags & smtpd::kNotifySuccess) add("SUCCESS");
-  if (flags & smtpd::kNotifyFailure) add("FAILURE");
-  if (flags & smtpd::kNotifyDelay) add("DELAY");
-  return out;
-}
-
-// RFC 3461 §4: the session validated the xtext; decoded here for the relay (a value that
-// does not decode is kept as given).
-std::string xtext_text(std::string_view x) {
-  auto decoded = xtext_decode(x);
-  return decoded ? std::move(*decoded) : std::string(x);
-}
-
-// RFC 3461 §4.2: ORCPT is "addr-type;xtext"; we keep rfc822 addresses, decoded.
-std::string orcpt_address(std::string_view raw) {
-  size_t semi = raw.find(';');
-  if (semi == std::string_view::npos || !iequals(trim(raw.substr(0, semi)), "rfc822")) return {};
-  return xtext_text(raw.substr(semi + 1));
-}
-
-relay::Envelope to_relay_envelope(const smtpd::Envelope& e) {
-  relay::Envelope out;
-  out.sender = e.sender;
-  // RFC 3461 §4.4: ENVID is xtext on the wire; kept decoded (the SMTP client re-encodes it
-  // for the next hop, the DSN reports it as text, RFC 3464 §2.2.1).
-  out.envid = xtext_text(e.envid);
-  out.ret = e.ret == smtpd::DsnRet::full ? "FULL" : e.ret == smtpd::DsnRet::hdrs ? "HDRS" : "";
-  out.eight_bit = e.body_8bitmime;
-  out.smtputf8 = e.smtputf8;
-  for (const auto& r : e.recipients) {
-    if (!r.remote) continue;  // local recipients went to the store already
-    out.recipients.push_back({r.address, orcpt_address(r.orcpt), notify_text(r.notify)});
-  }
-  return out;
-}
-
-}  // namespace
 
 class RelayService {
  public:
@@ -149,8 +100,7 @@ Result<std::shared_ptr<RelayService>> start_relay_service(Runtime& rt) {
   };
   svc->relay = std::make_unique<relay::Relay>(std::move(opt), std::move(deps));
   relay::Relay* engine = svc->relay.get();
-  rt.enqueue_remote = [engine](const smtpd::Envelope& envelope, std::string_view message) -> Result<std::string> {
-    relay::Envelope e = to_relay_envelope(envelope);
+  rt.enqueue_remote = [engine](const relay::Envelope& e, std::string_view message) -> Result<std::string> {
     if (e.recipients.empty()) return std::string();
     return engine->enqueue(e, message);
   };

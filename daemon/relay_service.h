@@ -1,4 +1,4 @@
-// The outbound relay inside ternd: owns the queue, the resolver, the engine; wires the SMTP
+// The outbound relay inside ternd: owns the queue, the resolver, the engine; wires the relay
 // seam (Runtime::enqueue_remote), SIGUSR1 (`ternctl queue flush`) and shutdown.
 #pragma once
 

@@ -1,14 +1,9 @@
-// daemon: what ternd shares with the protocol services, and how a service plugs in.
+// daemon: what ternd shares with the protocol services.
 //
-// A protocol service (daemon/<proto>_service.cpp, added by the protocol's owner) turns
-// net::Connection events into calls on its sans-I/O session and runs the session's blocking
-// actions on rt.workers. It exports one factory function:
-//
-//   net::HandlerFactory make_smtp_factory(Runtime& rt, ListenerKind kind);
-//
-// declared in daemon/services.h and listed in the table in daemon/services.cpp (one line).
-// See daemon/README.md for the full recipe. Until a protocol's service exists its listeners
-// use a placeholder handler that greets with "service not available" and closes.
+// A protocol service (daemon/<proto>_service.cpp) is a Frontend (daemon/frontend/frontend.h)
+// driving its sans-I/O session; its factory is listed in the table in daemon/services.cpp.
+// Runtime is what they share: configuration, the loop and worker pool, the account db and
+// store, the relay seam, and the ternd-wide tables (POP3 locks, per-user limits, DNS).
 //
 // Threading: the factory is called on the loop thread when a connection is accepted; the
 // handlers it makes live on the loop thread (see net/net.h for ownership and if_alive()).
@@ -30,9 +25,9 @@ class Authenticator;
 namespace tern::store {
 class Store;
 }  // namespace tern::store
-namespace tern::smtpd {
+namespace tern::relay {
 struct Envelope;
-}  // namespace tern::smtpd
+}  // namespace tern::relay
 namespace tern::dns {
 class CaresResolver;
 class RecordResolver;
@@ -40,7 +35,7 @@ class RecordResolver;
 
 namespace tern::daemon {
 
-class Pop3Maildrops;  // daemon/pop3_service.h
+class Pop3Maildrops;  // daemon/pop3/maildrops.h
 class UserIpLimiter;  // daemon/user_ip_limiter.h
 class InboundChecks;  // daemon/inbound_checks.h
 
@@ -75,15 +70,16 @@ struct Runtime {
   auth::Authenticator* authenticator = nullptr;
   store::Store* store = nullptr;
 
-  // The relay seam for SMTP (set by whoever starts the relay; empty = no relay, and SMTP
-  // answers remote recipients 451 4.3.2). Durably queues `message` for the envelope's
-  // recipients marked remote and returns the queue id; "250" follows only after it returns.
-  // Blocking: worker threads only.
-  std::function<Result<std::string>(const smtpd::Envelope& envelope, std::string_view message)>
+  // The relay seam (set by start_relay_service; empty = no relay, and SMTP answers remote
+  // recipients 451 4.3.2). Durably queues `message` for the envelope's recipients and
+  // returns the queue id ("" when there are none); "250" follows only after it returns. The
+  // envelope is the relay's own (relay/queue.h: sender, recipients with their RFC 3461
+  // parameters), so the relay knows nothing of the front ends. Blocking: workers only.
+  std::function<Result<std::string>(const relay::Envelope& envelope, std::string_view message)>
       enqueue_remote{};
 
   // POP3 maildrop locks (IN-USE) and wire-size cache, shared by the pop3 and pop3s
-  // listeners; created by make_pop3_factory (daemon/pop3_service.h).
+  // listeners; created by make_pop3_factory.
   std::shared_ptr<Pop3Maildrops> pop3_maildrops = nullptr;
 
   // Connections per user and client address after login (limits.max_user_ip_connections);

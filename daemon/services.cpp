@@ -6,10 +6,10 @@ namespace {
 
 struct ServiceEntry {
   Protocol protocol;
-  ServiceFactory factory;  // nullptr: placeholder
+  ServiceFactory factory;
 };
 
-// ONE LINE PER PROTOCOL. A protocol service replaces nullptr with its factory.
+// One line per protocol.
 constexpr ServiceEntry kServices[] = {
     {Protocol::smtp, make_smtp_factory},  // smtp, submission, submissions
     {Protocol::imap, make_imap_factory},  // imap, imaps
@@ -21,8 +21,8 @@ constexpr ServiceEntry kServices[] = {
 net::HandlerFactory make_factory(Runtime& rt, ListenerKind kind) {
   Protocol p = spec(kind).protocol;
   for (const auto& entry : kServices)
-    if (entry.protocol == p && entry.factory) return entry.factory(rt, kind);
-  return make_placeholder_factory(rt, kind);
+    if (entry.protocol == p) return entry.factory(rt, kind);
+  return kServices[0].factory(rt, kind);  // unreachable: every protocol is listed
 }
 
 const std::vector<ListenerSpec>& listener_specs() {

@@ -1,8 +1,6 @@
-// The SMTP service: smtpd::Session on the smtp, submission and submissions listeners.
-// See smtp_service.h for the implementation notes.
+// The SMTP service: smtpd::Session on the front-end runtime. See daemon/smtp_service.h.
 #include "daemon/smtp_service.h"
 
-#include <algorithm>
 #include <ctime>
 #include <map>
 #include <memory>
@@ -10,11 +8,16 @@
 #include <string>
 #include <utility>
 
+#include <spdlog/fmt/ranges.h>
+
 #include "auth/auth.h"
 #include "common/common.h"
+#include "common/strings.h"
+#include "daemon/delivery_policy.h"
+#include "daemon/frontend/frontend.h"
 #include "daemon/inbound_checks.h"
 #include "daemon/services.h"
-#include "mime/mime.h"
+#include "smtpd/smtpd.h"
 #include "store/store.h"
 
 namespace tern::daemon {
@@ -22,10 +25,6 @@ namespace tern::daemon {
 namespace {
 
 constexpr size_t kQueueIdLength = 12;
-// Input read while an action runs is buffered by the session (RFC 2920 pipelining); reading
-// pauses only past this much, so a pipelining client does not cost a pause and a resume of
-// the socket (two epoll_ctl calls) per command. The session's own cap stays the hard bound.
-constexpr size_t kReadWhilePending = 256 * 1024;
 
 smtpd::ListenerKind session_kind(ListenerKind kind) {
   switch (kind) {
@@ -35,22 +34,6 @@ smtpd::ListenerKind session_kind(ListenerKind kind) {
   }
 }
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) {
-    if (!out.empty()) out += ',';
-    out += s;
-  }
-  return out;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 // Every envelope address of the message, for the log line.
 std::vector<std::string> envelope_rcpts(const smtpd::Envelope& e) {
   std::vector<std::string> out;
@@ -58,7 +41,25 @@ std::vector<std::string> envelope_rcpts(const smtpd::Envelope& e) {
   return out;
 }
 
-}  // namespace
+// The one "try again later" answer per action kind: the pool is shutting down, or a backend
+// is missing.
+smtpd::ActionResultValue temporary_answer(const smtpd::ActionRequest& request) {
+  struct Answer {
+    smtpd::ActionResultValue operator()(const smtpd::Authenticate&) const {
+      return smtpd::AuthResult{smtpd::AuthResult::temporary, {}};
+    }
+    smtpd::ActionResultValue operator()(const smtpd::ResolveRecipient&) const {
+      return smtpd::RecipientResult{};  // temporary
+    }
+    smtpd::ActionResultValue operator()(const smtpd::CheckSender&) const {
+      return smtpd::SenderResult{};  // SenderResult has no temporary outcome: refused
+    }
+    smtpd::ActionResultValue operator()(const smtpd::Deliver&) const {
+      return smtpd::DeliverResult{smtpd::DeliverResult::temporary, {}, "shutting down"};
+    }
+  };
+  return std::visit(Answer{}, request);
+}
 
 smtpd::SessionSettings smtp_session_settings(const Config& config, ListenerKind kind,
                                              bool tls_available, bool relay_available) {
@@ -81,235 +82,30 @@ smtpd::SessionSettings smtp_session_settings(const Config& config, ListenerKind 
   return s;
 }
 
-// ---- Blocking helpers ------------------------------------------------------------------------
-
-namespace {
-smtpd::RecipientResult resolve_recipient(auth::AccountDb& accounts, store::Store& store,
-                                         const smtpd::ResolveRecipient& request,
-                                         const std::string& hostname,
-                                         std::vector<std::string>* forwards, QuotaMap* quotas);
-}  // namespace
-
-smtpd::RecipientResult smtp_resolve_recipient(auth::AccountDb& accounts, store::Store& store,
-                                              const smtpd::ResolveRecipient& request,
-                                              const std::string& hostname,
-                                              std::vector<std::string>* forwards,
-                                              QuotaMap* quotas) {
-  using R = smtpd::RecipientResult;
-  R out = resolve_recipient(accounts, store, request, hostname, forwards, quotas);
-  // Issue 20: a recipient we would take (a mailbox here or the relay queue, which shares
-  // data_dir's file system and is watched too) is deferred while the disk is at its reserve.
-  // On a worker: has_room() may statvfs (at most once a second).
-  if ((out.status == R::local || out.status == R::remote || out.status == R::forward) &&
-      !store.has_room()) {
-    out.status = R::storage_full;
-    out.users.clear();
-  }
-  return out;
-}
-
-namespace {
-smtpd::RecipientResult resolve_recipient(auth::AccountDb& accounts, store::Store& store,
-                                         const smtpd::ResolveRecipient& request,
-                                         const std::string& hostname,
-                                         std::vector<std::string>* forwards, QuotaMap* quotas) {
-  using R = smtpd::RecipientResult;
-  R out;
-  // RFC 5321 §4.5.1: "postmaster" without a domain must be accepted; it is ours.
-  std::string address = request.parsed.domain.empty()
-                            ? request.parsed.local + "@" + lower(hostname)
-                            : request.parsed.local + "@" + request.parsed.domain;
-  auto resolved = accounts.resolve_recipient(address);
-  if (!resolved) {
-    if (resolved.error().code == Errc::syntax) {
-      out.status = R::unknown_user;  // not an address any of our users could have
-      return out;
-    }
-    spdlog::warn("smtp rcpt lookup failed to={} error={}", address, resolved.error().message);
-    out.status = R::temporary;
-    return out;
-  }
-  switch (resolved->kind) {
-    case auth::Recipient::Kind::unknown_user: out.status = R::unknown_user; return out;
-    case auth::Recipient::Kind::not_local_domain:
-      // The session refuses it without authentication (never an open relay).
-      out.status = request.auth_user.empty() ? R::not_local_domain : R::remote;
-      return out;
-    case auth::Recipient::Kind::local: break;
-  }
-  if (forwards) *forwards = resolved->forwards;
-  if (resolved->local_users.empty()) {
-    // An alias that only forwards off-site: ours, so accepted from anyone; the relay takes it.
-    out.status = resolved->forwards.empty() ? R::unknown_user : R::forward;
-    return out;
-  }
-  // The quotas come with the resolution, from one snapshot of the accounts.
-  for (size_t i = 0; i < resolved->local_users.size() && i < resolved->local_quotas.size(); ++i) {
-    const std::string& user = resolved->local_users[i];
-    const uint64_t quota = resolved->local_quotas[i];
-    if (quota > 0) {
-      auto used = store.usage(user);
-      if (!used) {
-        spdlog::warn("smtp usage lookup failed user={} error={}", user, used.error().message);
-        out.status = R::temporary;
-        return out;
-      }
-      // RFC 3463 §3.3 (X.2.2 mailbox full) is a temporary condition: 452 4.2.2.
-      if (*used >= quota) {
-        out.status = R::over_quota;
-        return out;
-      }
-    }
-    if (quotas) (*quotas)[user] = quota;
-    out.users.push_back(user);
-  }
-  out.status = out.users.empty() ? R::unknown_user : R::local;
-  return out;
-}
-}  // namespace
-
-smtpd::SenderResult smtp_check_sender(auth::AccountDb& accounts,
-                                      const smtpd::CheckSender& request) {
-  smtpd::SenderResult out;
-  auto owned = accounts.owns_address(request.auth_user, request.address);
-  if (!owned) {
-    // SenderResult has no temporary outcome: a database failure refuses (logged).
-    spdlog::warn("smtp sender check failed user={} from={} error={}", request.auth_user,
-                 request.address, owned.error().message);
-    return out;
-  }
-  out.status = *owned ? smtpd::SenderResult::owned : smtpd::SenderResult::not_owned;
-  return out;
-}
-
-namespace {
-
-// The store request for a message's local copies, or the answer when there is nothing to do
-// or a quota lookup failed.
-struct LocalDelivery {
-  std::optional<smtpd::DeliverResult> answer;
-  std::vector<std::string> users;
-  std::shared_ptr<std::string> bytes;
-  store::DeliveryRequest request;
-};
-
-// The user's \Junk folder (RFC 6154), whatever its name; INBOX when there is none. Listing
-// creates a new user's store with its special-use folders first.
-std::string junk_mailbox(store::Store& store, const std::string& user) {
-  auto boxes = store.list_mailboxes(user);
-  if (boxes)
-    for (const auto& b : *boxes)
-      if (iequals(b.special_use, "\\Junk")) return b.name;
-  return "INBOX";
-}
-
-LocalDelivery prepare_local(auth::AccountDb& accounts, store::Store& store,
-                            const smtpd::Deliver& deliver, const QuotaMap* known, bool junk) {
-  LocalDelivery d;
-  d.users = deliver.envelope.local_users();
-  if (d.users.empty()) {
-    d.answer = smtpd::DeliverResult{smtpd::DeliverResult::ok, {}, {}};
-    return d;
-  }
-  // RFC 5321 §4.4: the final delivery SMTP server inserts Return-Path with the reverse-path.
-  d.bytes = std::make_shared<std::string>();
-  auto& bytes = *d.bytes;
-  bytes.reserve(deliver.message.size() + deliver.envelope.sender.size() + 20);
-  bytes += "Return-Path: <";
-  bytes += deliver.envelope.sender;
-  bytes += ">\r\n";
-  bytes += deliver.message;
-
-  auto& req = d.request;
-  req.message = bytes;
-  req.internal_date = static_cast<int64_t>(std::time(nullptr));
-  // The IMAP cache (ENVELOPE, BODYSTRUCTURE) is computed once for every copy.
-  req.cached_metadata = mime::metadata_blob(bytes);
-  for (const auto& user : d.users) {
-    store::DeliveryTarget t;
-    t.user = user;
-    if (junk) t.mailbox = junk_mailbox(store, user);
-    if (known)
-      if (auto it = known->find(user); it != known->end()) {
-        t.quota_bytes = it->second;
-        req.targets.push_back(std::move(t));
-        continue;
-      }
-    auto quota = accounts.quota_of(user);
-    if (!quota && quota.error().code != Errc::not_found) {
-      d.answer = smtpd::DeliverResult{smtpd::DeliverResult::temporary, {},
-                                      "quota lookup failed user=" + user + ": " +
-                                          quota.error().message};
-      return d;
-    }
-    t.quota_bytes = quota ? *quota : 0;
-    req.targets.push_back(std::move(t));
-  }
-  return d;
-}
-
-smtpd::DeliverResult local_result(const std::vector<std::string>& users,
-                                  const Result<std::vector<store::DeliveryOutcome>>& outcomes) {
-  smtpd::DeliverResult out;
-  if (!outcomes) {
-    out.status = smtpd::DeliverResult::temporary;
-    out.text = "store: " + outcomes.error().message;
-    return out;
-  }
-  std::string failures;
-  for (size_t i = 0; i < outcomes->size() && i < users.size(); ++i) {
-    const auto& st = (*outcomes)[i].status;
-    if (st) continue;
-    if (!failures.empty()) failures += "; ";
-    failures += users[i] + ": " + to_string(st.error().code) + " " + st.error().message;
-  }
-  if (outcomes->size() != users.size() && failures.empty())
-    failures = "store returned " + std::to_string(outcomes->size()) + " outcomes for " +
-               std::to_string(users.size()) + " targets";
-  if (!failures.empty()) {
-    // Over quota included: a full mailbox is a temporary condition (RFC 3463 X.2.2).
-    out.status = smtpd::DeliverResult::temporary;
-    out.text = failures;
-    return out;
-  }
-  out.status = smtpd::DeliverResult::ok;
-  return out;
-}
-
-}  // namespace
-
-smtpd::DeliverResult smtp_deliver_local(auth::AccountDb& accounts, store::Store& store,
-                                        const smtpd::Deliver& deliver, const QuotaMap* known,
-                                        bool junk) {
-  auto d = prepare_local(accounts, store, deliver, known, junk);
-  if (d.answer) return *d.answer;
-  return local_result(d.users, store.deliver(d.request));
-}
-
-void smtp_deliver_local_async(auth::AccountDb& accounts, store::Store& store,
-                              const smtpd::Deliver& deliver, const QuotaMap* known,
-                              std::function<void(smtpd::DeliverResult)> done, bool junk) {
-  auto d = prepare_local(accounts, store, deliver, known, junk);
-  if (d.answer) return done(std::move(*d.answer));
-  store.deliver_async(std::move(d.bytes), std::move(d.request),
-                      [users = std::move(d.users), done = std::move(done)](
-                          Result<std::vector<store::DeliveryOutcome>> outcomes) {
-                        done(local_result(users, outcomes));
-                      });
-}
-
-// ---- The connection handler ------------------------------------------------------------------
-
-namespace {
-
-class SmtpHandler final : public net::ConnectionHandler,
-                          public std::enable_shared_from_this<SmtpHandler> {
+class SmtpHandler final : public Frontend<SmtpHandler> {
  public:
-  SmtpHandler(Runtime& rt, ListenerKind kind) : rt_(rt), kind_(kind) {}
+  // Input read while an action runs is buffered by the session (RFC 2920 pipelining); reading
+  // pauses only past this much, so a pipelining client does not cost a pause and a resume of
+  // the socket (two epoll_ctl calls) per command. The session's own cap stays the hard bound.
+  static constexpr size_t kReadWhilePending = 256 * 1024;
 
-  void on_open(net::Connection& conn) override {
-    conn_ = &conn;
-    const auto& info = conn.info();
+  SmtpHandler(Runtime& rt, ListenerKind kind) : Frontend(rt), kind_(kind) {}
+
+  // ---- Frontend hooks ----
+  bool pending() const { return session_ && session_->action_pending(); }
+  size_t buffered() const { return read_while_pending_; }
+  // RFC 5321 §4.5.3.2: the command timeout between commands, the data timeout while a
+  // message is coming; none while we are working on an action.
+  std::optional<uint64_t> idle_timeout_ms() const {
+    if (!session_) return std::nullopt;
+    if (session_->action_pending()) return 0;
+    auto st = session_->state();
+    int secs = (st == smtpd::State::data || st == smtpd::State::bdat) ? rt_.config.smtp.data_timeout
+                                                                      : rt_.config.smtp.command_timeout;
+    return static_cast<uint64_t>(secs) * 1000;
+  }
+
+  void opened(const net::ConnectionInfo& info) {
     smtpd::PeerInfo peer;
     peer.ip = info.peer_ip;
     peer.port = info.peer_port;
@@ -321,7 +117,10 @@ class SmtpHandler final : public net::ConnectionHandler,
     if (auto* store = rt_.store)  // the last reading only: no system call on the loop thread
       settings.has_room = [store](uint64_t bytes) { return store->has_room_cached(bytes); };
     session_.emplace(std::move(settings), peer);
-    if (!rt_.accounts || !rt_.store || !rt_.authenticator) {
+    if (rt_.accounts && rt_.store && rt_.authenticator) {
+      policy_ = std::make_shared<const DeliveryPolicy>(*rt_.accounts, *rt_.store,
+                                                       rt_.config.hostname, rt_.enqueue_remote);
+    } else {
       // ternd always opens them before listening; a missing one is a start-up bug.
       spdlog::error("smtp service started without accounts/store: refusing connection");
     }
@@ -332,8 +131,8 @@ class SmtpHandler final : public net::ConnectionHandler,
     apply(session_->greet());
   }
 
-  void on_data(std::string_view bytes) override {
-    if (!session_ || !conn_) return;
+  void received(std::string_view bytes) {
+    if (!session_) return;
     if (session_->action_pending()) read_while_pending_ += bytes.size();
     apply(session_->feed(bytes));
     // DKIM hashes the body as it arrives; its key lookups start once the header block is in.
@@ -341,36 +140,28 @@ class SmtpHandler final : public net::ConnectionHandler,
       mx_auth_->data(session_->body_so_far());
   }
 
-  void on_tls_ready() override {
-    if (!session_ || !conn_) return;
-    const auto& info = conn_->info();
+  void tls_ready(const net::ConnectionInfo& info) {
+    if (!session_) return;
     session_->tls_started(info.tls_version, info.tls_cipher);
-    update_timeouts();
+    update_flow();
   }
 
-  void on_timeout() override {
-    if (!session_ || !conn_) return;
-    if (session_->action_pending()) return;  // we are the slow side: not the client's fault
-    spdlog::info("smtp timeout ip={} state={}", conn_->info().peer_ip,
-                 smtpd::to_string(session_->state()));
+  void timed_out() {
+    if (!session_) return;
+    spdlog::info("smtp timeout ip={} state={}", ip_, smtpd::to_string(session_->state()));
     apply(session_->timeout());
     if (conn_ && !session_->closed()) conn_->close();
   }
 
-  void on_shutdown() override {
-    if (!session_ || !conn_) return;
-    apply(session_->shutdown());
+  void shutting_down() {
+    if (session_ && conn_) apply(session_->shutdown());
   }
 
-  void on_close() override {
-    conn_ = nullptr;
+  void closed() {
     mx_auth_.reset();  // drops its DNS callbacks and its deadline timer
-    delay_timer_.reset();
   }
 
  private:
-  const std::string& ip() const { return conn_ ? conn_->info().peer_ip : empty_; }
-
   void apply(smtpd::Output out) {
     if (!conn_) return;
     for (const auto& note : out.log) spdlog::info("{} proto=smtp listener={}", note, name());
@@ -380,36 +171,16 @@ class SmtpHandler final : public net::ConnectionHandler,
     held_ += out.bytes;
     const bool more_coming = !out.actions.empty() && !out.start_tls && !out.close_after_write;
     if (!more_coming && !held_.empty()) conn_->write_owned(std::exchange(held_, std::string()));
-    if (out.start_tls) conn_->start_tls();
+    if (out.start_tls) start_tls();
     if (out.close_after_write) {
       conn_->close();
       return;
     }
-    for (auto& action : out.actions) run(std::move(action));
-    update_timeouts();
+    for (auto& action : out.actions) run_action(std::move(action));
+    update_flow();
   }
 
   const char* name() const { return spec(kind_).name; }
-
-  // RFC 5321 §4.5.3.2: the command timeout between commands, the data timeout while a
-  // message is coming; none while we are working on an action.
-  void update_timeouts() {
-    if (!conn_ || !session_) return;
-    const bool pending = session_->action_pending();
-    conn_->set_reading(!pending || read_while_pending_ < kReadWhilePending);
-    uint64_t ms = 0;
-    if (!pending) {
-      auto st = session_->state();
-      int secs = (st == smtpd::State::data || st == smtpd::State::bdat)
-                     ? rt_.config.smtp.data_timeout
-                     : rt_.config.smtp.command_timeout;
-      ms = static_cast<uint64_t>(secs) * 1000;
-    }
-    if (ms != timeout_ms_) {
-      conn_->set_idle_timeout(ms);
-      timeout_ms_ = ms;
-    }
-  }
 
   void finish(smtpd::ActionResult result) {
     if (!conn_ || !session_) return;
@@ -417,65 +188,25 @@ class SmtpHandler final : public net::ConnectionHandler,
     apply(session_->complete(result));
   }
 
-  // Runs `work` on a worker; its result is fed back on the loop thread if we still exist.
-  template <class Work>
-  void submit(uint64_t id, Work work) {
-    auto result = std::make_shared<smtpd::ActionResult>();
-    result->id = id;
-    auto done = net::if_alive(shared_from_this(),
-                              [result](SmtpHandler& h) { h.finish(std::move(*result)); });
-    bool ok = rt_.workers.submit([result, work = std::move(work)]() mutable {
-      result->result = work();
-    }, std::move(done));
-    if (!ok) {
-      // Shutting down: no worker will run it. Answer "try later" on the next loop turn.
-      rt_.loop.post(net::if_alive(shared_from_this(), [id](SmtpHandler& h) {
-        h.finish(h.temporary_result(id));
-      }));
-    }
-  }
-
-  smtpd::ActionResult temporary_result(uint64_t id) {
-    smtpd::ActionResult r;
-    r.id = id;
-    if (pending_kind_ == 0) r.result = smtpd::AuthResult{smtpd::AuthResult::temporary, {}};
-    else if (pending_kind_ == 1) r.result = smtpd::RecipientResult{};
-    else if (pending_kind_ == 2) r.result = smtpd::SenderResult{};
-    else r.result = smtpd::DeliverResult{smtpd::DeliverResult::temporary, {}, "shutting down"};
-    return r;
-  }
-
-  bool backends_ready(uint64_t id) {
-    if (rt_.accounts && rt_.store && rt_.authenticator) return true;
-    rt_.loop.post(net::if_alive(shared_from_this(), [id](SmtpHandler& h) {
-      h.finish(h.temporary_result(id));
-    }));
-    return false;
-  }
-
-  void run(smtpd::Action action) {
+  void run_action(smtpd::Action action) {
     const uint64_t id = action.id;
-    std::visit([&](auto& req) { run_one(id, req); }, action.request);
+    Refused refused = [id, answer = temporary_answer(action.request)](SmtpHandler& h) {
+      h.finish(smtpd::ActionResult{id, answer});
+    };
+    if (!policy_) {
+      rt_.loop.post(if_alive(std::move(refused)));
+      return;
+    }
+    std::visit([&](auto& req) { run_one(id, req, std::move(refused)); }, action.request);
   }
 
-  void run_one(uint64_t id, smtpd::Authenticate& req) {
-    pending_kind_ = 0;
-    if (!backends_ready(id)) return;
-    auto login = std::make_shared<auth::LoginResult>();
-    auto* authenticator = rt_.authenticator;
-    std::string ip_copy = ip();
-    auto done = net::if_alive(shared_from_this(), [id, login](SmtpHandler& h) {
-      h.auth_done(id, *login);
-    });
-    bool ok = rt_.workers.submit(
-        [login, authenticator, ip_copy, user = std::move(req.user), pass = std::move(req.password)] {
-          *login = authenticator->login(user, pass, ip_copy, "smtp");
-        },
-        std::move(done));
-    if (!ok)
-      rt_.loop.post(net::if_alive(shared_from_this(), [id](SmtpHandler& h) {
-        h.finish(h.temporary_result(id));
-      }));
+  using Refused = std::function<void(SmtpHandler&)>;
+
+  void run_one(uint64_t id, smtpd::Authenticate& req, Refused refused) {
+    run([authenticator = rt_.authenticator, ip = ip_, user = std::move(req.user),
+         pass = std::move(req.password)] { return authenticator->login(user, pass, ip, "smtp"); },
+        [id](SmtpHandler& h, auth::LoginResult login) { h.auth_done(id, login); },
+        std::move(refused));
   }
 
   void auth_done(uint64_t id, const auth::LoginResult& login) {
@@ -494,77 +225,35 @@ class SmtpHandler final : public net::ConnectionHandler,
     // Logged in: from now on this connection no longer counts against the per-address
     // limit for unauthenticated connections (limits.max_unauthenticated_per_ip).
     if (r.status == smtpd::AuthResult::ok && conn_) conn_->release_ip_slot();
-    smtpd::ActionResult result{id, r};
-    if (login.delay.count() <= 0) return finish(std::move(result));
     // The throttle's delay applies to every answer, so its timing reveals nothing.
-    delay_timer_ = std::make_unique<net::Timer>(rt_.loop);
-    delay_timer_->start(static_cast<uint64_t>(login.delay.count()),
-                        [this, result = std::move(result)]() mutable {
-                          // Runs on the loop thread; the timer dies with the handler.
-                          auto r = std::move(result);
-                          finish(std::move(r));
-                        });
+    after_delay(login.delay, [this, result = smtpd::ActionResult{id, r}] { finish(result); });
   }
 
-  void run_one(uint64_t id, smtpd::ResolveRecipient& req) {
-    pending_kind_ = 1;
-    if (!backends_ready(id)) return;
+  void run_one(uint64_t id, smtpd::ResolveRecipient& req, Refused refused) {
     if (mx_auth_ && req.auth_user.empty()) mx_auth_->transaction(req.helo, req.reverse_path);
-    auto* accounts = rt_.accounts;
-    auto* store = rt_.store;
-    auto forwards = std::make_shared<std::vector<std::string>>();
-    auto quotas = std::make_shared<QuotaMap>();
-    std::string key = lower(req.address);
-    std::string hostname = rt_.config.hostname;
-    const bool relay = static_cast<bool>(rt_.enqueue_remote);
-    auto result = std::make_shared<smtpd::ActionResult>();
-    result->id = id;
-    auto done = net::if_alive(shared_from_this(), [result, forwards, quotas, key](SmtpHandler& h) {
-      auto* r = std::get_if<smtpd::RecipientResult>(&result->result);
-      bool accepted = r && (r->status == smtpd::RecipientResult::local ||
-                            r->status == smtpd::RecipientResult::forward);
-      if (accepted && !forwards->empty()) h.forwards_[key] = *forwards;
-      else h.forwards_.erase(key);
-      // Overwrite: an entry left by a transaction that ended in RSET may be older.
-      if (accepted)
-        for (auto& [user, quota] : *quotas) h.quotas_[user] = quota;
-      h.finish(std::move(*result));
-    });
-    bool ok = rt_.workers.submit(
-        [result, forwards, quotas, accounts, store, hostname, relay, req = std::move(req)] {
-          auto r = smtp_resolve_recipient(*accounts, *store, req, hostname, forwards.get(),
-                                          quotas.get());
-          const bool forwarding = !forwards->empty() && (r.status == smtpd::RecipientResult::local ||
-                                                          r.status == smtpd::RecipientResult::forward);
-          if (forwarding && !relay) {
-            // Part of this alias goes off-site and nothing can take it: defer the whole
-            // recipient rather than deliver only the local part.
-            spdlog::info("rcpt deferred reason=relay-unavailable to={} forwards={}",
-                         req.address, join(*forwards));
-            r.status = smtpd::RecipientResult::temporary;
-            r.users.clear();
-          }
-          result->result = std::move(r);
+    std::string key = ascii_lower(req.address);
+    run([policy = policy_, req = std::move(req)] { return policy->resolve_recipient(req); },
+        [id, key](SmtpHandler& h, RecipientDecision d) {
+          using R = smtpd::RecipientResult;
+          const bool accepted = d.result.status == R::local || d.result.status == R::forward;
+          if (accepted && !d.forwards.empty()) h.forwards_[key] = std::move(d.forwards);
+          else h.forwards_.erase(key);
+          // Overwrite: an entry left by a transaction that ended in RSET may be older.
+          if (accepted)
+            for (auto& [user, quota] : d.quotas) h.quotas_[user] = quota;
+          h.finish(smtpd::ActionResult{id, std::move(d.result)});
         },
-        std::move(done));
-    if (!ok)
-      rt_.loop.post(net::if_alive(shared_from_this(), [id](SmtpHandler& h) {
-        h.finish(h.temporary_result(id));
-      }));
+        std::move(refused));
   }
 
-  void run_one(uint64_t id, smtpd::CheckSender& req) {
-    pending_kind_ = 2;
-    if (!backends_ready(id)) return;
-    auto* accounts = rt_.accounts;
-    submit(id, [accounts, req = std::move(req)]() -> smtpd::ActionResultValue {
-      return smtp_check_sender(*accounts, req);
-    });
+  void run_one(uint64_t id, smtpd::CheckSender& req, Refused refused) {
+    run([policy = policy_, req = std::move(req)] { return policy->check_sender(req); },
+        [id](SmtpHandler& h, smtpd::SenderResult r) { h.finish(smtpd::ActionResult{id, r}); },
+        std::move(refused));
   }
 
-  void run_one(uint64_t id, smtpd::Deliver& req) {
-    pending_kind_ = 3;
-    if (!backends_ready(id)) return;
+  // deliver() makes its own refused answer, which logs the message too.
+  void run_one(uint64_t id, smtpd::Deliver& req, Refused) {
     if (!mx_auth_ || !req.envelope.auth_user.empty()) return deliver(id, std::move(req), false);
     // The sender checks' verdicts first (bounded by inbound_auth.timeout), then the store.
     auto held = std::make_shared<smtpd::Deliver>(std::move(req));
@@ -580,90 +269,11 @@ class SmtpHandler final : public net::ConnectionHandler,
                        // RFC 7489 §6.7 / §10.3: a reject at the end of DATA, nothing stored.
                        smtpd::DeliverResult res{smtpd::DeliverResult::policy_rejected, {},
                                                 r.decision.reply_text};
-                       MessageSummary m{held->envelope.queue_id, held->envelope.sender,
-                                        envelope_rcpts(held->envelope), held->message.size()};
-                       log_message(m, res);
-                       rt_.loop.post(net::if_alive(shared_from_this(), [id, res](SmtpHandler& h) {
+                       log_message(summary_of(*held), res);
+                       rt_.loop.post(if_alive([id, res](SmtpHandler& h) {
                          h.finish(smtpd::ActionResult{id, res});
                        }));
                      });
-  }
-
-  void deliver(uint64_t id, smtpd::Deliver req, bool junk) {
-    // Remote recipients: the address itself, or an alias's external forwards.
-    smtpd::Envelope remote = req.envelope;
-    remote.recipients.clear();
-    for (const auto& r : req.envelope.recipients) {
-      auto it = forwards_.find(lower(r.address));
-      std::vector<std::string> targets;
-      if (it != forwards_.end()) targets = it->second;
-      else if (r.remote) targets.push_back(r.address);
-      for (auto& t : targets) {
-        smtpd::EnvelopeRecipient er = r;
-        er.address = t;
-        er.remote = true;
-        er.users.clear();
-        if (t != r.address && er.orcpt.empty()) er.orcpt = "rfc822;" + r.address;
-        remote.recipients.push_back(std::move(er));
-      }
-    }
-    forwards_.clear();
-    QuotaMap quotas = std::exchange(quotas_, {});
-    auto summary = std::make_shared<MessageSummary>();
-    summary->queue_id = req.envelope.queue_id;
-    summary->sender = req.envelope.sender;
-    summary->rcpts = envelope_rcpts(req.envelope);
-    summary->size = req.message.size();
-    auto* accounts = rt_.accounts;
-    auto* store = rt_.store;
-    auto enqueue = rt_.enqueue_remote;
-    auto result = std::make_shared<smtpd::ActionResult>();
-    result->id = id;
-    auto done = net::if_alive(shared_from_this(), [result, summary](SmtpHandler& h) {
-      h.log_message(*summary, std::get<smtpd::DeliverResult>(result->result));
-      h.finish(std::move(*result));
-    });
-    bool ok;
-    if (remote.recipients.empty()) {
-      // Local copies only: the worker queues them and is free again; whichever thread
-      // commits the batch posts the answer to the loop (no thread waits for the commit).
-      auto* loop = &rt_.loop;
-      ok = rt_.workers.submit(
-          [result, accounts, store, loop, done = std::move(done), req = std::move(req),
-           quotas = std::move(quotas), junk]() mutable {
-            smtp_deliver_local_async(
-                *accounts, *store, req, &quotas,
-                [result, loop, done = std::move(done)](smtpd::DeliverResult r) {
-                  result->result = std::move(r);
-                  loop->post(std::move(done));
-                },
-                junk);
-          },
-          nullptr);
-    } else {
-      // The relay copy is queued only once the local ones are in: this worker waits.
-      ok = rt_.workers.submit(
-          [result, accounts, store, enqueue, remote = std::move(remote), req = std::move(req),
-           quotas = std::move(quotas), junk] {
-            auto r = smtp_deliver_local(*accounts, *store, req, &quotas, junk);
-            if (r.status == smtpd::DeliverResult::ok) {
-              if (!enqueue) {
-                r = {smtpd::DeliverResult::temporary, {}, "relay unavailable"};
-              } else if (auto q = enqueue(remote, req.message); !q) {
-                r = {smtpd::DeliverResult::temporary, {}, "relay enqueue: " + q.error().message};
-              }
-            }
-            result->result = std::move(r);
-          },
-          std::move(done));
-    }
-    if (!ok) {
-      smtpd::DeliverResult r{smtpd::DeliverResult::temporary, {}, "shutting down"};
-      log_message(*summary, r);
-      rt_.loop.post(net::if_alive(shared_from_this(), [id](SmtpHandler& h) {
-        h.finish(h.temporary_result(id));
-      }));
-    }
   }
 
   struct MessageSummary {
@@ -672,6 +282,39 @@ class SmtpHandler final : public net::ConnectionHandler,
     size_t size = 0;
   };
 
+  static MessageSummary summary_of(const smtpd::Deliver& d) {
+    return {d.envelope.queue_id, d.envelope.sender, envelope_rcpts(d.envelope), d.message.size()};
+  }
+
+  void deliver(uint64_t id, smtpd::Deliver req, bool junk) {
+    relay::Envelope remote = remote_envelope(req.envelope, std::exchange(forwards_, {}));
+    QuotaMap quotas = std::exchange(quotas_, {});
+    auto summary = std::make_shared<const MessageSummary>(summary_of(req));
+    auto done = [id, summary](SmtpHandler& h, smtpd::DeliverResult r) {
+      h.log_message(*summary, r);
+      h.finish(smtpd::ActionResult{id, std::move(r)});
+    };
+    Refused refused = [id, summary](SmtpHandler& h) {
+      smtpd::DeliverResult r{smtpd::DeliverResult::temporary, {}, "shutting down"};
+      h.log_message(*summary, r);
+      h.finish(smtpd::ActionResult{id, std::move(r)});
+    };
+    if (remote.recipients.empty()) {
+      // Local copies only: the worker queues them and is free again; whichever thread
+      // commits the batch posts the answer to the loop (no thread waits for the commit).
+      run_async<smtpd::DeliverResult>(
+          [policy = policy_, req = std::move(req), quotas = std::move(quotas), junk](auto finish) {
+            policy->deliver_local_async(req, &quotas, junk, std::move(finish));
+          },
+          std::move(done), std::move(refused));
+      return;
+    }
+    // The relay copy is queued only once the local ones are in: this worker waits.
+    run([policy = policy_, req = std::move(req), remote = std::move(remote),
+         quotas = std::move(quotas), junk] { return policy->deliver(req, remote, &quotas, junk); },
+        std::move(done), std::move(refused));
+  }
+
   void log_message(const MessageSummary& m, const smtpd::DeliverResult& r) {
     const char* outcome = r.status == smtpd::DeliverResult::ok          ? "delivered"
                           : r.status == smtpd::DeliverResult::temporary ? "tempfail"
@@ -679,28 +322,22 @@ class SmtpHandler final : public net::ConnectionHandler,
     std::string id = r.queue_id.empty() ? m.queue_id : r.queue_id;
     if (r.text.empty())
       spdlog::info("msg id={} from=<{}> rcpt={} size={} outcome={} proto=smtp listener={} ip={}",
-                   id, m.sender, join(m.rcpts), m.size, outcome, name(), ip());
+                   id, m.sender, fmt::join(m.rcpts, ","), m.size, outcome, name(), ip_);
     else
       spdlog::info(
           "msg id={} from=<{}> rcpt={} size={} outcome={} proto=smtp listener={} ip={} "
           "reason=\"{}\"",
-          id, m.sender, join(m.rcpts), m.size, outcome, name(), ip(), r.text);
+          id, m.sender, fmt::join(m.rcpts, ","), m.size, outcome, name(), ip_, r.text);
   }
 
-  Runtime& rt_;
   ListenerKind kind_;
-  net::Connection* conn_ = nullptr;
   std::optional<smtpd::Session> session_;
+  std::shared_ptr<const DeliveryPolicy> policy_;  // null: a backend is missing
   std::unique_ptr<MxAuth> mx_auth_;  // MX listener: the sender checks of this connection
-  std::unique_ptr<net::Timer> delay_timer_;
-  uint64_t timeout_ms_ = UINT64_MAX;
   std::string held_;  // replies waiting for the pending action's reply (see apply)
   size_t read_while_pending_ = 0;  // bytes fed since the pending action started
-  int pending_kind_ = 0;  // 0 auth, 1 rcpt, 2 sender, 3 deliver: for the temporary answer
-  // RCPT address (lower-cased) -> the alias's external forwards, for this transaction.
-  std::map<std::string, std::vector<std::string>> forwards_;
-  QuotaMap quotas_;  // local user -> quota, from this transaction's RCPTs (for DATA)
-  std::string empty_;
+  ForwardMap forwards_;  // this transaction's aliases with external targets
+  QuotaMap quotas_;      // local user -> quota, from this transaction's RCPTs (for DATA)
 };
 
 }  // namespace

@@ -45,7 +45,7 @@ def make_message(i, body_lines=12, pad=0, sender="alice@sender.test", rcpt="bob@
 
 
 def smtp_available(t, timeout=10):
-    """True when ternd's SMTP listener greets with 220 (not the placeholder's 421)."""
+    """True when ternd's SMTP listener greets with 220 (not a 421 refusal)."""
     try:
         with socket.create_connection(("127.0.0.1", t.port("smtp")), timeout=timeout) as s:
             s.settimeout(timeout)
