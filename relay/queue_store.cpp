@@ -31,8 +31,6 @@ const char* to_string(RcptState state) {
 
 namespace {
 
-[[noreturn]] void fail(Errc code, std::string message) { throw Failure(make_error(code, std::move(message))); }
-
 RcptState state_from(std::string_view s) {
   if (s == "deferred") return RcptState::deferred;
   if (s == "delivered") return RcptState::delivered;
