@@ -216,7 +216,9 @@ TEST_P(SpfSuite, Evaluates) {
     FakeResolver r(c.zone);
     auto v = run(r, c.ip, c.mail_from, c.helo, SpfIdentity::mailfrom, deferred);
     EXPECT_EQ(v.result, c.expected) << c.name << " (" << v.problem << ")" << (deferred ? " deferred" : "");
-    if (c.explanation) EXPECT_EQ(v.explanation, c.explanation) << c.name;
+    if (c.explanation) {
+      EXPECT_EQ(v.explanation, c.explanation) << c.name;
+    }
   }
 }
 
