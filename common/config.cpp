@@ -362,6 +362,14 @@ Result<Config> config_from_table(const toml::table& root, const std::string& pat
         break;
       }
   });
+  r.section("srs", [&](Reader& s) {
+    s.boolean("enabled", c.srs.enabled);
+    s.string("domain", c.srs.domain);
+    c.srs.domain = ascii_lower(c.srs.domain);
+    if (c.srs.domain.find_first_of(" \t@<>") != std::string::npos)
+      s.fail("domain", "bad domain \"" + c.srs.domain + "\"");
+    s.integer("max_age", c.srs.max_age, 1, 1000);  // the stamp wraps after 1024 days
+  });
   r.finish();
   if (!r.error().empty()) return make_error(Errc::syntax, path + ": " + r.error());
   if (c.data_dir.empty()) return make_error(Errc::syntax, path + ": data_dir: required");

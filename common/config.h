@@ -141,6 +141,13 @@ struct InboundAuthConfig {
   std::vector<std::string> allow_ips;      // "192.0.2.1", "2001:db8::/32"
 };
 
+// [srs]: the Sender Rewriting Scheme for aliases that forward off-site (authn/srs.h).
+struct SrsConfig {
+  bool enabled = true;  // acts only when an alias forwards; off: no rewriting, no SRS bounces
+  std::string domain;   // the rewritten sender's domain; empty: the forwarding alias's domain
+  int max_age = 21;     // days a bounce to an SRS0 address is accepted
+};
+
 struct Config {
   std::string path;  // the file this came from, for messages
   std::string hostname = "localhost";
@@ -159,6 +166,7 @@ struct Config {
   RelayConfig relay;
   DnsConfig dns;
   InboundAuthConfig inbound_auth;
+  SrsConfig srs;
 };
 
 // Reads and validates the file. Does not touch the certificate or data_dir beyond

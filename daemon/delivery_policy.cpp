@@ -9,6 +9,7 @@
 #include <spdlog/fmt/ranges.h>
 
 #include "auth/auth.h"
+#include "authn/srs.h"
 #include "common/codec.h"
 #include "common/common.h"
 #include "common/strings.h"
@@ -200,15 +201,52 @@ std::string orcpt_address(std::string_view raw) {
 }  // namespace
 
 DeliveryPolicy::DeliveryPolicy(auth::AccountDb& accounts, store::Store& store,
-                               std::string hostname, EnqueueRemote enqueue)
+                               std::string hostname, EnqueueRemote enqueue,
+                               SenderRewriting rewriting)
     : accounts_(accounts), store_(store), hostname_(std::move(hostname)),
-      enqueue_(std::move(enqueue)) {}
+      enqueue_(std::move(enqueue)), rewriting_(std::move(rewriting)) {}
+
+std::optional<smtpd::RecipientResult> DeliveryPolicy::srs_recipient(
+    const smtpd::ResolveRecipient& request, std::vector<std::string>* forwards) const {
+  using R = smtpd::RecipientResult;
+  const auto& to = request.parsed;
+  if (!rewriting_.srs || to.domain.empty() || !authn::Srs::looks_like_srs(to.local))
+    return std::nullopt;
+  // Only at our own domains: elsewhere the address is someone else's (relayed or refused).
+  auto local = accounts_.is_local_domain(to.domain);
+  if (!local) {
+    spdlog::warn("smtp rcpt lookup failed to={} error={}", request.address, local.error().message);
+    return R{R::temporary, {}};
+  }
+  if (!*local && to.domain != rewriting_.domain) return std::nullopt;
+  auto back = rewriting_.srs->reverse(to.local, static_cast<int64_t>(std::time(nullptr)));
+  if (back.verdict != authn::Srs::Verdict::ok) {
+    // A forged, altered or expired bounce address: refusing it keeps us from relaying to
+    // whatever an outsider writes into an SRS address.
+    spdlog::info("rcpt refused reason=srs-{} to={}", authn::to_string(back.verdict),
+                 request.address);
+    return R{R::unknown_user, {}};
+  }
+  forwards->push_back(std::move(back.address));
+  return R{R::forward, {}};
+}
+
+std::string DeliveryPolicy::forward_sender(const smtpd::Envelope& e,
+                                           std::string_view alias_domain) const {
+  // RFC 5321 §4.5.5: the null reverse-path stays null (a bounce must never provoke another).
+  if (!rewriting_.srs || e.sender.empty() || !e.auth_user.empty() || alias_domain.empty())
+    return e.sender;
+  std::string_view domain = rewriting_.domain.empty() ? alias_domain : rewriting_.domain;
+  return rewriting_.srs->forward(e.sender, domain, static_cast<int64_t>(std::time(nullptr)));
+}
 
 RecipientDecision DeliveryPolicy::resolve_recipient(const smtpd::ResolveRecipient& request) const {
   using R = smtpd::RecipientResult;
   RecipientDecision d;
   R& out = d.result;
-  out = daemon::resolve_recipient(accounts_, store_, request, hostname_, &d.forwards, &d.quotas);
+  if (auto srs = srs_recipient(request, &d.forwards)) out = std::move(*srs);
+  else
+    out = daemon::resolve_recipient(accounts_, store_, request, hostname_, &d.forwards, &d.quotas);
   // Issue 20: a recipient we would take (a mailbox here or the relay queue, which shares
   // data_dir's file system and is watched too) is deferred while the disk is at its reserve.
   // On a worker: has_room() may statvfs (at most once a second).

@@ -18,6 +18,10 @@
 // - Remote copies (remote_envelope): the recipients marked remote and the external targets
 //   of aliases, as the relay's protocol-neutral envelope (relay/queue.h); deliver() queues
 //   them through Runtime::enqueue_remote only once the local copies are in.
+// - SRS ([srs], authn/srs.h): a forward's envelope sender is rewritten to an SRS address at
+//   our domain (forward_sender), so the next hop's SPF check sees a domain that authorizes
+//   us; RCPT to an SRS address of ours (a bounce of such a forward) is verified (hash, age)
+//   and becomes a forward to the original sender; a forged or expired one is 550 5.1.1.
 //
 // Threading: every member blocks (SQLite, fsync): worker threads only. remote_envelope() is
 // pure.
@@ -26,6 +30,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +43,9 @@
 namespace tern::auth {
 class AccountDb;
 }  // namespace tern::auth
+namespace tern::authn {
+class Srs;
+}  // namespace tern::authn
 namespace tern::store {
 class Store;
 }  // namespace tern::store
@@ -57,14 +66,26 @@ struct RecipientDecision {
   QuotaMap quotas;                    // an accepted recipient's local users
 };
 
+// SRS for forwards: `srs` null = off; `domain` empty = the forwarding alias's domain.
+struct SenderRewriting {
+  std::shared_ptr<const authn::Srs> srs;
+  std::string domain;
+};
+
 class DeliveryPolicy {
  public:
   // `enqueue` empty: no relay running.
   DeliveryPolicy(auth::AccountDb& accounts, store::Store& store, std::string hostname,
-                 EnqueueRemote enqueue = {});
+                 EnqueueRemote enqueue = {}, SenderRewriting rewriting = {});
 
   RecipientDecision resolve_recipient(const smtpd::ResolveRecipient& request) const;
   smtpd::SenderResult check_sender(const smtpd::CheckSender& request) const;
+
+  // The envelope sender of the relay copy of `e`, whose forwarding alias is at
+  // `alias_domain` ("" when no alias forwards): SRS-rewritten for mail received on the MX,
+  // unchanged for the null sender, submitted mail (our own users' addresses pass SPF for
+  // our domains already) and when SRS is off. Pure but for the clock.
+  std::string forward_sender(const smtpd::Envelope& e, std::string_view alias_domain) const;
 
   // Local copies only. `known` (may be null): quotas from RCPT; a user missing there is
   // looked up.
@@ -79,10 +100,15 @@ class DeliveryPolicy {
                                const QuotaMap* known, bool junk = false) const;
 
  private:
+  // RCPT to an SRS address at one of our domains: the forward it stands for, or a refusal;
+  // nullopt when it is not one (or SRS is off).
+  std::optional<smtpd::RecipientResult> srs_recipient(const smtpd::ResolveRecipient& request,
+                                                      std::vector<std::string>* forwards) const;
   auth::AccountDb& accounts_;
   store::Store& store_;
   std::string hostname_;
   EnqueueRemote enqueue_;
+  SenderRewriting rewriting_;
 };
 
 // The relay envelope for a message's remote copies (see above). RFC 3461: NOTIFY, ORCPT

@@ -19,6 +19,7 @@
 #include "auth/auth.h"
 #include "common/common.h"
 #include "common/privileges.h"
+#include "authn/srs.h"
 #include "daemon/inbound_checks.h"
 #include "daemon/relay_service.h"
 #include "daemon/service_manager.h"
@@ -285,6 +286,15 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
   if (!message_store) {
     std::cerr << config.path << ": data_dir: " << message_store.error().message << "\n";
     return 1;
+  }
+  // [srs]: the key lives in data_dir (made once, 0600) so bounces verify across restarts.
+  if (config.srs.enabled) {
+    auto key = authn::load_srs_key(config.data_dir + "/srs.key");
+    if (!key) {
+      std::cerr << config.path << ": srs: " << key.error().message << "\n";
+      return 1;
+    }
+    rt.srs = std::make_shared<const authn::Srs>(std::move(*key), config.srs.max_age);
   }
   rt.accounts = accounts->get();
   rt.authenticator = &authenticator;

@@ -28,6 +28,9 @@ class Store;
 namespace tern::relay {
 struct Envelope;
 }  // namespace tern::relay
+namespace tern::authn {
+class Srs;
+}  // namespace tern::authn
 namespace tern::dns {
 class CaresResolver;
 class RecordResolver;
@@ -92,6 +95,9 @@ struct Runtime {
   dns::RecordResolver* dns_records = nullptr;
   // The MX listener's sender checks ([inbound_auth]; daemon/inbound_checks.h).
   std::shared_ptr<InboundChecks> inbound_checks = nullptr;
+  // [srs]: the forwarding sender rewriter, keyed by data_dir/srs.key (null: srs.enabled off).
+  // Immutable, any thread.
+  std::shared_ptr<const authn::Srs> srs = nullptr;
 };
 
 }  // namespace tern::daemon

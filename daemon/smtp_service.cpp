@@ -118,8 +118,9 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
       settings.has_room = [store](uint64_t bytes) { return store->has_room_cached(bytes); };
     session_.emplace(std::move(settings), peer);
     if (rt_.accounts && rt_.store && rt_.authenticator) {
-      policy_ = std::make_shared<const DeliveryPolicy>(*rt_.accounts, *rt_.store,
-                                                       rt_.config.hostname, rt_.enqueue_remote);
+      policy_ = std::make_shared<const DeliveryPolicy>(
+          *rt_.accounts, *rt_.store, rt_.config.hostname, rt_.enqueue_remote,
+          SenderRewriting{rt_.srs, rt_.config.srs.domain});
     } else {
       // ternd always opens them before listening; a missing one is a start-up bug.
       spdlog::error("smtp service started without accounts/store: refusing connection");
@@ -287,6 +288,9 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
   }
 
   void deliver(uint64_t id, smtpd::Deliver req, bool junk) {
+    // The first forwarding alias's domain: the SRS sender's domain, unless srs.domain says.
+    std::string via;
+    if (!forwards_.empty()) via = forwards_.begin()->first.substr(forwards_.begin()->first.rfind('@') + 1);
     relay::Envelope remote = remote_envelope(req.envelope, std::exchange(forwards_, {}));
     QuotaMap quotas = std::exchange(quotas_, {});
     auto summary = std::make_shared<const MessageSummary>(summary_of(req));
@@ -311,7 +315,11 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
     }
     // The relay copy is queued only once the local ones are in: this worker waits.
     run([policy = policy_, req = std::move(req), remote = std::move(remote),
-         quotas = std::move(quotas), junk] { return policy->deliver(req, remote, &quotas, junk); },
+         quotas = std::move(quotas), junk, via = std::move(via)] {
+          relay::Envelope copy = remote;
+          copy.sender = policy->forward_sender(req.envelope, via);
+          return policy->deliver(req, copy, &quotas, junk);
+        },
         std::move(done), std::move(refused));
   }
 
