@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "auth/auth.h"
+#include "authn/srs.h"
 #include "store/store.h"
 
 namespace tern::daemon {
@@ -189,6 +190,39 @@ TEST_F(DeliveryPolicyTest, TheRelayCopyFollowsTheLocalOnesWithItsDsnParameters) 
   r = policy().deliver(d, remote, nullptr);
   EXPECT_EQ(r.status, smtpd::DeliverResult::temporary);
   EXPECT_EQ(r.text, "relay unavailable");
+}
+
+TEST_F(DeliveryPolicyTest, SrsRewritesForwardsAndRoutesVerifiedBouncesBack) {
+  auto srs = std::make_shared<const authn::Srs>("0123456789abcdef0123456789abcdef");
+  DeliveryPolicy p(*accounts_, *store_, "mx.example.test",
+                   [](const relay::Envelope&, std::string_view) -> Result<std::string> {
+                     return std::string("q1");
+                   },
+                   SenderRewriting{srs, ""});
+  smtpd::Envelope e;
+  e.sender = "alice@orig.test";
+  std::string fwd = p.forward_sender(e, "example.test");
+  EXPECT_TRUE(istarts_with(fwd, "SRS0=")) << fwd;
+  EXPECT_TRUE(fwd.ends_with("=orig.test=alice@example.test")) << fwd;
+  EXPECT_EQ(p.forward_sender(e, ""), "alice@orig.test");  // nothing forwards
+  smtpd::Envelope bounce;  // RFC 5321 §4.5.5: <> stays <>
+  EXPECT_EQ(p.forward_sender(bounce, "example.test"), "");
+  smtpd::Envelope submitted = e;
+  submitted.auth_user = "ann@example.test";
+  EXPECT_EQ(p.forward_sender(submitted, "example.test"), "alice@orig.test");
+
+  // The bounce to it is a forward to alice; altered or foreign-domain ones are not.
+  auto d = p.resolve_recipient(rcpt(fwd));
+  EXPECT_EQ(d.result.status, R::forward);
+  EXPECT_EQ(d.forwards, std::vector<std::string>{"alice@orig.test"});
+  std::string altered = fwd;
+  altered.replace(altered.find("alice"), 5, "eve00");
+  EXPECT_EQ(p.resolve_recipient(rcpt(altered)).result.status, R::unknown_user);
+  std::string elsewhere = fwd.substr(0, fwd.find('@')) + "@other.test";
+  EXPECT_EQ(p.resolve_recipient(rcpt(elsewhere)).result.status, R::not_local_domain);
+  // SRS off: the same address is just an unknown user.
+  EXPECT_EQ(policy().resolve_recipient(rcpt(fwd)).result.status, R::unknown_user);
+  EXPECT_EQ(policy().forward_sender(e, "example.test"), "alice@orig.test");
 }
 
 }  // namespace
