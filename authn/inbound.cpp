@@ -20,7 +20,15 @@ struct InboundAuth::Txn : std::enable_shared_from_this<Txn> {
   std::shared_ptr<SpfCheck> spf, spf_helo;
   std::shared_ptr<DkimVerifier> dkim;
   int pending = 0;  // SPF checks and DKIM key lookups not finished yet
-  bool ended = false;
+  // DKIM hashing, off the loop (InboundSettings::offload). The verifier is touched by one
+  // hashing job at a time; the loop asks it for keys only once it has learnt (from a job's
+  // continuation) that the header block is complete, and reads results only after
+  // end_of_message ran: its key table and the body hash state are never shared in between.
+  std::string queued;        // body bytes waiting for the next hashing job
+  bool hashing = false;      // a job is running
+  bool eom_wanted = false;   // end_of_data came; end_of_message runs after the queued bytes
+  bool keys_started = false; // the loop has started the key lookups
+  bool ended = false;        // every byte hashed and end_of_message ran
   bool given_up = false;
   std::function<void(AuthOutcome)> done;
   std::shared_ptr<DmarcCheck> dmarc;
@@ -93,13 +101,55 @@ struct InboundAuth::Txn : std::enable_shared_from_this<Txn> {
     cb(std::move(out));
   }
 
+  // Starts the next hashing job, if none runs: the queued bytes, else end_of_message.
+  void pump() {
+    if (hashing || (queued.empty() && !eom_wanted)) return;
+    const bool eom = queued.empty();
+    if (eom) eom_wanted = false;
+    hashing = true;
+    auto bytes = std::make_shared<std::string>(std::move(queued));
+    queued.clear();
+    auto header_done = std::make_shared<bool>(false);
+    std::weak_ptr<Txn> weak = weak_from_this();
+    auto work = [verifier = dkim, bytes, header_done, eom] {
+      *header_done = eom ? verifier->end_of_message() : verifier->feed(*bytes);
+    };
+    auto then = [weak, header_done, eom] {
+      auto self = weak.lock();
+      if (!self) return;  // the transaction or the connection is gone
+      self->hashing = false;
+      // The key lookups start the moment the header block is complete (DNS on the loop).
+      if (*header_done) self->start_keys();
+      if (eom) {
+        self->ended = true;
+        self->maybe_finish();
+      } else {
+        self->pump();
+      }
+    };
+    if (conn->settings.offload) {
+      conn->settings.offload(std::move(work), std::move(then));
+    } else {
+      work();
+      then();
+    }
+  }
+
+  void start_keys() {
+    keys_started = true;
+    start(dkim);
+  }
+
   void give_up() {
     given_up = true;
     if (conn->iprev && !conn->iprev_done) {
       abandon(*conn->iprev);
       conn->iprev_done = true;
     }
-    for (auto& c : std::initializer_list<std::shared_ptr<Check>>{spf, spf_helo, dkim}) {
+    // The verifier only once the loop may touch its key table (start_keys abandons it
+    // itself when it comes after the deadline).
+    for (auto& c : std::initializer_list<std::shared_ptr<Check>>{spf, spf_helo,
+                                                                keys_started ? dkim : nullptr}) {
       if (c) abandon(*c);
     }
     pending = 0;
@@ -156,9 +206,10 @@ void InboundAuth::mail_from(std::string helo, std::string reverse_path) {
 }
 
 void InboundAuth::data(std::string_view bytes) {
-  if (!txn_ || txn_->ended) return;
-  // The key lookups start the moment the header block is complete.
-  if (txn_->dkim->feed(bytes)) txn_->start(txn_->dkim);
+  if (!txn_ || txn_->ended || txn_->eom_wanted || bytes.empty()) return;
+  txn_->queued.append(bytes);
+  auto txn = txn_;  // keeps it alive through inline completion
+  txn->pump();
 }
 
 void InboundAuth::end_of_data(std::function<void(AuthOutcome)> done) {
@@ -167,10 +218,14 @@ void InboundAuth::end_of_data(std::function<void(AuthOutcome)> done) {
     return;
   }
   auto txn = txn_;  // keeps it alive through synchronous completion
+  if (txn->ended || txn->eom_wanted) {  // a second end_of_data for one transaction
+    txn->done = std::move(done);
+    txn->maybe_finish();
+    return;
+  }
   txn->done = std::move(done);
-  if (txn->dkim->end_of_message()) txn->start(txn->dkim);
-  txn->ended = true;
-  txn->maybe_finish();
+  txn->eom_wanted = true;
+  txn->pump();
 }
 
 }  // namespace tern::authn

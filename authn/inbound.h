@@ -8,7 +8,10 @@
 //                            cb once with every verdict and the Authentication-Results field
 //
 // Callbacks run on the resolver's thread (the loop), possibly inside these calls when the
-// resolver is synchronous. Destroying the InboundAuth (or starting a new transaction) drops
+// resolver is synchronous. DKIM's canonicalisation and body hashing go through
+// InboundSettings::offload (ternd: the connection's serial executor on the worker pool):
+// one hashing job at a time per transaction, the bytes that arrive meanwhile coalesced into
+// the next; the verifier's DNS stays on the loop. Destroying the InboundAuth (or starting a new transaction) drops
 // pending callbacks of the old transaction without calling them.
 #pragma once
 
@@ -27,6 +30,9 @@ struct InboundSettings {
   std::string authserv_id;     // our host name (RFC 8601 §2.5)
   bool check_helo = false;     // also check the HELO identity on its own (RFC 7208 §2.3)
   size_t max_header_bytes = 1024 * 1024;
+  // Runs `work` off the calling thread, then `then` back on it (always, exactly once, even
+  // when the pool refuses: run both inline then). Empty: both run inline (tests).
+  std::function<void(std::function<void()> work, std::function<void()> then)> offload;
 };
 
 struct AuthOutcome {

@@ -338,6 +338,7 @@ Result<Config> config_from_table(const toml::table& root, const std::string& pat
                              {"iprev", &a.iprev}})
       s.one_of(key, *mode, {"off", "record", "enforce"});
     s.integer("timeout", a.timeout, 1, 120);
+    s.one_of("spf_temperror", a.spf_temperror, {"accept", "tempfail"});
     s.strings("allow_senders", a.allow_senders);
     s.strings("allow_ips", a.allow_ips);
     for (const auto& ip : a.allow_ips) {

@@ -137,6 +137,8 @@ struct DnsConfig {
 struct InboundAuthConfig {
   std::string spf = "enforce", dkim = "enforce", dmarc = "enforce", iprev = "enforce";
   int timeout = 10;  // seconds the end of DATA waits for missing DNS answers (then temperror)
+  // RFC 7208 §8.6: an SPF temperror (DMARC not passing) is "accept"ed or answered 451 4.4.3.
+  std::string spf_temperror = "accept";
   std::vector<std::string> allow_senders;  // "user@domain" or "domain": never rejected/junked
   std::vector<std::string> allow_ips;      // "192.0.2.1", "2001:db8::/32"
 };

@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "daemon/frontend/serial_executor.h"
 #include "dns/dns.h"
 #include "net/net.h"
 
@@ -76,6 +77,22 @@ MxAuth::MxAuth(Runtime& rt, std::shared_ptr<InboundChecks> checks, std::string c
   if (!ip) return;
   authn::InboundSettings settings;
   settings.authserv_id = rt_.config.hostname;
+  // DKIM canonicalisation and hashing on the worker pool, one job at a time per connection
+  // (the executor keeps them in order); the continuations come back to the loop, where
+  // InboundAuth drops them once the transaction or the connection is gone. A pool that
+  // refuses (shutting down) gets the work done on the loop instead, so DATA always ends.
+  auto hasher = SerialExecutor::create(rt_.loop, rt_.workers);
+  settings.offload = [hasher](std::function<void()> work, std::function<void()> then) {
+    auto job = std::make_shared<std::function<void()>>(std::move(work));
+    hasher->push([job, then]() -> SerialExecutor::Continuation {
+                   (*job)();
+                   return then;
+                 },
+                 [job, then] {
+                   (*job)();
+                   then();
+                 });
+  };
   auto random = dns::default_random_source();
   auth_ = std::make_unique<authn::InboundAuth>(
       checks_->resolver(), checks_->psl(), std::move(settings),

@@ -5,8 +5,10 @@
 // Flow (docs/flow.md has the whole picture):
 //   accept (MX listener)  MxAuth made, iprev starts (its DNS runs while the client talks)
 //   first RCPT            SPF starts for MAIL FROM (HELO for <>): overlaps RCPT and DATA
-//   DATA / BDAT           the body so far streams to the DKIM verifier after every read;
-//                         its key lookups start when the header block is complete
+//   DATA / BDAT           the body so far streams to the DKIM verifier after every read,
+//                         hashed on the worker pool (the connection's serial executor; the
+//                         bytes read while a job runs go in the next one); its key lookups
+//                         start on the loop when the header block is complete
 //   end of DATA           the rest of the body; a timer of inbound_auth.timeout seconds
 //                         bounds the wait: missing answers become temperror (never a hang)
 //   verdicts              decide(): reject (550 5.7.1, nothing stored), junk (the
@@ -15,7 +17,8 @@
 // Submission listeners and authenticated clients get no MxAuth work at all: their messages
 // are ours (no A-R, never rejected or junked).
 //
-// Threading: everything here lives on the loop thread (c-ares, the cache, the checks).
+// Threading: everything here lives on the loop thread (c-ares, the cache, the checks), but
+// for the DKIM body hashing jobs.
 #pragma once
 
 #include <functional>

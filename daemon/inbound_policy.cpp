@@ -46,6 +46,7 @@ const char* to_string(InboundDecision::Action a) {
     case InboundDecision::inbox: return "inbox";
     case InboundDecision::junk: return "junk";
     case InboundDecision::reject: return "reject";
+    case InboundDecision::tempfail: return "tempfail";
   }
   return "?";
 }
@@ -56,6 +57,7 @@ InboundPolicy InboundPolicy::from_config(const InboundAuthConfig& c) {
   p.dkim = parse_check_mode(c.dkim);
   p.dmarc = parse_check_mode(c.dmarc);
   p.iprev = parse_check_mode(c.iprev);
+  p.spf_temperror_tempfail = c.spf_temperror == "tempfail";
   for (const auto& s : c.allow_senders) {
     std::string e = lower(s);
     if (!e.empty() && e.front() == '@') e.erase(0, 1);
@@ -116,6 +118,16 @@ InboundDecision decide(const InboundPolicy& policy, const authn::AuthVerdicts& v
   using authn::DmarcPolicy;
   InboundDecision d;
   const bool dmarc_pass = v.dmarc && v.dmarc->result == authn::DmarcResult::pass;
+  // RFC 7208 §8.6: a temperror MAY be answered 451 4.4.3; only when asked, only for an
+  // enforced SPF, and not when an aligned DKIM signature already settled DMARC.
+  if (policy.spf_temperror_tempfail && policy.spf == CheckMode::enforce && !dmarc_pass &&
+      !allow_listed && v.spf && v.spf->result == authn::SpfResult::temperror) {
+    d.action = InboundDecision::tempfail;
+    d.reason = "spf temperror " + v.spf->domain;
+    d.reply_text = reply_safe("SPF check of " + v.spf->domain +
+                              " failed temporarily (DNS), try again later");
+    return d;
+  }
   if (policy.dmarc == CheckMode::enforce && v.dmarc &&
       v.dmarc->result == authn::DmarcResult::fail) {
     const auto& m = *v.dmarc;

@@ -264,12 +264,15 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
                      [this, id, held](MxAuth::Result r) {
                        if (!conn_) return;  // the client is gone: it will send again
                        held->message = std::move(r.message);
-                       if (r.decision.action != InboundDecision::reject)
-                         return deliver(id, std::move(*held),
-                                        r.decision.action == InboundDecision::junk);
-                       // RFC 7489 §6.7 / §10.3: a reject at the end of DATA, nothing stored.
-                       smtpd::DeliverResult res{smtpd::DeliverResult::policy_rejected, {},
-                                                r.decision.reply_text};
+                       const auto action = r.decision.action;
+                       if (action == InboundDecision::inbox || action == InboundDecision::junk)
+                         return deliver(id, std::move(*held), action == InboundDecision::junk);
+                       // RFC 7489 §6.7 / §10.3: a reject at the end of DATA, nothing stored;
+                       // RFC 7208 §8.6: a deferred SPF temperror, 451 4.4.3, nothing stored.
+                       smtpd::DeliverResult res{action == InboundDecision::reject
+                                                    ? smtpd::DeliverResult::policy_rejected
+                                                    : smtpd::DeliverResult::policy_deferred,
+                                                {}, r.decision.reply_text};
                        log_message(summary_of(*held), res);
                        rt_.loop.post(if_alive([id, res](SmtpHandler& h) {
                          h.finish(smtpd::ActionResult{id, res});
@@ -324,9 +327,11 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
   }
 
   void log_message(const MessageSummary& m, const smtpd::DeliverResult& r) {
-    const char* outcome = r.status == smtpd::DeliverResult::ok          ? "delivered"
-                          : r.status == smtpd::DeliverResult::temporary ? "tempfail"
-                                                                        : "rejected";
+    const bool deferred = r.status == smtpd::DeliverResult::temporary ||
+                          r.status == smtpd::DeliverResult::policy_deferred;
+    const char* outcome = r.status == smtpd::DeliverResult::ok ? "delivered"
+                          : deferred                           ? "tempfail"
+                                                               : "rejected";
     std::string id = r.queue_id.empty() ? m.queue_id : r.queue_id;
     if (r.text.empty())
       spdlog::info("msg id={} from=<{}> rcpt={} size={} outcome={} proto=smtp listener={} ip={}",

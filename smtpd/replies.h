@@ -83,6 +83,8 @@ inline constexpr Reply NoValidRecipients{554, "5.5.1", "No valid recipients"};
 inline constexpr Reply TransactionFailed{554, "5.0.0", "Transaction failed"};
 // RFC 3463 §3.8 X.7.1: delivery not authorized, message refused (sender policy, e.g. DMARC).
 inline constexpr Reply PolicyRejected{550, "5.7.1", "Message refused by sender policy"};
+// RFC 7208 §8.6: an SPF temperror MAY be answered 451 4.4.3 (when the policy says so).
+inline constexpr Reply PolicyDeferred{451, "4.4.3", "Sender check failed temporarily, try again later"};
 inline constexpr Reply UnknownParameter{555, "5.5.4", "Parameter not recognized"};
 }  // namespace reply
 

@@ -152,9 +152,11 @@ struct SenderResult {
 struct DeliverResult {
   // policy_rejected: a sender policy refuses the message (e.g. DMARC p=reject): 550 5.7.1
   // with `text` as the reply text (one line of printable ASCII), nothing was stored.
-  enum Status { ok, temporary, permanent, policy_rejected } status = temporary;
+  // policy_deferred: a sender check could not finish (SPF temperror with
+  // inbound_auth.spf_temperror = "tempfail"): 451 4.4.3 with `text`, nothing stored.
+  enum Status { ok, temporary, permanent, policy_rejected, policy_deferred } status = temporary;
   std::string queue_id;  // when ok; empty means "the id from the Deliver envelope"
-  std::string text;      // failure detail for the log (shown only for policy_rejected)
+  std::string text;      // failure detail for the log (shown only for policy_*)
 };
 
 using ActionResultValue = std::variant<AuthResult, RecipientResult, SenderResult, DeliverResult>;

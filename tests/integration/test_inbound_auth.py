@@ -397,6 +397,44 @@ class DeadDnsServer(unittest.TestCase):
             t.cleanup()
             dead.close()
 
+    def test_temperror_tempfail_option(self):
+        """inbound_auth.spf_temperror = "tempfail" (RFC 7208 §8.6): 451 4.4.3 within the
+        timeout, nothing stored; the client may retry."""
+        dead = ZoneDns({}, silent=True)
+        t = Tern(listeners=("smtp", "imap"), allow_plaintext_without_tls=True,
+                 sections={"dns": {"servers": [f"127.0.0.1:{dead.port}"]},
+                           "inbound_auth": {"spf": "enforce", "dkim": "enforce",
+                                            "dmarc": "enforce", "iprev": "enforce",
+                                            "timeout": 2, "spf_temperror": "tempfail"}})
+        try:
+            populate(t)
+            t.start()
+            with smtplib.SMTP("127.0.0.1", t.port("smtp"), local_hostname="out2.sender.test",
+                              timeout=30, source_address=("127.0.0.2", 0)) as c:
+                c.ehlo()
+                c.mail("a@pass.test")
+                c.rcpt(BOB)
+                start = time.monotonic()
+                code, text = c.data(message("a@pass.test", "deferred by spf"))
+                took = time.monotonic() - start
+            self.assertEqual(code, 451, text)
+            self.assertTrue(text.startswith(b"4.4.3"), text)
+            self.assertIn(b"pass.test", text)
+            self.assertLess(took, 5)
+            imap = imaplib.IMAP4("127.0.0.1", t.port("imap"))
+            imap.login(BOB, USERS[BOB])
+            for box in ("INBOX", "Junk"):
+                typ, data = imap.select(box, readonly=True)
+                self.assertEqual((typ, data[0]), ("OK", b"0"), box)
+            imap.logout()
+            self.assertIn("outcome=tempfail", t.log())
+        except Exception:
+            print(t.log()[-6000:], file=sys.stderr)
+            raise
+        finally:
+            t.cleanup()
+            dead.close()
+
 
 if __name__ == "__main__":
     unittest.main()

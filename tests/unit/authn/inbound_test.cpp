@@ -20,6 +20,13 @@ std::string data_file(const std::string& name) {
 
 PublicSuffixList psl() { return *PublicSuffixList::load_default(); }
 
+InboundSettings named(std::string id, bool check_helo = false) {
+  InboundSettings s;
+  s.authserv_id = std::move(id);
+  s.check_helo = check_helo;
+  return s;
+}
+
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
@@ -33,7 +40,7 @@ _dmarc.sender.example TXT v=DMARC1; p=reject
 out.sender.example A 192.0.2.10
 )").ok());
   r.set_deferred(true);
-  InboundAuth auth(r, psl(), {"mx.tern.example"}, [] { return int64_t{1800000000}; }, [] { return 0u; });
+  InboundAuth auth(r, psl(), named("mx.tern.example"), [] { return int64_t{1800000000}; }, [] { return 0u; });
   auth.connected(*IpAddress::parse("192.0.2.10"), "mx.tern.example");
   auth.mail_from("out.sender.example", "bounce@sender.example");
   // iprev's PTR and SPF's TXT are both in flight before any DATA.
@@ -68,7 +75,7 @@ bank.example TXT v=spf1 ip4:198.51.100.1 -all
 _dmarc.bank.example TXT v=DMARC1; p=reject
 evil.example TXT v=spf1 +all
 )");
-  InboundAuth auth(r, psl(), {"mx.tern.example", true}, [] { return int64_t{1800000000}; }, [] { return 0u; });
+  InboundAuth auth(r, psl(), named("mx.tern.example", true), [] { return int64_t{1800000000}; }, [] { return 0u; });
   auth.connected(*IpAddress::parse("203.0.113.9"), "mx.tern.example");
   auth.mail_from("evil.example", "x@evil.example");
   auth.data("From: CEO <ceo@bank.example>\r\nSubject: wire money\r\n\r\nnow\r\n");
@@ -91,7 +98,7 @@ evil.example TXT v=spf1 +all
 TEST(InboundAuth, SecondTransactionDropsTheFirst) {
   FakeResolver r("a.example TXT v=spf1 -all\nb.example TXT v=spf1 +all");
   r.set_deferred(true);
-  InboundAuth auth(r, psl(), {"mx"}, [] { return int64_t{0}; }, [] { return 0u; });
+  InboundAuth auth(r, psl(), named("mx"), [] { return int64_t{0}; }, [] { return 0u; });
   auth.connected(*IpAddress::parse("192.0.2.1"), "mx");
   auth.mail_from("h.example", "x@a.example");
   auth.mail_from("h.example", "x@b.example");  // RSET + new MAIL
@@ -112,7 +119,7 @@ TEST(InboundAuth, DestroyedWhileLookupsPendingIsSafe) {
   FakeResolver r("a.example TXT v=spf1 -all");
   r.set_deferred(true);
   {
-    InboundAuth auth(r, psl(), {"mx"}, [] { return int64_t{0}; }, [] { return 0u; });
+    InboundAuth auth(r, psl(), named("mx"), [] { return int64_t{0}; }, [] { return 0u; });
     auth.connected(*IpAddress::parse("192.0.2.1"), "mx");
     auth.mail_from("h.example", "x@a.example");
     auth.data("From: x@a.example\r\n\r\nhi\r\n");
@@ -125,7 +132,7 @@ TEST(InboundAuth, GiveUpEndsWithTemperrorNeverAHang) {
   FakeResolver r(data_file("dkim.zone"));
   ASSERT_TRUE(r.load("sender.example TXT v=spf1 -all\n_dmarc.sender.example TXT v=DMARC1; p=reject").ok());
   r.set_deferred(true);  // nothing is ever answered unless run_pending() is called
-  InboundAuth auth(r, psl(), {"mx"}, [] { return int64_t{1800000000}; }, [] { return 0u; });
+  InboundAuth auth(r, psl(), named("mx"), [] { return int64_t{1800000000}; }, [] { return 0u; });
   auth.connected(*IpAddress::parse("192.0.2.1"), "mx");
   auth.mail_from("h.example", "x@sender.example");
   auth.data(data_file("dkimpy-rsa-relaxed.eml"));
@@ -149,7 +156,7 @@ TEST(InboundAuth, GiveUpEndsWithTemperrorNeverAHang) {
 TEST(InboundAuth, GiveUpBeforeEndOfDataFinishesAtEnd) {
   FakeResolver r("sender.example TXT v=spf1 +all");
   r.set_deferred(true);
-  InboundAuth auth(r, psl(), {"mx"}, [] { return int64_t{0}; }, [] { return 0u; });
+  InboundAuth auth(r, psl(), named("mx"), [] { return int64_t{0}; }, [] { return 0u; });
   auth.connected(*IpAddress::parse("192.0.2.1"), "mx");
   auth.mail_from("h.example", "x@sender.example");
   auth.give_up();
@@ -175,4 +182,64 @@ TEST(Abandon, SpfCheckEndsAsTemperror) {
   abandon(c);
   EXPECT_TRUE(c.done());
   EXPECT_EQ(c.verdict().result, SpfResult::temperror);
+}
+
+// DKIM hashing through InboundSettings::offload: one job at a time, bytes that arrive while a
+// job runs go into the next, keys are asked only once a job saw the header block end, the
+// verdicts come only after every job ran, and nothing comes back to a dead connection.
+TEST(InboundAuth, DkimHashingIsOffloadedOneJobAtATime) {
+  FakeResolver r(data_file("dkim.zone"));
+  ASSERT_TRUE(r.load("sender.example TXT v=spf1 ip4:192.0.2.0/24 -all\n").ok());
+  struct Job {
+    std::function<void()> work, then;
+  };
+  auto jobs = std::make_shared<std::vector<Job>>();
+  int ran = 0;
+  auto run_one = [&] {
+    ASSERT_FALSE(jobs->empty());
+    Job j = std::move(jobs->front());
+    jobs->erase(jobs->begin());
+    j.work();
+    ++ran;
+    j.then();
+  };
+  InboundSettings s = named("mx");
+  s.offload = [jobs](std::function<void()> work, std::function<void()> then) {
+    jobs->push_back({std::move(work), std::move(then)});
+  };
+  std::string msg = data_file("dkimpy-ed25519.eml");
+  size_t header_end = msg.find("\r\n\r\n") + 4;
+  {
+    InboundAuth auth(r, psl(), s, [] { return int64_t{1800000000}; }, [] { return 0u; });
+    auth.connected(*IpAddress::parse("192.0.2.10"), "mx");
+    auth.mail_from("out.sender.example", "bounce@sender.example");
+    const size_t asked = r.asked().size();
+    auth.data(std::string_view(msg).substr(0, 10));
+    ASSERT_EQ(jobs->size(), 1u);
+    auth.data(std::string_view(msg).substr(10, header_end - 10));
+    auth.data(std::string_view(msg).substr(header_end, 5));
+    EXPECT_EQ(jobs->size(), 1u);  // coalesced behind the running job
+    run_one();                   // the first 10 bytes: no header block yet
+    EXPECT_EQ(r.asked().size(), asked);
+    ASSERT_EQ(jobs->size(), 1u);  // the rest, queued meanwhile, in one job
+    run_one();
+    EXPECT_EQ(r.asked().back(), (Question{"ed._domainkey.sender.example", RrType::txt}));
+    auth.data(std::string_view(msg).substr(header_end + 5));
+    std::optional<AuthOutcome> out;
+    auth.end_of_data([&](AuthOutcome o) { out = std::move(o); });
+    while (!jobs->empty()) {
+      EXPECT_FALSE(out.has_value());  // not before every byte is hashed
+      run_one();
+    }
+    ASSERT_TRUE(out.has_value());
+    ASSERT_EQ(out->verdicts.dkim.size(), 1u);
+    EXPECT_EQ(out->verdicts.dkim[0].result, DkimResult::pass);
+    EXPECT_EQ(ran, 4);  // 10 bytes, the rest of the header and 5, the body, end of message
+
+    // A job still running when the connection closes: its continuation finds nobody.
+    auth.mail_from("out.sender.example", "bounce@sender.example");
+    auth.data(msg);
+    auth.end_of_data([&](AuthOutcome) { ADD_FAILURE() << "a closed connection got verdicts"; });
+  }
+  while (!jobs->empty()) run_one();
 }

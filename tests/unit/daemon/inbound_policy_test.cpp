@@ -111,3 +111,29 @@ TEST(InboundPolicy, AllowLists) {
 }
 
 }  // namespace
+
+TEST(InboundPolicy, SpfTemperrorIsDeferredOnlyWhenAsked) {
+  AuthVerdicts v;
+  authn::SpfVerdict s;
+  s.result = authn::SpfResult::temperror;
+  s.domain = "slow.example";
+  v.spf = s;
+  InboundPolicy p;  // default: accept (RFC 7208 §8.6 makes 451 optional)
+  EXPECT_EQ(decide(p, v, false).action, InboundDecision::inbox);
+  p.spf_temperror_tempfail = true;
+  auto d = decide(p, v, false);
+  EXPECT_EQ(d.action, InboundDecision::tempfail);
+  EXPECT_NE(d.reply_text.find("slow.example"), std::string::npos) << d.reply_text;
+  EXPECT_EQ(decide(p, v, true).action, InboundDecision::inbox);  // allow-listed
+  authn::DmarcVerdict pass;
+  pass.result = DmarcResult::pass;
+  AuthVerdicts rescued = v;
+  rescued.dmarc = pass;  // an aligned DKIM pass settles it
+  EXPECT_EQ(decide(p, rescued, false).action, InboundDecision::inbox);
+  p.spf = CheckMode::record;
+  EXPECT_EQ(decide(p, v, false).action, InboundDecision::inbox);
+  s.result = authn::SpfResult::fail;
+  v.spf = s;
+  p.spf = CheckMode::enforce;
+  EXPECT_EQ(decide(p, v, false).action, InboundDecision::junk);
+}

@@ -131,6 +131,14 @@ TEST(Data, PolicyRejectionShowsItsText) {
   EXPECT_TRUE(h.delivered.size() == 1);
 }
 
+TEST(Data, PolicyDeferralIs451WithItsText) {
+  Harness h = ready();
+  h.deliver_status = DeliverResult::policy_deferred;
+  h.send("DATA");
+  EXPECT_EQ(h.feed("x\r\n.\r\n"), "451 4.4.3");
+  EXPECT_NE(h.written.find("451 4.4.3 fake failure\r\n"), std::string::npos) << h.written;
+}
+
 TEST(Data, RecipientLookupCarriesMailFromAndHelo) {
   Harness h = ready();
   ASSERT_FALSE(h.resolved.empty());
