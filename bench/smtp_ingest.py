@@ -144,14 +144,18 @@ async def one_connection(port, numbers, size, rcpt, replies):
         writer.close()
 
 
-def load_lean(port, messages, size, conns, rcpt):
+def load_lean(port, messages, size, conns, rcpt, bodies=None, mail_from="load@client.test"):
     """The same conversation as `load` (EHLO once, then per message MAIL+RCPT+DATA in one write,
     the body after 354, the next message after its 250), driven by one selectors loop over
     plain sockets: a fraction of asyncio's CPU per message, so the client takes less of the
-    2 cores the server needs. Returns (start, [time of each final 250])."""
+    2 cores the server needs. `bodies`: message n's DATA bytes (dot-terminated), prepared by
+    the caller (bench/inbound_auth_bench.py: DKIM-signed), else make_body(). Returns (start,
+    [time of each final 250])."""
     shares = [list(range(i, messages, conns)) for i in range(conns)]
-    envelope = b"MAIL FROM:<load@client.test>\r\nRCPT TO:<" + rcpt.encode() + b">\r\nDATA\r\n"
-    bodies = {n: make_body(size, n) for share in shares for n in share}
+    envelope = (b"MAIL FROM:<" + mail_from.encode() + b">\r\nRCPT TO:<" + rcpt.encode() +
+                b">\r\nDATA\r\n")
+    if bodies is None:
+        bodies = {n: make_body(size, n) for share in shares for n in share}
     sel = selectors.DefaultSelector()
     conns_left = 0
     replies = []
