@@ -31,6 +31,9 @@ struct Envelope;
 namespace tern::authn {
 class Srs;
 }  // namespace tern::authn
+namespace tern::bayes {
+class Classifier;
+}  // namespace tern::bayes
 namespace tern::dns {
 class CaresResolver;
 class RecordResolver;
@@ -98,6 +101,10 @@ struct Runtime {
   // [srs]: the forwarding sender rewriter, keyed by data_dir/srs.key (null: srs.enabled off).
   // Immutable, any thread.
   std::shared_ptr<const authn::Srs> srs = nullptr;
+
+  // Each user's junk classifier (bayes/bayes.h, data_dir/classifier.db): taught over IMAP,
+  // asked at delivery. Thread-safe and BLOCKING: workers only. Null: no learning.
+  bayes::Classifier* classifier = nullptr;
 };
 
 }  // namespace tern::daemon
