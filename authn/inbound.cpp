@@ -27,6 +27,7 @@ struct InboundAuth::Txn : std::enable_shared_from_this<Txn> {
   std::string queued;        // body bytes waiting for the next hashing job
   bool hashing = false;      // a job is running
   bool eom_wanted = false;   // end_of_data came; end_of_message runs after the queued bytes
+  bool eom_sent = false;     // ... in the job now running
   bool keys_started = false; // the loop has started the key lookups
   bool ended = false;        // every byte hashed and end_of_message ran
   bool given_up = false;
@@ -101,18 +102,21 @@ struct InboundAuth::Txn : std::enable_shared_from_this<Txn> {
     cb(std::move(out));
   }
 
-  // Starts the next hashing job, if none runs: the queued bytes, else end_of_message.
+  // Starts the next hashing job, if none runs: the queued bytes and, once end_of_data came,
+  // end_of_message in the same job (one thread hop for a small message).
   void pump() {
-    if (hashing || (queued.empty() && !eom_wanted)) return;
-    const bool eom = queued.empty();
-    if (eom) eom_wanted = false;
+    const bool eom = eom_wanted && !eom_sent;
+    if (hashing || (queued.empty() && !eom)) return;
+    eom_sent = eom;
     hashing = true;
     auto bytes = std::make_shared<std::string>(std::move(queued));
     queued.clear();
     auto header_done = std::make_shared<bool>(false);
     std::weak_ptr<Txn> weak = weak_from_this();
     auto work = [verifier = dkim, bytes, header_done, eom] {
-      *header_done = eom ? verifier->end_of_message() : verifier->feed(*bytes);
+      // At most one of the two completes the header block.
+      *header_done = !bytes->empty() && verifier->feed(*bytes);
+      if (eom && verifier->end_of_message()) *header_done = true;
     };
     auto then = [weak, header_done, eom] {
       auto self = weak.lock();
@@ -210,6 +214,11 @@ void InboundAuth::data(std::string_view bytes) {
   txn_->queued.append(bytes);
   auto txn = txn_;  // keeps it alive through inline completion
   txn->pump();
+}
+
+void InboundAuth::end_of_data(std::string_view last, std::function<void(AuthOutcome)> done) {
+  if (txn_ && !txn_->ended && !txn_->eom_wanted) txn_->queued.append(last);
+  end_of_data(std::move(done));
 }
 
 void InboundAuth::end_of_data(std::function<void(AuthOutcome)> done) {

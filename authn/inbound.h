@@ -55,6 +55,8 @@ class InboundAuth {
   void mail_from(std::string helo, std::string reverse_path);
   void data(std::string_view bytes);
   void end_of_data(std::function<void(AuthOutcome)> done);
+  // The same after data(last): the last bytes and the end of the message in one hashing job.
+  void end_of_data(std::string_view last, std::function<void(AuthOutcome)> done);
   // The deadline passed (a glue timer, e.g. a few seconds after end of DATA): every check
   // still waiting for DNS ends with temperror now, and the end_of_data callback runs (inside
   // this call) if it was waiting. Idempotent; later DNS answers are ignored.

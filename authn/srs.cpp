@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -45,6 +46,18 @@ int stamp_age(std::string_view tt, int64_t now) {
   int then = hi << 5 | lo;
   int d = static_cast<int>(today(now) % kStampModulo);
   return ((d - then) % kStampModulo + kStampModulo) % kStampModulo;
+}
+
+// The fields joined with '=', then "@domain".
+std::string address(std::initializer_list<std::string_view> fields, std::string_view domain) {
+  std::string out;
+  for (auto f : fields) {
+    if (!out.empty()) out += '=';
+    out += f;
+  }
+  out += '@';
+  out += domain;
+  return out;
 }
 
 bool is_separator(char c) { return c == '=' || c == '+' || c == '-'; }
@@ -110,27 +123,9 @@ std::string Srs::forward(std::string_view sender, std::string_view our_domain, i
     std::string_view body = local.substr(5), old_hash;
     if (take_field(body, old_hash) && take_field(body, host) && !body.empty()) rest = body;
   }
-  if (!rest.empty()) {
-    std::string out = "SRS1=" + hash(host, rest, "");
-    out += '=';
-    out += host;
-    out += '=';
-    out += rest;
-    out += '@';
-    out += our_domain;
-    return out;
-  }
+  if (!rest.empty()) return address({"SRS1", hash(host, rest, ""), host, rest}, our_domain);
   std::string tt = stamp(now);
-  std::string out = "SRS0=" + hash(tt, domain, local);
-  out += '=';
-  out += tt;
-  out += '=';
-  out += domain;
-  out += '=';
-  out += local;
-  out += '@';
-  out += our_domain;
-  return out;
+  return address({"SRS0", hash(tt, domain, local), tt, domain, local}, our_domain);
 }
 
 Srs::Reversed Srs::reverse(std::string_view local, int64_t now) const {

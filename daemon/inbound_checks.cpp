@@ -132,20 +132,20 @@ void MxAuth::finish(const std::string& helo, const std::string& reverse_path, st
     done(Result{{}, authn::strip_authentication_results(message, host)});
     return;
   }
-  std::string_view sent = without_first_field(message);  // the client's bytes
+  auto body = std::make_shared<std::string>(std::move(message));
+  std::string_view sent = without_first_field(*body);  // the client's bytes
   if (txn_started_ && fed_ > sent.size()) txn_started_ = false;  // not this message's bytes
   if (!txn_started_ || helo != txn_helo_ || reverse_path != txn_path_) {
     txn_started_ = false;
     transaction(helo, reverse_path);
   }
   // What did not stream yet (at least the end: the session hands over the body and ends
-  // DATA in the same feed).
-  auth_->data(sent.substr(fed_));
+  // DATA in the same feed) goes with the end of the message, in one hashing job.
+  std::string_view rest = sent.substr(fed_);
   fed_ = 0;
   auto waiting = std::make_shared<bool>(true);
-  auto body = std::make_shared<std::string>(std::move(message));
-  auth_->end_of_data([this, waiting, body, queue_id, reverse_path,
-                      done = std::move(done)](authn::AuthOutcome o) {
+  auth_->end_of_data(rest, [this, waiting, body, queue_id, reverse_path,
+                            done = std::move(done)](authn::AuthOutcome o) {
     *waiting = false;
     if (deadline_) deadline_->stop();
     txn_started_ = false;

@@ -2,9 +2,12 @@
 #include "daemon/relay_service.h"
 
 #include <csignal>
+#include <ctime>
 
 #include "auth/auth.h"
+#include "authn/srs.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "dns/dns.h"
 #include "relay/relay.h"
 #include "store/store.h"
@@ -65,9 +68,24 @@ Result<std::shared_ptr<RelayService>> start_relay_service(Runtime& rt) {
   store::Store* store = rt.store;
   // A bounce is delivered like any mail to its address: every target of an alias
   // (de-duplicated by resolve_recipient), quota applied.
-  deps.resolve_local = [accounts](std::string_view address) -> relay::LocalAddress {
+  deps.resolve_local = [accounts, srs = rt.srs, srs_domain = c.srs.domain](
+                           std::string_view address) -> relay::LocalAddress {
     relay::LocalAddress out;
     if (!accounts) return out;
+    // A DSN about a forward we SRS-rewrote is addressed to the SRS sender: it goes straight
+    // to the original sender (as a bounce arriving on the MX would), not out and back in.
+    if (auto to = parse_mail_address(address);
+        srs && to && authn::Srs::looks_like_srs(to->local)) {
+      auto ours = accounts->is_local_domain(to->domain);
+      if ((ours && *ours) || to->domain == srs_domain) {
+        auto back = srs->reverse(to->local, static_cast<int64_t>(std::time(nullptr)));
+        if (back.verdict == authn::Srs::Verdict::ok) {
+          out.kind = relay::LocalAddress::Kind::local;
+          out.forwards.push_back(std::move(back.address));
+          return out;
+        }
+      }
+    }
     auto r = accounts->resolve_recipient(address);
     if (!r) {
       // A database error must not send our own users' mail to the MX: keep it local (the

@@ -360,24 +360,35 @@ class DeadDnsServer(unittest.TestCase):
     """[dns] servers pointing at a server that never answers: every check ends in temperror
     within inbound_auth.timeout, and the message is accepted (never a hang)."""
 
-    def test_temperror_within_timeout(self):
+    def dead_dns_ternd(self, **checks):
+        """A ternd whose [dns] server never answers; (ternd, dns server), both cleaned up."""
         dead = ZoneDns({}, silent=True)
+        self.addCleanup(dead.close)
         t = Tern(listeners=("smtp", "imap"), allow_plaintext_without_tls=True,
                  sections={"dns": {"servers": [f"127.0.0.1:{dead.port}"]},
                            "inbound_auth": {"spf": "enforce", "dkim": "enforce",
                                             "dmarc": "enforce", "iprev": "enforce",
-                                            "timeout": 2}})
+                                            "timeout": 2, **checks}})
+        self.addCleanup(t.cleanup)
+        populate(t)
+        t.start()
+        return t, dead
+
+    def send_timed(self, t, subject):
+        """One message from 127.0.0.2: (code, text, seconds the end of DATA took)."""
+        with smtplib.SMTP("127.0.0.1", t.port("smtp"), local_hostname="out2.sender.test",
+                          timeout=30, source_address=("127.0.0.2", 0)) as c:
+            c.ehlo()
+            c.mail("a@pass.test")
+            c.rcpt(BOB)
+            start = time.monotonic()
+            code, text = c.data(message("a@pass.test", subject))
+            return code, text, time.monotonic() - start
+
+    def test_temperror_within_timeout(self):
+        t, dead = self.dead_dns_ternd()
         try:
-            populate(t)
-            t.start()
-            with smtplib.SMTP("127.0.0.1", t.port("smtp"), local_hostname="out2.sender.test",
-                              timeout=30, source_address=("127.0.0.2", 0)) as c:
-                c.ehlo()
-                c.mail("a@pass.test")
-                c.rcpt(BOB)
-                start = time.monotonic()
-                code, text = c.data(message("a@pass.test", "dead dns"))
-                took = time.monotonic() - start
+            code, text, took = self.send_timed(t, "dead dns")
             self.assertEqual(code, 250, text)
             self.assertLess(took, 5)
             self.assertTrue(dead.queries, "ternd never asked the configured server")
@@ -393,30 +404,13 @@ class DeadDnsServer(unittest.TestCase):
         except Exception:
             print(t.log()[-6000:], file=sys.stderr)
             raise
-        finally:
-            t.cleanup()
-            dead.close()
 
     def test_temperror_tempfail_option(self):
         """inbound_auth.spf_temperror = "tempfail" (RFC 7208 §8.6): 451 4.4.3 within the
         timeout, nothing stored; the client may retry."""
-        dead = ZoneDns({}, silent=True)
-        t = Tern(listeners=("smtp", "imap"), allow_plaintext_without_tls=True,
-                 sections={"dns": {"servers": [f"127.0.0.1:{dead.port}"]},
-                           "inbound_auth": {"spf": "enforce", "dkim": "enforce",
-                                            "dmarc": "enforce", "iprev": "enforce",
-                                            "timeout": 2, "spf_temperror": "tempfail"}})
+        t, _ = self.dead_dns_ternd(spf_temperror="tempfail")
         try:
-            populate(t)
-            t.start()
-            with smtplib.SMTP("127.0.0.1", t.port("smtp"), local_hostname="out2.sender.test",
-                              timeout=30, source_address=("127.0.0.2", 0)) as c:
-                c.ehlo()
-                c.mail("a@pass.test")
-                c.rcpt(BOB)
-                start = time.monotonic()
-                code, text = c.data(message("a@pass.test", "deferred by spf"))
-                took = time.monotonic() - start
+            code, text, took = self.send_timed(t, "deferred by spf")
             self.assertEqual(code, 451, text)
             self.assertTrue(text.startswith(b"4.4.3"), text)
             self.assertIn(b"pass.test", text)
@@ -431,10 +425,6 @@ class DeadDnsServer(unittest.TestCase):
         except Exception:
             print(t.log()[-6000:], file=sys.stderr)
             raise
-        finally:
-            t.cleanup()
-            dead.close()
-
 
 if __name__ == "__main__":
     unittest.main()

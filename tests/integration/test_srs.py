@@ -56,11 +56,14 @@ class Srs(unittest.TestCase):
                                "relay": {"dns": [server], "smtp_port": port,
                                          "retry_schedule": [1, 1, 2], "connect_timeout": 5},
                                "inbound_auth": {"timeout": 2}})
-        cls.fwd = Sink(FWD_SINK, port, behaviour=Sink.accept)
+        # gone@outside.test does not exist there: the forward fails, ternd's DSN goes home.
+        cls.fwd = Sink(FWD_SINK, port, behaviour=lambda sink, address: (
+            "550 5.1.1 no such user" if address == "gone@outside.test" else None))
         cls.orig = Sink(ORIG_SINK, port, behaviour=Sink.accept)
         try:
             populate(cls.t)
             ctl_ok(cls.t, "alias", "add", f"fwd@{OUR}", "carol@outside.test")
+            ctl_ok(cls.t, "alias", "add", f"fwdgone@{OUR}", "gone@outside.test")
             cls.t.start()
         except Exception:
             cls.tearDownClass()
@@ -143,6 +146,19 @@ class Srs(unittest.TestCase):
         self.assertIn("reason=srs-bad-hash", self.t.log())
         time.sleep(0.5)
         self.assertFalse([m for m in self.orig.messages if b"Subject: forged" in m[2]])
+
+    def test_failed_forward_dsn_reaches_the_original_sender(self):
+        # The next hop refuses the SRS-rewritten forward: our relay's DSN is addressed to the
+        # SRS sender and must reach the original one (unwrapped locally, not sent to our MX).
+        rcpt, data = self.send("127.0.0.3", "alice@orig.test", f"fwdgone@{OUR}", "doomed forward")
+        self.assertEqual((rcpt[0], data[0]), (250, 250), (rcpt, data))
+        wait_for(lambda: [m for m in self.orig.messages
+                          if b"doomed forward" in m[2] and b"multipart/report" in m[2]],
+                 "the DSN at the original sender's MX")
+        (dsn,) = [m for m in self.orig.messages if b"doomed forward" in m[2] and b"multipart/report" in m[2]]
+        self.assertEqual(dsn[1], ["alice@orig.test"])
+        self.assertIn(dsn[0], ("", "<>"))
+        self.assertIn(b"gone@outside.test", dsn[2])
 
     def test_null_sender_is_not_rewritten(self):
         mail_from, _, _ = self.forward_one("null sender forward", sender="")

@@ -236,6 +236,17 @@ TEST(InboundAuth, DkimHashingIsOffloadedOneJobAtATime) {
     EXPECT_EQ(out->verdicts.dkim[0].result, DkimResult::pass);
     EXPECT_EQ(ran, 4);  // 10 bytes, the rest of the header and 5, the body, end of message
 
+    // The last bytes and the end of the message in one job.
+    auth.mail_from("out.sender.example", "bounce@sender.example");
+    std::optional<AuthOutcome> again;
+    auth.end_of_data(msg, [&](AuthOutcome o) { again = std::move(o); });
+    ASSERT_EQ(jobs->size(), 1u);
+    run_one();
+    EXPECT_TRUE(jobs->empty());
+    ASSERT_TRUE(again.has_value());
+    ASSERT_EQ(again->verdicts.dkim.size(), 1u);
+    EXPECT_EQ(again->verdicts.dkim[0].result, DkimResult::pass);
+
     // A job still running when the connection closes: its continuation finds nobody.
     auth.mail_from("out.sender.example", "bounce@sender.example");
     auth.data(msg);
