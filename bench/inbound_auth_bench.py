@@ -21,6 +21,7 @@ printed, with ternd's CPU per message, and the ratio on/off (issue 16's target: 
 Debian: python3-dkim, python3-dnslib.
 """
 import argparse
+import importlib
 import os
 import subprocess
 import sys
@@ -142,7 +143,7 @@ def main():
     raise_nofile(4 * args.conns + 256)
     try:
         from relay_harness import ZoneDns
-        import dkim  # noqa: F401
+        importlib.import_module("dkim")  # signed_bodies() needs it: fail early
     except ImportError as e:
         print(f"inbound auth bench: not available ({e}; Debian: python3-dnslib python3-dkim)")
         return 0
