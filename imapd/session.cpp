@@ -99,7 +99,7 @@ std::string Session::Impl::capabilities() const {
     if (settings.tls_available && !tls) caps += " STARTTLS";
     // RFC 9051 §6.2.3 / §7.2.2: LOGINDISABLED while plaintext login is refused.
     if (login_allowed())
-      caps += " AUTH=PLAIN AUTH=LOGIN SASL-IR";
+      caps += " AUTH=SCRAM-SHA-256 AUTH=PLAIN AUTH=LOGIN SASL-IR";
     else
       caps += " LOGINDISABLED";
   }
