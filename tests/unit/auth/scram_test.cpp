@@ -5,8 +5,7 @@
 #include "auth/sasl.h"
 #include "auth/scram.h"
 #include "common/codec.h"
-
-#include <openssl/evp.h>
+#include "support/scram_client.h"
 
 using namespace tern;
 using namespace tern::auth;
@@ -144,31 +143,6 @@ TEST(Scram, KeysSerializeAndParse) {
 
 namespace {
 
-// A client's proof for `password` over the exchange so far (RFC 5802 §3), as a client computes it.
-std::string client_final_for(const std::string& password, const std::string& client_first_bare,
-                             const std::string& server_first) {
-  std::string nonce = server_first.substr(2, server_first.find(',') - 2);
-  std::string salt_b64 = server_first.substr(server_first.find(",s=") + 3);
-  salt_b64 = salt_b64.substr(0, salt_b64.find(','));
-  int iterations = std::stoi(server_first.substr(server_first.find(",i=") + 3));
-  ScramKeys k = scram_keys(password, *base64_decode(salt_b64), iterations);
-  std::string without_proof = "c=biws,r=" + nonce;
-  std::string auth_message = client_first_bare + "," + server_first + "," + without_proof;
-  // ClientKey = HMAC(SaltedPassword, "Client Key"); recompute it through PBKDF2 directly.
-  // (scram_keys keeps only its hash, so derive it the long way here.)
-  unsigned char salted[32];
-  std::string salt = *base64_decode(salt_b64);
-  PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
-                    reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()), iterations,
-                    EVP_sha256(), 32, salted);
-  std::string client_key = scram_hmac(std::string(reinterpret_cast<char*>(salted), 32), "Client Key");
-  EXPECT_EQ(scram_hash(client_key), k.stored_key);
-  std::string signature = scram_hmac(k.stored_key, auth_message);
-  std::string proof(32, '\0');
-  for (size_t i = 0; i < 32; ++i) proof[i] = static_cast<char>(client_key[i] ^ signature[i]);
-  return without_proof + ",p=" + base64_encode(proof);
-}
-
 // One whole exchange through the Authenticator; the login outcome.
 LoginResult scram_login(Authenticator& a, const std::string& user, const std::string& password) {
   SaslExchange x;
@@ -178,7 +152,7 @@ LoginResult scram_login(Authenticator& a, const std::string& user, const std::st
   EXPECT_TRUE(keys.ok());
   s = x.keys(*keys);
   std::string server_first = *base64_decode(std::get<SaslChallenge>(s).base64);
-  s = x.step(base64_encode(client_final_for(password, bare, server_first)));
+  s = x.step(base64_encode(test::scram_client_final(password, bare, server_first)));
   if (std::holds_alternative<SaslChallenge>(s)) s = x.step("");
   const auto& creds = std::get<SaslCredentials>(s);
   return a.login_proven(creds.user, creds.proof == SaslCredentials::Proof::valid, "192.0.2.1", "test");

@@ -1,11 +1,9 @@
 // AUTH PLAIN / LOGIN (RFC 4954) and submission policy transcripts.
 #include <gtest/gtest.h>
 
-#include <openssl/evp.h>
-
-#include "auth/scram.h"
 #include "common/codec.h"
 #include "harness.h"
+#include "support/scram_client.h"
 
 namespace tern::smtpd::testing {
 namespace {
@@ -220,42 +218,27 @@ TEST(Submission, AuthDisabledIsNotOfferedNorAccepted) {
 namespace tern::smtpd::testing {
 namespace {
 
-// The client's final message for `password` (RFC 5802 §3), computed here from the server-first.
-std::string scram_final(const std::string& password, const std::string& bare, const std::string& server_first) {
-  std::string nonce = server_first.substr(2, server_first.find(',') - 2);
-  std::string salt_b64 = server_first.substr(server_first.find(",s=") + 3);
-  salt_b64 = salt_b64.substr(0, salt_b64.find(','));
-  int iterations = std::stoi(server_first.substr(server_first.find(",i=") + 3));
-  std::string salt = *base64_decode(salt_b64);
-  unsigned char salted[32];
-  PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
-                    reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()), iterations,
-                    EVP_sha256(), 32, salted);
-  std::string client_key = auth::scram_hmac(std::string(reinterpret_cast<char*>(salted), 32), "Client Key");
-  std::string without_proof = "c=biws,r=" + nonce;
-  std::string signature =
-      auth::scram_hmac(auth::scram_hash(client_key), bare + "," + server_first + "," + without_proof);
-  std::string proof(32, '\0');
-  for (size_t i = 0; i < 32; ++i) proof[i] = static_cast<char>(client_key[i] ^ signature[i]);
-  return base64_encode(without_proof + ",p=" + base64_encode(proof));
-}
-
 std::string challenge_of(const std::string& reply_line) { return *base64_decode(reply_line.substr(4)); }
+
+// EHLO and AUTH SCRAM-SHA-256 with alice's client-first; the server-first message.
+std::string scram_start(Harness& h, const std::string& bare) {
+  h.passwords["alice@example.test"] = "secret";
+  h.send("EHLO client.example");
+  size_t mark = h.written.size();
+  h.send("AUTH SCRAM-SHA-256 " + base64_encode("n,," + bare));
+  std::string line = h.raw_since(mark);
+  EXPECT_EQ(line.substr(0, 4), "334 ") << line;
+  return challenge_of(line.substr(0, line.size() - 2));
+}
 
 TEST(Auth, ScramSha256ExchangeLooksUpKeysThenAuthenticatesTheProof) {
   Harness h = tls_submission();
-  h.passwords["alice@example.test"] = "secret";
-  h.send("EHLO client.example");
   std::string bare = "n=alice@example.test,r=clientnonce";
-  size_t mark = h.written.size();
-  h.send("AUTH SCRAM-SHA-256 " + base64_encode("n,," + bare));
+  std::string server_first = scram_start(h, bare);
   ASSERT_TRUE(std::holds_alternative<LookupScramKeys>(h.actions.back().request));
-  std::string first_line = h.raw_since(mark);
-  ASSERT_EQ(first_line.substr(0, 4), "334 ") << first_line;
-  std::string server_first = challenge_of(first_line.substr(0, first_line.size() - 2));
   EXPECT_EQ(server_first.substr(0, 13), "r=clientnonce");
-  mark = h.written.size();
-  h.send(scram_final("secret", bare, server_first));
+  size_t mark = h.written.size();
+  h.send(base64_encode(test::scram_client_final("secret", bare, server_first)));
   std::string final_line = h.raw_since(mark);
   ASSERT_EQ(final_line.substr(0, 6), "334 dj") << final_line;  // base64 of "v=..."
   // RFC 4954 §4: the client answers the server-final with an empty line; then 235.
@@ -267,14 +250,9 @@ TEST(Auth, ScramSha256ExchangeLooksUpKeysThenAuthenticatesTheProof) {
 
 TEST(Auth, ScramSha256WrongPasswordIs535AndKeyLookupFailureIs454) {
   Harness h = tls_submission();
-  h.passwords["alice@example.test"] = "secret";
-  h.send("EHLO client.example");
   std::string bare = "n=alice@example.test,r=clientnonce";
-  size_t mark = h.written.size();
-  h.send("AUTH SCRAM-SHA-256 " + base64_encode("n,," + bare));
-  std::string first_line = h.raw_since(mark);
-  std::string server_first = challenge_of(first_line.substr(0, first_line.size() - 2));
-  EXPECT_EQ(h.send(scram_final("wrong", bare, server_first)), "535 5.7.8");
+  std::string server_first = scram_start(h, bare);
+  EXPECT_EQ(h.send(base64_encode(test::scram_client_final("wrong", bare, server_first))), "535 5.7.8");
   EXPECT_EQ(last_auth(h).proof, auth::SaslCredentials::Proof::invalid);
   EXPECT_EQ(h.session.auth_user(), "");
   EXPECT_EQ(h.send("AUTH SCRAM-SHA-256 " + base64_encode("n,,n=tempfail@example.test,r=x")), "454 4.7.0");
