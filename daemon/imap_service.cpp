@@ -78,6 +78,7 @@ class ImapBackend final : public imapd::Backend {
     }
     return after_login(rt_.authenticator->login_proven(user, proof_valid, ip, "imap"), ip);
   }
+  void logged_out() override { lease_.reset(); }
   // The per-user connection limit, once the credentials are good.
   auth::LoginResult after_login(auth::LoginResult r, std::string_view ip) {
     if (r.outcome != auth::LoginResult::Outcome::ok || !rt_.user_ips) return mark_logged_in(r);

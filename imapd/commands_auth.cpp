@@ -128,6 +128,20 @@ void Session::Impl::sasl_answer(auth::SaslStep step) {
   bad(mode_tag, error.message);
 }
 
+void Session::Impl::cmd_unauthenticate(const Command& c) {
+  // RFC 8437 §3: back to the not-authenticated state, as on a new connection except for TLS:
+  // the mailbox deselected (no untagged CLOSED, §3), extensions ENABLEd no longer so, the
+  // saved search result gone; the client may log in again, as another user.
+  deselect();
+  user.clear();
+  state = State::not_authenticated;
+  imap4rev2 = utf8_accept = condstore = qresync = false;
+  saved_uids.clear();
+  sasl.reset();
+  backend.logged_out();
+  ok(c.tag, "UNAUTHENTICATE completed");
+}
+
 void Session::Impl::cmd_enable(const Command& c) {
   std::string enabled;
   for (const std::string& cap : c.as<EnableArgs>().capabilities) {
