@@ -22,7 +22,7 @@ struct NameEntry {
   CommandName name;
 };
 
-constexpr std::array<NameEntry, 32> kNames = {{
+constexpr std::array<NameEntry, 33> kNames = {{
     {"CAPABILITY", CommandName::capability}, {"NOOP", CommandName::noop},
     {"LOGOUT", CommandName::logout},         {"ID", CommandName::id},
     {"STARTTLS", CommandName::starttls},     {"AUTHENTICATE", CommandName::authenticate},
@@ -35,6 +35,7 @@ constexpr std::array<NameEntry, 32> kNames = {{
     {"STATUS", CommandName::status},         {"APPEND", CommandName::append},
     {"IDLE", CommandName::idle},             {"CHECK", CommandName::check},
     {"CLOSE", CommandName::close},           {"UNSELECT", CommandName::unselect},
+    {"UNAUTHENTICATE", CommandName::unauthenticate},
     {"EXPUNGE", CommandName::expunge},       {"SEARCH", CommandName::search},
     {"FETCH", CommandName::fetch},           {"STORE", CommandName::store},
     {"COPY", CommandName::copy},             {"MOVE", CommandName::move},
@@ -496,6 +497,7 @@ bool parse_args(TokenReader& r, Command& cmd) {
     case CommandName::check:
     case CommandName::close:
     case CommandName::unselect:
+    case CommandName::unauthenticate:
       cmd.args = NoArgs{};
       return r.end();
     case CommandName::expunge:

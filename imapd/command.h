@@ -27,7 +27,7 @@ enum class CommandName {
   capability, noop, logout, id, starttls, authenticate, login, enable,
   select, examine, create, delete_, rename, subscribe, unsubscribe, list, lsub, namespace_,
   status, append, idle, check, close, unselect, expunge, search, fetch, store, copy, move,
-  sort, thread,
+  sort, thread, unauthenticate,
 };
 const char* to_string(CommandName name);  // upper-case wire name, "UNKNOWN" for unknown
 
@@ -219,6 +219,7 @@ struct CopyArgs {
 
 // Which struct goes with which name:
 //   NoArgs:           CAPABILITY NOOP LOGOUT STARTTLS NAMESPACE IDLE CHECK CLOSE UNSELECT EXPUNGE
+//                     UNAUTHENTICATE
 //   UnknownArgs:      unknown
 //   IdArgs ID | AuthenticateArgs AUTHENTICATE | LoginArgs LOGIN | EnableArgs ENABLE
 //   SelectArgs:       SELECT EXAMINE

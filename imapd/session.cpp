@@ -62,6 +62,7 @@ const CommandSpec kCommands[] = {
     {CommandName::starttls, kNA, [](Session::Impl& s, const Command& c) { s.cmd_starttls(c); }},
     {CommandName::login, kNA, [](Session::Impl& s, const Command& c) { s.cmd_login(c); }},
     {CommandName::authenticate, kNA, [](Session::Impl& s, const Command& c) { s.cmd_authenticate(c); }},
+    {CommandName::unauthenticate, kAuth, [](Session::Impl& s, const Command& c) { s.cmd_unauthenticate(c); }},
     {CommandName::enable, kAuth, [](Session::Impl& s, const Command& c) { s.cmd_enable(c); }},
     {CommandName::select, kAuth, [](Session::Impl& s, const Command& c) { s.cmd_select(c); }},
     {CommandName::examine, kAuth, [](Session::Impl& s, const Command& c) { s.cmd_select(c); }},
@@ -99,12 +100,14 @@ std::string Session::Impl::capabilities() const {
     if (settings.tls_available && !tls) caps += " STARTTLS";
     // RFC 9051 §6.2.3 / §7.2.2: LOGINDISABLED while plaintext login is refused.
     if (login_allowed())
-      caps += " AUTH=PLAIN AUTH=LOGIN SASL-IR";
+      caps += " AUTH=SCRAM-SHA-256 AUTH=PLAIN AUTH=LOGIN SASL-IR";
     else
       caps += " LOGINDISABLED";
   }
+  // RFC 8437 §2: UNAUTHENTICATE is advertised once authenticated.
+  if (state == State::authenticated || state == State::selected) caps += " UNAUTHENTICATE";
   caps +=
-      " LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE CREATE-SPECIAL-USE"
+      " LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE CREATE-SPECIAL-USE MULTIAPPEND"
       " WITHIN PREVIEW SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
       " LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH SEARCHRES CONDSTORE QRESYNC QUOTA"
       " QUOTA=RES-STORAGE UTF8=ACCEPT BINARY APPENDLIMIT=" +

@@ -303,3 +303,36 @@ TEST_F(SessionTest, CopyOverQuotaFailsAndMoveDoesNot) {
 
 }  // namespace
 }  // namespace tern::imapd::test
+
+namespace tern::imapd::test {
+namespace {
+
+// RFC 8437: UNAUTHENTICATE returns to the not-authenticated state on the same connection.
+TEST_F(SessionTest, Rfc8437_UnauthenticateResetsTheSessionForAnotherLogin) {
+  deliver(message("bob's"));
+  Client c(backend());
+  EXPECT_FALSE(has(c.send("c0 CAPABILITY"), " UNAUTHENTICATE"));
+  c.login();
+  EXPECT_TRUE(has(c.send("c1 CAPABILITY"), " UNAUTHENTICATE"));
+  EXPECT_TRUE(has(c.send("e ENABLE CONDSTORE"), "* ENABLED CONDSTORE"));
+  EXPECT_TRUE(has(c.send("s SELECT INBOX"), "* 1 EXISTS"));
+  std::string out = c.send("u UNAUTHENTICATE");
+  EXPECT_TRUE(has(out, "u OK")) << out;
+  EXPECT_FALSE(has(out, "[CLOSED]")) << out;  // §3: no CLOSED response code
+  EXPECT_EQ(c.session().state(), State::not_authenticated);
+  EXPECT_TRUE(has(c.send("s2 SELECT INBOX"), "s2 BAD")) << c.last.bytes;
+  out = c.send("c2 CAPABILITY");
+  EXPECT_TRUE(has(out, "AUTH=PLAIN")) << out;
+  EXPECT_FALSE(has(out, " UNAUTHENTICATE")) << out;
+  // Another user on the same connection sees only their own mail, and CONDSTORE is off.
+  EXPECT_TRUE(has(c.send("l LOGIN eve@example.test evepass"), "l OK"));
+  out = c.send("s3 SELECT INBOX");
+  EXPECT_TRUE(has(out, "* 0 EXISTS")) << out;
+  // CONDSTORE was disabled: ENABLE turns it on anew (RFC 5161 §3.2 lists only new ones).
+  EXPECT_TRUE(has(c.send("e2 ENABLE CONDSTORE"), "* ENABLED CONDSTORE")) << c.last.bytes;
+  EXPECT_TRUE(has(c.send("u2 UNAUTHENTICATE"), "u2 OK"));
+  EXPECT_TRUE(has(c.send("u3 UNAUTHENTICATE"), "u3 BAD")) << c.last.bytes;
+}
+
+}  // namespace
+}  // namespace tern::imapd::test
