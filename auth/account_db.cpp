@@ -18,7 +18,9 @@ namespace tern::auth {
 namespace {
 
 constexpr size_t kMaxIdleConnections = 16;
-constexpr int kSchemaVersion = 1;
+// 2: user_settings (per-user overrides, e.g. spam thresholds). Every statement of kSchema is
+// idempotent, so an older file is brought up to date by running it again.
+constexpr int kSchemaVersion = 2;
 
 // All names are stored canonical (lower-case), so plain equality is case-insensitive.
 constexpr const char* kSchema = R"sql(
@@ -42,6 +44,12 @@ CREATE TABLE IF NOT EXISTS aliases(
   PRIMARY KEY(alias, target)
 );
 CREATE INDEX IF NOT EXISTS aliases_by_domain ON aliases(domain);
+CREATE TABLE IF NOT EXISTS user_settings(
+  address TEXT NOT NULL,
+  key     TEXT NOT NULL,
+  value   TEXT NOT NULL,
+  PRIMARY KEY(address, key)
+);
 )sql";
 
 int64_t unix_now() { return static_cast<int64_t>(::time(nullptr)); }
@@ -355,6 +363,9 @@ Status AccountDb::remove_user(std::string_view address) {
   st.bind(1, *name);
   if (Status s = st.try_run("remove user"); !s.ok()) return s;
   if (lease->conn().changes() == 0) return make_error(Errc::not_found, "no such user " + *name);
+  sqlite::Stmt settings(lease->conn(), "DELETE FROM user_settings WHERE address=?1");
+  settings.bind(1, *name);
+  if (Status s = settings.try_run("remove user settings"); !s.ok()) return s;
   if (impl_->cache()) impl_->cache()->forget(*name);
   // Aliases that point at the user are kept: resolution skips missing local targets, and the
   // admin may re-create the user. ternctl lists them.

@@ -38,6 +38,7 @@ namespace tern::daemon {
 class Pop3Maildrops;  // daemon/pop3/maildrops.h
 class UserIpLimiter;  // daemon/user_ip_limiter.h
 class InboundChecks;  // daemon/inbound_checks.h
+class ContentStage;   // daemon/content_stage.h
 
 // The configured listener sections ([listen] keys).
 enum class ListenerKind { smtp, submission, submissions, imap, imaps, pop3, pop3s };
@@ -92,6 +93,8 @@ struct Runtime {
   dns::RecordResolver* dns_records = nullptr;
   // The MX listener's sender checks ([inbound_auth]; daemon/inbound_checks.h).
   std::shared_ptr<InboundChecks> inbound_checks = nullptr;
+  // The content stage ([spam], [clamav], [rspamd]; daemon/content_stage.h). Thread-safe.
+  std::shared_ptr<const ContentStage> content_stage = nullptr;
 };
 
 }  // namespace tern::daemon

@@ -152,7 +152,9 @@ struct SenderResult {
 struct DeliverResult {
   // policy_rejected: a sender policy refuses the message (e.g. DMARC p=reject): 550 5.7.1
   // with `text` as the reply text (one line of printable ASCII), nothing was stored.
-  enum Status { ok, temporary, permanent, policy_rejected } status = temporary;
+  // virus_rejected: 554 5.7.1 with `text`; policy_deferred: 451 4.7.1 with `text` (a content
+  // scanner is down). Nothing stored for either.
+  enum Status { ok, temporary, permanent, policy_rejected, virus_rejected, policy_deferred } status = temporary;
   std::string queue_id;  // when ok; empty means "the id from the Deliver envelope"
   std::string text;      // failure detail for the log (shown only for policy_rejected)
 };

@@ -214,8 +214,15 @@ std::vector<Contribution> attachment_rules(std::string_view message) {
 }
 
 std::vector<Contribution> message_rules(std::string_view message, int64_t now) {
+  return analyse(message, now, 0).rules;
+}
+
+Analysis analyse(std::string_view message, int64_t now, size_t max_domains) {
   auto msg = mime::Message::parse(std::string(message));
-  auto out = header_rules_of(msg, now);
+  Analysis a;
+  if (max_domains > 0) collect_domains(msg, a.domains, max_domains);
+  auto& out = a.rules;
+  out = header_rules_of(msg, now);
   auto att = attachment_rules_of(msg);
   out.insert(out.end(), att.begin(), att.end());
   bool gtube = contains_gtube(message);
@@ -228,7 +235,7 @@ std::vector<Contribution> message_rules(std::string_view message, int64_t now) {
       if (auto body = mime::decode_body(msg, p)) gtube = contains_gtube(*body);
     });
   if (gtube) out.push_back({"GTUBE", kGtubeScore, "the GTUBE test string"});
-  return out;
+  return a;
 }
 
 }  // namespace tern::spam

@@ -81,6 +81,21 @@ std::string quoted(std::string_view text) {
 
 }  // namespace
 
+std::optional<double> parse_threshold(const std::string& text) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !(v >= -1000 && v <= 1000000)) return std::nullopt;
+  return v;
+}
+
+Thresholds with_overrides(Thresholds t, const std::map<std::string, std::string>& settings) {
+  if (auto it = settings.find(kUserJunkThreshold); it != settings.end())
+    if (auto v = parse_threshold(it->second)) t.junk = *v;
+  if (auto it = settings.find(kUserRejectThreshold); it != settings.end())
+    if (auto v = parse_threshold(it->second)) t.reject = *v;
+  return t;
+}
+
 void Score::add(Contribution c) {
   total += c.score;
   contributions.push_back(std::move(c));

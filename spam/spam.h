@@ -17,6 +17,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,14 @@ struct Thresholds {
   double reject = 15.0;  // >= reject: 550 5.7.1 at the end of DATA, nothing stored
 };
 
+// Per-user overrides (auth::AccountDb user settings, `ternctl spam set`): these keys, each a
+// number as parse_threshold() reads it.
+inline constexpr const char* kUserJunkThreshold = "spam.junk_threshold";
+inline constexpr const char* kUserRejectThreshold = "spam.reject_threshold";
+std::optional<double> parse_threshold(const std::string& text);  // -1000 .. 1000000
+// `t` with the overrides found in `settings` applied.
+Thresholds with_overrides(Thresholds t, const std::map<std::string, std::string>& settings);
+
 enum class Verdict { inbox, junk, reject };
 const char* to_string(Verdict v);
 Verdict decide(double total, const Thresholds& t);
@@ -64,6 +73,13 @@ std::vector<Contribution> auth_rules(const AuthInput& in);
 // Header sanity, attachments and GTUBE over the whole message (headers and body). `now` is
 // unix seconds (for a Date in the future).
 std::vector<Contribution> message_rules(std::string_view message, int64_t now);
+
+// message_rules and body_domains over one parse of the message (what the daemon calls).
+struct Analysis {
+  std::vector<Contribution> rules;
+  std::vector<std::string> domains;  // empty unless asked for
+};
+Analysis analyse(std::string_view message, int64_t now, size_t max_domains);
 
 // The pieces of message_rules, usable alone.
 std::vector<Contribution> header_rules(std::string_view message, int64_t now);

@@ -8,6 +8,7 @@
 
 #include "common/strings.h"
 #include "mime/mime.h"
+#include "spam/internal.h"
 #include "spam/spam.h"
 
 namespace tern::spam {
@@ -77,10 +78,14 @@ void walk_text(const mime::Message& msg, const mime::Part& p, std::vector<std::s
 
 }  // namespace
 
+void collect_domains(const mime::Message& msg, std::vector<std::string>& out, size_t max) {
+  walk_text(msg, msg.root(), out, max);
+}
+
 std::vector<std::string> body_domains(std::string_view message, size_t max) {
   auto msg = mime::Message::parse(std::string(message));
   std::vector<std::string> out;
-  walk_text(msg, msg.root(), out, max);
+  collect_domains(msg, out, max);
   return out;
 }
 
