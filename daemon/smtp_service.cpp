@@ -333,14 +333,14 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
       h.concluded(id, held, job, junk, std::move(s), cs);
     };
     auto domains = (*pending)->domains;
-    spam::lookup_uribl(*rt_.dns_records, domains, stage.zones(),
-                       [weak = weak_from_this(), go](std::vector<spam::Contribution> cs) {
-                         if (auto h = weak.lock()) go(*h, std::move(cs));
-                       });
+    auto give_up = spam::lookup_uribl(*rt_.dns_records, domains, stage.zones(),
+                                      [weak = weak_from_this(), go](std::vector<spam::Contribution> cs) {
+                                        if (auto h = weak.lock()) go(*h, std::move(cs));
+                                      });
     if (!*pending) return;  // answered from the cache
+    // The deadline keeps what was listed so far (an unanswered name counts as not listed).
     if (!uribl_timer_) uribl_timer_ = std::make_unique<net::Timer>(rt_.loop);
-    uribl_timer_->start(static_cast<uint64_t>(stage.dns_timeout_ms()),
-                        [this, go] { go(*this, {}); });
+    uribl_timer_->start(static_cast<uint64_t>(stage.dns_timeout_ms()), std::move(give_up));
   }
 
   void concluded(uint64_t id, const HeldDeliver& held, const Job& job, bool junk, ContentScan scan,

@@ -105,8 +105,10 @@ std::vector<std::string> body_domains(std::string_view message, size_t max = 16)
 // Queries every (domain, zone) pair as "<domain>.<zone> A"; a 127.0.0.0/8 answer other than
 // 127.255.255.x (the lists' "query refused" codes) lists the domain. `done` runs once with one
 // contribution per (zone) that listed something (URIBL_<n>, detail names domains and zone);
-// synchronous resolvers finish inside the call. Lookup failures count as not listed.
-void lookup_uribl(dns::RecordResolver& resolver, const std::vector<std::string>& domains,
+// synchronous resolvers finish inside the call. Lookup failures count as not listed. The
+// returned function ends the wait (a deadline): `done` runs at once with what was listed so
+// far (if it has not run yet); answers after that are ignored.
+std::function<void()> lookup_uribl(dns::RecordResolver& resolver, const std::vector<std::string>& domains,
                   const std::vector<UriblZone>& zones,
                   std::function<void(std::vector<Contribution>)> done);
 // One answer's meaning (pure; for tests).

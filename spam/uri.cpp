@@ -100,7 +100,7 @@ bool uribl_listed(const dns::Answer& answer) {
   return false;
 }
 
-void lookup_uribl(dns::RecordResolver& resolver, const std::vector<std::string>& domains,
+std::function<void()> lookup_uribl(dns::RecordResolver& resolver, const std::vector<std::string>& domains,
                   const std::vector<UriblZone>& zones,
                   std::function<void(std::vector<Contribution>)> done) {
   struct State {
@@ -108,8 +108,10 @@ void lookup_uribl(dns::RecordResolver& resolver, const std::vector<std::string>&
     std::map<size_t, std::vector<std::string>> listed;  // zone index -> domains
     std::vector<UriblZone> zones;
     std::function<void(std::vector<Contribution>)> done;
-    bool launched = false;
+    bool finished = false;
     void finish() {
+      if (finished) return;
+      finished = true;
       std::vector<Contribution> out;
       for (auto& [z, names] : listed) {
         std::string detail = names.front();
@@ -130,11 +132,13 @@ void lookup_uribl(dns::RecordResolver& resolver, const std::vector<std::string>&
       ++st->pending;
       dns::Question q{d + "." + zones[z].zone, dns::RrType::a};
       resolver.lookup(q, [st, z, d](const dns::Answer& a) {
+        if (st->finished) return;
         if (uribl_listed(a)) st->listed[z].push_back(d);
         if (--st->pending == 0) st->finish();
       });
     }
   if (--st->pending == 0) st->finish();
+  return [st] { st->finish(); };
 }
 
 }  // namespace tern::spam

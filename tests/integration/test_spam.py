@@ -25,6 +25,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from ternlib import Tern, TernCase, free_port  # noqa: E402
+from relay_harness import ZoneDns  # noqa: E402
 from smtp_fixture import USERS, make_message, populate  # noqa: E402
 
 BOB = "bob@example.test"
@@ -168,8 +169,16 @@ class Spam(TernCase):
         cls.addClassCleanup(cls.clamd.stop)
         cls.rspamd = Rspamd(cls.scratch)
         cls.addClassCleanup(cls.rspamd.stop)
+        # A URI blocklist on a loopback DNS server: one listed domain, and one answered with
+        # the lists' "query refused" code, which must not count.
+        cls.dns = ZoneDns({"listed-link.test.dbl.test": [("A", "127.0.1.2")],
+                           "refused-link.test.dbl.test": [("A", "127.255.255.254")]},
+                          silent=("slow-link.test.dbl.test",))
+        cls.addClassCleanup(cls.dns.close)
         return Tern(listeners=("smtp", "imap"), allow_plaintext_without_tls=True, sections={
-            "spam": {"enabled": True, "junk_threshold": 5, "reject_threshold": 15},
+            "dns": {"servers": [f"127.0.0.1:{cls.dns.port}"]},
+            "spam": {"enabled": True, "junk_threshold": 5, "reject_threshold": 15,
+                     "uribl": ["dbl.test:5"], "dns_timeout": 2},
             "clamav": {"address": f"127.0.0.1:{cls.clamd.port}", "timeout": 10},
             "rspamd": {"address": f"127.0.0.1:{cls.rspamd.port}", "timeout": 20},
         })
@@ -274,6 +283,23 @@ class Spam(TernCase):
         self.assertEqual(len(self.fetch(BOB, "INBOX", b"Subject: undated bob")), 1)
         self.assertEqual(self.t.ctl("spam", "set", ALICE, "--junk", "default").returncode, 0)
         self.assertIn("junk\t5.0\tternd.toml", self.t.ctl("spam", "show", ALICE).stdout)
+
+    def test_uri_blocklist(self):
+        body = (b"Cheap: http://www.listed-link.test/offer and https://refused-link.test/x\r\n"
+                b"<a href=\"http://slow-link.test/\">more</a>\r\n")
+        msg = make_message("sender@remote.test", BOB, "uribl hit", body)
+        started = time.monotonic()
+        self.assertEqual(send(self.t, [BOB], msg)[0], 250)
+        # The silent name costs at most spam.dns_timeout; the listed one still counts.
+        self.assertLess(time.monotonic() - started, 10)
+        got = self.fetch(BOB, "Junk", b"Subject: uribl hit")
+        self.assertEqual(len(got), 1)
+        self.assertIn(b"URIBL_1:5.0", got[0][2])
+        self.assertIn(b"listed-link.test listed in dbl.test", got[0][2])
+        self.assertNotIn(b"refused-link.test listed", got[0][2])
+        asked = {q[0].rstrip(".") for q in self.dns.queries}
+        self.assertIn("listed-link.test.dbl.test", asked)
+        self.assertIn("refused-link.test.dbl.test", asked)
 
     def test_forged_spam_fields_are_removed(self):
         msg = make_message("sender@remote.test", BOB, "forged status", b"hi\r\n")

@@ -176,6 +176,28 @@ TEST(SpamUri, ListedAnswersAndLookup) {
   EXPECT_EQ(got[0].score, 4.0);
   EXPECT_NE(got[0].detail.find("spam.example listed in dbl.test"), std::string::npos);
 
+  // A name that never answers: giving up keeps what was listed meanwhile.
+  r.set_deferred(true);
+  std::vector<Contribution> partial;
+  int calls = 0;
+  auto give_up = lookup_uribl(r, {"spam.example", "clean.example"}, {{"dbl.test", 4.0}},
+                              [&](std::vector<Contribution> cs) {
+                                ++calls;
+                                partial = std::move(cs);
+                              });
+  EXPECT_EQ(calls, 0);
+  give_up();
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(partial.empty());  // nothing answered yet
+  r.run_pending();               // late answers are ignored
+  give_up();
+  EXPECT_EQ(calls, 1);
+  (void)lookup_uribl(r, {"spam.example"}, {{"dbl.test", 4.0}},
+                     [&](std::vector<Contribution> cs) { partial = std::move(cs); });
+  r.run_pending();
+  EXPECT_EQ(partial.size(), 1u);
+  r.set_deferred(false);
+
   bool none_called = false;
   lookup_uribl(r, {}, {{"dbl.test", 4.0}}, [&](std::vector<Contribution> cs) {
     none_called = cs.empty();
