@@ -206,20 +206,27 @@ class Spam(TernCase):
                 return out
             time.sleep(0.1)
 
+    def only(self, user, box, marker):
+        got = self.fetch(user, box, marker)
+        self.assertEqual(len(got), 1, f"{marker!r} in {box}")
+        return got[0]
+
+    def explain(self, box, uid):
+        out = self.t.ctl("spam", "explain", BOB, box, str(uid))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return out.stdout
+
     def test_clean_message_passes_with_headers_and_explain(self):
         msg = make_message("sender@remote.test", BOB, "clean one", b"Hello Bob.\r\n")
         self.assertEqual(send(self.t, [BOB], msg)[0], 250)
-        got = self.fetch(BOB, "INBOX", b"Subject: clean one")
-        self.assertEqual(len(got), 1)
-        uid, flags, raw = got[0]
+        uid, flags, raw = self.only(BOB, "INBOX", b"Subject: clean one")
         self.assertNotIn("$Junk", flags)
         self.assertIn(b"\r\nX-Spam-Score: ", raw)
         self.assertIn(b"\r\nX-Spam-Status: No, score=", raw)
         self.assertIn(b"RSPAMD:0.0", raw)  # rspamd's score is one of the contributions
-        out = self.t.ctl("spam", "explain", BOB, "INBOX", str(uid))
-        self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertIn("spam: No", out.stdout)
-        self.assertIn("RSPAMD", out.stdout)
+        out = self.explain("INBOX", uid)
+        self.assertIn("spam: No", out)
+        self.assertIn("RSPAMD", out)
         self.assertRegex(self.t.log(), r"content id=\S+ ip=127\.0\.0\.1 score=\S+ verdict=inbox")
 
     def test_eicar_refused_naming_the_signature(self):
@@ -254,16 +261,13 @@ class Spam(TernCase):
         code, _ = send(self.t, [BOB], mime_with_attachment("invoice attached", "invoice.pdf.exe"))
         self.assertEqual(code, 250)
         self.assertEqual(self.fetch(BOB, "INBOX", b"Subject: invoice attached", timeout=0.5), [])
-        got = self.fetch(BOB, "Junk", b"Subject: invoice attached")
-        self.assertEqual(len(got), 1)
-        uid, flags, raw = got[0]
+        uid, flags, raw = self.only(BOB, "Junk", b"Subject: invoice attached")
         self.assertIn("$Junk", flags)
         self.assertIn(b"X-Spam-Status: Yes, score=6.0", raw)
         self.assertIn(b"ATTACH_DOUBLE_EXT", raw)
-        out = self.t.ctl("spam", "explain", BOB, "Junk", str(uid))
-        self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertIn("ATTACH_DOUBLE_EXT", out.stdout)
-        self.assertIn("invoice.pdf.exe", out.stdout)
+        out = self.explain("Junk", uid)
+        self.assertIn("ATTACH_DOUBLE_EXT", out)
+        self.assertIn("invoice.pdf.exe", out)
 
     def test_per_user_threshold(self):
         # No Date: 1.5 points, under the global junk threshold, over alice's own.
@@ -292,11 +296,10 @@ class Spam(TernCase):
         self.assertEqual(send(self.t, [BOB], msg)[0], 250)
         # The silent name costs at most spam.dns_timeout; the listed one still counts.
         self.assertLess(time.monotonic() - started, 10)
-        got = self.fetch(BOB, "Junk", b"Subject: uribl hit")
-        self.assertEqual(len(got), 1)
-        self.assertIn(b"URIBL_1:5.0", got[0][2])
-        self.assertIn(b"listed-link.test listed in dbl.test", got[0][2])
-        self.assertNotIn(b"refused-link.test listed", got[0][2])
+        raw = self.only(BOB, "Junk", b"Subject: uribl hit")[2]
+        self.assertIn(b"URIBL_1:5.0", raw)
+        self.assertIn(b"listed-link.test listed in dbl.test", raw)
+        self.assertNotIn(b"refused-link.test listed", raw)
         asked = {q[0].rstrip(".") for q in self.dns.queries}
         self.assertIn("listed-link.test.dbl.test", asked)
         self.assertIn("refused-link.test.dbl.test", asked)
