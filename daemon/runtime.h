@@ -28,6 +28,9 @@ class Store;
 namespace tern::relay {
 struct Envelope;
 }  // namespace tern::relay
+namespace tern::bayes {
+class Classifier;
+}  // namespace tern::bayes
 namespace tern::dns {
 class CaresResolver;
 class RecordResolver;
@@ -95,6 +98,10 @@ struct Runtime {
   std::shared_ptr<InboundChecks> inbound_checks = nullptr;
   // The content stage ([spam], [clamav], [rspamd]; daemon/content_stage.h). Thread-safe.
   std::shared_ptr<const ContentStage> content_stage = nullptr;
+
+  // Each user's junk classifier (bayes/bayes.h, data_dir/classifier.db): taught over IMAP,
+  // asked at delivery. Thread-safe and BLOCKING: workers only. Null: no learning.
+  bayes::Classifier* classifier = nullptr;
 };
 
 }  // namespace tern::daemon
