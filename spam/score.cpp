@@ -68,12 +68,16 @@ std::string unfold(std::string_view v) {
   return std::string(trim(out));
 }
 
+// RFC 5322 §2.1.1: a line stays far below 998 characters, so a detail is cut at this.
+constexpr size_t kMaxDetail = 200;
+
 std::string quoted(std::string_view text) {
   std::string out = "\"";
-  for (unsigned char c : text) {
+  for (unsigned char c : text.substr(0, kMaxDetail)) {
     if (c < 0x20 || c == 0x7f) continue;  // no line breaks or controls in a header
     if (c == '"' || c == '\\') out += '\\';
-    out += static_cast<char>(c);
+    // 8-bit bytes would need SMTPUTF8 (RFC 6532) from every later hop: ASCII only.
+    out += c < 0x80 ? static_cast<char>(c) : '?';
   }
   out += '"';
   return out;

@@ -49,6 +49,21 @@ TEST(SpamScore, HeadersRoundTrip) {
   EXPECT_NE(text.find("score 4.0"), std::string::npos);
 }
 
+TEST(SpamScore, DetailsStayShortAsciiHeaderText) {
+  Score s;
+  s.add({"LONG", 1.0, std::string(5000, 'a')});
+  s.add({"UTF8", 1.0, "r\xc3\xa9sum\xc3\xa9.exe"});
+  std::string h = render_headers(s, Thresholds{}, Verdict::inbox);
+  for (unsigned char c : h) ASSERT_LT(c, 0x80);
+  for (size_t start = 0, eol; (eol = h.find("\r\n", start)) != std::string::npos; start = eol + 2)
+    EXPECT_LT(eol - start, 998u);
+  auto e = parse_headers(h + "\r\n");
+  ASSERT_TRUE(e);
+  ASSERT_EQ(e->contributions.size(), 2u);
+  EXPECT_EQ(e->contributions[0].detail.size(), 200u);
+  EXPECT_EQ(e->contributions[1].detail, "r??sum??.exe");
+}
+
 TEST(SpamScore, NoContributions) {
   std::string h = render_headers(Score{}, Thresholds{}, Verdict::inbox);
   EXPECT_NE(h.find("X-Spam-Status: No, score=0.0"), std::string::npos);
