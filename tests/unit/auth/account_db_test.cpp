@@ -248,14 +248,14 @@ TEST_F(AuthDbTest, UserSettings) {
   EXPECT_TRUE(db_->user_settings("bob@example.test")->empty());
 }
 
-// A file made before user_settings existed (schema 1) is brought up to date on open.
-TEST_F(AuthDbTest, SchemaOneGainsUserSettings) {
+// A file made before user_settings existed (schema 2) is brought up to date on open.
+TEST_F(AuthDbTest, SchemaTwoGainsUserSettings) {
   ASSERT_OK(db_->add_domain("example.test"));
   ASSERT_OK(db_->add_user("bob@example.test", "s3cret", 0));
   db_.reset();
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(db_path_.c_str(), &raw), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(raw, "DROP TABLE user_settings; PRAGMA user_version=1;", nullptr, nullptr, nullptr),
+  ASSERT_EQ(sqlite3_exec(raw, "DROP TABLE user_settings; PRAGMA user_version=2;", nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(raw);
   db_ = open_db();
