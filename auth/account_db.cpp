@@ -20,7 +20,8 @@ namespace {
 constexpr size_t kMaxIdleConnections = 16;
 // 2: users.scram (SCRAM-SHA-256 keys, auth/scram.h; "" until the password is next set or
 // used in a PLAIN/LOGIN login).
-constexpr int kSchemaVersion = 2;
+// 3: user_settings (per-user overrides, e.g. spam thresholds); kSchema creates it.
+constexpr int kSchemaVersion = 3;
 
 // All names are stored canonical (lower-case), so plain equality is case-insensitive.
 constexpr const char* kSchema = R"sql(
@@ -45,6 +46,12 @@ CREATE TABLE IF NOT EXISTS aliases(
   PRIMARY KEY(alias, target)
 );
 CREATE INDEX IF NOT EXISTS aliases_by_domain ON aliases(domain);
+CREATE TABLE IF NOT EXISTS user_settings(
+  address TEXT NOT NULL,
+  key     TEXT NOT NULL,
+  value   TEXT NOT NULL,
+  PRIMARY KEY(address, key)
+);
 )sql";
 
 int64_t unix_now() { return static_cast<int64_t>(::time(nullptr)); }
@@ -363,6 +370,9 @@ Status AccountDb::remove_user(std::string_view address) {
   st.bind(1, *name);
   if (Status s = st.try_run("remove user"); !s.ok()) return s;
   if (lease->conn().changes() == 0) return make_error(Errc::not_found, "no such user " + *name);
+  sqlite::Stmt settings(lease->conn(), "DELETE FROM user_settings WHERE address=?1");
+  settings.bind(1, *name);
+  if (Status s = settings.try_run("remove user settings"); !s.ok()) return s;
   if (impl_->cache()) impl_->cache()->forget(*name);
   // Aliases that point at the user are kept: resolution skips missing local targets, and the
   // admin may re-create the user. ternctl lists them.

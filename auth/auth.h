@@ -38,6 +38,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -133,6 +134,11 @@ class AccountDb {
   Status set_quota(std::string_view address, uint64_t quota);
   Status set_enabled(std::string_view address, bool enabled);
   Result<uint64_t> quota_of(std::string_view user);  // not_found for unknown users
+  // Per-user settings: "key" -> text, for features that let a user differ from ternd.toml
+  // (spam.junk_threshold, ...). The caller validates values. An empty value removes the key.
+  // not_found for unknown users (set only; reading an unknown user gives no settings).
+  Status set_user_setting(std::string_view user, std::string_view key, std::string_view value);
+  Result<std::map<std::string, std::string>> user_settings(std::string_view user);
 
   // Aliases. alias is "local@domain" or "@domain" (catch-all) in a local domain; targets are
   // addresses (local users, other aliases or external). A name cannot be both user and alias.

@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <optional>
 #include <functional>
 #include <map>
 
@@ -96,6 +98,20 @@ class Reader {
     if (*v < min || *v > max)
       return fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
     out = static_cast<Int>(*v);
+  }
+
+  // A TOML integer or float.
+  void number(std::string_view key, double& out, double min, double max) {
+    seen_.emplace_back(key);
+    const toml::node* n = table_.get(key);
+    if (!n) return;
+    std::optional<double> v;
+    if (auto i = n->value_exact<int64_t>()) v = static_cast<double>(*i);
+    else if (auto d = n->value_exact<double>()) v = *d;
+    if (!v) return fail(key, "expected a number");
+    if (!(*v >= min && *v <= max))
+      return fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    out = *v;
   }
 
   // A string or an array of strings.
@@ -220,6 +236,20 @@ Result<Config> parse_config(std::string_view toml_text, const std::string& path)
 }
 
 namespace {
+
+// "unix:/path", "/path", "ip:port" or "[ipv6]:port" (scanners are not looked up in DNS).
+bool scanner_address_ok(std::string_view a) {
+  if (a.rfind("unix:", 0) == 0) a.remove_prefix(5);
+  if (!a.empty() && a.front() == '/') return a.size() < 100;
+  size_t colon = a.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  auto port = parse_u64(a.substr(colon + 1));
+  if (!port || *port == 0 || *port > 65535) return false;
+  std::string host(a.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned char buf[16];
+  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
 
 Result<Config> config_from_table(const toml::table& root, const std::string& path) {
   Config c;
@@ -371,6 +401,39 @@ Result<Config> config_from_table(const toml::table& root, const std::string& pat
       s.fail("domain", "bad domain \"" + c.srs.domain + "\"");
     s.integer("max_age", c.srs.max_age, 1, 1000);  // the stamp wraps after 1024 days
   });
+  r.section("spam", [&](Reader& s) {
+    auto& m = c.spam;
+    s.boolean("enabled", m.enabled);
+    s.number("junk_threshold", m.junk_threshold, -1000, 1000000);
+    s.number("reject_threshold", m.reject_threshold, -1000, 1000000);
+    if (m.reject_threshold < m.junk_threshold)
+      s.fail("reject_threshold", "must not be below spam.junk_threshold");
+    s.strings("uribl", m.uribl);
+    for (const auto& z : m.uribl) {
+      size_t colon = z.rfind(':');
+      char* end = nullptr;
+      std::string weight = colon == std::string::npos ? "" : z.substr(colon + 1);
+      std::strtod(weight.c_str(), &end);
+      if (colon == std::string::npos || colon == 0 || weight.empty() || *end != '\0' ||
+          z.find_first_of(" \t/") != std::string::npos) {
+        s.fail("uribl", "bad entry \"" + z + "\": expected zone:weight, e.g. dbl.example.org:4");
+        break;
+      }
+    }
+    s.integer("dns_timeout", m.dns_timeout, 1, 60);
+  });
+  auto scanner = [](Reader& s, ScannerConfig& m, bool clamav) {
+    s.string("address", m.address);
+    if (!m.address.empty() && !scanner_address_ok(m.address))
+      s.fail("address", "bad address \"" + m.address +
+                            "\": expected unix:/path/to/socket or ip:port (a literal address)");
+    s.integer("timeout", m.timeout, 1, 600);
+    s.one_of("on_failure", m.on_failure, {"tempfail", "accept"});
+    if (clamav) s.boolean("scan_submission", m.scan_submission);
+    else s.one_of("mode", m.mode, {"add", "replace"});
+  };
+  r.section("clamav", [&](Reader& s) { scanner(s, c.clamav, true); });
+  r.section("rspamd", [&](Reader& s) { scanner(s, c.rspamd, false); });
   r.finish();
   if (!r.error().empty()) return make_error(Errc::syntax, path + ": " + r.error());
   if (c.data_dir.empty()) return make_error(Errc::syntax, path + ": data_dir: required");

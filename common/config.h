@@ -150,6 +150,24 @@ struct SrsConfig {
   int max_age = 21;     // days a bounce to an SRS0 address is accepted
 };
 
+// [spam]: the built-in content scoring of the MX listener (spam/spam.h, daemon/content_stage.h).
+struct SpamConfig {
+  bool enabled = true;
+  double junk_threshold = 5.0;     // score >= this: the Junk folder with $Junk
+  double reject_threshold = 15.0;  // score >= this: 550 5.7.1 at the end of DATA
+  std::vector<std::string> uribl;  // "zone:weight" URI blocklists for domains in the body
+  int dns_timeout = 5;             // seconds the URI blocklist lookups may take in all
+};
+
+// [clamav] and [rspamd]: the external scanners (spam/scanners.h). Empty address: off.
+struct ScannerConfig {
+  std::string address;                 // "unix:/path", "/path" or "ip:port"
+  int timeout = 30;                    // seconds for the whole exchange
+  std::string on_failure = "tempfail";  // "tempfail" (451 4.7.1) or "accept" (with a header)
+  bool scan_submission = false;        // clamav only: scan authenticated mail too
+  std::string mode = "add";            // rspamd only: "add" its score, or "replace" ours
+};
+
 struct Config {
   std::string path;  // the file this came from, for messages
   std::string hostname = "localhost";
@@ -169,6 +187,9 @@ struct Config {
   DnsConfig dns;
   InboundAuthConfig inbound_auth;
   SrsConfig srs;
+  SpamConfig spam;
+  ScannerConfig clamav;
+  ScannerConfig rspamd;
 };
 
 // Reads and validates the file. Does not touch the certificate or data_dir beyond

@@ -14,5 +14,6 @@ void register_queue_commands(CLI::App& app, Context& ctx);
 void register_dkim_commands(CLI::App& app, Context& ctx);
 void register_store_commands(CLI::App& app, Context& ctx);
 void register_backup_commands(CLI::App& app, Context& ctx);
+void register_spam_commands(CLI::App& app, Context& ctx);
 
 }  // namespace tern::ctl

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   register_dkim_commands(app, ctx);
   register_store_commands(app, ctx);
   register_backup_commands(app, ctx);
+  register_spam_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

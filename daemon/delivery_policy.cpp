@@ -120,6 +120,8 @@ LocalDelivery prepare_local(auth::AccountDb& accounts, store::Store& store,
   req.internal_date = static_cast<int64_t>(std::time(nullptr));
   // The IMAP cache (ENVELOPE, BODYSTRUCTURE) is computed once for every copy.
   req.cached_metadata = mime::metadata_blob(bytes);
+  // RFC 5788 §3: $Junk tells IMAP clients (and a later classifier) what the server decided.
+  if (junk) req.flags.keywords = {"$Junk"};
   for (const auto& user : d.users) {
     store::DeliveryTarget t;
     t.user = user;

@@ -156,6 +156,7 @@ void MxAuth::finish(const std::string& helo, const std::string& reverse_path, st
     Result r;
     r.decision = decide(policy, o.verdicts, allow);
     auto reported = reported_verdicts(policy, o.verdicts);
+    r.verdicts = reported;
     const std::string& host = rt_.config.hostname;
     std::string header = authn::render_authentication_results(host, reported);
     std::string stripped = authn::strip_authentication_results(*body, host);

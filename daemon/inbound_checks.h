@@ -86,6 +86,7 @@ class MxAuth {
   struct Result {
     InboundDecision decision;
     std::string message;  // A-R fields of ours removed, our A-R prepended
+    authn::AuthVerdicts verdicts;  // as reported (checks that are off left out)
   };
   // End of DATA: `message` starts with our Received: field. `done` runs once on the loop
   // thread (possibly inside this call), within inbound_auth.timeout seconds; never after

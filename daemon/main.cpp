@@ -20,6 +20,7 @@
 #include "common/common.h"
 #include "common/privileges.h"
 #include "authn/srs.h"
+#include "daemon/content_stage.h"
 #include "daemon/inbound_checks.h"
 #include "daemon/relay_service.h"
 #include "daemon/service_manager.h"
@@ -195,6 +196,12 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
     std::cerr << inbound_checks.error().message << "\n";
     return 1;
   }
+  auto content_stage = ContentStage::create(config);
+  if (!content_stage) {
+    std::cerr << content_stage.error().message << "\n";
+    return 1;
+  }
+  rt.content_stage = *content_stage;
 
   // Signals first: a SIGTERM that arrives while we bind is handled once the loop runs.
   bool stopping = false;

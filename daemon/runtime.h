@@ -44,6 +44,7 @@ namespace tern::daemon {
 class Pop3Maildrops;  // daemon/pop3/maildrops.h
 class UserIpLimiter;  // daemon/user_ip_limiter.h
 class InboundChecks;  // daemon/inbound_checks.h
+class ContentStage;   // daemon/content_stage.h
 
 // The configured listener sections ([listen] keys).
 enum class ListenerKind { smtp, submission, submissions, imap, imaps, pop3, pop3s };
@@ -101,6 +102,8 @@ struct Runtime {
   // [srs]: the forwarding sender rewriter, keyed by data_dir/srs.key (null: srs.enabled off).
   // Immutable, any thread.
   std::shared_ptr<const authn::Srs> srs = nullptr;
+  // The content stage ([spam], [clamav], [rspamd]; daemon/content_stage.h). Thread-safe.
+  std::shared_ptr<const ContentStage> content_stage = nullptr;
 
   // Each user's junk classifier (bayes/bayes.h, data_dir/classifier.db): taught over IMAP,
   // asked at delivery. Thread-safe and BLOCKING: workers only. Null: no learning.

@@ -14,6 +14,7 @@
 #include "bayes/bayes.h"
 #include "common/common.h"
 #include "common/strings.h"
+#include "daemon/content_stage.h"
 #include "daemon/delivery_policy.h"
 #include "daemon/frontend/frontend.h"
 #include "daemon/inbound_checks.h"
@@ -164,6 +165,7 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
 
   void closed() {
     mx_auth_.reset();  // drops its DNS callbacks and its deadline timer
+    uribl_timer_.reset();
   }
 
  private:
@@ -273,7 +275,7 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
 
   // deliver() makes its own refused answer, which logs the message too.
   void run_one(uint64_t id, smtpd::Deliver& req, Refused) {
-    if (!mx_auth_ || !req.envelope.auth_user.empty()) return deliver(id, std::move(req), false);
+    if (!mx_auth_ || !req.envelope.auth_user.empty()) return content(id, std::move(req), {}, false);
     // The sender checks' verdicts first (bounded by inbound_auth.timeout), then the store.
     auto held = std::make_shared<smtpd::Deliver>(std::move(req));
     std::string message = std::move(held->message);
@@ -284,7 +286,8 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
                        held->message = std::move(r.message);
                        const auto action = r.decision.action;
                        if (action == InboundDecision::inbox || action == InboundDecision::junk)
-                         return deliver(id, std::move(*held), action == InboundDecision::junk);
+                         return content(id, std::move(*held), auth_input(r.verdicts),
+                                        action == InboundDecision::junk);
                        // RFC 7489 §6.7 / §10.3: a reject at the end of DATA, nothing stored;
                        // RFC 7208 §8.6: a deferred SPF temperror, 451 4.4.3, nothing stored.
                        smtpd::DeliverResult res{action == InboundDecision::reject
@@ -296,6 +299,95 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
                          h.finish(smtpd::ActionResult{id, res});
                        }));
                      });
+  }
+
+  // ---- the content stage (daemon/content_stage.h) ----
+
+  using HeldDeliver = std::shared_ptr<smtpd::Deliver>;
+  using Job = std::shared_ptr<ContentJob>;
+
+  void content(uint64_t id, smtpd::Deliver req, spam::AuthInput auth, bool junk) {
+    const auto& stage = rt_.content_stage;
+    // RFC 6409 §8 trusts our own users' mail: submission gets the virus scan at most.
+    const bool mx = kind_ == ListenerKind::smtp && req.envelope.auth_user.empty();
+    if (!stage || !stage->active(mx)) return deliver(id, std::move(req), junk);
+    auto held = std::make_shared<smtpd::Deliver>(std::move(req));
+    auto job = std::make_shared<ContentJob>();
+    const auto& e = held->envelope;
+    job->message = std::make_shared<const std::string>(std::exchange(held->message, {}));
+    job->mx = mx;
+    job->sender = e.sender;
+    job->helo = e.helo;
+    job->client_ip = e.client_ip;
+    job->queue_id = e.queue_id;
+    job->rcpts = envelope_rcpts(e);
+    job->local_users = e.local_users();
+    job->auth = std::move(auth);
+    const size_t size = job->message->size();
+    Refused refused = [id, held, size](SmtpHandler& h) {
+      smtpd::DeliverResult r{smtpd::DeliverResult::temporary, {}, "shutting down"};
+      auto m = summary_of(*held);
+      m.size = size;
+      h.log_message(m, r);
+      h.finish(smtpd::ActionResult{id, std::move(r)});
+    };
+    // Sockets and SQLite: a worker (each scanner bounded by its own timeout).
+    run([stage, job, accounts = rt_.accounts, classifier = rt_.classifier] {
+          return stage->scan(*job, accounts, classifier);
+        },
+        [id, held, job, junk](SmtpHandler& h, ContentScan scan) {
+          h.scanned(id, held, job, junk, std::move(scan));
+        },
+        std::move(refused));
+  }
+
+  void scanned(uint64_t id, HeldDeliver held, Job job, bool junk, ContentScan scan) {
+    if (!conn_) return;  // the client is gone: it will send again
+    const auto& stage = *rt_.content_stage;
+    if (scan.stop != ContentScan::none || scan.domains.empty() || !stage.wants_uribl() ||
+        !rt_.dns_records)
+      return concluded(id, held, job, junk, std::move(scan), {});
+    // The URI blocklists through ternd's resolver (loop thread), bounded by spam.dns_timeout:
+    // whichever of the answers and the timer comes first concludes; the other does nothing.
+    auto pending = std::make_shared<std::optional<ContentScan>>(std::move(scan));
+    auto go = [id, held, job, junk, pending](SmtpHandler& h, std::vector<spam::Contribution> cs) {
+      if (!*pending) return;
+      ContentScan s = std::move(**pending);
+      pending->reset();
+      if (h.uribl_timer_) h.uribl_timer_->stop();
+      h.concluded(id, held, job, junk, std::move(s), cs);
+    };
+    auto domains = (*pending)->domains;
+    auto give_up = spam::lookup_uribl(*rt_.dns_records, domains, stage.zones(),
+                                      [weak = weak_from_this(), go](std::vector<spam::Contribution> cs) {
+                                        if (auto h = weak.lock()) go(*h, std::move(cs));
+                                      });
+    if (!*pending) return;  // answered from the cache
+    // The deadline keeps what was listed so far (an unanswered name counts as not listed).
+    if (!uribl_timer_) uribl_timer_ = std::make_unique<net::Timer>(rt_.loop);
+    uribl_timer_->start(static_cast<uint64_t>(stage.dns_timeout_ms()), std::move(give_up));
+  }
+
+  void concluded(uint64_t id, const HeldDeliver& held, const Job& job, bool junk, ContentScan scan,
+                 const std::vector<spam::Contribution>& uribl) {
+    if (!conn_) return;
+    auto out = rt_.content_stage->conclude(std::move(scan), uribl, *job->message);
+    spdlog::info("content id={} ip={} {}", job->queue_id, ip_, out.summary);
+    using A = ContentOutcome;
+    if (out.action == A::inbox || out.action == A::junk) {
+      held->message = std::move(out.message);
+      return deliver(id, std::move(*held), junk || out.action == A::junk);
+    }
+    // RFC 5321 §4.2.5: refused or deferred at the end of DATA; nothing stored.
+    using R = smtpd::DeliverResult;
+    R res{out.action == A::virus      ? R::virus_rejected
+          : out.action == A::deferred ? R::scan_deferred
+                                      : R::policy_rejected,
+          {}, out.reply_text};
+    auto m = summary_of(*held);
+    m.size = job->message->size();
+    log_message(m, res);
+    rt_.loop.post(if_alive([id, res](SmtpHandler& h) { h.finish(smtpd::ActionResult{id, res}); }));
   }
 
   struct MessageSummary {
@@ -361,7 +453,8 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
 
   void log_message(const MessageSummary& m, const smtpd::DeliverResult& r) {
     const bool deferred = r.status == smtpd::DeliverResult::temporary ||
-                          r.status == smtpd::DeliverResult::policy_deferred;
+                          r.status == smtpd::DeliverResult::policy_deferred ||
+                          r.status == smtpd::DeliverResult::scan_deferred;
     const char* outcome = r.status == smtpd::DeliverResult::ok ? "delivered"
                           : deferred                           ? "tempfail"
                                                                : "rejected";
@@ -380,6 +473,7 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
   std::optional<smtpd::Session> session_;
   std::shared_ptr<const DeliveryPolicy> policy_;  // null: a backend is missing
   std::unique_ptr<MxAuth> mx_auth_;  // MX listener: the sender checks of this connection
+  std::unique_ptr<net::Timer> uribl_timer_;  // bounds the URI blocklist lookups
   std::string held_;  // replies waiting for the pending action's reply (see apply)
   size_t read_while_pending_ = 0;  // bytes fed since the pending action started
   ForwardMap forwards_;  // this transaction's aliases with external targets

@@ -19,6 +19,8 @@ packages=(
   isync fetchmail msmtp offlineimap3
   # mbsync's SASL mechanisms (SCRAM-SHA-256 in tests/integration/test_scram.py): a Recommends
   libsasl2-modules
+  # The external scanners of the content stage (tests/integration/test_spam.py).
+  clamav-daemon clamav rspamd
 )
 
 # What the tests need at run time, checked after every install: a package that installed
@@ -29,6 +31,7 @@ check_runtime() {
   /usr/bin/python3 -c "import aiosmtpd, dnslib, dkim, nacl, authres, spf" 2>/dev/null ||
     problems+=("/usr/bin/python3 lacks aiosmtpd, dnslib, dkim, nacl, authres or spf")
   ls /usr/lib/*/sasl2/libscram.so >/dev/null 2>&1 || problems+=("no Cyrus SASL SCRAM plugin (libsasl2-modules)")
+  [ -x /usr/sbin/clamd ] && [ -x /usr/bin/rspamd ] || problems+=("clamd or rspamd missing")
   if [ ${#problems[@]} -gt 0 ]; then
     echo "deps: installed, but: ${problems[*]}" >&2
     exit 1

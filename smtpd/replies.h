@@ -85,6 +85,10 @@ inline constexpr Reply TransactionFailed{554, "5.0.0", "Transaction failed"};
 inline constexpr Reply PolicyRejected{550, "5.7.1", "Message refused by sender policy"};
 // RFC 7208 §8.6: an SPF temperror MAY be answered 451 4.4.3 (when the policy says so).
 inline constexpr Reply PolicyDeferred{451, "4.4.3", "Sender check failed temporarily, try again later"};
+// The content stage (daemon/content_stage.h): a virus (RFC 3463 X.7.1, 554 as clamd-backed
+// MTAs answer), and a scanner that could not answer in time (X.7.1 temporary: try later).
+inline constexpr Reply VirusRejected{554, "5.7.1", "Message refused: virus found"};
+inline constexpr Reply ScanDeferred{451, "4.7.1", "Message deferred by content policy"};
 inline constexpr Reply UnknownParameter{555, "5.5.4", "Parameter not recognized"};
 }  // namespace reply
 

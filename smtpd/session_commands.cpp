@@ -334,6 +334,12 @@ void Session::on_deliver(const DeliverResult& r, const std::string& queue_id, Ou
     case DeliverResult::policy_rejected:
       out.log.push_back("deliver refused by policy ip=" + peer_.ip);
       return reply(out, reply::PolicyRejected, r.text);
+    case DeliverResult::virus_rejected:
+      out.log.push_back("deliver refused virus ip=" + peer_.ip);
+      return reply(out, reply::VirusRejected, r.text);
+    case DeliverResult::scan_deferred:
+      out.log.push_back("deliver deferred by content scanner ip=" + peer_.ip);
+      return reply(out, reply::ScanDeferred, r.text);
     case DeliverResult::policy_deferred:
       out.log.push_back("deliver deferred by policy ip=" + peer_.ip);
       return reply(out, reply::PolicyDeferred, r.text);

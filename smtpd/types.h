@@ -167,7 +167,10 @@ struct DeliverResult {
   // with `text` as the reply text (one line of printable ASCII), nothing was stored.
   // policy_deferred: a sender check could not finish (SPF temperror with
   // inbound_auth.spf_temperror = "tempfail"): 451 4.4.3 with `text`, nothing stored.
-  enum Status { ok, temporary, permanent, policy_rejected, policy_deferred } status = temporary;
+  // virus_rejected: 554 5.7.1 with `text`; scan_deferred: 451 4.7.1 with `text` (a content
+  // scanner is down). Nothing stored for either.
+  enum Status { ok, temporary, permanent, policy_rejected, policy_deferred, virus_rejected, scan_deferred } status =
+      temporary;
   std::string queue_id;  // when ok; empty means "the id from the Deliver envelope"
   std::string text;      // failure detail for the log (shown only for policy_*)
 };

@@ -176,6 +176,9 @@ class Tern:
         checks = tables.setdefault("inbound_auth", {})
         for check in ("spf", "dkim", "dmarc", "iprev"):
             checks.setdefault(check, "off")
+        # The built-in spam score (on in ternd by default) adds X-Spam-* fields to every MX
+        # message: off unless a test turns it on, so tests may compare stored bytes.
+        tables.setdefault("spam", {}).setdefault("enabled", False)
         for table, keys in tables.items():
             lines += ["", f"[{table}]"] + [f"{k} = {toml_value(v)}" for k, v in keys.items()]
         return "\n".join(lines) + "\n" + self.extra_toml

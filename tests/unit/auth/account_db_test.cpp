@@ -222,3 +222,48 @@ TEST_F(AuthDbTest, ConcurrentReadersAndWriters) {
   EXPECT_EQ(users->size(), size_t(kWriters * kUsersEach));
   EXPECT_EQ(*second->quota_of("u1-24@example.test"), 24u);
 }
+
+namespace tern::auth {
+namespace {
+
+TEST_F(AuthDbTest, UserSettings) {
+  ASSERT_OK(db_->add_domain("example.test"));
+  ASSERT_OK(db_->add_user("bob@example.test", "s3cret", 0));
+  auto none = db_->user_settings("bob@example.test");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  ASSERT_OK(db_->set_user_setting("Bob@Example.TEST", "spam.junk_threshold", "3"));
+  ASSERT_OK(db_->set_user_setting("bob@example.test", "spam.junk_threshold", "2.5"));  // replaces
+  ASSERT_OK(db_->set_user_setting("bob@example.test", "spam.reject_threshold", "20"));
+  auto got = db_->user_settings("BOB@example.test");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, (std::map<std::string, std::string>{{"spam.junk_threshold", "2.5"},
+                                                      {"spam.reject_threshold", "20"}}));
+  ASSERT_OK(db_->set_user_setting("bob@example.test", "spam.reject_threshold", ""));  // removes
+  EXPECT_EQ(db_->user_settings("bob@example.test")->size(), 1u);
+  EXPECT_EQ(db_->set_user_setting("carol@example.test", "k", "v").error().code, Errc::not_found);
+  // A removed user's settings go with it: a new user of that name starts clean.
+  ASSERT_OK(db_->remove_user("bob@example.test"));
+  ASSERT_OK(db_->add_user("bob@example.test", "s3cret", 0));
+  EXPECT_TRUE(db_->user_settings("bob@example.test")->empty());
+}
+
+// A file made before user_settings existed (schema 2) is brought up to date on open.
+TEST_F(AuthDbTest, SchemaTwoGainsUserSettings) {
+  ASSERT_OK(db_->add_domain("example.test"));
+  ASSERT_OK(db_->add_user("bob@example.test", "s3cret", 0));
+  db_.reset();
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path_.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "DROP TABLE user_settings; PRAGMA user_version=2;", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  db_ = open_db();
+  ASSERT_NE(db_, nullptr);
+  ASSERT_OK(db_->set_user_setting("bob@example.test", "k", "v"));
+  EXPECT_EQ(db_->user_settings("bob@example.test")->at("k"), "v");
+  EXPECT_TRUE(db_->find_user("bob@example.test")->has_value());  // nothing else lost
+}
+
+}  // namespace
+}  // namespace tern::auth

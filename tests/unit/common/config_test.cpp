@@ -162,6 +162,41 @@ TEST(Config, DnsAndInboundAuth) {
             0u);
 }
 
+TEST(Config, SpamAndScanners) {
+  auto d = parse("data_dir = \"/d\"\n");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->spam.enabled);  // on out of the box
+  EXPECT_TRUE(d->clamav.address.empty());
+  EXPECT_EQ(d->rspamd.on_failure, "tempfail");
+  auto c = parse("data_dir = \"/d\"\n[spam]\njunk_threshold = 4\nreject_threshold = 9.5\n"
+                 "uribl = [\"dbl.example.org:4\", \"multi.example.net:1.5\"]\n"
+                 "[clamav]\naddress = \"unix:/run/clamav/clamd.ctl\"\non_failure = \"accept\"\n"
+                 "scan_submission = true\n[rspamd]\naddress = \"[::1]:11333\"\nmode = \"replace\"\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_DOUBLE_EQ(c->spam.junk_threshold, 4.0);
+  EXPECT_DOUBLE_EQ(c->spam.reject_threshold, 9.5);
+  EXPECT_EQ(c->spam.uribl.size(), 2u);
+  EXPECT_EQ(c->clamav.on_failure, "accept");
+  EXPECT_TRUE(c->clamav.scan_submission);
+  EXPECT_EQ(c->rspamd.mode, "replace");
+  auto bad = [](const std::string& body) {
+    auto r = parse("data_dir = \"/d\"\n" + body);
+    return r.ok() ? std::string("ok") : r.error().message;
+  };
+  EXPECT_EQ(bad("[spam]\njunk_threshold = 10\nreject_threshold = 5\n"),
+            "/etc/t.toml: spam.reject_threshold: must not be below spam.junk_threshold");
+  EXPECT_EQ(bad("[spam]\njunk_threshold = \"high\"\n"), "/etc/t.toml: spam.junk_threshold: expected a number");
+  EXPECT_EQ(bad("[spam]\nuribl = [\"dbl.example.org\"]\n"),
+            "/etc/t.toml: spam.uribl: bad entry \"dbl.example.org\": expected zone:weight, e.g. "
+            "dbl.example.org:4");
+  EXPECT_EQ(bad("[clamav]\naddress = \"localhost:3310\"\n"),
+            "/etc/t.toml: clamav.address: bad address \"localhost:3310\": expected "
+            "unix:/path/to/socket or ip:port (a literal address)");
+  EXPECT_EQ(bad("[rspamd]\non_failure = \"drop\"\n"),
+            "/etc/t.toml: rspamd.on_failure: must be one of \"tempfail\", \"accept\"");
+  EXPECT_EQ(bad("[rspamd]\nscan_submission = true\n").find("rspamd.scan_submission"), 13u);
+}
+
 TEST(Config, MissingFile) {
   auto c = load_config("/nonexistent/tern.toml");
   ASSERT_FALSE(c.ok());

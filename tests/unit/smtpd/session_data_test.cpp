@@ -139,6 +139,19 @@ TEST(Data, PolicyDeferralIs451WithItsText) {
   EXPECT_NE(h.written.find("451 4.4.3 fake failure\r\n"), std::string::npos) << h.written;
 }
 
+TEST(Data, ContentStageAnswersCarryTheirText) {
+  Harness h = ready();
+  h.deliver_status = DeliverResult::virus_rejected;
+  h.send("DATA");
+  EXPECT_EQ(h.feed("x\r\n.\r\n"), "554 5.7.1");
+  EXPECT_NE(h.written.find("554 5.7.1 fake failure\r\n"), std::string::npos) << h.written;
+  Harness d = ready();
+  d.deliver_status = DeliverResult::scan_deferred;
+  d.send("DATA");
+  EXPECT_EQ(d.feed("x\r\n.\r\n"), "451 4.7.1");
+  EXPECT_NE(d.written.find("451 4.7.1 fake failure\r\n"), std::string::npos) << d.written;
+}
+
 TEST(Data, RecipientLookupCarriesMailFromAndHelo) {
   Harness h = ready();
   ASSERT_FALSE(h.resolved.empty());
