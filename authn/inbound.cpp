@@ -161,6 +161,11 @@ void InboundAuth::data(std::string_view bytes) {
   if (txn_->dkim->feed(bytes)) txn_->start(txn_->dkim);
 }
 
+std::optional<SpfVerdict> InboundAuth::mail_from_spf() const {
+  if (!txn_ || !txn_->spf || !txn_->spf->done()) return std::nullopt;
+  return txn_->spf->verdict();
+}
+
 void InboundAuth::end_of_data(std::function<void(AuthOutcome)> done) {
   if (!txn_) {
     done(AuthOutcome{{}, render_authentication_results(conn_->settings.authserv_id, {})});

@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +49,8 @@ class InboundAuth {
   // Starts a new transaction (RSET or a second MAIL FROM drop the previous one).
   void mail_from(std::string helo, std::string reverse_path);
   void data(std::string_view bytes);
+  // The transaction's MAIL FROM SPF verdict once it is known (nullopt while it runs).
+  std::optional<SpfVerdict> mail_from_spf() const;
   void end_of_data(std::function<void(AuthOutcome)> done);
   // The deadline passed (a glue timer, e.g. a few seconds after end of DATA): every check
   // still waiting for DNS ends with temperror now, and the end_of_data callback runs (inside

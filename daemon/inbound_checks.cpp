@@ -101,6 +101,14 @@ void MxAuth::transaction(const std::string& helo, const std::string& reverse_pat
   auth_->mail_from(helo, reverse_path);
 }
 
+std::string MxAuth::spf_pass_domain() const {
+  if (!auth_) return {};
+  auto v = auth_->mail_from_spf();
+  if (!v || v->result != authn::SpfResult::pass || v->identity != authn::SpfIdentity::mailfrom)
+    return {};
+  return ascii_lower(v->domain);
+}
+
 void MxAuth::data(std::string_view body_so_far) {
   if (!auth_ || !txn_started_ || body_so_far.size() <= fed_) return;
   auth_->data(body_so_far.substr(fed_));

@@ -79,6 +79,8 @@ class MxAuth {
   // The body so far (smtpd::Session::body_so_far): the new bytes go to the DKIM verifier
   // while the message arrives.
   void data(std::string_view body_so_far);
+  // The MAIL FROM domain when its SPF check has already passed, else "" (greylisting).
+  std::string spf_pass_domain() const;
 
   struct Result {
     InboundDecision decision;

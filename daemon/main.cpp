@@ -20,6 +20,7 @@
 #include "common/common.h"
 #include "common/privileges.h"
 #include "daemon/inbound_checks.h"
+#include "daemon/screen_glue.h"
 #include "daemon/relay_service.h"
 #include "daemon/service_manager.h"
 #include "daemon/services.h"
@@ -191,6 +192,12 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
   auto inbound_checks = start_inbound_checks(rt);
   if (!inbound_checks) {
     std::cerr << inbound_checks.error().message << "\n";
+    return 1;
+  }
+  // [screen]: blocklists, rate limits, greylisting on the MX listener (after the DNS layer).
+  auto screening = start_screening(rt);
+  if (!screening) {
+    std::cerr << screening.error().message << "\n";
     return 1;
   }
 

@@ -38,6 +38,7 @@ namespace tern::daemon {
 class Pop3Maildrops;  // daemon/pop3/maildrops.h
 class UserIpLimiter;  // daemon/user_ip_limiter.h
 class InboundChecks;  // daemon/inbound_checks.h
+class Screening;      // daemon/screen_glue.h
 
 // The configured listener sections ([listen] keys).
 enum class ListenerKind { smtp, submission, submissions, imap, imaps, pop3, pop3s };
@@ -92,6 +93,8 @@ struct Runtime {
   dns::RecordResolver* dns_records = nullptr;
   // The MX listener's sender checks ([inbound_auth]; daemon/inbound_checks.h).
   std::shared_ptr<InboundChecks> inbound_checks = nullptr;
+  // The MX listener's connection and envelope stage ([screen]; daemon/screen_glue.h).
+  std::shared_ptr<Screening> screen = nullptr;
 };
 
 }  // namespace tern::daemon

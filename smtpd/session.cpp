@@ -100,6 +100,24 @@ Output Session::greet() {
   return out;
 }
 
+Output Session::refuse_busy() {
+  Output out;
+  if (closed()) return out;
+  out.log.push_back("connection refused reason=connection-rate ip=" + peer_.ip);
+  close_with(out, reply::TooManyConnections);
+  return out;
+}
+
+Output Session::early_talker() {
+  Output out;
+  if (closed()) return out;
+  // RFC 5321 §4.3.1: the client waits for the 220 before it sends anything. Postfix's
+  // postscreen calls this the pregreet test; spam engines fail it.
+  out.log.push_back("connection refused reason=early-talker ip=" + peer_.ip);
+  close_with(out, reply::EarlyTalker);
+  return out;
+}
+
 Output Session::feed(std::string_view bytes) {
   Output out;
   if (closed()) return out;
