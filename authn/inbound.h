@@ -51,6 +51,9 @@ class InboundAuth {
   void data(std::string_view bytes);
   // The transaction's MAIL FROM SPF verdict once it is known (nullopt while it runs).
   std::optional<SpfVerdict> mail_from_spf() const;
+  // fn() once that verdict is known (at once when it is, or when no transaction runs).
+  // Dropped uncalled when a new transaction starts or this InboundAuth dies.
+  void when_mail_from_spf(std::function<void()> fn);
   void end_of_data(std::function<void(AuthOutcome)> done);
   // The deadline passed (a glue timer, e.g. a few seconds after end of DATA): every check
   // still waiting for DNS ends with temperror now, and the end_of_data callback runs (inside

@@ -102,11 +102,16 @@ void MxAuth::transaction(const std::string& helo, const std::string& reverse_pat
 }
 
 std::string MxAuth::spf_pass_domain() const {
-  if (!auth_) return {};
+  if (!auth_ || checks_->policy().spf == CheckMode::off) return {};
   auto v = auth_->mail_from_spf();
   if (!v || v->result != authn::SpfResult::pass || v->identity != authn::SpfIdentity::mailfrom)
     return {};
   return ascii_lower(v->domain);
+}
+
+void MxAuth::when_spf_known(std::function<void()> fn) {
+  if (!auth_ || checks_->policy().spf == CheckMode::off) return fn();
+  auth_->when_mail_from_spf(std::move(fn));
 }
 
 void MxAuth::data(std::string_view body_so_far) {

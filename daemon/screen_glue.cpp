@@ -174,27 +174,39 @@ void ClientScreen::recipient(std::function<void(std::optional<smtpd::RecipientRe
   }
   if (!blocklist_needed_at_rcpt() || dnsbl_->done()) return next(blocklist_verdict());
   // The answers are late (a slow list): wait a little, then go on without the missing ones.
+  bounded_wait([d = dnsbl_](std::function<void()> wake) { d->when_done(std::move(wake)); },
+               [this, next = std::move(next)] {
+                 dnsbl_->give_up();  // timed out, or done already (then a no-op)
+                 next(blocklist_verdict());
+               });
+}
+
+void ClientScreen::bounded_wait(const std::function<void(std::function<void()>)>& subscribe,
+                                std::function<void()> then) {
   if (!wait_) wait_ = std::make_unique<net::Timer>(rt_.loop);
   auto fired = std::make_shared<bool>(false);
-  auto go = [this, alive = std::weak_ptr<bool>(alive_), fired, next = std::move(next)] {
+  auto go = [this, alive = std::weak_ptr<bool>(alive_), fired, then = std::move(then)] {
     if (*fired || alive.expired()) return;
     *fired = true;
     wait_->stop();
-    next(blocklist_verdict());
+    then();
   };
-  dnsbl_->when_done(go);
-  wait_->start(static_cast<uint64_t>(s_->config().dnsbl_wait) * 1000, [d = dnsbl_] { d->give_up(); });
+  wait_->start(static_cast<uint64_t>(s_->config().dnsbl_wait) * 1000, go);
+  subscribe(go);
+}
+
+bool ClientScreen::greylisting_applies(const std::string& reverse_path) const {
+  if (!s_->greylist() || exempt_ || !ip_) return false;
+  if (dnsbl_ && dnsbl_->allow_listed()) return false;  // a DNSWL zone vouches for it
+  return !s_->sender_allow_listed(reverse_path);
 }
 
 std::optional<GreyQuery> ClientScreen::grey_query(const std::string& reverse_path,
                                                   const std::string& rcpt,
                                                   std::string spf_pass_domain) const {
-  auto g = s_->greylist();
-  if (!g || exempt_ || !ip_) return std::nullopt;
-  if (dnsbl_ && dnsbl_->allow_listed()) return std::nullopt;  // a DNSWL zone vouches for it
-  if (s_->sender_allow_listed(reverse_path)) return std::nullopt;
+  if (!greylisting_applies(reverse_path)) return std::nullopt;
   GreyQuery q;
-  q.greylist = std::move(g);
+  q.greylist = s_->greylist();
   q.triplet = screen::Triplet{screen::greylist_net(*ip_), ascii_lower(reverse_path), ascii_lower(rcpt)};
   q.spf_pass_domain = std::move(spf_pass_domain);
   q.now = static_cast<int64_t>(std::time(nullptr));

@@ -8,15 +8,16 @@
 //   MAIL           message rate (451 4.7.1), through SessionSettings::may_start_message
 //   RCPT           recipient rate (451 4.7.1); then, when a reject score or greylisting needs
 //                  the blocklist answers, waits for them (at most dnsbl_wait seconds);
-//                  dnsbl_reject_score reached: 550 5.7.1 naming the zone; on the worker,
+//                  dnsbl_reject_score reached: 550 5.7.1 naming the zone; when greylisting
+//                  applies, the SPF verdict (same bound); on the worker,
 //                  after the recipient resolved as local: greylisting (451 4.7.1)
 //   end of DATA    hits(): the blocklist records {rule, score, detail} for the scorer
 //
 // Exempt: allow_ips (everything), authenticated clients and the submission listeners (the
 // glue makes no ClientScreen for them); from greylisting also greylist_allow_senders, a
 // client an allowlist zone (negative weight) lists, and a sender whose SPF already passed
-// for a domain the recipient has sent mail to (SPF starts at the first RCPT, so a first
-// RCPT usually finds it pending: then greylisting applies; see README).
+// for a domain the recipient has sent mail to (SPF starts at the first RCPT: an RCPT that
+// would be greylisted waits for its verdict, at most dnsbl_wait seconds).
 //
 // Threading: Screening and ClientScreen live on the loop thread, except the Greylist, which
 // is blocking and runs on workers (greylist_recipient, record_correspondents).
@@ -87,8 +88,14 @@ class ClientScreen {
   // RCPT: `next` runs (on the loop thread, maybe inside this call) with a refusal to answer,
   // or nullopt to go on (then grey_query()). Never after this ClientScreen died.
   void recipient(std::function<void(std::optional<smtpd::RecipientResult>)> next);
+  // Whether this RCPT may be greylisted (on, and nothing exempts the client or sender).
+  bool greylisting_applies(const std::string& reverse_path) const;
   std::optional<GreyQuery> grey_query(const std::string& reverse_path, const std::string& rcpt,
                                       std::string spf_pass_domain) const;
+  // subscribe(wake) asks for wake() when something is ready; then() runs once, at the first
+  // wake() or after dnsbl_wait seconds, and never after this ClientScreen died.
+  void bounded_wait(const std::function<void(std::function<void()>)>& subscribe,
+                    std::function<void()> then);
   // The blocklist records so far (complete once the lookups ended), for the content stage.
   std::vector<screen::ScoreRecord> hits() const;
 

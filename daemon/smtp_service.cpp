@@ -260,9 +260,18 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
         }));
         return;
       }
-      auto grey = screen_->grey_query(req.reverse_path, req.address,
-                                      mx_auth_ ? mx_auth_->spf_pass_domain() : std::string());
-      resolve(id, std::move(req), std::move(grey), std::move(refused));
+      // A reply to our user is not greylisted: that needs MAIL FROM's SPF verdict, which
+      // started just now; an RCPT that would be greylisted waits for it (bounded).
+      const bool wait_spf = mx_auth_ && !req.reverse_path.empty() &&
+                            screen_->greylisting_applies(req.reverse_path);
+      auto go = [this, id, req = std::move(req), refused = std::move(refused)]() mutable {
+        auto grey = screen_->grey_query(req.reverse_path, req.address,
+                                        mx_auth_ ? mx_auth_->spf_pass_domain() : std::string());
+        resolve(id, std::move(req), std::move(grey), std::move(refused));
+      };
+      if (!wait_spf) return go();
+      screen_->bounded_wait([this](std::function<void()> wake) { mx_auth_->when_spf_known(std::move(wake)); },
+                            std::move(go));
     });
   }
 

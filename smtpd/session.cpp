@@ -101,20 +101,20 @@ Output Session::greet() {
 }
 
 Output Session::refuse_busy() {
-  Output out;
-  if (closed()) return out;
-  out.log.push_back("connection refused reason=connection-rate ip=" + peer_.ip);
-  close_with(out, reply::TooManyConnections);
-  return out;
+  return refuse_connection(reply::TooManyConnections, "connection-rate");
 }
 
 Output Session::early_talker() {
-  Output out;
-  if (closed()) return out;
   // RFC 5321 §4.3.1: the client waits for the 220 before it sends anything. Postfix's
   // postscreen calls this the pregreet test; spam engines fail it.
-  out.log.push_back("connection refused reason=early-talker ip=" + peer_.ip);
-  close_with(out, reply::EarlyTalker);
+  return refuse_connection(reply::EarlyTalker, "early-talker");
+}
+
+Output Session::refuse_connection(const Reply& r, const char* reason) {
+  Output out;
+  if (closed()) return out;
+  out.log.push_back(std::string("connection refused reason=") + reason + " ip=" + peer_.ip);
+  close_with(out, r);
   return out;
 }
 

@@ -84,6 +84,7 @@ class Session {
   // Replies and bookkeeping.
   void reply(Output& out, const Reply& r, std::string_view text = {});
   void close_with(Output& out, const Reply& r);
+  Output refuse_connection(const Reply& r, const char* reason);
   bool maybe_shutdown(Output& out);
   uint64_t start_action(Output& out, ActionRequest request, PendingKind kind, Command cmd);
   void reset_transaction();

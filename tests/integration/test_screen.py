@@ -12,6 +12,7 @@ addresses, one per scenario, so the per-address limits of one do not touch anoth
   127.0.0.7  early talker and pipelining before EHLO's reply: 554 5.5.1
   127.0.0.8  listed by the allowlist wl.test (negative weight): never greylisted
   127.0.0.9  in screen.allow_ips: none of it applies
+  127.0.0.10 partner.test's SPF-authorised server: a reply to alice is not greylisted
 """
 import os
 import smtplib
@@ -39,10 +40,12 @@ class Screen(TernCase):
         cls.dns = ZoneDns({
             "2.0.0.127.bl.test": [("A", "127.0.0.2")],
             "8.0.0.127.wl.test": [("A", "127.0.2.3")],
+            "partner.test": [("TXT", "v=spf1 ip4:127.0.0.10 -all")],
         })
         cls.addClassCleanup(cls.dns.close)
         return Tern(listeners=("smtp", "submission"), allow_plaintext_without_tls=True, sections={
             "dns": {"servers": [f"127.0.0.1:{cls.dns.port}"]},
+            "inbound_auth": {"spf": "enforce"},
             "screen": {
                 "greet_delay_ms": GREET_DELAY_MS,
                 "reject_pipelining": True,
@@ -130,6 +133,19 @@ class Screen(TernCase):
             refused = c.sendmail("alice@example.test", [BOB],
                                  b"From: <alice@example.test>\r\nSubject: s\r\n\r\nhi\r\n")
             self.assertEqual(refused, {})
+
+    def test_reply_from_a_correspondent_is_not_greylisted(self):
+        # alice writes to partner.test through submission (the relay queues it)...
+        with smtplib.SMTP("127.0.0.1", self.t.port("submission"), timeout=20) as c:
+            c.ehlo()
+            c.login("alice@example.test", USERS["alice@example.test"])
+            self.assertEqual(c.sendmail("alice@example.test", ["friend@partner.test"],
+                                        b"From: <alice@example.test>\r\nSubject: hi\r\n\r\nhi\r\n"), {})
+        # ...so partner.test's answer, SPF pass, goes through at the first attempt,
+        code, text, data = self.attempt(10, "friend@partner.test", rcpt="alice@example.test")
+        self.assertEqual((code, data), (250, 250), text)
+        # while bob, who never wrote there, still gets it greylisted.
+        self.assertEqual(self.attempt(10, "friend@partner.test", rcpt=BOB)[0], 451)
 
     # -- rate limits ---------------------------------------------------------------------------
 
