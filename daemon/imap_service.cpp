@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "auth/auth.h"
+#include "bayes/bayes.h"
 #include "common/log.h"
 #include "daemon/frontend/frontend.h"
 #include "daemon/services.h"
@@ -84,6 +85,22 @@ class ImapBackend final : public imapd::Backend {
   std::function<void()> change_notifier() override { return notify_; }
   int64_t now() override { return static_cast<int64_t>(std::time(nullptr)); }
   void write_partial(std::string bytes) override { partial_(std::move(bytes)); }
+  bool learns_junk() const override { return rt_.classifier != nullptr; }
+  void learn_junk(std::string_view user, const std::vector<std::string>& messages, bool spam) override {
+    int64_t day = static_cast<int64_t>(std::time(nullptr)) / 86400;
+    size_t learnt = 0;
+    for (const auto& m : messages) {
+      auto r = rt_.classifier->learn(user, m, spam ? bayes::Class::spam : bayes::Class::ham, day);
+      if (!r) {
+        // A lesson lost is not worth failing the user's command: the move itself succeeded.
+        spdlog::warn("junk lesson failed user={} error={}", user, r.error().message);
+        return;
+      }
+      learnt += *r;
+    }
+    spdlog::info("junk lesson user={} class={} messages={} new={}", user, spam ? "spam" : "ham",
+                 messages.size(), learnt);
+  }
 
  private:
   auth::LoginResult mark_logged_in(auth::LoginResult r) {

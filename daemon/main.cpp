@@ -26,6 +26,7 @@
 #include "daemon/services.h"
 #include "daemon/user_ip_limiter.h"
 #include "net/net.h"
+#include "bayes/bayes.h"
 #include "store/store.h"
 
 namespace tern::daemon {
@@ -296,6 +297,12 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
   rt.accounts = accounts->get();
   rt.authenticator = &authenticator;
   rt.store = message_store->get();
+  auto classifier = bayes::Classifier::open(config.data_dir + "/classifier.db");
+  if (!classifier) {
+    std::cerr << config.path << ": data_dir: " << classifier.error().message << "\n";
+    return 1;
+  }
+  rt.classifier = classifier->get();
   // The relay service must outlive loop.run() and workers.shutdown(): its queue work runs on
   // the workers and its engine on the loop.
   auto relay_service = start_relay_service(rt);

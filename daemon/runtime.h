@@ -28,6 +28,9 @@ class Store;
 namespace tern::relay {
 struct Envelope;
 }  // namespace tern::relay
+namespace tern::bayes {
+class Classifier;
+}  // namespace tern::bayes
 namespace tern::dns {
 class CaresResolver;
 class RecordResolver;
@@ -95,6 +98,10 @@ struct Runtime {
   std::shared_ptr<InboundChecks> inbound_checks = nullptr;
   // The MX listener's connection and envelope stage ([screen]; daemon/screen_glue.h).
   std::shared_ptr<Screening> screen = nullptr;
+
+  // Each user's junk classifier (bayes/bayes.h, data_dir/classifier.db): taught over IMAP,
+  // asked at delivery. Thread-safe and BLOCKING: workers only. Null: no learning.
+  bayes::Classifier* classifier = nullptr;
 };
 
 }  // namespace tern::daemon

@@ -11,6 +11,7 @@
 #include <spdlog/fmt/ranges.h>
 
 #include "auth/auth.h"
+#include "bayes/bayes.h"
 #include "common/common.h"
 #include "common/strings.h"
 #include "daemon/delivery_policy.h"
@@ -347,8 +348,9 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
     relay::Envelope remote = remote_envelope(req.envelope, std::exchange(forwards_, {}));
     QuotaMap quotas = std::exchange(quotas_, {});
     auto summary = std::make_shared<const MessageSummary>(summary_of(req));
-    auto done = [id, summary](SmtpHandler& h, smtpd::DeliverResult r) {
+    auto done = [id, summary, author = req.envelope.auth_user](SmtpHandler& h, smtpd::DeliverResult r) {
       h.log_message(*summary, r);
+      if (r.status == smtpd::DeliverResult::ok && !author.empty()) h.note_correspondents(author, summary->rcpts);
       h.finish(smtpd::ActionResult{id, std::move(r)});
     };
     Refused refused = [id, summary](SmtpHandler& h) {
@@ -378,6 +380,20 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
           return r;
         },
         std::move(done), std::move(refused));
+  }
+
+  // Issue 17: whom a user writes to is a reputation bonus for mail from them later. Off the
+  // loop (SQLite), after the reply: a lost note costs nothing but the bonus.
+  void note_correspondents(const std::string& user, const std::vector<std::string>& rcpts) {
+    if (!rt_.classifier) return;
+    (void)rt_.workers.submit(
+        [classifier = rt_.classifier, user, rcpts] {
+          int64_t day = static_cast<int64_t>(std::time(nullptr)) / 86400;
+          for (const auto& r : rcpts)
+            if (auto st = classifier->note_correspondent(user, ascii_lower(r), day); !st)
+              spdlog::warn("correspondent note failed user={} error={}", user, st.error().message);
+        },
+        nullptr);
   }
 
   void log_message(const MessageSummary& m, const smtpd::DeliverResult& r) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/strings.h"
+#include "imapd/esearch.h"
 #include "imapd/fetch.h"
 #include "imapd/search.h"
 #include "imapd/session_impl.h"
@@ -205,17 +206,16 @@ void Session::Impl::cmd_search(const Command& c) {
   bool modseq_key = uses_modseq(a.key);
   if (modseq_key) enable_condstore();  // RFC 7162 §3.1: SEARCH MODSEQ is enabling
 
-  std::vector<uint32_t> seqs, uids;
-  std::vector<uint64_t> modseqs;  // of each match, in order
+  std::vector<uint32_t> uids;
+  SearchResult result;
+  result.report_modseq = modseq_key;
   Status st = for_each_match(a.key, charset, [&](MessageView& view) -> Status {
-    seqs.push_back(view.seq());
+    result.values.push_back(c.uid ? view.info().uid : view.seq());
     uids.push_back(view.info().uid);
-    modseqs.push_back(view.info().modseq);
+    result.modseqs.push_back(view.info().modseq);
     return {};
   });
   if (!st) return store_error(c.tag, st.error());
-  const std::vector<uint32_t>& vals = c.uid ? uids : seqs;
-  uint64_t max_modseq = modseqs.empty() ? 0 : *std::max_element(modseqs.begin(), modseqs.end());
 
   if (ret.save) {
     // RFC 5182 §2.4: with MIN and/or MAX (and neither ALL nor COUNT) only those are saved.
@@ -232,31 +232,12 @@ void Session::Impl::cmd_search(const Command& c) {
   if (esearch) {
     // RFC 4731 §3.1: SAVE alone returns no ESEARCH response (RFC 5182 §2.4).
     if (!(ret.save && !ret.min && !ret.max && !ret.all && !ret.count)) {
-      std::string line = "ESEARCH (TAG ";
-      write_string(line, c.tag, wopt());
-      line += ")";
-      if (c.uid) line += " UID";
-      if (ret.min && !vals.empty()) line += " MIN " + std::to_string(vals.front());
-      if (ret.max && !vals.empty()) line += " MAX " + std::to_string(vals.back());
-      if (ret.all && !vals.empty()) line += " ALL " + SequenceSet::from_values(vals).to_string();
-      if (ret.count) line += " COUNT " + std::to_string(vals.size());
-      if (modseq_key && !vals.empty()) {
-        // RFC 7162 §3.1.5 (RFC 4731 §3.2): with only MIN and/or MAX returned, MODSEQ is that
-        // of the message(s) returned (the higher of the two); with ALL or COUNT, the highest
-        // of the whole result.
-        uint64_t m = max_modseq;
-        if (!ret.all && !ret.count && (ret.min || ret.max))
-          m = std::max(ret.min ? modseqs.front() : 0, ret.max ? modseqs.back() : 0);
-        line += " MODSEQ " + std::to_string(m);
-      }
-      untagged(line);
+      std::string tag;
+      write_string(tag, c.tag, wopt());
+      untagged(esearch_line(tag, c.uid, ret, result));
     }
   } else {
-    std::string line = "SEARCH";
-    for (uint32_t v : vals) line += " " + std::to_string(v);
-    // RFC 7162 §3.1.5: the highest mod-sequence of the matches when MODSEQ was searched.
-    if (modseq_key && !vals.empty()) line += " (MODSEQ " + std::to_string(max_modseq) + ")";
-    untagged(line);
+    untagged(classic_result_line("SEARCH", result));
   }
   ok(c.tag, c.uid ? "UID SEARCH completed" : "SEARCH completed");
 }

@@ -130,6 +130,9 @@ void Session::Impl::cmd_store(const Command& c) {
   }
   for (const auto& u : r->updated) announce_keywords(u.flags.keywords);
   for (auto& [seq, line] : lines) untagged(line);
+  std::vector<uint32_t> changed;
+  for (const auto& u : r->updated) changed.push_back(u.uid);
+  lessons_after_store(flags, op, changed);
   if (!r->failed.empty()) {
     // RFC 7162 §3.1.3: [MODIFIED set] names the messages that failed the UNCHANGEDSINCE test.
     std::vector<uint32_t> failed;
@@ -178,6 +181,7 @@ void Session::Impl::cmd_copy(const Command& c, bool move) {
   std::string copyuid = std::to_string(r->uidvalidity) + " " + (monotonic ? set_of(src) : list_of(src)) + " " +
                         (monotonic ? set_of(dst) : list_of(dst));
   if (pairs.empty()) return ok(c.tag, done);
+  lessons_after_copy(sel->name, *dest, move, dst);
   if (!move) return ok(c.tag, done, ResponseCode{code::CopyUid, copyuid});
   // RFC 6851 §4.3: COPYUID in an untagged OK before the EXPUNGEs, then the tagged OK.
   out.bytes += untagged_status(Condition::ok, "Moved", ResponseCode{code::CopyUid, copyuid});

@@ -2,9 +2,9 @@
 // DISPLAYTO (RFC 5957). The messages are chosen by the SEARCH evaluation (for_each_match);
 // keys come from the cached ENVELOPE (imapd/sort.h), so SORT reads no message bytes once the
 // metadata is cached. THREAD=REFERENCES reads each matching message for its References field.
-#include <algorithm>
 
 #include "common/strings.h"
+#include "imapd/esearch.h"
 #include "imapd/session_impl.h"
 #include "imapd/sort.h"
 
@@ -19,21 +19,6 @@ bool uses_modseq(const SearchKey& k) {
   return false;
 }
 
-// RFC 5267 §3: ALL lists the numbers in sort order; a range only stands for an ascending run
-// of consecutive numbers, so the order survives.
-std::string ordered_set(const std::vector<uint32_t>& v) {
-  std::string out;
-  for (size_t i = 0; i < v.size();) {
-    size_t j = i;
-    while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
-    if (!out.empty()) out += ',';
-    out += std::to_string(v[i]);
-    if (j > i) out += ":" + std::to_string(v[j]);
-    i = j + 1;
-  }
-  return out;
-}
-
 }  // namespace
 
 void Session::Impl::cmd_sort(const Command& c) {
@@ -46,7 +31,7 @@ void Session::Impl::cmd_sort(const Command& c) {
   if (modseq_key) enable_condstore();  // RFC 7162 §3.1: SORT with MODSEQ is enabling
 
   std::vector<MessageKeys> keys;
-  std::vector<uint64_t> modseqs;
+  std::vector<uint64_t> modseqs;  // of each match, in sequence order
   Status st = for_each_match(a.search.key, charset, [&](MessageView& view) -> Status {
     EnvelopeKeys env;
     if (auto meta = view.metadata())
@@ -57,29 +42,20 @@ void Session::Impl::cmd_sort(const Command& c) {
     return {};
   });
   if (!st) return store_error(c.tag, st.error());
-  std::vector<uint32_t> vals;
-  for (size_t i : sort_order(keys, a.criteria)) vals.push_back(c.uid ? keys[i].uid : keys[i].seq);
-  uint64_t max_modseq = modseqs.empty() ? 0 : *std::max_element(modseqs.begin(), modseqs.end());
+  SearchResult result;
+  result.sort_order = true;
+  result.report_modseq = modseq_key;
+  for (size_t i : sort_order(keys, a.criteria)) {
+    result.values.push_back(c.uid ? keys[i].uid : keys[i].seq);
+    result.modseqs.push_back(modseqs[i]);
+  }
 
   if (a.return_options) {
-    // RFC 5267 §3: ESORT answers with ESEARCH; MIN/MAX are the first/last in sort order.
-    SearchReturn ret = *a.return_options;
-    std::string line = "ESEARCH (TAG ";
-    write_string(line, c.tag, wopt());
-    line += ")";
-    if (c.uid) line += " UID";
-    if (ret.min && !vals.empty()) line += " MIN " + std::to_string(vals.front());
-    if (ret.max && !vals.empty()) line += " MAX " + std::to_string(vals.back());
-    if (ret.all && !vals.empty()) line += " ALL " + ordered_set(vals);
-    if (ret.count) line += " COUNT " + std::to_string(vals.size());
-    if (modseq_key && !vals.empty()) line += " MODSEQ " + std::to_string(max_modseq);
-    untagged(line);
+    std::string tag;
+    write_string(tag, c.tag, wopt());
+    untagged(esearch_line(tag, c.uid, *a.return_options, result));
   } else {
-    std::string line = "SORT";
-    for (uint32_t v : vals) line += " " + std::to_string(v);
-    // RFC 7162 §3.1.5 applies to SORT as to SEARCH.
-    if (modseq_key && !vals.empty()) line += " (MODSEQ " + std::to_string(max_modseq) + ")";
-    untagged(line);
+    untagged(classic_result_line("SORT", result));
   }
   ok(c.tag, c.uid ? "UID SORT completed" : "SORT completed");
 }

@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "auth/auth.h"
 #include "common/result.h"
@@ -72,6 +73,14 @@ class Backend {
   // Only with SessionSettings::stream_threshold: bytes to write now, before anything the
   // current call returns later (in order). Called on the strand, like the rest.
   virtual void write_partial(std::string bytes) { (void)bytes; }
+  // The user's junk-filter lessons (issue 17, imapd/junk_lessons.cpp): after a committed
+  // MOVE/COPY into a \Junk mailbox or STORE +$Junk (RFC 5788), `spam` true; after a MOVE
+  // out of \Junk (not to \Trash) or STORE +$NotJunk, false. `messages` are the bytes.
+  // Called on the strand before the tagged reply; the default learns nothing.
+  virtual bool learns_junk() const { return false; }
+  virtual void learn_junk(std::string_view user, const std::vector<std::string>& messages, bool spam) {
+    (void)user, (void)messages, (void)spam;
+  }
 };
 
 struct Output {

@@ -192,6 +192,11 @@ struct Session::Impl {
   void cmd_close(const Command& c, bool expunge);
   void cmd_expunge(const Command& c);
   void cmd_store(const Command& c);
+  // Junk-filter lessons (junk_lessons.cpp).
+  void lessons_after_copy(const std::string& source, const std::string& dest, bool move,
+                          const std::vector<uint32_t>& dest_uids);
+  void lessons_after_store(const store::Flags& flags, store::FlagOp op,
+                           const std::vector<uint32_t>& changed_uids);
   void cmd_copy(const Command& c, bool move);
 
   // ---- commands_fetch.cpp ----

@@ -57,6 +57,16 @@ class TestBackend : public Backend {
     if (on_partial) on_partial();
   }
 
+  bool learns_junk() const override { return true; }
+  void learn_junk(std::string_view user, const std::vector<std::string>& messages, bool spam) override {
+    for (const auto& m : messages) lessons.push_back({std::string(user), m, spam});
+  }
+
+  struct Lesson {
+    std::string user, message;
+    bool spam;
+  };
+  std::vector<Lesson> lessons;  // junk-filter lessons, in order
   std::string streamed;
   int stream_chunks = 0;
   // Runs after each streamed chunk: lets a test change the store in the middle of a FETCH.

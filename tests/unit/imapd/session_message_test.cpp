@@ -180,3 +180,58 @@ TEST_F(MessageTest, ExpungeAndUidExpungeAndClose) {
 
 }  // namespace
 }  // namespace tern::imapd::test
+
+// ---- Junk-filter lessons (issue 17): what the user does over IMAP teaches the classifier ----
+
+namespace tern::imapd::test {
+namespace {
+
+TEST_F(SessionTest, JunkLessonsComeFromMovesIntoAndOutOfJunkAndFromKeywords) {
+  ASSERT_TRUE(store().ensure_user(kUser).ok());  // Junk and Trash with their SPECIAL-USE
+  deliver(message("one"));
+  deliver(message("two"));
+  deliver(message("three"));
+  Client c(backend());
+  c.login();
+  c.send("s SELECT INBOX");
+  auto& lessons = backend().lessons;
+  // COPY within non-junk mailboxes teaches nothing.
+  EXPECT_TRUE(has(c.send("c1 COPY 3 Archive"), "c1 OK"));
+  EXPECT_TRUE(lessons.empty());
+  // MOVE into Junk: spam, the message's bytes.
+  EXPECT_TRUE(has(c.send("m1 MOVE 1 Junk"), "m1 OK"));
+  ASSERT_EQ(lessons.size(), 1u);
+  EXPECT_TRUE(lessons[0].spam);
+  EXPECT_EQ(lessons[0].user, kUser);
+  EXPECT_NE(lessons[0].message.find("Subject: one"), std::string::npos);
+  // A failed MOVE (no such mailbox) teaches nothing.
+  EXPECT_TRUE(has(c.send("m2 MOVE 1 Nowhere"), "m2 NO"));
+  EXPECT_EQ(lessons.size(), 1u);
+  // Out of Junk into INBOX: not spam; out of Junk into Trash: no lesson.
+  c.send("s2 SELECT Junk");
+  deliver(message("four"), "Junk");
+  c.send("n NOOP");
+  EXPECT_TRUE(has(c.send("m3 MOVE 1 INBOX"), "m3 OK"));
+  ASSERT_EQ(lessons.size(), 2u);
+  EXPECT_FALSE(lessons[1].spam);
+  EXPECT_NE(lessons[1].message.find("Subject: one"), std::string::npos);
+  EXPECT_TRUE(has(c.send("m4 MOVE 1 Trash"), "m4 OK"));
+  EXPECT_EQ(lessons.size(), 2u);
+  // RFC 5788 keywords: $Junk is spam, $NotJunk is not; removing them or setting both is not
+  // a lesson, and neither is a STORE that changed nothing.
+  c.send("s3 SELECT INBOX");
+  EXPECT_TRUE(has(c.send("k1 STORE 1 +FLAGS ($Junk)"), "k1 OK"));
+  ASSERT_EQ(lessons.size(), 3u);
+  EXPECT_TRUE(lessons[2].spam);
+  EXPECT_TRUE(has(c.send("k2 STORE 1 +FLAGS ($Junk)"), "k2 OK"));
+  EXPECT_EQ(lessons.size(), 3u);
+  EXPECT_TRUE(has(c.send("k3 STORE 1 -FLAGS ($Junk)"), "k3 OK"));
+  EXPECT_TRUE(has(c.send("k4 STORE 1 +FLAGS ($Junk $NotJunk)"), "k4 OK"));
+  EXPECT_EQ(lessons.size(), 3u);
+  EXPECT_TRUE(has(c.send("k5 STORE 2 +FLAGS.SILENT ($NotJunk)"), "k5 OK"));
+  ASSERT_EQ(lessons.size(), 4u);
+  EXPECT_FALSE(lessons[3].spam);
+}
+
+}  // namespace
+}  // namespace tern::imapd::test

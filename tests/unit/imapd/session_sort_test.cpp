@@ -62,6 +62,31 @@ TEST_F(SortSessionTest, Rfc5267_3_EsortReturnsInSortOrder) {
   EXPECT_TRUE(has(out, "* ESEARCH (TAG \"e3\") COUNT 0\r\n")) << out;
 }
 
+// RFC 7162 §3.1.5 (with RFC 5267 §3): ESORT MIN/MAX report the MODSEQ of the messages they
+// return (first and last in sort order), not the highest of the whole result.
+TEST_F(SortSessionTest, Rfc7162_3_1_5_EsortMinMaxModseqIsThatOfReturnedMessages) {
+  Client c(backend());
+  c.login();
+  c.send("s SELECT INBOX");
+  // Subject order is 2 1 3 4 5: raise 2, then 5, then 1 (highest, but neither MIN nor MAX).
+  c.send("a1 STORE 2 +FLAGS (\\Seen)");
+  c.send("a2 STORE 5 +FLAGS (\\Seen)");
+  c.send("a3 STORE 1 +FLAGS (\\Seen)");
+  auto snap = store().snapshot_flags(kUser, "INBOX");
+  ASSERT_TRUE(snap.ok());
+  ASSERT_EQ(snap->messages.size(), 5u);
+  uint64_t m1 = snap->messages[0].modseq, m2 = snap->messages[1].modseq, m5 = snap->messages[4].modseq;
+  ASSERT_LT(m2, m5);
+  ASSERT_LT(m5, m1);
+  std::string out = c.send("e1 SORT RETURN (MIN) (SUBJECT) UTF-8 MODSEQ 1");
+  EXPECT_TRUE(has(out, "* ESEARCH (TAG \"e1\") MIN 2 MODSEQ " + std::to_string(m2) + "\r\n")) << out;
+  out = c.send("e2 SORT RETURN (MIN MAX) (SUBJECT) UTF-8 MODSEQ 1");
+  EXPECT_TRUE(has(out, "* ESEARCH (TAG \"e2\") MIN 2 MAX 5 MODSEQ " + std::to_string(m5) + "\r\n")) << out;
+  // With ALL the whole result is returned: its highest modseq, and ALL keeps sort order.
+  out = c.send("e3 SORT RETURN (ALL) (SUBJECT) UTF-8 MODSEQ 1");
+  EXPECT_TRUE(has(out, "* ESEARCH (TAG \"e3\") ALL 2,1,3:5 MODSEQ " + std::to_string(m1) + "\r\n")) << out;
+}
+
 TEST_F(SortSessionTest, Rfc5256_ThreadOrderedSubjectAndReferences) {
   Client c(backend());
   c.login();

@@ -1,0 +1,67 @@
+#include "imapd/esearch.h"
+
+#include <algorithm>
+
+#include "imapd/sequence_set.h"
+
+namespace tern::imapd {
+
+namespace {
+
+// RFC 5267 §3: ESORT's ALL lists the numbers in sort order; a range only stands for an
+// ascending run of consecutive numbers, so the order survives.
+std::string ordered_set(const std::vector<uint32_t>& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size();) {
+    size_t j = i;
+    while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
+    if (!out.empty()) out += ',';
+    out += std::to_string(v[i]);
+    if (j > i) out += ":" + std::to_string(v[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+uint64_t highest(const std::vector<uint64_t>& modseqs) {
+  return modseqs.empty() ? 0 : *std::max_element(modseqs.begin(), modseqs.end());
+}
+
+}  // namespace
+
+std::string esearch_line(std::string_view quoted_tag, bool uid, const SearchReturn& ret,
+                         const SearchResult& r) {
+  const auto& vals = r.values;
+  std::string line = "ESEARCH (TAG ";
+  line += quoted_tag;
+  line += ")";
+  if (uid) line += " UID";
+  // MIN/MAX are the first and last of the result: the lowest and highest for SEARCH, the
+  // first and last in sort order for ESORT (RFC 5267 §3).
+  if (ret.min && !vals.empty()) line += " MIN " + std::to_string(vals.front());
+  if (ret.max && !vals.empty()) line += " MAX " + std::to_string(vals.back());
+  if (ret.all && !vals.empty())
+    line += " ALL " + (r.sort_order ? ordered_set(vals) : SequenceSet::from_values(vals).to_string());
+  if (ret.count) line += " COUNT " + std::to_string(vals.size());
+  if (r.report_modseq && !vals.empty()) {
+    // RFC 7162 §3.1.5 (RFC 4731 §3.2): with only MIN and/or MAX returned, MODSEQ is that of
+    // the message(s) returned (the higher of the two); with ALL or COUNT, the highest of the
+    // whole result.
+    uint64_t m = highest(r.modseqs);
+    if (!ret.all && !ret.count && (ret.min || ret.max))
+      m = std::max(ret.min ? r.modseqs.front() : 0, ret.max ? r.modseqs.back() : 0);
+    line += " MODSEQ " + std::to_string(m);
+  }
+  return line;
+}
+
+std::string classic_result_line(std::string_view name, const SearchResult& r) {
+  std::string line(name);
+  for (uint32_t v : r.values) line += " " + std::to_string(v);
+  // RFC 7162 §3.1.5: the highest mod-sequence of the matches when MODSEQ was searched (it
+  // applies to SORT as to SEARCH).
+  if (r.report_modseq && !r.values.empty()) line += " (MODSEQ " + std::to_string(highest(r.modseqs)) + ")";
+  return line;
+}
+
+}  // namespace tern::imapd
