@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/log.h"
+#include "bayes/bayes.h"
 #include "common/strings.h"
 #include "dns/records.h"
 #include "net/net.h"
@@ -77,10 +78,12 @@ Result<std::shared_ptr<Screening>> start_screening(Runtime& rt) {
 void greylist_recipient(const GreyQuery& q, RecipientDecision& d) {
   using R = smtpd::RecipientResult;
   if (d.result.status != R::local || d.result.users.empty() || !q.greylist) return;
-  if (!q.spf_pass_domain.empty()) {
+  if (!q.spf_pass_domain.empty() && q.correspondents) {
     // The recipient wrote to this domain, and SPF says the sender is that domain's: a reply.
-    auto known = q.greylist->corresponded(d.result.users, q.spf_pass_domain, q.now);
-    if (known && *known) return;
+    for (const auto& user : d.result.users) {
+      auto known = q.correspondents->has_correspondent_at(user, q.spf_pass_domain);
+      if (known && *known) return;
+    }
   }
   auto decision = q.greylist->check(q.triplet, q.now);
   if (!decision) {
@@ -98,19 +101,6 @@ void greylist_recipient(const GreyQuery& q, RecipientDecision& d) {
   d.result.text = "Greylisted, please try again in " + std::to_string(decision->wait) + " seconds";
   d.forwards.clear();
   d.quotas.clear();
-}
-
-void record_correspondents(screen::Greylist& g, const std::string& user,
-                           const std::vector<std::string>& rcpts) {
-  std::vector<std::string> domains;
-  for (const auto& r : rcpts) {
-    std::string d = domain_of(r);
-    if (!d.empty() && std::find(domains.begin(), domains.end(), d) == domains.end())
-      domains.push_back(std::move(d));
-  }
-  if (domains.empty()) return;
-  if (auto st = g.record_sent(user, domains, static_cast<int64_t>(std::time(nullptr))); !st)
-    spdlog::warn("greylist: recording correspondents of {}: {}", user, st.error().message);
 }
 
 // ---- one connection ----------------------------------------------------------------------
@@ -207,6 +197,7 @@ std::optional<GreyQuery> ClientScreen::grey_query(const std::string& reverse_pat
   if (!greylisting_applies(reverse_path)) return std::nullopt;
   GreyQuery q;
   q.greylist = s_->greylist();
+  q.correspondents = rt_.classifier;
   q.triplet = screen::Triplet{screen::greylist_net(*ip_), ascii_lower(reverse_path), ascii_lower(rcpt)};
   q.spf_pass_domain = std::move(spf_pass_domain);
   q.now = static_cast<int64_t>(std::time(nullptr));

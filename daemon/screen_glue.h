@@ -19,8 +19,9 @@
 // for a domain the recipient has sent mail to (SPF starts at the first RCPT: an RCPT that
 // would be greylisted waits for its verdict, at most dnsbl_wait seconds).
 //
-// Threading: Screening and ClientScreen live on the loop thread, except the Greylist, which
-// is blocking and runs on workers (greylist_recipient, record_correspondents).
+// Threading: Screening and ClientScreen live on the loop thread, except the Greylist and the
+// correspondents (bayes::Classifier, recorded by the submission path), which are blocking
+// and run on workers (greylist_recipient).
 #pragma once
 
 #include <functional>
@@ -37,6 +38,9 @@
 
 namespace tern::net {
 class Timer;
+}
+namespace tern::bayes {
+class Classifier;
 }
 
 namespace tern::daemon {
@@ -65,15 +69,13 @@ Result<std::shared_ptr<Screening>> start_screening(Runtime& rt);
 // What the worker needs to greylist one recipient (made on the loop thread).
 struct GreyQuery {
   std::shared_ptr<screen::Greylist> greylist;
+  bayes::Classifier* correspondents = nullptr;  // who our users write to (may be null)
   screen::Triplet triplet;
   std::string spf_pass_domain;  // the MAIL FROM domain when its SPF passed already, else ""
   int64_t now = 0;
 };
 // Worker: greylists an accepted local recipient (d.result becomes policy_deferred).
 void greylist_recipient(const GreyQuery& q, RecipientDecision& d);
-// Worker: `user` sent to these remote recipients (their domains are its correspondents).
-void record_correspondents(screen::Greylist& g, const std::string& user,
-                           const std::vector<std::string>& rcpts);
 
 // One MX connection from an unauthenticated client.
 class ClientScreen {

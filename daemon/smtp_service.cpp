@@ -368,17 +368,9 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
           std::move(done), std::move(refused));
       return;
     }
-    // Greylisting: the domains our users write to (a reply from there is not greylisted).
-    std::shared_ptr<screen::Greylist> grey;
-    if (rt_.screen && !req.envelope.auth_user.empty()) grey = rt_.screen->greylist();
     // The relay copy is queued only once the local ones are in: this worker waits.
     run([policy = policy_, req = std::move(req), remote = std::move(remote),
-         quotas = std::move(quotas), junk, grey] {
-          auto r = policy->deliver(req, remote, &quotas, junk);
-          if (grey && r.status == smtpd::DeliverResult::ok)
-            record_correspondents(*grey, req.envelope.auth_user, req.envelope.remote_addresses());
-          return r;
-        },
+         quotas = std::move(quotas), junk] { return policy->deliver(req, remote, &quotas, junk); },
         std::move(done), std::move(refused));
   }
 

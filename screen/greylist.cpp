@@ -8,8 +8,6 @@
 namespace tern::screen {
 
 namespace {
-// A user's correspondents are remembered this long (a yearly newsletter reply still counts).
-constexpr int64_t kCorrespondentTtl = 365 * 86400;
 // check() trims the table every this many calls.
 constexpr uint64_t kExpireEvery = 500;
 }  // namespace
@@ -77,10 +75,7 @@ Result<std::unique_ptr<Greylist>> Greylist::open(const std::string& path, Greyli
       "CREATE TABLE IF NOT EXISTS triplet(net TEXT NOT NULL, sender TEXT NOT NULL,"
       " rcpt TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
       " passed INTEGER NOT NULL, PRIMARY KEY(net, sender, rcpt)) WITHOUT ROWID;"
-      "CREATE INDEX IF NOT EXISTS triplet_last ON triplet(last_seen);"
-      "CREATE TABLE IF NOT EXISTS sent(user TEXT NOT NULL, domain TEXT NOT NULL,"
-      " last_sent INTEGER NOT NULL, PRIMARY KEY(user, domain)) WITHOUT ROWID;"
-      "CREATE INDEX IF NOT EXISTS sent_last ON sent(last_sent);");
+      "CREATE INDEX IF NOT EXISTS triplet_last ON triplet(last_seen);");
   if (!st) return st.error();
   return std::unique_ptr<Greylist>(new Greylist(std::move(*db), settings));
 }
@@ -115,38 +110,6 @@ Result<GreyDecision> Greylist::check(const Triplet& t, int64_t now) {
   }
 }
 
-Status Greylist::record_sent(const std::string& user, const std::vector<std::string>& domains,
-                             int64_t now) {
-  std::lock_guard lock(mu_);
-  try {
-    sqlite::Transaction tx(*db_);
-    for (const auto& d : domains)
-      db_->prepare(
-             "INSERT INTO sent(user, domain, last_sent) VALUES(?1, ?2, ?3)"
-             " ON CONFLICT(user, domain) DO UPDATE SET last_sent=excluded.last_sent")
-          .bind(user).bind(d).bind(now).run();
-    tx.commit();
-    return {};
-  } catch (const Failure& f) {
-    return f.error;
-  }
-}
-
-Result<bool> Greylist::corresponded(const std::vector<std::string>& users,
-                                    const std::string& domain, int64_t now) {
-  std::lock_guard lock(mu_);
-  try {
-    for (const auto& u : users) {
-      auto q = db_->prepare("SELECT 1 FROM sent WHERE user=?1 AND domain=?2 AND last_sent>=?3");
-      q.bind(u).bind(domain).bind(now - kCorrespondentTtl);
-      if (q.step()) return true;
-    }
-    return false;
-  } catch (const Failure& f) {
-    return f.error;
-  }
-}
-
 Status Greylist::expire(int64_t now) {
   std::lock_guard lock(mu_);
   try {
@@ -161,23 +124,13 @@ void Greylist::expire_locked(int64_t now) {
   const auto& s = settings_;
   db_->prepare("DELETE FROM triplet WHERE (passed=1 AND last_seen<?1) OR (passed=0 AND first_seen<?2)")
       .bind(now - s.pass_ttl).bind(now - s.retry_window).run();
-  db_->prepare("DELETE FROM sent WHERE last_sent<?1").bind(now - kCorrespondentTtl).run();
   // Over the cap (a flood of fresh triplets): the least recently used rows go.
-  struct Table {
-    const char* name;
-    const char* key;
-    const char* age;
-  };
-  for (const Table& t : {Table{"triplet", "net, sender, rcpt", "last_seen"},
-                         Table{"sent", "user, domain", "last_sent"}}) {
-    const std::string name = t.name;
-    int64_t n = db_->prepare("SELECT count(*) FROM " + name).step_value();
-    if (n <= s.max_entries) continue;
-    db_->prepare("DELETE FROM " + name + " WHERE (" + t.key + ") IN (SELECT " + t.key + " FROM " +
-                 name + " ORDER BY " + t.age + " LIMIT ?1)")
-        .bind(n - s.max_entries)
-        .run();
-  }
+  int64_t n = db_->prepare("SELECT count(*) FROM triplet").step_value();
+  if (n <= s.max_entries) return;
+  db_->prepare("DELETE FROM triplet WHERE (net, sender, rcpt) IN (SELECT net, sender, rcpt FROM "
+               "triplet ORDER BY last_seen LIMIT ?1)")
+      .bind(n - s.max_entries)
+      .run();
 }
 
 int64_t Greylist::rows() {

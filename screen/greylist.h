@@ -7,9 +7,8 @@
 //   senders retry from another host of the same pool.
 // - decide() is the pure rule (unit-tested with an injected clock); Greylist keeps the rows
 //   in SQLite (data_dir/greylist.db) and is BLOCKING and thread-safe: call it from workers.
-// - Correspondents: Greylist also records which remote domains each local user has sent to
-//   through submission (record_sent); the glue exempts a sender whose SPF passed for a
-//   domain the recipient has written to.
+// - Correspondents are bayes::Classifier's (the addresses each user has written to); the
+//   glue exempts a sender whose SPF passed for a domain the recipient has written to.
 // - Bounded: rows past their window or pass_ttl are deleted, and past `max_entries` the
 //   least recently used go first (checked every few hundred calls).
 #pragma once
@@ -72,11 +71,6 @@ class Greylist {
   // One delivery attempt: the decision, with the row updated. An error (database trouble)
   // is the caller's to answer (ternd: pass, greylisting is best effort).
   Result<GreyDecision> check(const Triplet& t, int64_t now);
-  // `user` sent mail to these remote domains (lower-case) at `now`.
-  Status record_sent(const std::string& user, const std::vector<std::string>& domains, int64_t now);
-  // Whether one of `users` has sent to `domain` within the last year.
-  Result<bool> corresponded(const std::vector<std::string>& users, const std::string& domain,
-                            int64_t now);
   // Deletes expired rows and trims to max_entries (also run by check() now and then).
   Status expire(int64_t now);
 

@@ -2,6 +2,8 @@
 // exemption (a reply from a domain our user wrote to, SPF passed).
 #include "daemon/screen_glue.h"
 
+#include "bayes/bayes.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -22,9 +24,13 @@ class ScreenGlue : public ::testing::Test {
     auto g = screen::Greylist::open((dir_ / "greylist.db").string(), s);
     ASSERT_TRUE(g);
     grey_ = std::shared_ptr<screen::Greylist>(std::move(*g));
+    auto c = bayes::Classifier::open((dir_ / "classifier.db").string());
+    ASSERT_TRUE(c);
+    classifier_ = std::move(*c);
   }
   void TearDown() override {
     grey_.reset();
+    classifier_.reset();
     std::filesystem::remove_all(dir_);
   }
 
@@ -37,11 +43,13 @@ class ScreenGlue : public ::testing::Test {
   }
 
   GreyQuery query(const std::string& spf_domain, int64_t now = 1700000000) {
-    return GreyQuery{grey_, {"192.0.2.0/24", "ann@partner.example", "bob@example.test"}, spf_domain, now};
+    return GreyQuery{grey_, classifier_.get(), {"192.0.2.0/24", "ann@partner.example", "bob@example.test"},
+                     spf_domain, now};
   }
 
   std::filesystem::path dir_;
   std::shared_ptr<screen::Greylist> grey_;
+  std::unique_ptr<bayes::Classifier> classifier_;
 };
 
 }  // namespace
@@ -66,7 +74,8 @@ TEST_F(ScreenGlue, UnknownUsersAreNotGreylisted) {
 }
 
 TEST_F(ScreenGlue, ReplyFromACorrespondentPasses) {
-  record_correspondents(*grey_, "bob@example.test", {"Ann@Partner.example", "x@other.example"});
+  // bob wrote to someone at partner.example (the submission path records it).
+  ASSERT_TRUE(classifier_->note_correspondent("bob@example.test", "ann@partner.example", 1));
   RecipientDecision d = local_bob();
   greylist_recipient(query("partner.example"), d);  // SPF passed for partner.example
   EXPECT_EQ(d.result.status, smtpd::RecipientResult::local);
@@ -76,7 +85,7 @@ TEST_F(ScreenGlue, ReplyFromACorrespondentPasses) {
   EXPECT_EQ(d.result.status, smtpd::RecipientResult::policy_deferred);
   // SPF passed, but for a domain bob never wrote to.
   d = local_bob();
-  greylist_recipient(GreyQuery{grey_, {"192.0.2.0/24", "z@stranger.example", "bob@example.test"},
+  greylist_recipient(GreyQuery{grey_, classifier_.get(), {"192.0.2.0/24", "z@stranger.example", "bob@example.test"},
                                "stranger.example", 1700000000},
                      d);
   EXPECT_EQ(d.result.status, smtpd::RecipientResult::policy_deferred);

@@ -1,4 +1,4 @@
-// screen/greylist.h: the decision with an injected clock, the SQLite table, correspondents.
+// screen/greylist.h: the decision with an injected clock, the SQLite table and its bound.
 #include "screen/greylist.h"
 
 #include <gtest/gtest.h>
@@ -115,13 +115,4 @@ TEST_F(GreylistDb, ExpiryAndBound) {
   EXPECT_EQ(grey_->rows(), 100);  // max_entries: the least recently used went
   ASSERT_TRUE(grey_->expire(t0 + 2 * 86400));
   EXPECT_EQ(grey_->rows(), 0);  // never retried within the window
-}
-
-TEST_F(GreylistDb, Correspondents) {
-  int64_t t0 = 1700000000;
-  ASSERT_TRUE(grey_->record_sent("bob@example.test", {"partner.example", "other.example"}, t0));
-  EXPECT_TRUE(*grey_->corresponded({"alice@example.test", "bob@example.test"}, "partner.example", t0 + 10));
-  EXPECT_FALSE(*grey_->corresponded({"alice@example.test"}, "partner.example", t0 + 10));
-  EXPECT_FALSE(*grey_->corresponded({"bob@example.test"}, "stranger.example", t0 + 10));
-  EXPECT_FALSE(*grey_->corresponded({"bob@example.test"}, "partner.example", t0 + 400 * 86400));
 }
