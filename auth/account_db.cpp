@@ -18,7 +18,9 @@ namespace tern::auth {
 namespace {
 
 constexpr size_t kMaxIdleConnections = 16;
-constexpr int kSchemaVersion = 1;
+// 2: users.scram (SCRAM-SHA-256 keys, auth/scram.h; "" until the password is next set or
+// used in a PLAIN/LOGIN login).
+constexpr int kSchemaVersion = 2;
 
 // All names are stored canonical (lower-case), so plain equality is case-insensitive.
 constexpr const char* kSchema = R"sql(
@@ -32,7 +34,8 @@ CREATE TABLE IF NOT EXISTS users(
   password TEXT NOT NULL,
   quota    INTEGER NOT NULL DEFAULT 0,
   enabled  INTEGER NOT NULL DEFAULT 1,
-  created  INTEGER NOT NULL
+  created  INTEGER NOT NULL,
+  scram    TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS users_by_domain ON users(domain);
 CREATE TABLE IF NOT EXISTS aliases(
@@ -147,6 +150,8 @@ Status AccountDb::Impl::init_schema() {
     return make_error(Errc::internal, "accounts.db: schema version " + std::to_string(version) +
                                           " is newer than this program understands");
   if (version < kSchemaVersion) {
+    if (version == 1)
+      if (Status s = db.try_exec("ALTER TABLE users ADD COLUMN scram TEXT NOT NULL DEFAULT ''"); !s.ok()) return s;
     if (Status s = db.try_exec(kSchema); !s.ok()) return s;
     if (Status s = db.try_exec("PRAGMA user_version=" + std::to_string(kSchemaVersion)); !s.ok())
       return s;
@@ -157,7 +162,7 @@ Status AccountDb::Impl::init_schema() {
 // ---- row lookups -------------------------------------------------------------------------
 
 Result<std::optional<UserRow>> query_user(sqlite::Connection& db, const std::string& address) {
-  sqlite::Stmt st(db, "SELECT password, quota, enabled, created FROM users WHERE address=?1");
+  sqlite::Stmt st(db, "SELECT password, quota, enabled, created, scram FROM users WHERE address=?1");
   st.bind(1, address);
   auto has_row = st.try_step("read user");
   if (!has_row) return has_row.error();
@@ -167,6 +172,7 @@ Result<std::optional<UserRow>> query_user(sqlite::Connection& db, const std::str
   row.quota = static_cast<uint64_t>(std::max<int64_t>(0, st.i64(1)));
   row.enabled = st.i64(2) != 0;
   row.created = st.i64(3);
+  row.scram = st.text(4);
   return std::optional<UserRow>(std::move(row));
 }
 
@@ -273,6 +279,7 @@ Status AccountDb::add_user(std::string_view address, std::string_view password, 
   // Hash before taking a connection: argon2id is slow and needs no database.
   auto hash = hash_password(password, impl_->options().cost);
   if (!hash) return hash.error();
+  std::string scram = new_scram_keys(password).serialize();
   auto lease = impl_->acquire();
   if (!lease) return lease.error();
   sqlite::Connection& db = lease->conn();
@@ -284,9 +291,9 @@ Status AccountDb::add_user(std::string_view address, std::string_view password, 
   if (!alias) return alias.error();
   if (!alias->empty()) return make_error(Errc::exists, *name + " already exists as an alias");
   sqlite::Stmt st(db,
-               "INSERT INTO users(address, domain, password, quota, enabled, created)"
-               " VALUES(?1, ?2, ?3, ?4, 1, ?5)");
-  st.bind(1, *name).bind(2, domain).bind(3, *hash).bind(4, quota_to_db(quota)).bind(5, unix_now());
+               "INSERT INTO users(address, domain, password, quota, enabled, created, scram)"
+               " VALUES(?1, ?2, ?3, ?4, 1, ?5, ?6)");
+  st.bind(1, *name).bind(2, domain).bind(3, *hash).bind(4, quota_to_db(quota)).bind(5, unix_now()).bind(6, scram);
   if (Status s = st.try_run("add user"); !s.ok()) {
     if (s.error().code == Errc::exists) return make_error(Errc::exists, "user " + *name + " already exists");
     return s;
@@ -328,8 +335,9 @@ Status AccountDb::set_password(std::string_view address, std::string_view passwo
   if (password.empty()) return make_error(Errc::syntax, "empty password");
   auto hash = hash_password(password, impl_->options().cost);
   if (!hash) return hash.error();
-  Status done = update_user(*impl_, address, "UPDATE users SET password=?2 WHERE address=?1",
-                            [&](sqlite::Stmt& st) { st.bind(2, *hash); });
+  std::string scram = new_scram_keys(password).serialize();
+  Status done = update_user(*impl_, address, "UPDATE users SET password=?2, scram=?3 WHERE address=?1",
+                            [&](sqlite::Stmt& st) { st.bind(2, *hash).bind(3, scram); });
   forget_verified(*impl_, address);
   return done;
 }
@@ -509,6 +517,13 @@ Result<PasswordCheckResult> AccountDb::check_password(std::string_view user, std
   // Only someone who knows the password learns that the account is disabled.
   result.outcome = row->enabled ? PasswordCheck::ok : PasswordCheck::disabled;
   // A hit means this process verified (and, if needed, upgraded) the hash within the TTL.
+  if (!cached && result.outcome == PasswordCheck::ok && row->scram.empty()) {
+    // Users from before SCRAM (schema 1) get their keys the first time their password is
+    // seen; best effort, and never over keys set since we read the row.
+    std::string scram = new_scram_keys(password).serialize();
+    (void)update_user(*impl_, *name, "UPDATE users SET scram=?2 WHERE address=?1 AND scram=''",
+                      [&](sqlite::Stmt& st) { st.bind(2, scram); });
+  }
   if (!cached && result.outcome == PasswordCheck::ok && password_needs_rehash(row->password, impl_->options().cost)) {
     auto fresh = hash_password(password, impl_->options().cost);
     if (fresh) {
@@ -518,6 +533,33 @@ Result<PasswordCheckResult> AccountDb::check_password(std::string_view user, std
                         [&](sqlite::Stmt& st) { st.bind(2, *fresh).bind(3, row->password); });
     }
   }
+  return result;
+}
+
+Result<std::optional<ScramKeys>> AccountDb::scram_keys(std::string_view user) {
+  auto name = canonical_address(user);
+  if (!name) return std::optional<ScramKeys>();
+  auto lease = impl_->acquire();
+  if (!lease) return lease.error();
+  auto row = query_user(lease->conn(), *name);
+  if (!row) return row.error();
+  if (!*row) return std::optional<ScramKeys>();
+  return ScramKeys::parse((*row)->scram);
+}
+
+Result<PasswordCheckResult> AccountDb::check_proof(std::string_view user, bool proof_valid) {
+  PasswordCheckResult result;
+  auto name = canonical_address(user);
+  result.user = name ? *name : std::string(user);
+  result.outcome = PasswordCheck::unknown_user;
+  if (!name) return result;
+  auto lease = impl_->acquire();
+  if (!lease) return lease.error();
+  auto row = query_user(lease->conn(), *name);
+  if (!row) return row.error();
+  if (!*row) return result;
+  // As for passwords: only someone who proved the password learns that it is disabled.
+  result.outcome = !proof_valid ? PasswordCheck::bad_password : (*row)->enabled ? PasswordCheck::ok : PasswordCheck::disabled;
   return result;
 }
 

@@ -76,6 +76,7 @@ struct UserRow {
   uint64_t quota = 0;
   bool enabled = true;
   int64_t created = 0;
+  std::string scram;  // ScramKeys::serialize(), "" when not made yet
 };
 Result<std::optional<UserRow>> query_user(sqlite::Connection& db, const std::string& address);
 Result<bool> query_domain(sqlite::Connection& db, const std::string& domain);

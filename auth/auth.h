@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "auth/sasl.h"
+#include "auth/scram.h"
 #include "common/config.h"
 #include "common/result.h"
 
@@ -144,6 +145,12 @@ class AccountDb {
   // now (the Authenticator constructor calls it) so the first unknown user is not slower.
   void warm_up();
   Result<PasswordCheckResult> check_password(std::string_view user, std::string_view password);
+  // SCRAM-SHA-256 (auth/scram.h): the user's stored keys, made whenever a password is set and
+  // on the first PLAIN/LOGIN success of a user from before them. nullopt: unknown user or no
+  // keys yet. check_proof: the outcome of a SCRAM exchange that `proof_valid` or not, with the
+  // account's state (unknown, disabled) as check_password reports it.
+  Result<std::optional<ScramKeys>> scram_keys(std::string_view user);
+  Result<PasswordCheckResult> check_proof(std::string_view user, bool proof_valid);
   // How many argon2id verifications check_password has run (dummy hashes included): lets
   // tests see a cache hit without timing, and could feed stats.
   uint64_t password_hashes_verified() const;
@@ -242,11 +249,21 @@ class Authenticator {
   Authenticator(AccountDb& db, const AuthConfig& config, Throttle::Clock clock = {});
   LoginResult login(std::string_view user, std::string_view password, std::string_view client_ip,
                     std::string_view protocol);
+  // SCRAM: the keys to run the exchange with (fake ones, stable per user for this process,
+  // when the user is unknown or has none: the exchange then fails at the proof, and nobody
+  // learns who exists), and the login once the exchange has judged the proof. Both block.
+  Result<ScramKeys> scram_keys(std::string_view user);
+  LoginResult login_proven(std::string_view user, bool proof_valid, std::string_view client_ip,
+                           std::string_view protocol);
   Throttle& throttle() { return throttle_; }
 
  private:
+  template <class Check>
+  LoginResult attempt(std::string_view user, std::string_view client_ip, std::string_view protocol, Check check);
+
   AccountDb& db_;
   Throttle throttle_;
+  std::string fake_key_secret_;  // random per process: fake SCRAM keys for unknown users
 };
 
 }  // namespace tern::auth

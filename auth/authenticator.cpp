@@ -1,4 +1,6 @@
 // Authenticator: throttle check, password check, one fail2ban-readable log line per attempt.
+#include <sodium.h>
+
 #include "auth/auth.h"
 #include "common/log.h"
 
@@ -40,12 +42,15 @@ const char* to_string(LoginResult::Outcome outcome) {
 }
 
 Authenticator::Authenticator(AccountDb& db, const AuthConfig& config, Throttle::Clock clock)
-    : db_(db), throttle_(config, std::move(clock)) {
+    : db_(db), throttle_(config, std::move(clock)), fake_key_secret_(32, '\0') {
+  randombytes_buf(fake_key_secret_.data(), fake_key_secret_.size());
   db_.warm_up();
 }
 
-LoginResult Authenticator::login(std::string_view user, std::string_view password,
-                                 std::string_view client_ip, std::string_view protocol) {
+// Throttle first, then `check` (the password or the SCRAM proof), one log line either way.
+template <class Check>
+LoginResult Authenticator::attempt(std::string_view user, std::string_view client_ip, std::string_view protocol,
+                                   Check check_credentials) {
   LoginResult result;
   auto canonical = canonical_address(user);
   // Counters key on the canonical name, so "Bob@X" and "bob@x" share one.
@@ -61,7 +66,7 @@ LoginResult Authenticator::login(std::string_view user, std::string_view passwor
     return result;
   }
 
-  auto check = db_.check_password(account, password);
+  Result<PasswordCheckResult> check = check_credentials(account);
   if (!check) {
     spdlog::error("auth error proto={} user={} ip={}: {}", log_word(protocol), log_word(account),
                   log_word(client_ip), check.error().message);
@@ -91,6 +96,33 @@ LoginResult Authenticator::login(std::string_view user, std::string_view passwor
   }
   result.outcome = LoginResult::Outcome::unavailable;
   return result;
+}
+
+LoginResult Authenticator::login(std::string_view user, std::string_view password,
+                                 std::string_view client_ip, std::string_view protocol) {
+  return attempt(user, client_ip, protocol,
+                 [&](const std::string& account) { return db_.check_password(account, password); });
+}
+
+LoginResult Authenticator::login_proven(std::string_view user, bool proof_valid, std::string_view client_ip,
+                                        std::string_view protocol) {
+  return attempt(user, client_ip, protocol,
+                 [&](const std::string& account) { return db_.check_proof(account, proof_valid); });
+}
+
+Result<ScramKeys> Authenticator::scram_keys(std::string_view user) {
+  auto canonical = canonical_address(user);
+  std::string account = canonical ? *canonical : std::string(user);
+  auto keys = db_.scram_keys(account);
+  if (!keys) return keys.error();
+  if (*keys) return std::move(**keys);
+  // Unknown user, or no keys yet: a salt that is the same at every try (a changing one would
+  // tell the user does not exist) and keys no proof can match.
+  ScramKeys fake;
+  fake.salt = scram_hmac(fake_key_secret_, "salt:" + account).substr(0, kScramSaltBytes);
+  fake.stored_key = scram_hmac(fake_key_secret_, "stored:" + account);
+  fake.server_key = scram_hmac(fake_key_secret_, "server:" + account);
+  return fake;
 }
 
 }  // namespace tern::auth

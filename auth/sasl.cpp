@@ -1,5 +1,9 @@
 #include "auth/sasl.h"
 
+#include <sodium.h>
+
+#include <utility>
+
 #include "common/codec.h"
 #include "common/strings.h"
 
@@ -34,6 +38,11 @@ const char* to_string(SaslErrorKind kind) {
 void SaslExchange::reset() {
   state_ = State::idle;
   login_user_.clear();
+  gs2_header_.clear();
+  client_first_bare_.clear();
+  server_first_.clear();
+  nonce_.clear();
+  keys_ = {};
 }
 
 SaslStep SaslExchange::fail(SaslErrorKind kind, std::string message) {
@@ -57,6 +66,12 @@ SaslStep SaslExchange::start(std::string_view mechanism,
     state_ = State::login_user;
     if (!initial_response) return SaslChallenge{std::string(kLoginUserPrompt)};
     // Some clients send the user name as an initial response ("AUTH LOGIN dXNlcg==").
+    return step(*initial_response);
+  }
+  if (iequals(mechanism, "SCRAM-SHA-256")) {
+    state_ = State::scram_first;
+    // RFC 5802 §5: the client speaks first; without an initial response, an empty challenge.
+    if (!initial_response) return SaslChallenge{""};
     return step(*initial_response);
   }
   return fail(SaslErrorKind::unknown_mechanism, "unsupported mechanism");
@@ -92,9 +107,130 @@ SaslStep SaslExchange::step(std::string_view client_line) {
       reset();
       return creds;
     }
+    case State::scram_first: return scram_client_first(*decoded);
+    case State::scram_final: return scram_client_final(*decoded);
+    case State::scram_done: {
+      // RFC 4954 §4 / RFC 5802 §5: the client acknowledges our server-final message with an
+      // empty response; only then is it authenticated.
+      if (!decoded->empty()) return fail(SaslErrorKind::malformed, "unexpected data after server-final");
+      SaslCredentials creds{std::move(login_user_), "", "SCRAM-SHA-256", SaslCredentials::Proof::valid};
+      reset();
+      return creds;
+    }
+    case State::scram_keys: return fail(SaslErrorKind::malformed, "response before the challenge");
     case State::idle: break;
   }
   return fail(SaslErrorKind::not_in_progress, "no exchange in progress");
+}
+
+namespace {
+
+// RFC 5802 §7 saslname: "," and "=" are written "=2C" and "=3D"; any other "=" is invalid.
+std::optional<std::string> decode_saslname(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == ',') return std::nullopt;
+    if (s[i] != '=') {
+      out += s[i];
+      continue;
+    }
+    if (s.substr(i, 3) == "=2C") out += ',';
+    else if (s.substr(i, 3) == "=3D") out += '=';
+    else return std::nullopt;
+    i += 2;
+  }
+  return out;
+}
+
+// The value of attribute `name` ("r", "c", "p") at the start of `s` ("r=...,"), advancing s
+// past it and its comma; nullopt when `s` does not start with it.
+std::optional<std::string_view> take_attr(std::string_view& s, char name) {
+  if (s.size() < 2 || s[0] != name || s[1] != '=') return std::nullopt;
+  size_t comma = s.find(',');
+  std::string_view value = s.substr(2, comma == std::string_view::npos ? std::string_view::npos : comma - 2);
+  s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
+  return value;
+}
+
+}  // namespace
+
+SaslStep SaslExchange::scram_client_first(std::string_view msg) {
+  // RFC 5802 §7: gs2-header = gs2-cbind-flag "," [authzid] "," ; then client-first-bare.
+  if (msg.size() > 3 * kSaslMaxField) return fail(SaslErrorKind::too_long, "response too long");
+  if (msg.starts_with("p="))
+    // §6: a client that requires channel binding fails against a server without it (we do
+    // not offer SCRAM-SHA-256-PLUS).
+    return fail(SaslErrorKind::malformed, "channel binding not supported");
+  if (!msg.starts_with("n,") && !msg.starts_with("y,")) return fail(SaslErrorKind::malformed, "bad gs2 header");
+  size_t end_authz = msg.find(',', 2);
+  if (end_authz == std::string_view::npos) return fail(SaslErrorKind::malformed, "bad gs2 header");
+  std::string_view authz = msg.substr(2, end_authz - 2);
+  gs2_header_ = std::string(msg.substr(0, end_authz + 1));
+  std::string_view bare = msg.substr(end_authz + 1);
+  client_first_bare_ = std::string(bare);
+  // §5.1: a mandatory extension ("m=") we do not know must fail the exchange.
+  if (bare.starts_with("m=")) return fail(SaslErrorKind::malformed, "unsupported mandatory extension");
+  auto name = take_attr(bare, 'n');
+  auto nonce = take_attr(bare, 'r');
+  if (!name || !nonce || name->empty() || nonce->empty()) return fail(SaslErrorKind::malformed, "missing user or nonce");
+  auto user = decode_saslname(*name);
+  if (!user || user->size() > kSaslMaxField || user->find('\0') != std::string::npos)
+    return fail(SaslErrorKind::malformed, "bad user name");
+  for (char c : *nonce)
+    if (c < 0x21 || c > 0x7e) return fail(SaslErrorKind::malformed, "bad nonce");
+  if (!authz.empty()) {
+    auto authzid = authz.starts_with("a=") ? decode_saslname(authz.substr(2)) : std::nullopt;
+    if (!authzid) return fail(SaslErrorKind::malformed, "bad authzid");
+    // As for PLAIN: no proxy authorisation.
+    if (!iequals(*authzid, *user)) return fail(SaslErrorKind::authzid_mismatch, "authorization identity differs from user");
+  }
+  login_user_ = std::move(*user);
+  // §5.1: the server appends its own part.
+  nonce_ = std::string(*nonce) + (test_nonce_.empty() ? random_id(24) : std::exchange(test_nonce_, {}));
+  state_ = State::scram_keys;
+  return SaslNeedKeys{login_user_};
+}
+
+SaslStep SaslExchange::keys(const ScramKeys& k) {
+  if (state_ != State::scram_keys) return fail(SaslErrorKind::not_in_progress, "no SCRAM exchange waiting for keys");
+  keys_ = k;
+  server_first_ = "r=" + nonce_ + ",s=" + base64_encode(k.salt) + ",i=" + std::to_string(k.iterations);
+  state_ = State::scram_final;
+  return SaslChallenge{base64_encode(server_first_)};
+}
+
+SaslStep SaslExchange::scram_client_final(std::string_view msg) {
+  // RFC 5802 §7: client-final-message = "c=" base64(gs2-header) "," "r=" nonce
+  // ["," extensions] "," "p=" base64(proof).
+  size_t proof_at = msg.rfind(",p=");
+  if (proof_at == std::string_view::npos) return fail(SaslErrorKind::malformed, "missing proof");
+  std::string_view without_proof = msg.substr(0, proof_at);
+  std::string_view rest = without_proof;
+  auto binding = take_attr(rest, 'c');
+  auto nonce = take_attr(rest, 'r');
+  if (!binding || !nonce) return fail(SaslErrorKind::malformed, "missing channel binding or nonce");
+  auto proof = base64_decode(msg.substr(proof_at + 3));
+  std::string user = login_user_;
+  auto invalid = [&] {
+    SaslCredentials creds{std::move(user), "", "SCRAM-SHA-256", SaslCredentials::Proof::invalid};
+    reset();
+    return creds;
+  };
+  // §6: the channel binding echoes the gs2 header ("biws" for "n,,"); the nonce must be ours.
+  if (*binding != base64_encode(gs2_header_) || *nonce != nonce_) return fail(SaslErrorKind::malformed, "channel binding or nonce mismatch");
+  if (!proof || proof->size() != keys_.stored_key.size()) return invalid();
+  std::string auth_message = client_first_bare_ + "," + server_first_ + "," + std::string(without_proof);
+  std::string signature = scram_hmac(keys_.stored_key, auth_message);
+  std::string client_key(proof->size(), '\0');
+  for (size_t i = 0; i < client_key.size(); ++i) client_key[i] = static_cast<char>((*proof)[i] ^ signature[i]);
+  std::string stored = scram_hash(client_key);
+  // §3: the server verifies the proof by hashing the recovered ClientKey (constant time).
+  if (stored.size() != keys_.stored_key.size() ||
+      sodium_memcmp(stored.data(), keys_.stored_key.data(), stored.size()) != 0)
+    return invalid();
+  std::string server_final = "v=" + base64_encode(scram_hmac(keys_.server_key, auth_message));
+  state_ = State::scram_done;
+  return SaslChallenge{base64_encode(server_final)};
 }
 
 SaslStep SaslExchange::plain(std::string_view msg) {

@@ -7,7 +7,11 @@
 // Authenticator on a worker. One exchange per AUTH/AUTHENTICATE command; reusable after it
 // finishes (start() resets it).
 //
-// Mechanisms: PLAIN (RFC 4616) and LOGIN (draft-murchison-sasl-login, the de-facto one).
+// Mechanisms: SCRAM-SHA-256 (RFC 5802, RFC 7677), PLAIN (RFC 4616) and LOGIN
+// (draft-murchison-sasl-login, the de-facto one). SCRAM needs the user's stored keys half-way
+// (SaslNeedKeys): the session fetches them like it checks a password (blocking, on a worker)
+// and passes them to keys(); SCRAM then checks the client's proof itself and hands back
+// credentials that say so instead of a password.
 // The protocol framing ("334 " / "+ " continuation lines, reply codes, line length limits of
 // the transport) is the caller's; the exchange owns the mechanism rules: the "*" cancel line
 // and the "=" empty response (RFC 4954 §4, RFC 5034 §4, RFC 9051 §6.2.2), PLAIN's authzid
@@ -20,6 +24,8 @@
 #include <string_view>
 #include <variant>
 
+#include "auth/scram.h"
+
 namespace tern::auth {
 
 // The server must send this challenge (already base64; may be empty, i.e. "334 " alone).
@@ -31,8 +37,17 @@ struct SaslChallenge {
 // canonicalised). An authzid equal to the authcid has been folded away.
 struct SaslCredentials {
   std::string user;
-  std::string password;
-  std::string mechanism;  // "PLAIN" or "LOGIN", for the log line and Authentication-Results
+  std::string password;   // PLAIN and LOGIN; empty for SCRAM
+  std::string mechanism;  // "PLAIN", "LOGIN" or "SCRAM-SHA-256", for the log line and A-R
+  // SCRAM: whether the client proved it knows the password (the exchange checked it against
+  // the stored keys). The account checks (disabled, throttle, logging) remain the caller's.
+  enum class Proof { none, valid, invalid } proof = Proof::none;
+};
+
+// SCRAM: look up the user's ScramKeys (fake ones for an unknown user or one without keys, so
+// the exchange runs the same way and only fails at the proof) and call keys().
+struct SaslNeedKeys {
+  std::string user;
 };
 
 enum class SaslErrorKind {
@@ -52,7 +67,7 @@ struct SaslError {
   std::string message;  // short English text, safe to log (never contains the password)
 };
 
-using SaslStep = std::variant<SaslChallenge, SaslCredentials, SaslError>;
+using SaslStep = std::variant<SaslChallenge, SaslCredentials, SaslError, SaslNeedKeys>;
 
 // Limits. RFC 4616 §2: servers MUST accept authcid/passwd of up to 255 octets; we refuse more
 // so a pre-authentication client cannot make us hold or hash large buffers.
@@ -66,20 +81,30 @@ class SaslExchange {
   SaslStep start(std::string_view mechanism, std::optional<std::string_view> initial_response);
   // One client line without CRLF (a trailing CR/LF is tolerated and dropped).
   SaslStep step(std::string_view client_line);
+  // After SaslNeedKeys: the user's keys; returns the server-first challenge.
+  SaslStep keys(const ScramKeys& keys);
+  // Tests (RFC test vectors): the server's part of the next SCRAM nonce instead of a random one.
+  void set_server_nonce_for_test(std::string nonce) { test_nonce_ = std::move(nonce); }
   bool in_progress() const { return state_ != State::idle; }
   // Abandons a running exchange (the session ended it, e.g. an overlong line).
   void reset();
 
-  // "PLAIN LOGIN": what EHLO AUTH, CAPABILITY AUTH= and CAPA SASL advertise, in this order.
-  static std::string_view mechanisms() { return "PLAIN LOGIN"; }
+  // What EHLO AUTH, CAPABILITY AUTH= and CAPA SASL advertise, strongest first.
+  static std::string_view mechanisms() { return "SCRAM-SHA-256 PLAIN LOGIN"; }
 
  private:
-  enum class State { idle, plain_wait, login_user, login_password };
+  enum class State { idle, plain_wait, login_user, login_password, scram_first, scram_keys, scram_final, scram_done };
   SaslStep plain(std::string_view base64);
+  SaslStep scram_client_first(std::string_view msg);
+  SaslStep scram_client_final(std::string_view msg);
   SaslStep fail(SaslErrorKind kind, std::string message);
 
   State state_ = State::idle;
   std::string login_user_;
+  // SCRAM: what the proof is computed over (RFC 5802 §3 AuthMessage) and the keys.
+  std::string gs2_header_, client_first_bare_, server_first_, nonce_;
+  ScramKeys keys_;
+  std::string test_nonce_;
 };
 
 }  // namespace tern::auth

@@ -64,7 +64,22 @@ class ImapBackend final : public imapd::Backend {
       return r;
     }
     // The authenticator throttles and logs "auth ok|fail proto=imap user=.. ip=..".
-    auth::LoginResult r = rt_.authenticator->login(user, password, ip, "imap");
+    return after_login(rt_.authenticator->login(user, password, ip, "imap"), ip);
+  }
+  Result<auth::ScramKeys> scram_keys(std::string_view user) override {
+    if (!rt_.authenticator) return make_error(Errc::temporary, "no account database");
+    return rt_.authenticator->scram_keys(user);
+  }
+  auth::LoginResult login_proven(std::string_view user, bool proof_valid, std::string_view ip) override {
+    if (!rt_.authenticator) {
+      auth::LoginResult r;
+      r.outcome = auth::LoginResult::Outcome::unavailable;
+      return r;
+    }
+    return after_login(rt_.authenticator->login_proven(user, proof_valid, ip, "imap"), ip);
+  }
+  // The per-user connection limit, once the credentials are good.
+  auth::LoginResult after_login(auth::LoginResult r, std::string_view ip) {
     if (r.outcome != auth::LoginResult::Outcome::ok || !rt_.user_ips) return mark_logged_in(r);
     lease_ = rt_.user_ips->acquire("imap", r.user, ip);
     if (!lease_) {

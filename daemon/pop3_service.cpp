@@ -256,9 +256,11 @@ class Pop3Handler final : public Frontend<Pop3Handler> {
 
   void run_one(pop3d::ActionId id, pop3d::Authenticate& a) {
     run([rt = &rt_, ip = ip_, a = std::move(a)] {
+          using Proof = auth::SaslCredentials::Proof;
           auth::LoginResult lr;
-          if (rt->authenticator) lr = rt->authenticator->login(a.user, a.password, ip, "pop3");
-          else lr.outcome = auth::LoginResult::Outcome::unavailable;
+          if (!rt->authenticator) lr.outcome = auth::LoginResult::Outcome::unavailable;
+          else if (a.proof != Proof::none) lr = rt->authenticator->login_proven(a.user, a.proof == Proof::valid, ip, "pop3");
+          else lr = rt->authenticator->login(a.user, a.password, ip, "pop3");
           return lr;
         },
         [id](Pop3Handler& h, auth::LoginResult lr) {
@@ -270,6 +272,17 @@ class Pop3Handler final : public Frontend<Pop3Handler> {
           // The answer (good or bad) waits out the throttle, so timing reveals nothing.
           h.after_delay(lr.delay, [&h, r] { h.feed_result(r); });
         });
+  }
+
+  void run_one(pop3d::ActionId id, pop3d::LookupScramKeys& a) {
+    run([rt = &rt_, user = std::move(a.user)] {
+          pop3d::ScramKeysResult r;
+          if (!rt->authenticator) return r;
+          auto keys = rt->authenticator->scram_keys(user);
+          if (keys) r = {true, std::move(*keys)};
+          return r;
+        },
+        [id](Pop3Handler& h, pop3d::ScramKeysResult r) { h.feed_result(pop3d::ActionResult{id, std::move(r)}); });
   }
 
   void run_one(pop3d::ActionId id, pop3d::OpenMaildrop& a) {

@@ -59,6 +59,9 @@ smtpd::ActionResultValue temporary_answer(const smtpd::ActionRequest& request) {
     smtpd::ActionResultValue operator()(const smtpd::Deliver&) const {
       return smtpd::DeliverResult{smtpd::DeliverResult::temporary, {}, "shutting down"};
     }
+    smtpd::ActionResultValue operator()(const smtpd::LookupScramKeys&) const {
+      return smtpd::ScramKeysResult{};  // not ok: 454
+    }
   };
   return std::visit(Answer{}, request);
 }
@@ -223,9 +226,23 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
   using Refused = std::function<void(SmtpHandler&)>;
 
   void run_one(uint64_t id, smtpd::Authenticate& req, Refused refused) {
+    using Proof = auth::SaslCredentials::Proof;
     run([authenticator = rt_.authenticator, ip = ip_, user = std::move(req.user),
-         pass = std::move(req.password)] { return authenticator->login(user, pass, ip, "smtp"); },
+         pass = std::move(req.password), proof = req.proof] {
+          if (proof != Proof::none) return authenticator->login_proven(user, proof == Proof::valid, ip, "smtp");
+          return authenticator->login(user, pass, ip, "smtp");
+        },
         [id](SmtpHandler& h, auth::LoginResult login) { h.auth_done(id, login); },
+        std::move(refused));
+  }
+
+  void run_one(uint64_t id, smtpd::LookupScramKeys& req, Refused refused) {
+    run([authenticator = rt_.authenticator, user = std::move(req.user)] {
+          auto keys = authenticator->scram_keys(user);
+          if (!keys) return smtpd::ScramKeysResult{};
+          return smtpd::ScramKeysResult{true, std::move(*keys)};
+        },
+        [id](SmtpHandler& h, smtpd::ScramKeysResult r) { h.finish(smtpd::ActionResult{id, std::move(r)}); },
         std::move(refused));
   }
 

@@ -47,7 +47,10 @@ void Session::Impl::cmd_starttls(const Command& c) {
 }
 
 void Session::Impl::finish_login(std::string_view tag, std::string_view name, std::string_view password) {
-  auth::LoginResult r = backend.login(name, password, peer.ip);
+  login_answer(tag, backend.login(name, password, peer.ip));
+}
+
+void Session::Impl::login_answer(std::string_view tag, const auth::LoginResult& r) {
   // The throttle delay applies to every answer so that timing reveals nothing; the glue
   // waits with a timer before writing.
   out.delay_ms = std::max<uint32_t>(out.delay_ms, static_cast<uint32_t>(r.delay.count()));
@@ -81,61 +84,48 @@ void Session::Impl::cmd_login(const Command& c) {
   finish_login(c.tag, a.user, a.password);
 }
 
-namespace {
-struct SaslOutcome {
-  bool challenge = false;
-  std::string base64;
-  bool credentials = false;
-  auth::SaslCredentials creds;
-  std::optional<auth::SaslError> error;
-};
-SaslOutcome unpack(auth::SaslStep step) {
-  SaslOutcome o;
-  if (auto* ch = std::get_if<auth::SaslChallenge>(&step)) {
-    o.challenge = true;
-    o.base64 = ch->base64;
-  } else if (auto* cr = std::get_if<auth::SaslCredentials>(&step)) {
-    o.credentials = true;
-    o.creds = std::move(*cr);
-  } else {
-    o.error = std::get<auth::SaslError>(step);
-  }
-  return o;
-}
-}  // namespace
-
 void Session::Impl::cmd_authenticate(const Command& c) {
   if (!login_allowed()) return no(c.tag, "Use STARTTLS first", ResponseCode{code::PrivacyRequired, ""});
   const auto& a = c.as<AuthenticateArgs>();
   mode_tag = c.tag;
   std::optional<std::string_view> ir;
   if (a.initial_response) ir = *a.initial_response;
-  SaslOutcome o = unpack(sasl.start(a.mechanism, ir));
-  if (o.challenge) {
+  sasl_answer(sasl.start(a.mechanism, ir));
+}
+
+void Session::Impl::sasl_line(const std::string& line) { sasl_answer(sasl.step(line)); }
+
+void Session::Impl::sasl_answer(auth::SaslStep step) {
+  if (auto* need = std::get_if<auth::SaslNeedKeys>(&step)) {
+    // SCRAM: the keys come from the account db (this runs on the strand: it may block).
+    auto keys = backend.scram_keys(need->user);
+    if (!keys) {
+      sasl.reset();
+      mode = Mode::commands;
+      return no(mode_tag, "Authentication temporarily unavailable", ResponseCode{code::Unavailable, ""});
+    }
+    step = sasl.keys(*keys);
+  }
+  if (auto* ch = std::get_if<auth::SaslChallenge>(&step)) {
     // RFC 9051 §6.2.2: each challenge is a continuation request with base64 data.
-    out.bytes += continuation(o.base64);
+    out.bytes += continuation(ch->base64);
     mode = Mode::sasl;
     return;
   }
-  if (o.credentials) return finish_login(c.tag, o.creds.user, o.creds.password);
-  if (o.error->kind == auth::SaslErrorKind::unknown_mechanism)
-    return no(c.tag, "Unsupported authentication mechanism", ResponseCode{code::Cannot, ""});
-  bad(c.tag, o.error->message);
-}
-
-void Session::Impl::sasl_line(const std::string& line) {
-  SaslOutcome o = unpack(sasl.step(line));
-  if (o.challenge) {
-    out.bytes += continuation(o.base64);
-    return;
-  }
   mode = Mode::commands;
-  if (o.credentials) return finish_login(mode_tag, o.creds.user, o.creds.password);
+  if (auto* creds = std::get_if<auth::SaslCredentials>(&step)) {
+    if (creds->proof == auth::SaslCredentials::Proof::none) return finish_login(mode_tag, creds->user, creds->password);
+    return login_answer(mode_tag,
+                        backend.login_proven(creds->user, creds->proof == auth::SaslCredentials::Proof::valid, peer.ip));
+  }
+  const auto& error = std::get<auth::SaslError>(step);
+  if (error.kind == auth::SaslErrorKind::unknown_mechanism)
+    return no(mode_tag, "Unsupported authentication mechanism", ResponseCode{code::Cannot, ""});
   // RFC 9051 §6.2.2: "*" cancels; the server answers BAD.
-  if (o.error->kind == auth::SaslErrorKind::cancelled) return bad(mode_tag, "Authentication cancelled");
-  if (o.error->kind == auth::SaslErrorKind::authzid_mismatch)
+  if (error.kind == auth::SaslErrorKind::cancelled) return bad(mode_tag, "Authentication cancelled");
+  if (error.kind == auth::SaslErrorKind::authzid_mismatch)
     return no(mode_tag, "Authorization identity refused", ResponseCode{code::AuthenticationFailed, ""});
-  bad(mode_tag, o.error->message);
+  bad(mode_tag, error.message);
 }
 
 void Session::Impl::cmd_enable(const Command& c) {

@@ -202,19 +202,25 @@ void Session::Impl::cmd_append(const Command& c) {
   if (!name) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
   auto quota = backend.quota(user);
   uint64_t limit = quota ? *quota : 0;
+  // RFC 3502 §6.3.11 (MULTIAPPEND): all of the messages or none. What can be refused without
+  // writing is refused first; a failure half-way expunges the ones already appended.
+  for (const AppendMessage& m : a.messages)
+    if (m.data.size() > settings.max_literal_size)
+      return no(c.tag, "Message too big", ResponseCode{code::TooBig, ""});
   std::vector<uint32_t> uids;
   uint32_t validity = 0;
   for (const AppendMessage& m : a.messages) {
-    if (m.data.size() > settings.max_literal_size)
-      return no(c.tag, "Message too big", ResponseCode{code::TooBig, ""});
     store::Flags flags = list_to_flags(m.flags);
     int64_t date = m.internal_date ? m.internal_date->to_unix() : backend.now();
     // ENVELOPE and BODYSTRUCTURE are computed once here and cached in the index, so FETCHing
     // them later reads no message file (as SMTP delivery does).
     auto r = backend.store().append(user, *name, m.data, flags, date, limit,
                                     mime::metadata_blob(m.data));
-    // RFC 9051 §6.3.12: TRYCREATE when the mailbox does not exist.
-    if (!r) return store_error(c.tag, r.error(), true);
+    if (!r) {
+      if (!uids.empty()) (void)backend.store().expunge(user, *name, uids);
+      // RFC 9051 §6.3.12: TRYCREATE when the mailbox does not exist.
+      return store_error(c.tag, r.error(), true);
+    }
     uids.push_back(r->uid);
     validity = r->uidvalidity;
   }

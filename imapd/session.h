@@ -63,6 +63,9 @@ class Backend {
   // auth::Authenticator::login with protocol "imap" (it logs and throttles).
   virtual auth::LoginResult login(std::string_view user, std::string_view password,
                                   std::string_view ip) = 0;
+  // SCRAM-SHA-256 (auth::Authenticator::scram_keys / login_proven, protocol "imap").
+  virtual Result<auth::ScramKeys> scram_keys(std::string_view user) = 0;
+  virtual auth::LoginResult login_proven(std::string_view user, bool proof_valid, std::string_view ip) = 0;
   // The user's quota in bytes, 0 = unlimited.
   virtual Result<uint64_t> quota(std::string_view user) = 0;
   // Called from any thread after the selected mailbox changed; must be cheap and must not

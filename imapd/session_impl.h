@@ -168,6 +168,8 @@ struct Session::Impl {
   void cmd_authenticate(const Command& c);
   void sasl_line(const std::string& line);
   void finish_login(std::string_view tag, std::string_view user, std::string_view password);
+  void login_answer(std::string_view tag, const auth::LoginResult& r);
+  void sasl_answer(auth::SaslStep step);
   void cmd_enable(const Command& c);
   void idle_line(const std::string& line);
   void cmd_idle(const Command& c);

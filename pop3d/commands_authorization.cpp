@@ -110,8 +110,16 @@ void Session::sasl_result(auth::SaslStep step) {
     out_.bytes.append("\r\n");
     return;
   }
-  if (auto* creds = std::get_if<auth::SaslCredentials>(&step))
-    return start_authenticate(std::move(creds->user), std::move(creds->password), std::move(creds->mechanism));
+  if (auto* need = std::get_if<auth::SaslNeedKeys>(&step)) {
+    begin(Pending::scram_keys, LookupScramKeys{need->user});
+    return;
+  }
+  if (auto* creds = std::get_if<auth::SaslCredentials>(&step)) {
+    if (creds->proof == auth::SaslCredentials::Proof::none)
+      return start_authenticate(std::move(creds->user), std::move(creds->password), std::move(creds->mechanism));
+    begin(Pending::authenticate, Authenticate{std::move(creds->user), "", std::move(creds->mechanism), creds->proof});
+    return;
+  }
   switch (std::get<auth::SaslError>(step).kind) {
     case auth::SaslErrorKind::unknown_mechanism: return reply_err(reply::UnknownMechanism);
     // RFC 5034 §4: a response of "*" cancels the exchange and is answered with -ERR.
@@ -127,6 +135,14 @@ void Session::sasl_result(auth::SaslStep step) {
 
 void Session::start_authenticate(std::string user, std::string password, std::string mechanism) {
   begin(Pending::authenticate, Authenticate{std::move(user), std::move(password), std::move(mechanism)});
+}
+
+void Session::on_scram_keys(const ScramKeysResult& r) {
+  if (!r.ok) {
+    sasl_.reset();
+    return reply_err_nocount(reply::AuthTemporary);
+  }
+  sasl_result(sasl_.keys(r.keys));
 }
 
 void Session::on_auth(const AuthResult& r) {

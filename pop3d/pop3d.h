@@ -76,7 +76,12 @@ using Uid = uint64_t;
 struct Authenticate {
   std::string user;
   std::string password;
-  std::string mechanism;  // "USER" (USER/PASS), "PLAIN" or "LOGIN"
+  std::string mechanism;  // "USER" (USER/PASS), "PLAIN", "LOGIN" or "SCRAM-SHA-256"
+  // SCRAM: the exchange judged the client's proof; the daemon checks only the account.
+  auth::SaslCredentials::Proof proof = auth::SaslCredentials::Proof::none;
+};
+struct LookupScramKeys {  // SCRAM (auth/sasl.h SaslNeedKeys): fake keys for unknown users
+  std::string user;
 };
 struct OpenMaildrop {
   std::string user;  // the canonical user returned by Authenticate
@@ -96,7 +101,7 @@ struct Commit {  // RFC 1939 §6 UPDATE state: expunge these, then the session e
 struct Release {};  // fire-and-forget: unlock the maildrop; the session has ended
 
 using ActionKind =
-    std::variant<Authenticate, OpenMaildrop, Retrieve, MarkSeen, Commit, Release, MeasureSizes>;
+    std::variant<Authenticate, OpenMaildrop, Retrieve, MarkSeen, Commit, Release, MeasureSizes, LookupScramKeys>;
 
 struct Action {
   ActionId id = 0;
@@ -114,6 +119,10 @@ struct AuthResult {
   enum class Outcome { ok, invalid_credentials, locked_out, temporary_failure };
   Outcome outcome = Outcome::temporary_failure;
   std::string canonical_user;  // on ok
+};
+struct ScramKeysResult {
+  bool ok = false;  // false: the account database failed
+  auth::ScramKeys keys;
 };
 struct MessageInfo {
   Uid uid = 0;
@@ -151,7 +160,7 @@ struct DoneResult {};  // for MarkSeen / Release if the daemon chooses to comple
 
 struct ActionResult {
   ActionId id = 0;
-  std::variant<AuthResult, MaildropResult, RetrieveResult, CommitResult, DoneResult, SizesResult>
+  std::variant<AuthResult, MaildropResult, RetrieveResult, CommitResult, DoneResult, SizesResult, ScramKeysResult>
       value;
 };
 
@@ -216,7 +225,7 @@ class Session {
     MessageInfo info;
     bool deleted = false;
   };
-  enum class Pending { authenticate, open_maildrop, measure_sizes, retrieve, commit };
+  enum class Pending { authenticate, scram_keys, open_maildrop, measure_sizes, retrieve, commit };
   struct PendingAction {
     ActionId id = 0;
     Pending kind = Pending::authenticate;
@@ -252,6 +261,7 @@ class Session {
   void sasl_result(auth::SaslStep step);
   void start_authenticate(std::string user, std::string password, std::string mechanism);
   void on_auth(const AuthResult& r);
+  void on_scram_keys(const ScramKeysResult& r);
   void on_maildrop(const MaildropResult& r);
   bool sizes_needed(std::string_view line);  // asks for them first; true if it did
   void on_sizes(const SizesResult& r);

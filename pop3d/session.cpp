@@ -54,7 +54,8 @@ bool needs_result(const Action& action) {
   return std::holds_alternative<Authenticate>(action.kind) ||
          std::holds_alternative<OpenMaildrop>(action.kind) ||
          std::holds_alternative<MeasureSizes>(action.kind) ||
-         std::holds_alternative<Retrieve>(action.kind) || std::holds_alternative<Commit>(action.kind);
+         std::holds_alternative<Retrieve>(action.kind) || std::holds_alternative<Commit>(action.kind) ||
+         std::holds_alternative<LookupScramKeys>(action.kind);
 }
 
 Session::Session(const SessionSettings& settings, const PeerInfo& peer)
@@ -104,6 +105,11 @@ Output Session::complete(ActionResult r) {
     case Pending::authenticate: {
       auto* v = std::get_if<AuthResult>(&r.value);
       on_auth(v ? *v : AuthResult{});
+      break;
+    }
+    case Pending::scram_keys: {
+      auto* v = std::get_if<ScramKeysResult>(&r.value);
+      on_scram_keys(v ? *v : ScramKeysResult{});
       break;
     }
     case Pending::open_maildrop: {

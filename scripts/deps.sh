@@ -17,6 +17,8 @@ packages=(
   swaks libnet-ssleay-perl libio-socket-inet6-perl
   publicsuffix libpsl5
   isync fetchmail msmtp offlineimap3
+  # mbsync's SASL mechanisms (SCRAM-SHA-256 in tests/integration/test_scram.py): a Recommends
+  libsasl2-modules
 )
 
 # What the tests need at run time, checked after every install: a package that installed
@@ -26,6 +28,7 @@ check_runtime() {
   swaks --support 2>&1 | grep -q "^=== TLS supported" || problems+=("swaks has no TLS (libnet-ssleay-perl)")
   /usr/bin/python3 -c "import aiosmtpd, dnslib, dkim, nacl, authres, spf" 2>/dev/null ||
     problems+=("/usr/bin/python3 lacks aiosmtpd, dnslib, dkim, nacl, authres or spf")
+  ls /usr/lib/*/sasl2/libscram.so >/dev/null 2>&1 || problems+=("no Cyrus SASL SCRAM plugin (libsasl2-modules)")
   if [ ${#problems[@]} -gt 0 ]; then
     echo "deps: installed, but: ${problems[*]}" >&2
     exit 1

@@ -156,6 +156,10 @@ Output Session::complete(const ActionResult& result) {
       if (auto* r = std::get_if<AuthResult>(&result.result)) on_auth(*r, p.detail, out);
       else kind_ok = false;
       break;
+    case PendingKind::scram_keys:
+      if (auto* r = std::get_if<ScramKeysResult>(&result.result)) on_scram_keys(*r, out);
+      else kind_ok = false;
+      break;
     case PendingKind::sender:
       if (auto* r = std::get_if<SenderResult>(&result.result)) on_sender(*r, p.command, out);
       else kind_ok = false;

@@ -53,7 +53,7 @@ class Session {
 
  private:
   enum class Phase { command, auth_response, data, bdat, tls_handshake, closed };
-  enum class PendingKind { auth, sender, recipient, deliver };
+  enum class PendingKind { auth, scram_keys, sender, recipient, deliver };
 
   struct Pending {
     uint64_t id = 0;
@@ -105,6 +105,7 @@ class Session {
   void accept_sender(const Command& cmd, Output& out);
 
   // Results.
+  void on_scram_keys(const ScramKeysResult& r, Output& out);
   void on_auth(const AuthResult& r, const std::string& user, Output& out);
   void on_sender(const SenderResult& r, const Command& cmd, Output& out);
   void on_recipient(const RecipientResult& r, const Command& cmd, Output& out);

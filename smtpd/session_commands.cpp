@@ -424,10 +424,15 @@ void Session::auth_step(auth::SaslStep step, size_t line_size, Output& out) {
     out.bytes += "334 " + challenge->base64 + "\r\n";
     return;
   }
+  if (auto* need = std::get_if<auth::SaslNeedKeys>(&step)) {
+    // SCRAM: the exchange goes on (phase unchanged) once the daemon has the user's keys.
+    start_action(out, LookupScramKeys{need->user}, PendingKind::scram_keys, Command{});
+    return;
+  }
   phase_ = Phase::command;
   if (auto* creds = std::get_if<auth::SaslCredentials>(&step)) {
     std::string user = creds->user;
-    start_action(out, Authenticate{std::move(creds->user), std::move(creds->password), creds->mechanism},
+    start_action(out, Authenticate{std::move(creds->user), std::move(creds->password), creds->mechanism, creds->proof},
                  PendingKind::auth, Command{});
     pending_->detail = std::move(user);
     return;
@@ -446,6 +451,15 @@ void Session::auth_step(auth::SaslStep step, size_t line_size, Output& out) {
     case auth::SaslErrorKind::malformed:
     case auth::SaslErrorKind::not_in_progress: return reply(out, reply::AuthMalformed);
   }
+}
+
+void Session::on_scram_keys(const ScramKeysResult& r, Output& out) {
+  if (!r.ok) {
+    sasl_.reset();
+    phase_ = Phase::command;
+    return reply(out, reply::AuthTemporary);
+  }
+  auth_step(sasl_.keys(r.keys), 0, out);
 }
 
 void Session::on_auth(const AuthResult& r, const std::string& user, Output& out) {

@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "auth/sasl.h"
 #include "common/strings.h"
 
 namespace tern::smtpd {
@@ -68,8 +69,15 @@ enum class DsnRet { unspecified, full, hdrs };
 
 struct Authenticate {
   std::string user;
-  std::string password;
-  std::string mechanism;  // "PLAIN" or "LOGIN"
+  std::string password;   // PLAIN and LOGIN
+  std::string mechanism;  // "PLAIN", "LOGIN" or "SCRAM-SHA-256"
+  // SCRAM: the exchange judged the client's proof; the daemon checks only the account.
+  auth::SaslCredentials::Proof proof = auth::SaslCredentials::Proof::none;
+};
+
+// SCRAM (auth/sasl.h SaslNeedKeys): the user's keys, fake ones for an unknown user.
+struct LookupScramKeys {
+  std::string user;
 };
 
 struct ResolveRecipient {
@@ -119,7 +127,7 @@ struct Deliver {
   std::string message;  // CRLF lines, our Received: header first, dot-unstuffed
 };
 
-using ActionRequest = std::variant<Authenticate, ResolveRecipient, CheckSender, Deliver>;
+using ActionRequest = std::variant<Authenticate, ResolveRecipient, CheckSender, Deliver, LookupScramKeys>;
 
 struct Action {
   uint64_t id = 0;
@@ -131,6 +139,11 @@ struct Action {
 struct AuthResult {
   enum Status { ok, bad, locked_out, temporary } status = bad;
   std::string user;  // canonical user name when ok
+};
+
+struct ScramKeysResult {
+  bool ok = false;  // false: the account database failed (454 4.7.0)
+  auth::ScramKeys keys;
 };
 
 struct RecipientResult {
@@ -168,7 +181,7 @@ struct DeliverResult {
   std::string text;      // failure detail for the log (shown only for policy_rejected)
 };
 
-using ActionResultValue = std::variant<AuthResult, RecipientResult, SenderResult, DeliverResult>;
+using ActionResultValue = std::variant<AuthResult, RecipientResult, SenderResult, DeliverResult, ScramKeysResult>;
 
 struct ActionResult {
   uint64_t id = 0;

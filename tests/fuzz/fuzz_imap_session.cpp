@@ -76,6 +76,16 @@ class FuzzBackend : public imapd::Backend {
     }
     return r;
   }
+  // SCRAM: bob's keys for "pw" (a fixed salt keeps runs reproducible); proofs as judged.
+  Result<auth::ScramKeys> scram_keys(std::string_view) override { return auth::scram_keys("pw", "fixed-salt", 16); }
+  auth::LoginResult login_proven(std::string_view user, bool valid, std::string_view) override {
+    auth::LoginResult r;
+    if (valid && user == "bob@example.test") {
+      r.outcome = auth::LoginResult::Outcome::ok;
+      r.user = std::string(user);
+    }
+    return r;
+  }
   Result<uint64_t> quota(std::string_view) override { return uint64_t{1} << 20; }
   std::function<void()> change_notifier() override { return [] {}; }
   int64_t now() override { return 1700000000; }

@@ -112,9 +112,9 @@ TEST_F(AuthDbTest, LookupsFollowASchemaChangeByAnotherConnection) {
     BEGIN IMMEDIATE;
     CREATE TABLE users_new(enabled INTEGER NOT NULL DEFAULT 1, quota INTEGER NOT NULL DEFAULT 0,
                            created INTEGER NOT NULL, password TEXT NOT NULL, domain TEXT NOT NULL,
-                           address TEXT PRIMARY KEY);
-    INSERT INTO users_new(enabled, quota, created, password, domain, address)
-      SELECT enabled, quota * 100, created, password, domain, address FROM users;
+                           address TEXT PRIMARY KEY, scram TEXT NOT NULL DEFAULT '');
+    INSERT INTO users_new(enabled, quota, created, password, domain, address, scram)
+      SELECT enabled, quota * 100, created, password, domain, address, scram FROM users;
     DROP TABLE users;
     ALTER TABLE users_new RENAME TO users;
     CREATE INDEX users_by_domain ON users(domain);

@@ -44,6 +44,10 @@ class TestBackend : public Backend {
   auth::LoginResult login(std::string_view user, std::string_view password, std::string_view ip) override {
     return authn_->login(user, password, ip, "imap");
   }
+  Result<auth::ScramKeys> scram_keys(std::string_view user) override { return authn_->scram_keys(user); }
+  auth::LoginResult login_proven(std::string_view user, bool valid, std::string_view ip) override {
+    return authn_->login_proven(user, valid, ip, "imap");
+  }
   Result<uint64_t> quota(std::string_view) override { return quota_bytes; }
   std::function<void()> change_notifier() override {
     auto n = notified;

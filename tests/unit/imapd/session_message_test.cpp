@@ -42,6 +42,28 @@ TEST_F(MessageTest, AppendReportsAppendUidAndTryCreate) {
   EXPECT_TRUE(has(out, "(MESSAGES 2)")) << out;
 }
 
+// RFC 3502 (MULTIAPPEND): several messages in one APPEND, appended all or none.
+TEST_F(MessageTest, Rfc3502_MultiappendIsAllOrNothing) {
+  EXPECT_TRUE(has(c().send("c CAPABILITY"), " MULTIAPPEND"));
+  std::string m1 = message("one"), m2 = message("two", std::string(400, 'x') + "\r\n"), m3 = message("three");
+  auto lit = [](const std::string& m) { return "{" + std::to_string(m.size()) + "+}\r\n" + m; };
+  std::string out = c().send("m1 APPEND INBOX " + lit(m1) + " (\\Seen) " + lit(m2) + " " + lit(m3));
+  EXPECT_TRUE(has(out, "m1 OK [APPENDUID ")) << out;
+  EXPECT_TRUE(has(out, " 1:3] APPEND")) << out;
+  EXPECT_TRUE(has(c().send("s1 STATUS INBOX (MESSAGES)"), "(MESSAGES 3)"));
+  // Room for one more small message, not for the big one after it: nothing is appended.
+  auto used = store().usage(kUser);
+  ASSERT_TRUE(used.ok());
+  backend().quota_bytes = *used + m1.size() + 100;
+  out = c().send("m2 APPEND INBOX " + lit(m1) + " " + lit(m2));
+  EXPECT_TRUE(has(out, "m2 NO [OVERQUOTA]")) << out;
+  EXPECT_TRUE(has(c().send("s2 STATUS INBOX (MESSAGES)"), "(MESSAGES 3)"));
+  backend().quota_bytes = 0;
+  // A missing mailbox: TRYCREATE, and none of the messages anywhere.
+  out = c().send("m3 APPEND Nowhere " + lit(m1) + " " + lit(m3));
+  EXPECT_TRUE(has(out, "m3 NO [TRYCREATE]")) << out;
+}
+
 TEST_F(MessageTest, AppendToSelectedMailboxAnnouncesExists) {
   c().send("s SELECT INBOX");
   std::string out = append("INBOX", message("one"));

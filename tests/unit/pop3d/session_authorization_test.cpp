@@ -37,7 +37,7 @@ TEST(Pop3Authorization, CapaWithPlaintextAllowedListsLogin) {
   EXPECT_EQ(h.send("capa"),
             "+OK capability list follows\r\n"
             "TOP\r\nUSER\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
-            "SASL PLAIN LOGIN\r\nSTLS\r\nIMPLEMENTATION Tern-test\r\n.\r\n");
+            "SASL SCRAM-SHA-256 PLAIN LOGIN\r\nSTLS\r\nIMPLEMENTATION Tern-test\r\n.\r\n");
 }
 
 TEST(Pop3Authorization, CapaUnderImplicitTlsHasLoginButNoStls) {
@@ -46,7 +46,7 @@ TEST(Pop3Authorization, CapaUnderImplicitTlsHasLoginButNoStls) {
   Harness h(s, {"192.0.2.1", true});
   auto lines = lines_of(h.send("CAPA"));
   EXPECT_NE(std::find(lines.begin(), lines.end(), "USER"), lines.end());
-  EXPECT_NE(std::find(lines.begin(), lines.end(), "SASL PLAIN LOGIN"), lines.end());
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "SASL SCRAM-SHA-256 PLAIN LOGIN"), lines.end());
   EXPECT_EQ(std::find(lines.begin(), lines.end(), "STLS"), lines.end());
 }
 
@@ -236,7 +236,7 @@ TEST(Pop3Authorization, AuthLoginWithInitialResponseAndBadBase64) {
 
 TEST(Pop3Authorization, BareAuthListsMechanisms) {
   Harness h;
-  EXPECT_EQ(h.send("AUTH"), "+OK SASL mechanisms follow\r\nPLAIN\r\nLOGIN\r\n.\r\n");
+  EXPECT_EQ(h.send("AUTH"), "+OK SASL mechanisms follow\r\nSCRAM-SHA-256\r\nPLAIN\r\nLOGIN\r\n.\r\n");
 }
 
 TEST(Pop3Authorization, StlsDiscardsPipelinedInputAndRestarts) {

@@ -124,9 +124,18 @@ class Harness {
   ActionResult answer(const Action& a) {
     ActionResult r;
     r.id = a.id;
-    if (auto* au = std::get_if<Authenticate>(&a.request)) {
+    if (auto* lk = std::get_if<LookupScramKeys>(&a.request)) {
+      // SCRAM: keys made from the user's password (a fixed salt), or from nothing.
+      auto it = passwords.find(lk->user);
+      r.result = ScramKeysResult{lk->user != "tempfail@example.test",
+                                 auth::scram_keys(it == passwords.end() ? "" : it->second, "salt-of-test", 64)};
+    } else if (auto* au = std::get_if<Authenticate>(&a.request)) {
       AuthResult res;
-      if (au->user == "locked@example.test") res.status = AuthResult::locked_out;
+      using Proof = auth::SaslCredentials::Proof;
+      if (au->proof != Proof::none) {
+        res.status = au->proof == Proof::valid ? AuthResult::ok : AuthResult::bad;
+        if (res.status == AuthResult::ok) res.user = au->user;
+      } else if (au->user == "locked@example.test") res.status = AuthResult::locked_out;
       else if (au->user == "tempfail@example.test") res.status = AuthResult::temporary;
       else if (passwords.count(au->user) && passwords[au->user] == au->password) {
         res.status = AuthResult::ok;

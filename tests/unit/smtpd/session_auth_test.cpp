@@ -3,6 +3,7 @@
 
 #include "common/codec.h"
 #include "harness.h"
+#include "support/scram_client.h"
 
 namespace tern::smtpd::testing {
 namespace {
@@ -207,6 +208,56 @@ TEST(Submission, AuthDisabledIsNotOfferedNorAccepted) {
   for (const auto& a : h.actions) EXPECT_FALSE(std::holds_alternative<Authenticate>(a.request));
   EXPECT_EQ(h.send("MAIL FROM:<a@remote.example>"), "250 2.1.0");
   EXPECT_EQ(h.send("RCPT TO:<friend@remote.example>"), "554 5.7.1");
+}
+
+}  // namespace
+}  // namespace tern::smtpd::testing
+
+// ---- SCRAM-SHA-256 (RFC 7677) through the session: the key lookup is an action ----------
+
+namespace tern::smtpd::testing {
+namespace {
+
+std::string challenge_of(const std::string& reply_line) { return *base64_decode(reply_line.substr(4)); }
+
+// EHLO and AUTH SCRAM-SHA-256 with alice's client-first; the server-first message.
+std::string scram_start(Harness& h, const std::string& bare) {
+  h.passwords["alice@example.test"] = "secret";
+  h.send("EHLO client.example");
+  size_t mark = h.written.size();
+  h.send("AUTH SCRAM-SHA-256 " + base64_encode("n,," + bare));
+  std::string line = h.raw_since(mark);
+  EXPECT_EQ(line.substr(0, 4), "334 ") << line;
+  return challenge_of(line.substr(0, line.size() - 2));
+}
+
+TEST(Auth, ScramSha256ExchangeLooksUpKeysThenAuthenticatesTheProof) {
+  Harness h = tls_submission();
+  std::string bare = "n=alice@example.test,r=clientnonce";
+  std::string server_first = scram_start(h, bare);
+  ASSERT_TRUE(std::holds_alternative<LookupScramKeys>(h.actions.back().request));
+  EXPECT_EQ(server_first.substr(0, 13), "r=clientnonce");
+  size_t mark = h.written.size();
+  h.send(base64_encode(test::scram_client_final("secret", bare, server_first)));
+  std::string final_line = h.raw_since(mark);
+  ASSERT_EQ(final_line.substr(0, 6), "334 dj") << final_line;  // base64 of "v=..."
+  // RFC 4954 §4: the client answers the server-final with an empty line; then 235.
+  EXPECT_EQ(h.send(""), "235 2.7.0");
+  EXPECT_EQ(last_auth(h).mechanism, "SCRAM-SHA-256");
+  EXPECT_EQ(last_auth(h).proof, auth::SaslCredentials::Proof::valid);
+  EXPECT_EQ(h.session.auth_user(), "alice@example.test");
+}
+
+TEST(Auth, ScramSha256WrongPasswordIs535AndKeyLookupFailureIs454) {
+  Harness h = tls_submission();
+  std::string bare = "n=alice@example.test,r=clientnonce";
+  std::string server_first = scram_start(h, bare);
+  EXPECT_EQ(h.send(base64_encode(test::scram_client_final("wrong", bare, server_first))), "535 5.7.8");
+  EXPECT_EQ(last_auth(h).proof, auth::SaslCredentials::Proof::invalid);
+  EXPECT_EQ(h.session.auth_user(), "");
+  EXPECT_EQ(h.send("AUTH SCRAM-SHA-256 " + base64_encode("n,,n=tempfail@example.test,r=x")), "454 4.7.0");
+  // The session is usable again afterwards.
+  EXPECT_EQ(h.send("NOOP"), "250 2.0.0");
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ TEST(Session, EhloUnderTlsOffersAuthNotStarttls) {
   h.send("EHLO client.example");
   std::string r = h.raw_since(mark);
   EXPECT_FALSE(contains(r, "STARTTLS"));
-  EXPECT_TRUE(contains(r, "250 AUTH PLAIN LOGIN\r\n"));
+  EXPECT_TRUE(contains(r, "250 AUTH SCRAM-SHA-256 PLAIN LOGIN\r\n"));
 }
 
 TEST(Session, EhloPlaintextAuthSetting) {
@@ -52,7 +52,7 @@ TEST(Session, EhloPlaintextAuthSetting) {
   h.send("EHLO client.example");
   std::string r = h.raw_since(mark);
   EXPECT_FALSE(contains(r, "STARTTLS"));
-  EXPECT_TRUE(contains(r, "AUTH PLAIN LOGIN"));
+  EXPECT_TRUE(contains(r, "AUTH SCRAM-SHA-256 PLAIN LOGIN"));
 }
 
 TEST(Session, HeloIsPlainSmtp) {
@@ -354,7 +354,7 @@ TEST(Session, StartTlsDiscardsPipelinedInputAndResets) {
   size_t mark = h.written.size();
   h.send("EHLO client.example");
   EXPECT_FALSE(contains(h.raw_since(mark), "STARTTLS"));
-  EXPECT_TRUE(contains(h.raw_since(mark), "AUTH PLAIN LOGIN"));
+  EXPECT_TRUE(contains(h.raw_since(mark), "AUTH SCRAM-SHA-256 PLAIN LOGIN"));
   EXPECT_EQ(h.send("STARTTLS"), "503 5.5.1");
   EXPECT_TRUE(h.actions.empty());
   bool logged = false;
