@@ -1,5 +1,8 @@
 #include "authn/inbound.h"
 
+#include <utility>
+#include <vector>
+
 namespace tern::authn {
 
 struct InboundAuth::Conn {
@@ -32,6 +35,7 @@ struct InboundAuth::Txn : std::enable_shared_from_this<Txn> {
   bool ended = false;        // every byte hashed and end_of_message ran
   bool given_up = false;
   std::function<void(AuthOutcome)> done;
+  std::vector<std::function<void()>> spf_waiters;  // when_mail_from_spf()
   std::shared_ptr<DmarcCheck> dmarc;
   AuthVerdicts partial;  // everything but DMARC, while DMARC runs
 
@@ -46,9 +50,15 @@ struct InboundAuth::Txn : std::enable_shared_from_this<Txn> {
     drive(*conn->resolver, std::move(check), [weak] {
       if (auto self = weak.lock()) {
         if (self->pending > 0) --self->pending;  // give_up() may have zeroed it already
+        self->wake_spf_waiters();
         self->maybe_finish();
       }
     });
+  }
+
+  void wake_spf_waiters() {
+    if (spf && spf->done() && !spf_waiters.empty())
+      for (auto& fn : std::exchange(spf_waiters, {})) fn();
   }
 
   void maybe_finish() {
@@ -157,6 +167,8 @@ struct InboundAuth::Txn : std::enable_shared_from_this<Txn> {
       if (c) abandon(*c);
     }
     pending = 0;
+    auto self = shared_from_this();  // a waiter may start a new transaction
+    wake_spf_waiters();
     if (!ended) return;  // DATA not finished: end_of_data completes at once later
     if (!dmarc) maybe_finish();
     if (dmarc && !dmarc->done()) abandon(*dmarc);
@@ -219,6 +231,16 @@ void InboundAuth::data(std::string_view bytes) {
 void InboundAuth::end_of_data(std::string_view last, std::function<void(AuthOutcome)> done) {
   if (txn_ && !txn_->ended && !txn_->eom_wanted) txn_->queued.append(last);
   end_of_data(std::move(done));
+}
+
+std::optional<SpfVerdict> InboundAuth::mail_from_spf() const {
+  if (!txn_ || !txn_->spf || !txn_->spf->done()) return std::nullopt;
+  return txn_->spf->verdict();
+}
+
+void InboundAuth::when_mail_from_spf(std::function<void()> fn) {
+  if (!txn_ || !txn_->spf || txn_->spf->done()) return fn();
+  txn_->spf_waiters.push_back(std::move(fn));
 }
 
 void InboundAuth::end_of_data(std::function<void(AuthOutcome)> done) {

@@ -17,6 +17,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -54,6 +55,11 @@ class InboundAuth {
   // Starts a new transaction (RSET or a second MAIL FROM drop the previous one).
   void mail_from(std::string helo, std::string reverse_path);
   void data(std::string_view bytes);
+  // The transaction's MAIL FROM SPF verdict once it is known (nullopt while it runs).
+  std::optional<SpfVerdict> mail_from_spf() const;
+  // fn() once that verdict is known (at once when it is, or when no transaction runs).
+  // Dropped uncalled when a new transaction starts or this InboundAuth dies.
+  void when_mail_from_spf(std::function<void()> fn);
   void end_of_data(std::function<void(AuthOutcome)> done);
   // The same after data(last): the last bytes and the end of the message in one hashing job.
   void end_of_data(std::string_view last, std::function<void(AuthOutcome)> done);

@@ -76,6 +76,9 @@ class Classifier {
   // The user sent mail to `address` (lower-cased local@domain).
   Status note_correspondent(std::string_view user, std::string_view address, int64_t day);
   Result<bool> is_correspondent(std::string_view user, std::string_view address);
+  // Whether the user has written to any address at `domain` (lower-case): greylisting lets
+  // a reply from there through (daemon/screen_glue.h). Scans the user's bounded list.
+  Result<bool> has_correspondent_at(std::string_view user, std::string_view domain);
 
   Result<UserStats> stats(std::string_view user);
   // Forgets everything about the user (the user was removed).

@@ -197,6 +197,19 @@ Result<bool> Classifier::is_correspondent(std::string_view user, std::string_vie
   }
 }
 
+Result<bool> Classifier::has_correspondent_at(std::string_view user, std::string_view domain) {
+  std::lock_guard lock(mu_);
+  try {
+    auto q = db_->prepare(
+        "SELECT 1 FROM correspondents c JOIN users u ON u.id = c.user WHERE u.name = ?1 AND "
+        "substr(c.address, instr(c.address, '@') + 1) = ?2 LIMIT 1");
+    q.bind(user).bind(domain);
+    return q.step();
+  } catch (const Failure& f) {
+    return f.error;
+  }
+}
+
 Result<UserStats> Classifier::stats(std::string_view user) {
   std::lock_guard lock(mu_);
   try {

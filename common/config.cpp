@@ -48,6 +48,67 @@ Result<Endpoint> parse_endpoint(std::string_view text) {
   return ep;
 }
 
+bool valid_ip_or_prefix(std::string_view text) {
+  size_t slash = text.find('/');
+  std::string host(text.substr(0, slash));
+  unsigned char buf[16];
+  bool v6 = ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+  bool ok = v6 || ::inet_pton(AF_INET, host.c_str(), buf) == 1;
+  if (ok && slash != std::string_view::npos) {
+    auto bits = parse_u64(text.substr(slash + 1));
+    ok = bits && *bits <= (v6 ? 128u : 32u);
+  }
+  return ok;
+}
+
+namespace {
+std::optional<uint32_t> ipv4_value(std::string_view text) {
+  in_addr a{};
+  if (::inet_pton(AF_INET, std::string(text).c_str(), &a) != 1) return std::nullopt;
+  return ntohl(a.s_addr);
+}
+}  // namespace
+
+Result<DnsblZone> parse_dnsbl_zone(std::string_view text) {
+  std::vector<std::string_view> words;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = text.find_first_of(" \t", i);
+    if (j == std::string_view::npos) j = text.size();
+    if (j > i) words.push_back(text.substr(i, j - i));
+    i = j + 1;
+  }
+  if (words.size() < 2 || words.size() > 3)
+    return make_error(Errc::syntax, "expected \"zone weight [codes]\"");
+  DnsblZone z;
+  z.zone = ascii_lower(words[0]);
+  while (!z.zone.empty() && z.zone.back() == '.') z.zone.pop_back();
+  if (z.zone.empty() || z.zone.find('.') == std::string::npos ||
+      z.zone.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-._") != std::string::npos)
+    return make_error(Errc::syntax, "bad zone name");
+  std::string_view w = words[1];
+  bool negative = !w.empty() && w.front() == '-';
+  auto weight = parse_u64(negative ? w.substr(1) : w);
+  if (!weight || *weight > 10000) return make_error(Errc::syntax, "weight must be an integer from -10000 to 10000");
+  z.weight = negative ? -static_cast<int>(*weight) : static_cast<int>(*weight);
+  if (words.size() == 3) {
+    std::string_view codes = words[2];
+    while (!codes.empty()) {
+      size_t comma = codes.find(',');
+      std::string_view item = codes.substr(0, comma);
+      codes = comma == std::string_view::npos ? std::string_view() : codes.substr(comma + 1);
+      size_t dash = item.find('-');
+      auto lo = ipv4_value(item.substr(0, dash));
+      auto hi = dash == std::string_view::npos ? lo : ipv4_value(item.substr(dash + 1));
+      if (!lo || !hi || *lo > *hi)
+        return make_error(Errc::syntax, "bad return code \"" + std::string(item) +
+                                            "\": expected 127.0.0.2 or 127.0.0.2-127.0.0.11");
+      z.codes.emplace_back(*lo, *hi);
+    }
+  }
+  return z;
+}
+
 namespace {
 
 // Walks one TOML table, applying known keys and reporting the first problem as
@@ -251,6 +312,45 @@ bool scanner_address_ok(std::string_view a) {
   return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
+bool valid_sender_entry(const std::string& who) {
+  return !who.empty() && who.find_first_of(" \t<>\"") == std::string::npos && who.back() != '@';
+}
+
+// [screen] (common/config.h ScreenConfig).
+void read_screen(Reader& s, ScreenConfig& m) {
+  s.integer("greet_delay_ms", m.greet_delay_ms, 0, 30000);
+  s.boolean("reject_pipelining", m.reject_pipelining);
+  s.strings("allow_ips", m.allow_ips);
+  for (const auto& ip : m.allow_ips)
+    if (!valid_ip_or_prefix(ip))
+      return s.fail("allow_ips", "bad address \"" + ip + "\": expected an IP address or address/prefix");
+  std::vector<std::string> zones;
+  s.strings("dnsbl", zones);
+  m.dnsbl.clear();
+  for (const auto& z : zones) {
+    auto zone = parse_dnsbl_zone(z);
+    if (!zone) return s.fail("dnsbl", "bad entry \"" + z + "\": " + zone.error().message);
+    m.dnsbl.push_back(*zone);
+  }
+  s.integer("dnsbl_reject_score", m.dnsbl_reject_score, 0, 1000000);
+  s.integer("dnsbl_wait", m.dnsbl_wait, 1, 60);
+  s.integer("connections_per_minute", m.connections_per_minute, 0, 1000000);
+  s.integer("messages_per_hour", m.messages_per_hour, 0, 100000000);
+  s.integer("recipients_per_hour", m.recipients_per_hour, 0, 100000000);
+  s.integer("rate_limit_entries", m.rate_limit_entries, 100, 100000000);
+  s.boolean("greylist", m.greylist);
+  s.integer("greylist_delay", m.greylist_delay, 0, 86400);
+  s.integer("greylist_retry_window", m.greylist_retry_window, 60, 86400 * 30);
+  s.integer("greylist_pass_ttl", m.greylist_pass_ttl, 3600, 86400 * 365);
+  s.integer("greylist_max_entries", m.greylist_max_entries, 100, 100000000);
+  s.strings("greylist_allow_senders", m.greylist_allow_senders);
+  for (const auto& who : m.greylist_allow_senders)
+    if (!valid_sender_entry(who))
+      return s.fail("greylist_allow_senders", "bad entry \"" + who + "\": expected local@domain or a domain");
+  if (m.greylist_retry_window <= m.greylist_delay)
+    s.fail("greylist_retry_window", "must be longer than screen.greylist_delay");
+}
+
 Result<Config> config_from_table(const toml::table& root, const std::string& path) {
   Config c;
   c.path = path;
@@ -371,24 +471,13 @@ Result<Config> config_from_table(const toml::table& root, const std::string& pat
     s.one_of("spf_temperror", a.spf_temperror, {"accept", "tempfail"});
     s.strings("allow_senders", a.allow_senders);
     s.strings("allow_ips", a.allow_ips);
-    for (const auto& ip : a.allow_ips) {
-      std::string_view text = ip;
-      size_t slash = text.find('/');
-      std::string host(text.substr(0, slash));
-      unsigned char buf[16];
-      bool v6 = ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
-      bool ok = v6 || ::inet_pton(AF_INET, host.c_str(), buf) == 1;
-      if (ok && slash != std::string_view::npos) {
-        auto bits = parse_u64(text.substr(slash + 1));
-        ok = bits && *bits <= (v6 ? 128u : 32u);
-      }
-      if (!ok) {
+    for (const auto& ip : a.allow_ips)
+      if (!valid_ip_or_prefix(ip)) {
         s.fail("allow_ips", "bad address \"" + ip + "\": expected an IP address or address/prefix");
         break;
       }
-    }
     for (const auto& who : a.allow_senders)
-      if (who.empty() || who.find_first_of(" \t<>\"") != std::string::npos || who.back() == '@') {
+      if (!valid_sender_entry(who)) {
         s.fail("allow_senders", "bad entry \"" + who + "\": expected local@domain or a domain");
         break;
       }
@@ -434,6 +523,7 @@ Result<Config> config_from_table(const toml::table& root, const std::string& pat
   };
   r.section("clamav", [&](Reader& s) { scanner(s, c.clamav, true); });
   r.section("rspamd", [&](Reader& s) { scanner(s, c.rspamd, false); });
+  r.section("screen", [&](Reader& s) { read_screen(s, c.screen); });
   r.finish();
   if (!r.error().empty()) return make_error(Errc::syntax, path + ": " + r.error());
   if (c.data_dir.empty()) return make_error(Errc::syntax, path + ": data_dir: required");

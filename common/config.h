@@ -10,6 +10,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -168,6 +170,40 @@ struct ScannerConfig {
   std::string mode = "add";            // rspamd only: "add" its score, or "replace" ours
 };
 
+// [screen]: the MX listener's connection and envelope stage (issue 17; daemon/screen_glue.h).
+// Authenticated clients, the submission listeners and `allow_ips` are exempt.
+struct DnsblZone {
+  std::string zone;  // "zen.spamhaus.org" (lower-case, no trailing dot)
+  int weight = 1;    // added to the client's blocklist score per hit; negative: an allowlist
+  // The A answers that count, as IPv4 ranges (host order, inclusive); empty: any 127.0.0.0/8
+  // answer but 127.0.0.1 (RFC 5782 §2.1: answers are 127.0.0.0/8 and 127.0.0.1 is never one).
+  std::vector<std::pair<uint32_t, uint32_t>> codes;
+};
+// "zone weight [code,code-code,...]", e.g. "zen.spamhaus.org 5 127.0.0.2-127.0.0.11".
+Result<DnsblZone> parse_dnsbl_zone(std::string_view text);
+// "192.0.2.1", "2001:db8::/32": the check config.cpp gives every *allow_ips key.
+bool valid_ip_or_prefix(std::string_view text);
+
+struct ScreenConfig {
+  int greet_delay_ms = 1000;      // wait before the 220; input meanwhile: 554 (0 = no wait)
+  bool reject_pipelining = true;  // RFC 2920 §3.1 violations before EHLO is answered: 554
+  std::vector<std::string> allow_ips = {"127.0.0.0/8", "::1"};
+  std::vector<DnsblZone> dnsbl;
+  int dnsbl_reject_score = 0;  // RCPT answers 550 5.7.1 at this total weight (0 = never)
+  int dnsbl_wait = 5;          // seconds RCPT waits for blocklist answers still missing
+  // Per client address (/32, IPv6 /64); 0 = unlimited.
+  int connections_per_minute = 60;
+  int messages_per_hour = 1000;
+  int recipients_per_hour = 3000;
+  int rate_limit_entries = 100000;  // addresses remembered at most
+  bool greylist = false;
+  int greylist_delay = 300;               // seconds before a retry is accepted
+  int greylist_retry_window = 86400;      // a retry later than this starts over
+  int greylist_pass_ttl = 36 * 86400;     // a passed triplet is allowed this long after use
+  int greylist_max_entries = 200000;      // rows kept at most (the oldest go first)
+  std::vector<std::string> greylist_allow_senders;  // "user@domain" or "domain"
+};
+
 struct Config {
   std::string path;  // the file this came from, for messages
   std::string hostname = "localhost";
@@ -190,6 +226,7 @@ struct Config {
   SpamConfig spam;
   ScannerConfig clamav;
   ScannerConfig rspamd;
+  ScreenConfig screen;
 };
 
 // Reads and validates the file. Does not touch the certificate or data_dir beyond

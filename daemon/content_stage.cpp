@@ -187,6 +187,7 @@ ContentScan ContentStage::scan(const ContentJob& job, auth::AccountDb* accounts,
     r.score.add(a.rules);
     r.score.add(spam::auth_rules(job.auth));
     r.score.add(personal_rules(job, classifier));
+    r.score.add(job.connection_rules);
     r.domains = std::move(a.domains);
   }
   if (rspamd_) {

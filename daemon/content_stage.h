@@ -47,6 +47,8 @@ struct ContentJob {
   std::vector<std::string> rcpts;        // envelope recipients
   std::vector<std::string> local_users;  // whose thresholds apply
   spam::AuthInput auth;
+  // The connection stage's findings about the client (its DNS blocklist hits, [screen]).
+  std::vector<spam::Contribution> connection_rules;
 };
 
 // What scan() found; conclude() makes the answer.

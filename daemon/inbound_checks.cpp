@@ -118,6 +118,19 @@ void MxAuth::transaction(const std::string& helo, const std::string& reverse_pat
   auth_->mail_from(helo, reverse_path);
 }
 
+std::string MxAuth::spf_pass_domain() const {
+  if (!auth_ || checks_->policy().spf == CheckMode::off) return {};
+  auto v = auth_->mail_from_spf();
+  if (!v || v->result != authn::SpfResult::pass || v->identity != authn::SpfIdentity::mailfrom)
+    return {};
+  return ascii_lower(v->domain);
+}
+
+void MxAuth::when_spf_known(std::function<void()> fn) {
+  if (!auth_ || checks_->policy().spf == CheckMode::off) return fn();
+  auth_->when_mail_from_spf(std::move(fn));
+}
+
 void MxAuth::data(std::string_view body_so_far) {
   if (!auth_ || !txn_started_ || body_so_far.size() <= fed_) return;
   auth_->data(body_so_far.substr(fed_));

@@ -82,6 +82,11 @@ class MxAuth {
   // The body so far (smtpd::Session::body_so_far): the new bytes go to the DKIM verifier
   // while the message arrives.
   void data(std::string_view body_so_far);
+  // The MAIL FROM domain when its SPF check has already passed, else "" (greylisting).
+  std::string spf_pass_domain() const;
+  // fn() once the MAIL FROM SPF verdict is known (at once when no check runs); dropped
+  // uncalled with this MxAuth or a new transaction (callers bound the wait themselves).
+  void when_spf_known(std::function<void()> fn);
 
   struct Result {
     InboundDecision decision;

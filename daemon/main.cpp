@@ -22,6 +22,7 @@
 #include "authn/srs.h"
 #include "daemon/content_stage.h"
 #include "daemon/inbound_checks.h"
+#include "daemon/screen_glue.h"
 #include "daemon/relay_service.h"
 #include "daemon/service_manager.h"
 #include "daemon/services.h"
@@ -202,6 +203,12 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
     return 1;
   }
   rt.content_stage = *content_stage;
+  // [screen]: blocklists, rate limits, greylisting on the MX listener (after the DNS layer).
+  auto screening = start_screening(rt);
+  if (!screening) {
+    std::cerr << screening.error().message << "\n";
+    return 1;
+  }
 
   // Signals first: a SIGTERM that arrives while we bind is handled once the loop runs.
   bool stopping = false;

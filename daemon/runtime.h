@@ -45,6 +45,7 @@ class Pop3Maildrops;  // daemon/pop3/maildrops.h
 class UserIpLimiter;  // daemon/user_ip_limiter.h
 class InboundChecks;  // daemon/inbound_checks.h
 class ContentStage;   // daemon/content_stage.h
+class Screening;      // daemon/screen_glue.h
 
 // The configured listener sections ([listen] keys).
 enum class ListenerKind { smtp, submission, submissions, imap, imaps, pop3, pop3s };
@@ -104,6 +105,8 @@ struct Runtime {
   std::shared_ptr<const authn::Srs> srs = nullptr;
   // The content stage ([spam], [clamav], [rspamd]; daemon/content_stage.h). Thread-safe.
   std::shared_ptr<const ContentStage> content_stage = nullptr;
+  // The MX listener's connection and envelope stage ([screen]; daemon/screen_glue.h).
+  std::shared_ptr<Screening> screen = nullptr;
 
   // Each user's junk classifier (bayes/bayes.h, data_dir/classifier.db): taught over IMAP,
   // asked at delivery. Thread-safe and BLOCKING: workers only. Null: no learning.

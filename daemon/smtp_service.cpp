@@ -18,6 +18,7 @@
 #include "daemon/delivery_policy.h"
 #include "daemon/frontend/frontend.h"
 #include "daemon/inbound_checks.h"
+#include "daemon/screen_glue.h"
 #include "daemon/services.h"
 #include "smtpd/smtpd.h"
 #include "store/store.h"
@@ -121,6 +122,12 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
     auto settings = smtp_session_settings(rt_.config, kind_, info.tls_available || info.tls, relay);
     if (auto* store = rt_.store)  // the last reading only: no system call on the loop thread
       settings.has_room = [store](uint64_t bytes) { return store->has_room_cached(bytes); };
+    // Issue 17: the MX listener's screening ([screen]; submission and AUTH are exempt).
+    if (kind_ == ListenerKind::smtp && rt_.screen) {
+      screen_ = std::make_unique<ClientScreen>(rt_, rt_.screen, info.peer_ip);
+      settings.reject_unauth_pipelining = rt_.config.screen.reject_pipelining && !screen_->exempt();
+      settings.may_start_message = [this] { return !screen_ || screen_->message_allowed(); };
+    }
     session_.emplace(std::move(settings), peer);
     if (rt_.accounts && rt_.store && rt_.authenticator) {
       policy_ = std::make_shared<const DeliveryPolicy>(
@@ -134,11 +141,22 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
     // only; submitted messages are our users' own.
     if (kind_ == ListenerKind::smtp && rt_.inbound_checks)
       mx_auth_ = std::make_unique<MxAuth>(rt_, rt_.inbound_checks, info.peer_ip);
-    apply(session_->greet());
+    if (screen_ && !screen_->connection_allowed()) return apply(session_->refuse_busy());
+    const int delay = screen_ ? screen_->greet_delay_ms() : 0;
+    if (delay <= 0) return greet();
+    // RFC 5321 §4.3.1: the client must wait for the greeting; one that talks during this
+    // pause is refused (received()). The timer dies with the handler.
+    after_delay(std::chrono::milliseconds(delay), [this] { greet(); });
+  }
+
+  void greet() {
+    greeted_ = true;
+    if (session_) apply(session_->greet());
   }
 
   void received(std::string_view bytes) {
     if (!session_) return;
+    if (!greeted_) return apply(session_->early_talker());
     if (session_->action_pending()) read_while_pending_ += bytes.size();
     apply(session_->feed(bytes));
     // DKIM hashes the body as it arrives; its key lookups start once the header block is in.
@@ -166,6 +184,7 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
   void closed() {
     mx_auth_.reset();  // drops its DNS callbacks and its deadline timer
     uribl_timer_.reset();
+    screen_.reset();   // the same for the blocklist lookups
   }
 
  private:
@@ -252,8 +271,39 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
 
   void run_one(uint64_t id, smtpd::ResolveRecipient& req, Refused refused) {
     if (mx_auth_ && req.auth_user.empty()) mx_auth_->transaction(req.helo, req.reverse_path);
+    if (!screen_ || !req.auth_user.empty()) return resolve(id, std::move(req), {}, std::move(refused));
+    // Issue 17: the recipient rate and the blocklist verdict first (on the loop thread).
+    screen_->recipient([this, id, req = std::move(req), refused = std::move(refused)](
+                           std::optional<smtpd::RecipientResult> refusal) mutable {
+      if (refusal) {
+        rt_.loop.post(if_alive([id, r = std::move(*refusal)](SmtpHandler& h) {
+          h.finish(smtpd::ActionResult{id, r});
+        }));
+        return;
+      }
+      // A reply to our user is not greylisted: that needs MAIL FROM's SPF verdict, which
+      // started just now; an RCPT that would be greylisted waits for it (bounded).
+      const bool wait_spf = mx_auth_ && !req.reverse_path.empty() &&
+                            screen_->greylisting_applies(req.reverse_path);
+      auto go = [this, id, req = std::move(req), refused = std::move(refused)]() mutable {
+        auto grey = screen_->grey_query(req.reverse_path, req.address,
+                                        mx_auth_ ? mx_auth_->spf_pass_domain() : std::string());
+        resolve(id, std::move(req), std::move(grey), std::move(refused));
+      };
+      if (!wait_spf) return go();
+      screen_->bounded_wait([this](std::function<void()> wake) { mx_auth_->when_spf_known(std::move(wake)); },
+                            std::move(go));
+    });
+  }
+
+  void resolve(uint64_t id, smtpd::ResolveRecipient req, std::optional<GreyQuery> grey,
+               Refused refused) {
     std::string key = ascii_lower(req.address);
-    run([policy = policy_, req = std::move(req)] { return policy->resolve_recipient(req); },
+    run([policy = policy_, req = std::move(req), grey = std::move(grey)] {
+          RecipientDecision d = policy->resolve_recipient(req);
+          if (grey) greylist_recipient(*grey, d);  // blocking SQLite: here, on the worker
+          return d;
+        },
         [id, key](SmtpHandler& h, RecipientDecision d) {
           using R = smtpd::RecipientResult;
           const bool accepted = d.result.status == R::local || d.result.status == R::forward;
@@ -275,6 +325,13 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
 
   // deliver() makes its own refused answer, which logs the message too.
   void run_one(uint64_t id, smtpd::Deliver& req, Refused) {
+    // Issue 17: the client's blocklist hits (screen_->hits()) are logged with the message and
+    // scored by the content stage with the rest.
+    if (screen_ && req.envelope.auth_user.empty()) {
+      for (const auto& h : screen_->hits())
+        spdlog::info("screen id={} ip={} rule={} score={} detail={}", req.envelope.queue_id, ip_,
+                     h.rule, h.score, h.detail);
+    }
     if (!mx_auth_ || !req.envelope.auth_user.empty()) return content(id, std::move(req), {}, false);
     // The sender checks' verdicts first (bounded by inbound_auth.timeout), then the store.
     auto held = std::make_shared<smtpd::Deliver>(std::move(req));
@@ -323,6 +380,9 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
     job->rcpts = envelope_rcpts(e);
     job->local_users = e.local_users();
     job->auth = std::move(auth);
+    if (mx && screen_)
+      for (const auto& h : screen_->hits())
+        job->connection_rules.push_back({h.rule, static_cast<double>(h.score), h.detail});
     const size_t size = job->message->size();
     Refused refused = [id, held, size](SmtpHandler& h) {
       smtpd::DeliverResult r{smtpd::DeliverResult::temporary, {}, "shutting down"};
@@ -474,6 +534,8 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
   std::shared_ptr<const DeliveryPolicy> policy_;  // null: a backend is missing
   std::unique_ptr<MxAuth> mx_auth_;  // MX listener: the sender checks of this connection
   std::unique_ptr<net::Timer> uribl_timer_;  // bounds the URI blocklist lookups
+  std::unique_ptr<ClientScreen> screen_;  // MX listener: [screen] (daemon/screen_glue.h)
+  bool greeted_ = false;  // the 220 went out (until then, input is an early talker)
   std::string held_;  // replies waiting for the pending action's reply (see apply)
   size_t read_while_pending_ = 0;  // bytes fed since the pending action started
   ForwardMap forwards_;  // this transaction's aliases with external targets

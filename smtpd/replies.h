@@ -40,6 +40,10 @@ inline constexpr Reply ShuttingDown{421, "4.3.2", "Service shutting down, closin
 inline constexpr Reply Timeout{421, "4.4.2", "Timeout exceeded, closing connection"};
 inline constexpr Reply TooManyErrors{421, "4.7.0", "Too many errors, closing connection"};
 inline constexpr Reply InputOverflow{421, "4.7.0", "Too much pipelined input, closing connection"};
+// RFC 3463 §3.8 X.7.0 / X.7.1: local policy (issue 17: rate limits, greylisting).
+inline constexpr Reply TooManyConnections{421, "4.7.0", "Too many connections from your address, try again later"};
+inline constexpr Reply TooManyMessages{451, "4.7.1", "Too many messages from your address, try again later"};
+inline constexpr Reply RecipientDeferred{451, "4.7.1", "Recipient deferred by local policy, try again later"};
 inline constexpr Reply TempFailure{451, "4.3.0", "Temporary failure, please try again later"};
 inline constexpr Reply RelayUnavailable{451, "4.3.2", "Relaying temporarily unavailable"};
 inline constexpr Reply MailboxFull{452, "4.2.2", "Mailbox full"};
@@ -89,6 +93,11 @@ inline constexpr Reply PolicyDeferred{451, "4.4.3", "Sender check failed tempora
 // MTAs answer), and a scanner that could not answer in time (X.7.1 temporary: try later).
 inline constexpr Reply VirusRejected{554, "5.7.1", "Message refused: virus found"};
 inline constexpr Reply ScanDeferred{451, "4.7.1", "Message deferred by content policy"};
+inline constexpr Reply RecipientRefused{550, "5.7.1", "Recipient refused by local policy"};
+// RFC 5321 §4.3.1 (the client waits for the greeting) and RFC 2920 §3.1 (EHLO and DATA end
+// a pipelined group; no pipelining without EHLO): a client that does not wait is a bot.
+inline constexpr Reply EarlyTalker{554, "5.5.1", "Protocol error: you talked before my greeting"};
+inline constexpr Reply UnauthPipelining{554, "5.5.1", "Protocol error: commands sent before my reply"};
 inline constexpr Reply UnknownParameter{555, "5.5.4", "Parameter not recognized"};
 }  // namespace reply
 

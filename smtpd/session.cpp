@@ -100,6 +100,24 @@ Output Session::greet() {
   return out;
 }
 
+Output Session::refuse_busy() {
+  return refuse_connection(reply::TooManyConnections, "connection-rate");
+}
+
+Output Session::early_talker() {
+  // RFC 5321 §4.3.1: the client waits for the 220 before it sends anything. Postfix's
+  // postscreen calls this the pregreet test; spam engines fail it.
+  return refuse_connection(reply::EarlyTalker, "early-talker");
+}
+
+Output Session::refuse_connection(const Reply& r, const char* reason) {
+  Output out;
+  if (closed()) return out;
+  out.log.push_back(std::string("connection refused reason=") + reason + " ip=" + peer_.ip);
+  close_with(out, r);
+  return out;
+}
+
 Output Session::feed(std::string_view bytes) {
   Output out;
   if (closed()) return out;

@@ -33,6 +33,9 @@ class Session {
   Session(const SessionSettings& settings, const PeerInfo& peer);
 
   Output greet();                                  // the 220 banner
+  // Instead of greet() (issue 17, the glue's screening of the MX listener):
+  Output refuse_busy();         // 421 4.7.0: too many connections from this address, close
+  Output early_talker();        // 554 5.5.1: input before the greeting (RFC 5321 §4.3.1), close
   Output feed(std::string_view bytes);             // bytes from the peer (any split)
   Output complete(const ActionResult& result);     // result of the pending action
   Output timeout();                                // 421 4.4.2, close
@@ -81,6 +84,7 @@ class Session {
   // Replies and bookkeeping.
   void reply(Output& out, const Reply& r, std::string_view text = {});
   void close_with(Output& out, const Reply& r);
+  Output refuse_connection(const Reply& r, const char* reason);
   bool maybe_shutdown(Output& out);
   uint64_t start_action(Output& out, ActionRequest request, PendingKind kind, Command cmd);
   void reset_transaction();
@@ -107,6 +111,7 @@ class Session {
   void on_recipient(const RecipientResult& r, const Command& cmd, Output& out);
   void on_deliver(const DeliverResult& r, const std::string& queue_id, Output& out);
 
+  bool unauth_pipelining(Verb verb, Output& out);
   std::string ehlo_reply() const;
   std::string received_header(const std::string& queue_id) const;
 

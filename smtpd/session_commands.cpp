@@ -67,6 +67,7 @@ void Session::dispatch(std::string_view line, Output& out) {
     return;
   }
   const Command& cmd = *parsed;
+  if (unauth_pipelining(cmd.verb, out)) return;
   switch (cmd.verb) {
     case Verb::helo:
     case Verb::ehlo: cmd_helo(cmd, out); break;
@@ -94,6 +95,21 @@ void Session::dispatch(std::string_view line, Output& out) {
     case Verb::auth: cmd_auth(cmd, out); break;
     case Verb::unknown: reply(out, reply::Unrecognized); break;
   }
+}
+
+bool Session::unauth_pipelining(Verb verb, Output& out) {
+  if (!settings_.reject_unauth_pipelining || in_pos_ == in_.size()) return false;
+  // More input already follows this command line: the client did not wait for our reply.
+  // RFC 2920 §3.1: EHLO and DATA end a pipelined group; without EHLO (or before it, or after
+  // HELO) PIPELINING was never offered, so every command waits for its reply. BDAT chunks
+  // and QUIT after the final "." are data, not commands, and never get here.
+  const bool esmtp_client = esmtp_ && !helo_.empty();
+  const bool must_be_last = verb == Verb::ehlo || verb == Verb::helo || verb == Verb::data;
+  if (esmtp_client && !must_be_last) return false;
+  out.log.push_back(std::string("connection refused reason=unauth-pipelining ip=") + peer_.ip +
+                    " state=" + to_string(state()));
+  close_with(out, reply::UnauthPipelining);
+  return true;
 }
 
 std::string Session::ehlo_reply() const {
@@ -142,6 +158,11 @@ void Session::cmd_mail(const Command& cmd, Output& out) {
   if (settings_.has_room && !settings_.has_room(cmd.mail.size ? *cmd.mail.size : 0)) {
     out.log.push_back("mail deferred reason=storage-full ip=" + peer_.ip);
     return reply(out, reply::SystemFull);
+  }
+  // Issue 17: messages per hour from this address (authenticated clients are not counted).
+  if (auth_user_.empty() && settings_.may_start_message && !settings_.may_start_message()) {
+    out.log.push_back("mail deferred reason=message-rate ip=" + peer_.ip);
+    return reply(out, reply::TooManyMessages);
   }
   // RFC 6531 §3.4: a non-ASCII reverse-path needs the SMTPUTF8 parameter.
   if (cmd.path_is_utf8 && !cmd.mail.smtputf8) return reply(out, reply::NeedsSmtpUtf8);
@@ -229,6 +250,12 @@ void Session::on_recipient(const RecipientResult& r, const Command& cmd, Output&
       out.log.push_back("rcpt deferred reason=storage-full to=" + cmd.path);
       return reply(out, reply::SystemFull);
     case RecipientResult::temporary: return reply(out, reply::TempFailure);
+    case RecipientResult::policy_deferred:
+      out.log.push_back("rcpt deferred reason=policy ip=" + peer_.ip + " to=" + cmd.path);
+      return reply(out, reply::RecipientDeferred, r.text);
+    case RecipientResult::policy_refused:
+      out.log.push_back("rcpt refused reason=policy ip=" + peer_.ip + " to=" + cmd.path);
+      return reply(out, reply::RecipientRefused, r.text);
   }
 }
 

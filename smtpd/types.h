@@ -38,6 +38,12 @@ struct SessionSettings {
   // (0 = size unknown) without eating into its disk reserve. Unset = always. ternd answers
   // from its last reading, without a system call (the session runs on the loop thread).
   std::function<bool(uint64_t bytes)> has_room;
+  // Issue 17 (MX listener): commands the client sent before the reply to an earlier one,
+  // where RFC 2920 forbids it (after HELO, EHLO or DATA, or without EHLO at all): 554, close.
+  bool reject_unauth_pipelining = false;
+  // Issue 17: whether this unauthenticated client may start one more message now (its
+  // per-address rate; the call counts it). Unset = always. False: MAIL gets 451 4.7.1.
+  std::function<bool()> may_start_message;
 };
 
 struct PeerInfo {
@@ -153,9 +159,14 @@ struct RecipientResult {
     not_local_domain,
     over_quota,
     storage_full,
-    temporary
+    temporary,
+    // A local policy of the MX listener (issue 17: greylisting, rate limits, blocklists):
+    // 451 4.7.1 / 550 5.7.1 with `text` as the reply text when set.
+    policy_deferred,
+    policy_refused
   } status = temporary;
   std::vector<std::string> users;  // when local
+  std::string text;                // policy_*: one line of printable ASCII, may be empty
 };
 
 struct SenderResult {

@@ -179,6 +179,13 @@ class Tern:
         # The built-in spam score (on in ternd by default) adds X-Spam-* fields to every MX
         # message: off unless a test turns it on, so tests may compare stored bytes.
         tables.setdefault("spam", {}).setdefault("enabled", False)
+        # The MX screening (issue 17) would slow or refuse the suites' loopback clients: no
+        # greeting delay, no pipelining check, no rate limits unless a test asks.
+        screen = tables.setdefault("screen", {})
+        for key, off in (("greet_delay_ms", 0), ("reject_pipelining", False),
+                         ("connections_per_minute", 0), ("messages_per_hour", 0),
+                         ("recipients_per_hour", 0)):
+            screen.setdefault(key, off)
         for table, keys in tables.items():
             lines += ["", f"[{table}]"] + [f"{k} = {toml_value(v)}" for k, v in keys.items()]
         return "\n".join(lines) + "\n" + self.extra_toml

@@ -254,3 +254,28 @@ TEST(InboundAuth, DkimHashingIsOffloadedOneJobAtATime) {
   }
   while (!jobs->empty()) run_one();
 }
+
+TEST(InboundAuth, MailFromSpfVerdictAndItsWaiters) {
+  FakeResolver r("sender.example TXT v=spf1 ip4:192.0.2.0/24 -all\n");
+  r.set_deferred(true);
+  InboundAuth auth(r, psl(), {"mx.tern.example"}, [] { return int64_t{1800000000}; }, [] { return 0u; });
+  auth.connected(*IpAddress::parse("192.0.2.10"), "mx.tern.example");
+  int woken = 0;
+  auth.when_mail_from_spf([&] { ++woken; });  // no transaction: at once
+  EXPECT_EQ(woken, 1);
+  auth.mail_from("out.sender.example", "bounce@sender.example");
+  EXPECT_FALSE(auth.mail_from_spf().has_value());
+  auth.when_mail_from_spf([&] { ++woken; });
+  EXPECT_EQ(woken, 1);
+  r.run_pending();
+  EXPECT_EQ(woken, 2);
+  ASSERT_TRUE(auth.mail_from_spf().has_value());
+  EXPECT_EQ(auth.mail_from_spf()->result, SpfResult::pass);
+  EXPECT_EQ(auth.mail_from_spf()->domain, "sender.example");
+  // A deadline wakes a waiter with temperror.
+  auth.mail_from("out.sender.example", "x@slow.example");
+  auth.when_mail_from_spf([&] { ++woken; });
+  auth.give_up();
+  EXPECT_EQ(woken, 3);
+  EXPECT_EQ(auth.mail_from_spf()->result, SpfResult::temperror);
+}

@@ -136,6 +136,11 @@ TEST_F(ClassifierTest, CorrespondentsAndForget) {
   EXPECT_TRUE(*c->is_correspondent("bob@x.test", "alice@office.test"));
   EXPECT_FALSE(*c->is_correspondent("bob@x.test", "mallory@office.test"));
   EXPECT_FALSE(*c->is_correspondent("carol@x.test", "alice@office.test"));
+  // By domain (greylisting's reply exemption): any address there, only that domain.
+  EXPECT_TRUE(*c->has_correspondent_at("bob@x.test", "office.test"));
+  EXPECT_FALSE(*c->has_correspondent_at("bob@x.test", "test"));
+  EXPECT_FALSE(*c->has_correspondent_at("bob@x.test", "box.office.test"));
+  EXPECT_FALSE(*c->has_correspondent_at("carol@x.test", "office.test"));
   train(*c, "bob@x.test", 5);
   ASSERT_TRUE(c->forget("bob@x.test").ok());
   EXPECT_FALSE(*c->is_correspondent("bob@x.test", "alice@office.test"));

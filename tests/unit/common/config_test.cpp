@@ -197,6 +197,40 @@ TEST(Config, SpamAndScanners) {
   EXPECT_EQ(bad("[rspamd]\nscan_submission = true\n").find("rspamd.scan_submission"), 13u);
 }
 
+TEST(Config, Screen) {
+  auto d = parse("data_dir = \"/d\"\n");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->screen.dnsbl.empty());  // no blocklist unless configured
+  EXPECT_FALSE(d->screen.greylist);
+  auto c = parse("data_dir = \"/d\"\n[screen]\ngreet_delay_ms = 0\nreject_pipelining = false\n"
+                 "dnsbl = [\"zen.spamhaus.org 5 127.0.0.2-127.0.0.11\", \"list.dnswl.org -3\"]\n"
+                 "dnsbl_reject_score = 5\nconnections_per_minute = 0\ngreylist = true\n"
+                 "greylist_delay = 2\ngreylist_allow_senders = [\"partner.example\"]\n"
+                 "allow_ips = []\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_EQ(c->screen.dnsbl.size(), 2u);
+  EXPECT_EQ(c->screen.dnsbl[0].zone, "zen.spamhaus.org");
+  EXPECT_EQ(c->screen.dnsbl[1].weight, -3);
+  EXPECT_EQ(c->screen.dnsbl_reject_score, 5);
+  EXPECT_EQ(c->screen.greylist_delay, 2);
+  EXPECT_TRUE(c->screen.allow_ips.empty());
+  auto bad = [](const std::string& body) {
+    auto r = parse("data_dir = \"/d\"\n[screen]\n" + body);
+    return r.ok() ? std::string("ok") : r.error().message;
+  };
+  EXPECT_EQ(bad("dnsbl = [\"zen.spamhaus.org five\"]\n"),
+            "/etc/t.toml: screen.dnsbl: bad entry \"zen.spamhaus.org five\": weight must be an "
+            "integer from -10000 to 10000");
+  EXPECT_EQ(bad("allow_ips = [\"nope\"]\n"),
+            "/etc/t.toml: screen.allow_ips: bad address \"nope\": expected an IP address or "
+            "address/prefix");
+  EXPECT_EQ(bad("greylist_delay = 100000\n"),
+            "/etc/t.toml: screen.greylist_delay: must be between 0 and 86400");
+  EXPECT_EQ(bad("greylist_delay = 600\ngreylist_retry_window = 300\n"),
+            "/etc/t.toml: screen.greylist_retry_window: must be longer than screen.greylist_delay");
+  EXPECT_EQ(bad("greylisting = true\n"), "/etc/t.toml: screen.greylisting: unknown key");
+}
+
 TEST(Config, MissingFile) {
   auto c = load_config("/nonexistent/tern.toml");
   ASSERT_FALSE(c.ok());
