@@ -148,7 +148,7 @@ class TernServer:
         }
         for t, kv in (sections or {}).items():
             tables.setdefault(t, {}).update(kv)
-        lines = [f'hostname = "tern.bench.test"', f"data_dir = {_toml(self.data_dir)}",
+        lines = ['hostname = "tern.bench.test"', f"data_dir = {_toml(self.data_dir)}",
                  f"log_level = {_toml(log_level)}", ""]
         for t, kv in tables.items():
             lines.append(f"[{t}]")
