@@ -557,15 +557,23 @@ Result<WatchHandle> Store::watch(std::string_view user, std::string_view mailbox
 }
 
 Status Store::reindex(std::optional<std::string_view> user) {
+  auto r = reindex_report(user);
+  if (!r.ok()) return r.error();
+  return {};
+}
+
+Result<ReindexReport> Store::reindex_report(std::optional<std::string_view> user) {
   std::vector<int64_t> changed;
-  auto st = detail::guarded_status([&] {
+  auto r = detail::guarded([&] {
+    ReindexReport report;
     std::optional<UserName> u;
     if (user) u = check(detail::canonical_user(*user));
     std::lock_guard lock(impl_->mu);
-    changed = u ? impl_->reconcile_user(*u) : impl_->reconcile_all();
+    changed = u ? impl_->reconcile_user(*u, &report) : impl_->reconcile_all(&report);
+    return report;
   });
   impl_->notify(changed);
-  return st;
+  return r;
 }
 
 }  // namespace tern::store

@@ -322,10 +322,15 @@ struct Store::Impl {
                                   bool move, uint64_t quota_bytes);
 
   // Recovery (recovery.cpp). Returns the mailboxes that changed.
-  std::vector<int64_t> reconcile_user(const detail::UserName& u);
+  // With `report`, also what each folder got (Store::reindex_report), Dovecot adoption included.
+  std::vector<int64_t> reconcile_user(const detail::UserName& u, ReindexReport* report = nullptr);
   void reconcile_folder(const detail::MailboxRow& row, const std::string& folder, bool fresh,
-                        std::vector<int64_t>& changed);
-  std::vector<int64_t> reconcile_all();
+                        std::vector<int64_t>& changed, ReindexFolderReport* report);
+  std::vector<int64_t> reconcile_all(ReindexReport* report = nullptr);
+  // Dovecot adoption (adopt.cpp): a folder's UIDVALIDITY from its dovecot-uidlist, and a
+  // user's subscriptions from the Dovecot `subscriptions` file.
+  void adopt_uidvalidity(detail::MailboxRow& row, uint32_t uidvalidity);
+  void adopt_subscriptions(const detail::UserName& u, ReindexReport* report);
 
   // Watches.
   void notify(const std::vector<int64_t>& mailbox_ids);
