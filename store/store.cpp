@@ -569,6 +569,9 @@ Result<ReindexReport> Store::reindex_report(std::optional<std::string_view> user
     std::optional<UserName> u;
     if (user) u = check(detail::canonical_user(*user));
     std::lock_guard lock(impl_->mu);
+    // A Maildir copied over a user nobody has used yet (`ternctl user add`, then cp): the
+    // user's default folders are made first, as on a first login, and then adopt what came.
+    if (u && fs::is_directory(impl_->user_dir(*u))) impl_->ensure_user_locked(*u);
     changed = u ? impl_->reconcile_user(*u, &report) : impl_->reconcile_all(&report);
     return report;
   });
