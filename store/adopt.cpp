@@ -16,6 +16,8 @@ void Store::Impl::adopt_uidvalidity(MailboxRow& row, uint32_t uidvalidity) {
       .bind(row.id)
       .run();
   db.prepare("DELETE FROM expunged WHERE mailbox_id = ?").bind(row.id).run();
+  // Keyword letters in the adopted file names follow the adopted dovecot-keywords.
+  db.prepare("DELETE FROM keyword_letters WHERE mailbox_id = ?").bind(row.id).run();
   // RFC 9051 §2.3.1.1: a name created again must get a greater UIDVALIDITY, so the counter
   // next_uidvalidity() draws from stays above every value in use.
   db.prepare("INSERT INTO meta(key, value) VALUES('last_uidvalidity', ?) "

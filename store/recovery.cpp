@@ -145,6 +145,7 @@ void Store::Impl::reconcile_folder(const MailboxRow& row, const std::string& fol
   if (auto text = read_file(folder + "/" + detail::kDovecotKeywords); text.ok()) {
     keyword_map = detail::parse_dovecot_keywords(*text);
     for (auto& p : keyword_map->problems) rep.problems.push_back(std::move(p));
+    load_keyword_letters(mbox.id, keyword_map->by_index);  // the letters keep their meaning
   }
 
   uint32_t uidnext = mbox.uidnext;

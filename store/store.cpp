@@ -344,6 +344,7 @@ MailboxStatus Store::Impl::status_of(const std::string& user, const MailboxRow& 
 
 void Store::Impl::notify(const std::vector<int64_t>& ids) {
   if (ids.empty()) return;
+  dovecot_due(ids);
   std::vector<std::shared_ptr<WatchHandle::State>> targets;
   {
     std::lock_guard lock(watches->mu);
@@ -573,6 +574,12 @@ Result<ReindexReport> Store::reindex_report(std::optional<std::string_view> user
     // user's default folders are made first, as on a first login, and then adopt what came.
     if (u && fs::is_directory(impl_->user_dir(*u))) impl_->ensure_user_locked(*u);
     changed = u ? impl_->reconcile_user(*u, &report) : impl_->reconcile_all(&report);
+    // Every reindexed folder gets its Dovecot files (re)written, changed or not.
+    std::vector<int64_t> ids;
+    auto st = impl_->db.prepare(u ? "SELECT id FROM mailboxes WHERE user = ?" : "SELECT id FROM mailboxes");
+    if (u) st.bind(u->address);
+    while (st.step()) ids.push_back(st.i64(0));
+    impl_->dovecot_due(ids);
     return report;
   });
   impl_->notify(changed);

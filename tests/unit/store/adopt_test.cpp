@@ -2,6 +2,9 @@
 // UIDNEXT, flags, keywords and subscriptions as Dovecot had them.
 #include <fstream>
 
+#include <map>
+
+#include "store/dovecot_files.h"
 #include "store_fixture.h"
 
 namespace tern::store::testing {
@@ -136,6 +139,56 @@ TEST_F(AdoptTest, UnusableUidlistLeavesTernUids) {
   for (const auto& f : report->folders)
     for (const auto& p : f.problems) reported |= p.find("dovecot-uidlist ignored") != std::string::npos;
   EXPECT_TRUE(reported);
+}
+
+// Dovecot out: each changed folder gets a dovecot-uidlist naming its files (by the part
+// before ':') with their UIDs, and keyword letters in the names that dovecot-keywords maps.
+TEST_F(AdoptTest, WriterKeepsUidlistAndKeywordLettersCurrent) {
+  open();
+  uint32_t a = deliver(kAlice, body(1));
+  uint32_t b = deliver(kAlice, body(2));
+  uint32_t c = deliver(kAlice, body(3));
+  ASSERT_TRUE(store_->store_flags(kAlice, "INBOX", {a}, FlagOp::add, Flags{kSeen, {"Later", "$Junk"}}).ok());
+  ASSERT_TRUE(store_->store_flags(kAlice, "INBOX", {c}, FlagOp::add, Flags{0, {"later"}}).ok());
+  ASSERT_TRUE(store_->expunge(kAlice, "INBOX", {b}).ok());
+  uint32_t uidvalidity = store_->mailbox_status(kAlice, "INBOX")->uidvalidity;
+  store_.reset();  // the writer's last round runs before the store closes
+
+  auto uidlist = detail::parse_uidlist(read_file(maildir() + "/dovecot-uidlist"));
+  ASSERT_TRUE(uidlist);
+  EXPECT_EQ(uidlist->uidvalidity, uidvalidity);
+  EXPECT_EQ(uidlist->next_uid, c + 1);
+  ASSERT_EQ(uidlist->entries.size(), 2u);
+  EXPECT_EQ(uidlist->entries[0].uid, a);
+  EXPECT_EQ(uidlist->entries[1].uid, c);
+  auto keywords = detail::parse_dovecot_keywords(read_file(maildir() + "/dovecot-keywords"));
+  std::map<std::string, char> letter;
+  for (size_t i = 0; i < keywords.by_index.size(); ++i)
+    if (!keywords.by_index[i].empty()) letter[keywords.by_index[i]] = static_cast<char>('a' + i);
+  ASSERT_EQ(letter.size(), 2u);
+  ASSERT_TRUE(letter.count("Later") && letter.count("$Junk"));
+  // Every listed name is a file on disk (up to ':'), with the letters of its keywords.
+  std::map<uint32_t, std::string> on_disk;
+  for (const char* sub : {"/cur", "/new"})
+    for (auto& e : fs::directory_iterator(maildir() + sub)) {
+      std::string n = e.path().filename().string();
+      for (const auto& entry : uidlist->entries)
+        if (n.substr(0, n.find(':')) == entry.name) on_disk[entry.uid] = n;
+    }
+  ASSERT_EQ(on_disk.size(), 2u);
+  std::string want_a{letter["$Junk"], letter["Later"]};
+  std::sort(want_a.begin(), want_a.end());
+  EXPECT_EQ(detail::keyword_letters(on_disk[a]), want_a) << on_disk[a];
+  EXPECT_EQ(detail::keyword_letters(on_disk[c]), std::string(1, letter["Later"])) << on_disk[c];
+  EXPECT_NE(on_disk[a].find(":2,S"), std::string::npos) << on_disk[a];
+
+  // The letters survive a lost index: keywords come back from names + dovecot-keywords.
+  for (const char* f : {"/index.db", "/index.db-wal", "/index.db-shm"}) fs::remove(dir_ + f);
+  open();
+  auto snap = *store_->snapshot(kAlice, "INBOX");
+  ASSERT_EQ(snap.messages.size(), 2u);
+  EXPECT_EQ(snap.messages[0].flags.keywords, (std::vector<std::string>{"$Junk", "Later"}));
+  EXPECT_EQ(snap.messages[1].flags.keywords, (std::vector<std::string>{"Later"}));
 }
 
 }  // namespace
