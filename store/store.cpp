@@ -282,7 +282,9 @@ MailboxRow Store::Impl::create_mailbox_locked(const UserName& u, const std::stri
         .bind(u.address)
         .bind(name)
         .run();
-  return *find_mailbox(u.address, name);
+  auto row = *find_mailbox(u.address, name);
+  dovecot_due({row.id});  // a new folder's UIDVALIDITY goes out too (dovecot_writer.cpp)
+  return row;
 }
 
 void Store::Impl::ensure_user_locked(const UserName& u) {

@@ -208,6 +208,56 @@ def move_in(base):
         m.logout()
 
 
+def folded(state):
+    return dict(state, messages={u: sorted(f.lower() for f in fl) for u, fl in state["messages"].items()})
+
+
+def move_out(base):
+    with Tern(listeners=("imaps",)) as t:
+        run_ctl(t, "domain", "add", "example.test")
+        p = t.ctl("user", "add", USER, input=PASSWORD + "\n")
+        assert p.returncode == 0, p.stderr
+        t.start()
+        m = tern_imap(t)
+        ok(m.create('"Projekte/&AMQ-rger"'))  # "Projekte/Ärger": nested and non-ASCII
+        for i in range(1, 7):
+            ok(m.append("INBOX", None, None, message(i)))
+        ok(m.append('"Projekte/&AMQ-rger"', r"(\Seen Reviewed)", None, message(40)))
+        ok(m.select("INBOX"))
+        ok(m.uid("STORE", "1", "+FLAGS", r"(\Seen $Forwarded Later)"))
+        ok(m.uid("STORE", "2", "+FLAGS", r"(\Deleted)"))
+        ok(m.expunge())
+        ok(m.uid("STORE", "4", "+FLAGS", r"(later \Flagged)"))
+        ok(m.uid("STORE", "5", "+FLAGS", r"(Later $Forwarded)"))
+        ok(m.uid("STORE", "5", "-FLAGS", r"($Forwarded)"))
+        ok(m.close())
+        tn_folders = folders(m)
+        tn = snapshot(m, "/", tn_folders)
+        m.logout()
+        t.stop()  # the writer's last round runs as the store closes
+        maildir = os.path.join(t.data_dir, "mail", "example.test", "alice")
+        check(os.path.exists(os.path.join(maildir, "dovecot-uidlist")), "Tern wrote dovecot-uidlist")
+
+        dc = Dovecot(os.path.join(base, "out"))
+        try:
+            shutil.copytree(maildir, dc.maildir, symlinks=True)
+            subprocess.run(["chown", "-R", f"{dc.uid}:{dc.gid}", dc.maildir], check=True)
+            m = dc.imap()
+            dv_folders = folders(m)
+            check(set(dv_folders) == set(tn_folders),
+                  f"folders: Tern {sorted(tn_folders)}, Dovecot {sorted(dv_folders)}")
+            dv = snapshot(m, ".", dv_folders)
+            m.logout()
+        finally:
+            dc.stop()
+        for name in tn_folders:
+            # RFC 9051 §2.3.2: keywords are case-insensitive; Tern shows each message's own
+            # spelling, Dovecot the folder's first one.
+            check(folded(dv[name]) == folded(tn[name]), f"{name}: Dovecot {dv[name]} == Tern {tn[name]}")
+        check(tn["INBOX"]["messages"][1] == ["$Forwarded", "Later", "\\Seen"],
+              f"keywords were set in Tern: {tn['INBOX']['messages']}")
+
+
 def main():
     if os.geteuid() != 0:
         print("skipped: needs root to run Dovecot's mail processes as another user")
@@ -217,6 +267,7 @@ def main():
     started = time.monotonic()
     try:
         move_in(base)
+        move_out(base)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print(f"done in {time.monotonic() - started:.1f} s")
