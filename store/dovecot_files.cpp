@@ -33,9 +33,9 @@ std::string quote(std::string_view line) {
 std::optional<UidlistEntry> entry_for(uint32_t uid, std::string_view name) {
   size_t colon = name.find(':');
   if (colon != std::string_view::npos) name = name.substr(0, colon);
-  if (name.empty() || name.find('/') != std::string_view::npos ||
-      name.find('\0') != std::string_view::npos)
-    return std::nullopt;
+  if (name.empty() || name.find('/') != std::string_view::npos) return std::nullopt;
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7F) return std::nullopt;  // no Maildir name has control characters
   auto parsed = parse_maildir_name(name);
   if (!parsed) return std::nullopt;
   return UidlistEntry{uid, std::string(name), parsed->base};
