@@ -5,8 +5,8 @@
 // keywords (per folder, letter 'a' + index in keyword_letters; 26 at most, as in Dovecot).
 //
 // Off every caller's path: notify() marks folders due; one thread waits kDovecotDelay after
-// the first mark (so a burst of deliveries is one write), reads rows through the `reader`
-// connection, and writes each file to a temporary name and renames it over the old one (a
+// the first mark (so a burst of deliveries is one write), reads rows through a read-only
+// connection of its own, and writes each file to a temporary name and renames it over the old one (a
 // reader sees the old or the new file, never half). No fsync: the files are derived, and the
 // index stays the truth; Tern never reads them back while it runs (reindex reads a
 // dovecot-keywords to rebuild a lost index's keyword letters, recovery.cpp).
@@ -89,7 +89,13 @@ void Store::Impl::write_dovecot_files(int64_t id) {
   std::vector<Row> rows;
   std::array<std::string, detail::kDovecotMaxKeywords> letters;
   {
-    std::lock_guard lock(reader_mu);  // not `mu`: deliveries go on meanwhile
+    // Not `mu` (deliveries go on meanwhile) nor `reader_mu` (quota checks): its own
+    // connection, used by this thread alone.
+    if (!dv_reader_open) {
+      dv_reader.open_reader(data_dir + "/index.db");
+      dv_reader_open = true;
+    }
+    auto& reader = dv_reader;
     auto st = reader.prepare("SELECT user, name, uidvalidity, uidnext FROM mailboxes WHERE id = ?");
     st.bind(id);
     if (!st.step()) return;  // deleted since

@@ -339,13 +339,16 @@ struct Store::Impl {
 
   // Dovecot out (dovecot_writer.cpp): one thread keeps dovecot-uidlist and dovecot-keywords
   // of each changed folder current, debounced (kDovecotDelay after the first change of a
-  // round), off every caller's path. It reads through `reader`; it takes `mu` only to give
+  // round), off every caller's path. It reads through its own connection; it takes `mu` only to give
   // files the keyword letters of their keywords (a rename and a row update, no flag change).
   std::mutex dv_mu;
   std::condition_variable dv_cv;
   std::set<int64_t> dv_due;
   bool dv_stop = false;
   std::thread dv_thread;
+  detail::Db dv_reader;  // the writer thread's own read connection (opened on first use):
+                         // a long read never holds `reader_mu`, which SMTP quota checks take
+  bool dv_reader_open = false;
   void dovecot_due(const std::vector<int64_t>& mailbox_ids);  // any thread, any lock held
   void dovecot_rounds();
   void stop_dovecot_writer();

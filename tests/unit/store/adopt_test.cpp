@@ -189,6 +189,11 @@ TEST_F(AdoptTest, WriterKeepsUidlistAndKeywordLettersCurrent) {
   ASSERT_EQ(snap.messages.size(), 2u);
   EXPECT_EQ(snap.messages[0].flags.keywords, (std::vector<std::string>{"$Junk", "Later"}));
   EXPECT_EQ(snap.messages[1].flags.keywords, (std::vector<std::string>{"Later"}));
+  // A system flag change keeps the letters at once (no wait for the writer).
+  ASSERT_TRUE(store_->store_flags(kAlice, "INBOX", {a}, FlagOp::add, Flags{kFlagged, {}}).ok());
+  std::string path = *store_->message_path(kAlice, "INBOX", a);
+  EXPECT_EQ(detail::keyword_letters(path), want_a) << path;
+  EXPECT_NE(path.find(":2,FS"), std::string::npos) << path;
 }
 
 }  // namespace
