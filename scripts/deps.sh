@@ -21,6 +21,9 @@ packages=(
   libsasl2-modules
   # The external scanners of the content stage (tests/integration/test_spam.py).
   clamav-daemon clamav rspamd
+  # A real Dovecot to migrate from and to (tests/integration/test_dovecot_migration.py,
+  # started by bench/peers/dovecot.sh, which runs imap, pop3 and lmtp)
+  dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd
 )
 
 # What the tests need at run time, checked after every install: a package that installed
