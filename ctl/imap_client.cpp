@@ -200,7 +200,8 @@ Result<size_t> Client::read_some(char* buf, size_t n) {
 Result<std::string> Client::read_response() {
   while (true) {
     auto framed = frame_response(buf_);
-    if (!framed) return framed.error();
+    // After a framing error nothing more on this connection can be trusted: the caller stops.
+    if (!framed) return make_error(Errc::internal, "IMAP server sent a malformed response: " + framed.error().message);
     if (*framed > 0) {
       std::string out = buf_.substr(0, *framed);
       buf_.erase(0, *framed);
@@ -226,13 +227,13 @@ Result<Response> Client::finish(const std::string& tag,
       if (!r.ok()) return make_error(Errc::refused, r.tagged.substr(0, 300));
       return r;
     }
-    if (line.rfind("+", 0) == 0) return make_error(Errc::syntax, "IMAP server asked for a continuation unasked");
+    if (line.rfind("+", 0) == 0) return make_error(Errc::internal, "IMAP server asked for a continuation unasked");
     if (line.rfind("* BYE", 0) == 0) {
       // RFC 9051 §7.1.5: the server is closing; its tagged answer may never come.
       continue;
     }
     auto values = parse_values(line);
-    if (!values) return values.error();
+    if (!values) return make_error(Errc::internal, "IMAP server sent a malformed response: " + values.error().message);
     if (!values->empty() && values->size() >= 2 && (*values)[1].is_atom("CAPABILITY")) {
       caps_.clear();
       for (size_t i = 2; i < values->size(); ++i) caps_.push_back((*values)[i].text);

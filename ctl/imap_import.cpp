@@ -45,7 +45,8 @@ class FolderImport {
 
   Status run(const std::string& raw_name, const std::string& shown, const std::string& mailbox, Totals& totals) {
     auto quoted = imap::quote(raw_name);
-    if (!quoted) return make_error(Errc::syntax, "folder name needs a literal");
+    // Folder-level problems are Errc::refused (the folder is skipped); anything else stops.
+    if (!quoted) return make_error(Errc::refused, "folder name needs a literal");
     std::optional<uint32_t> uidvalidity;
     uint32_t exists = 0;
     auto examined = client_.command("EXAMINE " + *quoted, [&](std::vector<imap::Value>& v, std::string_view line) {
@@ -56,7 +57,7 @@ class FolderImport {
     });
     if (!examined) return examined.error();
     // RFC 9051 §7.1: the server MUST send UIDVALIDITY at SELECT/EXAMINE; resuming needs it.
-    if (!uidvalidity) return make_error(Errc::syntax, "the server sent no UIDVALIDITY");
+    if (!uidvalidity) return make_error(Errc::refused, "the server sent no UIDVALIDITY");
 
     std::vector<import::SourceMessage> listed;
     if (exists > 0) {
@@ -227,7 +228,7 @@ int run_import(const ImportOptions& o, Context& c) {
     ++totals.folders;
     if (Status s = folder_import.run(entry->name, shown, mailbox, totals); !s.ok()) {
       // A refused folder (a NO to EXAMINE) is skipped; a broken connection or store stops all.
-      if (s.error().code != Errc::refused && s.error().code != Errc::syntax) return fail(shown + ": " + s.error().message);
+      if (s.error().code != Errc::refused) return fail(shown + ": " + s.error().message);
       std::cout << shown << ": skipped, " << s.error().message << '\n';
       ++totals.skipped_folders;
     }

@@ -18,7 +18,9 @@ import shutil
 import smtplib
 import subprocess
 import sys
+import socket
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
@@ -262,6 +264,62 @@ def dovecot_to_tern(dst, tmp):
                 print("---- dovecot log ----\n" + f.read()[-4000:], file=sys.stderr)
 
 
+HOSTILE_BODIES = [
+    b"* 1 FETCH (UID 1 FLAGS () BODY[] {99999999999999}\r\n",            # absurd literal
+    b"* 1 FETCH (UID 1 FLAGS (\\Seen BODY[] {4}\r\nabcd\r\n",          # unbalanced list
+    b"* 1 FETCH (UID 1 FLAGS () BODY[] {400}\r\nonly a few bytes, then EOF",  # short literal
+    b"* 1 FETCH (" + b"(" * 5000 + b"\r\n",                               # deep nesting
+]
+
+
+def hostile_server(payload):
+    """One connection of a server that lists INBOX with one message, then answers the body
+    FETCH with `payload` and hangs up."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        f = conn.makefile("rb")
+        conn.sendall(b"* OK hostile ready\r\n")
+        try:
+            for line in f:
+                tag, cmd = line.split(b" ", 1)
+                cmd = cmd.upper()
+                if cmd.startswith(b"CAPABILITY"):
+                    conn.sendall(b"* CAPABILITY IMAP4rev1 SPECIAL-USE\r\n" + tag + b" OK done\r\n")
+                elif cmd.startswith(b"LIST"):
+                    conn.sendall(b'* LIST () "/" INBOX\r\n' + tag + b" OK done\r\n")
+                elif cmd.startswith(b"EXAMINE"):
+                    conn.sendall(b"* 1 EXISTS\r\n* OK [UIDVALIDITY 5] ok\r\n" + tag + b" OK done\r\n")
+                elif cmd.startswith(b"UID FETCH 1:*"):
+                    conn.sendall(b'* 1 FETCH (UID 1 RFC822.SIZE 4 INTERNALDATE "01-Jan-2020 00:00:00 +0000")\r\n'
+                                 + tag + b" OK done\r\n")
+                elif cmd.startswith(b"UID FETCH"):
+                    conn.sendall(payload)
+                    break
+                else:
+                    conn.sendall(tag + b" OK done\r\n")
+        finally:
+            conn.close()
+            srv.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv.getsockname()[1]
+
+
+def hostile(dst, tmp):
+    pw_file = os.path.join(tmp, "hostile.pw")
+    with open(pw_file, "w") as f:
+        f.write("x\n")
+    for i, payload in enumerate(HOSTILE_BODIES):
+        port = hostile_server(payload)
+        p = run_import(dst, "alice@example.test", f"imap://a@127.0.0.1:{port}", pw_file, "--insecure")
+        check(f"hostile server {i}: a clean one-line error", p.returncode == 1 and p.stderr.startswith("ternctl: ")
+              and p.stderr.count("\n") == 1 and "Sanitizer" not in p.stderr, p.stdout + p.stderr)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="tern-import-")
     try:
@@ -272,6 +330,7 @@ def main():
             src.start()
             dst.start()
             tern_to_tern(src, dst, tmp)
+            hostile(dst, tmp)
             if shutil.which("dovecot"):
                 dovecot_to_tern(dst, tmp)
             else:
