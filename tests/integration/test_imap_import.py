@@ -145,10 +145,26 @@ def tern_to_tern(src, dst, tmp):
     check("second run imports nothing", p.returncode == 0 and "imported 0 messages" in p.stdout, p.stdout + p.stderr)
     compare("ternd after the second run", m, d, {**TARGET, "Bulk": "Bulk"})
 
+    # The source folder is re-created (new UIDVALIDITY, new UIDs) with the same two messages
+    # and one more: the two are matched by size and INTERNALDATE, only the new one is copied.
+    m.select("INBOX")
+    check("source folder deleted", m.delete('"Projects/2024"')[0] == "OK")
+    m.create('"Projects/2024"')
+    for i, (folder, flags, date) in enumerate(SOURCE):
+        if folder == "Projects/2024":
+            m.append(f'"{folder}"', flags, date, body(i, folder))
+    m.append('"Projects/2024"', r"(\Seen)", '"07-Jul-2024 07:07:07 +0000"', body(77, "Projects/2024"))
+    p = run_import(dst, BOB, url, pw_file, "--ca-file", src.cert)
+    check("changed UIDVALIDITY: matched by size and date, the new message copied",
+          p.returncode == 0 and re.search(r"^Projects/2024 -> Projects/2024: 1 to import, 0 already imported; "
+                                          r"UIDVALIDITY changed \(\d+ -> \d+\), 2 matched", p.stdout, re.M)
+          and "imported 1 messages" in p.stdout, p.stdout + p.stderr)
+    compare("ternd after UIDVALIDITY change", m, d, {"Projects/2024": "Projects/2024"})
+
     # STARTTLS on the plain port, one folder only, into another user.
     p = run_import(dst, "alice@example.test", f"imap://{BOB}@localhost:{src.port('imap')}", pw_file,
                    "--starttls", "--ca-file", src.cert, "--folders", "Projects/2024")
-    check("STARTTLS import of one folder", p.returncode == 0 and "imported 2 messages from 1 folders" in p.stdout,
+    check("STARTTLS import of one folder", p.returncode == 0 and "imported 3 messages from 1 folders" in p.stdout,
           p.stdout + p.stderr)
     m.logout()
     d.logout()
