@@ -83,25 +83,22 @@ class PasswordImport(TernCase):
         finally:
             db.close()
 
-    def imap_login(self, user, password):
+    def imap_auth(self, log_in):
+        """True when log_in(connection) is accepted over IMAPS."""
         m = imaplib.IMAP4_SSL("127.0.0.1", self.t.port("imaps"), ssl_context=client_tls_context(), timeout=30)
         try:
-            m.login(user, password)
+            log_in(m)
             m.logout()
             return True
         except imaplib.IMAP4.error:
             m.shutdown()
             return False
 
+    def imap_login(self, user, password):
+        return self.imap_auth(lambda m: m.login(user, password))
+
     def imap_scram(self, user, password):
-        m = imaplib.IMAP4_SSL("127.0.0.1", self.t.port("imaps"), ssl_context=client_tls_context(), timeout=30)
-        try:
-            m.authenticate("SCRAM-SHA-256", ScramClient(user, password).imap_authobject())
-            m.logout()
-            return True
-        except imaplib.IMAP4.error:
-            m.shutdown()
-            return False
+        return self.imap_auth(lambda m: m.authenticate("SCRAM-SHA-256", ScramClient(user, password).imap_authobject()))
 
     def smtp_login(self, user, password):
         with smtplib.SMTP("127.0.0.1", self.t.port("submission"), timeout=30) as s:
