@@ -7,6 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev libssl-dev libsqlite3-dev libsodium-dev libspdlog-dev
   libgtest-dev libgmock-dev libc-ares-dev libtomlplusplus-dev libcli11-dev libpsl-dev
+  # crypt(3) for imported password hashes; doveadm pw and the Dovecot the import tests run
+  libcrypt-dev dovecot-core dovecot-imapd
   clang-14 libclang-rt-14-dev
   # sd_notify; the systemd unit directory and systemd-analyze; the Debian package and the
   # manual pages (tests/integration/test_install.py)
