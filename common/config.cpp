@@ -451,6 +451,7 @@ Result<Config> config_from_table(const toml::table& root, const std::string& pat
   r.section("pop3", [&](Reader& s) {
     s.integer("idle_timeout", c.pop3.idle_timeout, 1, 86400);
     s.integer("max_errors", c.pop3.max_errors, 1, 10000);
+    s.string("uidl_format", c.pop3.uidl_format);  // checked by ternd (pop3d::UidlFormat)
   });
   r.section("store", [&](Reader& s) {
     s.integer("default_quota", c.store.default_quota, 0, int64_t(1) << 50);

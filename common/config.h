@@ -94,6 +94,9 @@ struct ImapConfig {
 struct Pop3Config {
   int idle_timeout = 600;  // RFC 1939 §3: at least 10 minutes
   int max_errors = 10;
+  // The unique-id of UIDL (pop3d/uidl_format.h): "%v.%u"; "%08Xu%08Xv" serves the ids a
+  // Dovecot with its default pop3_uidl_format served for mail moved in from it.
+  std::string uidl_format = "%v.%u";
 };
 
 struct StoreConfig {

@@ -28,6 +28,7 @@
 #include "daemon/services.h"
 #include "daemon/user_ip_limiter.h"
 #include "net/net.h"
+#include "pop3d/uidl_format.h"
 #include "bayes/bayes.h"
 #include "store/store.h"
 
@@ -162,6 +163,10 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
   const Config& config = *loaded;
   init_logging(config.log_level);
 
+  if (auto uidl = pop3d::UidlFormat::parse(config.pop3.uidl_format); !uidl) {
+    std::cerr << config.path << ": pop3.uidl_format: " << uidl.error().message << "\n";
+    return 1;
+  }
   auto tls = load_tls(config);
   if (!tls) {
     std::cerr << tls.error().message << "\n";

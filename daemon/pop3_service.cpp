@@ -370,7 +370,9 @@ class Pop3Handler final : public Frontend<Pop3Handler> {
 net::HandlerFactory make_pop3_factory(Runtime& rt, ListenerKind kind) {
   // Called on the loop thread at start-up, once per listener: pop3 and pop3s share the
   // lock table (one maildrop, one POP3 session, whichever port it came in on).
-  if (!rt.pop3_maildrops) rt.pop3_maildrops = std::make_shared<Pop3Maildrops>();
+  // pop3.uidl_format was checked at start-up (daemon/main.cpp).
+  if (!rt.pop3_maildrops)
+    rt.pop3_maildrops = std::make_shared<Pop3Maildrops>(*pop3d::UidlFormat::parse(rt.config.pop3.uidl_format));
   auto drops = rt.pop3_maildrops;
   bool implicit = spec(kind).implicit_tls;
   return [&rt, drops, implicit] { return std::make_shared<Pop3Handler>(rt, drops, implicit); };

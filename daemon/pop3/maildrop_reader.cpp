@@ -133,7 +133,6 @@ pop3d::MaildropResult open_maildrop(store::Store& store, Pop3Maildrops& drops, M
   current.reserve(listing->files.size());
   out.messages.reserve(listing->files.size());
   out.sizes_known = true;
-  const std::string uidl_prefix = std::to_string(uidvalidity) + ".";
   for (const auto& f : listing->files) {
     uint64_t wire = 0;
     if (auto it = cached.find(f.uid); it != cached.end()) {
@@ -142,8 +141,8 @@ pop3d::MaildropResult open_maildrop(store::Store& store, Pop3Maildrops& drops, M
     } else {
       out.sizes_known = false;
     }
-    // RFC 1939 §7: the unique-id, "<uidvalidity>.<uid>" (pop3d.h), never reused.
-    out.messages.push_back(pop3d::MessageInfo{f.uid, wire, uidl_prefix + std::to_string(f.uid)});
+    // RFC 1939 §7: the unique-id, from UIDVALIDITY and UID (pop3.uidl_format), never reused.
+    out.messages.push_back(pop3d::MessageInfo{f.uid, wire, drops.uidl().format(uidvalidity, f.uid)});
   }
   drops.put_sizes(user, uidvalidity, std::move(current));
   hold.user = user;

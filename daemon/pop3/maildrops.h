@@ -20,6 +20,9 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
+
+#include "pop3d/uidl_format.h"
 
 namespace tern::daemon {
 
@@ -27,6 +30,10 @@ namespace tern::daemon {
 class Pop3Maildrops {
  public:
   static constexpr size_t kMaxCachedUsers = 10000;
+
+  explicit Pop3Maildrops(pop3d::UidlFormat uidl) : uidl_(std::move(uidl)) {}
+  // pop3.uidl_format, checked at start-up.
+  const pop3d::UidlFormat& uidl() const { return uidl_; }
 
   // IN-USE lock. acquire() is false when another POP3 session holds `user`.
   bool acquire(const std::string& user);
@@ -44,6 +51,7 @@ class Pop3Maildrops {
     uint32_t uidvalidity = 0;
     SizeMap sizes;
   };
+  const pop3d::UidlFormat uidl_;
   mutable std::mutex mu_;
   std::set<std::string> in_use_;
   std::unordered_map<std::string, CacheEntry> sizes_;

@@ -40,6 +40,7 @@ class Dovecot:
             raise AssertionError("dovecot did not start: " + out.stderr)
         fields = dict(kv.split("=", 1) for kv in out.stdout.split())
         self.port = int(fields["imap"])
+        self.pop3_port = int(fields["pop3"])
         self.uid, self.gid = int(fields["mail_uid"]), int(fields["mail_gid"])
         self.maildir = os.path.join(self.root, "alice", "Maildir")
 
@@ -50,6 +51,20 @@ class Dovecot:
 
     def stop(self):
         subprocess.run(["bash", DOVECOT_SH, "stop", self.dir], capture_output=True, timeout=60)
+
+
+def pop3_uidls(host_port, user, tls=False):
+    """{message number: unique-id} as a POP3 client sees them (RFC 1939 §7 UIDL)."""
+    import poplib
+    p = (poplib.POP3_SSL(*host_port, context=client_tls_context(), timeout=30) if tls
+         else poplib.POP3(*host_port, timeout=30))
+    try:
+        p.user(user)
+        p.pass_(PASSWORD)
+        _, lines, _ = p.uidl()
+        return dict(line.decode().split(" ", 1) for line in lines)
+    finally:
+        p.quit()
 
 
 def ok(res):
@@ -171,12 +186,14 @@ def move_in(base):
         dv_subs = set(folders(m, "LSUB"))
         dv = snapshot(m, ".", dv_folders)
         m.logout()
+        dv_uidls = pop3_uidls(("127.0.0.1", dc.pop3_port), "alice")
     finally:
         dc.stop()
     check(dv["INBOX"]["uidnext"] == 9 and sorted(dv["INBOX"]["messages"]) == [1, 3, 4, 6, 7],
           f"Dovecot INBOX has gaps: {dv['INBOX']}")
 
-    with Tern(listeners=("imaps",)) as t:
+    # pop3.uidl_format as Dovecot's default pop3_uidl_format: POP3 clients keep their ids.
+    with Tern(listeners=("imaps", "pop3s"), sections={"pop3": {"uidl_format": "%08Xu%08Xv"}}) as t:
         run_ctl(t, "domain", "add", "example.test")
         p = t.ctl("user", "add", USER, input=PASSWORD + "\n")
         assert p.returncode == 0, p.stderr
@@ -191,6 +208,8 @@ def move_in(base):
                         % dv["INBOX"]["uidvalidity"], out), "reindex reports INBOX\n" + out)
         check("Work/Projects: 2 adopted" in out, "reindex reports Work/Projects")
         check("subscriptions taken from Dovecot" in out, "reindex reports the subscriptions")
+        tn_uidls = pop3_uidls(("127.0.0.1", t.port("pop3s")), USER, tls=True)
+        check(len(dv_uidls) == 5 and tn_uidls == dv_uidls, f"POP3 UIDL: Tern {tn_uidls} == Dovecot {dv_uidls}")
 
         m = tern_imap(t)
         tn_folders = folders(m)

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 
@@ -46,15 +47,16 @@ class MaildropReaderTest : public ::testing::Test {
 };
 
 TEST_F(MaildropReaderTest, OneSessionHoldsTheMaildropAndAFailedOpenHoldsNothing) {
-  append("Subject: a\r\n\r\nx\r\n");
-  Pop3Maildrops drops;
+  const uint32_t uid = append("Subject: a\r\n\r\nx\r\n");
+  Pop3Maildrops drops(*pop3d::UidlFormat::parse("%v.%u"));
   MaildropHold first, second;
   auto r = open_maildrop(*store_, drops, first, kUser);
   ASSERT_EQ(r.outcome, Outcome::ok);
   EXPECT_EQ(first.user, kUser);
   ASSERT_EQ(r.messages.size(), 1u);
   // RFC 1939 §7: "<uidvalidity>.<uid>".
-  EXPECT_NE(r.messages[0].uidl.find('.'), std::string::npos);
+  const uint32_t uidvalidity = store_->mailbox_status(kUser, "INBOX")->uidvalidity;
+  EXPECT_EQ(r.messages[0].uidl, std::to_string(uidvalidity) + "." + std::to_string(uid));
   // RFC 1939 §8: the second session is told the maildrop is in use, and holds nothing.
   EXPECT_EQ(open_maildrop(*store_, drops, second, kUser).outcome, Outcome::in_use);
   EXPECT_TRUE(second.user.empty());
@@ -62,10 +64,23 @@ TEST_F(MaildropReaderTest, OneSessionHoldsTheMaildropAndAFailedOpenHoldsNothing)
   EXPECT_EQ(open_maildrop(*store_, drops, second, kUser).outcome, Outcome::ok);
 }
 
+// pop3.uidl_format "%08Xu%08Xv": the ids Dovecot's default served, for mail moved in from it.
+TEST_F(MaildropReaderTest, UidlFollowsTheConfiguredFormat) {
+  const uint32_t uid = append("Subject: a\r\n\r\nx\r\n");
+  Pop3Maildrops drops(*pop3d::UidlFormat::parse("%08Xu%08Xv"));
+  MaildropHold hold;
+  auto r = open_maildrop(*store_, drops, hold, kUser);
+  ASSERT_EQ(r.outcome, Outcome::ok);
+  ASSERT_EQ(r.messages.size(), 1u);
+  char want[32];
+  std::snprintf(want, sizeof want, "%08X%08X", uid, store_->mailbox_status(kUser, "INBOX")->uidvalidity);
+  EXPECT_EQ(r.messages[0].uidl, want);
+}
+
 TEST_F(MaildropReaderTest, SizesAreTheWireSizesMeasuredOnceThenCached) {
   // Stored with bare LF (an IMAP APPEND may do that): RETR sends CRLF, so LIST must count it.
   const uint32_t uid = append("Subject: a\n\nline\n");
-  Pop3Maildrops drops;
+  Pop3Maildrops drops(*pop3d::UidlFormat::parse("%v.%u"));
   MaildropHold hold;
   auto r = open_maildrop(*store_, drops, hold, kUser);
   ASSERT_EQ(r.outcome, Outcome::ok);

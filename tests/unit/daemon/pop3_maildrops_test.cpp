@@ -7,7 +7,7 @@ namespace tern::daemon {
 namespace {
 
 TEST(Pop3Maildrops, OneSessionPerMaildrop) {
-  Pop3Maildrops d;
+  Pop3Maildrops d(*pop3d::UidlFormat::parse("%v.%u"));
   EXPECT_TRUE(d.acquire("ann"));
   EXPECT_FALSE(d.acquire("ann"));  // RFC 1939 §8: the second session gets [IN-USE]
   EXPECT_TRUE(d.acquire("bob"));
@@ -18,7 +18,7 @@ TEST(Pop3Maildrops, OneSessionPerMaildrop) {
 }
 
 TEST(Pop3Maildrops, SizesSurviveOnlyWhileUidValidityStays) {
-  Pop3Maildrops d;
+  Pop3Maildrops d(*pop3d::UidlFormat::parse("%v.%u"));
   d.put_sizes("ann", 7, {{1, 100}, {2, 200}});
   auto got = d.take_sizes("ann", 7);
   ASSERT_EQ(got.size(), 2u);
@@ -32,7 +32,7 @@ TEST(Pop3Maildrops, SizesSurviveOnlyWhileUidValidityStays) {
 }
 
 TEST(Pop3Maildrops, CacheStartsOverPastItsUserLimit) {
-  Pop3Maildrops d;
+  Pop3Maildrops d(*pop3d::UidlFormat::parse("%v.%u"));
   for (size_t i = 0; i < Pop3Maildrops::kMaxCachedUsers; ++i)
     d.put_sizes("u" + std::to_string(i), 1, {{1, i}});
   // Updating a cached user keeps the rest.
