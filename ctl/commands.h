@@ -15,5 +15,6 @@ void register_dkim_commands(CLI::App& app, Context& ctx);
 void register_store_commands(CLI::App& app, Context& ctx);
 void register_backup_commands(CLI::App& app, Context& ctx);
 void register_spam_commands(CLI::App& app, Context& ctx);
+void register_dmarc_commands(CLI::App& app, Context& ctx);
 
 }  // namespace tern::ctl
