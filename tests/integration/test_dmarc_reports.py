@@ -25,13 +25,12 @@ import dkim
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from ternlib import Tern, TernCase, free_port  # noqa: E402
-from relay_harness import Sink, ZoneDns  # noqa: E402
+from relay_harness import Sink, ZoneDns, wait_until  # noqa: E402
 from smtp_fixture import ctl_ok, populate  # noqa: E402
 
 BOB = "bob@example.test"
 SINK = "127.0.0.11"
 RUA = "mailto:dmarc@reports.example"
-WAIT = 30.0
 
 
 def make_key(directory):
@@ -43,14 +42,6 @@ def make_key(directory):
     import base64
     with open(path, "rb") as f:
         return f.read(), base64.b64encode(der).decode()
-
-
-def wait_for(pred, what):
-    deadline = time.monotonic() + WAIT
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class DmarcReports(TernCase):
@@ -132,13 +123,12 @@ class DmarcReports(TernCase):
         def shown():
             out = ctl_ok(self.t, "dmarc", "report", "--show")
             return all(f"{d}\t" in out for d in ("auth.test", "unauth.test", "quar.test")) and out
-        wait_for(shown, "the rows in ternctl dmarc report --show")
-        out = shown()
+        out = wait_until(shown, "the rows in ternctl dmarc report --show")
         self.assertRegex(out, r"auth\.test\t.*rows=2\tmessages=3\tp=none\trua=mailto:dmarc@reports\.example")
         self.assertIn("\t127.0.0.2\tcount=2\tdisposition=none\tdkim=pass\tspf=pass", out)
 
         ctl_ok(self.t, "dmarc", "report", "--send-now")
-        wait_for(lambda: self.reports_for("auth.test") and self.reports_for("quar.test"),
+        wait_until(lambda: self.reports_for("auth.test") and self.reports_for("quar.test"),
                  "the reports at the sink")
         self.assertIsNotNone(self.t.wait_log(
             r"dmarc-report skipped domain=unauth\.test to=dmarc@reports\.example"))
