@@ -43,6 +43,7 @@ struct Target {
 struct DmarcReporter::Private {
   struct Plan {
     int64_t now = 0, today = 0;
+    int64_t cutoff = 0;  // the rows of days before this one
     bool requested = false, daily = false;
     std::vector<Target> targets;
     size_t lookups = 0;  // §7.1 answers still missing
@@ -64,11 +65,11 @@ struct DmarcReporter::Private {
       return p;
     }
     p->requested = *requested != 0;
-    p->daily = (p->now % reports::kDay) / 3600 >= send_hour && *last < p->today;
-    if (!p->requested && !p->daily) return p;
+    p->cutoff = reports::report_cutoff(p->now, send_hour, *last, p->requested);
+    if (p->cutoff == 0) return p;
+    p->daily = !p->requested;
     if (p->requested) (void)store.set_meta(reports::kSendRequested, 0);
-    // The daily send reports the finished days; a request everything up to now.
-    auto pending = store.pending(p->requested ? p->today + 1 : p->today);
+    auto pending = store.pending(p->cutoff);
     if (!pending) {
       spdlog::error("dmarc-report: {}", pending.error().message);
       p->requested = p->daily = false;
@@ -81,7 +82,6 @@ struct DmarcReporter::Private {
   // Worker: builds, queues, deletes.
   static void send(DmarcReporter& self, Plan& p) {
     const Config& c = self.rt_.config;
-    const int64_t cutoff = p.requested ? p.today + 1 : p.today;
     for (Target& t : p.targets) {
       const auto& rep = t.report;
       const std::string& domain = rep.policy.domain;
@@ -145,7 +145,7 @@ struct DmarcReporter::Private {
         spdlog::error("dmarc-report: {}", gz.error().message);
       }
       if (!keep)
-        if (auto st = self.store_->remove(domain, cutoff); !st)
+        if (auto st = self.store_->remove(domain, p.cutoff); !st)
           spdlog::error("dmarc-report: {}", st.error().message);
     }
     if (p.daily)

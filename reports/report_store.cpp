@@ -19,6 +19,13 @@ std::string join_lines(const std::vector<std::string>& v) {
 
 }  // namespace
 
+int64_t report_cutoff(int64_t now, int send_hour, int64_t last_send_day, bool requested) {
+  const int64_t today = now / kDay;
+  if (requested) return today + 1;
+  if ((now % kDay) / 3600 >= send_hour && last_send_day < today) return today;
+  return 0;
+}
+
 int64_t DomainReport::messages() const {
   int64_t n = 0;
   for (const auto& r : rows) n += r.count;

@@ -68,6 +68,12 @@ class ReportStore {
   int64_t max_rows_;
 };
 
+// What a send at unix time `now` reports: the rows of days before the returned day number,
+// or 0 when nothing is due. A request (`ternctl dmarc report --send-now`) reports everything
+// up to now; the daily send runs once per UTC day (last_send_day, kept in the db, says whether
+// it ran: a restart neither skips nor repeats a day), from send_hour on, for the finished days.
+int64_t report_cutoff(int64_t now, int send_hour, int64_t last_send_day, bool requested);
+
 // meta keys
 inline constexpr std::string_view kLastSendDay = "last_send_day";   // the daily send ran that day
 inline constexpr std::string_view kSendRequested = "send_requested"; // ternctl: send all now

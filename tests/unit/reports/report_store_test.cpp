@@ -105,6 +105,18 @@ TEST_F(ReportDb, RemoveDeletesTheReportedDaysOnly) {
   EXPECT_EQ(db_->pending(200)->size(), 2u);
 }
 
+TEST(ReportCutoff, DailyOnceFromTheHourRequestsAtOnce) {
+  const int64_t day = 20000, midnight = day * kDay;
+  // Before the hour: nothing; from it: the days before today, once.
+  EXPECT_EQ(report_cutoff(midnight + 3599, 1, day - 1, false), 0);
+  EXPECT_EQ(report_cutoff(midnight + 3600, 1, day - 1, false), day);
+  EXPECT_EQ(report_cutoff(midnight + 23 * 3600, 1, day - 1, false), day);  // a restart later that day
+  EXPECT_EQ(report_cutoff(midnight + 3600, 1, day, false), 0);            // already ran today
+  EXPECT_EQ(report_cutoff(midnight, 0, 0, false), day);                   // first start ever
+  // A request: everything, today's rows too, whatever the hour and state.
+  EXPECT_EQ(report_cutoff(midnight + 60, 5, day, true), day + 1);
+}
+
 TEST_F(ReportDb, SendStateAndCounter) {
   EXPECT_EQ(*db_->meta(kLastSendDay), 0);
   ASSERT_TRUE(db_->set_meta(kLastSendDay, 20000));
