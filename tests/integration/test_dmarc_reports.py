@@ -59,6 +59,10 @@ class DmarcReports(TernCase):
             # ... but not unauth.test's.
             "unauth.test": [("TXT", "v=spf1 ip4:127.0.0.2 -all")],
             "_dmarc.unauth.test": [("TXT", f"v=DMARC1; p=none; rua={RUA}")],
+            # Authorised, but its "!size" limit is below any report: skipped.
+            "big.test": [("TXT", "v=spf1 ip4:127.0.0.2 -all")],
+            "_dmarc.big.test": [("TXT", "v=DMARC1; p=none; rua=mailto:small@reports.example!1k")],
+            "big.test._report._dmarc.reports.example": [("TXT", "v=DMARC1")],
             # Same organizational domain: no authorisation needed.
             "quar.test": [("TXT", "v=spf1 ip4:127.0.0.2 -all"), ("MX", (10, "mx.reports.example."))],
             "_dmarc.quar.test": [("TXT", "v=DMARC1; p=quarantine; rua=mailto:agg@quar.test")],
@@ -118,11 +122,12 @@ class DmarcReports(TernCase):
         self.send(3, "a@auth.test", "a@auth.test", "forged")
         self.send(2, "x@unauth.test", "x@unauth.test", "unauthorised rua")
         self.send(3, "q@quar.test", "q@quar.test", "quarantined")
+        self.send(2, "b@big.test", "b@big.test", "too big a report")
 
         # Recorded (batched: within about a second) and shown by ternctl.
         def shown():
             out = ctl_ok(self.t, "dmarc", "report", "--show")
-            return all(f"{d}\t" in out for d in ("auth.test", "unauth.test", "quar.test")) and out
+            return all(f"{d}\t" in out for d in ("auth.test", "unauth.test", "quar.test", "big.test")) and out
         out = wait_until(shown, "the rows in ternctl dmarc report --show")
         self.assertRegex(out, r"auth\.test\t.*rows=2\tmessages=3\tp=none\trua=mailto:dmarc@reports\.example")
         self.assertIn("\t127.0.0.2\tcount=2\tdisposition=none\tdkim=pass\tspf=pass", out)
@@ -132,6 +137,9 @@ class DmarcReports(TernCase):
                  "the reports at the sink")
         self.assertIsNotNone(self.t.wait_log(
             r"dmarc-report skipped domain=unauth\.test to=dmarc@reports\.example"))
+        self.assertIsNotNone(self.t.wait_log(
+            r"dmarc-report skipped domain=big\.test to=small@reports\.example reason=\"\d+ bytes "
+            r"over the !size limit of 1024\""))
         time.sleep(0.5)
         self.assertEqual(len(self.reports_for("auth.test")), 1)
         self.assertEqual(self.reports_for("unauth.test"), [])
