@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "authn/dkim_key_cache.h"
 #include "authn/resolver.h"
 #include "authn/tag_list.h"
 #include "common/result.h"
@@ -87,6 +88,7 @@ struct DkimVerdict {
 struct DkimOptions {
   int64_t now = 0;                        // unix seconds, for x=
   size_t max_header_bytes = 1024 * 1024;  // header block kept for hashing; more: permerror
+  std::shared_ptr<DkimKeyCache> key_cache;  // null: every key is decoded for this message
 };
 
 class DkimVerifier final : public Check {

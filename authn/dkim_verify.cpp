@@ -18,11 +18,6 @@ struct MdCtx {
   ~MdCtx() { EVP_MD_CTX_free(ctx); }
 };
 
-struct Pkey {
-  EVP_PKEY* key = nullptr;
-  ~Pkey() { EVP_PKEY_free(key); }
-};
-
 std::string sha256(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -218,43 +213,49 @@ bool DkimVerifier::done() const {
 
 namespace {
 
-// Loads p= into an OpenSSL key for the signature's algorithm; sets verdict fields on failure.
-std::optional<DkimVerdict> load_key(const DkimKeyRecord& key, DkimAlgorithmId alg, Pkey& out, DkimVerdict v) {
-  const auto* der = reinterpret_cast<const unsigned char*>(key.public_key.data());
-  if (alg == DkimAlgorithmId::ed25519_sha256) {
-    // RFC 8463 §4.2: p= is the raw 32-byte Ed25519 public key.
-    if (key.key_type != "ed25519") {
-      v.result = DkimResult::permerror;
-      v.reason = "key type " + key.key_type + " does not match a=ed25519-sha256";
-      return v;
-    }
-    if (key.public_key.size() != 32 ||
-        !(out.key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, der, 32))) {
-      v.result = DkimResult::permerror;
-      v.reason = "bad Ed25519 public key";
-      return v;
-    }
-    return std::nullopt;
+DkimKeyCache::PublicKey decode_ed25519(std::string_view raw) {
+  // RFC 8463 §4.2: p= is the raw 32-byte Ed25519 public key.
+  if (raw.size() != 32) return nullptr;
+  return adopt_public_key(EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw.data()), raw.size()));
+}
+
+DkimKeyCache::PublicKey decode_rsa(std::string_view der) {
+  // RFC 6376 §3.6.1: an RSA p= is a SubjectPublicKeyInfo; some publish a bare RSAPublicKey.
+  const auto* bytes = reinterpret_cast<const unsigned char*>(der.data());
+  const unsigned char* p = bytes;
+  EVP_PKEY* key = d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size()));
+  if (!key) {
+    p = bytes;
+    key = d2i_PublicKey(EVP_PKEY_RSA, nullptr, &p, static_cast<long>(der.size()));
   }
-  if (key.key_type != "rsa") {
+  if (key && EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
+    EVP_PKEY_free(key);
+    key = nullptr;
+  }
+  return adopt_public_key(key);
+}
+
+// Loads p= into an OpenSSL key for the signature's algorithm (through the process-wide
+// cache when there is one); sets verdict fields on failure.
+std::optional<DkimVerdict> load_key(const DkimKeyRecord& key, DkimAlgorithmId alg, DkimKeyCache* cache,
+                                    DkimKeyCache::PublicKey& out, DkimVerdict v) {
+  const bool ed25519 = alg == DkimAlgorithmId::ed25519_sha256;
+  const std::string wanted = ed25519 ? "ed25519" : "rsa";
+  if (key.key_type != wanted) {
     v.result = DkimResult::permerror;
-    v.reason = "key type " + key.key_type + " does not match a=rsa-sha256";
+    v.reason = "key type " + key.key_type + " does not match a=" + (ed25519 ? "ed25519-sha256" : "rsa-sha256");
     return v;
   }
-  // RFC 6376 §3.6.1: an RSA p= is a SubjectPublicKeyInfo; some publish a bare RSAPublicKey.
-  const unsigned char* p = der;
-  out.key = d2i_PUBKEY(nullptr, &p, static_cast<long>(key.public_key.size()));
-  if (!out.key) {
-    p = der;
-    out.key = d2i_PublicKey(EVP_PKEY_RSA, nullptr, &p, static_cast<long>(key.public_key.size()));
-  }
-  if (!out.key || EVP_PKEY_get_base_id(out.key) != EVP_PKEY_RSA) {
+  auto decode = ed25519 ? decode_ed25519 : decode_rsa;
+  out = cache ? cache->get(wanted, key.public_key, decode) : decode(key.public_key);
+  if (!out) {
     v.result = DkimResult::permerror;
-    v.reason = "bad RSA public key";
+    v.reason = ed25519 ? "bad Ed25519 public key" : "bad RSA public key";
     return v;
   }
   // RFC 8301 §3.2: keys shorter than 1024 bits MUST NOT be considered valid.
-  if (EVP_PKEY_get_bits(out.key) < 1024) {
+  if (!ed25519 && EVP_PKEY_get_bits(out.get()) < 1024) {
     v.result = DkimResult::policy;
     v.reason = "RSA key shorter than 1024 bits";
     return v;
@@ -321,8 +322,8 @@ std::vector<DkimVerdict> DkimVerifier::results() const {
         continue;
       }
     }
-    Pkey pkey;
-    if (auto bad = load_key(*key, s->sig.alg, pkey, v)) {
+    DkimKeyCache::PublicKey pkey;
+    if (auto bad = load_key(*key, s->sig.alg, options_.key_cache.get(), pkey, v)) {
       out.push_back(*bad);
       continue;
     }
@@ -352,7 +353,7 @@ std::vector<DkimVerdict> DkimVerifier::results() const {
       md_alg = nullptr;
     }
     MdCtx vctx;
-    bool ok = EVP_DigestVerifyInit(vctx.ctx, nullptr, md_alg, nullptr, pkey.key) == 1 &&
+    bool ok = EVP_DigestVerifyInit(vctx.ctx, nullptr, md_alg, nullptr, pkey.get()) == 1 &&
               EVP_DigestVerify(vctx.ctx, reinterpret_cast<const unsigned char*>(sigbytes.data()), sigbytes.size(),
                                reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
     if (!ok) {

@@ -141,7 +141,7 @@ struct InboundAuth::Txn : std::enable_shared_from_this<Txn> {
         self->pump();
       }
     };
-    if (conn->settings.offload) {
+    if (conn->settings.offload && bytes->size() >= conn->settings.offload_min_bytes) {
       conn->settings.offload(std::move(work), std::move(then));
     } else {
       work();
@@ -212,7 +212,8 @@ void InboundAuth::mail_from(std::string helo, std::string reverse_path) {
   req.mail_from = std::move(reverse_path);
   req.receiver = conn_->receiver;
   req.now = conn_->now ? conn_->now() : 0;
-  txn_->dkim = std::make_shared<DkimVerifier>(DkimOptions{req.now, conn_->settings.max_header_bytes});
+  txn_->dkim = std::make_shared<DkimVerifier>(
+      DkimOptions{req.now, conn_->settings.max_header_bytes, conn_->settings.dkim_keys});
   if (conn_->settings.check_helo) {
     txn_->spf_helo = std::make_shared<SpfCheck>(req, SpfIdentity::helo);
     txn_->start(txn_->spf_helo);

@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "authn/auth_results.h"
+#include "authn/dkim_key_cache.h"
 #include "authn/dmarc.h"
 #include "authn/psl.h"
 
@@ -31,9 +32,14 @@ struct InboundSettings {
   std::string authserv_id;     // our host name (RFC 8601 §2.5)
   bool check_helo = false;     // also check the HELO identity on its own (RFC 7208 §2.3)
   size_t max_header_bytes = 1024 * 1024;
+  // Decoded DKIM keys shared by every connection (ternd: one per process). Null: none kept.
+  std::shared_ptr<DkimKeyCache> dkim_keys;
   // Runs `work` off the calling thread, then `then` back on it (always, exactly once, even
   // when the pool refuses: run both inline then). Empty: both run inline (tests).
   std::function<void(std::function<void()> work, std::function<void()> then)> offload;
+  // Hashing jobs with fewer bytes than this run inline: for a small message the thread hop
+  // (a wake-up there and back) costs more than canonicalising and hashing a few kilobytes.
+  size_t offload_min_bytes = 0;
 };
 
 struct AuthOutcome {

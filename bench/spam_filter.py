@@ -13,10 +13,17 @@ printed (issue 17 target: >= 70 %).
 Latency: one connection sending `--latency-messages` one after another, filter on, without
 and then with clamd (Debian's clamav-daemon started here on a loopback port with a one-line
 signature database, no download): the mean time per message (MAIL to 250) and the added
-latency. A server that cannot be run prints "not available (<reason>)".
+latency. Memory per trained user: `--trained-users` users each teach their own classifier over IMAP,
+the way a mail client does (`--train-each` messages moved into Junk, as many marked
+$NotJunk; every message ~200 words of a random vocabulary, so each user learns thousands of
+tokens); printed: the classifier's bytes on disk (data_dir/classifier.db and its WAL) and
+the growth of ternd's memory (PSS), each per trained user, and the tokens per user.
+A server that cannot be run prints "not available (<reason>)".
 """
 import argparse
+import imaplib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -24,12 +31,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import smtplib
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "peers"))
 sys.path.insert(0, HERE)
-from tern import PeerError, TernServer, free_port  # noqa: E402
+from tern import PeerError, TernServer, free_port, pss_kib  # noqa: E402
 from smtp_ingest import load_lean  # noqa: E402
 
 USER = "bench@bench.test"
@@ -89,6 +97,64 @@ def latency_ms(args, sections):
     return with_tern(sections, run)
 
 
+def trained_user_memory(args):
+    """(classifier bytes on disk per user, ternd PSS growth in KiB per user, tokens per user)."""
+    rng = random.Random(17)
+    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(4, 10)))
+                  for _ in range(20000)]
+    half = len(vocabulary) // 2
+
+    def message(user, kind, i):
+        pool = vocabulary[:half] if kind == "spam" else vocabulary[half:]
+        words = " ".join(rng.choice(pool) for _ in range(200))
+        lines = "\r\n".join(words[k:k + 76] for k in range(0, len(words), 76))
+        return (f"From: <{kind}@sender.bench>\r\nTo: <{user}>\r\nSubject: {kind} {i}\r\n"
+                f"Date: Sun, 06 Dec 2026 10:00:00 +0000\r\nMessage-ID: <{kind}{i}.{user}@bench>\r\n"
+                f"\r\n{lines}\r\n")
+
+    def classifier_bytes(t):
+        base = os.path.join(t.data_dir, "classifier.db")
+        return sum(os.path.getsize(base + ext) for ext in ("", "-wal") if os.path.exists(base + ext))
+
+    users = [f"trainer{i}@bench.test" for i in range(args.trained_users)]
+    with TernServer(listeners=("smtp", "imap"), sections={"spam": {"enabled": True}}) as t:
+        for u in users:
+            t.add_user(u, PASSWORD)
+        t.start()
+        with smtplib.SMTP("127.0.0.1", t.port("smtp"), timeout=60) as s:
+            for u in users:
+                for i in range(args.train_each):
+                    for kind in ("spam", "ham"):
+                        s.sendmail(f"{kind}@sender.bench", [u], message(u, kind, i))
+        time.sleep(0.5)
+        pss_before, disk_before = pss_kib(t.pids()), classifier_bytes(t)
+        for u in users:
+            m = imaplib.IMAP4("127.0.0.1", t.port("imap"), timeout=60)
+            m.login(u, PASSWORD)
+            m.select("INBOX")
+            spam = m.uid("SEARCH", None, "SUBJECT", '"spam "')[1][0].split()
+            ham = m.uid("SEARCH", None, "SUBJECT", '"ham "')[1][0].split()
+            if len(spam) != args.train_each or len(ham) != args.train_each:
+                raise PeerError(f"{u}: {len(spam)} spam and {len(ham)} ham in INBOX, "
+                                f"expected {args.train_each} each")
+            m.uid("MOVE", b",".join(spam), "Junk")
+            m.uid("STORE", b",".join(ham), "+FLAGS", "($NotJunk)")
+            m.logout()
+        # Lessons are learnt on ternd's workers after the replies: wait for the last user's.
+        want = f"trained\t{args.train_each} spam\t{args.train_each} ham\n"
+        deadline = time.monotonic() + 120
+        while want not in t.ctl("spam", "show", users[-1]):
+            if time.monotonic() > deadline:
+                raise PeerError("the lessons were not all learnt within 120 s")
+            time.sleep(0.2)
+        time.sleep(0.5)
+        pss_after, disk_after = pss_kib(t.pids()), classifier_bytes(t)
+        tokens = [int(line.split("\t")[1]) for u in users for line in t.ctl("spam", "show", u).splitlines()
+                  if line.startswith("tokens\t")]
+        n = len(users)
+        return (disk_after - disk_before) / n, (pss_after - pss_before) / n, statistics.mean(tokens)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -97,6 +163,8 @@ def main():
     ap.add_argument("--conns", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--latency-messages", type=int, default=200)
+    ap.add_argument("--trained-users", type=int, default=10)
+    ap.add_argument("--train-each", type=int, default=50)
     args = ap.parse_args()
     print(f"spam filter cost: {args.messages} x {args.size} B over {args.conns} connections, "
           f"{args.rounds} rounds alternated")
@@ -113,6 +181,14 @@ def main():
               f"target >= 70 %: {verdict})")
     except PeerError as e:
         print(f"ingest: not available ({e})")
+    try:
+        disk, pss, tokens = trained_user_memory(args)
+        print(f"memory per trained user ({args.trained_users} users, {args.train_each} spam + "
+              f"{args.train_each} ham lessons each over IMAP, {tokens:,.0f} tokens each): "
+              f"{disk / 1024:,.0f} KiB on disk (classifier.db), "
+              f"{pss:,.0f} KiB of ternd memory (PSS growth)")
+    except (PeerError, OSError, imaplib.IMAP4.error, smtplib.SMTPException) as e:
+        print(f"memory per trained user: not available ({e})")
     scratch = tempfile.mkdtemp(prefix="tb-clamd-")
     proc = None
     try:

@@ -16,5 +16,6 @@ void register_store_commands(CLI::App& app, Context& ctx);
 void register_backup_commands(CLI::App& app, Context& ctx);
 void register_spam_commands(CLI::App& app, Context& ctx);
 void register_dmarc_commands(CLI::App& app, Context& ctx);
+void register_dns_commands(CLI::App& app, Context& ctx);
 
 }  // namespace tern::ctl

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "bayes/bayes.h"
+#include "common/strings.h"
 #include "ctl/commands.h"
 #include "spam/spam.h"
 
@@ -100,7 +102,7 @@ void register_spam_commands(CLI::App& app, Context& ctx) {
     };
   });
 
-  CLI::App* show = spam->add_subcommand("show", "print the thresholds that apply to a user");
+  CLI::App* show = spam->add_subcommand("show", "print the thresholds that apply to a user and what their classifier has learnt");
   show->add_option("USER", *user, "user@domain")->required();
   show->callback([&ctx, user] {
     ctx.action = [user](Context& c) {
@@ -111,6 +113,17 @@ void register_spam_commands(CLI::App& app, Context& ctx) {
       };
       std::cout << "junk\t" << shown(now->first.junk) << "\t" << origin(kJunkKey) << "\n"
                 << "reject\t" << shown(now->first.reject) << "\t" << origin(kRejectKey) << "\n";
+      // What the user's own classifier has learnt (ternd keeps it in data_dir; WAL lets us
+      // read it while ternd runs).
+      auto cfg = c.config();
+      if (!cfg) return fail(cfg.error());
+      auto classifier = bayes::Classifier::open((*cfg)->data_dir + "/classifier.db");
+      if (!classifier) return fail(classifier.error());
+      auto stats = (*classifier)->stats(ascii_lower(*user));
+      if (!stats) return fail(stats.error());
+      std::cout << "trained\t" << stats->spam_messages << " spam\t" << stats->ham_messages << " ham\n"
+                << "tokens\t" << stats->tokens << "\n"
+                << "correspondents\t" << stats->correspondents << "\n";
       return kExitOk;
     };
   });

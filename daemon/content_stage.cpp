@@ -220,6 +220,14 @@ ContentOutcome ContentStage::conclude(ContentScan scan, const std::vector<spam::
     out.summary = "scanner unavailable";
     return out;
   }
+  if (scan.rspamd && (scan.rspamd->action == "soft reject" || scan.rspamd->action == "greylist")) {
+    // rspamd asks for a temporary failure (its rate limits, its own greylisting, which keeps
+    // the triplets): 451 and nothing stored, so the sender retries later (RFC 5321 §4.2.5).
+    out.action = ContentOutcome::deferred;
+    out.reply_text = "Try again later (" + printable(scan.rspamd->action, 40) + ")";
+    out.summary = "rspamd " + printable(scan.rspamd->action, 40);
+    return out;
+  }
   spam::Score score = std::move(scan.score);
   score.add(uribl);
   bool rspamd_reject = false, rspamd_junk = false;

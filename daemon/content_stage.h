@@ -10,6 +10,8 @@
 //   loop thread                the URI blocklist lookups through ternd's resolver (bounded
 //                              by spam.dns_timeout), then conclude(): the verdict and the
 //                              message with X-Spam-Score/-Status/-Report prepended
+//   (no URI blocklists and every copy local: scan, conclude and the store's queueing run
+//    in the same worker job, SmtpHandler::scan_and_deliver)
 //   submission                 clamd only, and only with clamav.scan_submission
 // A scanner that fails (down, slow, garbage) answers 451 4.7.1 (on_failure = "tempfail") or
 // lets the message through with an X-Tern-Scan-Failure field (on_failure = "accept").

@@ -50,6 +50,8 @@ class InboundChecks {
   const InboundPolicy& policy() const { return policy_; }
   authn::Resolver& resolver();
   const authn::PublicSuffixList& psl() const { return psl_; }
+  // Decoded DKIM public keys, shared by every MX connection (decoding dominates DKIM's CPU).
+  const std::shared_ptr<authn::DkimKeyCache>& dkim_keys() const { return dkim_keys_; }
 
   struct Private;
 
@@ -58,6 +60,7 @@ class InboundChecks {
   InboundChecks() = default;
   InboundPolicy policy_;
   authn::PublicSuffixList psl_;
+  std::shared_ptr<authn::DkimKeyCache> dkim_keys_ = std::make_shared<authn::DkimKeyCache>();
   std::unique_ptr<dns::CaresResolver> cares_;
   std::unique_ptr<dns::CachingResolver> cache_;
 };

@@ -1,6 +1,7 @@
 // The SMTP service: smtpd::Session on the front-end runtime. See daemon/smtp_service.h.
 #include "daemon/smtp_service.h"
 
+#include <algorithm>
 #include <ctime>
 #include <map>
 #include <memory>
@@ -396,6 +397,7 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
       h.log_message(m, r);
       h.finish(smtpd::ActionResult{id, std::move(r)});
     };
+    if (!stage->wants_uribl() && kept_here(held->envelope)) return scan_and_deliver(id, held, job, junk, size);
     // Sockets and SQLite: a worker (each scanner bounded by its own timeout).
     run([stage, job, accounts = rt_.accounts, classifier = rt_.classifier] {
           return stage->scan(*job, accounts, classifier);
@@ -404,6 +406,59 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
           h.scanned(id, held, job, junk, std::move(scan));
         },
         std::move(refused));
+  }
+
+  // Every copy goes to a local mailbox: no relay copy, no alias forwarding off-site.
+  bool kept_here(const smtpd::Envelope& e) const {
+    return forwards_.empty() &&
+           std::none_of(e.recipients.begin(), e.recipients.end(), [](const auto& r) { return r.remote; });
+  }
+
+  // The answer to a message the content stage refused or deferred (RFC 5321 §4.2.5: at the
+  // end of DATA, nothing stored).
+  static smtpd::DeliverResult refusal(const ContentOutcome& out) {
+    using A = ContentOutcome;
+    using R = smtpd::DeliverResult;
+    return R{out.action == A::virus      ? R::virus_rejected
+             : out.action == A::deferred ? R::scan_deferred
+                                         : R::policy_rejected,
+             {}, out.reply_text};
+  }
+
+  // Without URI blocklists nothing of the verdict needs the loop, so for mail kept here the
+  // scan, the verdict and the store's queueing run in one worker job: one round trip to the
+  // loop fewer per message than scan -> loop -> deliver.
+  void scan_and_deliver(uint64_t id, const HeldDeliver& held, const Job& job, bool junk, size_t size) {
+    struct Delivered {
+      std::string summary;  // the content stage's, for the log
+      smtpd::DeliverResult result;
+    };
+    auto summary = std::make_shared<MessageSummary>(summary_of(*held));
+    summary->size = size;
+    run_async<Delivered>(
+        [stage = rt_.content_stage, accounts = rt_.accounts, classifier = rt_.classifier,
+         policy = policy_, quotas = std::exchange(quotas_, {}), held, job, junk](auto finish) {
+          auto out = stage->conclude(stage->scan(*job, accounts, classifier), {}, *job->message);
+          if (out.action != ContentOutcome::inbox && out.action != ContentOutcome::junk)
+            return finish(Delivered{std::move(out.summary), refusal(out)});
+          held->message = std::move(out.message);
+          policy->deliver_local_async(*held, &quotas, junk || out.action == ContentOutcome::junk,
+                                      [finish, summary = std::move(out.summary)](smtpd::DeliverResult r) {
+                                        finish(Delivered{summary, std::move(r)});
+                                      });
+        },
+        [id, summary, author = held->envelope.auth_user](SmtpHandler& h, Delivered d) {
+          spdlog::info("content id={} ip={} {}", summary->queue_id, h.ip_, d.summary);
+          h.log_message(*summary, d.result);
+          if (d.result.status == smtpd::DeliverResult::ok && !author.empty())
+            h.note_correspondents(author, summary->rcpts);
+          h.finish(smtpd::ActionResult{id, std::move(d.result)});
+        },
+        [id, summary](SmtpHandler& h) {
+          smtpd::DeliverResult r{smtpd::DeliverResult::temporary, {}, "shutting down"};
+          h.log_message(*summary, r);
+          h.finish(smtpd::ActionResult{id, std::move(r)});
+        });
   }
 
   void scanned(uint64_t id, HeldDeliver held, Job job, bool junk, ContentScan scan) {
@@ -443,12 +498,7 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
       held->message = std::move(out.message);
       return deliver(id, std::move(*held), junk || out.action == A::junk);
     }
-    // RFC 5321 §4.2.5: refused or deferred at the end of DATA; nothing stored.
-    using R = smtpd::DeliverResult;
-    R res{out.action == A::virus      ? R::virus_rejected
-          : out.action == A::deferred ? R::scan_deferred
-                                      : R::policy_rejected,
-          {}, out.reply_text};
+    smtpd::DeliverResult res = refusal(out);
     auto m = summary_of(*held);
     m.size = job->message->size();
     log_message(m, res);

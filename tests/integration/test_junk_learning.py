@@ -20,7 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from ternlib import TernCase, client_tls_context  # noqa: E402
-from smtp_fixture import USERS, populate  # noqa: E402
+from smtp_fixture import USERS, ctl_ok, populate  # noqa: E402
 
 BOB = "bob@example.test"
 ALICE = "alice@example.test"
@@ -125,6 +125,11 @@ class JunkLearning(TernCase):
         self.assertGreater(tokens, 20)
         self.assertLessEqual(tokens, MAX_TOKENS)
         db.close()
+        # The admin sees the same through ternctl (read while ternd runs), for any spelling.
+        shown = ctl_ok(self.t, "spam", "show", BOB.upper())
+        self.assertIn("trained\t9 spam\t11 ham\n", shown)
+        self.assertIn(f"tokens\t{tokens}\n", shown)
+        self.assertIn("trained\t0 spam\t0 ham\n", ctl_ok(self.t, "spam", "show", ALICE))
         m.logout()
 
 

@@ -42,6 +42,15 @@ rspamd_config:register_symbol({
     return s ~= nil and s:find('rspamd%-reject%-me') ~= nil
   end
 })
+rspamd_config:register_symbol({
+  name = 'TERN_TEST_SOFT', type = 'prefilter',
+  callback = function(task)
+    local s = task:get_subject()
+    if s ~= nil and s:find('rspamd%-soft%-me') ~= nil then
+      task:set_pre_result('soft reject', 'try again later')
+    end
+  end
+})
 """
 
 
@@ -256,6 +265,15 @@ class Spam(TernCase):
         self.assertEqual(code, 550, text)
         self.assertTrue(text.startswith(b"5.7.1"), text)
         self.assertRegex(self.t.log(), r"verdict=reject tests=RSPAMD\b")
+
+    def test_rspamd_soft_reject_is_a_tempfail(self):
+        # rspamd's "soft reject" (its rate limits, its greylisting) asks for a later retry.
+        msg = make_message("sender@remote.test", BOB, "rspamd-soft-me", b"Hello again.\r\n")
+        code, text = send(self.t, [BOB], msg)
+        self.assertEqual(code, 451, text)
+        self.assertTrue(text.startswith(b"4.7.1"), text)
+        self.assertIn(b"soft reject", text)
+        self.assertIn("rspamd soft reject", self.t.log())
 
     def test_executable_attachment_goes_to_junk_with_keyword(self):
         code, _ = send(self.t, [BOB], mime_with_attachment("invoice attached", "invoice.pdf.exe"))

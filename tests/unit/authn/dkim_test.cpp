@@ -7,6 +7,8 @@
 
 #include "authn/dkim.h"
 
+#include <openssl/evp.h>
+
 using namespace tern::authn;
 
 namespace {
@@ -29,8 +31,8 @@ constexpr int64_t kNow = 1800000000;  // after every fixture's t=
 // Feeds `message` in chunks of `chunk` bytes (0: whole), starting the key lookups the moment
 // the verifier says the header block is complete, like the SMTP glue will.
 std::vector<DkimVerdict> verify(const std::string& message, FakeResolver& r, size_t chunk = 0,
-                                int64_t now = kNow) {
-  auto v = std::make_shared<DkimVerifier>(DkimOptions{now});
+                                int64_t now = kNow, std::shared_ptr<DkimKeyCache> keys = nullptr) {
+  auto v = std::make_shared<DkimVerifier>(DkimOptions{now, 1024 * 1024, std::move(keys)});
   bool keys_done = false;
   int header_signals = 0;
   auto start = [&] {
@@ -47,9 +49,10 @@ std::vector<DkimVerdict> verify(const std::string& message, FakeResolver& r, siz
   return v->results();
 }
 
-std::vector<DkimVerdict> verify_fixture(const std::string& name, size_t chunk = 0) {
+std::vector<DkimVerdict> verify_fixture(const std::string& name, size_t chunk = 0,
+                                        std::shared_ptr<DkimKeyCache> keys = nullptr) {
   FakeResolver r(data_file("dkim.zone"));
-  return verify(data_file("dkimpy-" + name + ".eml"), r, chunk);
+  return verify(data_file("dkimpy-" + name + ".eml"), r, chunk, kNow, std::move(keys));
 }
 
 DkimResult single(const std::string& name) {
@@ -128,6 +131,64 @@ TEST(DkimDkimpy, RefusedByPolicyOrKey) {
   EXPECT_EQ(single("sha1only"), DkimResult::permerror);
   EXPECT_EQ(single("revoked"), DkimResult::fail);
   EXPECT_EQ(single("nokey"), DkimResult::permerror);
+}
+
+// ternd shares one decoded-key cache between all connections: a key decoded for one message
+// must give every later message the verdict it would get on its own (a short key is still
+// refused, a revoked or mismatched key still fails, tampering still shows).
+TEST(DkimKeyCacheUse, SharedCacheGivesTheVerdictsOfAFreshVerifier) {
+  auto keys = std::make_shared<DkimKeyCache>();
+  const char* names[] = {"rsa-relaxed", "rsa-simple", "ed25519", "two", "short-key", "revoked",
+                         "strict-subdomain", "sha1only", "rsa-sha1", "testing"};
+  for (int round = 0; round < 2; ++round) {
+    for (const char* name : names) {
+      auto alone = verify_fixture(name);
+      auto shared = verify_fixture(name, 0, keys);
+      ASSERT_EQ(alone.size(), shared.size()) << name;
+      for (size_t i = 0; i < alone.size(); ++i) {
+        EXPECT_EQ(alone[i].result, shared[i].result) << name << " round " << round << ": " << shared[i].reason;
+        EXPECT_EQ(alone[i].reason, shared[i].reason) << name;
+      }
+    }
+  }
+  EXPECT_GE(keys->size(), 2u);  // at least the RSA and the Ed25519 key were kept
+  FakeResolver r(data_file("dkim.zone"));
+  auto tampered = verify(replace(data_file("dkimpy-rsa-relaxed.eml"), "Subject: ", "Subject: Re: "), r, 0,
+                         kNow, keys);
+  ASSERT_EQ(tampered.size(), 1u);
+  EXPECT_EQ(tampered[0].result, DkimResult::fail);
+}
+
+TEST(DkimKeyCacheUse, BoundedLeastRecentlyUsedFirstAndFailuresNotKept) {
+  DkimKeyCache cache(2);
+  int decoded = 0;
+  auto decoder = [&](std::string_view) {
+    ++decoded;
+    return adopt_public_key(EVP_PKEY_new());
+  };
+  auto a = cache.get("rsa", "A", decoder);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(cache.get("rsa", "A", decoder), a);  // a hit: the same key, no decoding
+  EXPECT_EQ(decoded, 1);
+  EXPECT_NE(cache.get("ed25519", "A", decoder), a);  // the key type is part of the identity
+  EXPECT_EQ(decoded, 2);
+  cache.get("rsa", "A", decoder);  // A is now the most recent; ed25519/A the oldest
+  cache.get("rsa", "B", decoder);  // evicts ed25519/A
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_EQ(decoded, 3);
+  cache.get("rsa", "A", decoder);
+  EXPECT_EQ(decoded, 3);
+  cache.get("ed25519", "A", decoder);
+  EXPECT_EQ(decoded, 4);
+  int failed = 0;
+  auto failing = [&](std::string_view) {
+    ++failed;
+    return DkimKeyCache::PublicKey();
+  };
+  EXPECT_FALSE(cache.get("rsa", "bad", failing));
+  EXPECT_FALSE(cache.get("rsa", "bad", failing));
+  EXPECT_EQ(failed, 2);  // a key that did not decode is tried again, not remembered
+  EXPECT_EQ(cache.size(), 2u);
 }
 
 TEST(DkimDkimpy, TamperingIsDetected) {

@@ -255,6 +255,43 @@ TEST(InboundAuth, DkimHashingIsOffloadedOneJobAtATime) {
   while (!jobs->empty()) run_one();
 }
 
+// offload_min_bytes: a small job (most messages, whole) is hashed inline; a chunk at or over
+// the bound still goes to the pool, and what arrives while it runs waits for it.
+TEST(InboundAuth, SmallHashingJobsRunInline) {
+  FakeResolver r(data_file("dkim.zone"));
+  ASSERT_TRUE(r.load("sender.example TXT v=spf1 ip4:192.0.2.0/24 -all\n").ok());
+  auto jobs = std::make_shared<std::vector<std::pair<std::function<void()>, std::function<void()>>>>();
+  InboundSettings s = named("mx");
+  s.offload = [jobs](std::function<void()> work, std::function<void()> then) {
+    jobs->emplace_back(std::move(work), std::move(then));
+  };
+  s.offload_min_bytes = 200;
+  std::string msg = data_file("dkimpy-ed25519.eml");
+  size_t header_end = msg.find("\r\n\r\n") + 4;
+  ASSERT_GT(header_end, 200u);
+  InboundAuth auth(r, psl(), s, [] { return int64_t{1800000000}; }, [] { return 0u; });
+  auth.connected(*IpAddress::parse("192.0.2.10"), "mx");
+  auth.mail_from("out.sender.example", "bounce@sender.example");
+  auth.data(std::string_view(msg).substr(0, 100));  // small: inline
+  EXPECT_TRUE(jobs->empty());
+  auth.data(std::string_view(msg).substr(100, header_end - 100));  // big: offloaded
+  ASSERT_EQ(jobs->size(), 1u);
+  auth.data(std::string_view(msg).substr(header_end, 10));  // waits behind the running job
+  EXPECT_EQ(jobs->size(), 1u);
+  auto [work, then] = std::move(jobs->front());
+  jobs->clear();
+  work();
+  then();  // the 10 queued bytes are small: hashed inline from the continuation
+  EXPECT_TRUE(jobs->empty());
+  EXPECT_EQ(r.asked().back(), (Question{"ed._domainkey.sender.example", RrType::txt}));
+  std::optional<AuthOutcome> out;
+  auth.end_of_data(std::string_view(msg).substr(header_end + 10), [&](AuthOutcome o) { out = std::move(o); });
+  EXPECT_TRUE(jobs->empty());
+  ASSERT_TRUE(out.has_value());  // the rest and the end of the message, inline
+  ASSERT_EQ(out->verdicts.dkim.size(), 1u);
+  EXPECT_EQ(out->verdicts.dkim[0].result, DkimResult::pass) << out->verdicts.dkim[0].reason;
+}
+
 TEST(InboundAuth, MailFromSpfVerdictAndItsWaiters) {
   FakeResolver r("sender.example TXT v=spf1 ip4:192.0.2.0/24 -all\n");
   r.set_deferred(true);

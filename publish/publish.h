@@ -1,0 +1,71 @@
+// publish: the DNS records a mail domain served by this ternd needs, and whether what the
+// world sees is right (issue 14: `ternctl dns DOMAIN`, `ternctl check DOMAIN`).
+//
+// records_for() is pure: from what the server knows about itself (host name, public
+// addresses, DKIM keys, the client services it offers) it lists MX, SPF, DKIM, DMARC,
+// TLS-RPT, the RFC 6186/8314 SRV records for mail clients, and the A/AAAA and PTR the server's
+// own name and addresses need. check_domain() looks the same things up through a resolver
+// and says, in words an admin acts on, what is missing or wrong; it reuses authn's SPF and
+// reverse-DNS evaluation, so "SPF passes" means what ternd's own MX check would conclude.
+//
+// MTA-STS and autoconfig/autodiscover names are left out until ternd serves their HTTPS
+// documents: publishing them before would point senders and clients at nothing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "dns/records.h"
+
+namespace tern::publish {
+
+struct ServerFacts {
+  std::string domain;                  // the mail domain, lower-case
+  std::string hostname;                // this server's name: MX target, HELO, PTR
+  std::vector<std::string> addresses;  // its public IPv4/IPv6 addresses; may be empty
+  struct Dkim {
+    std::string selector;
+    std::string record;  // "v=DKIM1; k=rsa; p=..."
+  };
+  std::vector<Dkim> dkim;
+  struct Service {
+    std::string name;  // "submissions", "submission", "imaps", "imap", "pop3s", "pop3"
+    uint16_t port = 0;
+  };
+  std::vector<Service> services;  // the client services this server offers
+  int64_t now = 0;                // unix seconds (SPF %{t})
+};
+
+struct Record {
+  std::string name;     // owner name, no trailing dot
+  std::string type;     // "MX", "TXT", "SRV", "A", "AAAA", "PTR"
+  std::string value;    // as written in a zone file (TXT quoted and split)
+  std::string purpose;  // one line: why it is needed
+};
+
+std::vector<Record> records_for(const ServerFacts& facts);
+// "name. 3600 IN TYPE value".
+std::string zone_line(const Record& r);
+
+// The services ternd's [listen] table offers to mail clients (RFC 6186, RFC 8314).
+std::vector<ServerFacts::Service> client_services(const ListenConfig& listen);
+
+enum class Severity { ok, warn, fail };
+const char* to_string(Severity s);
+
+struct Finding {
+  Severity severity = Severity::ok;
+  std::string text;
+};
+
+// Looks every record up through `resolver`, which must answer synchronously (from inside
+// lookup(); ternctl wraps c-ares in a loop that runs until the answer is in). With no
+// facts.addresses, the host name's A/AAAA records are taken as the server's addresses.
+// `blocklists`: the DNS blocklists of [screen] (the server's own addresses are looked up
+// there too, as receivers would).
+std::vector<Finding> check_domain(ServerFacts facts, const std::vector<DnsblZone>& blocklists,
+                                  dns::RecordResolver& resolver);
+
+}  // namespace tern::publish

@@ -1,0 +1,156 @@
+// What a domain publishes (records_for) and checking what the world sees (check_domain),
+// over authn's FakeResolver: a good zone, then the ways a self-hoster's zone goes wrong.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "authn/resolver.h"
+#include "publish/publish.h"
+
+using namespace tern;
+using namespace tern::publish;
+
+namespace {
+
+const char* kKey = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+
+ServerFacts facts() {
+  ServerFacts f;
+  f.domain = "example.org";
+  f.hostname = "mail.example.org";
+  f.addresses = {"192.0.2.10"};
+  f.dkim = {{"tern", kKey}};
+  f.services = {{"submissions", 465}, {"imaps", 993}};
+  f.now = 1800000000;
+  return f;
+}
+
+const char* kGoodZone = R"(
+example.org MX 10 mail.example.org
+example.org TXT v=spf1 ip4:192.0.2.10 -all
+mail.example.org A 192.0.2.10
+10.2.0.192.in-addr.arpa PTR mail.example.org
+tern._domainkey.example.org TXT v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=
+_dmarc.example.org TXT v=DMARC1; p=quarantine; rua=mailto:postmaster@example.org
+_smtp._tls.example.org TXT v=TLSRPTv1; rua=mailto:postmaster@example.org
+)";
+
+std::vector<Finding> check(const std::string& zone, ServerFacts f = facts(),
+                           std::vector<DnsblZone> lists = {}) {
+  authn::FakeResolver r(zone);
+  return check_domain(std::move(f), lists, r);
+}
+
+int count(const std::vector<Finding>& v, Severity s) {
+  return static_cast<int>(std::count_if(v.begin(), v.end(), [s](const Finding& x) { return x.severity == s; }));
+}
+
+// The finding whose text contains `part`, or a failure naming every finding.
+Finding find(const std::vector<Finding>& v, const std::string& part) {
+  std::string all;
+  for (const auto& x : v) {
+    if (x.text.find(part) != std::string::npos) return x;
+    all += std::string(to_string(x.severity)) + " " + x.text + "\n";
+  }
+  ADD_FAILURE() << "no finding mentions \"" << part << "\" in:\n" << all;
+  return {};
+}
+
+}  // namespace
+
+TEST(PublishRecords, EverythingTheDomainNeeds) {
+  auto recs = records_for(facts());
+  std::vector<std::string> lines;
+  for (const auto& r : recs) lines.push_back(zone_line(r));
+  auto has = [&](const std::string& line) {
+    return std::find(lines.begin(), lines.end(), line) != lines.end();
+  };
+  EXPECT_TRUE(has("example.org. 3600 IN MX 10 mail.example.org."));
+  EXPECT_TRUE(has("example.org. 3600 IN TXT \"v=spf1 ip4:192.0.2.10 -all\""));
+  EXPECT_TRUE(has(std::string("tern._domainkey.example.org. 3600 IN TXT \"") + kKey + "\""));
+  EXPECT_TRUE(has("_dmarc.example.org. 3600 IN TXT \"v=DMARC1; p=quarantine; rua=mailto:postmaster@example.org\""));
+  EXPECT_TRUE(has("_smtp._tls.example.org. 3600 IN TXT \"v=TLSRPTv1; rua=mailto:postmaster@example.org\""));
+  // RFC 6186: offered services point here, the others say "not offered" with target ".".
+  EXPECT_TRUE(has("_submissions._tcp.example.org. 3600 IN SRV 0 1 465 mail.example.org."));
+  EXPECT_TRUE(has("_imaps._tcp.example.org. 3600 IN SRV 0 1 993 mail.example.org."));
+  EXPECT_TRUE(has("_pop3._tcp.example.org. 3600 IN SRV 0 0 0 ."));
+  EXPECT_TRUE(has("mail.example.org. 3600 IN A 192.0.2.10"));
+  EXPECT_TRUE(has("10.2.0.192.in-addr.arpa. 3600 IN PTR mail.example.org."));
+}
+
+TEST(PublishRecords, WithoutAddressesSpfUsesMxAndLongTxtIsSplit) {
+  ServerFacts f = facts();
+  f.addresses.clear();
+  f.dkim = {{"big", "v=DKIM1; k=rsa; p=" + std::string(400, 'A')}};
+  auto recs = records_for(f);
+  auto spf = std::find_if(recs.begin(), recs.end(), [](const Record& r) { return r.value.find("v=spf1") != std::string::npos; });
+  ASSERT_NE(spf, recs.end());
+  EXPECT_EQ(spf->value, "\"v=spf1 mx -all\"");
+  auto dkim = std::find_if(recs.begin(), recs.end(), [](const Record& r) { return r.name == "big._domainkey.example.org"; });
+  ASSERT_NE(dkim, recs.end());
+  // RFC 1035 §3.3.14: 255 octets per character-string.
+  EXPECT_EQ(dkim->value, "\"v=DKIM1; k=rsa; p=" + std::string(255 - 18, 'A') + "\" \"" + std::string(400 - 237, 'A') + "\"");
+  EXPECT_EQ(std::count_if(recs.begin(), recs.end(), [](const Record& r) { return r.type == "PTR" || r.type == "A"; }), 0);
+}
+
+TEST(PublishCheck, AGoodZoneHasNoProblems) {
+  auto v = check(kGoodZone);
+  EXPECT_EQ(count(v, Severity::fail), 0);
+  EXPECT_EQ(count(v, Severity::warn), 0);
+  EXPECT_EQ(find(v, "SPF of example.org passes").severity, Severity::ok);
+  EXPECT_EQ(find(v, "reverse DNS of 192.0.2.10").severity, Severity::ok);
+  EXPECT_EQ(find(v, "DKIM key tern._domainkey.example.org matches").severity, Severity::ok);
+}
+
+TEST(PublishCheck, AddressesComeFromTheHostNameWhenNotGiven) {
+  ServerFacts f = facts();
+  f.addresses.clear();
+  auto v = check(kGoodZone, f);
+  EXPECT_EQ(count(v, Severity::fail), 0);
+  EXPECT_EQ(find(v, "has the address 192.0.2.10").severity, Severity::ok);
+  EXPECT_EQ(find(v, "SPF of example.org passes for 192.0.2.10").severity, Severity::ok);
+}
+
+TEST(PublishCheck, BrokenZonesAreNamedInPlainWords) {
+  const char* zone = R"(
+example.org MX 10 mx.elsewhere.example
+example.org TXT v=spf1 ip4:198.51.100.7 ~all
+mail.example.org A 192.0.2.99
+10.2.0.192.in-addr.arpa PTR host-10.isp.example
+host-10.isp.example A 192.0.2.10
+tern._domainkey.example.org TXT v=DKIM1; k=ed25519; p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
+_dmarc.example.org TXT v=DMARC1; p=none
+)";
+  auto v = check(zone);
+  EXPECT_EQ(find(v, "MX of example.org points to mx.elsewhere.example, not to this server").severity, Severity::fail);
+  EXPECT_EQ(find(v, "mail.example.org does not resolve to 192.0.2.10").severity, Severity::fail);
+  Finding spf = find(v, "SPF of example.org gives softfail for 192.0.2.10");
+  EXPECT_EQ(spf.severity, Severity::fail);
+  EXPECT_NE(spf.text.find("add ip4:192.0.2.10"), std::string::npos) << spf.text;
+  EXPECT_EQ(find(v, "reverse DNS of 192.0.2.10 is host-10.isp.example, not mail.example.org").severity, Severity::warn);
+  EXPECT_EQ(find(v, "holds another key than data_dir").severity, Severity::fail);
+  EXPECT_EQ(find(v, "p=none").severity, Severity::warn);
+  EXPECT_EQ(find(v, "no TLS-RPT record").severity, Severity::warn);
+}
+
+TEST(PublishCheck, MissingRecordsAndBlocklistsAndDnsFailures) {
+  const char* zone = R"(
+mail.example.org A 192.0.2.10
+10.2.0.192.zen.test A 127.0.0.2
+10.2.0.192.allow.test A 127.0.0.2
+_dmarc.example.org TEMPERROR
+)";
+  std::vector<DnsblZone> lists = {{"zen.test", 5, {}}, {"allow.test", -5, {}}, {"clean.test", 3, {}}};
+  auto v = check(zone, facts(), lists);
+  EXPECT_EQ(find(v, "example.org has no MX record").severity, Severity::fail);
+  EXPECT_EQ(find(v, "publishes no SPF record").severity, Severity::fail);
+  EXPECT_EQ(find(v, "DKIM record tern._domainkey.example.org is missing").severity, Severity::fail);
+  EXPECT_EQ(find(v, "reverse DNS of 192.0.2.10 does not lead back").severity, Severity::fail);
+  EXPECT_EQ(find(v, "192.0.2.10 is listed on zen.test (127.0.0.2)").severity, Severity::fail);
+  EXPECT_EQ(find(v, "could not look up _dmarc.example.org").severity, Severity::warn);
+  for (const auto& x : v) EXPECT_EQ(x.text.find("allow.test"), std::string::npos) << x.text;  // an allowlist is no problem
+
+  ServerFacts none = facts();
+  none.dkim.clear();
+  EXPECT_EQ(find(check(kGoodZone, none), "no DKIM key for example.org").severity, Severity::warn);
+}
