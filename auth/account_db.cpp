@@ -11,6 +11,7 @@
 
 #include "auth/account_db_impl.h"
 #include "auth/password.h"
+#include "auth/password_schemes.h"
 #include "common/strings.h"
 
 namespace tern::auth {
@@ -279,6 +280,34 @@ Result<bool> AccountDb::is_local_domain(std::string_view domain) {
 
 // Users ------------------------------------------------------------------------------------
 
+namespace {
+
+// INSERT of a new user whose password is already hashed (`scram` "" until known).
+Status insert_user(AccountDb::Impl& impl, const std::string& name, const std::string& hash, const std::string& scram,
+                   uint64_t quota) {
+  auto lease = impl.acquire();
+  if (!lease) return lease.error();
+  sqlite::Connection& db = lease->conn();
+  sqlite::Transaction txn(db);
+  if (!txn.begun().ok()) return txn.begun();
+  std::string domain = domain_of(name);
+  if (Status s = require_local_domain(db, domain); !s.ok()) return s;
+  auto alias = query_alias(db, name);
+  if (!alias) return alias.error();
+  if (!alias->empty()) return make_error(Errc::exists, name + " already exists as an alias");
+  sqlite::Stmt st(db,
+               "INSERT INTO users(address, domain, password, quota, enabled, created, scram)"
+               " VALUES(?1, ?2, ?3, ?4, 1, ?5, ?6)");
+  st.bind(1, name).bind(2, domain).bind(3, hash).bind(4, quota_to_db(quota)).bind(5, unix_now()).bind(6, scram);
+  if (Status s = st.try_run("add user"); !s.ok()) {
+    if (s.error().code == Errc::exists) return make_error(Errc::exists, "user " + name + " already exists");
+    return s;
+  }
+  return txn.try_commit();
+}
+
+}  // namespace
+
 Status AccountDb::add_user(std::string_view address, std::string_view password, uint64_t quota) {
   auto name = mailbox_name(address, "user");
   if (!name) return name.error();
@@ -286,26 +315,17 @@ Status AccountDb::add_user(std::string_view address, std::string_view password, 
   // Hash before taking a connection: argon2id is slow and needs no database.
   auto hash = hash_password(password, impl_->options().cost);
   if (!hash) return hash.error();
-  std::string scram = new_scram_keys(password).serialize();
-  auto lease = impl_->acquire();
-  if (!lease) return lease.error();
-  sqlite::Connection& db = lease->conn();
-  sqlite::Transaction txn(db);
-  if (!txn.begun().ok()) return txn.begun();
-  std::string domain = domain_of(*name);
-  if (Status s = require_local_domain(db, domain); !s.ok()) return s;
-  auto alias = query_alias(db, *name);
-  if (!alias) return alias.error();
-  if (!alias->empty()) return make_error(Errc::exists, *name + " already exists as an alias");
-  sqlite::Stmt st(db,
-               "INSERT INTO users(address, domain, password, quota, enabled, created, scram)"
-               " VALUES(?1, ?2, ?3, ?4, 1, ?5, ?6)");
-  st.bind(1, *name).bind(2, domain).bind(3, *hash).bind(4, quota_to_db(quota)).bind(5, unix_now()).bind(6, scram);
-  if (Status s = st.try_run("add user"); !s.ok()) {
-    if (s.error().code == Errc::exists) return make_error(Errc::exists, "user " + *name + " already exists");
-    return s;
-  }
-  return txn.try_commit();
+  return insert_user(*impl_, *name, *hash, new_scram_keys(password).serialize(), quota);
+}
+
+Status AccountDb::add_user_with_hash(std::string_view address, std::string_view hash, uint64_t quota) {
+  auto name = mailbox_name(address, "user");
+  if (!name) return name.error();
+  auto stored = import_password_hash(hash);
+  if (!stored) return stored.error();
+  // No SCRAM keys: they need the password. check_password makes them (and the argon2id hash)
+  // at the first PLAIN/LOGIN success; until then SCRAM fails like a wrong password.
+  return insert_user(*impl_, *name, *stored, "", quota);
 }
 
 namespace {
@@ -345,6 +365,16 @@ Status AccountDb::set_password(std::string_view address, std::string_view passwo
   std::string scram = new_scram_keys(password).serialize();
   Status done = update_user(*impl_, address, "UPDATE users SET password=?2, scram=?3 WHERE address=?1",
                             [&](sqlite::Stmt& st) { st.bind(2, *hash).bind(3, scram); });
+  forget_verified(*impl_, address);
+  return done;
+}
+
+Status AccountDb::set_password_hash(std::string_view address, std::string_view hash) {
+  auto stored = import_password_hash(hash);
+  if (!stored) return stored.error();
+  // The old SCRAM keys belong to the old password: drop them with it.
+  Status done = update_user(*impl_, address, "UPDATE users SET password=?2, scram='' WHERE address=?1",
+                            [&](sqlite::Stmt& st) { st.bind(2, *stored); });
   forget_verified(*impl_, address);
   return done;
 }

@@ -19,7 +19,8 @@
 //   contain '+', which is the sub-address separator ("bob+lists@d" reaches "bob@d"), nor
 //   quotes, spaces or control characters. A catch-all alias is written "@domain".
 // - Passwords: argon2id via libsodium crypto_pwhash_str (INTERACTIVE limits unless the
-//   options ask for the minimum, for tests). The user's row is read on every check; only the
+//   options ask for the minimum, for tests), or a hash imported from another system
+//   (auth/password_schemes.h) until the user's first successful login rehashes it. The user's row is read on every check; only the
 //   argon2id step may be skipped, by the verified-credential cache (auth/verified_cache.h),
 //   whose entries carry the stored hash they were verified against. Unknown users are verified against a dummy hash
 //   so the answer time does not reveal which users exist. Hashes are upgraded on login when
@@ -128,6 +129,12 @@ class AccountDb {
   // Users. The domain must already be local (else not_found). Empty passwords are refused.
   Status add_user(std::string_view address, std::string_view password, uint64_t quota);
   Status set_password(std::string_view address, std::string_view password);
+  // A user whose password is a hash made elsewhere ("{SHA512-CRYPT}$6$...", a bare crypt(3)
+  // string; auth/password_schemes.h): refused (Errc::refused) for weak schemes, syntax for
+  // unknown or malformed ones. The user has no SCRAM keys until the first PLAIN/LOGIN login,
+  // which also replaces the hash by argon2id.
+  Status add_user_with_hash(std::string_view address, std::string_view hash, uint64_t quota);
+  Status set_password_hash(std::string_view address, std::string_view hash);
   Status remove_user(std::string_view address);
   Result<std::vector<UserInfo>> list_users();
   Result<std::optional<UserInfo>> find_user(std::string_view address);

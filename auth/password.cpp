@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include "auth/password_schemes.h"
+
 namespace tern::auth {
 
 namespace {
@@ -35,12 +37,15 @@ Result<std::string> hash_password(std::string_view password, HashCost cost) {
 }
 
 bool verify_password(const std::string& hash, std::string_view password) {
-  if (!sodium_ready()) return false;
-  if (hash.empty() || hash.size() >= crypto_pwhash_STRBYTES) return false;
-  return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+  // Tern's own argon2id strings and the hashes imported from other systems
+  // (auth/password_schemes.h) go through one verifier.
+  return verify_stored_hash(hash, password);
 }
 
 bool password_needs_rehash(const std::string& hash, HashCost cost) {
+  // Imported hashes (argon2i, crypt(3), SSHA512) are replaced by argon2id at the first
+  // successful login.
+  if (hash.rfind("$argon2id$", 0) != 0) return true;
   Limits l = limits_for(cost);
   // Returns 1 when the parameters differ, -1 when the string is not a valid argon2id hash.
   return crypto_pwhash_str_needs_rehash(hash.c_str(), l.ops, l.mem) != 0;

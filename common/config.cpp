@@ -244,6 +244,24 @@ class Reader {
     else fail(key, "expected true, false or \"auto\"");
   }
 
+  // An array of tables ([[prefix.key]]): body(reader, index) for each, the reader's keys
+  // named "prefix.key[index].name" in errors.
+  void tables(std::string_view key, const std::function<void(Reader&, size_t)>& body) {
+    seen_.emplace_back(key);
+    const toml::node* n = table_.get(key);
+    if (!n) return;
+    const toml::array* arr = n->as_array();
+    if (!arr) return fail(key, "expected a list of tables [[" + key_name(key) + "]]");
+    for (size_t i = 0; i < arr->size() && error_.empty(); ++i) {
+      const toml::table* t = (*arr)[i].as_table();
+      if (!t) return fail(key, "expected a list of tables [[" + key_name(key) + "]]");
+      Reader sub(*t, key_name(key) + "[" + std::to_string(i) + "]");
+      body(sub, i);
+      sub.finish();
+      if (error_.empty()) error_ = sub.error_;
+    }
+  }
+
   void one_of(std::string_view key, std::string& out, std::initializer_list<const char*> allowed) {
     string(key, out);
     for (const char* a : allowed)
@@ -380,6 +398,15 @@ Result<Config> config_from_table(const toml::table& root, const std::string& pat
   r.section("tls", [&](Reader& s) {
     s.string("cert", c.tls.cert);
     s.string("key", c.tls.key);
+    s.tables("sni", [&](Reader& t, size_t) {
+      TlsConfig::Certificate one;
+      t.string("cert", one.cert);
+      t.string("key", one.key);
+      if (one.cert.empty()) t.fail("cert", "required");
+      else if (one.key.empty()) t.fail("key", "required");
+      c.tls.sni.push_back(std::move(one));
+    });
+    if (!c.tls.sni.empty() && c.tls.cert.empty()) s.fail("sni", "needs tls.cert and tls.key (the default certificate)");
   });
   r.section("listen", [&](Reader& s) {
     s.endpoints("smtp", c.listen.smtp);

@@ -30,6 +30,12 @@ Result<Endpoint> parse_endpoint(std::string_view text);
 struct TlsConfig {
   std::string cert;  // PEM chain
   std::string key;   // PEM private key
+  // More certificates, each offered to clients that ask for a name it covers (SNI);
+  // [[tls.sni]] tables with cert and key. cert/key above stay the default.
+  struct Certificate {
+    std::string cert, key;
+  };
+  std::vector<Certificate> sni;
 };
 
 struct ListenConfig {

@@ -17,5 +17,8 @@ void register_backup_commands(CLI::App& app, Context& ctx);
 void register_spam_commands(CLI::App& app, Context& ctx);
 void register_dmarc_commands(CLI::App& app, Context& ctx);
 void register_dns_commands(CLI::App& app, Context& ctx);
+void register_import_commands(CLI::App& app, Context& ctx);
+// `user import FILE`: a subcommand of `user` (ctl/user_import.cpp).
+void register_user_import(CLI::App& user, Context& ctx);
 
 }  // namespace tern::ctl

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   register_spam_commands(app, ctx);
   register_dmarc_commands(app, ctx);
   register_dns_commands(app, ctx);
+  register_import_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

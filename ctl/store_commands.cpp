@@ -1,14 +1,44 @@
-// ternctl reindex [ADDRESS]: reconcile Maildir files with the index (store::Store::reindex).
+// ternctl reindex [ADDRESS]: reconcile Maildir files with the index (store::Store::reindex_report).
 // Files without index rows are indexed (keeping the UID in their name), rows without files are
-// dropped; with index.db deleted, the index is rebuilt with every UID and UIDVALIDITY kept.
+// dropped; with index.db deleted, the index is rebuilt with every UID and UIDVALIDITY kept. A
+// Dovecot Maildir copied over a user's directory is adopted (UIDs, keywords, subscriptions).
+// Prints one line per folder where something happened.
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ctl/commands.h"
 
 namespace tern::ctl {
+namespace {
+
+// One line per folder where something happened, e.g. "alice@example.test INBOX: 120 adopted
+// with Dovecot UIDs, 3 new UIDs, uidvalidity 1700000000 kept; 1 keyword unknown".
+void print_report(const store::ReindexReport& report) {
+  for (const auto& f : report.folders) {
+    std::vector<std::string> parts;
+    if (f.adopted || f.dovecot) parts.push_back(std::to_string(f.adopted) + " adopted with Dovecot UIDs");
+    if (f.kept) parts.push_back(std::to_string(f.kept) + " indexed with their own UIDs");
+    if (f.new_uids) parts.push_back(std::to_string(f.new_uids) + " new UIDs");
+    if (f.dropped) parts.push_back(std::to_string(f.dropped) + " dropped (file missing)");
+    if (parts.empty() && f.problems.empty() && !f.unknown_keywords) continue;
+    std::string line = f.user + " " + f.mailbox + ": ";
+    for (size_t i = 0; i < parts.size(); ++i) line += (i ? ", " : "") + parts[i];
+    if (f.dovecot)
+      line += ", uidvalidity " + std::to_string(f.uidvalidity) + " kept, uidnext " +
+              std::to_string(f.uidnext);
+    if (f.unknown_keywords)
+      line += "; " + std::to_string(f.unknown_keywords) + " keyword" +
+              (f.unknown_keywords == 1 ? "" : "s") + " unknown";
+    std::cout << line << "\n";
+    for (const auto& p : f.problems) std::cout << "  " << f.mailbox << ": " << p << "\n";
+  }
+  for (const auto& n : report.notes) std::cout << n << "\n";
+}
+
+}  // namespace
 
 void register_store_commands(CLI::App& app, Context& ctx) {
   auto address = std::make_shared<std::string>();
@@ -25,8 +55,10 @@ void register_store_commands(CLI::App& app, Context& ctx) {
         if (!canonical) return fail("not an address: " + *address);
         user = *canonical;
       }
-      Status s = user ? (*store)->reindex(std::string_view(*user)) : (*store)->reindex();
-      if (!s.ok()) return fail(s.error());
+      auto report = user ? (*store)->reindex_report(std::string_view(*user))
+                         : (*store)->reindex_report();
+      if (!report.ok()) return fail(report.error());
+      print_report(*report);
       return kExitOk;
     };
   });

@@ -25,13 +25,16 @@ void register_user_commands(CLI::App& app, Context& ctx) {
 
   auto address = std::make_shared<std::string>();
   auto quota = std::make_shared<std::string>();
+  auto hash = std::make_shared<std::string>();
 
   CLI::App* add = user->add_subcommand("add", "add a user; the password is read from standard input");
   add->add_option("ADDRESS", *address, "user@domain (the domain must be local)")->required();
   add->add_option("--quota", *quota, "mailbox quota in bytes (K/M/G suffixes), 0 = unlimited; "
                                      "default: store.default_quota");
-  add->callback([&ctx, address, quota] {
-    ctx.action = with_db([address, quota](auth::AccountDb& db, Context& c) {
+  add->add_option("--hash", *hash, "an existing password hash instead of a password: '{SHA512-CRYPT}$6$...', "
+                                   "{ARGON2ID}, {ARGON2I}, {BLF-CRYPT}, {SHA256-CRYPT}, {SSHA512} or a crypt(3) string");
+  add->callback([&ctx, address, quota, hash] {
+    ctx.action = with_db([address, quota, hash](auth::AccountDb& db, Context& c) {
       auto cfg = c.config();
       if (!cfg) return fail(cfg.error());
       uint64_t bytes = (*cfg)->store.default_quota;
@@ -50,6 +53,10 @@ void register_user_commands(CLI::App& app, Context& ctx) {
       auto existing = db.find_user(*canonical);
       if (!existing) return fail(existing.error());
       if (*existing) return fail("user " + *canonical + " already exists");
+      if (!hash->empty()) {
+        if (Status s = db.add_user_with_hash(*address, *hash, bytes); !s.ok()) return fail(s.error());
+        return kExitOk;
+      }
       auto password = read_password();
       if (!password) return fail(password.error());
       if (Status s = db.add_user(*address, *password, bytes); !s.ok()) return fail(s.error());
@@ -121,6 +128,8 @@ void register_user_commands(CLI::App& app, Context& ctx) {
       return kExitOk;
     });
   });
+
+  register_user_import(*user, ctx);
 
   for (bool enable : {true, false}) {
     CLI::App* sub = user->add_subcommand(enable ? "enable" : "disable",

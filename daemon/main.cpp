@@ -61,8 +61,11 @@ Result<std::shared_ptr<net::TlsContext>> load_tls(const Config& c) {
   }
   if (c.tls.cert.empty()) return make_error(Errc::syntax, file + ": tls.cert: required when tls.key is set");
   if (c.tls.key.empty()) return make_error(Errc::syntax, file + ": tls.key: required when tls.cert is set");
-  auto ctx = net::TlsContext::server(c.tls.cert, c.tls.key);
-  // The net layer names the file as "cert: ..." or "key: ...": those are the tls.* keys.
+  std::vector<net::CertificateFiles> certs{{c.tls.cert, c.tls.key}};
+  for (const auto& extra : c.tls.sni) certs.push_back({extra.cert, extra.key});
+  auto ctx = net::TlsContext::server(std::move(certs));
+  // The net layer names the file as "cert: ...", "key: ..." or "sni[N].cert: ...": those are
+  // the tls.* keys.
   if (!ctx) return make_error(ctx.error().code, file + ": tls." + ctx.error().message);
   return *ctx;
 }
@@ -113,7 +116,9 @@ Status drop_privileges(const Config& c) {
   if (Status s = become_user(u); !s) return s.error();
   spdlog::info("running as user={} uid={} gid={}", c.user, u.uid, u.gid);
   // The certificate was read as root; a SIGHUP reload reads it as the service user.
-  for (const std::string& f : {c.tls.cert, c.tls.key})
+  std::vector<std::string> files{c.tls.cert, c.tls.key};
+  for (const auto& extra : c.tls.sni) files.insert(files.end(), {extra.cert, extra.key});
+  for (const std::string& f : files)
     if (!f.empty() && ::access(f.c_str(), R_OK) != 0)
       spdlog::warn("{} is not readable by user {}: a SIGHUP certificate reload will fail", f,
                    c.user);
@@ -236,7 +241,8 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
       return;
     }
     if (auto st = rt.tls->reload(); st) {
-      spdlog::info("SIGHUP: certificate reloaded from {}", config.tls.cert);
+      spdlog::info("SIGHUP: certificate reloaded from {} (and {} offered by server name)",
+                   config.tls.cert, config.tls.sni.size());
       notify_reloaded("serving; certificate reloaded");
     } else {
       spdlog::error("SIGHUP: certificate reload failed, keeping the old one: tls.{}",

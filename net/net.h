@@ -22,7 +22,9 @@
 //   action is pending on a worker.
 // - TLS. OpenSSL 3 with memory BIOs: the engine never touches the socket, so TLS and plain TCP
 //   share one read/write path. Server contexts: TLS 1.2 minimum, ECDHE + AEAD ciphers for
-//   1.2, TLS 1.3 defaults. `TlsContext::reload()` swaps the certificate for new connections;
+//   1.2, TLS 1.3 defaults. Several certificates: one SSL_CTX each; the default one's
+//   servername callback switches a handshake to the first certificate covering the SNI name
+//   (`SSL_set_SSL_CTX`). `TlsContext::reload()` swaps them all for new connections;
 //   existing ones keep theirs (OpenSSL reference-counts the old SSL_CTX).
 //   STARTTLS: bytes the handler received before calling start_tls() are the handler's to
 //   discard (RFC 3207 §4.2: nothing sent before the handshake may be acted on afterwards);
@@ -148,6 +150,12 @@ struct ClientTlsOptions {
   std::string ca_file;  // empty = system default paths
 };
 
+// A certificate chain and its private key, as PEM files.
+struct CertificateFiles {
+  std::string cert;
+  std::string key;
+};
+
 class TlsContext {
  public:
   // Server context from PEM files. Errors name the file in the form "<which>: <problem>",
@@ -155,25 +163,32 @@ class TlsContext {
   // or "key: /x/k.pem does not match the certificate" (the daemon prefixes "tls.").
   static Result<std::shared_ptr<TlsContext>> server(const std::string& cert_file,
                                                     const std::string& key_file);
+  // Several certificates: the first is the default; each handshake whose server name
+  // (SNI, RFC 6066 §3) one of the others covers, and the default does not, gets that one.
+  // Errors of the N-th extra pair read "sni[N].cert: ..." / "sni[N].key: ...".
+  static Result<std::shared_ptr<TlsContext>> server(std::vector<CertificateFiles> certs);
   static Result<std::shared_ptr<TlsContext>> client(const ClientTlsOptions& options = {});
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
 
   // Server contexts: re-reads the same files. On success new connections use the new
-  // certificate; on failure the old one stays in use and the error says why.
+  // certificates; on failure the old ones stay in use and the error says why.
   Status reload();
   bool is_server() const { return server_; }
   bool verify() const { return client_options_.verify; }
   // The current SSL_CTX with a reference taken for the caller (SSL_CTX_free it).
   SSL_CTX* acquire() const;
 
+  struct State;  // private to net/ (the SNI callback reads it)
+
  private:
   TlsContext() = default;
+  void install(std::vector<SSL_CTX*> ctxs);
+
   bool server_ = false;
-  std::string cert_file_, key_file_;
+  std::vector<CertificateFiles> certs_;
   ClientTlsOptions client_options_;
-  struct State;
   std::unique_ptr<State> s_;
 };
 

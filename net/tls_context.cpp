@@ -2,8 +2,10 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <mutex>
+#include <vector>
 
 #include "common/file.h"
 #include "net/net.h"
@@ -12,9 +14,25 @@ namespace tern::net {
 
 struct TlsContext::State {
   mutable std::mutex mu;
-  SSL_CTX* ctx = nullptr;
-  ~State() {
-    if (ctx) SSL_CTX_free(ctx);
+  // [0]: the default certificate (tls.cert); the rest are offered by server name (SNI).
+  std::vector<SSL_CTX*> ctxs;
+  ~State() { release(ctxs); }
+
+  static void release(std::vector<SSL_CTX*>& v) {
+    for (SSL_CTX* c : v) SSL_CTX_free(c);
+    v.clear();
+  }
+
+  // The context whose certificate names `host` (subjectAltName, wildcards; RFC 6125 via
+  // X509_check_host): the default one when it does, else the first SNI one that does; null
+  // when none does (the default stays).
+  SSL_CTX* for_name(const char* host) const {
+    std::lock_guard<std::mutex> lock(mu);
+    for (SSL_CTX* c : ctxs) {
+      X509* leaf = SSL_CTX_get0_certificate(c);
+      if (leaf && X509_check_host(leaf, host, 0, 0, nullptr) == 1) return c;
+    }
+    return nullptr;
   }
 };
 
@@ -105,19 +123,62 @@ Result<SSL_CTX*> build_server_ctx(const std::string& cert_file, const std::strin
   return ctx;
 }
 
+// RFC 6066 §3: the client names the host it wants; switch the handshake to the certificate
+// for that name. No name, or one no certificate covers: the default certificate answers
+// (mail clients that do not send SNI still get one).
+int choose_certificate(SSL* ssl, int* /*alert*/, void* arg) {
+  const char* host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (!host) return SSL_TLSEXT_ERR_OK;
+  SSL_CTX* chosen = static_cast<const TlsContext::State*>(arg)->for_name(host);
+  if (chosen && chosen != SSL_get_SSL_CTX(ssl)) SSL_set_SSL_CTX(ssl, chosen);
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// One SSL_CTX per pair, in order; errors name the pair: "cert: ..." for the first,
+// "sni[N].cert: ..." for the others (the daemon prefixes "tls.").
+Result<std::vector<SSL_CTX*>> build_all(const std::vector<CertificateFiles>& certs) {
+  std::vector<SSL_CTX*> out;
+  for (size_t i = 0; i < certs.size(); ++i) {
+    auto ctx = build_server_ctx(certs[i].cert, certs[i].key);
+    if (!ctx) {
+      TlsContext::State::release(out);
+      Error e = ctx.error();
+      if (i > 0) e.message = "sni[" + std::to_string(i - 1) + "]." + e.message;
+      return e;
+    }
+    out.push_back(*ctx);
+  }
+  if (out.empty()) return make_error(Errc::syntax, "cert: no certificate");
+  return out;
+}
+
 }  // namespace
 
 Result<std::shared_ptr<TlsContext>> TlsContext::server(const std::string& cert_file,
                                                        const std::string& key_file) {
-  auto ctx = build_server_ctx(cert_file, key_file);
-  if (!ctx) return ctx.error();
+  return server(std::vector<CertificateFiles>{{cert_file, key_file}});
+}
+
+Result<std::shared_ptr<TlsContext>> TlsContext::server(std::vector<CertificateFiles> certs) {
+  auto ctxs = build_all(certs);
+  if (!ctxs) return ctxs.error();
   std::shared_ptr<TlsContext> t(new TlsContext);
   t->server_ = true;
-  t->cert_file_ = cert_file;
-  t->key_file_ = key_file;
+  t->certs_ = std::move(certs);
   t->s_ = std::make_unique<State>();
-  t->s_->ctx = *ctx;
+  t->install(std::move(*ctxs));
   return t;
+}
+
+void TlsContext::install(std::vector<SSL_CTX*> ctxs) {
+  if (ctxs.size() > 1) {
+    SSL_CTX_set_tlsext_servername_callback(ctxs[0], choose_certificate);
+    SSL_CTX_set_tlsext_servername_arg(ctxs[0], s_.get());
+  }
+  std::lock_guard<std::mutex> lock(s_->mu);
+  // Connections still using an old SSL_CTX hold their own references (SSL_new up-refs it).
+  State::release(s_->ctxs);
+  s_->ctxs = std::move(ctxs);
 }
 
 Result<std::shared_ptr<TlsContext>> TlsContext::client(const ClientTlsOptions& options) {
@@ -148,7 +209,7 @@ Result<std::shared_ptr<TlsContext>> TlsContext::client(const ClientTlsOptions& o
   t->server_ = false;
   t->client_options_ = options;
   t->s_ = std::make_unique<State>();
-  t->s_->ctx = ctx;
+  t->s_->ctxs = {ctx};
   return t;
 }
 
@@ -156,19 +217,16 @@ TlsContext::~TlsContext() = default;
 
 Status TlsContext::reload() {
   if (!server_) return make_error(Errc::refused, "reload: not a server context");
-  auto ctx = build_server_ctx(cert_file_, key_file_);
-  if (!ctx) return ctx.error();
-  std::lock_guard<std::mutex> lock(s_->mu);
-  // Connections still using the old SSL_CTX hold their own references (SSL_new up-refs it).
-  SSL_CTX_free(s_->ctx);
-  s_->ctx = *ctx;
+  auto ctxs = build_all(certs_);
+  if (!ctxs) return ctxs.error();
+  install(std::move(*ctxs));
   return {};
 }
 
 SSL_CTX* TlsContext::acquire() const {
   std::lock_guard<std::mutex> lock(s_->mu);
-  SSL_CTX_up_ref(s_->ctx);
-  return s_->ctx;
+  SSL_CTX_up_ref(s_->ctxs[0]);
+  return s_->ctxs[0];
 }
 
 }  // namespace tern::net

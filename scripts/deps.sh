@@ -7,6 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev libssl-dev libsqlite3-dev libsodium-dev libspdlog-dev
   libgtest-dev libgmock-dev libc-ares-dev libtomlplusplus-dev libcli11-dev libpsl-dev zlib1g-dev
+  # crypt(3) for imported password hashes; doveadm pw and the Dovecot the import tests run
+  libcrypt-dev dovecot-core dovecot-imapd
   clang-14 libclang-rt-14-dev
   # sd_notify; the systemd unit directory and systemd-analyze; the Debian package and the
   # manual pages (tests/integration/test_install.py)
@@ -21,6 +23,9 @@ packages=(
   libsasl2-modules
   # The external scanners of the content stage (tests/integration/test_spam.py).
   clamav-daemon clamav rspamd
+  # A real Dovecot to migrate from and to (tests/integration/test_dovecot_migration.py,
+  # started by bench/peers/dovecot.sh, which runs imap, pop3 and lmtp)
+  dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd
 )
 
 # What the tests need at run time, checked after every install: a package that installed

@@ -49,6 +49,16 @@ CREATE TABLE IF NOT EXISTS staged(
 CREATE TRIGGER IF NOT EXISTS messages_staged_delete AFTER DELETE ON messages BEGIN
   DELETE FROM staged WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
 END;
+-- Dovecot keyword letters per folder: letter 'a' + idx in a file name's info means `keyword`
+-- (dovecot-keywords is written from here, dovecot_writer.cpp).
+CREATE TABLE IF NOT EXISTS keyword_letters(
+  mailbox_id INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  keyword TEXT NOT NULL,
+  PRIMARY KEY(mailbox_id, idx)) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS mailboxes_keyword_letters_delete AFTER DELETE ON mailboxes BEGIN
+  DELETE FROM keyword_letters WHERE mailbox_id = OLD.id;
+END;
 CREATE TABLE IF NOT EXISTS subscriptions(
   user TEXT NOT NULL,
   name TEXT NOT NULL,

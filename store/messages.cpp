@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "store/dovecot_files.h"
 #include "store/store_impl.h"
 
 namespace fs = std::filesystem;
@@ -211,8 +212,12 @@ Result<StoreFlagsResult> Store::store_flags(std::string_view user, std::string_v
         // (recovery matches files by base name and trusts the index for flags).
         auto parsed = detail::parse_maildir_name(file.substr(4));
         if (parsed) {
+          // Dovecot keyword letters (dovecot_writer.cpp) stay while the keywords do; changed
+          // keywords get their letters from the writer's next round.
+          std::string letters = same_keywords(next.keywords, row->flags.keywords)
+                                    ? detail::keyword_letters(file) : std::string();
           std::string target = "cur/" + detail::format_maildir_name(parsed->base, row->size, uid,
-                                                                    next.system, true);
+                                                                    next.system, true, letters);
           auto s = impl_->fops->rename(dir + "/" + file, dir + "/" + target);
           if (s.ok()) {
             renamed.emplace_back(dir + "/" + file, dir + "/" + target);

@@ -1,5 +1,7 @@
 #include "store/names.h"
 
+#include <algorithm>
+
 #include "common/codec.h"
 #include "common/strings.h"
 #include "store/store.h"
@@ -169,10 +171,16 @@ std::optional<MaildirName> parse_maildir_name(std::string_view name) {
 }
 
 std::string format_maildir_name(std::string_view base, uint64_t size, uint32_t uid,
-                                uint32_t flags, bool with_info) {
+                                uint32_t flags, bool with_info, std::string_view keyword_letters) {
   std::string out(base);
   out += ",S=" + std::to_string(size) + ",U=" + std::to_string(uid);
-  if (with_info) out += ":2," + maildir_flag_letters(flags);
+  if (with_info) {
+    out += ":2," + maildir_flag_letters(flags);
+    std::string letters(keyword_letters);
+    std::sort(letters.begin(), letters.end());
+    letters.erase(std::unique(letters.begin(), letters.end()), letters.end());
+    out += letters;
+  }
   return out;
 }
 

@@ -46,8 +46,11 @@ struct MaildirName {
   bool has_info = false;           // ":2," present
 };
 std::optional<MaildirName> parse_maildir_name(std::string_view file_name);
+// keyword_letters: Dovecot keyword letters ('a'..'z', see dovecot_files.h), appended after
+// the system flag letters (Maildir wants the info letters in ASCII order).
 std::string format_maildir_name(std::string_view base, uint64_t size, uint32_t uid,
-                                uint32_t flags, bool with_info);
+                                uint32_t flags, bool with_info,
+                                std::string_view keyword_letters = {});
 // Maildir info letters, in the ASCII order Maildir requires: D F R S T.
 std::string maildir_flag_letters(uint32_t flags);
 

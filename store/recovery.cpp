@@ -12,6 +12,9 @@
 //     unlink was lost: the file is deleted
 //   - folder directory without row -> adopted with the UIDVALIDITY of its tern-uidvalidity
 //   - row without folder directory -> dropped
+//   - folder the index has no message of, with a dovecot-uidlist (a Dovecot Maildir copied
+//     in): UIDVALIDITY, UIDs and UIDNEXT from the uidlist, keywords from the letters in the
+//     file names and dovecot-keywords (see Store::reindex_report and adopt.cpp)
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -20,8 +23,10 @@
 #include <map>
 #include <set>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "store/dovecot_files.h"
 #include "store/store_impl.h"
 
 namespace fs = std::filesystem;
@@ -82,8 +87,11 @@ void remove_stale_tmp(const std::string& folder) {
 
 }  // namespace
 
-void Store::Impl::reconcile_folder(const MailboxRow& mbox, const std::string& folder, bool fresh,
-                                   std::vector<int64_t>& changed) {
+void Store::Impl::reconcile_folder(const MailboxRow& row, const std::string& folder, bool fresh,
+                                   std::vector<int64_t>& changed, ReindexFolderReport* report) {
+  MailboxRow mbox = row;  // adoption may give it another UIDVALIDITY
+  ReindexFolderReport scratch;
+  ReindexFolderReport& rep = report ? *report : scratch;
   for (const char* sub : {"/cur", "/new", "/tmp"}) check(fops->mkdir(folder + sub));
   // tmp/ names are Maildir bases. A committed COPY/MOVE (or a delivery whose rename was lost
   // in a crash) can leave a row's file there: it is renamed into place below, before tmp/
@@ -106,9 +114,44 @@ void Store::Impl::reconcile_folder(const MailboxRow& mbox, const std::string& fo
     }
   }
 
+  // A Dovecot Maildir copied in: only a folder the index knows no message of takes its
+  // UIDs from a dovecot-uidlist (Tern's own copy of that file is never read back otherwise).
+  std::optional<detail::Uidlist> uidlist;
+  std::map<std::string, uint32_t> dovecot_uids;  // base -> UID
+  bool uidvalidity_changed = false;
+  {
+    auto st = db.prepare("SELECT 1 FROM messages WHERE mailbox_id = ? LIMIT 1");
+    st.bind(mbox.id);
+    bool indexed = st.step();
+    auto text = indexed ? Result<std::string>(make_error(Errc::not_found, ""))
+                        : read_file(folder + "/" + detail::kDovecotUidlist);
+    if (text.ok()) {
+      uidlist = detail::parse_uidlist(*text);
+      if (!uidlist) rep.problems.push_back("dovecot-uidlist ignored (header unusable)");
+    }
+  }
+  if (uidlist) {
+    rep.dovecot = true;
+    for (auto& p : uidlist->problems) rep.problems.push_back(std::move(p));
+    for (const auto& e : uidlist->entries) dovecot_uids.emplace(e.base, e.uid);
+    if (uidlist->uidvalidity != mbox.uidvalidity) {
+      adopt_uidvalidity(mbox, uidlist->uidvalidity);
+      uidvalidity_changed = true;
+      rep.uidvalidity_from_dovecot = true;
+    }
+  }
+  // Keyword letters in file names mean something only with the folder's dovecot-keywords.
+  std::optional<detail::DovecotKeywords> keyword_map;
+  if (auto text = read_file(folder + "/" + detail::kDovecotKeywords); text.ok()) {
+    keyword_map = detail::parse_dovecot_keywords(*text);
+    for (auto& p : keyword_map->problems) rep.problems.push_back(std::move(p));
+    load_keyword_letters(mbox.id, keyword_map->by_index);  // the letters keep their meaning
+  }
+
   uint32_t uidnext = mbox.uidnext;
   uint64_t hms = mbox.highestmodseq;
-  if (auto uf = read_uid_file(folder)) {
+  if (uidlist) uidnext = std::max(uidnext, uidlist->next_uid);
+  if (auto uf = read_uid_file(folder); uf && uf->uidvalidity == mbox.uidvalidity) {
     uidnext = std::max(uidnext, uf->uidnext);
     if (fresh) hms = std::max<uint64_t>(hms, uf->highestmodseq);
   }
@@ -148,6 +191,7 @@ void Store::Impl::reconcile_folder(const MailboxRow& mbox, const std::string& fo
         db.prepare("INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) VALUES(?, ?, ?)")
             .bind(mbox.id).bind(static_cast<int64_t>(r.uid)).bind(static_cast<int64_t>(next_modseq())).run();
         spdlog::warn("store: recovery dropped uid {} of mailbox {} (file missing)", r.uid, mbox.id);
+        ++rep.dropped;
         continue;
       }
       if (it->second.rel != r.file) {
@@ -176,8 +220,15 @@ void Store::Impl::reconcile_folder(const MailboxRow& mbox, const std::string& fo
   // Files without rows: those carrying a UID first (ascending), then the rest in name order
   // (names start with the delivery time), so new UIDs follow arrival order.
   std::vector<DiskFile*> orphans;
-  for (auto& [base, f] : disk)
-    if (!matched.count(base)) orphans.push_back(&f);
+  std::set<const DiskFile*> listed;  // given the UID of their dovecot-uidlist line
+  for (auto& [base, f] : disk) {
+    if (matched.count(base)) continue;
+    orphans.push_back(&f);
+    if (auto it = dovecot_uids.find(base); it != dovecot_uids.end()) {
+      f.parsed.uid = it->second;
+      listed.insert(&f);
+    }
+  }
   std::stable_sort(orphans.begin(), orphans.end(), [](const DiskFile* a, const DiskFile* b) {
     if (a->parsed.uid.has_value() != b->parsed.uid.has_value()) return a->parsed.uid.has_value();
     if (a->parsed.uid) return *a->parsed.uid < *b->parsed.uid;
@@ -191,8 +242,10 @@ void Store::Impl::reconcile_folder(const MailboxRow& mbox, const std::string& fo
     uint32_t uid;
     if (f->parsed.uid && !used.count(*f->parsed.uid)) {
       uid = *f->parsed.uid;
+      ++(listed.count(f) ? rep.adopted : rep.kept);
     } else {
       uid = std::max(uidnext, used.empty() ? 1u : *used.rbegin() + 1);
+      ++rep.new_uids;
     }
     if (uid == 0xFFFFFFFFu) {
       spdlog::error("store: UID space exhausted in mailbox {}", mbox.id);
@@ -200,20 +253,40 @@ void Store::Impl::reconcile_folder(const MailboxRow& mbox, const std::string& fo
     }
     used.insert(uid);
     uidnext = std::max(uidnext, uid + 1);
+    // Keywords: each letter through dovecot-keywords (letter 'a' = index 0). Letters it
+    // does not name (or without the file) are dropped from the name and reported.
+    Flags flags{f->parsed.flags, {}};
+    std::string letters;
+    for (char c : detail::keyword_letters(f->rel)) {
+      const std::string* kw = keyword_map ? &keyword_map->by_index[static_cast<size_t>(c - 'a')] : nullptr;
+      if (!kw || kw->empty()) {
+        ++rep.unknown_keywords;
+        continue;
+      }
+      try {
+        (void)detail::normalize_flags(Flags{0, {*kw}});  // throws unless an IMAP atom
+        flags.keywords.push_back(*kw);
+        letters += c;
+      } catch (const Failure&) {
+        rep.problems.push_back("keyword \"" + *kw + "\" is not an IMAP atom: dropped");
+      }
+    }
+    flags = detail::normalize_flags(flags);
     std::string sub = f->rel.substr(0, 3);
     bool info = f->parsed.has_info || sub == "cur";
     std::string rel = sub + "/" + detail::format_maildir_name(f->parsed.base, f->size, uid,
-                                                              f->parsed.flags, info);
+                                                              f->parsed.flags, info, letters);
     if (rel != f->rel) {
       // Record the UID in the name so a later rebuild finds the same one.
       if (fops->rename(folder + "/" + f->rel, folder + "/" + rel).ok()) renamed = true;
       else rel = f->rel;
     }
     db.prepare("INSERT INTO messages(mailbox_id, uid, file, size, internal_date, flags, keywords, "
-               "modseq, cached_metadata) VALUES(?, ?, ?, ?, ?, ?, '', ?, NULL)")
+               "modseq, cached_metadata) VALUES(?, ?, ?, ?, ?, ?, ?, ?, NULL)")
         .bind(mbox.id).bind(static_cast<int64_t>(uid)).bind(rel)
         .bind(static_cast<int64_t>(f->size)).bind(f->mtime)
-        .bind(static_cast<int64_t>(f->parsed.flags)).bind(static_cast<int64_t>(next_modseq())).run();
+        .bind(static_cast<int64_t>(f->parsed.flags)).bind(detail::join_keywords(flags.keywords))
+        .bind(static_cast<int64_t>(next_modseq())).run();
     spdlog::info("store: recovery indexed {} as uid {} in mailbox {}", rel, uid, mbox.id);
   }
   if (renamed) {
@@ -225,9 +298,17 @@ void Store::Impl::reconcile_folder(const MailboxRow& mbox, const std::string& fo
     update_counters(mbox.id, uidnext, modseq ? modseq : hms);
     if (modseq) changed.push_back(mbox.id);
   }
+  if (uidvalidity_changed) {
+    // The adopted UIDVALIDITY and UIDNEXT, durably, so a lost index is rebuilt with them.
+    write_uid_file(folder, {mbox.uidvalidity, uidnext, modseq ? modseq : hms});
+    changed.push_back(mbox.id);
+  }
+  rep.mailbox = mbox.name;
+  rep.uidvalidity = mbox.uidvalidity;
+  rep.uidnext = uidnext;
 }
 
-std::vector<int64_t> Store::Impl::reconcile_user(const UserName& u) {
+std::vector<int64_t> Store::Impl::reconcile_user(const UserName& u, ReindexReport* report) {
   std::vector<int64_t> changed;
   std::string udir = user_dir(u);
   detail::Txn txn(db);
@@ -293,15 +374,24 @@ std::vector<int64_t> Store::Impl::reconcile_user(const UserName& u) {
     create_mailbox_locked(u, name, special, !had_user_row);
     fresh.insert(name);
   }
-  for (auto& row : user_mailboxes(u.address))
-    reconcile_folder(row, folders.at(row.name), fresh.count(row.name) > 0, changed);
+  bool from_dovecot = false;
+  for (auto& row : user_mailboxes(u.address)) {
+    ReindexFolderReport folder_report;
+    folder_report.user = u.address;
+    reconcile_folder(row, folders.at(row.name), fresh.count(row.name) > 0, changed, &folder_report);
+    from_dovecot = from_dovecot || folder_report.uidvalidity_from_dovecot;
+    if (report) report->folders.push_back(std::move(folder_report));
+  }
+  // A Dovecot Maildir was copied in (some folder took a Dovecot UIDVALIDITY just now): its
+  // subscriptions come with it. Never otherwise, so later (un)subscribes are not undone.
+  if (from_dovecot) adopt_subscriptions(u, report);
   txn.commit();
   committed();
   known_users.insert(u.address);
   return changed;
 }
 
-std::vector<int64_t> Store::Impl::reconcile_all() {
+std::vector<int64_t> Store::Impl::reconcile_all(ReindexReport* report) {
   std::set<std::string> users;
   {
     auto st = db.prepare("SELECT DISTINCT user FROM mailboxes");
@@ -328,7 +418,7 @@ std::vector<int64_t> Store::Impl::reconcile_all() {
   for (const auto& address : users) {
     auto u = detail::canonical_user(address);
     if (!u.ok()) continue;
-    auto c = reconcile_user(*u);
+    auto c = reconcile_user(*u, report);
     changed.insert(changed.end(), c.begin(), c.end());
   }
   return changed;

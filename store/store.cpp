@@ -282,7 +282,9 @@ MailboxRow Store::Impl::create_mailbox_locked(const UserName& u, const std::stri
         .bind(u.address)
         .bind(name)
         .run();
-  return *find_mailbox(u.address, name);
+  auto row = *find_mailbox(u.address, name);
+  dovecot_due({row.id});  // a new folder's UIDVALIDITY goes out too (dovecot_writer.cpp)
+  return row;
 }
 
 void Store::Impl::ensure_user_locked(const UserName& u) {
@@ -344,6 +346,7 @@ MailboxStatus Store::Impl::status_of(const std::string& user, const MailboxRow& 
 
 void Store::Impl::notify(const std::vector<int64_t>& ids) {
   if (ids.empty()) return;
+  dovecot_due(ids);
   std::vector<std::shared_ptr<WatchHandle::State>> targets;
   {
     std::lock_guard lock(watches->mu);
@@ -557,15 +560,32 @@ Result<WatchHandle> Store::watch(std::string_view user, std::string_view mailbox
 }
 
 Status Store::reindex(std::optional<std::string_view> user) {
+  auto r = reindex_report(user);
+  if (!r.ok()) return r.error();
+  return {};
+}
+
+Result<ReindexReport> Store::reindex_report(std::optional<std::string_view> user) {
   std::vector<int64_t> changed;
-  auto st = detail::guarded_status([&] {
+  auto r = detail::guarded([&] {
+    ReindexReport report;
     std::optional<UserName> u;
     if (user) u = check(detail::canonical_user(*user));
     std::lock_guard lock(impl_->mu);
-    changed = u ? impl_->reconcile_user(*u) : impl_->reconcile_all();
+    // A Maildir copied over a user nobody has used yet (`ternctl user add`, then cp): the
+    // user's default folders are made first, as on a first login, and then adopt what came.
+    if (u && fs::is_directory(impl_->user_dir(*u))) impl_->ensure_user_locked(*u);
+    changed = u ? impl_->reconcile_user(*u, &report) : impl_->reconcile_all(&report);
+    // Every reindexed folder gets its Dovecot files (re)written, changed or not.
+    std::vector<int64_t> ids;
+    auto st = impl_->db.prepare(u ? "SELECT id FROM mailboxes WHERE user = ?" : "SELECT id FROM mailboxes");
+    if (u) st.bind(u->address);
+    while (st.step()) ids.push_back(st.i64(0));
+    impl_->dovecot_due(ids);
+    return report;
   });
   impl_->notify(changed);
-  return st;
+  return r;
 }
 
 }  // namespace tern::store

@@ -197,6 +197,27 @@ struct Changes {
   uint64_t highestmodseq = 0;
 };
 
+// What reindex_report() did in one folder (ternctl reindex prints it).
+struct ReindexFolderReport {
+  std::string user;
+  std::string mailbox;
+  uint32_t uidvalidity = 0;
+  bool dovecot = false;            // a dovecot-uidlist was adopted (see Store::reindex_report)
+  bool uidvalidity_from_dovecot = false;
+  uint32_t adopted = 0;            // files given the UID their dovecot-uidlist line names
+  uint32_t kept = 0;               // files indexed with the UID in their own name (",U=")
+  uint32_t new_uids = 0;           // files indexed with a new UID
+  uint32_t dropped = 0;            // index rows whose file is gone
+  uint32_t unknown_keywords = 0;   // keyword letters dovecot-keywords does not name
+  uint32_t uidnext = 0;
+  std::vector<std::string> problems;  // skipped uidlist/keyword lines, bad keywords...
+};
+
+struct ReindexReport {
+  std::vector<ReindexFolderReport> folders;  // only folders where something happened
+  std::vector<std::string> notes;            // per user: subscriptions taken over, problems
+};
+
 struct StoreStats {
   uint64_t index_commits = 0;      // all SQLite write transactions
   uint64_t delivery_batches = 0;   // group commits (each one SQLite transaction)
@@ -324,6 +345,13 @@ class Store {
   // Full reconcile of files vs index (ternctl reindex), for one user or all users found in
   // the index or under data_dir/mail/.
   Status reindex(std::optional<std::string_view> user = std::nullopt);
+  // As reindex(), and says what it did. A folder the index has no message of and whose
+  // directory holds a dovecot-uidlist (a Dovecot Maildir copied in) is adopted: its
+  // UIDVALIDITY, every listed file's UID, UIDNEXT (above N and every UID), system flags and
+  // keywords (dovecot-keywords letters in the file names); files not listed get new UIDs
+  // above. When any folder of a user took a Dovecot UIDVALIDITY, the user's subscriptions
+  // become those of its Dovecot `subscriptions` file.
+  Result<ReindexReport> reindex_report(std::optional<std::string_view> user = std::nullopt);
 
   StoreStats stats() const;
 

@@ -5,6 +5,7 @@
 // mu) and held only for a lookup. Watch callbacks run with none held.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -158,6 +159,7 @@ class DirSyncer {
 struct Store::Impl {
   ~Impl() {
     stop_committing();
+    stop_dovecot_writer();  // a last round for what is due, while the index is open
     stop_staging();  // before the members it uses go
     if (lock_fd >= 0) ::close(lock_fd);  // lets the next owner in
   }
@@ -322,13 +324,38 @@ struct Store::Impl {
                                   bool move, uint64_t quota_bytes);
 
   // Recovery (recovery.cpp). Returns the mailboxes that changed.
-  std::vector<int64_t> reconcile_user(const detail::UserName& u);
+  // With `report`, also what each folder got (Store::reindex_report), Dovecot adoption included.
+  std::vector<int64_t> reconcile_user(const detail::UserName& u, ReindexReport* report = nullptr);
   void reconcile_folder(const detail::MailboxRow& row, const std::string& folder, bool fresh,
-                        std::vector<int64_t>& changed);
-  std::vector<int64_t> reconcile_all();
+                        std::vector<int64_t>& changed, ReindexFolderReport* report);
+  std::vector<int64_t> reconcile_all(ReindexReport* report = nullptr);
+  // Dovecot adoption (adopt.cpp): a folder's UIDVALIDITY from its dovecot-uidlist, and a
+  // user's subscriptions from the Dovecot `subscriptions` file.
+  void adopt_uidvalidity(detail::MailboxRow& row, uint32_t uidvalidity);
+  void adopt_subscriptions(const detail::UserName& u, ReindexReport* report);
 
-  // Watches.
+  // Watches. notify() also marks the mailboxes' Dovecot files due (dovecot_writer.cpp).
   void notify(const std::vector<int64_t>& mailbox_ids);
+
+  // Dovecot out (dovecot_writer.cpp): one thread keeps dovecot-uidlist and dovecot-keywords
+  // of each changed folder current, debounced (kDovecotDelay after the first change of a
+  // round), off every caller's path. It reads through its own connection; it takes `mu` only to give
+  // files the keyword letters of their keywords (a rename and a row update, no flag change).
+  std::mutex dv_mu;
+  std::condition_variable dv_cv;
+  std::set<int64_t> dv_due;
+  bool dv_stop = false;
+  std::thread dv_thread;
+  detail::Db dv_reader;  // the writer thread's own read connection (opened on first use):
+                         // a long read never holds `reader_mu`, which SMTP quota checks take
+  bool dv_reader_open = false;
+  void dovecot_due(const std::vector<int64_t>& mailbox_ids);  // any thread, any lock held
+  void dovecot_rounds();
+  void stop_dovecot_writer();
+  void write_dovecot_files(int64_t mailbox_id);
+  // Requires `mu`: the keyword letters of a folder, from the dovecot-keywords it brings (a
+  // Dovecot Maildir adopted, or a rebuilt index), unless the index already has some.
+  void load_keyword_letters(int64_t mailbox_id, const std::array<std::string, 26>& by_index);
 };
 
 // The helpers and rows every store/*.cpp names unqualified.
