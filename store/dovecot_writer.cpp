@@ -22,7 +22,10 @@
 namespace tern::store {
 namespace {
 
-constexpr auto kDovecotDelay = std::chrono::milliseconds(500);
+// Each round reads the whole folder: a steady stream of deliveries into a large INBOX costs
+// one full read per delay. The files matter only when the Maildir is copied to Dovecot
+// (after ternd stops, whose last round writes them at once), so staleness costs nothing.
+constexpr auto kDovecotDelay = std::chrono::seconds(5);
 
 struct Row {
   uint32_t uid;
