@@ -234,6 +234,16 @@ class Reader {
     if (error_.empty()) error_ = sub.error_;
   }
 
+  // true, false or "auto", kept as that text.
+  void bool_or_auto(std::string_view key, std::string& out) {
+    seen_.emplace_back(key);
+    const toml::node* n = table_.get(key);
+    if (!n) return;
+    if (auto b = n->value_exact<bool>()) out = *b ? "true" : "false";
+    else if (auto v = n->value_exact<std::string>(); v && *v == "auto") out = *v;
+    else fail(key, "expected true, false or \"auto\"");
+  }
+
   // An array of tables ([[prefix.key]]): body(reader, index) for each, the reader's keys
   // named "prefix.key[index].name" in errors.
   void tables(std::string_view key, const std::function<void(Reader&, size_t)>& body) {
@@ -552,6 +562,17 @@ Result<Config> config_from_table(const toml::table& root, const std::string& pat
   r.section("clamav", [&](Reader& s) { scanner(s, c.clamav, true); });
   r.section("rspamd", [&](Reader& s) { scanner(s, c.rspamd, false); });
   r.section("screen", [&](Reader& s) { read_screen(s, c.screen); });
+  r.section("dmarc_reports", [&](Reader& s) {
+    auto& m = c.dmarc_reports;
+    s.bool_or_auto("enabled", m.enabled);
+    s.string("from", m.from);
+    m.from = ascii_lower(m.from);
+    if (!m.from.empty() && (!parse_mail_address(m.from) || !valid_sender_entry(m.from)))
+      s.fail("from", "bad address \"" + m.from + "\": expected local@domain");
+    s.string("org_name", m.org_name);
+    s.integer("send_hour_utc", m.send_hour_utc, 0, 23);
+    s.integer("max_rows_per_domain", m.max_rows_per_domain, 1, 1000000);
+  });
   r.finish();
   if (!r.error().empty()) return make_error(Errc::syntax, path + ": " + r.error());
   if (c.data_dir.empty()) return make_error(Errc::syntax, path + ": data_dir: required");

@@ -213,6 +213,16 @@ struct ScreenConfig {
   std::vector<std::string> greylist_allow_senders;  // "user@domain" or "domain"
 };
 
+// [dmarc_reports]: DMARC aggregate reports (RFC 7489 §7.2) about mail the MX listener
+// received (daemon/dmarc_reports.h).
+struct DmarcReportsConfig {
+  std::string enabled = "auto";  // "auto" (on when a DKIM key exists for `from`'s domain), "true", "false"
+  std::string from;      // empty: noreply-dmarc@<organizational domain of hostname>
+  std::string org_name;  // empty: the From address's domain
+  int send_hour_utc = 0; // the daily send, for the days before
+  int max_rows_per_domain = 10000;  // distinct rows per policy domain and day
+};
+
 struct Config {
   std::string path;  // the file this came from, for messages
   std::string hostname = "localhost";
@@ -236,6 +246,7 @@ struct Config {
   ScannerConfig clamav;
   ScannerConfig rspamd;
   ScreenConfig screen;
+  DmarcReportsConfig dmarc_reports;
 };
 
 // Reads and validates the file. Does not touch the certificate or data_dir beyond

@@ -15,6 +15,7 @@ void register_dkim_commands(CLI::App& app, Context& ctx);
 void register_store_commands(CLI::App& app, Context& ctx);
 void register_backup_commands(CLI::App& app, Context& ctx);
 void register_spam_commands(CLI::App& app, Context& ctx);
+void register_dmarc_commands(CLI::App& app, Context& ctx);
 void register_dns_commands(CLI::App& app, Context& ctx);
 void register_import_commands(CLI::App& app, Context& ctx);
 // `user import FILE`: a subcommand of `user` (ctl/user_import.cpp).

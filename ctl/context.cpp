@@ -1,10 +1,13 @@
 #include "ctl/context.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -139,6 +142,27 @@ std::optional<uint64_t> parse_size(std::string_view text) {
   auto n = parse_u64(text);
   if (!n || *n > UINT64_MAX / mult) return std::nullopt;
   return *n * mult;
+}
+
+// Tells a running ternd (the pid in data_dir/ternd.lock) to look at its databases now:
+// SIGUSR1. Returns what happened, for the user; `later` says when the daemon looks anyway.
+std::string signal_daemon(const std::string& data_dir, std::string_view later) {
+  std::string path = data_dir + "/ternd.lock";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "ternd is not running; the next start picks it up";
+  // The daemon holds an exclusive flock for its lifetime: if we can lock, nobody runs.
+  if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
+    ::flock(fd, LOCK_UN);
+    ::close(fd);
+    return "ternd is not running; the next start picks it up";
+  }
+  char buf[32] = {0};
+  ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  ::close(fd);
+  auto pid = n > 0 ? parse_u64(trim(std::string_view(buf, static_cast<size_t>(n)))) : std::nullopt;
+  if (!pid || *pid == 0) return "cannot read ternd's pid; " + std::string(later);
+  if (::kill(static_cast<pid_t>(*pid), SIGUSR1) != 0) return "cannot signal ternd; " + std::string(later);
+  return "ternd notified";
 }
 
 }  // namespace tern::ctl

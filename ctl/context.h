@@ -55,6 +55,11 @@ int fail(const Error& error);
 // Refuses an empty password.
 Result<std::string> read_password();
 
+// SIGUSR1 to a running ternd (pid in data_dir/ternd.lock): look at queue.db and
+// dmarc_reports.db now. Returns what happened, for the user; `later` ("it rescans the queue
+// within 30 s") is said when the signal could not be sent to a ternd that runs.
+std::string signal_daemon(const std::string& data_dir, std::string_view later);
+
 // "1048576" -> bytes; also accepts K, M, G suffixes (powers of 1024).
 std::optional<uint64_t> parse_size(std::string_view text);
 

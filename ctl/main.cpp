@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   register_store_commands(app, ctx);
   register_backup_commands(app, ctx);
   register_spam_commands(app, ctx);
+  register_dmarc_commands(app, ctx);
   register_dns_commands(app, ctx);
   register_import_commands(app, ctx);
 

@@ -2,11 +2,6 @@
 // Works while ternd runs: queue.db is SQLite in WAL mode, and changes that the daemon must
 // act on now (flush, bounce) are followed by SIGUSR1 to the pid in data_dir/ternd.lock (the
 // daemon also re-reads queue.db every 30 s).
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <csignal>
 #include <ctime>
 #include <iostream>
 
@@ -29,26 +24,7 @@ Result<std::unique_ptr<relay::QueueStore>> open_queue(Context& c) {
 
 int64_t now() { return static_cast<int64_t>(::time(nullptr)); }
 
-// Tells a running ternd to rescan its queue. Returns what happened, for the user.
-std::string signal_daemon(const std::string& data_dir) {
-  std::string path = data_dir + "/ternd.lock";
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "ternd is not running; the next start picks it up";
-  // The daemon holds an exclusive flock for its lifetime: if we can lock, nobody runs.
-  if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
-    ::flock(fd, LOCK_UN);
-    ::close(fd);
-    return "ternd is not running; the next start picks it up";
-  }
-  char buf[32] = {0};
-  ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
-  ::close(fd);
-  auto pid = n > 0 ? parse_u64(trim(std::string_view(buf, static_cast<size_t>(n)))) : std::nullopt;
-  if (!pid || *pid == 0) return "cannot read ternd's pid; it rescans the queue within 30 s";
-  if (::kill(static_cast<pid_t>(*pid), SIGUSR1) != 0)
-    return "cannot signal ternd; it rescans the queue within 30 s";
-  return "ternd notified";
-}
+constexpr std::string_view kRescanLater = "it rescans the queue within 30 s";
 
 std::string when(int64_t t) { return t > 0 ? rfc5322_date(t) : "-"; }
 
@@ -121,7 +97,7 @@ void register_queue_commands(CLI::App& app, Context& ctx) {
       if (!flush_id->empty()) which = *flush_id;
       auto n = (*q)->flush(which, now());
       if (!n) return fail(n.error());
-      std::cout << *n << " recipient(s) scheduled now; " << signal_daemon((*c.config())->data_dir) << '\n';
+      std::cout << *n << " recipient(s) scheduled now; " << signal_daemon((*c.config())->data_dir, kRescanLater) << '\n';
       return kExitOk;
     };
   });
@@ -145,7 +121,7 @@ void register_queue_commands(CLI::App& app, Context& ctx) {
       if (!q) return fail(q.error());
       auto n = (*q)->fail_all(*id, kAdminBounceReply, now());
       if (!n) return fail(n.error());
-      std::cout << *n << " recipient(s) failed; " << signal_daemon((*c.config())->data_dir) << '\n';
+      std::cout << *n << " recipient(s) failed; " << signal_daemon((*c.config())->data_dir, kRescanLater) << '\n';
       return kExitOk;
     };
   });

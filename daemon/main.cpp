@@ -21,6 +21,7 @@
 #include "common/privileges.h"
 #include "authn/srs.h"
 #include "daemon/content_stage.h"
+#include "daemon/dmarc_reports.h"
 #include "daemon/inbound_checks.h"
 #include "daemon/screen_glue.h"
 #include "daemon/relay_service.h"
@@ -336,6 +337,13 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
   auto relay_service = start_relay_service(rt);
   if (!relay_service) {
     std::cerr << relay_service.error().message << "\n";
+    return 1;
+  }
+
+  // [dmarc_reports]: after the relay, which carries the reports.
+  auto dmarc_reports = DmarcReporter::start(rt);
+  if (!dmarc_reports) {
+    std::cerr << dmarc_reports.error().message << "\n";
     return 1;
   }
 

@@ -46,6 +46,7 @@ class UserIpLimiter;  // daemon/user_ip_limiter.h
 class InboundChecks;  // daemon/inbound_checks.h
 class ContentStage;   // daemon/content_stage.h
 class Screening;      // daemon/screen_glue.h
+class DmarcReporter;  // daemon/dmarc_reports.h
 
 // The configured listener sections ([listen] keys).
 enum class ListenerKind { smtp, submission, submissions, imap, imaps, pop3, pop3s };
@@ -111,6 +112,9 @@ struct Runtime {
   // Each user's junk classifier (bayes/bayes.h, data_dir/classifier.db): taught over IMAP,
   // asked at delivery. Thread-safe and BLOCKING: workers only. Null: no learning.
   bayes::Classifier* classifier = nullptr;
+
+  // DMARC aggregate reports ([dmarc_reports]; daemon/dmarc_reports.h). Loop thread. Null: off.
+  std::shared_ptr<DmarcReporter> dmarc_reports = nullptr;
 };
 
 }  // namespace tern::daemon

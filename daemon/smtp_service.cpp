@@ -16,6 +16,7 @@
 #include "common/common.h"
 #include "common/strings.h"
 #include "daemon/content_stage.h"
+#include "daemon/dmarc_reports.h"
 #include "daemon/delivery_policy.h"
 #include "daemon/frontend/frontend.h"
 #include "daemon/inbound_checks.h"
@@ -343,6 +344,10 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
                        if (!conn_) return;  // the client is gone: it will send again
                        held->message = std::move(r.message);
                        const auto action = r.decision.action;
+                       // RFC 7489 §7.2: every evaluated message counts in the domain's report
+                       // (a deferred one is not evaluated yet: it comes back).
+                       if (rt_.dmarc_reports && action != InboundDecision::tempfail)
+                         rt_.dmarc_reports->record(r.verdicts, held->envelope);
                        if (action == InboundDecision::inbox || action == InboundDecision::junk)
                          return content(id, std::move(*held), auth_input(r.verdicts),
                                         action == InboundDecision::junk);

@@ -15,6 +15,16 @@ from aiosmtpd.controller import Controller
 from dnslib import AAAA, MX, QTYPE, RCODE, RR, TXT, A, DNSRecord
 
 
+def wait_until(pred, what, timeout=30.0):
+    """Polls pred() until it is true (returns its value) or raises after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := pred()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+    return value
+
+
 class ZoneDns:
     """UDP-only loopback DNS server on an ephemeral port. zone: name -> [(type, value)], the
     value either plain data (MX: (preference, exchange); A/AAAA/TXT: a string) or a dnslib

@@ -162,6 +162,34 @@ TEST(Config, DnsAndInboundAuth) {
             0u);
 }
 
+TEST(Config, DmarcReports) {
+  auto c = parse("data_dir = \"/d\"\n");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->dmarc_reports.enabled, "auto");
+  EXPECT_EQ(c->dmarc_reports.send_hour_utc, 0);
+  c = parse("data_dir = \"/d\"\n[dmarc_reports]\nenabled = false\nfrom = \"DMARC@Example.COM\"\n"
+            "org_name = \"Example\"\nsend_hour_utc = 23\nmax_rows_per_domain = 50\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->dmarc_reports.enabled, "false");
+  EXPECT_EQ(c->dmarc_reports.from, "dmarc@example.com");
+  EXPECT_EQ(c->dmarc_reports.org_name, "Example");
+  EXPECT_EQ(c->dmarc_reports.send_hour_utc, 23);
+  EXPECT_EQ(c->dmarc_reports.max_rows_per_domain, 50);
+  EXPECT_EQ(parse("data_dir = \"/d\"\n[dmarc_reports]\nenabled = true\n")->dmarc_reports.enabled, "true");
+  auto bad = [](const std::string& body) {
+    auto r = parse("data_dir = \"/d\"\n[dmarc_reports]\n" + body);
+    return r.ok() ? std::string("ok") : r.error().message;
+  };
+  EXPECT_EQ(bad("enabled = \"yes\"\n"),
+            "/etc/t.toml: dmarc_reports.enabled: expected true, false or \"auto\"");
+  EXPECT_EQ(bad("from = \"nobody\"\n"),
+            "/etc/t.toml: dmarc_reports.from: bad address \"nobody\": expected local@domain");
+  EXPECT_EQ(bad("send_hour_utc = 24\n"), "/etc/t.toml: dmarc_reports.send_hour_utc: must be between 0 and 23");
+  EXPECT_EQ(bad("max_rows_per_domain = 0\n"),
+            "/etc/t.toml: dmarc_reports.max_rows_per_domain: must be between 1 and 1000000");
+  EXPECT_EQ(bad("rua = \"x\"\n"), "/etc/t.toml: dmarc_reports.rua: unknown key");
+}
+
 TEST(Config, SpamAndScanners) {
   auto d = parse("data_dir = \"/d\"\n");
   ASSERT_TRUE(d.ok());
