@@ -30,7 +30,10 @@ Result<UidlFormat> UidlFormat::parse(std::string_view text) {
     Part p;
     while (i < text.size() && text[i] >= '0' && text[i] <= '9' && p.width < 100)
       p.width = p.width * 10 + (text[i++] - '0');
-    if (i < text.size() && (text[i] == 'X' || text[i] == 'x')) p.base = text[i++];
+    if (i < text.size() && (text[i] == 'X' || text[i] == 'x')) {
+      p.base = 'x';
+      ++i;
+    }
     if (i >= text.size() || (text[i] != 'u' && text[i] != 'v'))
       return make_error(Errc::syntax, "unknown variable at \"" + std::string(text.substr(text.rfind('%', i))) +
                                           "\" (known: %u the UID, %v the UIDVALIDITY)");
@@ -52,7 +55,9 @@ std::string UidlFormat::format(uint32_t uidvalidity, uint32_t uid) const {
       out += p.text;
       continue;
     }
-    const char* spec = p.base == 'X' ? "%0*X" : p.base == 'x' ? "%0*x" : "%0*u";
+    // Dovecot's X modifier writes lower-case hex (its real POP3 server shows "6b157ee8"
+    // for %Xv; test_dovecot_migration compares against it).
+    const char* spec = p.base == 'd' ? "%0*u" : "%0*x";
     char buf[128];
     std::snprintf(buf, sizeof buf, spec, p.width, static_cast<unsigned>(p.var == 'u' ? uid : uidvalidity));
     out += buf;

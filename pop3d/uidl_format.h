@@ -2,8 +2,9 @@
 // Dovecot's pop3_uidl_format, so mail moved in from Dovecot (which keeps its UIDs and
 // UIDVALIDITY, issue 19) keeps the UIDLs its POP3 clients already know and is not fetched
 // again. Literal text plus the variables %u (the message's UID) and %v (the INBOX's
-// UIDVALIDITY), each optionally zero-padded to a width and in hex with X (upper) or x
-// (lower): "%08Xu%08Xv" is Dovecot's default, "%v.%u" Tern's. "%%" is a percent sign.
+// UIDVALIDITY), each optionally zero-padded to a width and in hex with X (or x; lower-case
+// digits either way, as Dovecot writes them): "%08Xu%08Xv" is Dovecot's default, "%v.%u"
+// Tern's. "%%" is a percent sign.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +28,7 @@ class UidlFormat {
     char var = 0;  // 0: literal text; 'u' or 'v'
     std::string text;
     int width = 0;
-    char base = 'd';  // 'd', 'X' or 'x'
+    char base = 'd';  // 'd', or 'x' for hex
   };
   std::vector<Part> parts_;
 };

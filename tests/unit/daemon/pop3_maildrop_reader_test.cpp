@@ -73,7 +73,7 @@ TEST_F(MaildropReaderTest, UidlFollowsTheConfiguredFormat) {
   ASSERT_EQ(r.outcome, Outcome::ok);
   ASSERT_EQ(r.messages.size(), 1u);
   char want[32];
-  std::snprintf(want, sizeof want, "%08X%08X", uid, store_->mailbox_status(kUser, "INBOX")->uidvalidity);
+  std::snprintf(want, sizeof want, "%08x%08x", uid, store_->mailbox_status(kUser, "INBOX")->uidvalidity);
   EXPECT_EQ(r.messages[0].uidl, want);
 }
 

