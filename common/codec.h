@@ -37,6 +37,9 @@ int hex_value(char c);
 std::string hex_encode(std::string_view data, bool upper = false);
 // Even length, hex digits of either case.
 Result<std::string> hex_decode(std::string_view text);
+// RFC 3986 §2.1 percent-decoding ("%HH" -> the byte); Errc::syntax on a "%" not followed by
+// two hex digits. URLs: imaps://user@host (ternctl import), mailto: (DMARC rua=).
+Result<std::string> percent_decode(std::string_view text);
 
 // ---- UTF-8 (RFC 3629) ----
 inline constexpr uint32_t kReplacementChar = 0xFFFD;

@@ -153,4 +153,21 @@ Result<std::string> hex_decode(std::string_view text) {
   return out;
 }
 
+Result<std::string> percent_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    int h = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
+    int l = h >= 0 ? hex_value(text[i + 2]) : -1;
+    if (l < 0) return make_error(Errc::syntax, "bad percent-escape");
+    out += static_cast<char>(h * 16 + l);
+    i += 2;
+  }
+  return out;
+}
+
 }  // namespace tern

@@ -4,35 +4,12 @@
 #include <cctype>
 
 #include "authn/dmarc.h"
+#include "common/codec.h"
 #include "common/strings.h"
 
 namespace tern::reports {
 
 namespace {
-
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// RFC 3986 §2.1 percent-decoding; nullopt on a bad escape.
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    int a = hex(s[i + 1]), b = hex(s[i + 2]);
-    if (a < 0 || b < 0) return std::nullopt;
-    out += static_cast<char>(a * 16 + b);
-    i += 2;
-  }
-  return out;
-}
 
 // RFC 7489 §6.4: size = 1*DIGIT [ "k" / "m" / "g" / "t" ], units in powers of two.
 std::optional<uint64_t> parse_size(std::string_view s) {

@@ -64,6 +64,18 @@ TEST(Hex, EncodeDecodeAndErrors) {
   EXPECT_EQ(hex_value('G'), -1);
 }
 
+// RFC 3986 §2.1.
+TEST(Percent, DecodeAndErrors) {
+  EXPECT_EQ(*percent_decode("a%40b%2fc%2F"), "a@b/c/");
+  EXPECT_EQ(*percent_decode("plain"), "plain");
+  EXPECT_EQ(*percent_decode(""), "");
+  EXPECT_EQ(*percent_decode("%00x"), "\0x"s);
+  EXPECT_FALSE(percent_decode("%"));
+  EXPECT_FALSE(percent_decode("ab%4"));
+  EXPECT_FALSE(percent_decode("%4g"));
+  EXPECT_FALSE(percent_decode("%g4"));
+}
+
 TEST(Utf8, EncodesEachLength) {
   // RFC 3629 §3 and its §7 examples.
   std::string out;
