@@ -22,10 +22,10 @@
 namespace tern::store {
 namespace {
 
-// Each round reads the whole folder: a steady stream of deliveries into a large INBOX costs
-// one full read per delay. The files matter only when the Maildir is copied to Dovecot
-// (after ternd stops, whose last round writes them at once), so staleness costs nothing.
-constexpr auto kDovecotDelay = std::chrono::seconds(5);
+// Each round reads the whole folder. A longer wait (5 s) was tried: rounds then fell into
+// the full-disk deletions of test_full_disk and made them fail about one run in three; the
+// cause (the reader connection's hold on the WAL, or the files' bytes) is not yet found.
+constexpr auto kDovecotDelay = std::chrono::milliseconds(500);
 
 struct Row {
   uint32_t uid;
@@ -64,6 +64,14 @@ void Store::Impl::dovecot_rounds() {
     std::set<int64_t> due;
     due.swap(dv_due);
     lock.unlock();
+    // Derived files never take the last free bytes from mail and the index: below the
+    // store's free-space line (free_space.h) the round is put off until there is room (at
+    // shutdown it is dropped: Tern's own index stays the truth).
+    if (space && !space->has_room()) {
+      lock.lock();
+      if (!dv_stop) dv_due.insert(due.begin(), due.end());
+      continue;
+    }
     for (int64_t id : due) {
       try {
         write_dovecot_files(id);
