@@ -2,7 +2,8 @@
 """The HTTP listeners with curl: Thunderbird autoconfig, Autodiscover (POST), the Apple
 profile, the MTA-STS policy by Host name (plain and over HTTPS with SNI), /metrics (a counter
 moves after an SMTP delivery; 403 from a non-loopback address is a unit test), /healthz, an
-unknown ACME challenge, and bad requests answered with their status codes."""
+unknown ACME challenge, bad requests answered with their status codes, and `ternctl dns`
+listing the MTA-STS and autoconfig names."""
 import os
 import re
 import shutil
@@ -175,6 +176,12 @@ def main():
             check(name, out.startswith(b"HTTP/1.1 " + status + b" "), out[:200])
         rc, code, _, _ = curl(f"{http}/healthz")
         check("still serving after bad input", code == 200, code)
+
+        # ternctl dns lists the names these listeners answer for.
+        p = t.ctl("dns", DOMAIN)
+        check("ternctl dns: _mta-sts", f'_mta-sts.{DOMAIN}. 3600 IN TXT "v=STSv1; id=' in p.stdout, p.stdout + p.stderr)
+        for name in ("mta-sts", "autoconfig", "autodiscover"):
+            check(f"ternctl dns: {name}", f"{name}.{DOMAIN}. 3600 IN CNAME {t.hostname}." in p.stdout, p.stdout)
         if check.failures:
             print(t.log()[-4000:], file=sys.stderr)
     return check.exit_code()
