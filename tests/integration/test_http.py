@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The HTTP listeners with curl: Thunderbird autoconfig, Autodiscover (POST), the Apple
 profile, the MTA-STS policy by Host name (plain and over HTTPS with SNI), /metrics (a counter
-moves after an SMTP delivery; 403 from a non-loopback address is a unit test), /healthz, an
+moves after an SMTP delivery; 403 outside http.metrics_allow), /healthz, an
 unknown ACME challenge, bad requests answered with their status codes, and `ternctl dns`
 listing the MTA-STS and autoconfig names."""
 import os
@@ -184,6 +184,15 @@ def main():
             check(f"ternctl dns: {name}", f"{name}.{DOMAIN}. 3600 IN CNAME {t.hostname}." in p.stdout, p.stdout)
         if check.failures:
             print(t.log()[-4000:], file=sys.stderr)
+
+    # http.metrics_allow without loopback: /metrics is refused, the rest still answers.
+    with Tern(listeners=("http",), tls=False, sections={"http": {"metrics_allow": ["192.0.2.0/24"]}}) as t2:
+        t2.start()
+        base = f"http://127.0.0.1:{t2.port('http')}"
+        _, code, _, _ = curl(f"{base}/metrics")
+        check("metrics refused outside metrics_allow", code == 403, code)
+        _, code, _, _ = curl(f"{base}/healthz")
+        check("healthz without metrics_allow", code == 200, code)
     return check.exit_code()
 
 
