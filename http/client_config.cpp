@@ -3,6 +3,7 @@
 // which is XML-escaped.
 #include <cstdio>
 
+#include "common/strings.h"
 #include "http/http.h"
 
 namespace tern::http {
@@ -41,22 +42,6 @@ std::string stable_uuid(std::string_view text) {
 }
 
 }  // namespace
-
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 // Thunderbird autoconfig, clientConfig version 1.1 (the format of Mozilla's ISPDB).
 std::string autoconfig_xml(const Site& site, std::string_view email, std::string_view domain) {
@@ -146,10 +131,13 @@ std::string apple_mobileconfig(const Site& site, std::string_view email, std::st
   if (!in) in = first(site, "pop3");
   const MailEndpoint* out_ep = first(site, "smtp");
   std::string e = xml_escape(email), host = xml_escape(site.hostname), d = xml_escape(domain);
-  auto key = [](std::string_view k, std::string_view type, std::string_view v) {
-    return "      <key>" + std::string(k) + "</key>\n      <" + std::string(type) + ">" +
-           std::string(v) + "</" + std::string(type) + ">\n";
+  // One plist entry: <key>k</key> then <type>v</type> (or <true/>/<false/>), indented.
+  auto entry = [](std::string_view indent, std::string_view k, std::string_view type, std::string_view v) {
+    std::string in(indent), t(type);
+    return in + "<key>" + std::string(k) + "</key>\n" + in + "<" + t + ">" + std::string(v) + "</" + t + ">\n";
   };
+  auto key = [&](std::string_view k, std::string_view type, std::string_view v) { return entry("      ", k, type, v); };
+  auto top = [&](std::string_view k, std::string_view type, std::string_view v) { return entry("  ", k, type, v); };
   auto flag = [](std::string_view k, bool v) {
     return "      <key>" + std::string(k) + "</key>\n      <" + (v ? "true" : "false") + "/>\n";
   };
@@ -164,31 +152,23 @@ std::string apple_mobileconfig(const Site& site, std::string_view email, std::st
   p += key("EmailAccountName", "string", e);
   p += key("EmailAccountType", "string", in && in->protocol == "pop3" ? "EmailTypePOP" : "EmailTypeIMAP");
   p += key("EmailAddress", "string", e);
-  if (in) {
-    p += key("IncomingMailServerAuthentication", "string", "EmailAuthPassword");
-    p += key("IncomingMailServerHostName", "string", host);
-    p += key("IncomingMailServerPortNumber", "integer", std::to_string(in->port));
-    p += flag("IncomingMailServerUseSSL", in->implicit_tls || in->starttls);
-    p += key("IncomingMailServerUsername", "string", e);
-  }
-  if (out_ep) {
-    p += key("OutgoingMailServerAuthentication", "string", "EmailAuthPassword");
-    p += key("OutgoingMailServerHostName", "string", host);
-    p += key("OutgoingMailServerPortNumber", "integer", std::to_string(out_ep->port));
-    p += flag("OutgoingMailServerUseSSL", out_ep->implicit_tls || out_ep->starttls);
-    p += key("OutgoingMailServerUsername", "string", e);
-    p += flag("OutgoingPasswordSameAsIncomingPassword", true);
-  }
+  // The Incoming* and Outgoing* keys have the same shape.
+  auto server = [&](std::string_view side, const MailEndpoint& ep) {
+    std::string k(side);
+    return key(k + "MailServerAuthentication", "string", "EmailAuthPassword") +
+           key(k + "MailServerHostName", "string", host) +
+           key(k + "MailServerPortNumber", "integer", std::to_string(ep.port)) +
+           flag(k + "MailServerUseSSL", ep.implicit_tls || ep.starttls) +
+           key(k + "MailServerUsername", "string", e);
+  };
+  if (in) p += server("Incoming", *in);
+  if (out_ep) p += server("Outgoing", *out_ep) + flag("OutgoingPasswordSameAsIncomingPassword", true);
   p += key("PayloadDisplayName", "string", e);
   p += key("PayloadIdentifier", "string", reverse + ".account." + stable_uuid(email));
   p += key("PayloadType", "string", "com.apple.mail.managed");
   p += key("PayloadUUID", "string", stable_uuid(std::string(email) + "/account"));
   p += key("PayloadVersion", "integer", "1");
   p += "    </dict>\n  </array>\n";
-  auto top = [](std::string_view k, std::string_view type, std::string_view v) {
-    return "  <key>" + std::string(k) + "</key>\n  <" + std::string(type) + ">" + std::string(v) +
-           "</" + std::string(type) + ">\n";
-  };
   p += top("PayloadDisplayName", "string", "Mail: " + e);
   p += top("PayloadIdentifier", "string", reverse + "." + stable_uuid(email));
   p += top("PayloadOrganization", "string", d);

@@ -171,8 +171,6 @@ std::string apple_mobileconfig(const Site& site, std::string_view email, std::st
 std::string mta_sts_policy(const Site& site);
 // The EMailAddress element of an Autodiscover request body ("" when there is none).
 std::string autodiscover_request_email(std::string_view body);
-// Escapes &, <, >, ", ' for XML text and attributes.
-std::string xml_escape(std::string_view text);
 
 // ---- Prometheus text exposition format 0.0.4 ----------------------------------------------
 

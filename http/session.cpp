@@ -21,13 +21,6 @@ bool is_token(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
 }
 
-std::string lower_copy(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -52,7 +45,7 @@ bool has_token(const Request& r, std::string_view field, std::string_view token)
   for (const auto& h : r.headers)
     if (h.name == field)
       for (auto item : list_items(h.value))
-        if (lower_copy(item) == token) return true;
+        if (ascii_lower(item) == token) return true;
   return false;
 }
 
@@ -70,9 +63,9 @@ std::string Request::host() const {
   std::string_view v = *h;
   if (!v.empty() && v.front() == '[') {  // IP-literal (RFC 3986 §3.2.2)
     size_t close = v.find(']');
-    return lower_copy(v.substr(0, close == std::string_view::npos ? v.size() : close + 1));
+    return ascii_lower(v.substr(0, close == std::string_view::npos ? v.size() : close + 1));
   }
-  return lower_copy(v.substr(0, v.find(':')));
+  return ascii_lower(v.substr(0, v.find(':')));
 }
 
 std::optional<std::string> Request::query_param(std::string_view name) const {
@@ -269,7 +262,7 @@ Session::Next Session::parse_head(size_t head_end) {
   std::string authority;
   // RFC 9112 §3.2.2: a server MUST accept the absolute-form; its authority replaces Host.
   for (std::string_view scheme : {"http://", "https://"}) {
-    if (target.size() > scheme.size() && lower_copy(target.substr(0, scheme.size())) == scheme) {
+    if (target.size() > scheme.size() && ascii_lower(target.substr(0, scheme.size())) == scheme) {
       std::string_view after = target.substr(scheme.size());
       size_t slash = after.find_first_of("/?");
       authority = std::string(after.substr(0, slash));
@@ -301,7 +294,7 @@ Session::Next Session::parse_head(size_t head_end) {
       // RFC 9110 §5.5: field values carry no CTL but HTAB (NUL, CR, LF are fatal).
       if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f)
         return fail(400, "bad character in header field");
-    r.headers.push_back({lower_copy(line.substr(0, colon)), std::string(value)});
+    r.headers.push_back({ascii_lower(line.substr(0, colon)), std::string(value)});
   }
   if (!authority.empty()) {
     std::erase_if(r.headers, [](const Header& h) { return h.name == "host"; });
@@ -316,7 +309,7 @@ Session::Next Session::parse_head(size_t head_end) {
   // Content-Length), any other coding 501 (RFC 9112 §6.1: "SHOULD respond with 501").
   if (auto te = r.header("transfer-encoding")) {
     auto items = list_items(*te);
-    if (!items.empty() && lower_copy(items.back()) == "chunked")
+    if (!items.empty() && ascii_lower(items.back()) == "chunked")
       return fail(411, "chunked request bodies are not accepted; send Content-Length");
     return fail(501, "transfer coding not implemented");
   }
