@@ -4,7 +4,6 @@ profile, the MTA-STS policy by Host name (plain and over HTTPS with SNI), /metri
 moves after an SMTP delivery; 403 outside http.metrics_allow), /healthz, an
 unknown ACME challenge, bad requests answered with their status codes, and `ternctl dns`
 listing the MTA-STS and autoconfig names."""
-import os
 import re
 import shutil
 import smtplib
