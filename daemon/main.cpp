@@ -17,12 +17,14 @@
 #include <vector>
 
 #include "auth/auth.h"
+#include "common/acme_challenges.h"
 #include "common/common.h"
 #include "common/privileges.h"
 #include "authn/srs.h"
 #include "daemon/content_stage.h"
 #include "daemon/dmarc_reports.h"
 #include "daemon/inbound_checks.h"
+#include "daemon/metrics.h"
 #include "daemon/screen_glue.h"
 #include "daemon/relay_service.h"
 #include "daemon/service_manager.h"
@@ -131,6 +133,7 @@ uint64_t idle_timeout_ms(const Config& c, Protocol p) {
     case Protocol::smtp: return static_cast<uint64_t>(c.smtp.command_timeout) * 1000;
     case Protocol::imap: return static_cast<uint64_t>(c.imap.idle_timeout) * 1000;
     case Protocol::pop3: return static_cast<uint64_t>(c.pop3.idle_timeout) * 1000;
+    case Protocol::http: return 60'000;  // a browser or mail client's idle keep-alive
   }
   return 300'000;
 }
@@ -202,6 +205,13 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
   net::Server server(loop, limits);
   Runtime rt{.config = config, .loop = loop, .workers = workers, .tls = *tls};
   rt.user_ips = UserIpLimiter::create(config.limits.max_user_ip_connections);
+  // /metrics counters, and the ACME challenges the HTTP listener answers (HTTP-01).
+  Metrics metrics;
+  metrics.loop_sources.push_back(
+      [&server](Metrics::LoopSnapshot& s) { s.open_connections = server.connection_count(); });
+  rt.metrics = &metrics;
+  AcmeChallenges acme_challenges;
+  rt.acme_challenges = &acme_challenges;
   // [dns] and [inbound_auth]: one resolver and cache for every lookup; the MX sender checks.
   auto inbound_checks = start_inbound_checks(rt);
   if (!inbound_checks) {
@@ -268,13 +278,20 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
         // The MX listener: peers' MTAs, never logged in; counted on their own.
         lo.ip_pool = "mx";
         lo.max_per_ip = config.limits.smtp_max_connections_per_ip;
+      } else if (s.protocol == Protocol::http) {
+        // Autoconfig, MTA-STS, ACME, /metrics: never logged in; counted on their own.
+        lo.ip_pool = "http";
+        lo.max_per_ip = config.limits.max_unauthenticated_per_ip;
       } else {
         // IMAP, POP3 and submission: one count per address for clients that have not logged
         // in yet; each service releases the slot at login (daemon/user_ip_limiter.h).
         lo.ip_pool = "login";
         lo.max_per_ip = config.limits.max_unauthenticated_per_ip;
       }
-      lo.factory = make_factory(rt, s.kind);
+      lo.factory = [inner = make_factory(rt, s.kind), &metrics, p = s.protocol] {
+        metrics.connection_opened(p);
+        return inner();
+      };
       auto bound = server.listen(ep, std::move(lo));
       if (!bound) {
         std::cerr << config.path << ": listen." << s.name << ": " << bound.error().message << "\n";
