@@ -80,7 +80,8 @@ Result<Client::Reply> Client::post(const std::string& url, const std::string& pa
       return make_error(r->status >= 500 ? Errc::temporary : Errc::refused,
                         "POST " + url + ": " + problem(*r));
     }
-    return Reply{std::move(*r), r->header("location")};
+    std::string location = r->header("location");
+    return Reply{std::move(*r), std::move(location)};
   }
 }
 
