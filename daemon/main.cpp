@@ -47,8 +47,8 @@ std::string errno_text(int e) { return std::strerror(e); }
 
 // tls.cert/tls.key: valid when set; required by implicit-TLS listeners unless [acme] provides
 // the certificate. Without any, STARTTLS is simply not offered (and logins on plain ports need
-// allow_plaintext_without_tls). `acme`: the ACME pair (daemon/acme_service.h), offered after
-// tls.cert and the [[tls.sni]] ones, or as the default when tls.cert is not set.
+// allow_plaintext_without_tls). `acme`: the ACME pair (daemon/acme_service.h), the default
+// certificate once it exists.
 Result<std::shared_ptr<net::TlsContext>> load_tls(const Config& c,
                                                   const std::optional<acme::CertificatePaths>& acme) {
   const std::string& file = c.path;
@@ -70,24 +70,34 @@ Result<std::shared_ptr<net::TlsContext>> load_tls(const Config& c,
   }
   if (c.tls.cert.empty() && !c.tls.key.empty()) return make_error(Errc::syntax, file + ": tls.cert: required when tls.key is set");
   if (c.tls.key.empty() && !c.tls.cert.empty()) return make_error(Errc::syntax, file + ": tls.key: required when tls.cert is set");
-  // The ACME pair is the default when tls.cert is not set, else it comes after the manual ones.
-  bool acme_default = c.tls.cert.empty();
+  // The ACME pair, once there, is the default (RFC 6066 §3: also for clients without SNI);
+  // tls.cert and the [[tls.sni]] ones answer the names it does not cover.
   std::vector<net::CertificateFiles> certs;
-  certs.push_back(acme_default ? net::CertificateFiles{acme->cert, acme->key}
-                               : net::CertificateFiles{c.tls.cert, c.tls.key});
-  for (const auto& extra : c.tls.sni) certs.push_back({extra.cert, extra.key});
-  if (acme_ready && !acme_default) certs.push_back({acme->cert, acme->key});
+  std::vector<std::string> keys;  // the config key naming each pair, for messages
+  if (acme_ready) {
+    certs.push_back({acme->cert, acme->key});
+    keys.push_back("acme: ");
+  }
+  if (!c.tls.cert.empty()) {
+    certs.push_back({c.tls.cert, c.tls.key});
+    keys.push_back("tls.");
+  }
+  for (size_t i = 0; i < c.tls.sni.size(); ++i) {
+    certs.push_back({c.tls.sni[i].cert, c.tls.sni[i].key});
+    keys.push_back("tls.sni[" + std::to_string(i) + "].");
+  }
   auto ctx = net::TlsContext::server(std::move(certs));
-  // The net layer names the file as "cert: ...", "key: ..." or "sni[N].cert: ...": those are
-  // the tls.* keys, except the ACME pair's.
+  // The net layer names the pair as "cert: ..." / "key: ..." (the first) or "sni[N].cert: ..."
+  // (the N+1-th): say which configuration key that is.
   if (!ctx) {
     std::string m = ctx.error().message;
-    std::string acme_sni = "sni[" + std::to_string(c.tls.sni.size()) + "].";
-    if (acme_default && m.rfind("sni[", 0) != 0)
-      return make_error(ctx.error().code, file + ": acme: " + m);
-    if (!acme_default && acme_ready && m.rfind(acme_sni, 0) == 0)
-      return make_error(ctx.error().code, file + ": acme: " + m.substr(acme_sni.size()));
-    return make_error(ctx.error().code, file + ": tls." + m);
+    size_t index = 0;
+    if (m.rfind("sni[", 0) == 0) {
+      size_t close = m.find("].");
+      index = std::stoul(m.substr(4, close - 4)) + 1;
+      m = m.substr(close + 2);
+    }
+    return make_error(ctx.error().code, file + ": " + keys.at(index) + m);
   }
   return *ctx;
 }
