@@ -416,6 +416,28 @@ Result<Config> config_from_table(const toml::table& root, const std::string& pat
     s.endpoints("imaps", c.listen.imaps);
     s.endpoints("pop3", c.listen.pop3);
     s.endpoints("pop3s", c.listen.pop3s);
+    s.endpoints("http", c.listen.http);
+    s.endpoints("https", c.listen.https);
+  });
+  r.section("http", [&](Reader& s) {
+    s.strings("metrics_allow", c.http.metrics_allow);
+    for (const auto& ip : c.http.metrics_allow)
+      if (!valid_ip_or_prefix(ip)) {
+        s.fail("metrics_allow", "bad address \"" + ip + "\": expected an IP address or address/prefix");
+        break;
+      }
+  });
+  r.section("mta_sts", [&](Reader& s) {
+    s.one_of("mode", c.mta_sts.mode, {"enforce", "testing", "none"});
+    s.integer("max_age", c.mta_sts.max_age, 1, 31557600);  // RFC 8461 §3.2: at most a year
+    s.strings("mx", c.mta_sts.mx);
+    for (auto& mx : c.mta_sts.mx) {
+      mx = ascii_lower(mx);
+      if (mx.empty() || mx.find_first_of(" \t@<>:/") != std::string::npos) {
+        s.fail("mx", "bad name \"" + mx + "\": expected a host name or *.domain");
+        break;
+      }
+    }
   });
   r.section("auth", [&](Reader& s) {
     auto& a = c.auth;

@@ -40,6 +40,21 @@ struct TlsConfig {
 
 struct ListenConfig {
   std::vector<Endpoint> smtp, submission, submissions, imap, imaps, pop3, pop3s;
+  std::vector<Endpoint> http, https;  // autoconfig, MTA-STS, ACME HTTP-01, /metrics (http/)
+};
+
+// [http]: the HTTP listeners' resources (http/http.h).
+struct HttpConfig {
+  // Client addresses that may read /metrics; others get 403.
+  std::vector<std::string> metrics_allow = {"127.0.0.0/8", "::1"};
+};
+
+// [mta_sts]: the policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt
+// (RFC 8461 §3.2) for every local domain.
+struct MtaStsConfig {
+  std::string mode = "testing";  // "enforce", "testing" or "none"
+  int max_age = 604800;          // seconds senders cache the policy (RFC 8461 §3.2: max 31557600)
+  std::vector<std::string> mx;   // MX names (or "*.example.net"); empty: the hostname
 };
 
 struct AuthConfig {
@@ -259,6 +274,8 @@ struct Config {
   ScreenConfig screen;
   DmarcReportsConfig dmarc_reports;
   AcmeConfig acme;
+  HttpConfig http;
+  MtaStsConfig mta_sts;
 };
 
 // Reads and validates the file. Does not touch the certificate or data_dir beyond

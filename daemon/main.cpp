@@ -19,6 +19,7 @@
 
 #include "acme/acme.h"
 #include "auth/auth.h"
+#include "common/acme_challenges.h"
 #include "common/common.h"
 #include "common/privileges.h"
 #include "authn/srs.h"
@@ -26,6 +27,7 @@
 #include "daemon/content_stage.h"
 #include "daemon/dmarc_reports.h"
 #include "daemon/inbound_checks.h"
+#include "daemon/metrics.h"
 #include "daemon/screen_glue.h"
 #include "daemon/relay_service.h"
 #include "daemon/service_manager.h"
@@ -162,6 +164,7 @@ uint64_t idle_timeout_ms(const Config& c, Protocol p) {
     case Protocol::smtp: return static_cast<uint64_t>(c.smtp.command_timeout) * 1000;
     case Protocol::imap: return static_cast<uint64_t>(c.imap.idle_timeout) * 1000;
     case Protocol::pop3: return static_cast<uint64_t>(c.pop3.idle_timeout) * 1000;
+    case Protocol::http: return 60'000;  // a browser or mail client's idle keep-alive
   }
   return 300'000;
 }
@@ -238,6 +241,14 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
   net::Server server(loop, limits);
   Runtime rt{.config = config, .loop = loop, .workers = workers, .tls = *tls};
   rt.user_ips = UserIpLimiter::create(config.limits.max_user_ip_connections);
+  // /metrics counters, and the ACME challenges the HTTP listener answers (HTTP-01).
+  Metrics metrics;
+  metrics.loop_sources.push_back(
+      [&server](Metrics::LoopSnapshot& s) { s.open_connections = server.connection_count(); });
+  rt.metrics = &metrics;
+  // Written by the ACME thread, read by the TLS layer (TLS-ALPN-01) and the HTTP listener.
+  auto acme_challenges = std::make_shared<AcmeChallenges>();
+  rt.acme_challenges = acme_challenges.get();
   // [dns] and [inbound_auth]: one resolver and cache for every lookup; the MX sender checks.
   auto inbound_checks = start_inbound_checks(rt);
   if (!inbound_checks) {
@@ -305,7 +316,6 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
   });
   // [acme]: the challenge answers the ACME thread publishes; TLS-ALPN-01 (RFC 8737) is
   // answered by every TLS listener (only a ClientHello offering exactly acme-tls/1 sees it).
-  auto acme_challenges = std::make_shared<AcmeChallenges>();
   if (*acme_pair && rt.tls) rt.tls->answer_acme_tls_alpn(acme_challenges);
 
   for (const auto& s : listener_specs()) {
@@ -320,13 +330,20 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
         // The MX listener: peers' MTAs, never logged in; counted on their own.
         lo.ip_pool = "mx";
         lo.max_per_ip = config.limits.smtp_max_connections_per_ip;
+      } else if (s.protocol == Protocol::http) {
+        // Autoconfig, MTA-STS, ACME, /metrics: never logged in; counted on their own.
+        lo.ip_pool = "http";
+        lo.max_per_ip = config.limits.max_unauthenticated_per_ip;
       } else {
         // IMAP, POP3 and submission: one count per address for clients that have not logged
         // in yet; each service releases the slot at login (daemon/user_ip_limiter.h).
         lo.ip_pool = "login";
         lo.max_per_ip = config.limits.max_unauthenticated_per_ip;
       }
-      lo.factory = make_factory(rt, s.kind);
+      lo.factory = [inner = make_factory(rt, s.kind), &metrics, p = s.protocol] {
+        metrics.connection_opened(p);
+        return inner();
+      };
       auto bound = server.listen(ep, std::move(lo));
       if (!bound) {
         std::cerr << config.path << ": listen." << s.name << ": " << bound.error().message << "\n";
