@@ -2,12 +2,14 @@
 """ACME (RFC 8555) against Debian's pebble, on loopback only.
 
 pebble runs with its own HTTPS certificate (a CA made here: Debian ships none), validates
-TLS-ALPN-01 (RFC 8737) on ternd's imaps port, and resolves every name through a dnslib server
-in this process that answers 127.0.0.1. ternd starts with [acme] pointing at pebble; the test
-waits for the certificate, then `openssl s_client -servername` must show a chain that
-`openssl verify` accepts against pebble's root and intermediate (from its management port).
-Renewal: the test-only key acme.test_renew_after makes ternd renew 10 s after notBefore; a new
-serial must then be served by the same process, without a restart or SIGHUP.
+HTTP-01 on ternd's http listener and TLS-ALPN-01 (RFC 8737) on its https listener, and
+resolves every name through a dnslib server in this process that answers 127.0.0.1 (no
+PEBBLE_VA_ALWAYS_VALID: the validations are real). ternd starts with [acme] pointing at pebble;
+the test waits for the certificate, then `openssl s_client -servername` must show a chain that
+`openssl verify` accepts against pebble's root (from its management port), with pebble's
+intermediate. Renewal (HTTP-01 run): the test-only key acme.test_renew_after makes ternd renew
+10 s after notBefore; a new serial must then be served by the same process, without a restart
+or SIGHUP.
 """
 import json
 import os
@@ -24,6 +26,9 @@ import urllib.request
 from dnslib import QTYPE, RR, A, DNSRecord
 
 from ternlib import Checks, Tern, TernError, free_port
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import dns_server  # noqa: E402  (tests/support)
 
 PEBBLE = shutil.which("pebble") or "/usr/bin/pebble"
 HOST = "mail.example.test"
@@ -45,6 +50,7 @@ def dns_answer(data):
 
 
 def serve_dns():
+    """UDP and TCP on one port, with tests/support/dns_server.py's loops."""
     port = free_port()
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", port))
@@ -53,35 +59,13 @@ def serve_dns():
     tcp.bind(("127.0.0.1", port))
     tcp.listen(16)
 
-    def udp_loop():
-        while True:
-            data, peer = udp.recvfrom(4096)
-            try:
-                udp.sendto(dns_answer(data), peer)
-            except Exception:
-                pass
-
-    def tcp_conn(conn):
-        with conn:
-            try:
-                n = int.from_bytes(conn.recv(2), "big")
-                data = b""
-                while len(data) < n:
-                    chunk = conn.recv(n - len(data))
-                    if not chunk:
-                        return
-                    data += chunk
-                out = dns_answer(data)
-                conn.sendall(len(out).to_bytes(2, "big") + out)
-            except Exception:
-                pass
-
     def tcp_loop():
         while True:
             conn, _ = tcp.accept()
-            threading.Thread(target=tcp_conn, args=(conn,), daemon=True).start()
+            threading.Thread(target=dns_server.serve_tcp_conn, args=(conn, dns_answer),
+                             daemon=True).start()
 
-    threading.Thread(target=udp_loop, daemon=True).start()
+    threading.Thread(target=dns_server.serve_udp, args=(udp, dns_answer), daemon=True).start()
     threading.Thread(target=tcp_loop, daemon=True).start()
     return port
 
@@ -111,7 +95,7 @@ def make_pebble_tls(directory):
     return ca_cert, cert, key
 
 
-def start_pebble(directory, tls_port, dns_port):
+def start_pebble(directory, http_port, tls_port, dns_port):
     ca_cert, cert, key = make_pebble_tls(directory)
     api, mgmt = free_port(), free_port()
     config = os.path.join(directory, "pebble.json")
@@ -120,8 +104,7 @@ def start_pebble(directory, tls_port, dns_port):
             "listenAddress": f"127.0.0.1:{api}",
             "managementListenAddress": f"127.0.0.1:{mgmt}",
             "certificate": cert, "privateKey": key,
-            "httpPort": free_port(),  # nothing listens: HTTP-01 would fail, TLS-ALPN-01 is used
-            "tlsPort": tls_port,
+            "httpPort": http_port, "tlsPort": tls_port,
             "ocspResponderURL": "", "externalAccountBindingRequired": False}}, f)
     env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0")
     log = open(os.path.join(directory, "pebble.log"), "wb")
@@ -172,65 +155,80 @@ def wait_for(pred, timeout):
     return None
 
 
-def main():
-    dns_port = serve_dns()
-    t = Tern(listeners=("smtp", "imaps"), hostname=HOST)
+def issued_chain(port, name):
+    """The served chain when pebble issued it (not the placeholder), else None."""
+    chain = served_chain(port, name)
+    if chain and "Pebble" in cert_field(chain[0], "-issuer"):
+        return chain
+    return None
+
+
+def stop_pebble(pebble):
+    pebble.terminate()
+    try:
+        pebble.wait(10)
+    except subprocess.TimeoutExpired:
+        pebble.kill()
+
+
+def scenario(challenge, dns_port, renew):
+    """ternd with [acme] against a fresh pebble that validates `challenge` on ternd's http
+    (HTTP-01) or https (TLS-ALPN-01) listener."""
+    print(f"-- {challenge}")
+    t = Tern(listeners=("smtp", "imaps", "http", "https"), hostname=HOST)
     pebble = None
     try:
-        pebble, pebble_ca, api, mgmt = start_pebble(t.dir, t.port("imaps"), dns_port)
+        pebble, pebble_ca, api, mgmt = start_pebble(t.dir, t.port("http"), t.port("https"),
+                                                    dns_port)
         t.ctl("domain", "add", DOMAIN)
         t.sections["acme"] = {"enabled": True, "directory": f"https://127.0.0.1:{api}/dir",
                               "contact": "postmaster@example.test", "ca_file": pebble_ca,
-                              "challenge": "tls-alpn-01", "test_renew_after": RENEW_AFTER}
+                              "challenge": challenge}
+        if renew:
+            t.sections["acme"]["test_renew_after"] = RENEW_AFTER
         t.write_config()
         started = time.monotonic()
         t.start()
         pid = t.pid
 
-        # Before the first certificate, the placeholder (self-signed) or tls.cert answers; the
-        # CA's certificate appears once the order completes.
-        def issued():
-            chain = served_chain(t.port("imaps"), HOST)
-            if chain and "Pebble" in cert_field(chain[0], "-issuer"):
-                return chain
-            return None
-        chain = wait_for(issued, 40)
-        check("a certificate from pebble is served for the hostname", chain is not None)
+        # Until the order completes the self-signed placeholder answers.
+        chain = wait_for(lambda: issued_chain(t.port("imaps"), HOST), 40)
+        check(f"{challenge}: a certificate from pebble is served for the hostname",
+              chain is not None)
         if not chain:
-            return check.exit_code()
+            return
         print(f"first certificate after {time.monotonic() - started:.1f} s")
-        check("every default name is covered (hostname, mta-sts., autoconfig.)",
-              all(f"DNS:{n}" in cert_field(chain[0], "-ext", "subjectAltName") for n in NAMES),
-              cert_field(chain[0], "-ext", "subjectAltName"))
-        check("validated by TLS-ALPN-01 on the imaps listener",
-              t.log().count("proven by tls-alpn-01") >= len(NAMES), t.log()[-2000:])
+        san = cert_field(chain[0], "-ext", "subjectAltName")
+        check(f"{challenge}: every default name is covered (hostname, mta-sts., autoconfig.)",
+              all(f"DNS:{n}" in san for n in NAMES), san)
+        check(f"{challenge}: the CA validated each name by {challenge}",
+              t.log().count(f"proven by {challenge}") >= len(NAMES), t.log()[-2000:])
 
         root = fetch_pem(f"https://127.0.0.1:{mgmt}/roots/0", pebble_ca)
         intermediate = fetch_pem(f"https://127.0.0.1:{mgmt}/intermediates/0", pebble_ca)
         files = {}
-        for name, pem in (("root", root), ("intermediate", intermediate), ("leaf", chain[0]),
+        for name, pem in (("root", root), ("leaf", chain[0]),
                           ("served-intermediate", chain[1] if len(chain) > 1 else "")):
             files[name] = os.path.join(t.dir, name + ".pem")
             with open(files[name], "w") as f:
                 f.write(pem)
-        # The served chain carries pebble's intermediate; verify the leaf against pebble's root.
-        check("the chain served includes pebble's intermediate",
+        check(f"{challenge}: the chain served includes pebble's intermediate",
               len(chain) > 1 and cert_field(chain[1], "-fingerprint") ==
               cert_field(intermediate, "-fingerprint"), f"{len(chain)} certificates")
         v = subprocess.run(["openssl", "verify", "-CAfile", files["root"], "-untrusted",
                             files["served-intermediate"], "-verify_hostname",
                             "mta-sts." + DOMAIN, files["leaf"]],
                            capture_output=True, text=True, timeout=30)
-        check("openssl verify accepts the leaf with pebble's root", v.returncode == 0,
-              v.stdout + v.stderr)
-        check("SNI: another name of the certificate gets it too",
-              cert_field((served_chain(t.port("imaps"), "autoconfig." + DOMAIN) or [""])[0],
-                         "-serial") == cert_field(chain[0], "-serial"))
-        check("the account key and the pair are in data_dir/acme",
+        check(f"{challenge}: openssl verify accepts the leaf with pebble's root",
+              v.returncode == 0, v.stdout + v.stderr)
+        https_chain = served_chain(t.port("https"), "autoconfig." + DOMAIN) or [""]
+        check(f"{challenge}: the https listener serves it for autoconfig. too",
+              cert_field(https_chain[0], "-serial") == cert_field(chain[0], "-serial"))
+        check(f"{challenge}: the account key and the pair are in data_dir/acme",
               all(os.path.exists(os.path.join(t.data_dir, "acme", p)) for p in
                   ("account.key", f"{HOST}/cert.pem", f"{HOST}/key.pem")))
         mode = os.stat(os.path.join(t.data_dir, "acme", HOST, "key.pem")).st_mode & 0o777
-        check("the certificate key is private (0600)", mode == 0o600, oct(mode))
+        check(f"{challenge}: the certificate key is private (0600)", mode == 0o600, oct(mode))
 
         # A client offering only acme-tls/1 for a name with no pending challenge is refused
         # (RFC 7301 §3.2 no_application_protocol); an ordinary client is unaffected.
@@ -239,43 +237,46 @@ def main():
         ctx.verify_mode = ssl.CERT_NONE
         ctx.set_alpn_protocols(["acme-tls/1"])
         try:
-            with socket.create_connection(("127.0.0.1", t.port("imaps")), timeout=10) as s:
+            with socket.create_connection(("127.0.0.1", t.port("https")), timeout=10) as s:
                 with ctx.wrap_socket(s, server_hostname=HOST):
                     refused = False
         except ssl.SSLError as e:
             refused = "no application protocol" in str(e).lower()
-        check("acme-tls/1 without a pending challenge is refused", refused)
+        check(f"{challenge}: acme-tls/1 without a pending challenge is refused", refused)
         with t.connect_tls("imaps", server_hostname=HOST) as s:
-            check("an IMAP client still gets the greeting", s.recv(100).startswith(b"* OK"))
+            check(f"{challenge}: an IMAP client still gets the greeting",
+                  s.recv(100).startswith(b"* OK"))
 
-        # Renewal: due RENEW_AFTER s after notBefore; the new serial is served by the same
-        # process (no restart, no SIGHUP).
-        first_serial = cert_field(chain[0], "-serial")
+        if renew:
+            # Due RENEW_AFTER s after notBefore; the new serial is served by the same process
+            # (no restart, no SIGHUP).
+            first_serial = cert_field(chain[0], "-serial")
 
-        def renewed():
-            c = served_chain(t.port("imaps"), HOST)
-            if c and "Pebble" in cert_field(c[0], "-issuer"):
-                serial = cert_field(c[0], "-serial")
-                return serial if serial != first_serial else None
-            return None
-        new_serial = wait_for(renewed, RENEW_AFTER + 30)
-        check("a renewed certificate (new serial) is served without restart",
-              new_serial is not None and t.pid == pid and t.proc.poll() is None,
-              f"{first_serial} -> {new_serial}")
-        check("the reload was logged", "acme: certificate reloaded" in t.log(), t.log()[-2000:])
+            def renewed():
+                c = issued_chain(t.port("imaps"), HOST)
+                serial = cert_field(c[0], "-serial") if c else None
+                return serial if serial and serial != first_serial else None
+            new_serial = wait_for(renewed, RENEW_AFTER + 30)
+            check(f"{challenge}: a renewed certificate (new serial) is served without restart",
+                  new_serial is not None and t.pid == pid and t.proc.poll() is None,
+                  f"{first_serial} -> {new_serial}")
+            check(f"{challenge}: the reload was logged", "acme: certificate reloaded" in t.log())
         t.stop()
     finally:
         if pebble:
-            pebble.terminate()
-            try:
-                pebble.wait(10)
-            except subprocess.TimeoutExpired:
-                pebble.kill()
+            stop_pebble(pebble)
         if check.failures:
             sys.stderr.write("\n".join(l for l in t.log().splitlines() if "acme" in l)[-5000:])
             with open(os.path.join(t.dir, "pebble.log"), errors="replace") as f:
                 sys.stderr.write(f.read()[-3000:])
         t.cleanup()
+
+
+def main():
+    dns_port = serve_dns()
+    scenario("http-01", dns_port, renew=True)
+    if not check.failures:
+        scenario("tls-alpn-01", dns_port, renew=False)
     return check.exit_code()
 
 
