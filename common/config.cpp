@@ -595,6 +595,28 @@ Result<Config> config_from_table(const toml::table& root, const std::string& pat
     s.integer("send_hour_utc", m.send_hour_utc, 0, 23);
     s.integer("max_rows_per_domain", m.max_rows_per_domain, 1, 1000000);
   });
+  r.section("acme", [&](Reader& s) {
+    auto& m = c.acme;
+    s.boolean("enabled", m.enabled);
+    s.string("directory", m.directory);
+    // RFC 8555 §6.1: ACME runs over HTTPS only.
+    if (m.enabled && m.directory.rfind("https://", 0) != 0)
+      s.fail("directory", "required when acme.enabled: the CA's https:// directory URL");
+    s.string("contact", m.contact);
+    if (!m.contact.empty() && !parse_mail_address(m.contact))
+      s.fail("contact", "bad address \"" + m.contact + "\": expected local@domain");
+    s.string("ca_file", m.ca_file);
+    s.strings("names", m.names);
+    for (auto& n : m.names) {
+      n = ascii_lower(n);
+      if (n.empty() || n.find_first_of(" \t@/*:") != std::string::npos) {
+        s.fail("names", "bad name \"" + n + "\": expected a DNS name");
+        break;
+      }
+    }
+    s.one_of("challenge", m.challenge, {"http-01", "tls-alpn-01"});
+    s.integer("test_renew_after", m.test_renew_after, 0, 86400 * 365);
+  });
   r.finish();
   if (!r.error().empty()) return make_error(Errc::syntax, path + ": " + r.error());
   if (c.data_dir.empty()) return make_error(Errc::syntax, path + ": data_dir: required");

@@ -238,6 +238,17 @@ struct DmarcReportsConfig {
   int max_rows_per_domain = 10000;  // distinct rows per policy domain and day
 };
 
+// [acme]: certificates from an ACME CA (RFC 8555), see acme/acme.h.
+struct AcmeConfig {
+  bool enabled = false;
+  std::string directory;  // the CA's directory URL (https://)
+  std::string contact;    // email address for the account
+  std::string ca_file;    // CA bundle for the ACME server's HTTPS; empty: the system's
+  std::vector<std::string> names;  // empty: hostname + mta-sts./autoconfig. of local domains
+  std::string challenge = "http-01";  // or "tls-alpn-01"
+  int test_renew_after = 0;  // test only: renew N seconds after notBefore (0: 2/3 of lifetime)
+};
+
 struct Config {
   std::string path;  // the file this came from, for messages
   std::string hostname = "localhost";
@@ -262,6 +273,7 @@ struct Config {
   ScannerConfig rspamd;
   ScreenConfig screen;
   DmarcReportsConfig dmarc_reports;
+  AcmeConfig acme;
   HttpConfig http;
   MtaStsConfig mta_sts;
 };

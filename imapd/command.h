@@ -27,7 +27,7 @@ enum class CommandName {
   capability, noop, logout, id, starttls, authenticate, login, enable,
   select, examine, create, delete_, rename, subscribe, unsubscribe, list, lsub, namespace_,
   status, append, idle, check, close, unselect, expunge, search, fetch, store, copy, move,
-  sort, thread, unauthenticate,
+  sort, thread, unauthenticate, compress,
 };
 const char* to_string(CommandName name);  // upper-case wire name, "UNKNOWN" for unknown
 
@@ -74,6 +74,12 @@ struct LoginArgs {
   std::string user;
   std::string password;
   bool operator==(const LoginArgs&) const = default;
+};
+
+// COMPRESS (RFC 4978 §3): the mechanism, upper-cased.
+struct CompressArgs {
+  std::string mechanism;
+  bool operator==(const CompressArgs&) const = default;
 };
 
 struct EnableArgs {
@@ -231,7 +237,7 @@ struct CopyArgs {
 using Args = std::variant<NoArgs, UnknownArgs, IdArgs, AuthenticateArgs, LoginArgs, EnableArgs,
                           SelectArgs, MailboxArgs, RenameArgs, ListArgs, StatusArgs, AppendArgs,
                           UidExpungeArgs, SearchArgs, FetchArgs, StoreArgs, CopyArgs, SortArgs,
-                          ThreadArgs>;
+                          ThreadArgs, CompressArgs>;
 
 struct Command {
   std::string tag;

@@ -26,6 +26,9 @@
 //   servername callback switches a handshake to the first certificate covering the SNI name
 //   (`SSL_set_SSL_CTX`). `TlsContext::reload()` swaps them all for new connections;
 //   existing ones keep theirs (OpenSSL reference-counts the old SSL_CTX).
+//   ACME TLS-ALPN-01 (RFC 8737): once `answer_acme_tls_alpn()` is called, a ClientHello
+//   whose ALPN list is exactly "acme-tls/1" for a name with a pending challenge gets that
+//   challenge's certificate and the protocol "acme-tls/1"; every other handshake is as before.
 //   STARTTLS: bytes the handler received before calling start_tls() are the handler's to
 //   discard (RFC 3207 §4.2: nothing sent before the handshake may be acted on afterwards);
 //   everything the socket delivers afterwards goes to the TLS engine.
@@ -44,6 +47,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/acme_challenges.h"
 #include "common/config.h"
 #include "common/result.h"
 #include "net/line_reader.h"
@@ -179,6 +183,8 @@ class TlsContext {
   bool verify() const { return client_options_.verify; }
   // The current SSL_CTX with a reference taken for the caller (SSL_CTX_free it).
   SSL_CTX* acquire() const;
+  // Server contexts: answer RFC 8737 validations from `challenges` (the ACME client fills it).
+  void answer_acme_tls_alpn(std::shared_ptr<const AcmeChallenges> challenges);
 
   struct State;  // private to net/ (the SNI callback reads it)
 
@@ -224,6 +230,11 @@ class Connection {
   // Server STARTTLS: everything already written goes out in clear first, then the handshake
   // runs; on success on_tls_ready(), on failure the connection closes (on_close()).
   virtual void start_tls() = 0;
+  // RFC 4978 (IMAP COMPRESS=DEFLATE): from now on what is written is DEFLATE-compressed
+  // (inside TLS, when TLS is active) and what is read is inflated; everything written before
+  // goes out as it was. As with STARTTLS, input the handler received before the call is the
+  // handler's to discard. False when compression cannot start (it is then not active).
+  virtual bool start_compress() { return false; }
   // Client-side upgrade (relay): sends ClientHello with SNI `server_name`; on_tls_ready() or
   // close as above. Needs ConnectOptions::tls.
   virtual void start_tls_client(const std::string& server_name) = 0;

@@ -327,4 +327,32 @@ TEST(Config, HttpListenersAndMtaSts) {
   EXPECT_EQ(bad("[listen]\nhttp = \"nope\"\n").find("/etc/t.toml: listen.http:"), 0u);
 }
 
+TEST(Config, Acme) {
+  auto d = parse("data_dir = \"/d\"\n");
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->acme.enabled);
+  EXPECT_EQ(d->acme.challenge, "http-01");
+  EXPECT_EQ(d->acme.test_renew_after, 0);
+  auto c = parse("data_dir = \"/d\"\n[acme]\nenabled = true\n"
+                 "directory = \"https://ca.example/dir\"\ncontact = \"admin@example.test\"\n"
+                 "names = [\"Mail.Example.test\", \"mta-sts.example.test\"]\n"
+                 "challenge = \"tls-alpn-01\"\nca_file = \"/etc/ca.pem\"\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_TRUE(c->acme.enabled);
+  EXPECT_EQ(c->acme.names, (std::vector<std::string>{"mail.example.test", "mta-sts.example.test"}));
+  EXPECT_EQ(c->acme.challenge, "tls-alpn-01");
+  EXPECT_EQ(c->acme.ca_file, "/etc/ca.pem");
+  auto bad = [](const std::string& body) {
+    auto r = parse("data_dir = \"/d\"\n[acme]\n" + body);
+    return r.ok() ? std::string("ok") : r.error().message;
+  };
+  // RFC 8555 §6.1: HTTPS only.
+  EXPECT_EQ(bad("enabled = true\ndirectory = \"http://ca.example/dir\"\n").find("/etc/t.toml: acme.directory:"), 0u);
+  EXPECT_EQ(bad("enabled = true\n").find("/etc/t.toml: acme.directory:"), 0u);
+  EXPECT_EQ(bad("directory = \"http://x\"\n"), "ok");  // only checked when enabled
+  EXPECT_EQ(bad("challenge = \"dns-01\"\n").find("/etc/t.toml: acme.challenge:"), 0u);
+  EXPECT_EQ(bad("contact = \"nobody\"\n").find("/etc/t.toml: acme.contact:"), 0u);
+  EXPECT_EQ(bad("names = [\"*.example.test\"]\n").find("/etc/t.toml: acme.names:"), 0u);
+}
+
 }  // namespace
