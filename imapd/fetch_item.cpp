@@ -26,6 +26,7 @@ constexpr SimpleEntry kSimple[] = {
     {"RFC822", FetchItem::Kind::rfc822},
     {"RFC822.HEADER", FetchItem::Kind::rfc822_header},
     {"RFC822.TEXT", FetchItem::Kind::rfc822_text},
+    {"SAVEDATE", FetchItem::Kind::savedate},
 };
 
 FetchItem simple(FetchItem::Kind k) {
@@ -234,6 +235,7 @@ const char* to_string(FetchItem::Kind kind) {
     case FetchItem::Kind::binary: return "BINARY";
     case FetchItem::Kind::binary_size: return "BINARY.SIZE";
     case FetchItem::Kind::preview: return "PREVIEW";
+    case FetchItem::Kind::savedate: return "SAVEDATE";
   }
   return "?";
 }

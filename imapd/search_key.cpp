@@ -58,6 +58,10 @@ constexpr KeyEntry kKeys[] = {
     {"OLDER", Kind::older, ArgType::nz_number},      // RFC 5032 §3
     {"YOUNGER", Kind::younger, ArgType::nz_number},  // RFC 5032 §3
     {"MODSEQ", Kind::modseq, ArgType::special},
+    {"SAVEDBEFORE", Kind::savedbefore, ArgType::date},          // RFC 8514 §4.2
+    {"SAVEDON", Kind::savedon, ArgType::date},
+    {"SAVEDSINCE", Kind::savedsince, ArgType::date},
+    {"SAVEDATESUPPORTED", Kind::savedatesupported, ArgType::none},
     {"UID", Kind::uid, ArgType::special},
     {"NOT", Kind::not_, ArgType::special},
     {"OR", Kind::or_, ArgType::special},
@@ -353,7 +357,8 @@ std::string to_string(const SearchKey& key) {
       return std::string(to_string(key.kind)) + " " + debug_quote(key.text);
     case Kind::header: return "HEADER " + debug_quote(key.header_name) + " " + debug_quote(key.text);
     case Kind::before: case Kind::on: case Kind::since:
-    case Kind::sentbefore: case Kind::senton: case Kind::sentsince: {
+    case Kind::sentbefore: case Kind::senton: case Kind::sentsince:
+    case Kind::savedbefore: case Kind::savedon: case Kind::savedsince: {
       static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
       char buf[32];

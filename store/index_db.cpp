@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS messages(
   keywords TEXT NOT NULL DEFAULT '',
   modseq INTEGER NOT NULL,
   cached_metadata TEXT,
+  save_date INTEGER,
   PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_modseq ON messages(mailbox_id, modseq);
 CREATE TABLE IF NOT EXISTS expunged(
@@ -138,7 +139,27 @@ void Db::open(const std::string& path) {
     }
     txn.commit();
   }
+  // RFC 8514 save date, added later: rows indexed before it stay NULL (FETCH SAVEDATE answers
+  // NIL, RFC 8514 §4.2, for a date the server does not know; it is not the internal date,
+  // which APPEND lets the client choose).
+  add_column_if_missing("messages", "save_date", "INTEGER", nullptr);
   exec(kBytesTriggers);
+}
+
+void Db::add_column_if_missing(const char* table, const char* column, const char* type,
+                               const char* fill_sql) {
+  auto has = [&] {
+    auto st = prepare(std::string("SELECT 1 FROM pragma_table_info('") + table + "') WHERE name = ?");
+    st.bind(std::string_view(column));
+    return st.step();
+  };
+  if (has()) return;
+  Txn txn(*this);  // another process (ternctl) may be migrating too: look again inside
+  if (!has()) {
+    exec((std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + type).c_str());
+    if (fill_sql) exec(fill_sql);
+  }
+  txn.commit();
 }
 
 void Db::compact(int busy_ms) {

@@ -46,6 +46,10 @@ class Db {
   // An index made before auto_vacuum=INCREMENTAL: rebuilt once with it (VACUUM), so that
   // compact() can give freed pages back. Logs and goes on when that fails (a full disk).
   void enable_auto_vacuum();
+  // Schema migration: adds `column` (ALTER TABLE ... ADD COLUMN column type) to an index made
+  // before it existed, then runs fill_sql (may be null) in the same transaction.
+  void add_column_if_missing(const char* table, const char* column, const char* type,
+                             const char* fill_sql);
 
  private:
   std::unique_ptr<sqlite::Connection> conn_;

@@ -140,6 +140,10 @@ struct MessageInfo {
   uint64_t size = 0;            // file size = RFC822.SIZE (bytes stored as given, CRLF)
   int64_t internal_date = 0;    // unix seconds
   std::string cached_metadata;  // opaque to the store (imapd: ENVELOPE/BODYSTRUCTURE)
+  // RFC 8514 save date (unix seconds): when the message was saved into this mailbox (delivery,
+  // APPEND, COPY, MOVE). Absent for messages indexed before the store kept it and for files
+  // recovery found without a row.
+  std::optional<int64_t> save_date;
 };
 
 struct MailboxSnapshot {
