@@ -54,6 +54,8 @@ struct FetchItem {
     binary_size,    // BINARY.SIZE[part] (RFC 3516)
     preview,        // PREVIEW [(LAZY)] (RFC 8970)
     savedate,       // SAVEDATE (RFC 8514 §4.1)
+    emailid,        // EMAILID (RFC 8474 §5.1)
+    threadid,       // THREADID (RFC 8474 §5.2)
   };
   Kind kind = Kind::flags;
   bool peek = false;                // BODY.PEEK / BINARY.PEEK: do not set \Seen

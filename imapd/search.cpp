@@ -227,6 +227,9 @@ class Evaluator {
       case Kind::savedsince: return key(saved_day()) >= key(k.date);
       // Every mailbox of this store keeps save dates.
       case Kind::savedatesupported: return true;
+      // RFC 8474 §6: the message with this EMAILID; no THREADID is given out, so none matches.
+      case Kind::emailid: return msg_.info().email_id == k.text;
+      case Kind::threadid: return false;
     }
     return false;
   }

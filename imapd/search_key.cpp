@@ -14,7 +14,7 @@ namespace {
 using detail::TokenReader;
 using Kind = SearchKey::Kind;
 
-enum class ArgType { none, astring, keyword, date, number64, nz_number, special };
+enum class ArgType { none, astring, keyword, date, number64, nz_number, objectid, special };
 
 struct KeyEntry {
   const char* wire;
@@ -62,6 +62,8 @@ constexpr KeyEntry kKeys[] = {
     {"SAVEDON", Kind::savedon, ArgType::date},
     {"SAVEDSINCE", Kind::savedsince, ArgType::date},
     {"SAVEDATESUPPORTED", Kind::savedatesupported, ArgType::none},
+    {"EMAILID", Kind::emailid, ArgType::objectid},   // RFC 8474 §6
+    {"THREADID", Kind::threadid, ArgType::objectid},
     {"UID", Kind::uid, ArgType::special},
     {"NOT", Kind::not_, ArgType::special},
     {"OR", Kind::or_, ArgType::special},
@@ -109,6 +111,15 @@ bool parse_key_inner(TokenReader& r, SearchKey& out) {
     case ArgType::keyword: {
       auto a = r.atom();  // flag-keyword = atom
       if (!a) return false;
+      out.text = std::string(*a);
+      return true;
+    }
+    case ArgType::objectid: {
+      // RFC 8474 §7: objectid = 1*255(ALPHA / DIGIT / "_" / "-")
+      auto a = r.atom();
+      if (!a) return false;
+      if (a->size() > 255 || a->find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != std::string_view::npos)
+        return r.fail("bad objectid");
       out.text = std::string(*a);
       return true;
     }
@@ -351,7 +362,9 @@ std::string to_string(const SearchKey& key) {
     case Kind::sequence_set: return key.set.to_string();
     case Kind::uid: return "UID " + key.set.to_string();
     case Kind::keyword:
-    case Kind::unkeyword: return std::string(to_string(key.kind)) + " " + key.text;
+    case Kind::unkeyword:
+    case Kind::emailid:
+    case Kind::threadid: return std::string(to_string(key.kind)) + " " + key.text;
     case Kind::bcc: case Kind::body: case Kind::cc: case Kind::from:
     case Kind::subject: case Kind::text: case Kind::to:
       return std::string(to_string(key.kind)) + " " + debug_quote(key.text);

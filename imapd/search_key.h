@@ -46,6 +46,7 @@ struct SearchKey {
     modseq,             // number = mod-sequence (RFC 7162 §3.1.5), optional entry
     // RFC 8514 §4.2: save date (date keys) and whether the mailbox keeps it
     savedbefore, savedon, savedsince, savedatesupported,
+    emailid, threadid,  // RFC 8474 §6: text = the objectid
   };
   Kind kind = Kind::all;
   std::vector<SearchKey> children;  // and_, or_, not_

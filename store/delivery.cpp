@@ -291,7 +291,8 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
       // RFC 8514: the save date is when the message entered this mailbox (the commit), not
       // the internal date an APPEND may set.
       db.prepare("INSERT INTO messages(mailbox_id, uid, file, size, internal_date, flags, "
-                 "keywords, modseq, cached_metadata, save_date) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                 "keywords, modseq, cached_metadata, save_date, email_id) "
+                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, " TERN_NEW_OBJECT_ID("M") ")")
           .bind(item->mailbox_id)
           .bind(static_cast<int64_t>(item->outcome.uid))
           .bind(file)

@@ -12,6 +12,10 @@
 #include "common/result.h"
 #include "sqlite/sqlite.h"
 
+// SQL for a new RFC 8474 object id (MAILBOXID "F...", EMAILID "M..."): the prefix and 24
+// random hex digits (96 bits: never given twice), within the RFC's 1*255 [A-Za-z0-9_-].
+#define TERN_NEW_OBJECT_ID(prefix) "('" prefix "' || lower(hex(randomblob(12))))"
+
 namespace tern::store::detail {
 
 // Whether an error from FileOps or SQLite says the file system is full (ENOSPC, EDQUOT,
