@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <ctime>
-#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -15,6 +14,7 @@
 #include "dns/dns.h"
 #include "publish/publish.h"
 #include "relay/dkim.h"
+#include "relay/outbound.h"
 
 namespace tern::ctl {
 
@@ -42,21 +42,12 @@ Result<publish::ServerFacts> facts_for(Context& c, const Args& a) {
     if (!authn::IpAddress::parse(ip)) return make_error(Errc::syntax, "--ip: not an IP address: " + ip);
     f.addresses.push_back(ip);
   }
-  std::filesystem::path dir = std::filesystem::path((*cfg)->data_dir) / "dkim" / f.domain;
-  std::error_code ec;
-  std::vector<std::filesystem::path> pems;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
-    if (e.path().extension() == ".pem") pems.push_back(e.path());
-  std::sort(pems.begin(), pems.end());
-  for (const auto& p : pems) {
-    std::string stem = p.stem().string();  // "<selector>.<alg>"
-    size_t dot = stem.rfind('.');
-    if (dot == std::string::npos || dot == 0) continue;
-    auto pem = read_file(p.string());
+  for (const auto& file : relay::dkim_key_files((*cfg)->data_dir + "/dkim", f.domain)) {
+    auto pem = read_file(file.path);
     if (!pem) return pem.error();
     auto key = relay::DkimKey::from_pem(*pem);
-    if (!key) return make_error(key.error().code, p.string() + ": " + key.error().message);
-    f.dkim.push_back({stem.substr(0, dot), relay::dkim_dns_txt_record(*key)});
+    if (!key) return make_error(key.error().code, file.path + ": " + key.error().message);
+    f.dkim.push_back({file.selector, relay::dkim_dns_txt_record(*key)});
   }
   f.services = publish::client_services((*cfg)->listen);
   f.now = static_cast<int64_t>(std::time(nullptr));

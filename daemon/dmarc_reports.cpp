@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <csignal>
 #include <ctime>
-#include <filesystem>
 
 #include "common/log.h"
 #include "common/strings.h"
@@ -24,10 +23,7 @@ constexpr uint64_t kCheckEveryMs = 60 * 1000;
 int64_t now_seconds() { return static_cast<int64_t>(std::time(nullptr)); }
 
 bool has_dkim_key(const std::string& data_dir, const std::string& domain) {
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(data_dir + "/dkim/" + domain, ec))
-    if (e.path().extension() == ".pem") return true;
-  return false;
+  return !relay::dkim_key_files(data_dir + "/dkim", domain).empty();
 }
 
 // One policy domain's report and where it may go.

@@ -41,35 +41,21 @@ Result<std::string> dkim_sign_outbound(std::string_view message, const std::stri
                                        int64_t now) {
   std::string domain = from_header_domain(message);
   if (domain.empty()) return std::string(message);
-  std::filesystem::path dir = std::filesystem::path(dkim_dir) / domain;
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) return std::string(message);
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    std::string name = e.path().filename().string();
-    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".pem") == 0) files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());  // deterministic order of signatures
   std::string signatures;
-  for (const auto& path : files) {
-    std::string name = path.filename().string();
-    std::string stem = name.substr(0, name.size() - 4);  // "<selector>.<alg>"
-    size_t dot = stem.rfind('.');
-    if (dot == std::string::npos || dot == 0) continue;
-    std::string selector = stem.substr(0, dot);
-    auto pem = read_file(path.string());
+  for (const auto& file : dkim_key_files(dkim_dir, domain)) {
+    auto pem = read_file(file.path);
     if (!pem) {
       spdlog::warn("relay dkim: {}", pem.error().message);
       continue;
     }
     auto key = DkimKey::from_pem(*pem);
     if (!key) {
-      spdlog::warn("relay dkim: cannot load {}: {}", path.string(), key.error().message);
+      spdlog::warn("relay dkim: cannot load {}: {}", file.path, key.error().message);
       continue;
     }
     DkimSignOptions opt;
     opt.domain = domain;
-    opt.selector = selector;
+    opt.selector = file.selector;
     opt.timestamp = now;
     auto sig = dkim_sign(message, *key, opt);
     if (!sig) {
@@ -82,6 +68,21 @@ Result<std::string> dkim_sign_outbound(std::string_view message, const std::stri
   }
   if (signatures.empty()) return std::string(message);
   return signatures + std::string(message);
+}
+
+std::vector<DkimKeyFile> dkim_key_files(const std::string& dkim_dir, std::string_view domain) {
+  std::vector<DkimKeyFile> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(dkim_dir) / domain, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.size() <= 4 || name.compare(name.size() - 4, 4, ".pem") != 0) continue;
+    std::string stem = name.substr(0, name.size() - 4);  // "<selector>.<alg>"
+    size_t dot = stem.rfind('.');
+    if (dot == std::string::npos || dot == 0) continue;
+    out.push_back({e.path().string(), stem.substr(0, dot)});
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+  return out;
 }
 
 std::string dkim_key_file(const std::string& dkim_dir, std::string_view domain,

@@ -159,5 +159,12 @@ std::string from_header_domain(std::string_view message);
 // data_dir/dkim/<domain>/<selector>.rsa.pem or .ed25519.pem (ternctl dkim generate writes it).
 std::string dkim_key_file(const std::string& dkim_dir, std::string_view domain,
                           std::string_view selector, DkimAlgorithm algorithm);
+// A domain's key files under dkim_dir/<domain>/, sorted by name (the order of its
+// signatures): "<selector>.<alg>.pem" gives the selector. None when the folder is missing.
+struct DkimKeyFile {
+  std::string path;
+  std::string selector;
+};
+std::vector<DkimKeyFile> dkim_key_files(const std::string& dkim_dir, std::string_view domain);
 
 }  // namespace tern::relay

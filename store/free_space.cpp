@@ -80,6 +80,12 @@ bool SpaceMonitor::has_room(uint64_t bytes) {
   return room_in(free_.load(std::memory_order_relaxed), bytes);
 }
 
+uint64_t SpaceMonitor::free_now() {
+  std::lock_guard lock(mu_);
+  refresh();
+  return free_.load(std::memory_order_relaxed);
+}
+
 bool SpaceMonitor::cached_has_room(uint64_t bytes) const {
   if (opts_.min_free_bytes == 0 || !fresh()) return true;
   return room_in(free_.load(std::memory_order_relaxed), bytes);

@@ -58,6 +58,8 @@ class SpaceMonitor {
   // `bytes` were just written (a delivery batch): taken off the last reading, so that a burst
   // of mail meets the line without waiting for the next statvfs (no system call).
   void consume(uint64_t bytes);
+  // Free bytes now (reads the file systems again: blocking); UINT64_MAX when it cannot look.
+  uint64_t free_now();
   // Free bytes at the last reading (UINT64_MAX before the first one).
   uint64_t last_free() const { return free_.load(std::memory_order_relaxed); }
   uint64_t min_free_bytes() const { return opts_.min_free_bytes; }

@@ -1,5 +1,7 @@
 #include "store/index_db.h"
 
+#include <sys/stat.h>
+
 #include "common/log.h"
 
 namespace tern::store::detail {
@@ -115,6 +117,7 @@ void Db::open(const std::string& path) {
   options.label = "index.db";
   options.wal_full_sync = false;
   conn_ = check(sqlite::Connection::open(path, options));
+  path_ = path;
   // Into a new file only, before the schema exists: the staged copies free about a page per
   // KiB of mail within a sync round, and compact() gives those pages back to the file system
   // instead of leaving index.db at its high-water mark (issue 20: 11 MB of free pages for
@@ -184,16 +187,36 @@ void Db::add_column_if_missing(const char* table, const char* column, const char
   txn.commit();
 }
 
-void Db::compact(int busy_ms) {
+void Db::compact(int busy_ms, const std::function<bool(uint64_t)>& room_for) {
   conn_->set_busy_timeout(busy_ms);
-  // A full disk: the checkpoint below needs no new space.
+  // First, as it shrinks the database the checkpoint below writes back.
   Status vacuum = conn_->try_exec("PRAGMA incremental_vacuum");
   // TRUNCATE: checkpoint everything, then cut the WAL to zero bytes. SQLITE_BUSY (a reader
-  // or ternctl's writer in the way) leaves a partial checkpoint, which is harmless.
-  Status checkpoint = conn_->try_checkpoint_truncate();
+  // or ternctl's writer in the way) leaves a partial checkpoint, which is harmless. Put off
+  // when index.db must grow by more than the disk has: it would fail part way and leave the
+  // file grown by every free byte, the space reserve's included (issue 20).
+  Status checkpoint;
+  if (uint64_t growth = checkpoint_growth_bytes(); growth == 0 || room_for(growth))
+    checkpoint = conn_->try_checkpoint_truncate();
   conn_->set_busy_timeout(10000);
   if (!checkpoint && checkpoint.error().cause != Cause::busy) throw Failure(checkpoint.error());
   check(vacuum);
+}
+
+Status Db::checkpoint_truncate(int busy_ms) {
+  conn_->set_busy_timeout(busy_ms);
+  Status checkpoint = conn_->try_checkpoint_truncate();
+  conn_->set_busy_timeout(10000);
+  return checkpoint;
+}
+
+uint64_t Db::checkpoint_growth_bytes() {
+  uint64_t logical = static_cast<uint64_t>(prepare("PRAGMA page_count").step_value()) *
+                     static_cast<uint64_t>(prepare("PRAGMA page_size").step_value());
+  struct stat st {};
+  if (path_.empty() || ::stat(path_.c_str(), &st) != 0) return 0;
+  uint64_t physical = static_cast<uint64_t>(st.st_size);
+  return logical > physical ? logical - physical : 0;
 }
 
 void Db::enable_auto_vacuum() {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -46,7 +47,15 @@ class Db {
   // (auto_vacuum=INCREMENTAL) and checkpoints the WAL, truncating it to zero bytes when no
   // reader is in the way (else it stays as it is until the next call). Waits at most
   // `busy_ms` for other connections.
-  void compact(int busy_ms);
+  // `room_for(n)`: whether the disk has n bytes for index.db to grow by; no checkpoint if not.
+  void compact(int busy_ms, const std::function<bool(uint64_t)>& room_for);
+  // The checkpoint of compact() alone (no vacuum, which writes): the WAL cut to zero bytes,
+  // or the failure (busy included, as then nothing was given back).
+  Status checkpoint_truncate(int busy_ms);
+  // Bytes the next checkpoint adds to index.db: the database's size as the last commit left
+  // it (in the WAL) beyond the file's size. A checkpoint that finds no room for them fails
+  // part way, having taken whatever was free (issue 20).
+  uint64_t checkpoint_growth_bytes();
   // An index made before auto_vacuum=INCREMENTAL: rebuilt once with it (VACUUM), so that
   // compact() can give freed pages back. Logs and goes on when that fails (a full disk).
   void enable_auto_vacuum();
@@ -57,6 +66,7 @@ class Db {
 
  private:
   std::unique_ptr<sqlite::Connection> conn_;
+  std::string path_;
 };
 
 // BEGIN IMMEDIATE ... COMMIT on the index, rolled back if not committed (exception unwinding).

@@ -56,11 +56,43 @@ void Store::Impl::compact() {
   auto st = detail::guarded_status([&] {
     std::lock_guard lock(mu);
     // 100 ms at most for a reader in the way: a delivery waits for `mu` meanwhile.
-    db.compact(100);
+    db.compact(100, [&](uint64_t growth) { return room_for_index_growth(growth); });
   });
   if (!st.ok()) spdlog::warn("store: index upkeep: {}", st.error().message);
   if (opts.trace_for_testing) opts.trace_for_testing("index_compact");
   space->ensure_reserve();  // made again once a deletion gave the space back
+}
+
+bool Store::Impl::room_for_index_growth(uint64_t bytes) {
+  // Slack for the WAL index and the file system's own blocks.
+  constexpr uint64_t kSlack = 256 * 1024;
+  uint64_t free = space->free_now();
+  if (free >= bytes + kSlack) return true;
+  spdlog::info("store: index checkpoint put off: index.db must grow by {} bytes, {} are free",
+               bytes, free);
+  return false;
+}
+
+bool Store::Impl::checkpoint_for_space() {
+  auto st = detail::guarded_status([&] {
+    std::lock_guard lock(mu);
+    if (uint64_t growth = db.checkpoint_growth_bytes(); growth > 0 && !room_for_index_growth(growth))
+      fail(Errc::temporary, "no room for the checkpoint");
+    check(db.checkpoint_truncate(100));
+  });
+  if (!st.ok()) spdlog::warn("store: checkpoint to win space on a full disk: {}", st.error().message);
+  return st.ok();
+}
+
+void Store::Impl::absorb_index_growth() {
+  if (space->min_free_bytes() == 0) return;
+  uint64_t free = space->last_free();
+  uint64_t growth = db.checkpoint_growth_bytes();
+  // Far from the line, the idle upkeep (compact) does it; the WAL's autocheckpoint too.
+  if (growth == 0 || free == UINT64_MAX || free > 2 * space->min_free_bytes() + growth) return;
+  if (!room_for_index_growth(growth)) return;
+  // Busy 0: with a reader in the way it checkpoints what it can, as a passive one would.
+  (void)db.checkpoint_truncate(0);
 }
 
 void Store::Impl::sync_rounds() {
@@ -122,6 +154,7 @@ void Store::Impl::trim_staged(const std::vector<StagedKey>& keys) {
   auto st = detail::guarded_status([&] {
     std::lock_guard lock(mu);
     delete_staged(keys);
+    absorb_index_growth();
   });
   // Harmless: a copy left behind is only rewritten needlessly at the next open.
   if (!st.ok()) spdlog::warn("store: staged copies not trimmed: {}", st.error().message);

@@ -252,13 +252,24 @@ struct Store::Impl {
   // full, releases the space reserve and runs it once more: for the operations that free
   // space (flag \Deleted, expunge, move, user and mailbox removal), which must work on a
   // full disk. Either way the next has_room() reads the disk again.
+  //
+  // Without a reserve left to release (ternctl's removal spent it), a checkpoint may still
+  // win space: a write appends to the WAL until a checkpoint completes, and one that does
+  // lets the next write start the WAL over, in the file's existing bytes.
   template <class F>
   auto freeing(F&& f) -> decltype(f()) {
     auto r = f();
     if (!r.ok() && detail::is_no_space(r.error()) && space->release_reserve()) r = f();
+    if (!r.ok() && detail::is_no_space(r.error()) && checkpoint_for_space()) r = f();
     space->invalidate();
     return r;
   }
+  bool checkpoint_for_space();  // takes `mu`; true when a checkpoint completed
+  // Whether index.db may grow by `bytes` now (a checkpoint's growth, Db::compact).
+  bool room_for_index_growth(uint64_t bytes);
+  // Near the free-space line, checkpoints after a sync round so that index.db grows while
+  // there is room, not when the disk is full (requires `mu`).
+  void absorb_index_growth();
 
   std::atomic<uint64_t> name_counter{0};
   // Deliveries write their bytes in tmp/<n>/ (n = 0..kTmpShards-1, in turn) rather than in
