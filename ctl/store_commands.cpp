@@ -76,7 +76,7 @@ void register_store_commands(CLI::App& app, Context& ctx) {
       if (!store) return fail(store.error());
       auto entries = (*store)->get_metadata("", "", {"/shared"}, -1);
       if (!entries) return fail(entries.error());
-      for (const auto& e : *entries) std::cout << e.name << " " << e.value << "\n";
+      for (const auto& e : *entries) std::cout << e.name << "\t" << e.value << "\n";
       return kExitOk;
     };
   });
