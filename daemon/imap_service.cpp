@@ -167,6 +167,7 @@ class ImapHandler final : public Frontend<ImapHandler> {
     // RFC 9051 §6.2.1: offer STARTTLS only on the plain listener with a certificate.
     s.tls_available = rt_.tls != nullptr && !implicit_tls_ && info.tls_available;
     s.allow_plaintext_auth = rt_.config.auth.allow_plaintext_without_tls;
+    s.compress_available = true;  // net::Connection::start_compress (RFC 4978)
     s.stream_threshold = kStreamThreshold;
     // The notifier may run on any thread: it only posts to the loop, holding us weakly.
     net::Loop* loop = &rt_.loop;
@@ -300,6 +301,11 @@ class ImapHandler final : public Frontend<ImapHandler> {
       // The OK is queued in clear first; input received so far belongs to the old layer.
       inbox_.clear();
       start_tls();
+    }
+    if (out.start_compress) {
+      // The same for COMPRESS: the OK above went out uncompressed (RFC 4978 §3).
+      inbox_.clear();
+      if (!conn_->start_compress()) conn_->close();
     }
   }
 

@@ -22,7 +22,7 @@ struct NameEntry {
   CommandName name;
 };
 
-constexpr std::array<NameEntry, 35> kNames = {{
+constexpr std::array<NameEntry, 36> kNames = {{
     {"CAPABILITY", CommandName::capability}, {"NOOP", CommandName::noop},
     {"LOGOUT", CommandName::logout},         {"ID", CommandName::id},
     {"STARTTLS", CommandName::starttls},     {"AUTHENTICATE", CommandName::authenticate},
@@ -40,6 +40,7 @@ constexpr std::array<NameEntry, 35> kNames = {{
     {"FETCH", CommandName::fetch},           {"STORE", CommandName::store},
     {"COPY", CommandName::copy},             {"MOVE", CommandName::move},
     {"SORT", CommandName::sort},             {"THREAD", CommandName::thread},  // RFC 5256
+    {"COMPRESS", CommandName::compress},     // RFC 4978
     {"GETMETADATA", CommandName::getmetadata}, {"SETMETADATA", CommandName::setmetadata},  // RFC 5464
 }};
 
@@ -510,6 +511,14 @@ bool parse_args(TokenReader& r, Command& cmd) {
     case CommandName::authenticate: return parse_authenticate(r, cmd);
     case CommandName::login: return parse_login(r, cmd);
     case CommandName::enable: return parse_enable(r, cmd);
+    case CommandName::compress: {
+      // compress = "COMPRESS" SP algorithm (RFC 4978 §4)
+      if (!r.sp()) return false;
+      auto mech = r.atom();
+      if (!mech) return false;
+      cmd.args = CompressArgs{ascii_upper(*mech)};
+      return r.end();
+    }
     case CommandName::select:
     case CommandName::examine: return parse_select(r, cmd);
     case CommandName::create:

@@ -27,7 +27,7 @@ enum class CommandName {
   capability, noop, logout, id, starttls, authenticate, login, enable,
   select, examine, create, delete_, rename, subscribe, unsubscribe, list, lsub, namespace_,
   status, append, idle, check, close, unselect, expunge, search, fetch, store, copy, move,
-  sort, thread, unauthenticate,
+  sort, thread, unauthenticate, compress,
   getmetadata, setmetadata,  // RFC 5464
 };
 const char* to_string(CommandName name);  // upper-case wire name, "UNKNOWN" for unknown
@@ -75,6 +75,12 @@ struct LoginArgs {
   std::string user;
   std::string password;
   bool operator==(const LoginArgs&) const = default;
+};
+
+// COMPRESS (RFC 4978 §3): the mechanism, upper-cased.
+struct CompressArgs {
+  std::string mechanism;
+  bool operator==(const CompressArgs&) const = default;
 };
 
 struct EnableArgs {
@@ -251,7 +257,7 @@ bool valid_metadata_entry(std::string_view name);
 using Args = std::variant<NoArgs, UnknownArgs, IdArgs, AuthenticateArgs, LoginArgs, EnableArgs,
                           SelectArgs, MailboxArgs, RenameArgs, ListArgs, StatusArgs, AppendArgs,
                           UidExpungeArgs, SearchArgs, FetchArgs, StoreArgs, CopyArgs, SortArgs,
-                          ThreadArgs, GetMetadataArgs, SetMetadataArgs>;
+                          ThreadArgs, CompressArgs, GetMetadataArgs, SetMetadataArgs>;
 
 struct Command {
   std::string tag;

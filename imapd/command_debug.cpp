@@ -78,6 +78,7 @@ struct DebugVisitor {
     out += " user=" + debug_quote(a.user) + " pass=" + (secrets ? debug_quote(a.password) : std::string("***"));
   }
   void operator()(const EnableArgs& a) { out += " caps=[" + join(a.capabilities) + "]"; }
+  void operator()(const CompressArgs& a) { out += " mechanism=" + a.mechanism; }
   void operator()(const SelectArgs& a) {
     out += " mbox=" + debug_quote(a.mailbox);
     if (a.condstore) out += " condstore";

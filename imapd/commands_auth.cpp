@@ -46,6 +46,24 @@ void Session::Impl::cmd_starttls(const Command& c) {
   mode = Mode::starttls;
 }
 
+void Session::Impl::cmd_compress(const Command& c) {
+  const auto& a = c.as<CompressArgs>();
+  // RFC 4978 §3: an unknown mechanism is BAD; compression already active is NO
+  // [COMPRESSIONACTIVE] (TLS-level compression is never on: OpenSSL's is disabled).
+  if (!settings.compress_available || a.mechanism != "DEFLATE")
+    return bad(c.tag, "Unknown compression mechanism");
+  if (compressed) return no(c.tag, "DEFLATE is already active", ResponseCode{code::CompressionActive, {}});
+  ok(c.tag, "DEFLATE active");
+  flush();
+  // The tagged OK goes out uncompressed; both directions compress from the next byte. A
+  // client waits for the OK before it compresses, so nothing pipelined is worth keeping.
+  parser = CommandParser(parser_settings(settings));
+  raw_unconsumed.clear();
+  raw_head.clear();
+  compressed = true;
+  out.start_compress = true;
+}
+
 void Session::Impl::finish_login(std::string_view tag, std::string_view name, std::string_view password) {
   login_answer(tag, backend.login(name, password, peer.ip));
 }

@@ -29,6 +29,7 @@ inline constexpr std::string_view BadCharset = "BADCHARSET";
 inline constexpr std::string_view Cannot = "CANNOT";
 inline constexpr std::string_view Capability = "CAPABILITY";
 inline constexpr std::string_view ClientBug = "CLIENTBUG";
+inline constexpr std::string_view CompressionActive = "COMPRESSIONACTIVE";  // RFC 4978 §3
 inline constexpr std::string_view Closed = "CLOSED";
 inline constexpr std::string_view ContactAdmin = "CONTACTADMIN";
 inline constexpr std::string_view CopyUid = "COPYUID";

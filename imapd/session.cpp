@@ -63,6 +63,7 @@ const CommandSpec kCommands[] = {
     {CommandName::login, kNA, [](Session::Impl& s, const Command& c) { s.cmd_login(c); }},
     {CommandName::authenticate, kNA, [](Session::Impl& s, const Command& c) { s.cmd_authenticate(c); }},
     {CommandName::unauthenticate, kAuth, [](Session::Impl& s, const Command& c) { s.cmd_unauthenticate(c); }},
+    {CommandName::compress, kAuth, [](Session::Impl& s, const Command& c) { s.cmd_compress(c); }},
     {CommandName::enable, kAuth, [](Session::Impl& s, const Command& c) { s.cmd_enable(c); }},
     {CommandName::select, kAuth, [](Session::Impl& s, const Command& c) { s.cmd_select(c); }},
     {CommandName::examine, kAuth, [](Session::Impl& s, const Command& c) { s.cmd_select(c); }},
@@ -107,7 +108,11 @@ std::string Session::Impl::capabilities() const {
       caps += " LOGINDISABLED";
   }
   // RFC 8437 §2: UNAUTHENTICATE is advertised once authenticated.
-  if (state == State::authenticated || state == State::selected) caps += " UNAUTHENTICATE";
+  if (state == State::authenticated || state == State::selected) {
+    caps += " UNAUTHENTICATE";
+    // RFC 4978 §3: COMPRESS is a command of the authenticated and selected states.
+    if (settings.compress_available) caps += " COMPRESS=DEFLATE";
+  }
   caps +=
       " LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE CREATE-SPECIAL-USE MULTIAPPEND"
       " WITHIN PREVIEW SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"

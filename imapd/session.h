@@ -42,6 +42,7 @@ struct SessionSettings {
   bool tls_active = false;                   // implicit TLS (imaps)
   bool tls_available = false;                // STARTTLS may be offered (plain listener)
   bool allow_plaintext_auth = false;         // LOGIN/AUTHENTICATE without TLS
+  bool compress_available = false;           // the connection can run COMPRESS=DEFLATE
   // A FETCH whose output passes this many bytes hands it to Backend::write_partial() and
   // goes on (0: never; everything comes back in the call's Output). The client then reads
   // the first responses while the rest is rendered, and no mailbox-sized buffer is built.
@@ -92,6 +93,7 @@ class Backend {
 struct Output {
   std::string bytes;               // write these
   bool start_tls = false;          // then start the TLS handshake, then call tls_started()
+  bool start_compress = false;     // then compress both ways (RFC 4978), at once
   bool close_after_write = false;  // then close the connection
   uint32_t delay_ms = 0;           // login throttle: wait this long before writing `bytes`
 };

@@ -97,6 +97,7 @@ struct Session::Impl {
   CommandParser parser;
   std::string user;
   bool tls = false;
+  bool compressed = false;  // COMPRESS=DEFLATE active (RFC 4978)
   int errors = 0;
 
   // Extensions the client enabled (RFC 5161).
@@ -168,6 +169,7 @@ struct Session::Impl {
   void cmd_login(const Command& c);
   void cmd_authenticate(const Command& c);
   void cmd_unauthenticate(const Command& c);
+  void cmd_compress(const Command& c);
   void sasl_line(const std::string& line);
   void finish_login(std::string_view tag, std::string_view user, std::string_view password);
   void login_answer(std::string_view tag, const auth::LoginResult& r);

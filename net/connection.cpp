@@ -179,7 +179,22 @@ void ConnImpl::ack_now() {
 
 void ConnImpl::deliver(std::string_view plain) {
   if (closing_ || !handler_ || plain.empty()) return;
-  handler_->on_data(plain);
+  if (!deflate_) {
+    handler_->on_data(plain);
+    return;
+  }
+  // Inflated in pieces: a few compressed bytes may stand for megabytes, and the handler
+  // judges its input as it comes (a line too long, a literal over the limit).
+  auto st = deflate_->decompress(plain, 64 * 1024, [&](std::string_view piece) {
+    if (closing_ || !handler_) return false;
+    handler_->on_data(piece);
+    return !closing_ && handler_ != nullptr;
+  });
+  if (!st) {
+    spdlog::info("conn compress error proto={} ip={} reason=\"{}\"", info_.listener, info_.peer_ip,
+                 st.error().message);
+    abort();
+  }
 }
 
 void ConnImpl::touch_idle() {
@@ -228,6 +243,26 @@ void ConnImpl::update_reading() {
 
 void ConnImpl::write(std::string_view bytes) {
   if (closing_ || bytes.empty()) return;
+  if (!deflate_) return write_layered(bytes);
+  std::string compressed;
+  if (auto st = deflate_->compress(bytes, compressed); !st) {
+    spdlog::warn("conn compress error proto={} ip={} error={}", info_.listener, info_.peer_ip,
+                 st.error().message);
+    abort();
+    return;
+  }
+  write_layered(compressed);
+}
+
+bool ConnImpl::start_compress() {
+  if (deflate_ || closing_) return false;
+  auto d = DeflateStream::create();
+  if (!d) return false;
+  deflate_ = std::move(*d);
+  return true;
+}
+
+void ConnImpl::write_layered(std::string_view bytes) {
   if (tls_ && !tls_->established()) {
     pending_plain_.append(bytes.data(), bytes.size());
     return;
@@ -246,7 +281,7 @@ void ConnImpl::write(std::string_view bytes) {
 }
 
 void ConnImpl::write_owned(std::string bytes) {
-  if (tls_) return write(bytes);  // encrypted into new records anyway
+  if (tls_ || deflate_) return write(bytes);  // new bytes anyway
   if (closing_ || bytes.empty()) return;
   raw_write(std::move(bytes));
 }

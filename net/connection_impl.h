@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "net/deflate_stream.h"
 #include "net/net.h"
 #include "net/tls_engine.h"
 
@@ -67,6 +68,7 @@ class ConnImpl final : public Connection {
   void write_owned(std::string bytes) override;
   void start_tls() override;
   void start_tls_client(const std::string& server_name) override;
+  bool start_compress() override;
   void close() override;
   void abort() override;
   void set_idle_timeout(uint64_t ms) override;
@@ -81,6 +83,7 @@ class ConnImpl final : public Connection {
 
  private:
   ~ConnImpl() override;
+  void write_layered(std::string_view bytes);  // below compression: TLS or the socket
   void raw_write(std::string data);
   void flush_tls();
   void process_tls();
@@ -104,6 +107,7 @@ class ConnImpl final : public Connection {
   uint64_t idle_ms_;
   uint64_t opened_at_;
   std::unique_ptr<TlsEngine> tls_;
+  std::unique_ptr<DeflateStream> deflate_;  // COMPRESS=DEFLATE active (above TLS)
   std::string pending_plain_;  // written while the handshake runs
   size_t queued_ = 0;
   bool busy_ = false;

@@ -224,6 +224,11 @@ class Connection {
   // Server STARTTLS: everything already written goes out in clear first, then the handshake
   // runs; on success on_tls_ready(), on failure the connection closes (on_close()).
   virtual void start_tls() = 0;
+  // RFC 4978 (IMAP COMPRESS=DEFLATE): from now on what is written is DEFLATE-compressed
+  // (inside TLS, when TLS is active) and what is read is inflated; everything written before
+  // goes out as it was. As with STARTTLS, input the handler received before the call is the
+  // handler's to discard. False when compression cannot start (it is then not active).
+  virtual bool start_compress() { return false; }
   // Client-side upgrade (relay): sends ClientHello with SNI `server_name`; on_tls_ready() or
   // close as above. Needs ConnectOptions::tls.
   virtual void start_tls_client(const std::string& server_name) = 0;

@@ -41,6 +41,35 @@ TEST_F(SessionTest, PlaintextRefusedUntilTls) {
   EXPECT_TRUE(has(c.login(), "L1 OK"));
 }
 
+// RFC 4978 §3: COMPRESS in the authenticated and selected states; the tagged OK is the
+// last uncompressed byte, and input pipelined after the command is not acted on.
+TEST_F(SessionTest, CompressDeflate) {
+  SessionSettings s = Client::default_settings();
+  s.compress_available = true;
+  Client c(backend(), s);
+  EXPECT_FALSE(has(c.greeting, "COMPRESS=DEFLATE"));
+  EXPECT_TRUE(has(c.send("a1 COMPRESS DEFLATE"), "a1 BAD"));  // not authenticated
+  EXPECT_TRUE(has(c.login(), "COMPRESS=DEFLATE"));
+  EXPECT_TRUE(has(c.send("a2 COMPRESS LZMA"), "a2 BAD"));
+  EXPECT_TRUE(has(c.send("a3 COMPRESS"), "a3 BAD"));
+  EXPECT_FALSE(c.last.start_compress);
+  std::string out = c.raw("a4 compress deflate\r\na5 NOOP\r\n");
+  EXPECT_TRUE(has(out, "a4 OK")) << out;
+  EXPECT_FALSE(has(out, "a5")) << out;
+  EXPECT_TRUE(c.last.start_compress);
+  out = c.send("a6 COMPRESS DEFLATE");
+  EXPECT_TRUE(has(out, "a6 NO [COMPRESSIONACTIVE]")) << out;
+  EXPECT_FALSE(c.last.start_compress);
+  EXPECT_TRUE(has(c.send("a7 SELECT INBOX"), "a7 OK"));
+}
+
+TEST_F(SessionTest, CompressNotOfferedWithoutTheConnectionsSupport) {
+  Client c(backend());
+  EXPECT_FALSE(has(c.login(), "COMPRESS=DEFLATE"));
+  EXPECT_TRUE(has(c.send("a1 COMPRESS DEFLATE"), "a1 BAD"));
+  EXPECT_FALSE(c.last.start_compress);
+}
+
 TEST_F(SessionTest, LoginSuccessAndFailure) {
   Client c(backend());
   std::string out = c.send("a1 LOGIN bob@example.test wrong");
