@@ -36,6 +36,7 @@
 //   temporary (database busy beyond the timeout), internal (I/O, corruption).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -269,6 +270,8 @@ class Authenticator {
   LoginResult login_proven(std::string_view user, bool proof_valid, std::string_view client_ip,
                            std::string_view protocol);
   Throttle& throttle() { return throttle_; }
+  // Failed logins since start (every "auth fail" log line), for /metrics.
+  uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
 
  private:
   template <class Check>
@@ -277,6 +280,7 @@ class Authenticator {
   AccountDb& db_;
   Throttle throttle_;
   std::string fake_key_secret_;  // random per process: fake SCRAM keys for unknown users
+  std::atomic<uint64_t> failures_{0};
 };
 
 }  // namespace tern::auth

@@ -62,6 +62,7 @@ LoginResult Authenticator::attempt(std::string_view user, std::string_view clien
   if (d.locked_out) {
     // Refused without looking at the password: a locked-out attacker learns nothing.
     result.outcome = LoginResult::Outcome::locked_out;
+    failures_.fetch_add(1, std::memory_order_relaxed);
     log_fail(protocol, account, client_ip, "locked-out");
     return result;
   }
@@ -70,6 +71,7 @@ LoginResult Authenticator::attempt(std::string_view user, std::string_view clien
   if (!check) {
     spdlog::error("auth error proto={} user={} ip={}: {}", log_word(protocol), log_word(account),
                   log_word(client_ip), check.error().message);
+    failures_.fetch_add(1, std::memory_order_relaxed);
     log_fail(protocol, account, client_ip, "error");
     result.outcome = LoginResult::Outcome::unavailable;
     return result;
@@ -83,12 +85,14 @@ LoginResult Authenticator::attempt(std::string_view user, std::string_view clien
       return result;
     case PasswordCheck::disabled:
       // The right password: not a guessing attempt, so no failure is counted.
+      failures_.fetch_add(1, std::memory_order_relaxed);
       log_fail(protocol, account, client_ip, "disabled");
       result.outcome = LoginResult::Outcome::disabled;
       return result;
     case PasswordCheck::bad_password:
     case PasswordCheck::unknown_user:
       throttle_.record_failure(client_ip, account);
+      failures_.fetch_add(1, std::memory_order_relaxed);
       log_fail(protocol, account, client_ip,
                check->outcome == PasswordCheck::unknown_user ? "unknown-user" : "bad-password");
       result.outcome = LoginResult::Outcome::bad_credentials;

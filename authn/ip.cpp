@@ -31,6 +31,21 @@ std::string IpAddress::str() const {
   return buf;
 }
 
+std::optional<std::pair<IpAddress, int>> IpAddress::parse_prefix(std::string_view text) {
+  size_t slash = text.find('/');
+  auto ip = parse(text.substr(0, slash));
+  if (!ip) return std::nullopt;
+  int bits = ip->v6 ? 128 : 32;
+  if (slash != std::string_view::npos) {
+    std::string_view n = text.substr(slash + 1);
+    if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string_view::npos)
+      return std::nullopt;
+    bits = std::stoi(std::string(n));
+    if (bits > (ip->v6 ? 128 : 32)) return std::nullopt;
+  }
+  return std::pair{*ip, bits};
+}
+
 bool IpAddress::in(const IpAddress& network, int prefix) const {
   if (v6 != network.v6 || prefix < 0 || prefix > (v6 ? 128 : 32)) return false;
   int full = prefix / 8, rest = prefix % 8;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace tern::authn {
 
@@ -16,6 +17,8 @@ struct IpAddress {
   // Textual IPv4 or IPv6 (an IPv4-mapped IPv6 address "::ffff:a.b.c.d" becomes IPv4:
   // RFC 7208 §5 treats the client as the IPv4 host it is).
   static std::optional<IpAddress> parse(std::string_view text);
+  // "192.0.2.0/24", "2001:db8::/32" or a bare address (a full-length prefix).
+  static std::optional<std::pair<IpAddress, int>> parse_prefix(std::string_view text);
   std::string str() const;
   // True when the first `prefix` bits equal those of `network` (same family only).
   bool in(const IpAddress& network, int prefix) const;

@@ -416,6 +416,28 @@ Result<Config> config_from_table(const toml::table& root, const std::string& pat
     s.endpoints("imaps", c.listen.imaps);
     s.endpoints("pop3", c.listen.pop3);
     s.endpoints("pop3s", c.listen.pop3s);
+    s.endpoints("http", c.listen.http);
+    s.endpoints("https", c.listen.https);
+  });
+  r.section("http", [&](Reader& s) {
+    s.strings("metrics_allow", c.http.metrics_allow);
+    for (const auto& ip : c.http.metrics_allow)
+      if (!valid_ip_or_prefix(ip)) {
+        s.fail("metrics_allow", "bad address \"" + ip + "\": expected an IP address or address/prefix");
+        break;
+      }
+  });
+  r.section("mta_sts", [&](Reader& s) {
+    s.one_of("mode", c.mta_sts.mode, {"enforce", "testing", "none"});
+    s.integer("max_age", c.mta_sts.max_age, 1, 31557600);  // RFC 8461 §3.2: at most a year
+    s.strings("mx", c.mta_sts.mx);
+    for (auto& mx : c.mta_sts.mx) {
+      mx = ascii_lower(mx);
+      if (mx.empty() || mx.find_first_of(" \t@<>:/") != std::string::npos) {
+        s.fail("mx", "bad name \"" + mx + "\": expected a host name or *.domain");
+        break;
+      }
+    }
   });
   r.section("auth", [&](Reader& s) {
     auto& a = c.auth;
@@ -572,6 +594,28 @@ Result<Config> config_from_table(const toml::table& root, const std::string& pat
     s.string("org_name", m.org_name);
     s.integer("send_hour_utc", m.send_hour_utc, 0, 23);
     s.integer("max_rows_per_domain", m.max_rows_per_domain, 1, 1000000);
+  });
+  r.section("acme", [&](Reader& s) {
+    auto& m = c.acme;
+    s.boolean("enabled", m.enabled);
+    s.string("directory", m.directory);
+    // RFC 8555 §6.1: ACME runs over HTTPS only.
+    if (m.enabled && m.directory.rfind("https://", 0) != 0)
+      s.fail("directory", "required when acme.enabled: the CA's https:// directory URL");
+    s.string("contact", m.contact);
+    if (!m.contact.empty() && !parse_mail_address(m.contact))
+      s.fail("contact", "bad address \"" + m.contact + "\": expected local@domain");
+    s.string("ca_file", m.ca_file);
+    s.strings("names", m.names);
+    for (auto& n : m.names) {
+      n = ascii_lower(n);
+      if (n.empty() || n.find_first_of(" \t@/*:") != std::string::npos) {
+        s.fail("names", "bad name \"" + n + "\": expected a DNS name");
+        break;
+      }
+    }
+    s.one_of("challenge", m.challenge, {"http-01", "tls-alpn-01"});
+    s.integer("test_renew_after", m.test_renew_after, 0, 86400 * 365);
   });
   r.finish();
   if (!r.error().empty()) return make_error(Errc::syntax, path + ": " + r.error());

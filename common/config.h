@@ -40,6 +40,21 @@ struct TlsConfig {
 
 struct ListenConfig {
   std::vector<Endpoint> smtp, submission, submissions, imap, imaps, pop3, pop3s;
+  std::vector<Endpoint> http, https;  // autoconfig, MTA-STS, ACME HTTP-01, /metrics (http/)
+};
+
+// [http]: the HTTP listeners' resources (http/http.h).
+struct HttpConfig {
+  // Client addresses that may read /metrics; others get 403.
+  std::vector<std::string> metrics_allow = {"127.0.0.0/8", "::1"};
+};
+
+// [mta_sts]: the policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt
+// (RFC 8461 §3.2) for every local domain.
+struct MtaStsConfig {
+  std::string mode = "testing";  // "enforce", "testing" or "none"
+  int max_age = 604800;          // seconds senders cache the policy (RFC 8461 §3.2: max 31557600)
+  std::vector<std::string> mx;   // MX names (or "*.example.net"); empty: the hostname
 };
 
 struct AuthConfig {
@@ -223,6 +238,17 @@ struct DmarcReportsConfig {
   int max_rows_per_domain = 10000;  // distinct rows per policy domain and day
 };
 
+// [acme]: certificates from an ACME CA (RFC 8555), see acme/acme.h.
+struct AcmeConfig {
+  bool enabled = false;
+  std::string directory;  // the CA's directory URL (https://)
+  std::string contact;    // email address for the account
+  std::string ca_file;    // CA bundle for the ACME server's HTTPS; empty: the system's
+  std::vector<std::string> names;  // empty: hostname + mta-sts./autoconfig. of local domains
+  std::string challenge = "http-01";  // or "tls-alpn-01"
+  int test_renew_after = 0;  // test only: renew N seconds after notBefore (0: 2/3 of lifetime)
+};
+
 struct Config {
   std::string path;  // the file this came from, for messages
   std::string hostname = "localhost";
@@ -247,6 +273,9 @@ struct Config {
   ScannerConfig rspamd;
   ScreenConfig screen;
   DmarcReportsConfig dmarc_reports;
+  AcmeConfig acme;
+  HttpConfig http;
+  MtaStsConfig mta_sts;
 };
 
 // Reads and validates the file. Does not touch the certificate or data_dir beyond

@@ -11,6 +11,9 @@ namespace tern {
 
 // ASCII-only case folding: protocol keywords and domain names are ASCII (RFC 5321 §2.4).
 std::string ascii_lower(std::string_view s);
+// Text for XML content and attribute values: & < > " ' as entities, and the C0 controls XML
+// 1.0 §2.2 does not allow (all but TAB, LF, CR) dropped.
+std::string xml_escape(std::string_view s);
 std::string ascii_upper(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
 bool istarts_with(std::string_view s, std::string_view prefix);

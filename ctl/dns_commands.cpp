@@ -38,6 +38,8 @@ Result<publish::ServerFacts> facts_for(Context& c, const Args& a) {
   if (!local) return local.error();
   if (!*local) return make_error(Errc::not_found, f.domain + " is not a local domain (ternctl domain add " + f.domain + ")");
   f.hostname = ascii_lower((*cfg)->hostname);
+  f.web = !(*cfg)->listen.http.empty() || !(*cfg)->listen.https.empty();
+  f.mta_sts = (*cfg)->mta_sts;
   for (const auto& ip : a.addresses) {
     if (!authn::IpAddress::parse(ip)) return make_error(Errc::syntax, "--ip: not an IP address: " + ip);
     f.addresses.push_back(ip);
@@ -117,7 +119,8 @@ void register_dns_commands(CLI::App& app, Context& ctx) {
         std::cout << "; (give --ip ADDRESS for this server's A/AAAA, PTR and an exact SPF record)\n";
       for (const auto& r : publish::records_for(*f))
         std::cout << "; " << r.purpose << "\n" << publish::zone_line(r) << "\n";
-      std::cout << "; (no MTA-STS or autoconfig names: ternd serves no HTTPS documents yet)\n";
+      if (!f->web)
+        std::cout << "; (no MTA-STS or autoconfig names: listen.http/listen.https are not configured)\n";
       return kExitOk;
     };
   });

@@ -14,15 +14,20 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <vector>
 
+#include "acme/acme.h"
 #include "auth/auth.h"
+#include "common/acme_challenges.h"
 #include "common/common.h"
 #include "common/privileges.h"
 #include "authn/srs.h"
+#include "daemon/acme_service.h"
 #include "daemon/content_stage.h"
 #include "daemon/dmarc_reports.h"
 #include "daemon/inbound_checks.h"
+#include "daemon/metrics.h"
 #include "daemon/screen_glue.h"
 #include "daemon/relay_service.h"
 #include "daemon/service_manager.h"
@@ -42,9 +47,12 @@ struct StartupError {
 
 std::string errno_text(int e) { return std::strerror(e); }
 
-// tls.cert/tls.key: valid when set; required by implicit-TLS listeners. Without them STARTTLS
-// is simply not offered (and logins on plain ports need allow_plaintext_without_tls).
-Result<std::shared_ptr<net::TlsContext>> load_tls(const Config& c) {
+// tls.cert/tls.key: valid when set; required by implicit-TLS listeners unless [acme] provides
+// the certificate. Without any, STARTTLS is simply not offered (and logins on plain ports need
+// allow_plaintext_without_tls). `acme`: the ACME pair (daemon/acme_service.h), the default
+// certificate once it exists.
+Result<std::shared_ptr<net::TlsContext>> load_tls(const Config& c,
+                                                  const std::optional<acme::CertificatePaths>& acme) {
   const std::string& file = c.path;
   const ListenerSpec* needs = nullptr;
   bool any_listener = false;
@@ -53,21 +61,46 @@ Result<std::shared_ptr<net::TlsContext>> load_tls(const Config& c) {
     any_listener = true;
     if (s.implicit_tls && !needs) needs = &s;
   }
-  if (c.tls.cert.empty() && c.tls.key.empty()) {
-    if (needs)
+  // ternd --check writes nothing: before the first start the ACME pair may not exist yet.
+  bool acme_ready = acme && std::filesystem::exists(acme->cert) && std::filesystem::exists(acme->key);
+  if (c.tls.cert.empty() && c.tls.key.empty() && !acme_ready) {
+    if (needs && !acme)
       return make_error(Errc::syntax, file + ": tls.cert: required by listen." + needs->name);
-    if (any_listener)
+    if (any_listener && !acme)
       spdlog::warn("no tls.cert/tls.key configured: STARTTLS will not be offered");
     return std::shared_ptr<net::TlsContext>();
   }
-  if (c.tls.cert.empty()) return make_error(Errc::syntax, file + ": tls.cert: required when tls.key is set");
-  if (c.tls.key.empty()) return make_error(Errc::syntax, file + ": tls.key: required when tls.cert is set");
-  std::vector<net::CertificateFiles> certs{{c.tls.cert, c.tls.key}};
-  for (const auto& extra : c.tls.sni) certs.push_back({extra.cert, extra.key});
+  if (c.tls.cert.empty() && !c.tls.key.empty()) return make_error(Errc::syntax, file + ": tls.cert: required when tls.key is set");
+  if (c.tls.key.empty() && !c.tls.cert.empty()) return make_error(Errc::syntax, file + ": tls.key: required when tls.cert is set");
+  // The ACME pair, once there, is the default (RFC 6066 §3: also for clients without SNI);
+  // tls.cert and the [[tls.sni]] ones answer the names it does not cover.
+  std::vector<net::CertificateFiles> certs;
+  std::vector<std::string> keys;  // the config key naming each pair, for messages
+  if (acme_ready) {
+    certs.push_back({acme->cert, acme->key});
+    keys.push_back("acme: ");
+  }
+  if (!c.tls.cert.empty()) {
+    certs.push_back({c.tls.cert, c.tls.key});
+    keys.push_back("tls.");
+  }
+  for (size_t i = 0; i < c.tls.sni.size(); ++i) {
+    certs.push_back({c.tls.sni[i].cert, c.tls.sni[i].key});
+    keys.push_back("tls.sni[" + std::to_string(i) + "].");
+  }
   auto ctx = net::TlsContext::server(std::move(certs));
-  // The net layer names the file as "cert: ...", "key: ..." or "sni[N].cert: ...": those are
-  // the tls.* keys.
-  if (!ctx) return make_error(ctx.error().code, file + ": tls." + ctx.error().message);
+  // The net layer names the pair as "cert: ..." / "key: ..." (the first) or "sni[N].cert: ..."
+  // (the N+1-th): say which configuration key that is.
+  if (!ctx) {
+    std::string m = ctx.error().message;
+    size_t index = 0;
+    if (m.rfind("sni[", 0) == 0) {
+      size_t close = m.find("].");
+      index = std::stoul(m.substr(4, close - 4)) + 1;
+      m = m.substr(close + 2);
+    }
+    return make_error(ctx.error().code, file + ": " + keys.at(index) + m);
+  }
   return *ctx;
 }
 
@@ -131,6 +164,7 @@ uint64_t idle_timeout_ms(const Config& c, Protocol p) {
     case Protocol::smtp: return static_cast<uint64_t>(c.smtp.command_timeout) * 1000;
     case Protocol::imap: return static_cast<uint64_t>(c.imap.idle_timeout) * 1000;
     case Protocol::pop3: return static_cast<uint64_t>(c.pop3.idle_timeout) * 1000;
+    case Protocol::http: return 60'000;  // a browser or mail client's idle keep-alive
   }
   return 300'000;
 }
@@ -168,7 +202,14 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
     std::cerr << config.path << ": pop3.uidl_format: " << uidl.error().message << "\n";
     return 1;
   }
-  auto tls = load_tls(config);
+  // Mail is private: nothing we create is readable by "other".
+  ::umask(027);
+  auto acme_pair = prepare_acme(config, check_only);
+  if (!acme_pair) {
+    std::cerr << acme_pair.error().message << "\n";
+    return 1;
+  }
+  auto tls = load_tls(config, *acme_pair);
   if (!tls) {
     std::cerr << tls.error().message << "\n";
     return 1;
@@ -180,8 +221,6 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
     return 0;
   }
 
-  // Mail is private: nothing we create is readable by "other".
-  ::umask(027);
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) {
@@ -202,6 +241,14 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
   net::Server server(loop, limits);
   Runtime rt{.config = config, .loop = loop, .workers = workers, .tls = *tls};
   rt.user_ips = UserIpLimiter::create(config.limits.max_user_ip_connections);
+  // /metrics counters, and the ACME challenges the HTTP listener answers (HTTP-01).
+  Metrics metrics;
+  metrics.loop_sources.push_back(
+      [&server](Metrics::LoopSnapshot& s) { s.open_connections = server.connection_count(); });
+  rt.metrics = &metrics;
+  // Written by the ACME thread, read by the TLS layer (TLS-ALPN-01) and the HTTP listener.
+  auto acme_challenges = std::make_shared<AcmeChallenges>();
+  rt.acme_challenges = acme_challenges.get();
   // [dns] and [inbound_auth]: one resolver and cache for every lookup; the MX sender checks.
   auto inbound_checks = start_inbound_checks(rt);
   if (!inbound_checks) {
@@ -238,23 +285,38 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
   };
   net::SignalWatcher sigterm(loop, SIGTERM, [&] { begin_shutdown("SIGTERM"); });
   net::SignalWatcher sigint(loop, SIGINT, [&] { begin_shutdown("SIGINT"); });
+  // Re-reads every certificate (tls.cert, [[tls.sni]], the ACME pair); new connections get
+  // the new ones. Loop thread: SIGHUP, and the ACME thread after a new certificate.
+  auto reload_certificates = [&](const char* why) {
+    if (!rt.tls) {
+      spdlog::info("{}: no certificate configured, nothing to reload", why);
+      return false;
+    }
+    if (auto st = rt.tls->reload(); st) {
+      spdlog::info("{}: certificate reloaded from {} (and {} offered by server name{})", why,
+                   config.tls.cert.empty() ? "the ACME pair" : config.tls.cert,
+                   config.tls.sni.size(), *acme_pair ? ", and the ACME pair" : "");
+      return true;
+    } else {
+      spdlog::error("{}: certificate reload failed, keeping the old one: tls.{}", why,
+                    st.error().message);
+      return false;
+    }
+  };
   net::SignalWatcher sighup(loop, SIGHUP, [&] {
     notify_reloading();
     if (!rt.tls) {
-      spdlog::info("SIGHUP: no certificate configured, nothing to reload");
+      reload_certificates("SIGHUP");
       notify_reloaded("serving; nothing to reload");
-      return;
-    }
-    if (auto st = rt.tls->reload(); st) {
-      spdlog::info("SIGHUP: certificate reloaded from {} (and {} offered by server name)",
-                   config.tls.cert, config.tls.sni.size());
+    } else if (reload_certificates("SIGHUP")) {
       notify_reloaded("serving; certificate reloaded");
     } else {
-      spdlog::error("SIGHUP: certificate reload failed, keeping the old one: tls.{}",
-                    st.error().message);
       notify_reloaded("serving; certificate reload failed, old one kept");
     }
   });
+  // [acme]: the challenge answers the ACME thread publishes; TLS-ALPN-01 (RFC 8737) is
+  // answered by every TLS listener (only a ClientHello offering exactly acme-tls/1 sees it).
+  if (*acme_pair && rt.tls) rt.tls->answer_acme_tls_alpn(acme_challenges);
 
   for (const auto& s : listener_specs()) {
     for (const Endpoint& ep : config.listen.*s.endpoints) {
@@ -268,13 +330,20 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
         // The MX listener: peers' MTAs, never logged in; counted on their own.
         lo.ip_pool = "mx";
         lo.max_per_ip = config.limits.smtp_max_connections_per_ip;
+      } else if (s.protocol == Protocol::http) {
+        // Autoconfig, MTA-STS, ACME, /metrics: never logged in; counted on their own.
+        lo.ip_pool = "http";
+        lo.max_per_ip = config.limits.max_unauthenticated_per_ip;
       } else {
         // IMAP, POP3 and submission: one count per address for clients that have not logged
         // in yet; each service releases the slot at login (daemon/user_ip_limiter.h).
         lo.ip_pool = "login";
         lo.max_per_ip = config.limits.max_unauthenticated_per_ip;
       }
-      lo.factory = make_factory(rt, s.kind);
+      lo.factory = [inner = make_factory(rt, s.kind), &metrics, p = s.protocol] {
+        metrics.connection_opened(p);
+        return inner();
+      };
       auto bound = server.listen(ep, std::move(lo));
       if (!bound) {
         std::cerr << config.path << ": listen." << s.name << ": " << bound.error().message << "\n";
@@ -347,12 +416,20 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
     return 1;
   }
 
+  // [acme]: its own thread (acme/acme.h); a new certificate is reloaded on the loop at once.
+  std::unique_ptr<acme::Manager> acme_manager;
+  if (*acme_pair)
+    acme_manager = start_acme(config, rt.accounts, acme_challenges, [&loop, &reload_certificates] {
+      loop.post([&reload_certificates] { reload_certificates("acme"); });
+    });
+
   spdlog::info("ternd ready pid={} hostname={} data_dir={}", ::getpid(), config.hostname,
                config.data_dir);
   // The listeners are bound and the store recovered; connections already waiting in the
   // backlog are served as soon as the loop runs.
   notify_ready("serving " + config.hostname);
   loop.run();
+  acme_manager.reset();  // joins the ACME thread (an HTTP request in flight is aborted)
   // Transactions already handed to workers finish; their completions find no connection.
   workers.shutdown();
   server.close_all();

@@ -8,6 +8,7 @@
 #include "authn/srs.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "daemon/metrics.h"
 #include "dns/dns.h"
 #include "relay/relay.h"
 #include "store/store.h"
@@ -127,6 +128,24 @@ Result<std::shared_ptr<RelayService>> start_relay_service(Runtime& rt) {
     spdlog::info("relay rescan requested by SIGUSR1");
     engine->rescan();
   });
+  // /metrics: the engine's outcome counters (loop thread) and the queue's size (queue.db).
+  if (rt.metrics)
+    rt.metrics->loop_sources.push_back([weak = std::weak_ptr<RelayService>(svc)](Metrics::LoopSnapshot& s) {
+      auto self = weak.lock();
+      if (!self || !self->relay) return;
+      relay::RelayCounters c = self->relay->counters();
+      s.relay_delivered = c.delivered;
+      s.relay_deferred = c.deferred;
+      s.relay_failed = c.failed;
+    });
+  rt.queue_gauge = [queue = svc->queue]() -> Result<std::pair<uint64_t, int64_t>> {
+    auto all = queue->list();
+    if (!all) return all.error();
+    int64_t oldest = 0;
+    for (const auto& m : *all)
+      if (oldest == 0 || m.arrival < oldest) oldest = m.arrival;
+    return std::pair<uint64_t, int64_t>{all->size(), oldest};
+  };
   std::weak_ptr<RelayService> weak = svc;
   rt.on_shutdown.push_back([weak] {
     if (auto s = weak.lock()) s->relay->stop();

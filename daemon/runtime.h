@@ -34,6 +34,9 @@ class Srs;
 namespace tern::bayes {
 class Classifier;
 }  // namespace tern::bayes
+namespace tern {
+class AcmeChallenges;  // common/acme_challenges.h
+}  // namespace tern
 namespace tern::dns {
 class CaresResolver;
 class RecordResolver;
@@ -47,10 +50,11 @@ class InboundChecks;  // daemon/inbound_checks.h
 class ContentStage;   // daemon/content_stage.h
 class Screening;      // daemon/screen_glue.h
 class DmarcReporter;  // daemon/dmarc_reports.h
+class Metrics;        // daemon/metrics.h
 
 // The configured listener sections ([listen] keys).
-enum class ListenerKind { smtp, submission, submissions, imap, imaps, pop3, pop3s };
-enum class Protocol { smtp, imap, pop3 };
+enum class ListenerKind { smtp, submission, submissions, imap, imaps, pop3, pop3s, http, https };
+enum class Protocol { smtp, imap, pop3, http };
 
 struct ListenerSpec {
   ListenerKind kind;
@@ -115,6 +119,15 @@ struct Runtime {
 
   // DMARC aggregate reports ([dmarc_reports]; daemon/dmarc_reports.h). Loop thread. Null: off.
   std::shared_ptr<DmarcReporter> dmarc_reports = nullptr;
+
+  // The counters /metrics shows (daemon/metrics.h); thread-safe. Null: not counted.
+  Metrics* metrics = nullptr;
+  // ACME challenges in flight (the ACME client writes, the HTTP listener answers HTTP-01).
+  // Thread-safe. Null: every challenge URL is 404.
+  const AcmeChallenges* acme_challenges = nullptr;
+  // The relay's queue for /metrics: messages waiting and the oldest one's arrival (unix
+  // seconds, 0 when empty). BLOCKING (queue.db): workers only. Set by start_relay_service.
+  std::function<Result<std::pair<uint64_t, int64_t>>()> queue_gauge{};
 };
 
 }  // namespace tern::daemon

@@ -14,6 +14,7 @@ constexpr ServiceEntry kServices[] = {
     {Protocol::smtp, make_smtp_factory},  // smtp, submission, submissions
     {Protocol::imap, make_imap_factory},  // imap, imaps
     {Protocol::pop3, make_pop3_factory},  // pop3, pop3s
+    {Protocol::http, make_http_factory},  // http, https
 };
 
 }  // namespace
@@ -34,6 +35,8 @@ const std::vector<ListenerSpec>& listener_specs() {
       {ListenerKind::imaps, "imaps", Protocol::imap, true, &ListenConfig::imaps},
       {ListenerKind::pop3, "pop3", Protocol::pop3, false, &ListenConfig::pop3},
       {ListenerKind::pop3s, "pop3s", Protocol::pop3, true, &ListenConfig::pop3s},
+      {ListenerKind::http, "http", Protocol::http, false, &ListenConfig::http},
+      {ListenerKind::https, "https", Protocol::http, true, &ListenConfig::https},
   };
   return specs;
 }
@@ -52,6 +55,9 @@ const char* busy_reply(Protocol protocol) {
     case Protocol::imap: return "* BYE Too many connections, try again later\r\n";
     // RFC 3206 §4: [SYS/TEMP] for a temporary server-side problem.
     case Protocol::pop3: return "-ERR [SYS/TEMP] Too many connections, try again later\r\n";
+    // RFC 9110 §15.6.4: 503 while the server is overloaded.
+    case Protocol::http:
+      return "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
   }
   return "";
 }

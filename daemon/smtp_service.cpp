@@ -18,6 +18,7 @@
 #include "daemon/content_stage.h"
 #include "daemon/dmarc_reports.h"
 #include "daemon/delivery_policy.h"
+#include "daemon/metrics.h"
 #include "daemon/frontend/frontend.h"
 #include "daemon/inbound_checks.h"
 #include "daemon/screen_glue.h"
@@ -327,6 +328,7 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
 
   // deliver() makes its own refused answer, which logs the message too.
   void run_one(uint64_t id, smtpd::Deliver& req, Refused) {
+    data_end_ = std::chrono::steady_clock::now();
     // Issue 17: the client's blocklist hits (screen_->hits()) are logged with the message and
     // scored by the content stage with the rest.
     if (screen_ && req.envelope.auth_user.empty()) {
@@ -574,6 +576,14 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
                           : deferred                           ? "tempfail"
                                                                : "rejected";
     std::string id = r.queue_id.empty() ? m.queue_id : r.queue_id;
+    if (rt_.metrics) {
+      using M = Metrics::Received;
+      rt_.metrics->message_received(r.status == smtpd::DeliverResult::ok ? M::delivered
+                                    : deferred                           ? M::tempfail
+                                                                         : M::rejected,
+                                    kind_ != ListenerKind::smtp);
+      rt_.metrics->delivery_latency(std::chrono::steady_clock::now() - data_end_);
+    }
     if (r.text.empty())
       spdlog::info("msg id={} from=<{}> rcpt={} size={} outcome={} proto=smtp listener={} ip={}",
                    id, m.sender, fmt::join(m.rcpts, ","), m.size, outcome, name(), ip_);
@@ -585,6 +595,7 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
   }
 
   ListenerKind kind_;
+  std::chrono::steady_clock::time_point data_end_{};  // this message's end of DATA (/metrics)
   std::optional<smtpd::Session> session_;
   std::shared_ptr<const DeliveryPolicy> policy_;  // null: a backend is missing
   std::unique_ptr<MxAuth> mx_auth_;  // MX listener: the sender checks of this connection

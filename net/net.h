@@ -26,6 +26,9 @@
 //   servername callback switches a handshake to the first certificate covering the SNI name
 //   (`SSL_set_SSL_CTX`). `TlsContext::reload()` swaps them all for new connections;
 //   existing ones keep theirs (OpenSSL reference-counts the old SSL_CTX).
+//   ACME TLS-ALPN-01 (RFC 8737): once `answer_acme_tls_alpn()` is called, a ClientHello
+//   whose ALPN list is exactly "acme-tls/1" for a name with a pending challenge gets that
+//   challenge's certificate and the protocol "acme-tls/1"; every other handshake is as before.
 //   STARTTLS: bytes the handler received before calling start_tls() are the handler's to
 //   discard (RFC 3207 §4.2: nothing sent before the handshake may be acted on afterwards);
 //   everything the socket delivers afterwards goes to the TLS engine.
@@ -44,6 +47,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/acme_challenges.h"
 #include "common/config.h"
 #include "common/result.h"
 #include "net/line_reader.h"
@@ -179,6 +183,8 @@ class TlsContext {
   bool verify() const { return client_options_.verify; }
   // The current SSL_CTX with a reference taken for the caller (SSL_CTX_free it).
   SSL_CTX* acquire() const;
+  // Server contexts: answer RFC 8737 validations from `challenges` (the ACME client fills it).
+  void answer_acme_tls_alpn(std::shared_ptr<const AcmeChallenges> challenges);
 
   struct State;  // private to net/ (the SNI callback reads it)
 

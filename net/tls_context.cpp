@@ -4,6 +4,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <cctype>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -16,6 +18,8 @@ struct TlsContext::State {
   mutable std::mutex mu;
   // [0]: the default certificate (tls.cert); the rest are offered by server name (SNI).
   std::vector<SSL_CTX*> ctxs;
+  // Pending ACME TLS-ALPN-01 answers (RFC 8737); null: not answering.
+  std::shared_ptr<const AcmeChallenges> acme;
   ~State() { release(ctxs); }
 
   static void release(std::vector<SSL_CTX*>& v) {
@@ -26,6 +30,11 @@ struct TlsContext::State {
   // The context whose certificate names `host` (subjectAltName, wildcards; RFC 6125 via
   // X509_check_host): the default one when it does, else the first SNI one that does; null
   // when none does (the default stays).
+  std::shared_ptr<const AcmeChallenges> acme_challenges() const {
+    std::lock_guard<std::mutex> lock(mu);
+    return acme;
+  }
+
   SSL_CTX* for_name(const char* host) const {
     std::lock_guard<std::mutex> lock(mu);
     for (SSL_CTX* c : ctxs) {
@@ -123,10 +132,83 @@ Result<SSL_CTX*> build_server_ctx(const std::string& cert_file, const std::strin
   return ctx;
 }
 
+// Marks an SSL that answers an ACME TLS-ALPN-01 validation (set in the ClientHello callback).
+int acme_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// RFC 8737 §3 / RFC 7301 §3.1: the ALPN extension body is a 2-octet list length followed by
+// length-prefixed names; a validation offers exactly one, "acme-tls/1".
+constexpr unsigned char kAcmeOnly[] = {0x00, 0x0b, 0x0a, 'a', 'c', 'm', 'e', '-',
+                                      't',  'l',  's',  '/', '1'};
+
+bool offers_only_acme(SSL* ssl) {
+  const unsigned char* ext = nullptr;
+  size_t len = 0;
+  return SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &ext,
+                                   &len) == 1 &&
+         len == sizeof kAcmeOnly && std::memcmp(ext, kAcmeOnly, len) == 0;
+}
+
+// RFC 6066 §3: server_name list (2-octet length), entries of type 0 (host_name) with a
+// 2-octet length. The first host name, lower-cased; empty when absent or malformed.
+std::string client_hello_server_name(SSL* ssl) {
+  const unsigned char* p = nullptr;
+  size_t len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) != 1 || len < 5) return {};
+  size_t list = (size_t{p[0]} << 8) | p[1];
+  if (list + 2 != len || p[2] != TLSEXT_NAMETYPE_host_name) return {};
+  size_t n = (size_t{p[3]} << 8) | p[4];
+  if (n + 5 > len) return {};
+  std::string name(reinterpret_cast<const char*>(p + 5), n);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+// RFC 8737 §3: a ClientHello offering only "acme-tls/1" for a name with a pending challenge
+// is answered with that challenge's self-signed certificate instead of ours. Runs before the
+// servername and ALPN callbacks, which see the mark.
+int on_client_hello(SSL* ssl, int* /*alert*/, void* arg) {
+  auto acme = static_cast<const TlsContext::State*>(arg)->acme_challenges();
+  if (!acme || !offers_only_acme(ssl)) return SSL_CLIENT_HELLO_SUCCESS;
+  auto answer = acme->alpn(client_hello_server_name(ssl));
+  if (!answer) return SSL_CLIENT_HELLO_SUCCESS;  // the ALPN callback refuses the protocol
+  BIO* bio = BIO_new_mem_buf(answer->cert_pem.data(), static_cast<int>(answer->cert_pem.size()));
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  bio = BIO_new_mem_buf(answer->key_pem.data(), static_cast<int>(answer->key_pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  bool ok = cert && key && SSL_use_certificate(ssl, cert) == 1 &&
+            SSL_use_PrivateKey(ssl, key) == 1;
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  ERR_clear_error();
+  if (ok) SSL_set_ex_data(ssl, acme_index(), const_cast<unsigned char*>(kAcmeOnly));
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+// RFC 7301 §3.2: we speak no application protocol of our own, so ALPN is only ever
+// "acme-tls/1" for a validation (RFC 8737 §4); an acme-tls/1-only offer we cannot answer is
+// refused with no_application_protocol, anything else is ignored as before.
+int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+            unsigned int inlen, void* /*arg*/) {
+  if (SSL_get_ex_data(ssl, acme_index())) {
+    *out = kAcmeOnly + 3;
+    *outlen = kAcmeOnly[2];
+    return SSL_TLSEXT_ERR_OK;
+  }
+  if (inlen + 2 == sizeof kAcmeOnly && std::memcmp(in, kAcmeOnly + 2, inlen) == 0)
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
 // RFC 6066 §3: the client names the host it wants; switch the handshake to the certificate
 // for that name. No name, or one no certificate covers: the default certificate answers
 // (mail clients that do not send SNI still get one).
 int choose_certificate(SSL* ssl, int* /*alert*/, void* arg) {
+  if (SSL_get_ex_data(ssl, acme_index())) return SSL_TLSEXT_ERR_OK;  // keeps the ACME answer
   const char* host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   if (!host) return SSL_TLSEXT_ERR_OK;
   SSL_CTX* chosen = static_cast<const TlsContext::State*>(arg)->for_name(host);
@@ -175,6 +257,10 @@ void TlsContext::install(std::vector<SSL_CTX*> ctxs) {
     SSL_CTX_set_tlsext_servername_callback(ctxs[0], choose_certificate);
     SSL_CTX_set_tlsext_servername_arg(ctxs[0], s_.get());
   }
+  // Every handshake starts on ctxs[0]; the ALPN callback of whichever context ends up chosen
+  // runs, so each gets it.
+  SSL_CTX_set_client_hello_cb(ctxs[0], on_client_hello, s_.get());
+  for (SSL_CTX* c : ctxs) SSL_CTX_set_alpn_select_cb(c, on_alpn, nullptr);
   std::lock_guard<std::mutex> lock(s_->mu);
   // Connections still using an old SSL_CTX hold their own references (SSL_new up-refs it).
   State::release(s_->ctxs);
@@ -221,6 +307,11 @@ Status TlsContext::reload() {
   if (!ctxs) return ctxs.error();
   install(std::move(*ctxs));
   return {};
+}
+
+void TlsContext::answer_acme_tls_alpn(std::shared_ptr<const AcmeChallenges> challenges) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  s_->acme = std::move(challenges);
 }
 
 SSL_CTX* TlsContext::acquire() const {

@@ -8,8 +8,9 @@
 // and says, in words an admin acts on, what is missing or wrong; it reuses authn's SPF and
 // reverse-DNS evaluation, so "SPF passes" means what ternd's own MX check would conclude.
 //
-// MTA-STS and autoconfig/autodiscover names are left out until ternd serves their HTTPS
-// documents: publishing them before would point senders and clients at nothing.
+// MTA-STS (RFC 8461 §3) and the autoconfig/autodiscover names are listed only when ternd
+// serves their documents (a listen.http or listen.https listener): publishing them before
+// would point senders and clients at nothing.
 #pragma once
 
 #include <cstdint>
@@ -35,12 +36,16 @@ struct ServerFacts {
     uint16_t port = 0;
   };
   std::vector<Service> services;  // the client services this server offers
+  // listen.http/listen.https are configured: ternd answers for mta-sts.<domain> and
+  // autoconfig.<domain> (http/http.h), so their names and the _mta-sts record are listed.
+  bool web = false;
+  MtaStsConfig mta_sts;  // the served policy; its id changes whenever the policy does
   int64_t now = 0;                // unix seconds (SPF %{t})
 };
 
 struct Record {
   std::string name;     // owner name, no trailing dot
-  std::string type;     // "MX", "TXT", "SRV", "A", "AAAA", "PTR"
+  std::string type;     // "MX", "TXT", "SRV", "CNAME", "A", "AAAA", "PTR"
   std::string value;    // as written in a zone file (TXT quoted and split)
   std::string purpose;  // one line: why it is needed
 };
@@ -48,6 +53,9 @@ struct Record {
 std::vector<Record> records_for(const ServerFacts& facts);
 // "name. 3600 IN TYPE value".
 std::string zone_line(const Record& r);
+// RFC 8461 §3.1: the policy id of the _mta-sts TXT record (1-32 alphanumerics), derived from
+// everything the served policy says, so that it changes exactly when the policy changes.
+std::string mta_sts_id(const std::string& hostname, const MtaStsConfig& policy);
 
 // The services ternd's [listen] table offers to mail clients (RFC 6186, RFC 8314).
 std::vector<ServerFacts::Service> client_services(const ListenConfig& listen);

@@ -87,6 +87,20 @@ std::vector<Record> records_for(const ServerFacts& f) {
                      std::string("mail clients find ") + name + " here"});
   }
 
+  if (f.web) {
+    // RFC 8461 §3.3: senders fetch https://mta-sts.<domain>/.well-known/mta-sts.txt; the
+    // name must reach this server, and its certificate must cover the name.
+    out.push_back({"mta-sts." + f.domain, "CNAME", host,
+                   "MTA-STS policy host (or A/AAAA of this server); the HTTPS certificate must name it"});
+    // RFC 8461 §3.1: the id tells senders to fetch the policy again.
+    out.push_back({"_mta-sts." + f.domain, "TXT", txt_value("v=STSv1; id=" + mta_sts_id(f.hostname, f.mta_sts)),
+                   "MTA-STS: senders insist on TLS to this server (mode " + f.mta_sts.mode + ")"});
+    out.push_back({"autoconfig." + f.domain, "CNAME", host,
+                   "Thunderbird and others fetch their settings here (autoconfig)"});
+    out.push_back({"autodiscover." + f.domain, "CNAME", host,
+                   "Outlook fetches its settings here (Autodiscover)"});
+  }
+
   for (const auto& a : f.addresses) {
     auto ip = authn::IpAddress::parse(a);
     if (!ip) continue;
@@ -96,6 +110,20 @@ std::vector<Record> records_for(const ServerFacts& f) {
     out.push_back({ip->reverse_name(), "PTR", host, "reverse DNS (set by your provider)"});
   }
   return out;
+}
+
+std::string mta_sts_id(const std::string& hostname, const MtaStsConfig& policy) {
+  std::string text = hostname + "|" + policy.mode + "|" + std::to_string(policy.max_age);
+  for (const auto& mx : policy.mx) text += "|" + mx;
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a: stable across builds and machines
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  static const char* kHex = "0123456789abcdef";
+  std::string id;
+  for (int i = 60; i >= 0; i -= 4) id += kHex[(h >> i) & 0xf];
+  return id;
 }
 
 std::string zone_line(const Record& r) { return r.name + ". 3600 IN " + r.type + " " + r.value; }

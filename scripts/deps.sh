@@ -7,6 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev libssl-dev libsqlite3-dev libsodium-dev libspdlog-dev
   libgtest-dev libgmock-dev libc-ares-dev libtomlplusplus-dev libcli11-dev libpsl-dev zlib1g-dev
+  # the ACME client (acme/): HTTPS and JSON; pebble, the ACME CA tests/integration/test_acme.py runs
+  libcurl4-openssl-dev nlohmann-json3-dev pebble
   # crypt(3) for imported password hashes; doveadm pw and the Dovecot the import tests run
   libcrypt-dev dovecot-core dovecot-imapd
   clang-14 libclang-rt-14-dev

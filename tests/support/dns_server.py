@@ -68,15 +68,16 @@ def answer(data):
     return reply.pack()
 
 
-def serve_udp(sock):
+def serve_udp(sock, answer_fn=None):
+    """Answers queries on `sock` with answer_fn (default: the zones above)."""
     while True:
         data, peer = sock.recvfrom(4096)
-        out = answer(data)
+        out = (answer_fn or answer)(data)
         if out is not None:
             sock.sendto(out, peer)
 
 
-def serve_tcp_conn(conn):
+def serve_tcp_conn(conn, answer_fn=None):
     with conn:
         while True:
             head = conn.recv(2)
@@ -89,7 +90,7 @@ def serve_tcp_conn(conn):
                 if not chunk:
                     return
                 data += chunk
-            out = answer(data)
+            out = (answer_fn or answer)(data)
             if out is not None:
                 conn.sendall(len(out).to_bytes(2, "big") + out)
 

@@ -292,3 +292,67 @@ TEST(Config, MinFreeSpaceDefaultsToTheLargestTransaction) {
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().message.find("store.min_free_space"), std::string::npos) << c.error().message;
 }
+
+namespace {
+
+TEST(Config, HttpListenersAndMtaSts) {
+  auto d = parse("data_dir = \"/d\"\n");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->listen.http.empty());
+  EXPECT_EQ(d->http.metrics_allow, (std::vector<std::string>{"127.0.0.0/8", "::1"}));
+  EXPECT_EQ(d->mta_sts.mode, "testing");
+  EXPECT_EQ(d->mta_sts.max_age, 604800);
+  auto c = parse("data_dir = \"/d\"\n[listen]\nhttp = \"0.0.0.0:80\"\nhttps = [\"[::]:443\"]\n"
+                 "[http]\nmetrics_allow = [\"10.0.0.0/8\"]\n"
+                 "[mta_sts]\nmode = \"enforce\"\nmax_age = 86400\nmx = [\"MX1.Example.net\", \"*.example.org\"]\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_EQ(c->listen.http.size(), 1u);
+  EXPECT_EQ(c->listen.http[0].port, 80);
+  EXPECT_EQ(c->listen.https[0].str(), "[::]:443");
+  EXPECT_EQ(c->http.metrics_allow, (std::vector<std::string>{"10.0.0.0/8"}));
+  EXPECT_EQ(c->mta_sts.mode, "enforce");
+  EXPECT_EQ(c->mta_sts.mx, (std::vector<std::string>{"mx1.example.net", "*.example.org"}));
+  auto bad = [](const std::string& body) {
+    auto r = parse("data_dir = \"/d\"\n" + body);
+    return r.ok() ? std::string("ok") : r.error().message;
+  };
+  EXPECT_EQ(bad("[mta_sts]\nmode = \"strict\"\n").find("/etc/t.toml: mta_sts.mode:"), 0u);
+  EXPECT_EQ(bad("[mta_sts]\nmax_age = 40000000\n"),
+            "/etc/t.toml: mta_sts.max_age: must be between 1 and 31557600");
+  EXPECT_EQ(bad("[mta_sts]\nmx = [\"mail example\"]\n"),
+            "/etc/t.toml: mta_sts.mx: bad name \"mail example\": expected a host name or *.domain");
+  EXPECT_EQ(bad("[http]\nmetrics_allow = [\"localhost\"]\n"),
+            "/etc/t.toml: http.metrics_allow: bad address \"localhost\": expected an IP address or "
+            "address/prefix");
+  EXPECT_EQ(bad("[listen]\nhttp = \"nope\"\n").find("/etc/t.toml: listen.http:"), 0u);
+}
+
+TEST(Config, Acme) {
+  auto d = parse("data_dir = \"/d\"\n");
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->acme.enabled);
+  EXPECT_EQ(d->acme.challenge, "http-01");
+  EXPECT_EQ(d->acme.test_renew_after, 0);
+  auto c = parse("data_dir = \"/d\"\n[acme]\nenabled = true\n"
+                 "directory = \"https://ca.example/dir\"\ncontact = \"admin@example.test\"\n"
+                 "names = [\"Mail.Example.test\", \"mta-sts.example.test\"]\n"
+                 "challenge = \"tls-alpn-01\"\nca_file = \"/etc/ca.pem\"\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_TRUE(c->acme.enabled);
+  EXPECT_EQ(c->acme.names, (std::vector<std::string>{"mail.example.test", "mta-sts.example.test"}));
+  EXPECT_EQ(c->acme.challenge, "tls-alpn-01");
+  EXPECT_EQ(c->acme.ca_file, "/etc/ca.pem");
+  auto bad = [](const std::string& body) {
+    auto r = parse("data_dir = \"/d\"\n[acme]\n" + body);
+    return r.ok() ? std::string("ok") : r.error().message;
+  };
+  // RFC 8555 §6.1: HTTPS only.
+  EXPECT_EQ(bad("enabled = true\ndirectory = \"http://ca.example/dir\"\n").find("/etc/t.toml: acme.directory:"), 0u);
+  EXPECT_EQ(bad("enabled = true\n").find("/etc/t.toml: acme.directory:"), 0u);
+  EXPECT_EQ(bad("directory = \"http://x\"\n"), "ok");  // only checked when enabled
+  EXPECT_EQ(bad("challenge = \"dns-01\"\n").find("/etc/t.toml: acme.challenge:"), 0u);
+  EXPECT_EQ(bad("contact = \"nobody\"\n").find("/etc/t.toml: acme.contact:"), 0u);
+  EXPECT_EQ(bad("names = [\"*.example.test\"]\n").find("/etc/t.toml: acme.names:"), 0u);
+}
+
+}  // namespace

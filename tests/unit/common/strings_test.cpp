@@ -25,3 +25,8 @@ TEST(Strings, CaseAndNumbers) {
   EXPECT_EQ(random_id(12).size(), 12u);
   EXPECT_NE(random_id(16), random_id(16));
 }
+
+TEST(Strings, XmlEscape) {
+  EXPECT_EQ(tern::xml_escape("<a href='x'>&\"</a>"), "&lt;a href=&apos;x&apos;&gt;&amp;&quot;&lt;/a&gt;");
+  EXPECT_EQ(tern::xml_escape(std::string("a\x01" "b\tc\n", 6)), "ab\tc\n");
+}

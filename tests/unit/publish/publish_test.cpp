@@ -78,6 +78,37 @@ TEST(PublishRecords, EverythingTheDomainNeeds) {
   EXPECT_TRUE(has("10.2.0.192.in-addr.arpa. 3600 IN PTR mail.example.org."));
 }
 
+TEST(PublishRecords, MtaStsAndAutoconfigOnlyWhenServed) {
+  auto names = [](const ServerFacts& f) {
+    std::vector<std::string> lines;
+    for (const auto& r : records_for(f))
+      if (r.name.find("mta-sts") != std::string::npos || r.name.find("auto") != std::string::npos)
+        lines.push_back(zone_line(r));
+    return lines;
+  };
+  EXPECT_TRUE(names(facts()).empty());  // no HTTP listener: nothing would answer there
+  ServerFacts f = facts();
+  f.web = true;
+  f.mta_sts.mode = "enforce";
+  std::string id = mta_sts_id(f.hostname, f.mta_sts);
+  EXPECT_EQ(names(f), (std::vector<std::string>{
+                          "mta-sts.example.org. 3600 IN CNAME mail.example.org.",
+                          "_mta-sts.example.org. 3600 IN TXT \"v=STSv1; id=" + id + "\"",
+                          "autoconfig.example.org. 3600 IN CNAME mail.example.org.",
+                          "autodiscover.example.org. 3600 IN CNAME mail.example.org."}));
+  // RFC 8461 §3.1: 1-32 alphanumerics, changing with the policy and only then.
+  EXPECT_EQ(id.size(), 16u);
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_EQ(id, mta_sts_id("mail.example.org", f.mta_sts));
+  MtaStsConfig other = f.mta_sts;
+  other.mode = "testing";
+  EXPECT_NE(id, mta_sts_id("mail.example.org", other));
+  other = f.mta_sts;
+  other.mx = {"mx2.example.org"};
+  EXPECT_NE(id, mta_sts_id("mail.example.org", other));
+  EXPECT_NE(id, mta_sts_id("mx.example.org", f.mta_sts));
+}
+
 TEST(PublishRecords, WithoutAddressesSpfUsesMxAndLongTxtIsSplit) {
   ServerFacts f = facts();
   f.addresses.clear();
