@@ -3,6 +3,9 @@
 // dropped; with index.db deleted, the index is rebuilt with every UID and UIDVALIDITY kept. A
 // Dovecot Maildir copied over a user's directory is adopted (UIDs, keywords, subscriptions).
 // Prints one line per folder where something happened.
+// ternctl server-metadata list | set NAME VALUE | unset NAME: the server's /shared IMAP
+// METADATA entries (RFC 5464 §6.2.1, e.g. /shared/admin, /shared/comment), which every user
+// reads and only the administrator sets.
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -62,6 +65,41 @@ void register_store_commands(CLI::App& app, Context& ctx) {
       return kExitOk;
     };
   });
+
+  CLI::App* meta = app.add_subcommand("server-metadata", "the server's /shared IMAP METADATA entries");
+  meta->require_subcommand(1);
+  auto name = std::make_shared<std::string>();
+  auto value = std::make_shared<std::string>();
+  meta->add_subcommand("list", "print every entry")->callback([&ctx] {
+    ctx.action = [](Context& c) {
+      auto store = c.store();
+      if (!store) return fail(store.error());
+      auto entries = (*store)->get_metadata("", "", {"/shared"}, -1);
+      if (!entries) return fail(entries.error());
+      for (const auto& e : *entries) std::cout << e.name << "\t" << e.value << "\n";
+      return kExitOk;
+    };
+  });
+  auto change = [&ctx, name, value](bool set) {
+    ctx.action = [name, value, set](Context& c) {
+      if (name->rfind("/shared/", 0) != 0 || name->back() == '/' || name->find_first_of("*% ") != std::string::npos)
+        return fail("not a /shared entry name: " + *name);
+      auto store = c.store();
+      if (!store) return fail(store.error());
+      std::optional<std::string> v;
+      if (set) v = *value;
+      Status s = (*store)->set_metadata("", "", {{*name, v}}, 0);
+      if (!s) return fail(s.error());
+      return kExitOk;
+    };
+  };
+  CLI::App* set = meta->add_subcommand("set", "set an entry");
+  set->add_option("NAME", *name, "entry, e.g. /shared/admin")->required();
+  set->add_option("VALUE", *value, "its value")->required();
+  set->callback([change] { change(true); });
+  CLI::App* unset = meta->add_subcommand("unset", "remove an entry");
+  unset->add_option("NAME", *name, "entry")->required();
+  unset->callback([change] { change(false); });
 }
 
 }  // namespace tern::ctl

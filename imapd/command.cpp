@@ -22,7 +22,7 @@ struct NameEntry {
   CommandName name;
 };
 
-constexpr std::array<NameEntry, 34> kNames = {{
+constexpr std::array<NameEntry, 36> kNames = {{
     {"CAPABILITY", CommandName::capability}, {"NOOP", CommandName::noop},
     {"LOGOUT", CommandName::logout},         {"ID", CommandName::id},
     {"STARTTLS", CommandName::starttls},     {"AUTHENTICATE", CommandName::authenticate},
@@ -41,13 +41,14 @@ constexpr std::array<NameEntry, 34> kNames = {{
     {"COPY", CommandName::copy},             {"MOVE", CommandName::move},
     {"SORT", CommandName::sort},             {"THREAD", CommandName::thread},  // RFC 5256
     {"COMPRESS", CommandName::compress},     // RFC 4978
+    {"GETMETADATA", CommandName::getmetadata}, {"SETMETADATA", CommandName::setmetadata},  // RFC 5464
 }};
 
 struct StatusEntry {
   const char* wire;
   StatusItem item;
 };
-constexpr std::array<StatusEntry, 8> kStatusItems = {{
+constexpr std::array<StatusEntry, 9> kStatusItems = {{
     {"MESSAGES", StatusItem::messages},
     {"UIDNEXT", StatusItem::uidnext},
     {"UIDVALIDITY", StatusItem::uidvalidity},
@@ -56,6 +57,7 @@ constexpr std::array<StatusEntry, 8> kStatusItems = {{
     {"SIZE", StatusItem::size},        // RFC 8438
     {"RECENT", StatusItem::recent},    // rev1 only
     {"HIGHESTMODSEQ", StatusItem::highestmodseq},  // RFC 7162 §3.1.6
+    {"MAILBOXID", StatusItem::mailboxid},          // RFC 8474 §4.3
 }};
 
 constexpr size_t kMaxIdPairs = 30;  // RFC 2971 §3.3: at most 30 field-value pairs
@@ -544,6 +546,18 @@ bool parse_args(TokenReader& r, Command& cmd) {
       auto t = detail::parse_thread(r);
       if (!t) return r.fail(t.error().message);
       cmd.args = std::move(*t);
+      return r.end();
+    }
+    case CommandName::getmetadata: {
+      auto g = detail::parse_getmetadata(r);
+      if (!g) return r.fail(g.error().message);
+      cmd.args = std::move(*g);
+      return r.end();
+    }
+    case CommandName::setmetadata: {
+      auto s = detail::parse_setmetadata(r);
+      if (!s) return r.fail(s.error().message);
+      cmd.args = std::move(*s);
       return r.end();
     }
     case CommandName::fetch: return parse_fetch(r, cmd);

@@ -28,6 +28,7 @@ enum class CommandName {
   select, examine, create, delete_, rename, subscribe, unsubscribe, list, lsub, namespace_,
   status, append, idle, check, close, unselect, expunge, search, fetch, store, copy, move,
   sort, thread, unauthenticate, compress,
+  getmetadata, setmetadata,  // RFC 5464
 };
 const char* to_string(CommandName name);  // upper-case wire name, "UNKNOWN" for unknown
 
@@ -42,7 +43,7 @@ struct DateTime {
   bool operator==(const DateTime&) const = default;
 };
 
-enum class StatusItem { messages, uidnext, uidvalidity, unseen, deleted, size, recent, highestmodseq };
+enum class StatusItem { messages, uidnext, uidvalidity, unseen, deleted, size, recent, highestmodseq, mailboxid };
 const char* to_string(StatusItem item);
 
 // ---- argument structs, one per command family ----
@@ -223,6 +224,25 @@ struct CopyArgs {
   bool operator==(const CopyArgs&) const = default;
 };
 
+// GETMETADATA (RFC 5464 §4.2). Entry names are valid (valid_metadata_entry) as sent.
+struct GetMetadataArgs {
+  std::string mailbox;                 // "" = the server
+  std::vector<std::string> entries;    // at least one
+  std::optional<uint32_t> maxsize;     // MAXSIZE: leave out longer values (§4.2.1)
+  int depth = 0;                       // DEPTH 0, 1, or -1 for infinity (§4.2.2)
+  bool operator==(const GetMetadataArgs&) const = default;
+};
+
+// SETMETADATA (RFC 5464 §4.3): a value of nullopt (NIL) removes the entry.
+struct SetMetadataArgs {
+  std::string mailbox;  // "" = the server
+  std::vector<std::pair<std::string, std::optional<std::string>>> entries;
+  bool operator==(const SetMetadataArgs&) const = default;
+};
+
+// RFC 5464 §3.2: a settable entry name ("/private/..." or "/shared/...").
+bool valid_metadata_entry(std::string_view name);
+
 // Which struct goes with which name:
 //   NoArgs:           CAPABILITY NOOP LOGOUT STARTTLS NAMESPACE IDLE CHECK CLOSE UNSELECT EXPUNGE
 //                     UNAUTHENTICATE
@@ -233,11 +253,11 @@ struct CopyArgs {
 //   RenameArgs RENAME | ListArgs LIST LSUB | StatusArgs STATUS | AppendArgs APPEND
 //   UidExpungeArgs:   UID EXPUNGE (plain EXPUNGE has NoArgs)
 //   SearchArgs SEARCH | FetchArgs FETCH | StoreArgs STORE | CopyArgs COPY MOVE
-//   SortArgs SORT | ThreadArgs THREAD
+//   SortArgs SORT | ThreadArgs THREAD | GetMetadataArgs GETMETADATA | SetMetadataArgs SETMETADATA
 using Args = std::variant<NoArgs, UnknownArgs, IdArgs, AuthenticateArgs, LoginArgs, EnableArgs,
                           SelectArgs, MailboxArgs, RenameArgs, ListArgs, StatusArgs, AppendArgs,
                           UidExpungeArgs, SearchArgs, FetchArgs, StoreArgs, CopyArgs, SortArgs,
-                          ThreadArgs, CompressArgs>;
+                          ThreadArgs, CompressArgs, GetMetadataArgs, SetMetadataArgs>;
 
 struct Command {
   std::string tag;

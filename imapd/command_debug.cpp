@@ -174,6 +174,15 @@ struct DebugVisitor {
     out += " (" + join(a.flags, " ") + ")";
   }
   void operator()(const CopyArgs& a) { out += " set=" + a.set.to_string() + " mbox=" + debug_quote(a.mailbox); }
+  void operator()(const GetMetadataArgs& a) {
+    out += " mbox=" + debug_quote(a.mailbox) + " depth=" + std::to_string(a.depth);
+    if (a.maxsize) out += " maxsize=" + std::to_string(*a.maxsize);
+    out += " entries=(" + join(a.entries, " ") + ")";
+  }
+  void operator()(const SetMetadataArgs& a) {
+    out += " mbox=" + debug_quote(a.mailbox);
+    for (const auto& [name, value] : a.entries) out += " " + name + "=" + (value ? debug_quote(*value) : "NIL");
+  }
 };
 
 }  // namespace

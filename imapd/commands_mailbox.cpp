@@ -53,6 +53,8 @@ void Session::Impl::cmd_select(const Command& c) {
     untagged("OK [UNSEEN " + std::to_string(s.first_unseen) + "] First unseen");
   untagged("OK [UIDVALIDITY " + std::to_string(s.uidvalidity) + "] UIDs valid");
   untagged("OK [UIDNEXT " + std::to_string(s.uidnext) + "] Predicted next UID");
+  // RFC 8474 §4.2: the mailbox's MAILBOXID.
+  if (!s.mailbox_id.empty()) untagged("OK [MAILBOXID (" + s.mailbox_id + ")] Ok");
   if (examine) {
     untagged("OK [PERMANENTFLAGS ()] Read-only mailbox");
   } else {
@@ -105,6 +107,10 @@ void Session::Impl::cmd_create(const Command& c) {
   if (!st && !a.use.empty() && st.error().code == Errc::syntax)
     return no(c.tag, "Unknown special use", ResponseCode{code::Use, ""});
   if (!st) return store_error(c.tag, st.error());
+  // RFC 8474 §4.1: the new mailbox's MAILBOXID in the tagged OK.
+  auto created = backend.store().mailbox_status(user, *name);
+  if (created && !created->mailbox_id.empty())
+    return ok(c.tag, "CREATE completed", ResponseCode{code::MailboxId, "(" + created->mailbox_id + ")"});
   ok(c.tag, "CREATE completed");
 }
 
@@ -162,6 +168,7 @@ std::string Session::Impl::status_line(const store::MailboxStatus& st, const std
       case StatusItem::size: b.number(st.size); break;
       case StatusItem::recent: b.number(st.recent); break;  // RFC 3501 §6.3.10: unclaimed
       case StatusItem::highestmodseq: b.number(st.highestmodseq); break;
+      case StatusItem::mailboxid: b.raw("(" + st.mailbox_id + ")"); break;  // RFC 8474 §4.3
       case StatusItem::deleted:
         if (!deleted) {
           uint32_t n = 0;

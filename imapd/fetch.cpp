@@ -160,6 +160,17 @@ Status render_item(std::string& out, const FetchItem& item, std::string_view nam
       out += format_internal_date(msg.info().internal_date);
       out += '"';
       break;
+    case Kind::savedate:
+      // RFC 8514 §4.1: NIL when the save date is not known (rows indexed before it was kept).
+      if (msg.info().save_date)
+        out += '"' + format_internal_date(*msg.info().save_date) + '"';
+      else
+        out += "NIL";
+      break;
+    // RFC 8474 §5.1: EMAILID (objectid).
+    case Kind::emailid: out += "(" + msg.info().email_id + ")"; break;
+    // RFC 8474 §5.2: NIL when the server does not compute threads (it does not, yet).
+    case Kind::threadid: out += "NIL"; break;
     case Kind::rfc822_size: out += std::to_string(msg.info().size); break;
     case Kind::uid: out += std::to_string(msg.info().uid); break;
     // RFC 7162 §3.1.4.1: "MODSEQ (" mod-sequence-value ")".

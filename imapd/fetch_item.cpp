@@ -26,6 +26,9 @@ constexpr SimpleEntry kSimple[] = {
     {"RFC822", FetchItem::Kind::rfc822},
     {"RFC822.HEADER", FetchItem::Kind::rfc822_header},
     {"RFC822.TEXT", FetchItem::Kind::rfc822_text},
+    {"SAVEDATE", FetchItem::Kind::savedate},
+    {"EMAILID", FetchItem::Kind::emailid},
+    {"THREADID", FetchItem::Kind::threadid},
 };
 
 FetchItem simple(FetchItem::Kind k) {
@@ -234,6 +237,9 @@ const char* to_string(FetchItem::Kind kind) {
     case FetchItem::Kind::binary: return "BINARY";
     case FetchItem::Kind::binary_size: return "BINARY.SIZE";
     case FetchItem::Kind::preview: return "PREVIEW";
+    case FetchItem::Kind::savedate: return "SAVEDATE";
+    case FetchItem::Kind::emailid: return "EMAILID";
+    case FetchItem::Kind::threadid: return "THREADID";
   }
   return "?";
 }

@@ -1,4 +1,5 @@
-// FETCH data items (RFC 9051 §6.4.5, RFC 3516 BINARY, RFC 7162 MODSEQ) as typed values.
+// FETCH data items (RFC 9051 §6.4.5, RFC 3516 BINARY, RFC 7162 MODSEQ, RFC 8514 SAVEDATE)
+// as typed values.
 #pragma once
 
 #include <cstdint>
@@ -52,6 +53,9 @@ struct FetchItem {
     binary,         // BINARY[part]<partial> / BINARY.PEEK[...] (RFC 3516)
     binary_size,    // BINARY.SIZE[part] (RFC 3516)
     preview,        // PREVIEW [(LAZY)] (RFC 8970)
+    savedate,       // SAVEDATE (RFC 8514 §4.1)
+    emailid,        // EMAILID (RFC 8474 §5.1)
+    threadid,       // THREADID (RFC 8474 §5.2)
   };
   Kind kind = Kind::flags;
   bool peek = false;                // BODY.PEEK / BINARY.PEEK: do not set \Seen

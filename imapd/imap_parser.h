@@ -212,6 +212,8 @@ CommandName lookup_command_name(std::string_view word);  // case-insensitive; un
 Result<SearchArgs> parse_search(TokenReader& r);                      // after "SEARCH"
 Result<SortArgs> parse_sort(TokenReader& r);                          // after "SORT"
 Result<ThreadArgs> parse_thread(TokenReader& r);                      // after "THREAD"
+Result<GetMetadataArgs> parse_getmetadata(TokenReader& r);            // after "GETMETADATA"
+Result<SetMetadataArgs> parse_setmetadata(TokenReader& r);            // after "SETMETADATA"
 // One fetch-att, or (allow_macro) ALL / FAST / FULL expanded into `out`.
 bool parse_fetch_att(TokenReader& r, std::vector<FetchItem>& out, bool allow_macro);
 // Debug quoting shared by the to_string helpers: "..." with \" \\ and \xHH escapes.

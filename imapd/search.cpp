@@ -219,6 +219,17 @@ class Evaluator {
       // RFC 7162 §3.1.5: mod-sequence equal to or greater than the given value. The entry
       // name only narrows which metadata item is meant; we keep one modseq per message.
       case Kind::modseq: return msg_.info().modseq >= k.number;
+      // RFC 8514 §4.2: the save date, disregarding time and timezone. A message indexed
+      // before the store kept save dates has none (FETCH SAVEDATE NIL); its internal date,
+      // when it was delivered or appended, stands in for it here, as Dovecot does.
+      case Kind::savedbefore: return key(saved_day()) < key(k.date);
+      case Kind::savedon: return key(saved_day()) == key(k.date);
+      case Kind::savedsince: return key(saved_day()) >= key(k.date);
+      // Every mailbox of this store keeps save dates.
+      case Kind::savedatesupported: return true;
+      // RFC 8474 §6: the message with this EMAILID; no THREADID is given out, so none matches.
+      case Kind::emailid: return msg_.info().email_id == k.text;
+      case Kind::threadid: return false;
     }
     return false;
   }
@@ -256,6 +267,9 @@ class Evaluator {
   }
 
   Date internal_day() const { return utc_calendar_date(msg_.info().internal_date); }
+  Date saved_day() const {
+    return utc_calendar_date(msg_.info().save_date.value_or(msg_.info().internal_date));
+  }
 
   Result<Date> sent_day() {
     auto p = msg_.parsed();

@@ -14,7 +14,7 @@ namespace {
 using detail::TokenReader;
 using Kind = SearchKey::Kind;
 
-enum class ArgType { none, astring, keyword, date, number64, nz_number, special };
+enum class ArgType { none, astring, keyword, date, number64, nz_number, objectid, special };
 
 struct KeyEntry {
   const char* wire;
@@ -58,6 +58,12 @@ constexpr KeyEntry kKeys[] = {
     {"OLDER", Kind::older, ArgType::nz_number},      // RFC 5032 §3
     {"YOUNGER", Kind::younger, ArgType::nz_number},  // RFC 5032 §3
     {"MODSEQ", Kind::modseq, ArgType::special},
+    {"SAVEDBEFORE", Kind::savedbefore, ArgType::date},          // RFC 8514 §4.2
+    {"SAVEDON", Kind::savedon, ArgType::date},
+    {"SAVEDSINCE", Kind::savedsince, ArgType::date},
+    {"SAVEDATESUPPORTED", Kind::savedatesupported, ArgType::none},
+    {"EMAILID", Kind::emailid, ArgType::objectid},   // RFC 8474 §6
+    {"THREADID", Kind::threadid, ArgType::objectid},
     {"UID", Kind::uid, ArgType::special},
     {"NOT", Kind::not_, ArgType::special},
     {"OR", Kind::or_, ArgType::special},
@@ -105,6 +111,15 @@ bool parse_key_inner(TokenReader& r, SearchKey& out) {
     case ArgType::keyword: {
       auto a = r.atom();  // flag-keyword = atom
       if (!a) return false;
+      out.text = std::string(*a);
+      return true;
+    }
+    case ArgType::objectid: {
+      // RFC 8474 §7: objectid = 1*255(ALPHA / DIGIT / "_" / "-")
+      auto a = r.atom();
+      if (!a) return false;
+      if (a->size() > 255 || a->find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != std::string_view::npos)
+        return r.fail("bad objectid");
       out.text = std::string(*a);
       return true;
     }
@@ -347,13 +362,16 @@ std::string to_string(const SearchKey& key) {
     case Kind::sequence_set: return key.set.to_string();
     case Kind::uid: return "UID " + key.set.to_string();
     case Kind::keyword:
-    case Kind::unkeyword: return std::string(to_string(key.kind)) + " " + key.text;
+    case Kind::unkeyword:
+    case Kind::emailid:
+    case Kind::threadid: return std::string(to_string(key.kind)) + " " + key.text;
     case Kind::bcc: case Kind::body: case Kind::cc: case Kind::from:
     case Kind::subject: case Kind::text: case Kind::to:
       return std::string(to_string(key.kind)) + " " + debug_quote(key.text);
     case Kind::header: return "HEADER " + debug_quote(key.header_name) + " " + debug_quote(key.text);
     case Kind::before: case Kind::on: case Kind::since:
-    case Kind::sentbefore: case Kind::senton: case Kind::sentsince: {
+    case Kind::sentbefore: case Kind::senton: case Kind::sentsince:
+    case Kind::savedbefore: case Kind::savedon: case Kind::savedsince: {
       static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
       char buf[32];

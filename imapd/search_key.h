@@ -1,5 +1,5 @@
 // SEARCH criteria (RFC 9051 §6.4.4, RFC 3501 §6.4.4 rev1 keys, RFC 7162 MODSEQ,
-// RFC 5032 OLDER/YOUNGER) as a tree of SearchKey nodes.
+// RFC 5032 OLDER/YOUNGER, RFC 8514 SAVED*) as a tree of SearchKey nodes.
 //
 // The top level of a SEARCH command is an implicit AND, represented as one node of kind
 // `and_` (even for a single key). `or_` has exactly two children, `not_` exactly one,
@@ -44,6 +44,9 @@ struct SearchKey {
     larger, smaller,    // number
     older, younger,     // number = seconds (RFC 5032 WITHIN)
     modseq,             // number = mod-sequence (RFC 7162 §3.1.5), optional entry
+    // RFC 8514 §4.2: save date (date keys) and whether the mailbox keeps it
+    savedbefore, savedon, savedsince, savedatesupported,
+    emailid, threadid,  // RFC 8474 §6: text = the objectid
   };
   Kind kind = Kind::all;
   std::vector<SearchKey> children;  // and_, or_, not_

@@ -88,6 +88,8 @@ const CommandSpec kCommands[] = {
     {CommandName::store, kSE, [](Session::Impl& s, const Command& c) { s.cmd_store(c); }},
     {CommandName::copy, kSE, [](Session::Impl& s, const Command& c) { s.cmd_copy(c, false); }},
     {CommandName::move, kSE, [](Session::Impl& s, const Command& c) { s.cmd_copy(c, true); }},
+    {CommandName::getmetadata, kAuth, [](Session::Impl& s, const Command& c) { s.cmd_getmetadata(c); }},
+    {CommandName::setmetadata, kAuth, [](Session::Impl& s, const Command& c) { s.cmd_setmetadata(c); }},
 };
 
 }  // namespace
@@ -115,7 +117,7 @@ std::string Session::Impl::capabilities() const {
       " LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE CREATE-SPECIAL-USE MULTIAPPEND"
       " WITHIN PREVIEW SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
       " LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH SEARCHRES CONDSTORE QRESYNC QUOTA"
-      " QUOTA=RES-STORAGE UTF8=ACCEPT BINARY APPENDLIMIT=" +
+      " QUOTA=RES-STORAGE UTF8=ACCEPT BINARY SAVEDATE OBJECTID METADATA METADATA-SERVER APPENDLIMIT=" +
       std::to_string(settings.max_literal_size);
   return caps;
 }

@@ -46,6 +46,7 @@ struct Selected {
   bool read_only = false;
   uint32_t uidvalidity = 0;
   uint32_t uidnext = 1;
+  std::string mailbox_id;         // RFC 8474 MAILBOXID
   UidMap uids;                    // seq - 1 -> UID, as runs of consecutive UIDs
   uint64_t known_modseq = 0;      // changes up to here have been taken into account
   // Messages this session already showed at a modseq above known_modseq (its own STORE or
@@ -216,6 +217,8 @@ struct Session::Impl {
   // ---- commands_sort.cpp ----
   void cmd_sort(const Command& c);
   void cmd_thread(const Command& c);
+  void cmd_getmetadata(const Command& c);  // commands_metadata.cpp
+  void cmd_setmetadata(const Command& c);
 
   // ---- session_sync.cpp ----
   // Selected-mailbox messages named by a set: indexes into sel->uids, ascending. Errors:

@@ -211,6 +211,7 @@ Status Session::Impl::open_selected(const std::string& name, bool read_only) {
   if (!snap) return snap.error();
   s.uidvalidity = snap->status.uidvalidity;
   s.uidnext = snap->status.uidnext;
+  s.mailbox_id = snap->status.mailbox_id;
   s.known_modseq = snap->status.highestmodseq;
   for (const auto& m : snap->messages) {
     if (!s.first_unseen && !(m.flags.system & store::kSeen)) s.first_unseen = s.count() + 1;

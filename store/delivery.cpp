@@ -285,10 +285,14 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
       item->outcome.uid = uid;
       placed.emplace_back(item, file);
     }
+    const int64_t save_date = detail::now_unix();
     for (auto& [item, file] : placed) {
       auto& c = boxes[item->mailbox_id];
+      // RFC 8514: the save date is when the message entered this mailbox (the commit), not
+      // the internal date an APPEND may set.
       db.prepare("INSERT INTO messages(mailbox_id, uid, file, size, internal_date, flags, "
-                 "keywords, modseq, cached_metadata) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                 "keywords, modseq, cached_metadata, save_date, email_id) "
+                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, " TERN_NEW_OBJECT_ID("M") ")")
           .bind(item->mailbox_id)
           .bind(static_cast<int64_t>(item->outcome.uid))
           .bind(file)
@@ -298,6 +302,7 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
           .bind(detail::join_keywords(item->flags.keywords))
           .bind(static_cast<int64_t>(++c.modseq))
           .bind(item->metadata ? std::string_view(*item->metadata) : std::string_view())
+          .bind(save_date)
           .run();
       if (item->staged)
         db.prepare("INSERT INTO staged(mailbox_id, uid, body) VALUES(?, ?, ?)")

@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS mailboxes(
   highestmodseq INTEGER NOT NULL,
   special_use TEXT NOT NULL DEFAULT '',
   bytes INTEGER NOT NULL DEFAULT 0,
+  object_id TEXT,
   UNIQUE(user, name));
 CREATE TABLE IF NOT EXISTS messages(
   mailbox_id INTEGER NOT NULL,
@@ -33,6 +34,8 @@ CREATE TABLE IF NOT EXISTS messages(
   keywords TEXT NOT NULL DEFAULT '',
   modseq INTEGER NOT NULL,
   cached_metadata TEXT,
+  save_date INTEGER,
+  email_id TEXT,
   PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_modseq ON messages(mailbox_id, modseq);
 CREATE TABLE IF NOT EXISTS expunged(
@@ -60,6 +63,21 @@ CREATE TABLE IF NOT EXISTS keyword_letters(
   PRIMARY KEY(mailbox_id, idx)) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS mailboxes_keyword_letters_delete AFTER DELETE ON mailboxes BEGIN
   DELETE FROM keyword_letters WHERE mailbox_id = OLD.id;
+END;
+-- RFC 5464 METADATA: mailbox_id 0 is the server; owner '' holds the server's /shared entries.
+-- A mailbox's entries go with it (mailbox ids may be reused) and its user's with the user.
+CREATE TABLE IF NOT EXISTS metadata(
+  owner TEXT NOT NULL,
+  mailbox_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  value BLOB NOT NULL,
+  PRIMARY KEY(owner, mailbox_id, name)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS metadata_mailbox ON metadata(mailbox_id);
+CREATE TRIGGER IF NOT EXISTS mailboxes_metadata_delete AFTER DELETE ON mailboxes BEGIN
+  DELETE FROM metadata WHERE mailbox_id = OLD.id;
+END;
+CREATE TRIGGER IF NOT EXISTS users_metadata_delete AFTER DELETE ON users BEGIN
+  DELETE FROM metadata WHERE owner = OLD.address;
 END;
 CREATE TABLE IF NOT EXISTS subscriptions(
   user TEXT NOT NULL,
@@ -141,7 +159,32 @@ void Db::open(const std::string& path) {
     }
     txn.commit();
   }
+  // RFC 8514 save date, added later: rows indexed before it stay NULL (FETCH SAVEDATE answers
+  // NIL, RFC 8514 §4.2, for a date the server does not know; it is not the internal date,
+  // which APPEND lets the client choose).
+  add_column_if_missing("messages", "save_date", "INTEGER", nullptr);
+  // RFC 8474 object ids, added later: existing mailboxes and messages get new ones once.
+  add_column_if_missing("mailboxes", "object_id", "TEXT",
+                        "UPDATE mailboxes SET object_id = " TERN_NEW_OBJECT_ID("F"));
+  add_column_if_missing("messages", "email_id", "TEXT",
+                        "UPDATE messages SET email_id = " TERN_NEW_OBJECT_ID("M"));
   exec(kBytesTriggers);
+}
+
+void Db::add_column_if_missing(const char* table, const char* column, const char* type,
+                               const char* fill_sql) {
+  auto has = [&] {
+    auto st = prepare(std::string("SELECT 1 FROM pragma_table_info('") + table + "') WHERE name = ?");
+    st.bind(std::string_view(column));
+    return st.step();
+  };
+  if (has()) return;
+  Txn txn(*this);  // another process (ternctl) may be migrating too: look again inside
+  if (!has()) {
+    exec((std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + type).c_str());
+    if (fill_sql) exec(fill_sql);
+  }
+  txn.commit();
 }
 
 void Db::compact(int busy_ms, const std::function<bool(uint64_t)>& room_for) {

@@ -13,6 +13,10 @@
 #include "common/result.h"
 #include "sqlite/sqlite.h"
 
+// SQL for a new RFC 8474 object id (MAILBOXID "F...", EMAILID "M..."): the prefix and 24
+// random hex digits (96 bits: never given twice), within the RFC's 1*255 [A-Za-z0-9_-].
+#define TERN_NEW_OBJECT_ID(prefix) "('" prefix "' || lower(hex(randomblob(12))))"
+
 namespace tern::store::detail {
 
 // Whether an error from FileOps or SQLite says the file system is full (ENOSPC, EDQUOT,
@@ -55,6 +59,10 @@ class Db {
   // An index made before auto_vacuum=INCREMENTAL: rebuilt once with it (VACUUM), so that
   // compact() can give freed pages back. Logs and goes on when that fails (a full disk).
   void enable_auto_vacuum();
+  // Schema migration: adds `column` (ALTER TABLE ... ADD COLUMN column type) to an index made
+  // before it existed, then runs fill_sql (may be null) in the same transaction.
+  void add_column_if_missing(const char* table, const char* column, const char* type,
+                             const char* fill_sql);
 
  private:
   std::unique_ptr<sqlite::Connection> conn_;

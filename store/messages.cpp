@@ -36,10 +36,12 @@ struct MessageRow {
   Flags flags;
   uint64_t modseq = 0;
   std::string metadata;
+  std::optional<int64_t> save_date;
+  std::string email_id;
 };
 
 constexpr const char* kSelectRow =
-    "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata "
+    "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id "
     "FROM messages WHERE mailbox_id = ? AND uid = ?";
 
 MessageRow read_row(const detail::Stmt& st) {
@@ -52,12 +54,22 @@ MessageRow read_row(const detail::Stmt& st) {
   r.flags.keywords = detail::split_keywords(st.text(5));
   r.modseq = static_cast<uint64_t>(st.i64(6));
   r.metadata = st.text(7);
+  if (!st.is_null(8)) r.save_date = st.i64(8);
+  r.email_id = st.text(9);
   return r;
 }
 
 MessageInfo to_info(MessageRow&& r) {
-  return MessageInfo{r.uid, std::move(r.flags), r.modseq, r.size, r.internal_date,
-                     std::move(r.metadata)};
+  MessageInfo info;
+  info.uid = r.uid;
+  info.flags = std::move(r.flags);
+  info.modseq = r.modseq;
+  info.size = r.size;
+  info.internal_date = r.internal_date;
+  info.cached_metadata = std::move(r.metadata);
+  info.save_date = r.save_date;
+  info.email_id = std::move(r.email_id);
+  return info;
 }
 
 std::optional<MessageRow> load_row(detail::Db& db, int64_t mailbox_id, uint32_t uid) {
@@ -104,10 +116,10 @@ namespace {
 // snapshot() and snapshot_flags() differ only in whether the ENVELOPE/BODYSTRUCTURE blob is
 // read: without it the column is an empty string, so read_row() serves both.
 constexpr const char* kSnapshotWithMetadata =
-    "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata "
+    "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id "
     "FROM messages WHERE mailbox_id = ? ORDER BY uid";
 constexpr const char* kSnapshotWithoutMetadata =
-    "SELECT uid, file, size, internal_date, flags, keywords, modseq, '' "
+    "SELECT uid, file, size, internal_date, flags, keywords, modseq, '', save_date, email_id "
     "FROM messages WHERE mailbox_id = ? ORDER BY uid";
 
 }  // namespace
@@ -152,7 +164,7 @@ Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::str
     // One scan of the primary key between the smallest and largest wanted UID: a FETCH of a
     // few messages reads a few rows, not the whole mailbox.
     auto st = impl_->db.prepare(
-        "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata "
+        "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id "
         "FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid");
     st.bind(row.id).bind(static_cast<int64_t>(want.front())).bind(static_cast<int64_t>(want.back()));
     while (st.step()) {
@@ -325,6 +337,7 @@ Result<CopyResult> Store::Impl::copy_or_move(std::string_view user, std::string_
     uint64_t modseq = dst.highestmodseq + 1;
     bool same = src.id == dst.id;  // MOVE into the source itself: new UIDs, one counter row
     uint64_t src_modseq = same ? modseq : src.highestmodseq + 1;
+    const int64_t save_date = detail::now_unix();
     struct Placed {
       MessageRow row;
       std::string base;  // tmp/<base> until renamed to `file`
@@ -379,8 +392,10 @@ Result<CopyResult> Store::Impl::copy_or_move(std::string_view user, std::string_
       check(fo.fsync_dir(ddir + "/tmp"));
       for (size_t i = 0; i < placed.size(); ++i) {
         const auto& p = placed[i];
+        // RFC 8514 §1: a COPY/MOVE saves the message anew, so its save date is now.
         db.prepare("INSERT INTO messages(mailbox_id, uid, file, size, internal_date, flags, "
-                   "keywords, modseq, cached_metadata) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                   "keywords, modseq, cached_metadata, save_date, email_id) "
+                   "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(dst.id)
             .bind(static_cast<int64_t>(out.uids[i].second))
             .bind(p.file)
@@ -390,6 +405,8 @@ Result<CopyResult> Store::Impl::copy_or_move(std::string_view user, std::string_
             .bind(detail::join_keywords(p.row.flags.keywords))
             .bind(static_cast<int64_t>(modseq))
             .bind(p.row.metadata)
+            .bind(save_date)
+            .bind(p.row.email_id)  // RFC 8474 §5.1: the same content keeps its EMAILID
             .run();
         if (move) {
           db.prepare("DELETE FROM messages WHERE mailbox_id = ? AND uid = ?")
@@ -452,7 +469,7 @@ Result<Changes> Store::changes_since(std::string_view user, std::string_view mai
     out.highestmodseq = mbox.highestmodseq;
     {
       auto st = impl_->db.prepare(
-          "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata "
+          "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id "
           "FROM messages WHERE mailbox_id = ? AND modseq > ?");
       st.bind(mbox.id).bind(static_cast<int64_t>(modseq));
       while (st.step()) out.changed.push_back(to_info(read_row(st)));

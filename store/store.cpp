@@ -143,22 +143,22 @@ void Store::Impl::committed() {
 
 std::optional<MailboxRow> Store::Impl::find_mailbox(const std::string& user, const std::string& name) {
   auto st = db.prepare(
-      "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use FROM mailboxes "
+      "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use, object_id FROM mailboxes "
       "WHERE user = ? AND name = ?");
   st.bind(user).bind(name);
   if (!st.step()) return std::nullopt;
   return MailboxRow{st.i64(0), st.text(1), static_cast<uint32_t>(st.i64(2)),
-                    static_cast<uint32_t>(st.i64(3)), static_cast<uint64_t>(st.i64(4)), st.text(5)};
+                    static_cast<uint32_t>(st.i64(3)), static_cast<uint64_t>(st.i64(4)), st.text(5), st.text(6)};
 }
 
 std::optional<MailboxRow> Store::Impl::find_mailbox_id(int64_t id) {
   auto st = db.prepare(
-      "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use FROM mailboxes "
+      "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use, object_id FROM mailboxes "
       "WHERE id = ?");
   st.bind(id);
   if (!st.step()) return std::nullopt;
   return MailboxRow{st.i64(0), st.text(1), static_cast<uint32_t>(st.i64(2)),
-                    static_cast<uint32_t>(st.i64(3)), static_cast<uint64_t>(st.i64(4)), st.text(5)};
+                    static_cast<uint32_t>(st.i64(3)), static_cast<uint64_t>(st.i64(4)), st.text(5), st.text(6)};
 }
 
 MailboxRow Store::Impl::require_mailbox(const std::string& user, const std::string& name) {
@@ -170,13 +170,13 @@ MailboxRow Store::Impl::require_mailbox(const std::string& user, const std::stri
 std::vector<MailboxRow> Store::Impl::user_mailboxes(const std::string& user) {
   std::vector<MailboxRow> out;
   auto st = db.prepare(
-      "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use FROM mailboxes "
+      "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use, object_id FROM mailboxes "
       "WHERE user = ? ORDER BY name");
   st.bind(user);
   while (st.step())
     out.push_back(MailboxRow{st.i64(0), st.text(1), static_cast<uint32_t>(st.i64(2)),
                              static_cast<uint32_t>(st.i64(3)), static_cast<uint64_t>(st.i64(4)),
-                             st.text(5)});
+                             st.text(5), st.text(6)});
   return out;
 }
 
@@ -268,8 +268,8 @@ MailboxRow Store::Impl::create_mailbox_locked(const UserName& u, const std::stri
   // fsync the parent: the new folder directory entry itself must survive a crash.
   check(fops->fsync_dir(inbox ? mail_root + "/" + u.domain : user_dir(u)));
   db.prepare(
-        "INSERT INTO mailboxes(user, name, uidvalidity, uidnext, highestmodseq, special_use) "
-        "VALUES(?, ?, ?, ?, ?, ?)")
+        "INSERT INTO mailboxes(user, name, uidvalidity, uidnext, highestmodseq, special_use, "
+        "object_id) VALUES(?, ?, ?, ?, ?, ?, " TERN_NEW_OBJECT_ID("F") ")")
       .bind(u.address)
       .bind(name)
       .bind(static_cast<int64_t>(uf.uidvalidity))
@@ -324,6 +324,7 @@ MailboxStatus Store::Impl::status_of(const std::string& user, const MailboxRow& 
   MailboxStatus s;
   s.name = row.name;
   s.special_use = row.special_use;
+  s.mailbox_id = row.object_id;
   s.uidnext = row.uidnext;
   s.uidvalidity = row.uidvalidity;
   s.highestmodseq = row.highestmodseq;

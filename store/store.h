@@ -131,6 +131,8 @@ struct MailboxStatus {
   uint32_t uidvalidity = 0;
   uint64_t highestmodseq = 0;
   uint32_t recent = 0;       // messages no session has claimed as \Recent (claim_recent)
+  // RFC 8474 MAILBOXID: made at creation, kept by RENAME, never given to another mailbox.
+  std::string mailbox_id;
 };
 
 struct MessageInfo {
@@ -140,6 +142,13 @@ struct MessageInfo {
   uint64_t size = 0;            // file size = RFC822.SIZE (bytes stored as given, CRLF)
   int64_t internal_date = 0;    // unix seconds
   std::string cached_metadata;  // opaque to the store (imapd: ENVELOPE/BODYSTRUCTURE)
+  // RFC 8514 save date (unix seconds): when the message was saved into this mailbox (delivery,
+  // APPEND, COPY, MOVE). Absent for messages indexed before the store kept it and for files
+  // recovery found without a row.
+  std::optional<int64_t> save_date;
+  // RFC 8474 EMAILID: made when the message is first stored, kept by COPY and MOVE (the same
+  // content keeps its id in every mailbox it is copied to).
+  std::string email_id;
 };
 
 struct MailboxSnapshot {
@@ -354,6 +363,26 @@ class Store {
   Result<ReindexReport> reindex_report(std::optional<std::string_view> user = std::nullopt);
 
   StoreStats stats() const;
+
+  // --- Annotations (RFC 5464 METADATA, store/metadata.cpp) ----------------------------------
+  // `mailbox` "" is the server. Entry names ("/private/...", "/shared/...") compare
+  // case-insensitively and are kept lower-cased. A mailbox's entries follow its RENAME and go
+  // with its DELETE; the server's /shared entries are common to every user (the caller
+  // decides who may set them), /private ones are the user's. User "" is the administrator
+  // (ternctl): the server's /shared entries only (Errc::refused otherwise), no entry limit.
+  struct MetadataEntry {
+    std::string name;
+    std::string value;
+  };
+  // The entries named, and with depth 1 their children, with depth -1 every descendant
+  // (RFC 5464 §4.2.2), sorted by name. Errc::not_found for a missing mailbox.
+  Result<std::vector<MetadataEntry>> get_metadata(std::string_view user, std::string_view mailbox,
+                                                  const std::vector<std::string>& names, int depth);
+  // Sets (value) or removes (nullopt) entries, all or none. Errc::over_quota when the user
+  // would have more than max_entries (0: no limit) over all mailboxes and the server.
+  Status set_metadata(std::string_view user, std::string_view mailbox,
+                      const std::vector<std::pair<std::string, std::optional<std::string>>>& entries,
+                      uint32_t max_entries);
 
   // --- Listing and reading messages (store/message_reader.cpp) ----------------------------
   // A listing says where each message's bytes are, in one query under one lock for many

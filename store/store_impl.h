@@ -53,6 +53,7 @@ struct MailboxRow {
   uint32_t uidnext = 1;
   uint64_t highestmodseq = 0;
   std::string special_use;
+  std::string object_id;  // RFC 8474 MAILBOXID
 };
 
 struct UidFile {
