@@ -42,6 +42,8 @@ void SaslExchange::reset() {
   client_first_bare_.clear();
   server_first_.clear();
   nonce_.clear();
+  plus_ = false;
+  binding_data_.clear();
   keys_ = {};
 }
 
@@ -68,8 +70,10 @@ SaslStep SaslExchange::start(std::string_view mechanism,
     // Some clients send the user name as an initial response ("AUTH LOGIN dXNlcg==").
     return step(*initial_response);
   }
-  if (iequals(mechanism, "SCRAM-SHA-256")) {
+  const bool plus = iequals(mechanism, "SCRAM-SHA-256-PLUS") && bindings_.any();
+  if (iequals(mechanism, "SCRAM-SHA-256") || plus) {
     state_ = State::scram_first;
+    plus_ = plus;
     // RFC 5802 §5: the client speaks first; without an initial response, an empty challenge.
     if (!initial_response) return SaslChallenge{""};
     return step(*initial_response);
@@ -113,7 +117,7 @@ SaslStep SaslExchange::step(std::string_view client_line) {
       // RFC 4954 §4 / RFC 5802 §5: the client acknowledges our server-final message with an
       // empty response; only then is it authenticated.
       if (!decoded->empty()) return fail(SaslErrorKind::malformed, "unexpected data after server-final");
-      SaslCredentials creds{std::move(login_user_), "", "SCRAM-SHA-256", SaslCredentials::Proof::valid};
+      SaslCredentials creds{std::move(login_user_), "", mechanism_name(), SaslCredentials::Proof::valid};
       reset();
       return creds;
     }
@@ -157,14 +161,29 @@ std::optional<std::string_view> take_attr(std::string_view& s, char name) {
 SaslStep SaslExchange::scram_client_first(std::string_view msg) {
   // RFC 5802 §7: gs2-header = gs2-cbind-flag "," [authzid] "," ; then client-first-bare.
   if (msg.size() > 3 * kSaslMaxField) return fail(SaslErrorKind::too_long, "response too long");
-  if (msg.starts_with("p="))
-    // §6: a client that requires channel binding fails against a server without it (we do
-    // not offer SCRAM-SHA-256-PLUS).
-    return fail(SaslErrorKind::malformed, "channel binding not supported");
-  if (!msg.starts_with("n,") && !msg.starts_with("y,")) return fail(SaslErrorKind::malformed, "bad gs2 header");
-  size_t end_authz = msg.find(',', 2);
+  // gs2-cbind-flag = ("p=" cb-name) / "n" / "y"
+  size_t flag_end = msg.find(',');
+  if (flag_end == std::string_view::npos) return fail(SaslErrorKind::malformed, "bad gs2 header");
+  std::string_view flag = msg.substr(0, flag_end);
+  if (flag.starts_with("p=")) {
+    // §6: binding is only for the -PLUS mechanism, and only to a type this connection has.
+    if (!plus_) return fail(SaslErrorKind::malformed, "channel binding requested without -PLUS");
+    std::string_view type = flag.substr(2);
+    if (type == "tls-exporter") binding_data_ = bindings_.tls_exporter;
+    else if (type == "tls-server-end-point") binding_data_ = bindings_.tls_server_end_point;
+    else binding_data_.clear();
+    if (binding_data_.empty()) return fail(SaslErrorKind::malformed, "unsupported channel binding type");
+  } else if (flag == "n" || flag == "y") {
+    if (plus_) return fail(SaslErrorKind::malformed, "-PLUS without channel binding");
+    // §6: "y" means the client could bind but thought we could not; we can (we offer
+    // -PLUS on this connection), so someone stripped it from our list: a downgrade.
+    if (flag == "y" && bindings_.any()) return fail(SaslErrorKind::malformed, "channel binding downgrade detected");
+  } else {
+    return fail(SaslErrorKind::malformed, "bad gs2 header");
+  }
+  size_t end_authz = msg.find(',', flag_end + 1);
   if (end_authz == std::string_view::npos) return fail(SaslErrorKind::malformed, "bad gs2 header");
-  std::string_view authz = msg.substr(2, end_authz - 2);
+  std::string_view authz = msg.substr(flag_end + 1, end_authz - flag_end - 1);
   gs2_header_ = std::string(msg.substr(0, end_authz + 1));
   std::string_view bare = msg.substr(end_authz + 1);
   client_first_bare_ = std::string(bare);
@@ -212,12 +231,14 @@ SaslStep SaslExchange::scram_client_final(std::string_view msg) {
   auto proof = base64_decode(msg.substr(proof_at + 3));
   std::string user = login_user_;
   auto invalid = [&] {
-    SaslCredentials creds{std::move(user), "", "SCRAM-SHA-256", SaslCredentials::Proof::invalid};
+    SaslCredentials creds{std::move(user), "", mechanism_name(), SaslCredentials::Proof::invalid};
     reset();
     return creds;
   };
-  // §6: the channel binding echoes the gs2 header ("biws" for "n,,"); the nonce must be ours.
-  if (*binding != base64_encode(gs2_header_) || *nonce != nonce_) return fail(SaslErrorKind::malformed, "channel binding or nonce mismatch");
+  // §6/§7: c= is the gs2 header followed by the channel binding data (none without -PLUS:
+  // "biws" for "n,,"); the nonce must be ours.
+  if (*binding != base64_encode(gs2_header_ + binding_data_) || *nonce != nonce_)
+    return fail(SaslErrorKind::malformed, "channel binding or nonce mismatch");
   if (!proof || proof->size() != keys_.stored_key.size()) return invalid();
   std::string auth_message = client_first_bare_ + "," + server_first_ + "," + std::string(without_proof);
   std::string signature = scram_hmac(keys_.stored_key, auth_message);

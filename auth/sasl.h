@@ -7,7 +7,8 @@
 // Authenticator on a worker. One exchange per AUTH/AUTHENTICATE command; reusable after it
 // finishes (start() resets it).
 //
-// Mechanisms: SCRAM-SHA-256 (RFC 5802, RFC 7677), PLAIN (RFC 4616) and LOGIN
+// Mechanisms: SCRAM-SHA-256 and, over TLS, SCRAM-SHA-256-PLUS (RFC 5802, RFC 7677, channel
+// bindings tls-exporter RFC 9266 and tls-server-end-point RFC 5929), PLAIN (RFC 4616) and LOGIN
 // (draft-murchison-sasl-login, the de-facto one). SCRAM needs the user's stored keys half-way
 // (SaslNeedKeys): the session fetches them like it checks a password (blocking, on a worker)
 // and passes them to keys(); SCRAM then checks the client's proof itself and hands back
@@ -29,6 +30,14 @@
 namespace tern::auth {
 
 // The server must send this challenge (already base64; may be empty, i.e. "334 " alone).
+// The TLS channel bindings of the connection (binary, from net::ConnectionInfo); both empty
+// without TLS. SCRAM-SHA-256-PLUS is offered when either is known.
+struct ChannelBindings {
+  std::string tls_exporter;          // RFC 9266 (TLS 1.3)
+  std::string tls_server_end_point;  // RFC 5929 §4.1
+  bool any() const { return !tls_exporter.empty() || !tls_server_end_point.empty(); }
+};
+
 struct SaslChallenge {
   std::string base64;
 };
@@ -38,7 +47,7 @@ struct SaslChallenge {
 struct SaslCredentials {
   std::string user;
   std::string password;   // PLAIN and LOGIN; empty for SCRAM
-  std::string mechanism;  // "PLAIN", "LOGIN" or "SCRAM-SHA-256", for the log line and A-R
+  std::string mechanism;  // "PLAIN", "LOGIN", "SCRAM-SHA-256(-PLUS)", for the log line and A-R
   // SCRAM: whether the client proved it knows the password (the exchange checked it against
   // the stored keys). The account checks (disabled, throttle, logging) remain the caller's.
   enum class Proof { none, valid, invalid } proof = Proof::none;
@@ -89,8 +98,14 @@ class SaslExchange {
   // Abandons a running exchange (the session ended it, e.g. an overlong line).
   void reset();
 
+  // The connection's channel bindings: set when TLS starts (implicit TLS: before the first
+  // exchange). They decide whether SCRAM-SHA-256-PLUS is offered and what it must match.
+  void set_channel_bindings(ChannelBindings b) { bindings_ = std::move(b); }
+  bool channel_binding_available() const { return bindings_.any(); }
   // What EHLO AUTH, CAPABILITY AUTH= and CAPA SASL advertise, strongest first.
-  static std::string_view mechanisms() { return "SCRAM-SHA-256 PLAIN LOGIN"; }
+  std::string_view mechanisms() const {
+    return bindings_.any() ? "SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN" : "SCRAM-SHA-256 PLAIN LOGIN";
+  }
 
  private:
   enum class State { idle, plain_wait, login_user, login_password, scram_first, scram_keys, scram_final, scram_done };
@@ -98,12 +113,16 @@ class SaslExchange {
   SaslStep scram_client_first(std::string_view msg);
   SaslStep scram_client_final(std::string_view msg);
   SaslStep fail(SaslErrorKind kind, std::string message);
+  std::string mechanism_name() const { return plus_ ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256"; }
 
   State state_ = State::idle;
   std::string login_user_;
   // SCRAM: what the proof is computed over (RFC 5802 §3 AuthMessage) and the keys.
   std::string gs2_header_, client_first_bare_, server_first_, nonce_;
+  bool plus_ = false;         // this exchange is SCRAM-SHA-256-PLUS
+  std::string binding_data_;  // the cbind-data the client must send back (PLUS)
   ScramKeys keys_;
+  ChannelBindings bindings_;
   std::string test_nonce_;
 };
 

@@ -3,6 +3,8 @@
 
     bench/imap_bench.py [--messages 10000] [--idle-conns 1000] [--fetches 500] [--seed 4]
                         [--only tern|dovecot] [--tls] [--dovecot-idle-conns N]
+    bench/imap_bench.py --mixed [--clients 10] [--duration 30] [--mixed-messages 300]
+                        (the mixed load of many clients: see bench/imap_mixed.py)
 
 Generates a deterministic mailbox (sizes 1-100 KB log-uniform; text/plain, quoted-printable,
 multipart/alternative, multipart/mixed with base64 attachments, RFC 2047/2231 names), APPENDs
@@ -588,7 +590,13 @@ def main():
                     help="IDLE connections over implicit TLS (imaps) on both servers")
     ap.add_argument("--dovecot-idle-conns", type=int, default=5000,
                     help="cap on Dovecot's IDLE connections (a process each)")
+    ap.add_argument("--mixed", action="store_true",
+                    help="run the mixed-load mode instead (bench/imap_mixed.py; its options below)")
+    import imap_mixed  # noqa: E402 (it imports this module: loaded only here)
+    imap_mixed.add_options(ap)
     args = ap.parse_args()
+    if args.mixed:
+        return imap_mixed.run(args)
     args.messages = max(1, min(args.messages, 100000))
     args.idle_conns = max(0, min(args.idle_conns, 20000))
     raise_nofile(args.idle_conns * 2 + 1024)

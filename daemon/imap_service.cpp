@@ -183,6 +183,7 @@ class ImapHandler final : public Frontend<ImapHandler> {
     };
     core_ = std::make_shared<Core>(rt_, std::move(notify), std::move(partial));
     core_->session.emplace(s, imapd::PeerInfo{info.peer_ip, info.peer_port, info.listener}, core_->backend);
+    if (info.tls) core_->session->set_channel_bindings({info.tls_exporter, info.tls_server_end_point});
     // greet() neither blocks nor races: no call is in flight yet.
     finish(core_->session->greet());
   }
@@ -196,6 +197,7 @@ class ImapHandler final : public Frontend<ImapHandler> {
 
   void tls_ready(const net::ConnectionInfo& info) {
     if (!core_) return;
+    core_->session->set_channel_bindings({info.tls_exporter, info.tls_server_end_point});  // as tls_started
     core_->session->tls_started(info.tls_version, info.tls_cipher);  // no call is in flight
     pump();
   }

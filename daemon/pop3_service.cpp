@@ -74,6 +74,7 @@ class Pop3Handler final : public Frontend<Pop3Handler> {
     s.stls_available = rt_.tls != nullptr && !implicit_tls_ && info.tls_available;
     s.max_errors = rt_.config.pop3.max_errors;
     session_.emplace(s, pop3d::PeerInfo{info.peer_ip, info.tls});
+    if (info.tls) session_->set_channel_bindings({info.tls_exporter, info.tls_server_end_point});
     apply(session_->greet());
   }
 
@@ -81,8 +82,10 @@ class Pop3Handler final : public Frontend<Pop3Handler> {
     if (session_) apply(session_->feed(bytes));
   }
 
-  void tls_ready(const net::ConnectionInfo&) {
-    if (session_) apply(session_->tls_started());
+  void tls_ready(const net::ConnectionInfo& info) {
+    if (!session_) return;
+    session_->set_channel_bindings({info.tls_exporter, info.tls_server_end_point});
+    apply(session_->tls_started());
   }
 
   void timed_out() {

@@ -132,6 +132,7 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
       settings.may_start_message = [this] { return !screen_ || screen_->message_allowed(); };
     }
     session_.emplace(std::move(settings), peer);
+    if (info.tls) session_->set_channel_bindings({info.tls_exporter, info.tls_server_end_point});
     if (rt_.accounts && rt_.store && rt_.authenticator) {
       policy_ = std::make_shared<const DeliveryPolicy>(
           *rt_.accounts, *rt_.store, rt_.config.hostname, rt_.enqueue_remote,
@@ -169,6 +170,7 @@ class SmtpHandler final : public Frontend<SmtpHandler> {
 
   void tls_ready(const net::ConnectionInfo& info) {
     if (!session_) return;
+    session_->set_channel_bindings({info.tls_exporter, info.tls_server_end_point});
     session_->tls_started(info.tls_version, info.tls_cipher);
     update_flow();
   }

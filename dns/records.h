@@ -72,11 +72,11 @@ struct Answer {
   // (RFC 7208 §3.3, RFC 6376 §3.6.2.2, RFC 7489 §6.6.3 all read TXT records that way).
   std::vector<std::string> records;
   std::vector<MxAnswer> mx;  // MX only, in answer order
-  std::vector<SrvAnswer> srv;  // SRV only, in answer order
   // Seconds this answer may be reused: the smallest TTL of the RRset, or for negative
   // answers min(SOA TTL, SOA MINIMUM) (RFC 2308 §5). 0 for temperror.
   uint32_t ttl = 0;
   std::string detail;  // human-readable reason for failures (logs only)
+  std::vector<SrvAnswer> srv;  // SRV only, in answer order (last: positional initialisers stay valid)
 };
 
 using AnswerCallback = std::function<void(Answer)>;

@@ -102,8 +102,10 @@ std::string Session::Impl::capabilities() const {
   if (state == State::not_authenticated) {
     if (settings.tls_available && !tls) caps += " STARTTLS";
     // RFC 9051 §6.2.3 / §7.2.2: LOGINDISABLED while plaintext login is refused.
-    if (login_allowed())
-      caps += " AUTH=SCRAM-SHA-256 AUTH=PLAIN AUTH=LOGIN SASL-IR";
+    if (login_allowed()) {
+      for (auto m : split(sasl.mechanisms(), ' ')) caps += " AUTH=" + std::string(m);
+      caps += " SASL-IR";
+    }
     else
       caps += " LOGINDISABLED";
   }
@@ -266,7 +268,7 @@ void Session::Impl::run() {
       if (ev.kind == ParseEvent::Kind::error) {
         Mode was = mode;
         mode = Mode::commands;
-        if (was == Mode::sasl) sasl = auth::SaslExchange{};
+        if (was == Mode::sasl) sasl.reset();
         bad(mode_tag, "Line too long");
         continue;
       }
@@ -356,6 +358,8 @@ Output Session::shutdown() {
   s.flush();
   return std::exchange(s.out, Output{});
 }
+
+void Session::set_channel_bindings(auth::ChannelBindings b) { impl_->sasl.set_channel_bindings(std::move(b)); }
 
 void Session::tls_started(std::string_view, std::string_view) {
   Impl& s = *impl_;

@@ -117,6 +117,8 @@ class Session {
   Output shutdown();  // "* BYE" server shutting down
   // The STARTTLS handshake finished; capabilities change accordingly.
   void tls_started(std::string_view version, std::string_view cipher);
+  // Whenever TLS is active (implicit TLS: before greet()): what SCRAM-SHA-256-PLUS binds to.
+  void set_channel_bindings(auth::ChannelBindings b);
 
   State state() const;
   bool idling() const;

@@ -421,6 +421,10 @@ void ConnImpl::handshake_finished() {
   info_.tls_version = tls_->version();
   info_.tls_cipher = tls_->cipher();
   info_.tls_peer_verified = tls_->peer_verified();
+  if (!info_.outbound) {
+    info_.tls_exporter = tls_->tls_exporter();
+    info_.tls_server_end_point = tls_->tls_server_end_point();
+  }
   spdlog::debug("conn tls established proto={} ip={} version={} cipher={}", info_.listener,
                 info_.peer_ip, info_.tls_version, info_.tls_cipher);
   if (!pending_plain_.empty()) {

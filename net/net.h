@@ -211,6 +211,9 @@ struct ConnectionInfo {
   bool tls = false;            // TLS is active
   std::string tls_version;     // "TLSv1.3"
   std::string tls_cipher;      // "TLS_AES_256_GCM_SHA384"
+  // Server side: the channel bindings SCRAM-SHA-256-PLUS checks (TlsEngine; binary, "" when
+  // not defined for this connection).
+  std::string tls_exporter, tls_server_end_point;
   // Outbound: the server's certificate chains to a trusted CA and matches the name given to
   // start_tls_client() (whether or not the context enforces verification).
   bool tls_peer_verified = false;

@@ -4,6 +4,8 @@
 #include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
 namespace tern::net {
@@ -190,6 +192,36 @@ void TlsEngine::release_drained_bios() {
 bool TlsEngine::has_output() const { return BIO_ctrl_pending(out_) > 0; }
 
 std::string TlsEngine::version() const { return SSL_get_version(ssl_); }
+
+std::string TlsEngine::tls_exporter() const {
+  if (SSL_version(ssl_) < TLS1_3_VERSION) return "";
+  // RFC 9266 §2: label "EXPORTER-Channel-Binding", empty context, 32 bytes.
+  static constexpr char kLabel[] = "EXPORTER-Channel-Binding";
+  unsigned char out[32];
+  if (SSL_export_keying_material(ssl_, out, sizeof out, kLabel, sizeof kLabel - 1, nullptr, 0, 0) != 1) {
+    ERR_clear_error();
+    return "";
+  }
+  return std::string(reinterpret_cast<char*>(out), sizeof out);
+}
+
+std::string TlsEngine::tls_server_end_point() const {
+  X509* cert = SSL_get_certificate(ssl_);
+  if (!cert) return "";
+  // RFC 5929 §4.1: the hash of the certificate's signature algorithm, but SHA-256 where that
+  // is MD5 or SHA-1 (and where it names no single hash, e.g. Ed25519: no binding defined).
+  int md_nid = NID_undef, pk_nid = NID_undef;
+  if (!OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md_nid, &pk_nid) || md_nid == NID_undef) return "";
+  if (md_nid == NID_md5 || md_nid == NID_sha1) md_nid = NID_sha256;
+  const EVP_MD* md = EVP_get_digestbynid(md_nid);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!md || X509_digest(cert, md, out, &len) != 1) {
+    ERR_clear_error();
+    return "";
+  }
+  return std::string(reinterpret_cast<char*>(out), len);
+}
 
 std::string TlsEngine::cipher() const {
   const char* c = SSL_get_cipher_name(ssl_);

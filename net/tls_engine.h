@@ -51,6 +51,12 @@ class TlsEngine {
 
   std::string version() const;
   std::string cipher() const;
+  // Channel bindings of a finished server handshake (binary; "" when not defined):
+  // RFC 9266 tls-exporter (TLS 1.3 only: in TLS 1.2 without extended master secret it does
+  // not bind the connection) and RFC 5929 §4.1 tls-server-end-point (the hash of our own
+  // certificate, the one SNI chose).
+  std::string tls_exporter() const;
+  std::string tls_server_end_point() const;
   // CN of the peer's certificate ("" if none): logs, tests.
   std::string peer_common_name() const;
   // The peer presented a certificate that chains to a trusted CA and (clients) matches the

@@ -32,7 +32,7 @@ void Session::cmd_capa() {
   o.append("PIPELINING\r\n");
   if (offer_login) {
     o.append("SASL ");
-    o.append(auth::SaslExchange::mechanisms());
+    o.append(sasl_.mechanisms());
     o.append("\r\n");
   }
   if (stls_offered()) o.append("STLS\r\n");  // RFC 2595 §4
@@ -84,7 +84,7 @@ void Session::cmd_auth(std::string_view arg) {
   if (rest.empty()) {
     // Not in RFC 5034, but several clients probe with a bare AUTH to list mechanisms.
     reply_ok(reply::MechanismsFollow);
-    for (auto m : split(auth::SaslExchange::mechanisms(), ' ')) {
+    for (auto m : split(sasl_.mechanisms(), ' ')) {
       out_.bytes.append(m);
       out_.bytes.append("\r\n");
     }

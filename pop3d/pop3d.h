@@ -213,6 +213,8 @@ class Session {
   Output shutdown();                        // daemon stopping: close, no UPDATE
   Output disconnected();                    // the peer went away: Release, nothing deleted
   Output tls_started();                     // handshake after STLS done: AUTHORIZATION again
+  // Whenever TLS is active (implicit TLS: at once): what SCRAM-SHA-256-PLUS binds to.
+  void set_channel_bindings(auth::ChannelBindings b) { sasl_.set_channel_bindings(std::move(b)); }
 
   State state() const { return state_; }
   bool closed() const { return state_ == State::closed; }

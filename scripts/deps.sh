@@ -17,6 +17,8 @@ packages=(
   libsystemd-dev systemd debhelper dpkg-dev groff-base
   openssl ca-certificates sqlite3 curl python3 python3-aiosmtpd python3-dnslib python3-dkim python3-nacl
   python3-authres python3-spf python3-pyflakes
+  # tls-exporter channel binding for SCRAM-SHA-256-PLUS (tests/integration/test_scram.py)
+  python3-openssl
   # swaks only Recommends its TLS and IPv6 modules, and we install without Recommends.
   swaks libnet-ssleay-perl libio-socket-inet6-perl
   publicsuffix libpsl5

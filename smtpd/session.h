@@ -41,6 +41,8 @@ class Session {
   Output timeout();                                // 421 4.4.2, close
   Output shutdown();                               // 421 4.3.2 now, or at the next safe point
   void tls_started(std::string version, std::string cipher);  // after Output::start_tls
+  // Whenever TLS is active (implicit TLS: before the greeting): what SCRAM-SHA-256-PLUS binds to.
+  void set_channel_bindings(auth::ChannelBindings b) { sasl_.set_channel_bindings(std::move(b)); }
 
   State state() const;
   bool closed() const { return phase_ == Phase::closed; }

@@ -126,7 +126,7 @@ std::string Session::ehlo_reply() const {
   if (!peer_.tls && settings_.tls_available) lines.push_back("STARTTLS");
   // RFC 4954 §4 / RFC 8314: no plaintext passwords unless explicitly allowed.
   if (settings_.auth_enabled && (peer_.tls || settings_.allow_plaintext_auth))
-    lines.push_back("AUTH " + std::string(auth::SaslExchange::mechanisms()));
+    lines.push_back("AUTH " + std::string(sasl_.mechanisms()));
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i)
     out += "250" + std::string(i + 1 == lines.size() ? " " : "-") + lines[i] + "\r\n";

@@ -6,6 +6,10 @@
 - imaplib and a raw POP3S socket run the exchange with a client written here from the RFC:
   the server must prove it holds the keys (its v= signature checks out), a wrong password
   gets NO [AUTHENTICATIONFAILED] / -ERR, and `ternctl user passwd` changes the keys at once.
+- SCRAM-SHA-256-PLUS over TLS: bound to tls-server-end-point (RFC 5929, the hash of the
+  certificate imaplib's ssl socket received) and to tls-exporter (RFC 9266, exported by
+  pyOpenSSL on a POP3S connection); binding data of another connection (a man in the middle)
+  and a "y" flag while -PLUS is offered (a stripped mechanism list, RFC 5802 §6) fail.
 """
 import base64
 import hashlib
@@ -28,15 +32,18 @@ PASSWORD = USERS[USER]
 class ScramClient:
     """The client side of SCRAM-SHA-256 (RFC 5802 §3, §5), independent of the server's code."""
 
-    def __init__(self, user, password):
+    def __init__(self, user, password, cb_type=None, cb_data=b"", flag=None):
         self.user, self.password = user, password
+        # RFC 5802 §7 gs2 header: "p=<type>" binds (-PLUS), "n" does not, "y" says "I could".
+        self.gs2 = (f"p={cb_type}" if cb_type else (flag or "n")) + ",,"
+        self.cb_data = cb_data
         self.nonce = secrets.token_urlsafe(18)
         self.server_signature = None
         self.verified = False
 
     def first(self):
         self.bare = f"n={self.user.replace('=', '=3D').replace(',', '=2C')},r={self.nonce}"
-        return "n,," + self.bare
+        return self.gs2 + self.bare
 
     def final(self, server_first):
         attrs = dict(kv.split("=", 1) for kv in server_first.split(","))
@@ -44,7 +51,8 @@ class ScramClient:
         salted = hashlib.pbkdf2_hmac("sha256", self.password.encode(), base64.b64decode(attrs["s"]), int(attrs["i"]))
         client_key = hmac.digest(salted, b"Client Key", "sha256")
         stored_key = hashlib.sha256(client_key).digest()
-        without_proof = f"c=biws,r={attrs['r']}"
+        binding = base64.b64encode(self.gs2.encode() + self.cb_data).decode()
+        without_proof = f"c={binding},r={attrs['r']}"
         auth_message = f"{self.bare},{server_first},{without_proof}".encode()
         signature = hmac.digest(stored_key, auth_message, "sha256")
         proof = bytes(a ^ b for a, b in zip(client_key, signature))
@@ -78,12 +86,14 @@ class Scram(TernCase):
     def imap(self):
         return imaplib.IMAP4_SSL("127.0.0.1", self.t.port("imaps"), ssl_context=client_tls_context(), timeout=30)
 
-    def imap_scram(self, user, password):
+    def imap_scram(self, user, password, mechanism="SCRAM-SHA-256", binding=None, flag=None):
+        """binding(sock) -> (cb type, cb data) for -PLUS."""
         m = self.imap()
-        self.assertIn("AUTH=SCRAM-SHA-256", m.capabilities)
-        client = ScramClient(user, password)
+        self.assertIn("AUTH=" + mechanism, m.capabilities)
+        cb_type, cb_data = binding(m.sock) if binding else (None, b"")
+        client = ScramClient(user, password, cb_type, cb_data, flag)
         try:
-            typ, _ = m.authenticate("SCRAM-SHA-256", client.imap_authobject())
+            typ, _ = m.authenticate(mechanism, client.imap_authobject())
             return typ, client, m
         except imaplib.IMAP4.error as e:
             m.shutdown()
@@ -99,6 +109,78 @@ class Scram(TernCase):
         self.assertIn("AUTHENTICATIONFAILED", err)
         err, _, _ = self.imap_scram("nobody@example.test", "x")
         self.assertIn("AUTHENTICATIONFAILED", err)
+
+    def test_imap_scram_plus_binds_to_the_certificate(self):
+        end_point = lambda sock: ("tls-server-end-point", hashlib.sha256(sock.getpeercert(True)).digest())  # noqa: E731
+        typ, client, m = self.imap_scram(USER, PASSWORD, "SCRAM-SHA-256-PLUS", end_point)
+        self.assertEqual(typ, "OK")
+        self.assertTrue(client.verified)
+        self.assertEqual(m.select("INBOX")[0], "OK")
+        m.logout()
+        # The right password relayed through another TLS connection (its certificate differs).
+        elsewhere = lambda sock: ("tls-server-end-point", hashlib.sha256(b"another certificate").digest())  # noqa: E731
+        err, _, _ = self.imap_scram(USER, PASSWORD, "SCRAM-SHA-256-PLUS", elsewhere)
+        self.assertNotEqual(err, "OK")
+        # RFC 5802 §6: "y" (client can bind, thinks we cannot) while we offer -PLUS: refused.
+        err, _, _ = self.imap_scram(USER, PASSWORD, flag="y")
+        self.assertNotEqual(err, "OK")
+
+    def test_pop3_scram_plus_binds_to_tls_exporter(self):
+        from OpenSSL import SSL
+        import socket
+        import struct
+        ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+        ctx.set_min_proto_version(SSL.TLS1_3_VERSION)
+
+        def connect():
+            # pyOpenSSL wants a blocking socket; the kernel's receive timeout bounds each read.
+            sock = socket.create_connection(("127.0.0.1", self.t.port("pop3s")), timeout=30)
+            sock.settimeout(None)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 30, 0))
+            c = SSL.Connection(ctx, sock)
+            c.set_connect_state()
+            c.do_handshake()
+            return c
+
+        conn = connect()
+        buf = b""
+
+        def line():
+            nonlocal buf
+            while b"\r\n" not in buf:
+                buf += conn.recv(4096)
+            out, buf = buf.split(b"\r\n", 1)
+            return out
+
+        def cmd(text):
+            conn.sendall(text.encode() + b"\r\n")
+            return line()
+
+        self.assertTrue(line().startswith(b"+OK"))
+        conn.sendall(b"CAPA\r\n")
+        capa = [line()]
+        while capa[-1] != b".":
+            capa.append(line())
+        self.assertIn(b"SASL SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN", capa)
+        exporter = conn.export_keying_material(b"EXPORTER-Channel-Binding", 32)  # RFC 9266 §2
+        client = ScramClient(USER, PASSWORD, "tls-exporter", exporter)
+        b64 = lambda s: base64.b64encode(s.encode()).decode()  # noqa: E731
+        resp = cmd("AUTH SCRAM-SHA-256-PLUS " + b64(client.first()))
+        self.assertTrue(resp.startswith(b"+ "), resp)
+        resp = cmd(b64(client.final(base64.b64decode(resp[2:]).decode())))
+        self.assertTrue(resp.startswith(b"+ "), resp)
+        self.assertTrue(client.check_server_final(base64.b64decode(resp[2:]).decode()))
+        self.assertTrue(cmd("").startswith(b"+OK"))
+        self.assertTrue(cmd("STAT").startswith(b"+OK"))
+        # The exporter of another connection does not match this one.
+        client = ScramClient(USER, PASSWORD, "tls-exporter", bytes(32))
+        conn.close()
+        conn, buf = connect(), b""
+        line()
+        resp = cmd("AUTH SCRAM-SHA-256-PLUS " + b64(client.first()))
+        resp = cmd(b64(client.final(base64.b64decode(resp[2:]).decode())))
+        self.assertTrue(resp.startswith(b"-ERR"), resp)
+        conn.close()
 
     def test_pop3_scram(self):
         import poplib

@@ -100,7 +100,7 @@ TEST(Scram, ClientFirstRules) {
     SaslStep s = x.start("SCRAM-SHA-256", b64(first));
     return std::holds_alternative<SaslError>(s) ? std::get<SaslError>(s).kind : SaslErrorKind::not_in_progress;
   };
-  // RFC 5802 §6: channel binding required by the client, which we do not offer.
+  // RFC 5802 §6: channel binding asked for without -PLUS (and without TLS, none is offered).
   EXPECT_EQ(error_of("p=tls-exporter,,n=user,r=abc"), SaslErrorKind::malformed);
   // §5.1: an unknown mandatory extension fails.
   EXPECT_EQ(error_of("n,,m=ext,n=user,r=abc"), SaslErrorKind::malformed);
@@ -114,6 +114,85 @@ TEST(Scram, ClientFirstRules) {
   SaslStep s = x.start("SCRAM-SHA-256", b64("y,a=a=2Cb=3Dc,n=a=2Cb=3Dc,r=abc"));
   ASSERT_TRUE(std::holds_alternative<SaslNeedKeys>(s));
   EXPECT_EQ(std::get<SaslNeedKeys>(s).user, "a,b=c");
+}
+
+namespace {
+
+const ChannelBindings kBindings{std::string(32, '\x11'), std::string(32, '\x22')};
+
+// A -PLUS exchange with `client_first` (its gs2 header first), answered by a client that
+// sees `client_cbind` on its side of the connection; the step after the client-final.
+SaslStep plus_exchange(const std::string& gs2, const std::string& client_cbind, SaslExchange& x) {
+  x.set_channel_bindings(kBindings);
+  const std::string bare = "n=user,r=clientnonce";
+  SaslStep s = x.start("SCRAM-SHA-256-PLUS", b64(gs2 + bare));
+  if (!std::holds_alternative<SaslNeedKeys>(s)) return s;
+  s = x.keys(pencil());
+  std::string server_first = *base64_decode(std::get<SaslChallenge>(s).base64);
+  return x.step(b64(test::scram_client_final("pencil", bare, server_first, gs2, client_cbind)));
+}
+
+}  // namespace
+
+TEST(ScramPlus, OfferedOnlyWithTlsBindings) {
+  SaslExchange x;
+  EXPECT_EQ(x.mechanisms(), "SCRAM-SHA-256 PLAIN LOGIN");
+  // No TLS, no -PLUS: an unknown mechanism.
+  SaslStep s = x.start("SCRAM-SHA-256-PLUS", b64("p=tls-exporter,,n=user,r=abc"));
+  ASSERT_TRUE(std::holds_alternative<SaslError>(s));
+  EXPECT_EQ(std::get<SaslError>(s).kind, SaslErrorKind::unknown_mechanism);
+  x.set_channel_bindings(kBindings);
+  EXPECT_EQ(x.mechanisms(), "SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN");
+}
+
+TEST(ScramPlus, BindsToTlsExporterAndServerEndPoint) {
+  // RFC 9266 tls-exporter and RFC 5929 tls-server-end-point: c= carries the gs2 header and
+  // the binding data of the connection the client sees.
+  for (auto [type, data] : {std::pair{"tls-exporter", kBindings.tls_exporter},
+                            std::pair{"tls-server-end-point", kBindings.tls_server_end_point}}) {
+    SaslExchange x;
+    const std::string gs2 = std::string("p=") + type + ",,";
+    SaslStep s = plus_exchange(gs2, data, x);
+    ASSERT_TRUE(std::holds_alternative<SaslChallenge>(s)) << type;  // server-final
+    s = x.step("");
+    ASSERT_TRUE(std::holds_alternative<SaslCredentials>(s)) << type;
+    EXPECT_EQ(std::get<SaslCredentials>(s).mechanism, "SCRAM-SHA-256-PLUS");
+    EXPECT_EQ(std::get<SaslCredentials>(s).proof, SaslCredentials::Proof::valid);
+  }
+}
+
+TEST(ScramPlus, AnotherConnectionsBindingFails) {
+  // A man in the middle relays the exchange from a TLS connection of its own: the client's
+  // binding data differs from ours, and the password proof is not enough.
+  SaslExchange x;
+  SaslStep s = plus_exchange("p=tls-exporter,,", std::string(32, '\x33'), x);
+  ASSERT_TRUE(std::holds_alternative<SaslError>(s));
+  EXPECT_FALSE(x.in_progress());
+}
+
+TEST(ScramPlus, Rfc5802_6_FlagRules) {
+  auto kind = [](const char* mech, const char* first, bool tls) {
+    SaslExchange x;
+    if (tls) x.set_channel_bindings(kBindings);
+    SaslStep s = x.start(mech, b64(first));
+    return std::holds_alternative<SaslError>(s) ? std::get<SaslError>(s).kind : SaslErrorKind::not_in_progress;
+  };
+  const auto ok = SaslErrorKind::not_in_progress;  // the exchange went on (SaslNeedKeys)
+  // "y": the client could bind but believes we cannot. Over TLS we offer -PLUS, so the
+  // list was tampered with: fail. Without TLS it is an ordinary exchange.
+  EXPECT_EQ(kind("SCRAM-SHA-256", "y,,n=user,r=abc", true), SaslErrorKind::malformed);
+  EXPECT_EQ(kind("SCRAM-SHA-256", "y,,n=user,r=abc", false), ok);
+  EXPECT_EQ(kind("SCRAM-SHA-256", "n,,n=user,r=abc", true), ok);
+  // -PLUS must bind, to a type this connection has; tls-unique is not defined for TLS 1.3.
+  EXPECT_EQ(kind("SCRAM-SHA-256-PLUS", "n,,n=user,r=abc", true), SaslErrorKind::malformed);
+  EXPECT_EQ(kind("SCRAM-SHA-256-PLUS", "p=tls-unique,,n=user,r=abc", true), SaslErrorKind::malformed);
+  EXPECT_EQ(kind("SCRAM-SHA-256", "p=tls-exporter,,n=user,r=abc", true), SaslErrorKind::malformed);
+  EXPECT_EQ(kind("SCRAM-SHA-256-PLUS", "p=tls-exporter,,n=user,r=abc", true), ok);
+  // A TLS 1.2 connection has no tls-exporter binding (RFC 9266 §3): only the end point.
+  SaslExchange x;
+  x.set_channel_bindings({"", kBindings.tls_server_end_point});
+  SaslStep s = x.start("SCRAM-SHA-256-PLUS", b64("p=tls-exporter,,n=user,r=abc"));
+  EXPECT_TRUE(std::holds_alternative<SaslError>(s));
 }
 
 TEST(Scram, KeysSerializeAndParse) {

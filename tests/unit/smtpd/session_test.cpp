@@ -43,6 +43,14 @@ TEST(Session, EhloUnderTlsOffersAuthNotStarttls) {
   EXPECT_TRUE(contains(r, "250 AUTH SCRAM-SHA-256 PLAIN LOGIN\r\n"));
 }
 
+TEST(Session, EhloUnderTlsWithChannelBindingsOffersScramPlusFirst) {
+  Harness h(default_settings(), default_peer(true));
+  h.session.set_channel_bindings({std::string(32, 'x'), std::string(32, 'y')});
+  size_t mark = h.written.size();
+  h.send("EHLO client.example");
+  EXPECT_TRUE(contains(h.raw_since(mark), "250 AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN\r\n"));
+}
+
 TEST(Session, EhloPlaintextAuthSetting) {
   auto s = default_settings();
   s.allow_plaintext_auth = true;
