@@ -422,6 +422,10 @@ bool parse_fetch(TokenReader& r, Command& cmd) {
         args.changed_since = v;
       } else if (r.keyword("VANISHED")) {
         args.vanished = true;
+      } else if (r.keyword("PARTIAL")) {
+        PartialRange pr;
+        if (!r.sp() || !detail::parse_partial_range(r, pr)) return false;
+        args.partial = pr;
       } else {
         return r.fail("unknown fetch modifier");
       }
@@ -583,6 +587,10 @@ const char* to_string(CommandName name) {
   for (const NameEntry& e : kNames)
     if (e.name == name) return e.wire;
   return "UNKNOWN";
+}
+
+std::string to_string(const PartialRange& r) {
+  return std::to_string(r.first) + ":" + std::to_string(r.last);
 }
 
 const char* to_string(SortKey key) {

@@ -164,9 +164,20 @@ struct UidExpungeArgs {
   bool operator==(const UidExpungeArgs&) const = default;
 };
 
-// ESEARCH return options (RFC 4731, RFC 9051 §6.4.4). RETURN () means ALL.
+// RFC 9394 §3.1 partial-range: 1-based positions in a result; negative ones count from the
+// end (-1 is the last). Both ends have the same sign; kept as sent (500:400 = 400:500).
+struct PartialRange {
+  int64_t first = 0, last = 0;
+  bool operator==(const PartialRange&) const = default;
+};
+std::string to_string(const PartialRange& r);
+
+// ESEARCH return options (RFC 4731, RFC 9051 §6.4.4). RETURN () means ALL. PARTIAL: RFC
+// 9394; CONTEXT and UPDATE: RFC 5267 §4.
 struct SearchReturn {
   bool min = false, max = false, all = false, count = false, save = false;
+  std::optional<PartialRange> partial;
+  bool context = false, update = false;
   bool operator==(const SearchReturn&) const = default;
 };
 
@@ -204,6 +215,7 @@ struct FetchArgs {
   std::vector<FetchItem> items;          // macros ALL/FAST/FULL already expanded
   std::optional<uint64_t> changed_since; // (CHANGEDSINCE n), RFC 7162 §3.1.4.1
   bool vanished = false;                 // (VANISHED), RFC 7162 §3.2.6: UID FETCH only
+  std::optional<PartialRange> partial;   // (PARTIAL range), RFC 9394 §3.2
   bool operator==(const FetchArgs&) const = default;
 };
 

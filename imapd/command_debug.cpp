@@ -141,6 +141,9 @@ struct DebugVisitor {
     if (r.all) opts.push_back("ALL");
     if (r.count) opts.push_back("COUNT");
     if (r.save) opts.push_back("SAVE");
+    if (r.partial) opts.push_back("PARTIAL " + to_string(*r.partial));
+    if (r.context) opts.push_back("CONTEXT");
+    if (r.update) opts.push_back("UPDATE");
     out += " return=(" + join(opts, " ") + ")";
   }
   void operator()(const SearchArgs& a) {
@@ -164,6 +167,7 @@ struct DebugVisitor {
     for (const FetchItem& i : a.items) items.push_back(to_string(i));
     out += " set=" + a.set.to_string() + " items=[" + join(items) + "]";
     if (a.changed_since) out += " changedsince=" + std::to_string(*a.changed_since);
+    if (a.partial) out += " partial=" + to_string(*a.partial);
     if (a.vanished) out += " vanished";
   }
   void operator()(const StoreArgs& a) {

@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""Paged and live searches and composed APPENDs through Python's imaplib raw commands against a
+running ternd: PARTIAL (RFC 9394) for UID SEARCH, ESORT and UID FETCH."""
+import imaplib
+import os
+import re
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from ternlib import TernCase, client_tls_context  # noqa: E402
+from smtp_fixture import USERS, populate  # noqa: E402
+
+USER = "bob@example.test"
+PASSWORD = USERS[USER]
+
+
+def mail(n, body=b"x\r\n"):
+    return (b"From: Alice <alice@example.test>\r\nTo: bob@example.test\r\nSubject: m%02d\r\n"
+            b"Date: Tue, 14 Nov 2023 10:00:00 +0000\r\nMessage-ID: <m%d@x>\r\n\r\n" % (n, n)) + body
+
+
+class ImapContext(TernCase):
+    tern_options = {"listeners": ("smtp", "imaps")}
+
+    @classmethod
+    def prepare(cls, t):
+        populate(t)
+
+    @classmethod
+    def started(cls):
+        m = cls.connect()
+        m.create("Paged")
+        for n in range(1, 21):
+            typ, data = m.append("Paged", "(\\Flagged)" if n % 4 == 0 else None, None, mail(n))
+            assert typ == "OK", data
+        m.logout()
+
+    @classmethod
+    def connect(cls):
+        m = imaplib.IMAP4_SSL("127.0.0.1", cls.t.port("imaps"), ssl_context=client_tls_context(), timeout=30)
+        m.login(USER, PASSWORD)
+        return m
+
+    def setUp(self):
+        self.m = self.connect()
+
+    def tearDown(self):
+        self.m.logout()
+        super().tearDown()
+
+    def esearch(self, *args, uid=True):
+        """One ESEARCH line of a raw (UID) SEARCH/SORT, without its (TAG "..") prefix."""
+        cmd = ("UID", *args) if uid else args
+        typ, data = self.m._simple_command(*cmd)
+        self.assertEqual(typ, "OK", data)
+        typ, data = self.m._untagged_response(typ, data, "ESEARCH")
+        self.assertEqual(len(data), 1, data)
+        return re.sub(rb'^\(TAG "[^"]+"\) ', b"", data[0])
+
+    def select_paged(self):
+        typ, data = self.m.select("Paged")
+        self.assertEqual(typ, "OK", data)
+        typ, data = self.m.uid("SEARCH", "ALL")
+        return [int(u) for u in data[0].split()]
+
+    def test_rfc9394_partial_advertised(self):
+        self.assertIn("PARTIAL", self.m.capabilities)
+
+    def test_rfc9394_paged_uid_search(self):
+        uids = self.select_paged()
+        self.assertEqual(len(uids), 20)
+        flagged = [u for i, u in enumerate(uids) if (i + 1) % 4 == 0]
+
+        def uidset(vals):
+            return ",".join(str(v) for v in vals).encode()
+
+        # Pages of two from the oldest and from the newest, and past the end.
+        line = self.esearch("SEARCH", "RETURN", "(PARTIAL", "1:2)", "FLAGGED")
+        self.assertEqual(line, b"UID PARTIAL (1:2 " + uidset(flagged[:2]) + b")")
+        line = self.esearch("SEARCH", "RETURN", "(COUNT", "PARTIAL", "-1:-2)", "FLAGGED")
+        self.assertEqual(line, b"UID COUNT 5 PARTIAL (-1:-2 " + uidset(flagged[-2:]) + b")")
+        line = self.esearch("SEARCH", "RETURN", "(PARTIAL", "6:10)", "FLAGGED")
+        self.assertEqual(line, b"UID PARTIAL (6:10 NIL)")
+        # Paging all 20 five at a time gives each UID once, in order.
+        seen = []
+        for first in range(1, 21, 5):
+            line = self.esearch("SEARCH", "RETURN", "(PARTIAL", "%d:%d)" % (first, first + 4), "ALL")
+            mo = re.match(rb"UID PARTIAL \(\d+:\d+ (\d+):(\d+)\)$", line)
+            self.assertIsNotNone(mo, line)
+            seen.extend(range(int(mo.group(1)), int(mo.group(2)) + 1))
+        self.assertEqual(seen, uids)
+
+    def test_rfc9394_partial_esort_and_fetch(self):
+        uids = self.select_paged()
+        line = self.esearch("SORT", "RETURN", "(PARTIAL", "1:3)", "(REVERSE", "SUBJECT)", "UTF-8", "ALL")
+        self.assertEqual(line, b"UID PARTIAL (1:3 %d,%d,%d)" % (uids[19], uids[18], uids[17]))
+        typ, data = self.m.uid("FETCH", "1:*", "(FLAGS)", "(PARTIAL", "-1:-3)")
+        self.assertEqual(typ, "OK", data)
+        got = [int(re.search(rb"UID (\d+)", d).group(1)) for d in data if d]
+        self.assertEqual(got, uids[-3:])
+
+    def test_rfc9394_partial_errors(self):
+        self.select_paged()
+        for bad in (("(ALL", "PARTIAL", "1:5)"), ("(PARTIAL", "0:5)"), ("(PARTIAL", "-1:5)")):
+            with self.assertRaises(imaplib.IMAP4.error):
+                self.m._simple_command("UID", "SEARCH", "RETURN", *bad, "ALL")
+        self.assertEqual(self.m.noop()[0], "OK")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
