@@ -356,6 +356,32 @@ bool parse_status(TokenReader& r, Command& cmd) {
   return r.end();
 }
 
+// RFC 4469 §5: append-data-ext = "CATENATE" SP "(" cat-part *(SP cat-part) ")",
+// cat-part = text-literal / url, text-literal = "TEXT" SP literal, url = "URL" SP astring.
+bool parse_catenate(TokenReader& r, AppendMessage& msg) {
+  if (!r.sp() || !r.expect('(', "expected (")) return false;
+  do {
+    CatenatePart part;
+    if (r.keyword("TEXT")) {
+      if (!r.sp()) return false;
+      // RFC 4469 §5 with RFC 3516: a TEXT part may be literal8 where BINARY is offered.
+      auto data = r.literal(true, &part.literal8);
+      if (!data) return false;
+      part.data = std::move(*data);
+    } else if (r.keyword("URL")) {
+      if (!r.sp()) return false;
+      auto url = r.astring();
+      if (!url) return false;
+      part.url = true;
+      part.data = std::move(*url);
+    } else {
+      return r.fail("expected TEXT or URL");
+    }
+    msg.catenate.push_back(std::move(part));
+  } while (r.consume(' '));
+  return r.expect(')', "expected )");
+}
+
 bool parse_append(TokenReader& r, Command& cmd) {
   AppendArgs args;
   if (!r.sp()) return false;
@@ -376,6 +402,11 @@ bool parse_append(TokenReader& r, Command& cmd) {
       auto dt = r.date_time();
       if (!dt || !r.sp()) return false;
       msg.internal_date = *dt;
+    }
+    if (r.keyword("CATENATE")) {
+      if (!parse_catenate(r, msg)) return false;
+      args.messages.push_back(std::move(msg));
+      continue;
     }
     if (r.peek() != '{' && r.peek() != '~') return r.fail("expected message literal");
     auto data = r.literal(true, &msg.literal8);  // RFC 3516 §4.4: literal8 in APPEND

@@ -143,12 +143,21 @@ struct StatusArgs {
   bool operator==(const StatusArgs&) const = default;
 };
 
+// One part of APPEND ... CATENATE (RFC 4469 §5): TEXT literal bytes, or an IMAP URL.
+struct CatenatePart {
+  bool url = false;       // data is the URL as sent (RFC 5092), else the TEXT literal's bytes
+  std::string data;
+  bool literal8 = false;  // TEXT ~{n} (RFC 3516 §4.4 with RFC 4469 §5)
+  bool operator==(const CatenatePart&) const = default;
+};
+
 // One message of APPEND (RFC 9051 §6.3.12; MULTIAPPEND RFC 3502 allows several).
 struct AppendMessage {
   std::vector<std::string> flags;
   std::optional<DateTime> internal_date;
-  std::string data;       // the literal's bytes
+  std::string data;       // the literal's bytes (empty with CATENATE)
   bool literal8 = false;  // "~{n}" (RFC 3516 §4.4): may contain NUL, binary content
+  std::vector<CatenatePart> catenate;  // RFC 4469: the parts; empty for a plain literal
   bool operator==(const AppendMessage&) const = default;
 };
 

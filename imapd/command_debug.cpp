@@ -124,7 +124,11 @@ struct DebugVisitor {
       out += "flags=(" + join(m.flags, " ") + ")";
       if (m.internal_date) out += " date=" + date_time_string(*m.internal_date);
       if (m.literal8) out += " lit8";
-      if (m.data.size() <= 64)
+      for (const CatenatePart& p : m.catenate)
+        out += std::string(p.url ? " url=" : p.literal8 ? " text8=" : " text=") + debug_quote(p.data);
+      if (!m.catenate.empty()) {
+        // CATENATE: the parts say it all.
+      } else if (m.data.size() <= 64)
         out += " data=" + debug_quote(m.data);
       else
         out += " len=" + std::to_string(m.data.size());

@@ -119,7 +119,7 @@ std::string Session::Impl::capabilities() const {
       " LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH SEARCHRES CONDSTORE QRESYNC QUOTA"
       " QUOTA=RES-STORAGE UTF8=ACCEPT BINARY SAVEDATE OBJECTID METADATA METADATA-SERVER APPENDLIMIT=" +
       std::to_string(settings.max_literal_size);
-  caps += " PARTIAL";  // RFC 9394
+  caps += " PARTIAL CATENATE";  // RFC 9394, RFC 4469
   return caps;
 }
 

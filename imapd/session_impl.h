@@ -187,6 +187,9 @@ struct Session::Impl {
   void cmd_status(const Command& c);
   void cmd_namespace(const Command& c);
   void cmd_append(const Command& c);
+  // RFC 4469: the message an APPEND ... CATENATE composes into `out`; false after answering
+  // the command (NO [BADURL], NO [TOOBIG], BAD).
+  bool compose_catenate(std::string_view tag, const AppendMessage& m, std::string& out);
   void cmd_quota(const Command& c, std::string_view name);
   std::string status_line(const store::MailboxStatus& st, const std::vector<StatusItem>& items,
                           std::string_view wire_name);

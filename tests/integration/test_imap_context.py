@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Paged and live searches and composed APPENDs through Python's imaplib raw commands against a
-running ternd: PARTIAL (RFC 9394) for UID SEARCH, ESORT and UID FETCH."""
+running ternd: PARTIAL (RFC 9394) for UID SEARCH, ESORT and UID FETCH; APPEND with CATENATE
+(RFC 4469) from TEXT literals and IMAP URLs, with MULTIAPPEND."""
 import imaplib
 import os
 import re
@@ -99,6 +100,42 @@ class ImapContext(TernCase):
         self.assertEqual(typ, "OK", data)
         got = [int(re.search(rb"UID (\d+)", d).group(1)) for d in data if d]
         self.assertEqual(got, uids[-3:])
+
+    def raw(self, tag, command):
+        """Sends a raw command (LITERAL+ literals inline); returns its lines up to the tagged one."""
+        self.m.send(tag + b" " + command + b"\r\n")
+        lines = []
+        while True:
+            line = self.m.readline()
+            self.assertTrue(line, lines)
+            lines.append(line)
+            if line.startswith(tag + b" "):
+                return lines
+
+    def test_rfc4469_catenate(self):
+        self.assertIn("CATENATE", self.m.capabilities)
+        self.m.create("Compose")
+        typ, data = self.m.append("Compose", None, None,
+                                  b"Subject: source\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; "
+                                  b"boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\npart one\r\n"
+                                  b"--b1--\r\n")
+        self.assertEqual(typ, "OK", data)
+        validity, uid = re.search(rb"APPENDUID (\d+) (\d+)", data[0]).groups()
+        base = b'"/Compose;UIDVALIDITY=' + validity + b"/;UID=" + uid
+        text = b"Subject: composed\r\n\r\nquoted: "
+        lines = self.raw(b"c1", b"APPEND Compose (\\Draft) CATENATE (TEXT {%d+}\r\n%s URL %s/;SECTION=1\")" %
+                         (len(text), text, base))
+        self.assertRegex(lines[-1], rb"^c1 OK \[APPENDUID \d+ \d+\]")
+        new_uid = re.search(rb"APPENDUID \d+ (\d+)", lines[-1]).group(1)
+        typ, data = self.m.select("Compose")
+        typ, data = self.m.uid("FETCH", new_uid, "(BODY.PEEK[] FLAGS)")
+        self.assertEqual(data[0][1], text + b"part one")
+        self.assertIn(b"\\Draft", data[0][0] + data[1])
+        # A bad URL in the second message of a MULTIAPPEND: nothing is appended.
+        count = int(self.m.select("Compose")[1][0])
+        lines = self.raw(b"c2", b"APPEND Compose CATENATE (URL %s\") CATENATE (URL %s9999\")" % (base, base[:-len(uid)]))
+        self.assertIn(b"c2 NO [BADURL " + base[:-len(uid)] + b'9999"]', lines[-1])
+        self.assertEqual(int(self.m.select("Compose")[1][0]), count)
 
     def test_rfc9394_partial_errors(self):
         self.select_paged()
