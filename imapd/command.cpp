@@ -22,7 +22,7 @@ struct NameEntry {
   CommandName name;
 };
 
-constexpr std::array<NameEntry, 36> kNames = {{
+constexpr std::array<NameEntry, 37> kNames = {{
     {"CAPABILITY", CommandName::capability}, {"NOOP", CommandName::noop},
     {"LOGOUT", CommandName::logout},         {"ID", CommandName::id},
     {"STARTTLS", CommandName::starttls},     {"AUTHENTICATE", CommandName::authenticate},
@@ -42,6 +42,7 @@ constexpr std::array<NameEntry, 36> kNames = {{
     {"SORT", CommandName::sort},             {"THREAD", CommandName::thread},  // RFC 5256
     {"COMPRESS", CommandName::compress},     // RFC 4978
     {"GETMETADATA", CommandName::getmetadata}, {"SETMETADATA", CommandName::setmetadata},  // RFC 5464
+    {"CANCELUPDATE", CommandName::cancelupdate},  // RFC 5267 §4.3.5
 }};
 
 struct StatusEntry {
@@ -569,6 +570,18 @@ bool parse_args(TokenReader& r, Command& cmd) {
       auto s = detail::parse_search(r);
       if (!s) return r.fail(s.error().message);
       cmd.args = std::move(*s);
+      return r.end();
+    }
+    case CommandName::cancelupdate: {
+      // RFC 5267 §4.3.5: "CANCELUPDATE" 1*(SP tag-string), tag-string = string.
+      CancelUpdateArgs a;
+      while (r.consume(' ')) {
+        auto t = r.string();
+        if (!t) return false;
+        a.tags.push_back(std::move(*t));
+      }
+      if (a.tags.empty()) return r.fail("expected a tag");
+      cmd.args = std::move(a);
       return r.end();
     }
     case CommandName::sort: {

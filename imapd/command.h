@@ -29,6 +29,7 @@ enum class CommandName {
   status, append, idle, check, close, unselect, expunge, search, fetch, store, copy, move,
   sort, thread, unauthenticate, compress,
   getmetadata, setmetadata,  // RFC 5464
+  cancelupdate,              // RFC 5267 §4.3.5
 };
 const char* to_string(CommandName name);  // upper-case wire name, "UNKNOWN" for unknown
 
@@ -212,6 +213,12 @@ struct SortArgs {
   bool operator==(const SortArgs&) const = default;
 };
 
+// CANCELUPDATE (RFC 5267 §4.3.5): the tags of the searches whose updates stop.
+struct CancelUpdateArgs {
+  std::vector<std::string> tags;  // at least one
+  bool operator==(const CancelUpdateArgs&) const = default;
+};
+
 // THREAD (RFC 5256 §3): algorithm upper-cased as sent (the session refuses unknown ones).
 struct ThreadArgs {
   std::string algorithm;
@@ -278,7 +285,7 @@ bool valid_metadata_entry(std::string_view name);
 using Args = std::variant<NoArgs, UnknownArgs, IdArgs, AuthenticateArgs, LoginArgs, EnableArgs,
                           SelectArgs, MailboxArgs, RenameArgs, ListArgs, StatusArgs, AppendArgs,
                           UidExpungeArgs, SearchArgs, FetchArgs, StoreArgs, CopyArgs, SortArgs,
-                          ThreadArgs, CompressArgs, GetMetadataArgs, SetMetadataArgs>;
+                          ThreadArgs, CompressArgs, GetMetadataArgs, SetMetadataArgs, CancelUpdateArgs>;
 
 struct Command {
   std::string tag;

@@ -135,6 +135,9 @@ struct DebugVisitor {
       out += "}";
     }
   }
+  void operator()(const CancelUpdateArgs& a) {
+    for (const auto& t : a.tags) out += " " + debug_quote(t);
+  }
   void operator()(const UidExpungeArgs& a) { out += " set=" + a.set.to_string(); }
   void return_opts(const std::optional<SearchReturn>& ro) {
     if (!ro) return;

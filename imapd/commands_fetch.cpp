@@ -212,6 +212,7 @@ void Session::Impl::cmd_search(const Command& c) {
     return no(c.tag, "Unsupported charset", ResponseCode{code::BadCharset, "(US-ASCII UTF-8)"});
   }
   bool modseq_key = uses_modseq(a.key);
+  if (ret.update && !live_tag_free(c)) return;
   if (modseq_key) enable_condstore();  // RFC 7162 §3.1: SEARCH MODSEQ is enabling
 
   std::vector<uint32_t> uids;
@@ -250,6 +251,11 @@ void Session::Impl::cmd_search(const Command& c) {
       std::string tag;
       write_string(tag, c.tag, wopt());
       untagged(esearch_line(tag, c.uid, ret, result));
+    }
+    if (ret.update) {
+      SearchArgs live_args = a;
+      live_args.charset = charset;
+      start_live(c, false, live_args, {}, ret, std::move(uids));
     }
   } else {
     untagged(classic_result_line("SEARCH", result));

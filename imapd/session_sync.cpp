@@ -167,6 +167,9 @@ void Session::Impl::sync(bool allow_expunge) {
     }
   }
   if (allow_expunge && !s.pending_expunge.empty()) announce_expunged(std::vector<uint32_t>(s.pending_expunge));
+  // RFC 5267 §4.3 without NOTIFY: context updates go where EXPUNGE may, after the EXISTS /
+  // EXPUNGE responses that give their numbers meaning.
+  if (allow_expunge && !s.live.empty()) update_live();
 }
 
 void Session::Impl::note_recent(uint32_t upto) {
