@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Paged and live searches and composed APPENDs through Python's imaplib raw commands against a
 running ternd: PARTIAL (RFC 9394) for UID SEARCH, ESORT and UID FETCH; APPEND with CATENATE
-(RFC 4469) from TEXT literals and IMAP URLs, with MULTIAPPEND."""
+(RFC 4469) from TEXT literals and IMAP URLs, with MULTIAPPEND; live searches (RFC 5267 §4
+CONTEXT=SEARCH/SORT) updated by another connection's changes, after NOOP and during IDLE."""
 import imaplib
 import os
 import re
@@ -11,6 +12,8 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from ternlib import TernCase, client_tls_context  # noqa: E402
 from smtp_fixture import USERS, populate  # noqa: E402
+
+imaplib.Commands.setdefault("CANCELUPDATE", ("SELECTED",))  # RFC 5267 §4.3.5
 
 USER = "bob@example.test"
 PASSWORD = USERS[USER]
@@ -136,6 +139,54 @@ class ImapContext(TernCase):
         lines = self.raw(b"c2", b"APPEND Compose CATENATE (URL %s\") CATENATE (URL %s9999\")" % (base, base[:-len(uid)]))
         self.assertIn(b"c2 NO [BADURL " + base[:-len(uid)] + b'9999"]', lines[-1])
         self.assertEqual(int(self.m.select("Compose")[1][0]), count)
+
+    def test_rfc5267_context_updates(self):
+        for cap in ("CONTEXT=SEARCH", "CONTEXT=SORT", "ESORT"):
+            self.assertIn(cap, self.m.capabilities)
+        self.m.create("Live")
+        for n in range(1, 4):
+            self.assertEqual(self.m.append("Live", None, None, mail(n))[0], "OK")
+        typ, data = self.m.select("Live")
+        uids = [int(u) for u in self.m.uid("SEARCH", "ALL")[1][0].split()]
+        line = self.esearch("SEARCH", "RETURN", "(UPDATE)", "FLAGGED")
+        self.assertEqual(line, b"UID")
+        line = self.esearch("SORT", "RETURN", "(UPDATE", "COUNT)", "(REVERSE", "SUBJECT)", "UTF-8", "UNFLAGGED")
+        self.assertEqual(line, b"UID COUNT 3")
+        other = self.connect()
+        try:
+            other.select("Live")
+            other.uid("STORE", str(uids[1]), "+FLAGS", "(\\Flagged)")
+            self.m.untagged_responses.pop("ESEARCH", None)
+            self.assertEqual(self.m.noop()[0], "OK")
+            updates = self.m.untagged_responses.pop("ESEARCH", [])
+            joined = b"\n".join(updates)
+            self.assertRegex(joined, rb'\(TAG "[A-Z0-9]+"\) UID ADDTO \(0 %d\)' % uids[1])
+            self.assertRegex(joined, rb'\(TAG "[A-Z0-9]+"\) UID COUNT 2')
+            # During IDLE: a new flagged message arrives through another connection.
+            tag = b"I1"
+            self.m.send(tag + b" IDLE\r\n")
+            self.assertTrue(self.m.readline().startswith(b"+"))
+            typ, data = other.append("Live", "(\\Flagged)", None, mail(4))
+            self.assertEqual(typ, "OK", data)
+            new_uid = int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
+            seen = []
+            while not any(b"ADDTO" in s for s in seen):
+                line = self.m.readline()
+                self.assertTrue(line, seen)
+                seen.append(line)
+            self.m.send(b"DONE\r\n")
+            while not self.m.readline().startswith(tag + b" OK"):
+                pass
+            self.assertRegex(b"".join(seen), rb"(?s)\* 4 EXISTS\r\n.*\* ESEARCH \(TAG \"[A-Z0-9]+\"\) UID ADDTO \(0 %d\)" % new_uid)
+        finally:
+            other.logout()
+        # CANCELUPDATE of a live search's tag; an unknown tag is refused.
+        typ, data = self.m._simple_command("UID", "SEARCH", "RETURN", "(UPDATE)", "ALL")
+        typ, data = self.m._untagged_response(typ, data, "ESEARCH")
+        live_tag = re.match(rb'\(TAG "([^"]+)"\)', data[-1]).group(1).decode()
+        self.assertEqual(self.m._simple_command("CANCELUPDATE", '"%s"' % live_tag)[0], "OK")
+        with self.assertRaises(imaplib.IMAP4.error):
+            self.m._simple_command("CANCELUPDATE", '"nope"')
 
     def test_rfc9394_partial_errors(self):
         self.select_paged()
