@@ -456,6 +456,7 @@ bool parse_fetch(TokenReader& r, Command& cmd) {
         args.vanished = true;
       } else if (r.keyword("PARTIAL")) {
         PartialRange pr;
+        if (args.partial) return r.fail("PARTIAL repeated");
         if (!r.sp() || !detail::parse_partial_range(r, pr)) return false;
         args.partial = pr;
       } else {

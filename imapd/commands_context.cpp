@@ -1,7 +1,8 @@
 // CONTEXT=SEARCH / CONTEXT=SORT (RFC 5267 §4): searches made with RETURN (UPDATE) stay live
-// while the mailbox is selected; sync() calls update_live() where EXPUNGE may be sent, which
-// re-evaluates each live search when the mailbox changed and sends ADDTO / REMOVEFROM
-// (imapd/live_search.*). CANCELUPDATE ends them; leaving the mailbox ends them all.
+// while the mailbox is selected. update_live() re-evaluates each live search when the mailbox
+// changed and sends ADDTO / REMOVEFROM (imapd/live_search.*); it runs at every sync (after
+// EXISTS) and before any EXPUNGE is announced. CANCELUPDATE ends them; leaving the mailbox
+// ends them all.
 #include <algorithm>
 
 #include "imapd/session_impl.h"
@@ -50,6 +51,7 @@ void Session::Impl::start_live(const Command& c, bool sort, const SearchArgs& se
     ls.modseq = st->highestmodseq;
     ls.exists = st->messages;
   }
+  ls.known = sel->count();
   sel->live.push_back(std::move(ls));
 }
 
@@ -74,8 +76,9 @@ Result<std::vector<uint32_t>> Session::Impl::live_result(const LiveSearch& ls) {
 
 void Session::Impl::update_live() {
   Selected& s = *sel;
-  // Every change (a flag, a new message, an expunge) raises HIGHESTMODSEQ or the size: a
-  // live search is evaluated again only then.
+  // Every change (a flag, a new message, an expunge) raises HIGHESTMODSEQ or the size, and
+  // new messages count once the session announced them (EXISTS): a live search is evaluated
+  // again only then.
   auto st = backend.store().mailbox_status(user, s.name);
   if (!st) return;  // tried again at the next point
   auto number_of = [&](bool uid) {
@@ -86,7 +89,7 @@ void Session::Impl::update_live() {
     };
   };
   for (LiveSearch& ls : s.live) {
-    if (ls.modseq == st->highestmodseq && ls.exists == st->messages) continue;
+    if (ls.modseq == st->highestmodseq && ls.exists == st->messages && ls.known == s.count()) continue;
     auto now = live_result(ls);
     if (!now) continue;
     std::string quoted;
@@ -95,6 +98,7 @@ void Session::Impl::update_live() {
     ls.uids = std::move(*now);
     ls.modseq = st->highestmodseq;
     ls.exists = st->messages;
+    ls.known = s.count();
   }
 }
 

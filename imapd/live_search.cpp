@@ -69,10 +69,10 @@ std::vector<std::string> live_update_lines(const LiveSearch& ls, std::string_vie
     for (uint32_t u : after)
       if (!in_before.count(u))
         if (long n = number_of(u); n >= 0) added.push_back(static_cast<uint32_t>(n));
-    if (!removed.empty())
-      lines.push_back(prefix(ls, quoted_tag) + " REMOVEFROM (0 " + SequenceSet::from_values(removed).to_string() + ")");
-    if (!added.empty())
-      lines.push_back(prefix(ls, quoted_tag) + " ADDTO (0 " + SequenceSet::from_values(added).to_string() + ")");
+    std::string line = prefix(ls, quoted_tag);
+    if (!removed.empty()) line += " REMOVEFROM (0 " + SequenceSet::from_values(removed).to_string() + ")";
+    if (!added.empty()) line += " ADDTO (0 " + SequenceSet::from_values(added).to_string() + ")";
+    if (!removed.empty() || !added.empty()) lines.push_back(std::move(line));
     return lines;
   }
   // SORT: positions. A sequence-number context's client already dropped expunged messages.
@@ -93,8 +93,11 @@ std::vector<std::string> live_update_lines(const LiveSearch& ls, std::string_vie
   for (size_t i = 0; i < after.size(); ++i)
     if (!kept.count(after[i]))
       if (long n = number_of(after[i]); n >= 0) added.emplace_back(i + 1, n);
-  if (!removed.empty()) lines.push_back(prefix(ls, quoted_tag) + " REMOVEFROM (" + pairs(removed) + ")");
-  if (!added.empty()) lines.push_back(prefix(ls, quoted_tag) + " ADDTO (" + pairs(added) + ")");
+  // One response; the client applies REMOVEFROM, then ADDTO (RFC 5267 §4.3.2).
+  std::string line = prefix(ls, quoted_tag);
+  if (!removed.empty()) line += " REMOVEFROM (" + pairs(removed) + ")";
+  if (!added.empty()) line += " ADDTO (" + pairs(added) + ")";
+  if (!removed.empty() || !added.empty()) lines.push_back(std::move(line));
   return lines;
 }
 

@@ -9,8 +9,12 @@
 //    each message its 1-based position, one (position number) pair per message: removals
 //    first, positions counted in the list as each removal leaves it, then additions at their
 //    positions in the new result (RFC 5267 §4.3.3, §4.3.4).
-//  * Sequence-number contexts send no REMOVEFROM for expunged messages: the EXPUNGE response
-//    sent before already removed them (their numbers no longer exist). UID contexts do.
+//  * An expunged message leaves the results (REMOVEFROM) before its EXPUNGE is sent, while
+//    its number is still valid: the session re-evaluates live searches first thing when it
+//    announces expunges, and at every sync (a message expunged elsewhere keeps its number
+//    until EXPUNGE may be sent). Should a message's number be gone already, sequence-number
+//    contexts get nothing for it (the EXPUNGE said it), UID contexts still get REMOVEFROM.
+//  * REMOVEFROM and ADDTO of one change go in one ESEARCH response, REMOVEFROM first.
 //  * A context asking only for MIN / MAX / COUNT (no ALL) gets a new ESEARCH with those
 //    values when they change, instead of ADDTO / REMOVEFROM.
 #pragma once
@@ -35,6 +39,7 @@ struct LiveSearch {
   std::vector<uint32_t> uids;            // last result sent, UIDs in result order
   uint64_t modseq = 0;                   // mailbox HIGHESTMODSEQ when last evaluated
   uint32_t exists = 0;                   // and its size
+  uint32_t known = 0;                    // and how many messages the session knew of
 };
 
 // Wants ADDTO / REMOVEFROM (ALL, or no data option) rather than MIN / MAX / COUNT updates.

@@ -220,27 +220,36 @@ namespace {
 bool parse_return_opts(TokenReader& r, SearchReturn& ret, bool allow_save) {
   if (!r.sp() || !r.expect('(', "expected (")) return false;
   bool any = false;
+  // RFC 4466 §2.6: a return option appears once.
+  auto once = [&](bool& flag) {
+    if (flag) return r.fail("search return option repeated");
+    flag = true;
+    return true;
+  };
   while (!r.consume(')')) {
+    bool good = true;
     if (r.keyword("MIN"))
-      ret.min = true;
+      good = once(ret.min);
     else if (r.keyword("MAX"))
-      ret.max = true;
+      good = once(ret.max);
     else if (r.keyword("ALL"))
-      ret.all = true;
+      good = once(ret.all);
     else if (r.keyword("COUNT"))
-      ret.count = true;
+      good = once(ret.count);
     else if (allow_save && r.keyword("SAVE"))
-      ret.save = true;  // RFC 5182 §2.1
+      good = once(ret.save);  // RFC 5182 §2.1
     else if (r.keyword("PARTIAL")) {
       PartialRange pr;
+      if (ret.partial) return r.fail("search return option repeated");
       if (!r.sp() || !parse_partial_range(r, pr)) return false;
       ret.partial = pr;
     } else if (r.keyword("CONTEXT"))
-      ret.context = true;  // RFC 5267 §4.2: a hint that more requests will follow
+      good = once(ret.context);  // RFC 5267 §4.2: a hint that more requests will follow
     else if (r.keyword("UPDATE"))
-      ret.update = true;  // RFC 5267 §4.3
+      good = once(ret.update);  // RFC 5267 §4.3
     else
       return r.fail("unknown search return option");
+    if (!good) return false;
     any = true;
     if (r.peek() != ')' && !r.sp()) return false;
   }

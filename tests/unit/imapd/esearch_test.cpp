@@ -102,6 +102,14 @@ TEST(PartialParser, Rfc9394_3_1_SearchReturnPartialGrammar) {
   EXPECT_EQ(parse("a SEARCH RETURN (PARTIAL) ALL"), "ERR syntax a expected SP");
   EXPECT_EQ(parse("a SEARCH RETURN (PARTIAL 5) ALL"), "ERR syntax a expected : in partial range");
   EXPECT_EQ(parse("a FETCH 1 FLAGS (PARTIAL 1)"), "ERR syntax a expected : in partial range");
+  EXPECT_EQ(parse("a UID FETCH 1:* FLAGS (PARTIAL 1:5 PARTIAL 1:2)"), "ERR syntax a PARTIAL repeated");
+  EXPECT_EQ(parse("a UID FETCH 1:* FLAGS (PARTIAL)"), "ERR syntax a expected SP");
+  EXPECT_EQ(parse("a SEARCH RETURN (PARTIAL 1:5 PARTIAL 6:9) ALL"), "ERR syntax a search return option repeated");
+  EXPECT_EQ(parse("a SEARCH RETURN (UPDATE UPDATE) ALL"), "ERR syntax a search return option repeated");
+  EXPECT_EQ(parse("a SEARCH RETURN (PARTIAL 1:4294967296) ALL"), "ERR syntax a number too large");
+  EXPECT_EQ(parse("a SEARCH RETURN (PARTIAL \"1:5\") ALL"), "ERR syntax a expected number");
+  EXPECT_EQ(parse("a CANCELUPDATE \"A1\" \"B2\""), "CMD a CANCELUPDATE \"A1\" \"B2\"");
+  EXPECT_EQ(parse("a CANCELUPDATE A1"), "ERR syntax a expected string");
 }
 
 }  // namespace

@@ -38,8 +38,9 @@ TEST(LiveSearch, Rfc5267_4_3_3_SearchAddToUsesPositionZero) {
 TEST(LiveSearch, Rfc5267_4_3_4_SearchRemoveFrom) {
   // A flag change took 20 out and put 30 in.
   EXPECT_EQ(live_update_lines(live(true, false), "\"C\"", {10, 20}, {10, 30}, numbers(true)),
-            (Lines{"ESEARCH (TAG \"C\") UID REMOVEFROM (0 20)", "ESEARCH (TAG \"C\") UID ADDTO (0 30)"}));
-  // Expunged 20: a UID context is told, a sequence context already had the EXPUNGE.
+            (Lines{"ESEARCH (TAG \"C\") UID REMOVEFROM (0 20) ADDTO (0 30)"}));
+  // Expunged 20 whose number is gone already: a UID context is told, a sequence context
+  // already had the EXPUNGE.
   EXPECT_EQ(live_update_lines(live(true, false), "\"C\"", {10, 20, 30}, {10, 30}, numbers(true, {20})),
             (Lines{"ESEARCH (TAG \"C\") UID REMOVEFROM (0 20)"}));
   EXPECT_TRUE(live_update_lines(live(false, false), "\"C\"", {10, 20, 30}, {10, 30}, numbers(false, {20})).empty());
@@ -51,7 +52,7 @@ TEST(LiveSearch, Rfc5267_4_3_4_SearchRemoveFrom) {
 TEST(LiveSearch, Rfc5267_4_3_2_SortPositions) {
   // Sort order 30 10 20; 10 leaves (position 2), then 40 comes in first and 50 last.
   EXPECT_EQ(live_update_lines(live(true, true), "\"S\"", {30, 10, 20}, {40, 30, 20, 50}, numbers(true)),
-            (Lines{"ESEARCH (TAG \"S\") UID REMOVEFROM (2 10)", "ESEARCH (TAG \"S\") UID ADDTO (1 40 4 50)"}));
+            (Lines{"ESEARCH (TAG \"S\") UID REMOVEFROM (2 10) ADDTO (1 40 4 50)"}));
   // Removals count positions in the list as each leaves it: 30 (1), then 20 (1 again).
   EXPECT_EQ(live_update_lines(live(false, true), "\"S\"", {30, 20, 10}, {10}, numbers(false)),
             (Lines{"ESEARCH (TAG \"S\") REMOVEFROM (1 3 1 2)"}));

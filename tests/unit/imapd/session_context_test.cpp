@@ -44,12 +44,13 @@ TEST_F(ContextSessionTest, Rfc5267_4_3_SearchUpdatesFollowFlagsDeliveryAndExpung
   EXPECT_TRUE(has(out, "* 5 EXISTS\r\n")) << out;
   EXPECT_TRUE(has(out, "* ESEARCH (TAG \"B01\") UID ADDTO (0 " + std::to_string(uid5) + ")\r\n")) << out;
   EXPECT_LT(out.find("EXISTS"), out.find("ADDTO")) << out;
-  // Expunged elsewhere: EXPUNGE, then (UID context) REMOVEFROM.
+  // Expunged elsewhere: REMOVEFROM, then EXPUNGE (RFC 5267 §4.3.4).
   other.send("d STORE 3 +FLAGS (\\Deleted)");
   other.send("e EXPUNGE");
   out = c.send("n5 NOOP");
   EXPECT_TRUE(has(out, "* 3 EXPUNGE\r\n")) << out;
   EXPECT_TRUE(has(out, "* ESEARCH (TAG \"B01\") UID REMOVEFROM (0 3)\r\n")) << out;
+  EXPECT_LT(out.find("REMOVEFROM"), out.find("EXPUNGE")) << out;
   // CANCELUPDATE: no more updates.
   EXPECT_TRUE(has(c.send("x CANCELUPDATE \"B01\""), "x OK")) << c.last.bytes;
   other.send("f STORE 1 +FLAGS (\\Flagged)");
@@ -69,11 +70,23 @@ TEST_F(ContextSessionTest, Rfc5267_4_3_SequenceContextAndOwnChanges) {
   std::string out = c.send("u UID STORE 1:2 +FLAGS (\\Seen)");
   EXPECT_TRUE(has(out, "* ESEARCH (TAG \"A1\") COUNT 2\r\n")) << out;
   EXPECT_TRUE(has(out, "* ESEARCH (TAG \"A2\") REMOVEFROM (0 1:2)\r\n")) << out;
-  // Own EXPUNGE of a message in A2's result: sequence contexts rely on the EXPUNGE.
+  // Own EXPUNGE of a message in A2's result: REMOVEFROM with its number, before the EXPUNGE.
   c.send("d STORE 3 +FLAGS (\\Deleted)");
   out = c.send("e EXPUNGE");
+  EXPECT_TRUE(has(out, "* ESEARCH (TAG \"A2\") REMOVEFROM (0 3)\r\n* 3 EXPUNGE\r\n")) << out;
+  // Expunged elsewhere during a FETCH (no EXPUNGE allowed): REMOVEFROM at once, the
+  // EXPUNGE at the next NOOP.
+  Client other(backend());
+  other.login();
+  other.send("s SELECT INBOX");
+  other.send("d STORE 3 +FLAGS (\\Deleted)");
+  other.send("e EXPUNGE");
+  out = c.send("f FETCH 1 FLAGS");
+  EXPECT_TRUE(has(out, "* ESEARCH (TAG \"A2\") REMOVEFROM (0 3)\r\n")) << out;
+  EXPECT_FALSE(has(out, "EXPUNGE")) << out;
+  out = c.send("n NOOP");
   EXPECT_TRUE(has(out, "* 3 EXPUNGE\r\n")) << out;
-  EXPECT_FALSE(has(out, "REMOVEFROM")) << out;
+  EXPECT_FALSE(has(out, "ESEARCH")) << out;
   // Leaving the mailbox ends the contexts.
   c.send("s2 SELECT INBOX");
   EXPECT_TRUE(has(c.send("z CANCELUPDATE \"A1\""), "z BAD")) << c.last.bytes;
