@@ -4,7 +4,7 @@
 // composed message is then appended by cmd_append as a plain one (so MULTIAPPEND stays
 // all-or-none).
 #include "common/strings.h"
-#include "imapd/fetch_item.h"
+#include "imapd/fetch.h"
 #include "imapd/imap_parser.h"
 #include "imapd/imap_url.h"
 #include "imapd/session_impl.h"
@@ -22,25 +22,11 @@ std::optional<std::string> section_bytes(const std::string& msg, const std::stri
   detail::TokenReader r(att);
   std::vector<FetchItem> items;
   if (!detail::parse_fetch_att(r, items, false) || !r.at_end() || items.size() != 1) return std::nullopt;
-  const Section& s = items.front().section;
-  std::string spec;
-  for (uint32_t p : s.part) spec += (spec.empty() ? "" : ".") + std::to_string(p);
   const mime::Message m = mime::Message::parse(msg);
-  Result<std::string_view> r2 = make_error(Errc::not_found, "");
-  switch (s.text) {
-    case Section::Text::none: r2 = m.section(spec, mime::SectionKind::body); break;
-    case Section::Text::header: r2 = m.section(spec, mime::SectionKind::header); break;
-    case Section::Text::text: r2 = m.section(spec, mime::SectionKind::text); break;
-    case Section::Text::mime: r2 = m.section(spec, mime::SectionKind::mime); break;
-    case Section::Text::header_fields:
-    case Section::Text::header_fields_not: {
-      auto f = m.header_fields(spec, s.fields, s.text == Section::Text::header_fields_not);
-      if (!f) return std::nullopt;
-      return std::move(*f);
-    }
-  }
-  if (!r2) return std::nullopt;
-  return std::string(*r2);
+  std::string owned;
+  auto v = message_section(m, items.front().section, owned);
+  if (!v) return std::nullopt;
+  return std::string(*v);
 }
 
 }  // namespace
