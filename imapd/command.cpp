@@ -22,7 +22,7 @@ struct NameEntry {
   CommandName name;
 };
 
-constexpr std::array<NameEntry, 36> kNames = {{
+constexpr std::array<NameEntry, 37> kNames = {{
     {"CAPABILITY", CommandName::capability}, {"NOOP", CommandName::noop},
     {"LOGOUT", CommandName::logout},         {"ID", CommandName::id},
     {"STARTTLS", CommandName::starttls},     {"AUTHENTICATE", CommandName::authenticate},
@@ -42,6 +42,7 @@ constexpr std::array<NameEntry, 36> kNames = {{
     {"SORT", CommandName::sort},             {"THREAD", CommandName::thread},  // RFC 5256
     {"COMPRESS", CommandName::compress},     // RFC 4978
     {"GETMETADATA", CommandName::getmetadata}, {"SETMETADATA", CommandName::setmetadata},  // RFC 5464
+    {"CANCELUPDATE", CommandName::cancelupdate},  // RFC 5267 §4.3.5
 }};
 
 struct StatusEntry {
@@ -356,6 +357,32 @@ bool parse_status(TokenReader& r, Command& cmd) {
   return r.end();
 }
 
+// RFC 4469 §5: append-data-ext = "CATENATE" SP "(" cat-part *(SP cat-part) ")",
+// cat-part = text-literal / url, text-literal = "TEXT" SP literal, url = "URL" SP astring.
+bool parse_catenate(TokenReader& r, AppendMessage& msg) {
+  if (!r.sp() || !r.expect('(', "expected (")) return false;
+  do {
+    CatenatePart part;
+    if (r.keyword("TEXT")) {
+      if (!r.sp()) return false;
+      // RFC 4469 §5 with RFC 3516: a TEXT part may be literal8 where BINARY is offered.
+      auto data = r.literal(true, &part.literal8);
+      if (!data) return false;
+      part.data = std::move(*data);
+    } else if (r.keyword("URL")) {
+      if (!r.sp()) return false;
+      auto url = r.astring();
+      if (!url) return false;
+      part.url = true;
+      part.data = std::move(*url);
+    } else {
+      return r.fail("expected TEXT or URL");
+    }
+    msg.catenate.push_back(std::move(part));
+  } while (r.consume(' '));
+  return r.expect(')', "expected )");
+}
+
 bool parse_append(TokenReader& r, Command& cmd) {
   AppendArgs args;
   if (!r.sp()) return false;
@@ -376,6 +403,11 @@ bool parse_append(TokenReader& r, Command& cmd) {
       auto dt = r.date_time();
       if (!dt || !r.sp()) return false;
       msg.internal_date = *dt;
+    }
+    if (r.keyword("CATENATE")) {
+      if (!parse_catenate(r, msg)) return false;
+      args.messages.push_back(std::move(msg));
+      continue;
     }
     if (r.peek() != '{' && r.peek() != '~') return r.fail("expected message literal");
     auto data = r.literal(true, &msg.literal8);  // RFC 3516 §4.4: literal8 in APPEND
@@ -422,6 +454,11 @@ bool parse_fetch(TokenReader& r, Command& cmd) {
         args.changed_since = v;
       } else if (r.keyword("VANISHED")) {
         args.vanished = true;
+      } else if (r.keyword("PARTIAL")) {
+        PartialRange pr;
+        if (args.partial) return r.fail("PARTIAL repeated");
+        if (!r.sp() || !detail::parse_partial_range(r, pr)) return false;
+        args.partial = pr;
       } else {
         return r.fail("unknown fetch modifier");
       }
@@ -536,6 +573,18 @@ bool parse_args(TokenReader& r, Command& cmd) {
       cmd.args = std::move(*s);
       return r.end();
     }
+    case CommandName::cancelupdate: {
+      // RFC 5267 §4.3.5: "CANCELUPDATE" 1*(SP tag-string), tag-string = string.
+      CancelUpdateArgs a;
+      while (r.consume(' ')) {
+        auto t = r.string();
+        if (!t) return false;
+        a.tags.push_back(std::move(*t));
+      }
+      if (a.tags.empty()) return r.fail("expected a tag");
+      cmd.args = std::move(a);
+      return r.end();
+    }
     case CommandName::sort: {
       auto s = detail::parse_sort(r);
       if (!s) return r.fail(s.error().message);
@@ -583,6 +632,10 @@ const char* to_string(CommandName name) {
   for (const NameEntry& e : kNames)
     if (e.name == name) return e.wire;
   return "UNKNOWN";
+}
+
+std::string to_string(const PartialRange& r) {
+  return std::to_string(r.first) + ":" + std::to_string(r.last);
 }
 
 const char* to_string(SortKey key) {

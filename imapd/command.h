@@ -29,6 +29,7 @@ enum class CommandName {
   status, append, idle, check, close, unselect, expunge, search, fetch, store, copy, move,
   sort, thread, unauthenticate, compress,
   getmetadata, setmetadata,  // RFC 5464
+  cancelupdate,              // RFC 5267 §4.3.5
 };
 const char* to_string(CommandName name);  // upper-case wire name, "UNKNOWN" for unknown
 
@@ -143,12 +144,21 @@ struct StatusArgs {
   bool operator==(const StatusArgs&) const = default;
 };
 
+// One part of APPEND ... CATENATE (RFC 4469 §5): TEXT literal bytes, or an IMAP URL.
+struct CatenatePart {
+  bool url = false;       // data is the URL as sent (RFC 5092), else the TEXT literal's bytes
+  std::string data;
+  bool literal8 = false;  // TEXT ~{n} (RFC 3516 §4.4 with RFC 4469 §5)
+  bool operator==(const CatenatePart&) const = default;
+};
+
 // One message of APPEND (RFC 9051 §6.3.12; MULTIAPPEND RFC 3502 allows several).
 struct AppendMessage {
   std::vector<std::string> flags;
   std::optional<DateTime> internal_date;
-  std::string data;       // the literal's bytes
+  std::string data;       // the literal's bytes (empty with CATENATE)
   bool literal8 = false;  // "~{n}" (RFC 3516 §4.4): may contain NUL, binary content
+  std::vector<CatenatePart> catenate;  // RFC 4469: the parts; empty for a plain literal
   bool operator==(const AppendMessage&) const = default;
 };
 
@@ -164,9 +174,20 @@ struct UidExpungeArgs {
   bool operator==(const UidExpungeArgs&) const = default;
 };
 
-// ESEARCH return options (RFC 4731, RFC 9051 §6.4.4). RETURN () means ALL.
+// RFC 9394 §3.1 partial-range: 1-based positions in a result; negative ones count from the
+// end (-1 is the last). Both ends have the same sign; kept as sent (500:400 = 400:500).
+struct PartialRange {
+  int64_t first = 0, last = 0;
+  bool operator==(const PartialRange&) const = default;
+};
+std::string to_string(const PartialRange& r);
+
+// ESEARCH return options (RFC 4731, RFC 9051 §6.4.4). RETURN () means ALL. PARTIAL: RFC
+// 9394; CONTEXT and UPDATE: RFC 5267 §4.
 struct SearchReturn {
   bool min = false, max = false, all = false, count = false, save = false;
+  std::optional<PartialRange> partial;
+  bool context = false, update = false;
   bool operator==(const SearchReturn&) const = default;
 };
 
@@ -192,6 +213,12 @@ struct SortArgs {
   bool operator==(const SortArgs&) const = default;
 };
 
+// CANCELUPDATE (RFC 5267 §4.3.5): the tags of the searches whose updates stop.
+struct CancelUpdateArgs {
+  std::vector<std::string> tags;  // at least one
+  bool operator==(const CancelUpdateArgs&) const = default;
+};
+
 // THREAD (RFC 5256 §3): algorithm upper-cased as sent (the session refuses unknown ones).
 struct ThreadArgs {
   std::string algorithm;
@@ -204,6 +231,7 @@ struct FetchArgs {
   std::vector<FetchItem> items;          // macros ALL/FAST/FULL already expanded
   std::optional<uint64_t> changed_since; // (CHANGEDSINCE n), RFC 7162 §3.1.4.1
   bool vanished = false;                 // (VANISHED), RFC 7162 §3.2.6: UID FETCH only
+  std::optional<PartialRange> partial;   // (PARTIAL range), RFC 9394 §3.2
   bool operator==(const FetchArgs&) const = default;
 };
 
@@ -257,7 +285,7 @@ bool valid_metadata_entry(std::string_view name);
 using Args = std::variant<NoArgs, UnknownArgs, IdArgs, AuthenticateArgs, LoginArgs, EnableArgs,
                           SelectArgs, MailboxArgs, RenameArgs, ListArgs, StatusArgs, AppendArgs,
                           UidExpungeArgs, SearchArgs, FetchArgs, StoreArgs, CopyArgs, SortArgs,
-                          ThreadArgs, CompressArgs, GetMetadataArgs, SetMetadataArgs>;
+                          ThreadArgs, CompressArgs, GetMetadataArgs, SetMetadataArgs, CancelUpdateArgs>;
 
 struct Command {
   std::string tag;

@@ -124,12 +124,19 @@ struct DebugVisitor {
       out += "flags=(" + join(m.flags, " ") + ")";
       if (m.internal_date) out += " date=" + date_time_string(*m.internal_date);
       if (m.literal8) out += " lit8";
-      if (m.data.size() <= 64)
+      for (const CatenatePart& p : m.catenate)
+        out += std::string(p.url ? " url=" : p.literal8 ? " text8=" : " text=") + debug_quote(p.data);
+      if (!m.catenate.empty()) {
+        // CATENATE: the parts say it all.
+      } else if (m.data.size() <= 64)
         out += " data=" + debug_quote(m.data);
       else
         out += " len=" + std::to_string(m.data.size());
       out += "}";
     }
+  }
+  void operator()(const CancelUpdateArgs& a) {
+    for (const auto& t : a.tags) out += " " + debug_quote(t);
   }
   void operator()(const UidExpungeArgs& a) { out += " set=" + a.set.to_string(); }
   void return_opts(const std::optional<SearchReturn>& ro) {
@@ -141,6 +148,9 @@ struct DebugVisitor {
     if (r.all) opts.push_back("ALL");
     if (r.count) opts.push_back("COUNT");
     if (r.save) opts.push_back("SAVE");
+    if (r.partial) opts.push_back("PARTIAL " + to_string(*r.partial));
+    if (r.context) opts.push_back("CONTEXT");
+    if (r.update) opts.push_back("UPDATE");
     out += " return=(" + join(opts, " ") + ")";
   }
   void operator()(const SearchArgs& a) {
@@ -164,6 +174,7 @@ struct DebugVisitor {
     for (const FetchItem& i : a.items) items.push_back(to_string(i));
     out += " set=" + a.set.to_string() + " items=[" + join(items) + "]";
     if (a.changed_since) out += " changedsince=" + std::to_string(*a.changed_since);
+    if (a.partial) out += " partial=" + to_string(*a.partial);
     if (a.vanished) out += " vanished";
   }
   void operator()(const StoreArgs& a) {

@@ -92,6 +92,13 @@ void Session::Impl::cmd_fetch(const Command& c) {
     announce_keywords(info->flags.keywords);
     todo.emplace_back(i, info);
   }
+  if (a.partial) {
+    // RFC 9394 §3.2: PARTIAL picks, by position, from the messages the set (and
+    // CHANGEDSINCE) leave, counted in UID order; a negative range counts from the highest.
+    auto [b, e] = partial_slice(*a.partial, todo.size());
+    todo.erase(todo.begin() + static_cast<std::ptrdiff_t>(e), todo.end());
+    todo.erase(todo.begin(), todo.begin() + static_cast<std::ptrdiff_t>(b));
+  }
   // paths[j] is the file of infos[j] (when listed).
   auto path_of = [&](const store::MessageInfo* info) -> const std::string* {
     if (paths.size() != infos.size()) return nullptr;
@@ -196,7 +203,8 @@ void Session::Impl::cmd_search(const Command& c) {
   SearchReturn ret;
   bool esearch = imap4rev2 || a.return_options.has_value();
   if (a.return_options) ret = *a.return_options;
-  if (!ret.min && !ret.max && !ret.all && !ret.count && !ret.save) ret.all = true;  // RETURN () = ALL
+  // RETURN () = ALL; CONTEXT and UPDATE (RFC 5267 §4) ask for no data themselves.
+  if (!ret.min && !ret.max && !ret.all && !ret.count && !ret.save && !ret.partial) ret.all = true;
   std::string charset = a.charset.value_or("UTF-8");
   // RFC 9051 §6.4.4: US-ASCII and UTF-8 are required; anything else is NO [BADCHARSET].
   if (!iequals(charset, "UTF-8") && !iequals(charset, "US-ASCII")) {
@@ -204,6 +212,7 @@ void Session::Impl::cmd_search(const Command& c) {
     return no(c.tag, "Unsupported charset", ResponseCode{code::BadCharset, "(US-ASCII UTF-8)"});
   }
   bool modseq_key = uses_modseq(a.key);
+  if (ret.update && !live_tag_free(c)) return;
   if (modseq_key) enable_condstore();  // RFC 7162 §3.1: SEARCH MODSEQ is enabling
 
   std::vector<uint32_t> uids;
@@ -218,11 +227,18 @@ void Session::Impl::cmd_search(const Command& c) {
   if (!st) return store_error(c.tag, st.error());
 
   if (ret.save) {
-    // RFC 5182 §2.4: with MIN and/or MAX (and neither ALL nor COUNT) only those are saved.
-    if (!ret.all && !ret.count && (ret.min || ret.max) && !uids.empty()) {
+    // RFC 5182 §2.4: with MIN and/or MAX (and neither ALL nor COUNT) only those are saved;
+    // PARTIAL (RFC 9394) likewise saves only the messages it returns.
+    if (!ret.all && !ret.count && (ret.min || ret.max || ret.partial) && !uids.empty()) {
       saved_uids.clear();
+      if (ret.partial) {
+        auto [b, e] = partial_slice(*ret.partial, uids.size());
+        saved_uids.assign(uids.begin() + static_cast<std::ptrdiff_t>(b), uids.begin() + static_cast<std::ptrdiff_t>(e));
+      }
       if (ret.min) saved_uids.push_back(uids.front());
-      if (ret.max && uids.size() > 1) saved_uids.push_back(uids.back());
+      if (ret.max) saved_uids.push_back(uids.back());
+      std::sort(saved_uids.begin(), saved_uids.end());
+      saved_uids.erase(std::unique(saved_uids.begin(), saved_uids.end()), saved_uids.end());
     } else {
       saved_uids = uids;
     }
@@ -231,10 +247,15 @@ void Session::Impl::cmd_search(const Command& c) {
 
   if (esearch) {
     // RFC 4731 §3.1: SAVE alone returns no ESEARCH response (RFC 5182 §2.4).
-    if (!(ret.save && !ret.min && !ret.max && !ret.all && !ret.count)) {
+    if (!(ret.save && !ret.min && !ret.max && !ret.all && !ret.count && !ret.partial)) {
       std::string tag;
       write_string(tag, c.tag, wopt());
       untagged(esearch_line(tag, c.uid, ret, result));
+    }
+    if (ret.update) {
+      SearchArgs live_args = a;
+      live_args.charset = charset;
+      start_live(c, false, live_args, {}, ret, std::move(uids));
     }
   } else {
     untagged(classic_result_line("SEARCH", result));

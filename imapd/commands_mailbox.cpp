@@ -214,15 +214,20 @@ void Session::Impl::cmd_append(const Command& c) {
   for (const AppendMessage& m : a.messages)
     if (m.data.size() > settings.max_literal_size)
       return no(c.tag, "Message too big", ResponseCode{code::TooBig, ""});
+  // RFC 4469: CATENATE messages are composed (their URLs read) before anything is written.
+  std::vector<std::string> composed(a.messages.size());
+  for (size_t i = 0; i < a.messages.size(); ++i)
+    if (!a.messages[i].catenate.empty() && !compose_catenate(c.tag, a.messages[i], composed[i])) return;
   std::vector<uint32_t> uids;
   uint32_t validity = 0;
-  for (const AppendMessage& m : a.messages) {
+  for (size_t i = 0; i < a.messages.size(); ++i) {
+    const AppendMessage& m = a.messages[i];
+    const std::string& data = m.catenate.empty() ? m.data : composed[i];
     store::Flags flags = list_to_flags(m.flags);
     int64_t date = m.internal_date ? m.internal_date->to_unix() : backend.now();
     // ENVELOPE and BODYSTRUCTURE are computed once here and cached in the index, so FETCHing
     // them later reads no message file (as SMTP delivery does).
-    auto r = backend.store().append(user, *name, m.data, flags, date, limit,
-                                    mime::metadata_blob(m.data));
+    auto r = backend.store().append(user, *name, data, flags, date, limit, mime::metadata_blob(data));
     if (!r) {
       if (!uids.empty()) (void)backend.store().expunge(user, *name, uids);
       // RFC 9051 §6.3.12: TRYCREATE when the mailbox does not exist.

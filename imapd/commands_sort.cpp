@@ -30,17 +30,11 @@ void Session::Impl::cmd_sort(const Command& c) {
   bool modseq_key = uses_modseq(a.search.key);
   if (modseq_key) enable_condstore();  // RFC 7162 §3.1: SORT with MODSEQ is enabling
 
+  if (a.return_options && a.return_options->update && !live_tag_free(c)) return;
+
   std::vector<MessageKeys> keys;
   std::vector<uint64_t> modseqs;  // of each match, in sequence order
-  Status st = for_each_match(a.search.key, charset, [&](MessageView& view) -> Status {
-    EnvelopeKeys env;
-    if (auto meta = view.metadata())
-      if (auto parsed = parse_envelope((*meta)->envelope)) env = std::move(*parsed);
-    keys.push_back(make_keys(view.seq(), view.info().uid, view.info().size, view.info().internal_date, env,
-                             std::nullopt));
-    modseqs.push_back(view.info().modseq);
-    return {};
-  });
+  Status st = sort_keys(a.search.key, charset, keys, modseqs);
   if (!st) return store_error(c.tag, st.error());
   SearchResult result;
   result.sort_order = true;
@@ -51,13 +45,34 @@ void Session::Impl::cmd_sort(const Command& c) {
   }
 
   if (a.return_options) {
+    SearchReturn ret = *a.return_options;
+    // RETURN (UPDATE) or (CONTEXT) alone asks for no data of its own: ALL (RFC 4731 §3.1).
+    if (!ret.min && !ret.max && !ret.count && !ret.partial) ret.all = true;
     std::string tag;
     write_string(tag, c.tag, wopt());
-    untagged(esearch_line(tag, c.uid, *a.return_options, result));
+    untagged(esearch_line(tag, c.uid, ret, result));
+    if (ret.update) {
+      std::vector<uint32_t> uids;
+      for (size_t i : sort_order(keys, a.criteria)) uids.push_back(keys[i].uid);
+      start_live(c, true, a.search, a.criteria, ret, std::move(uids));
+    }
   } else {
     untagged(classic_result_line("SORT", result));
   }
   ok(c.tag, c.uid ? "UID SORT completed" : "SORT completed");
+}
+
+Status Session::Impl::sort_keys(const SearchKey& key, const std::string& charset, std::vector<MessageKeys>& keys,
+                                std::vector<uint64_t>& modseqs) {
+  return for_each_match(key, charset, [&](MessageView& view) -> Status {
+    EnvelopeKeys env;
+    if (auto meta = view.metadata())
+      if (auto parsed = parse_envelope((*meta)->envelope)) env = std::move(*parsed);
+    keys.push_back(make_keys(view.seq(), view.info().uid, view.info().size, view.info().internal_date, env,
+                             std::nullopt));
+    modseqs.push_back(view.info().modseq);
+    return {};
+  });
 }
 
 void Session::Impl::cmd_thread(const Command& c) {

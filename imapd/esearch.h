@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "imapd/command.h"
@@ -18,6 +19,10 @@ struct SearchResult {
   bool sort_order = false;        // ESORT: ALL must keep this order (not ascending)
   bool report_modseq = false;     // the criteria searched MODSEQ
 };
+
+// RFC 9394 §3.1: the positions [first, second) of a result of `n` values that `range`
+// selects; empty (first == second) when the range lies past the end of the result.
+std::pair<size_t, size_t> partial_slice(const PartialRange& range, size_t n);
 
 // "ESEARCH (TAG <tag>) [UID] ..." without the leading "* ". `tag` is already quoted.
 std::string esearch_line(std::string_view quoted_tag, bool uid, const SearchReturn& ret,

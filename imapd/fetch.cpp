@@ -81,6 +81,30 @@ class SectionData {
   std::string owned_;
 };
 
+}  // namespace
+
+std::optional<std::string_view> message_section(const mime::Message& m, const Section& s, std::string& owned) {
+  std::string spec = part_spec(s);
+  Result<std::string_view> r = make_error(Errc::not_found, "");
+  switch (s.text) {
+    case Section::Text::none: r = m.section(spec, mime::SectionKind::body); break;
+    case Section::Text::header: r = m.section(spec, mime::SectionKind::header); break;
+    case Section::Text::text: r = m.section(spec, mime::SectionKind::text); break;
+    case Section::Text::mime: r = m.section(spec, mime::SectionKind::mime); break;
+    case Section::Text::header_fields:
+    case Section::Text::header_fields_not: {
+      auto f = m.header_fields(spec, s.fields, s.text == Section::Text::header_fields_not);
+      if (!f) return std::nullopt;
+      owned = std::move(*f);
+      return std::string_view(owned);
+    }
+  }
+  if (!r) return std::nullopt;
+  return *r;
+}
+
+namespace {
+
 // The exact bytes of BODY[section] (before any partial); absent when the section does not
 // exist in this message.
 //
@@ -101,23 +125,12 @@ Result<SectionData> body_section(const Section& s, MessageView& msg) {
   }
   auto parsed = msg.text_parsed();
   if (!parsed) return parsed.error();
-  const mime::Message& m = **parsed;
-  std::string spec = part_spec(s);
-  Result<std::string_view> r = make_error(Errc::not_found, "");
-  switch (s.text) {
-    case Section::Text::none: r = m.section(spec, mime::SectionKind::body); break;
-    case Section::Text::header: r = m.section(spec, mime::SectionKind::header); break;
-    case Section::Text::text: r = m.section(spec, mime::SectionKind::text); break;
-    case Section::Text::mime: r = m.section(spec, mime::SectionKind::mime); break;
-    case Section::Text::header_fields:
-    case Section::Text::header_fields_not: {
-      auto f = m.header_fields(spec, s.fields, s.text == Section::Text::header_fields_not);
-      if (!f) return SectionData();
-      return SectionData::owned(std::move(*f));
-    }
-  }
-  if (!r) return SectionData();
-  return SectionData::view(*r);
+  std::string owned;
+  auto v = message_section(**parsed, s, owned);
+  if (!v) return SectionData();
+  if (s.text == Section::Text::header_fields || s.text == Section::Text::header_fields_not)
+    return SectionData::owned(std::move(owned));
+  return SectionData::view(*v);
 }
 
 // RFC 3516 §4.2: BINARY[part] is the part's content with its transfer encoding removed.

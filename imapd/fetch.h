@@ -20,6 +20,7 @@
 //    "NO [UNKNOWN-CTE] ..." (RFC 3516 §4.2). Test with is_unknown_cte().
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +69,10 @@ bool fetch_needs_bytes(const std::vector<FetchItem>& items, const store::Message
 std::vector<FetchItem> items_without_bytes(const std::vector<FetchItem>& items, const store::MessageInfo& info);
 // True when any item implicitly sets \Seen (non-PEEK BODY[...], BINARY[...], RFC822, RFC822.TEXT).
 bool fetch_sets_seen(const std::vector<FetchItem>& items);
+
+// BODY[section] of a parsed message: a view into it, or into `owned` (HEADER.FIELDS, which
+// is built); nullopt when the message has no such section. Also CATENATE's URL sections.
+std::optional<std::string_view> message_section(const mime::Message& m, const Section& s, std::string& owned);
 
 // INTERNALDATE as RFC 9051 date-time, "17-Jul-1996 09:44:25 +0000" (the store keeps UTC).
 std::string format_internal_date(int64_t unix_seconds);

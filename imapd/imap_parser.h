@@ -210,6 +210,8 @@ class TokenReader {
 bool is_atom_char(char c);
 CommandName lookup_command_name(std::string_view word);  // case-insensitive; unknown if none
 Result<SearchArgs> parse_search(TokenReader& r);                      // after "SEARCH"
+// RFC 9394 §3.1: partial-range = nz-number ":" nz-number / "-" nz-number ":" "-" nz-number
+bool parse_partial_range(TokenReader& r, PartialRange& out);
 Result<SortArgs> parse_sort(TokenReader& r);                          // after "SORT"
 Result<ThreadArgs> parse_thread(TokenReader& r);                      // after "THREAD"
 Result<GetMetadataArgs> parse_getmetadata(TokenReader& r);            // after "GETMETADATA"

@@ -27,6 +27,7 @@ inline constexpr std::string_view AppendUid = "APPENDUID";
 inline constexpr std::string_view AuthenticationFailed = "AUTHENTICATIONFAILED";
 inline constexpr std::string_view BadCharset = "BADCHARSET";
 inline constexpr std::string_view Cannot = "CANNOT";
+inline constexpr std::string_view BadUrl = "BADURL";  // RFC 4469 §6
 inline constexpr std::string_view Capability = "CAPABILITY";
 inline constexpr std::string_view ClientBug = "CLIENTBUG";
 inline constexpr std::string_view CompressionActive = "COMPRESSIONACTIVE";  // RFC 4978 §3

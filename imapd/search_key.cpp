@@ -198,6 +198,21 @@ bool parse_key(TokenReader& r, SearchKey& out) {
 
 namespace detail {
 
+bool parse_partial_range(TokenReader& r, PartialRange& out) {
+  bool negative = r.consume('-');
+  auto a = r.nz_number();
+  if (!a || !r.expect(':', "expected : in partial range")) return false;
+  // Both ends count from the same side: "1:-5" and "-1:5" are not ranges.
+  if (negative != (r.peek() == '-')) return r.fail("partial range ends differ in sign");
+  if (negative) r.consume('-');
+  auto b = r.nz_number();
+  if (!b) return false;
+  int64_t sign = negative ? -1 : 1;
+  out.first = sign * static_cast<int64_t>(*a);
+  out.last = sign * static_cast<int64_t>(*b);
+  return true;
+}
+
 namespace {
 
 // search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"
@@ -205,23 +220,42 @@ namespace {
 bool parse_return_opts(TokenReader& r, SearchReturn& ret, bool allow_save) {
   if (!r.sp() || !r.expect('(', "expected (")) return false;
   bool any = false;
+  // RFC 4466 §2.6: a return option appears once.
+  auto once = [&](bool& flag) {
+    if (flag) return r.fail("search return option repeated");
+    flag = true;
+    return true;
+  };
   while (!r.consume(')')) {
+    bool good = true;
     if (r.keyword("MIN"))
-      ret.min = true;
+      good = once(ret.min);
     else if (r.keyword("MAX"))
-      ret.max = true;
+      good = once(ret.max);
     else if (r.keyword("ALL"))
-      ret.all = true;
+      good = once(ret.all);
     else if (r.keyword("COUNT"))
-      ret.count = true;
+      good = once(ret.count);
     else if (allow_save && r.keyword("SAVE"))
-      ret.save = true;  // RFC 5182 §2.1
+      good = once(ret.save);  // RFC 5182 §2.1
+    else if (r.keyword("PARTIAL")) {
+      PartialRange pr;
+      if (ret.partial) return r.fail("search return option repeated");
+      if (!r.sp() || !parse_partial_range(r, pr)) return false;
+      ret.partial = pr;
+    } else if (r.keyword("CONTEXT"))
+      good = once(ret.context);  // RFC 5267 §4.2: a hint that more requests will follow
+    else if (r.keyword("UPDATE"))
+      good = once(ret.update);  // RFC 5267 §4.3
     else
       return r.fail("unknown search return option");
+    if (!good) return false;
     any = true;
     if (r.peek() != ')' && !r.sp()) return false;
   }
   if (!any) ret.all = true;  // RFC 4731 §3.1: "RETURN ()" is "RETURN (ALL)"
+  // RFC 9394 §3.1: PARTIAL and ALL are mutually exclusive.
+  if (ret.partial && ret.all) return r.fail("PARTIAL and ALL are mutually exclusive");
   return true;
 }
 

@@ -83,6 +83,7 @@ const CommandSpec kCommands[] = {
     {CommandName::expunge, kSE, [](Session::Impl& s, const Command& c) { s.cmd_expunge(c); }},
     {CommandName::search, kSE, [](Session::Impl& s, const Command& c) { s.cmd_search(c); }},
     {CommandName::sort, kSE, [](Session::Impl& s, const Command& c) { s.cmd_sort(c); }},
+    {CommandName::cancelupdate, kSE, [](Session::Impl& s, const Command& c) { s.cmd_cancelupdate(c); }},
     {CommandName::thread, kSE, [](Session::Impl& s, const Command& c) { s.cmd_thread(c); }},
     {CommandName::fetch, kSE, [](Session::Impl& s, const Command& c) { s.cmd_fetch(c); }},
     {CommandName::store, kSE, [](Session::Impl& s, const Command& c) { s.cmd_store(c); }},
@@ -121,6 +122,7 @@ std::string Session::Impl::capabilities() const {
       " LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH SEARCHRES CONDSTORE QRESYNC QUOTA"
       " QUOTA=RES-STORAGE UTF8=ACCEPT BINARY SAVEDATE OBJECTID METADATA METADATA-SERVER APPENDLIMIT=" +
       std::to_string(settings.max_literal_size);
+  caps += " PARTIAL CATENATE CONTEXT=SEARCH CONTEXT=SORT";  // RFC 9394, RFC 4469, RFC 5267 §4
   return caps;
 }
 

@@ -14,9 +14,11 @@
 
 #include "auth/sasl.h"
 #include "imapd/imap_parser.h"
+#include "imapd/live_search.h"
 #include "imapd/message_view.h"
 #include "imapd/response_writer.h"
 #include "imapd/session.h"
+#include "imapd/sort.h"
 #include "imapd/uid_map.h"
 
 namespace tern::imapd {
@@ -55,6 +57,7 @@ struct Selected {
   std::map<uint32_t, uint64_t> shown_modseq;
   std::vector<uint32_t> pending_expunge;  // expunged elsewhere, not yet announced (sorted)
   std::vector<std::string> keywords;      // announced in FLAGS
+  std::vector<LiveSearch> live;           // RFC 5267 §4: searches made with RETURN (UPDATE)
   uint32_t first_unseen = 0;              // at SELECT time (rev1 [UNSEEN n]); 0 = none
   // RFC 3501 §2.3.2: UIDs that are \Recent for this session, as [first, end) ranges (claimed
   // from the store by a rev1 SELECT, seen without claiming by EXAMINE). Empty in rev2.
@@ -187,6 +190,9 @@ struct Session::Impl {
   void cmd_status(const Command& c);
   void cmd_namespace(const Command& c);
   void cmd_append(const Command& c);
+  // RFC 4469: the message an APPEND ... CATENATE composes into `out`; false after answering
+  // the command (NO [BADURL], NO [TOOBIG], BAD).
+  bool compose_catenate(std::string_view tag, const AppendMessage& m, std::string& out);
   void cmd_quota(const Command& c, std::string_view name);
   std::string status_line(const store::MailboxStatus& st, const std::vector<StatusItem>& items,
                           std::string_view wire_name);
@@ -216,6 +222,16 @@ struct Session::Impl {
 
   // ---- commands_sort.cpp ----
   void cmd_sort(const Command& c);
+  // SORT's keys of the matching messages, in sequence order, with their modseqs.
+  Status sort_keys(const SearchKey& key, const std::string& charset, std::vector<MessageKeys>& keys,
+                   std::vector<uint64_t>& modseqs);
+  // RFC 5267 §4 (imapd/commands_context.cpp).
+  void cmd_cancelupdate(const Command& c);
+  bool live_tag_free(const Command& c);  // false after answering BAD (tag already live)
+  void start_live(const Command& c, bool sort, const SearchArgs& search, const std::vector<SortCriterion>& criteria,
+                  const SearchReturn& ret, std::vector<uint32_t> uids);
+  Result<std::vector<uint32_t>> live_result(const LiveSearch& ls);
+  void update_live();
   void cmd_thread(const Command& c);
   void cmd_getmetadata(const Command& c);  // commands_metadata.cpp
   void cmd_setmetadata(const Command& c);

@@ -98,6 +98,8 @@ void Session::Impl::enable_condstore() {
 
 void Session::Impl::announce_expunged(const std::vector<uint32_t>& uids_in) {
   Selected& s = *sel;
+  // RFC 5267 §4.3.4: REMOVEFROM goes before the EXPUNGE, while the numbers are valid.
+  if (!s.live.empty()) update_live();
   std::vector<uint32_t> uids = uids_in;
   std::sort(uids.begin(), uids.end());
   std::vector<uint32_t> gone;
@@ -166,6 +168,10 @@ void Session::Impl::sync(bool allow_expunge) {
       }
     }
   }
+  // RFC 5267 §4.3 (no NOTIFY): live search updates go with the other unsolicited responses,
+  // after the EXISTS that gives new numbers meaning; a message expunged elsewhere keeps its
+  // number until its EXPUNGE, so its REMOVEFROM may go at once.
+  if (!s.live.empty()) update_live();
   if (allow_expunge && !s.pending_expunge.empty()) announce_expunged(std::vector<uint32_t>(s.pending_expunge));
 }
 
