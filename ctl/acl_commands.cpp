@@ -2,7 +2,7 @@
 //             delete OWNER MAILBOX IDENTIFIER
 // Mailbox access control lists (RFC 4314), the same entries IMAP clients change with SETACL:
 // e.g. `ternctl acl set info@example.com INBOX alice@example.com lrswite` shares info@'s
-// INBOX with alice, who then finds it as "Shared/info@example.com/INBOX". IDENTIFIER is a
+// INBOX with alice, who then finds it as "#shared/info@example.com/INBOX". IDENTIFIER is a
 // user's address or "anyone"; RIGHTS are letters of "lrswipkxtea" (obsolete "c" and "d"
 // accepted), with a leading "+" to add to the current rights or "-" to remove from them.
 #include <iostream>

@@ -2,8 +2,10 @@
 // GETACL, LISTRIGHTS, MYRIGHTS (§3), how a client's mailbox name maps to an owner's mailbox,
 // and COPY/MOVE between two owners' mailboxes.
 //
-// Another user's mailbox shared with this one is named "Shared/<owner address>/<name>"; the
-// personal namespace keeps "" and "/", so the shared one is ("Shared/" "/"). The rights are
+// Another user's mailbox shared with this one is named "#shared/<owner address>/<name>"; the
+// personal namespace keeps "" and "/", so the shared one is ("#shared/" "/"): a "#" prefix, as
+// in RFC 2342's examples, so that it takes no name users give their own folders ("Shared" is
+// a common one, which a plain prefix would hide). The rights are
 // read from the store on the session's strand when a command names a mailbox (and kept with
 // the selected mailbox from SELECT on): the owner holds every right, others the union of
 // their entry and "anyone"'s (store/acl.h, store/acl.cpp).
@@ -15,7 +17,7 @@ namespace tern::imapd {
 
 namespace {
 
-constexpr std::string_view kSharedPrefix = "Shared/";
+constexpr std::string_view kSharedPrefix = "#shared/";
 
 using store::acl::kAll;
 
@@ -33,8 +35,8 @@ Result<Session::Impl::MailboxRef> Session::Impl::mailbox_ref(const std::string& 
     ref.name = view;
     return ref;
   }
-  // RFC 2342 §4: "Shared" itself is the shared namespace's prefix, not a mailbox.
-  if (view == "Shared") return make_error(Errc::not_found, "no such mailbox");
+  // RFC 2342 §4: "#shared" itself is the shared namespace's prefix, not a mailbox.
+  if (view == "#shared") return make_error(Errc::not_found, "no such mailbox");
   std::string_view rest = std::string_view(view).substr(kSharedPrefix.size());
   size_t slash = rest.find('/');
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == rest.size())

@@ -84,12 +84,12 @@ void Session::Impl::cmd_list(const Command& c) {
     add_parents(b.name, true, false);
   }
   // RFC 2342 / RFC 4314 §4: other users' mailboxes this user may look up ("l") are listed in
-  // the shared namespace as Shared/<owner>/<name> (their parents as \NonExistent/\Noselect).
+  // the shared namespace as #shared/<owner>/<name> (their parents as \NonExistent/\Noselect).
   auto shared = backend.store().shared_with(user);
   if (!shared) return store_error(c.tag, shared.error());
   std::deque<store::MailboxStatus> shared_status;  // stable addresses for Entry::status
   for (const auto& m : *shared) {
-    std::string view = "Shared/" + m.owner + "/" + m.mailbox;
+    std::string view = "#shared/" + m.owner + "/" + m.mailbox;
     Entry& e = names[view];
     e.exists = true;
     // LIST-STATUS (RFC 5819) needs "r" as STATUS does (RFC 4314 §4).

@@ -119,11 +119,11 @@ void Session::Impl::cmd_create(const Command& c) {
   // 6154 §2 spells them.
   for (std::string_view known : {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"})
     if (iequals(use, known)) use = known;
-  // RFC 2342: "Shared" is the shared namespace's prefix; below it, a child of a shared
+  // RFC 2342: "#shared" is the shared namespace's prefix; below it, a child of a shared
   // mailbox needs "k" on its parent (RFC 4314 §4 CREATE).
-  if (*name == "Shared") return no(c.tag, "Reserved for shared mailboxes", ResponseCode{code::Cannot, ""});
+  if (*name == "#shared") return no(c.tag, "Reserved for shared mailboxes", ResponseCode{code::Cannot, ""});
   MailboxRef target{user, *name, *name, store::acl::kAll};
-  if (name->rfind("Shared/", 0) == 0) {
+  if (name->rfind("#shared/", 0) == 0) {
     size_t slash = name->rfind('/');
     auto parent = mailbox_ref(name->substr(0, slash));
     if (!parent || !parent->shared()) return no(c.tag, "Cannot create here", ResponseCode{code::NoPerm, ""});
@@ -246,8 +246,8 @@ void Session::Impl::cmd_status(const Command& c) {
 void Session::Impl::cmd_namespace(const Command& c) {
   // RFC 2342 / RFC 9051 §6.3.10: the personal namespace with "/" as the delimiter, no other
   // users' namespace, and the shared one where other users' shared mailboxes appear as
-  // "Shared/<owner>/<name>" (RFC 4314, commands_acl.cpp).
-  untagged("NAMESPACE ((\"\" \"/\")) NIL ((\"Shared/\" \"/\"))");
+  // "#shared/<owner>/<name>" (RFC 4314, commands_acl.cpp).
+  untagged("NAMESPACE ((\"\" \"/\")) NIL ((\"#shared/\" \"/\"))");
   ok(c.tag, "NAMESPACE completed");
 }
 

@@ -45,7 +45,7 @@ inline constexpr std::string_view Completed = "completed";
 struct Selected {
   std::string name;  // UTF-8, canonical: the owner's name for it
   // RFC 4314 / RFC 2342: whose mailbox it is (the session's user, or another user who shared
-  // it: then the client calls it "Shared/<owner>/<name>", `view`) and what this user may do.
+  // it: then the client calls it "#shared/<owner>/<name>", `view`) and what this user may do.
   std::string owner;
   std::string view;
   uint32_t rights = store::acl::kAll;
@@ -199,7 +199,7 @@ struct Session::Impl {
 
   // ---- commands_acl.cpp (RFC 4314 ACL, RFC 2342 shared namespace) ----
   // A mailbox as the client names it: the user's own (owner = user, every right), or another
-  // user's shared one, "Shared/<owner>/<name>" (RFC 2342 §5 other users' namespace).
+  // user's shared one, "#shared/<owner>/<name>" (RFC 2342 §5 other users' namespace).
   struct MailboxRef {
     std::string owner;
     std::string name;  // the owner's name for it
@@ -270,9 +270,9 @@ struct Session::Impl {
 };
 
 ParserSettings parser_settings(const SessionSettings& s);
-// RFC 2342: names in the shared namespace ("Shared" and below), commands_acl.cpp.
+// RFC 2342: names in the shared namespace ("#shared" and below), commands_acl.cpp.
 inline bool in_shared_namespace(std::string_view name) {
-  return name == "Shared" || name.rfind("Shared/", 0) == 0;
+  return name == "#shared" || name.rfind("#shared/", 0) == 0;
 }
 std::vector<std::string> flags_to_list(const store::Flags& f);
 // IMAP flag names -> store flags (\Recent and unknown system flags are dropped).

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Shared mailboxes (RFC 4314 ACL, RFC 2342 shared namespace) through Python's imaplib against
 a running ternd: an office's info@ mailbox shared with alice (by SETACL) and bob (by ternctl),
-each seeing it as Shared/info@example.test/<name> with the rights given, and nothing else."""
+each seeing it as #shared/info@example.test/<name> with the rights given, and nothing else."""
 import imaplib
 import os
 import re
@@ -18,7 +18,7 @@ INFO = "info@example.test"
 INFO_PASSWORD = "info-secret-3"
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
-SHARED = "Shared/" + INFO
+SHARED = "#shared/" + INFO
 imaplib.Commands.setdefault("LISTRIGHTS", ("AUTH", "SELECTED"))
 
 
@@ -78,7 +78,7 @@ class ImapAcl(TernCase):
 
         alice = self.login(ALICE)
         data = self.ok(alice.namespace())
-        self.assertEqual(data[0], b'(("" "/")) NIL (("Shared/" "/"))')
+        self.assertEqual(data[0], b'(("" "/")) NIL (("#shared/" "/"))')
         names = self.listed(alice)
         self.assertIn(SHARED + "/INBOX", names)
         self.assertNotIn(SHARED + "/Private", names)  # not shared: not even listed
@@ -117,7 +117,7 @@ class ImapAcl(TernCase):
         self.no(alice, "APPEND", SHARED + "/INBOX", "{5+}\r\nhello", code=b"NOPERM")
 
         bob = self.login(BOB)
-        self.assertFalse([n for n in self.listed(bob) if n.startswith("Shared")])
+        self.assertFalse([n for n in self.listed(bob) if n.startswith("#shared")])
         self.no(bob, "SELECT", SHARED + "/INBOX", code=b"NONEXISTENT")
 
     def test_b_ternctl_share_with_write_rights(self):

@@ -63,34 +63,34 @@ TEST_F(AclTest, Rfc4314_3_1_SetaclErrors) {
   EXPECT_TRUE(has(c.send("B8 GETACL Drafts"), " anyone lr\r\n")) << c.last.bytes;
 }
 
-// RFC 2342 / RFC 4314 §4: eve sees what bob shared with "l" as Shared/bob@example.test/...,
+// RFC 2342 / RFC 4314 §4: eve sees what bob shared with "l" as #shared/bob@example.test/...,
 // and a mailbox without "l" and "r" is as if it did not exist.
 TEST_F(AclTest, Rfc4314_4_SharedNamespaceAndVisibility) {
   share("Drafts", "lr");
   share("Sent", "r");      // readable, not listed
   auto e = eve();
-  EXPECT_TRUE(has(e->send("N NAMESPACE"), "* NAMESPACE ((\"\" \"/\")) NIL ((\"Shared/\" \"/\"))")) << e->last.bytes;
-  std::string out = e->send("L LIST \"\" \"Shared/*\"");
-  EXPECT_TRUE(has(out, "\"/\" Shared/bob@example.test\r\n")) << out;
-  EXPECT_TRUE(has(out, "(\\HasNoChildren) \"/\" Shared/bob@example.test/Drafts\r\n")) << out;
+  EXPECT_TRUE(has(e->send("N NAMESPACE"), "* NAMESPACE ((\"\" \"/\")) NIL ((\"#shared/\" \"/\"))")) << e->last.bytes;
+  std::string out = e->send("L LIST \"\" \"#shared/*\"");
+  EXPECT_TRUE(has(out, "\"/\" #shared/bob@example.test\r\n")) << out;
+  EXPECT_TRUE(has(out, "(\\HasNoChildren) \"/\" #shared/bob@example.test/Drafts\r\n")) << out;
   EXPECT_FALSE(has(out, "Sent")) << out;
   EXPECT_FALSE(has(out, "INBOX")) << out;
-  EXPECT_TRUE(has(e->send("S STATUS Shared/bob@example.test/Sent (MESSAGES)"),
-                  "* STATUS Shared/bob@example.test/Sent (MESSAGES 0)")) << e->last.bytes;
-  EXPECT_TRUE(has(e->send("X EXAMINE Shared/bob@example.test/INBOX"), "X NO [NONEXISTENT]")) << e->last.bytes;
-  EXPECT_TRUE(has(e->send("Y MYRIGHTS Shared/bob@example.test/Trash"), "Y NO [NONEXISTENT]")) << e->last.bytes;
-  EXPECT_TRUE(has(e->send("Z SELECT Shared/nobody@example.test/INBOX"), "Z NO [NONEXISTENT]")) << e->last.bytes;
-  EXPECT_TRUE(has(e->send("G GETACL Shared/bob@example.test/Drafts"), "G NO [NOPERM]")) << e->last.bytes;
-  EXPECT_TRUE(has(e->send("M MYRIGHTS Shared/bob@example.test/Drafts"),
-                  "* MYRIGHTS Shared/bob@example.test/Drafts lr\r\n")) << e->last.bytes;
+  EXPECT_TRUE(has(e->send("S STATUS #shared/bob@example.test/Sent (MESSAGES)"),
+                  "* STATUS #shared/bob@example.test/Sent (MESSAGES 0)")) << e->last.bytes;
+  EXPECT_TRUE(has(e->send("X EXAMINE #shared/bob@example.test/INBOX"), "X NO [NONEXISTENT]")) << e->last.bytes;
+  EXPECT_TRUE(has(e->send("Y MYRIGHTS #shared/bob@example.test/Trash"), "Y NO [NONEXISTENT]")) << e->last.bytes;
+  EXPECT_TRUE(has(e->send("Z SELECT #shared/nobody@example.test/INBOX"), "Z NO [NONEXISTENT]")) << e->last.bytes;
+  EXPECT_TRUE(has(e->send("G GETACL #shared/bob@example.test/Drafts"), "G NO [NOPERM]")) << e->last.bytes;
+  EXPECT_TRUE(has(e->send("M MYRIGHTS #shared/bob@example.test/Drafts"),
+                  "* MYRIGHTS #shared/bob@example.test/Drafts lr\r\n")) << e->last.bytes;
   // LIST-STATUS on a shared mailbox (needs "r" as STATUS does).
-  out = e->send("LS LIST \"\" \"Shared/%/%\" RETURN (STATUS (MESSAGES))");
-  EXPECT_TRUE(has(out, "* STATUS Shared/bob@example.test/Drafts (MESSAGES 0)")) << out;
-  // A user's own mailboxes are in the personal namespace only; "Shared" is reserved.
+  out = e->send("LS LIST \"\" \"#shared/%/%\" RETURN (STATUS (MESSAGES))");
+  EXPECT_TRUE(has(out, "* STATUS #shared/bob@example.test/Drafts (MESSAGES 0)")) << out;
+  // A user's own mailboxes are in the personal namespace only; "#shared" is reserved.
   Client c(backend());
   c.login();
-  EXPECT_TRUE(has(c.send("O SELECT Shared/bob@example.test/INBOX"), "O NO [NONEXISTENT]")) << c.last.bytes;
-  EXPECT_TRUE(has(c.send("P CREATE Shared"), "P NO [CANNOT]")) << c.last.bytes;
+  EXPECT_TRUE(has(c.send("O SELECT #shared/bob@example.test/INBOX"), "O NO [NONEXISTENT]")) << c.last.bytes;
+  EXPECT_TRUE(has(c.send("P CREATE #shared"), "P NO [CANNOT]")) << c.last.bytes;
 }
 
 // RFC 4314 §4: SELECT needs "r"; without "s", "w", "t", "e" it is read-only; reading does not
@@ -99,7 +99,7 @@ TEST_F(AclTest, Rfc4314_4_ReadOnlyShareAndNotifications) {
   deliver(message("one"));
   share("INBOX", "lr");
   auto e = eve();
-  std::string out = e->send("S SELECT Shared/bob@example.test/INBOX");
+  std::string out = e->send("S SELECT #shared/bob@example.test/INBOX");
   EXPECT_TRUE(has(out, "* 1 EXISTS")) << out;
   EXPECT_TRUE(has(out, "[PERMANENTFLAGS ()]")) << out;
   EXPECT_TRUE(has(out, "S OK [READ-ONLY]")) << out;
@@ -123,7 +123,7 @@ TEST_F(AclTest, Rfc4314_4_RightsPerCommand) {
   deliver(message("two"));
   share("INBOX", "lrs");
   auto e = eve();
-  std::string out = e->send("S SELECT Shared/bob@example.test/INBOX");
+  std::string out = e->send("S SELECT #shared/bob@example.test/INBOX");
   EXPECT_TRUE(has(out, "[PERMANENTFLAGS (\\Seen)]")) << out;
   EXPECT_TRUE(has(out, "S OK [READ-WRITE]")) << out;
   EXPECT_TRUE(has(e->send("A STORE 1 +FLAGS (\\Seen)"), "A OK")) << e->last.bytes;
@@ -132,7 +132,7 @@ TEST_F(AclTest, Rfc4314_4_RightsPerCommand) {
   EXPECT_TRUE(has(e->send("D STORE 1 FLAGS (\\Seen)"), "D NO [NOPERM]")) << e->last.bytes;
   EXPECT_TRUE(has(e->send("E EXPUNGE"), "E NO [NOPERM]")) << e->last.bytes;
   EXPECT_TRUE(has(e->send("F MOVE 1 INBOX"), "F NO [NOPERM]")) << e->last.bytes;
-  EXPECT_TRUE(has(e->send("G APPEND Shared/bob@example.test/INBOX {3+}\r\nhi\n"), "G NO [NOPERM]")) << e->last.bytes;
+  EXPECT_TRUE(has(e->send("G APPEND #shared/bob@example.test/INBOX {3+}\r\nhi\n"), "G NO [NOPERM]")) << e->last.bytes;
   // COPY from bob's mailbox into eve's own: copies appended, flags kept.
   out = e->send("H COPY 1:2 INBOX");
   EXPECT_TRUE(has(out, "H OK [COPYUID ")) << out;
@@ -140,22 +140,22 @@ TEST_F(AclTest, Rfc4314_4_RightsPerCommand) {
   ASSERT_TRUE(mine.ok());
   ASSERT_EQ(mine->messages.size(), 2u);
   EXPECT_NE(mine->messages[0].flags.system & store::kSeen, 0u);
-  EXPECT_TRUE(has(e->send("I CREATE Shared/bob@example.test/INBOX/Sub"), "I NO [NOPERM]")) << e->last.bytes;
-  EXPECT_TRUE(has(e->send("J DELETE Shared/bob@example.test/INBOX"), "J NO")) << e->last.bytes;
+  EXPECT_TRUE(has(e->send("I CREATE #shared/bob@example.test/INBOX/Sub"), "I NO [NOPERM]")) << e->last.bytes;
+  EXPECT_TRUE(has(e->send("J DELETE #shared/bob@example.test/INBOX"), "J NO")) << e->last.bytes;
 
   share("INBOX", "lrstweikx");
-  out = e->send("S2 SELECT Shared/bob@example.test/INBOX");
+  out = e->send("S2 SELECT #shared/bob@example.test/INBOX");
   EXPECT_TRUE(has(out, "[PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)]")) << out;
   EXPECT_TRUE(has(e->send("K STORE 2 +FLAGS (\\Deleted)"), "K OK")) << e->last.bytes;
   EXPECT_TRUE(has(e->send("L EXPUNGE"), "* 2 EXPUNGE\r\nL OK")) << e->last.bytes;
-  EXPECT_TRUE(has(e->send("M APPEND Shared/bob@example.test/INBOX (\\Flagged) {3+}\r\nhi\n"), "M OK [APPENDUID"))
+  EXPECT_TRUE(has(e->send("M APPEND #shared/bob@example.test/INBOX (\\Flagged) {3+}\r\nhi\n"), "M OK [APPENDUID"))
       << e->last.bytes;
-  EXPECT_TRUE(has(e->send("N CREATE Shared/bob@example.test/INBOX/Sub"), "N OK")) << e->last.bytes;
+  EXPECT_TRUE(has(e->send("N CREATE #shared/bob@example.test/INBOX/Sub"), "N OK")) << e->last.bytes;
   auto st = store().mailbox_status(kUser, "INBOX/Sub");
   EXPECT_TRUE(st.ok());
-  EXPECT_TRUE(has(e->send("O DELETE Shared/bob@example.test/INBOX/Sub"), "O NO [NONEXISTENT]")) << e->last.bytes;
+  EXPECT_TRUE(has(e->send("O DELETE #shared/bob@example.test/INBOX/Sub"), "O NO [NONEXISTENT]")) << e->last.bytes;
   share("INBOX/Sub", "lx");
-  EXPECT_TRUE(has(e->send("P DELETE Shared/bob@example.test/INBOX/Sub"), "P OK")) << e->last.bytes;
+  EXPECT_TRUE(has(e->send("P DELETE #shared/bob@example.test/INBOX/Sub"), "P OK")) << e->last.bytes;
   EXPECT_FALSE(store().mailbox_status(kUser, "INBOX/Sub").ok());
 }
 
