@@ -33,9 +33,11 @@ int check_users(Context& c, const AclArgs& a, bool identifier) {
   return kExitOk;
 }
 
-void print_entries(const std::string& owner, const std::string& mailbox, const std::vector<store::Store::AclEntry>& entries) {
+void print_entries(const std::string& owner, const std::string& mailbox,
+                   const std::vector<store::Store::AclEntry>& entries) {
   std::cout << mailbox << "\t" << owner << "\t" << store::acl::to_string(store::acl::kAll) << "\t(owner)\n";
-  for (const auto& e : entries) std::cout << mailbox << "\t" << e.identifier << "\t" << store::acl::to_string(e.rights) << "\n";
+  for (const auto& e : entries)
+    std::cout << mailbox << "\t" << e.identifier << "\t" << store::acl::to_string(e.rights) << "\n";
 }
 
 }  // namespace

@@ -128,7 +128,8 @@ void Session::Impl::cmd_acl(const Command& c, std::string_view cmd_name) {
   }
   // SETACL / DELETEACL.
   // RFC 4314 §2: "-identifier" names negative rights, which Tern does not keep.
-  if (!id.empty() && id[0] == '-') return no(c.tag, "Negative rights are not supported", ResponseCode{code::Cannot, ""});
+  if (!id.empty() && id[0] == '-')
+    return no(c.tag, "Negative rights are not supported", ResponseCode{code::Cannot, ""});
   if (is_owner) return no(c.tag, "The owner always has every right", ResponseCode{code::Cannot, ""});
   uint32_t now_held = 0;
   if (setacl && mod->op != store::acl::Modification::Op::replace) {
