@@ -13,6 +13,7 @@ void register_alias_commands(CLI::App& app, Context& ctx);
 void register_queue_commands(CLI::App& app, Context& ctx);
 void register_dkim_commands(CLI::App& app, Context& ctx);
 void register_store_commands(CLI::App& app, Context& ctx);
+void register_acl_commands(CLI::App& app, Context& ctx);  // ctl/acl_commands.cpp
 void register_backup_commands(CLI::App& app, Context& ctx);
 void register_spam_commands(CLI::App& app, Context& ctx);
 void register_dmarc_commands(CLI::App& app, Context& ctx);

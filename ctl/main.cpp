@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   register_queue_commands(app, ctx);
   register_dkim_commands(app, ctx);
   register_store_commands(app, ctx);
+  register_acl_commands(app, ctx);
   register_backup_commands(app, ctx);
   register_spam_commands(app, ctx);
   register_dmarc_commands(app, ctx);

@@ -59,12 +59,12 @@ void Session::Impl::cmd_fetch(const Command& c) {
   // read with no second index lookup (Store::read_message by handle falls back when a file moved).
   const bool needs_bytes = fetch_needs_bytes(a.items);
   std::vector<std::string> paths;
-  auto fetched = backend.store().messages(user, sel->name, wanted, needs_bytes ? &paths : nullptr);
+  auto fetched = backend.store().messages(sel->owner, sel->name, wanted, needs_bytes ? &paths : nullptr);
   if (!fetched) return store_error(c.tag, fetched.error());
   auto& infos = *fetched;
 
   if (a.vanished) {
-    auto ch = backend.store().changes_since(user, sel->name, *a.changed_since);
+    auto ch = backend.store().changes_since(sel->owner, sel->name, *a.changed_since);
     if (ch) {
       std::vector<uint32_t> gone;
       for (uint32_t u : ch->vanished)
@@ -107,14 +107,15 @@ void Session::Impl::cmd_fetch(const Command& c) {
 
   // RFC 9051 §6.4.5: BODY[...] without PEEK sets \Seen; the FETCH then includes FLAGS.
   std::vector<char> seen_set(todo.size(), 0);
-  if (!sel->read_only && fetch_sets_seen(a.items)) {
+  // RFC 4314 §4: without "s" the implicit \Seen is not set (the FETCH still succeeds).
+  if (!sel->read_only && (sel->rights & store::acl::kSeen) && fetch_sets_seen(a.items)) {
     std::vector<uint32_t> unseen;
     for (const auto& [i, info] : todo)
       if (!(info->flags.system & store::kSeen)) unseen.push_back(info->uid);
     if (!unseen.empty()) {
       store::Flags seen;
       seen.system = store::kSeen;
-      auto r = backend.store().store_flags(user, sel->name, unseen, store::FlagOp::add, seen);
+      auto r = backend.store().store_flags(sel->owner, sel->name, unseen, store::FlagOp::add, seen);
       if (r) {
         for (const auto& u : r->updated) {
           for (size_t k = 0; k < todo.size(); ++k) {
@@ -157,7 +158,7 @@ void Session::Impl::cmd_fetch(const Command& c) {
     // Setting \Seen renamed the file (new/X -> cur/X:2,S): look it up again.
     const std::string* path = seen_set[k] ? nullptr : path_of(info);
     MessageView view(static_cast<uint32_t>(i + 1), std::move(*info), [this, &name, uid, path]() {
-      return backend.store().read_message(user, name, store::Store::MessageFile{uid, 0, path ? *path : ""});
+      return backend.store().read_message(sel->owner, name, store::Store::MessageFile{uid, 0, path ? *path : ""});
     });
     ctx.include_flags = seen_set[k] != 0;
     ctx.recent = sel->is_recent(uid);
@@ -183,13 +184,13 @@ void Session::Impl::cmd_fetch(const Command& c) {
     if (auto blob = view.computed_metadata_blob()) {
       computed.emplace_back(uid, std::move(*blob));
       if (computed.size() >= kMetadataBatch) {
-        (void)backend.store().set_cached_metadata(user, name, computed);
+        (void)backend.store().set_cached_metadata(sel->owner, name, computed);
         computed.clear();
       }
     }
     if (stream_if_large()) out.bytes.reserve(static_cast<size_t>(std::min(estimate, chunk)));
   }
-  (void)backend.store().set_cached_metadata(user, name, computed);
+  (void)backend.store().set_cached_metadata(sel->owner, name, computed);
   // RFC 5530 §3: EXPUNGEISSUED on the tagged OK tells why some data is missing; clients
   // take the FETCH as successful (a NO made them drop the whole response).
   if (expunged)
@@ -266,7 +267,7 @@ void Session::Impl::cmd_search(const Command& c) {
 Status Session::Impl::for_each_match(const SearchKey& key, const std::string& charset,
                                      const std::function<Status(MessageView&)>& on_match) {
   // SEARCH matches flags, sizes, dates and (parsed) bytes, never the cached metadata.
-  auto snap = backend.store().snapshot_flags(user, sel->name);
+  auto snap = backend.store().snapshot_flags(sel->owner, sel->name);
   if (!snap) return snap.error();
   SearchContext ctx;
   ctx.max_seq = sel->count();
@@ -288,19 +289,19 @@ Status Session::Impl::for_each_match(const SearchKey& key, const std::string& ch
     }
     uint32_t uid = info->uid;
     MessageView view(static_cast<uint32_t>(i + 1), *info,
-                     [this, name, uid]() { return backend.store().read_message(user, name, uid); });
+                     [this, name, uid]() { return backend.store().read_message(sel->owner, name, uid); });
     auto m = search_matches(key, view, ctx);
     if (!m || !*m) continue;
     if (Status st = on_match(view); !st) return st;
     if (auto blob = view.computed_metadata_blob()) {
       computed.emplace_back(uid, std::move(*blob));
       if (computed.size() >= kMetadataBatch) {
-        (void)backend.store().set_cached_metadata(user, name, computed);
+        (void)backend.store().set_cached_metadata(sel->owner, name, computed);
         computed.clear();
       }
     }
   }
-  (void)backend.store().set_cached_metadata(user, name, computed);
+  (void)backend.store().set_cached_metadata(sel->owner, name, computed);
   return {};
 }
 

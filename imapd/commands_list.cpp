@@ -2,6 +2,7 @@
 // selection and return options, SPECIAL-USE (RFC 6154), CHILDREN (RFC 3348) and
 // LIST-STATUS (RFC 5819).
 #include <algorithm>
+#include <deque>
 #include <map>
 
 #include "common/strings.h"
@@ -81,6 +82,26 @@ void Session::Impl::cmd_list(const Command& c) {
     e.exists = true;
     e.status = &b;
     add_parents(b.name, true, false);
+  }
+  // RFC 2342 / RFC 4314 §4: other users' mailboxes this user may look up ("l") are listed in
+  // the shared namespace as #shared/<owner>/<name> (their parents as \NonExistent/\Noselect).
+  auto shared = backend.store().shared_with(user);
+  if (!shared) return store_error(c.tag, shared.error());
+  std::deque<store::MailboxStatus> shared_status;  // stable addresses for Entry::status
+  for (const auto& m : *shared) {
+    std::string view = "#shared/" + m.owner + "/" + m.mailbox;
+    Entry& e = names[view];
+    e.exists = true;
+    // LIST-STATUS (RFC 5819) needs "r" as STATUS does (RFC 4314 §4).
+    if (a.return_status && (m.rights & store::acl::kRead)) {
+      auto st = backend.store().mailbox_status(m.owner, m.mailbox);
+      if (st) {
+        st->name = view;
+        st->special_use.clear();  // the owner's \\Sent is not this user's
+        e.status = &shared_status.emplace_back(std::move(*st));
+      }
+    }
+    add_parents(view, true, false);
   }
   for (const auto& s : *subs) {
     names[s].subscribed = true;

@@ -31,7 +31,14 @@ void Session::Impl::cmd_select(const Command& c) {
   auto name = decode_mailbox(a.mailbox);
   if (!name) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
   if (a.condstore) condstore = true;  // RFC 7162 §3.1.8: a CONDSTORE enabling command
-  Status st = open_selected(*name, examine);
+  auto ref = mailbox_ref(*name);
+  if (!ref) return store_error(c.tag, ref.error());
+  // RFC 4314 §4: SELECT and EXAMINE need "r"; with none of "s", "w", "t", "e" nothing can be
+  // changed, so the mailbox is opened read-only.
+  if (refuse_without(c.tag, ref->rights, store::acl::kRead)) return;
+  constexpr uint32_t kChanging = store::acl::kSeen | store::acl::kWrite | store::acl::kDeleteMsg | store::acl::kExpunge;
+  bool read_only = examine || !(ref->rights & kChanging);
+  Status st = open_selected(*ref, read_only);
   if (!st) {
     sel.reset();
     return store_error(c.tag, st.error());
@@ -55,24 +62,33 @@ void Session::Impl::cmd_select(const Command& c) {
   untagged("OK [UIDNEXT " + std::to_string(s.uidnext) + "] Predicted next UID");
   // RFC 8474 §4.2: the mailbox's MAILBOXID.
   if (!s.mailbox_id.empty()) untagged("OK [MAILBOXID (" + s.mailbox_id + ")] Ok");
-  if (examine) {
+  if (s.read_only) {
     untagged("OK [PERMANENTFLAGS ()] Read-only mailbox");
   } else {
-    flags.push_back("\\*");
+    // RFC 4314 §4: only the flags this user may change are permanent: \Seen with "s",
+    // \Deleted with "t", the others and new keywords (\*) with "w".
+    std::vector<std::string> permanent;
+    for (const auto& f : flags) {
+      uint32_t needs = iequals(f, "\\Seen")      ? store::acl::kSeen
+                       : iequals(f, "\\Deleted") ? store::acl::kDeleteMsg
+                                                 : store::acl::kWrite;
+      if (s.rights & needs) permanent.push_back(f);
+    }
+    if (s.rights & store::acl::kWrite) permanent.push_back("\\*");
     std::string pf;
-    write_flag_list(pf, flags);
+    write_flag_list(pf, permanent);
     untagged("OK [PERMANENTFLAGS " + pf + "] Flags permitted");
   }
   untagged("OK [HIGHESTMODSEQ " + std::to_string(s.known_modseq) + "] Highest");
   if (imap4rev2) {
     // RFC 9051 §6.3.2: the server MUST send a LIST response with the mailbox name.
-    untagged(ResponseBuilder(wopt()).raw("LIST () \"/\" ").mailbox(s.name).str());
+    untagged(ResponseBuilder(wopt()).raw("LIST () \"/\" ").mailbox(s.view.empty() ? s.name : s.view).str());
   }
   if (a.qresync && a.qresync->uidvalidity == s.uidvalidity) {
     // RFC 7162 §3.2.5.1: what changed since the client's modseq: VANISHED (EARLIER) for the
     // expunged UIDs it knows of, then FETCH for changed messages.
     const QresyncParams& q = *a.qresync;
-    auto ch = backend.store().changes_since(user, s.name, q.modseq);
+    auto ch = backend.store().changes_since(s.owner, s.name, q.modseq);
     if (ch) {
       std::vector<uint32_t> gone;
       for (uint32_t u : ch->vanished)
@@ -86,7 +102,7 @@ void Session::Impl::cmd_select(const Command& c) {
     }
   }
   ok(c.tag, examine ? "EXAMINE completed" : "SELECT completed",
-     ResponseCode{examine ? code::ReadOnly : code::ReadWrite, ""});
+     ResponseCode{s.read_only ? code::ReadOnly : code::ReadWrite, ""});
 }
 
 void Session::Impl::cmd_create(const Command& c) {
@@ -103,12 +119,23 @@ void Session::Impl::cmd_create(const Command& c) {
   // 6154 §2 spells them.
   for (std::string_view known : {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"})
     if (iequals(use, known)) use = known;
-  Status st = backend.store().create_mailbox(user, *name, use);
+  // RFC 2342: "#shared" is the shared namespace's prefix; below it, a child of a shared
+  // mailbox needs "k" on its parent (RFC 4314 §4 CREATE).
+  if (*name == "#shared") return no(c.tag, "Reserved for shared mailboxes", ResponseCode{code::Cannot, ""});
+  MailboxRef target{user, *name, *name, store::acl::kAll};
+  if (name->rfind("#shared/", 0) == 0) {
+    size_t slash = name->rfind('/');
+    auto parent = mailbox_ref(name->substr(0, slash));
+    if (!parent || !parent->shared()) return no(c.tag, "Cannot create here", ResponseCode{code::NoPerm, ""});
+    if (refuse_without(c.tag, parent->rights, store::acl::kCreate)) return;
+    target = {parent->owner, parent->name + name->substr(slash), *name, parent->rights};
+  }
+  Status st = backend.store().create_mailbox(target.owner, target.name, use);
   if (!st && !a.use.empty() && st.error().code == Errc::syntax)
     return no(c.tag, "Unknown special use", ResponseCode{code::Use, ""});
   if (!st) return store_error(c.tag, st.error());
   // RFC 8474 §4.1: the new mailbox's MAILBOXID in the tagged OK.
-  auto created = backend.store().mailbox_status(user, *name);
+  auto created = backend.store().mailbox_status(target.owner, target.name);
   if (created && !created->mailbox_id.empty())
     return ok(c.tag, "CREATE completed", ResponseCode{code::MailboxId, "(" + created->mailbox_id + ")"});
   ok(c.tag, "CREATE completed");
@@ -117,8 +144,13 @@ void Session::Impl::cmd_create(const Command& c) {
 void Session::Impl::cmd_delete(const Command& c) {
   auto name = decode_mailbox(c.as<MailboxArgs>().mailbox);
   if (!name) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
-  if (sel && sel->name == *name) return no(c.tag, "Cannot delete the selected mailbox", ResponseCode{code::InUse, ""});
-  Status st = backend.store().delete_mailbox(user, *name);
+  auto ref = mailbox_ref(*name);
+  if (!ref) return store_error(c.tag, ref.error());
+  if (sel && sel->owner == ref->owner && sel->name == ref->name)
+    return no(c.tag, "Cannot delete the selected mailbox", ResponseCode{code::InUse, ""});
+  // RFC 4314 §4: DELETE needs "x".
+  if (refuse_without(c.tag, ref->rights, store::acl::kDeleteMailbox)) return;
+  Status st = backend.store().delete_mailbox(ref->owner, ref->name);
   if (!st) return store_error(c.tag, st.error());
   ok(c.tag, "DELETE completed");
 }
@@ -128,6 +160,13 @@ void Session::Impl::cmd_rename(const Command& c) {
   auto from = decode_mailbox(a.from);
   auto to = decode_mailbox(a.to);
   if (!from || !to) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
+  if (in_shared_namespace(*from) || in_shared_namespace(*to)) {
+    // RFC 4314 §4: RENAME needs "x" on the mailbox and "k" on the new parent; Tern renames
+    // shared mailboxes only through their owner, who holds both.
+    auto ref = mailbox_ref(*from);
+    if (!ref) return store_error(c.tag, ref.error());
+    return no(c.tag, "Shared mailboxes are renamed by their owner", ResponseCode{code::NoPerm, ""});
+  }
   Status st = backend.store().rename_mailbox(user, *from, *to);
   if (!st) return store_error(c.tag, st.error());
   // The selected mailbox (or an ancestor) was renamed: its messages keep their UIDs, and the
@@ -172,7 +211,9 @@ std::string Session::Impl::status_line(const store::MailboxStatus& st, const std
       case StatusItem::deleted:
         if (!deleted) {
           uint32_t n = 0;
-          auto snap = backend.store().snapshot_flags(user, st.name);
+          auto ref = mailbox_ref(st.name);
+          auto snap = ref ? backend.store().snapshot_flags(ref->owner, ref->name)
+                          : Result<store::MailboxSnapshot>(ref.error());
           if (snap)
             for (const auto& m : snap->messages) n += (m.flags.system & store::kDeleted) ? 1 : 0;
           deleted = n;
@@ -189,8 +230,13 @@ void Session::Impl::cmd_status(const Command& c) {
   const auto& a = c.as<StatusArgs>();
   auto name = decode_mailbox(a.mailbox);
   if (!name) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
-  auto st = backend.store().mailbox_status(user, *name);
+  auto ref = mailbox_ref(*name);
+  if (!ref) return store_error(c.tag, ref.error());
+  // RFC 4314 §4: STATUS needs "r".
+  if (refuse_without(c.tag, ref->rights, store::acl::kRead)) return;
+  auto st = backend.store().mailbox_status(ref->owner, ref->name);
   if (!st) return store_error(c.tag, st.error());
+  st->name = ref->view;
   for (StatusItem it : a.items)
     if (it == StatusItem::highestmodseq) enable_condstore();  // RFC 7162 §3.1: enabling command
   untagged(status_line(*st, a.items, a.mailbox));
@@ -198,8 +244,10 @@ void Session::Impl::cmd_status(const Command& c) {
 }
 
 void Session::Impl::cmd_namespace(const Command& c) {
-  // RFC 2342 / RFC 9051 §6.3.10: one personal namespace with "/" as the delimiter.
-  untagged("NAMESPACE ((\"\" \"/\")) NIL NIL");
+  // RFC 2342 / RFC 9051 §6.3.10: the personal namespace with "/" as the delimiter, no other
+  // users' namespace, and the shared one where other users' shared mailboxes appear as
+  // "#shared/<owner>/<name>" (RFC 4314, commands_acl.cpp).
+  untagged("NAMESPACE ((\"\" \"/\")) NIL ((\"#shared/\" \"/\"))");
   ok(c.tag, "NAMESPACE completed");
 }
 
@@ -207,7 +255,15 @@ void Session::Impl::cmd_append(const Command& c) {
   const auto& a = c.as<AppendArgs>();
   auto name = decode_mailbox(a.mailbox);
   if (!name) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
-  auto quota = backend.quota(user);
+  auto ref = mailbox_ref(*name);
+  if (!ref) return store_error(c.tag, ref.error(), true);
+  // RFC 4314 §4: APPEND needs "i"; flags the user may not set are dropped.
+  if (refuse_without(c.tag, ref->rights, store::acl::kInsert)) return;
+  uint32_t keep = store::kAllSystemFlags;
+  if (!(ref->rights & store::acl::kSeen)) keep &= ~store::kSeen;
+  if (!(ref->rights & store::acl::kDeleteMsg)) keep &= ~store::kDeleted;
+  if (!(ref->rights & store::acl::kWrite)) keep &= ~(store::kAnswered | store::kFlagged | store::kDraft);
+  auto quota = backend.quota(ref->owner);
   uint64_t limit = quota ? *quota : 0;
   // RFC 3502 §6.3.11 (MULTIAPPEND): all of the messages or none. What can be refused without
   // writing is refused first; a failure half-way expunges the ones already appended.
@@ -224,12 +280,14 @@ void Session::Impl::cmd_append(const Command& c) {
     const AppendMessage& m = a.messages[i];
     const std::string& data = m.catenate.empty() ? m.data : composed[i];
     store::Flags flags = list_to_flags(m.flags);
+    flags.system &= keep;
+    if (!(ref->rights & store::acl::kWrite)) flags.keywords.clear();
     int64_t date = m.internal_date ? m.internal_date->to_unix() : backend.now();
     // ENVELOPE and BODYSTRUCTURE are computed once here and cached in the index, so FETCHing
     // them later reads no message file (as SMTP delivery does).
-    auto r = backend.store().append(user, *name, data, flags, date, limit, mime::metadata_blob(data));
+    auto r = backend.store().append(ref->owner, ref->name, data, flags, date, limit, mime::metadata_blob(data));
     if (!r) {
-      if (!uids.empty()) (void)backend.store().expunge(user, *name, uids);
+      if (!uids.empty()) (void)backend.store().expunge(ref->owner, ref->name, uids);
       // RFC 9051 §6.3.12: TRYCREATE when the mailbox does not exist.
       return store_error(c.tag, r.error(), true);
     }

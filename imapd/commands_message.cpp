@@ -24,13 +24,14 @@ std::string list_of(const std::vector<uint32_t>& v) {
 
 void Session::Impl::cmd_close(const Command& c, bool expunge) {
   // RFC 9051 §6.4.1: CLOSE expunges silently (no EXPUNGE responses) unless read-only.
-  if (expunge && !sel->read_only) {
-    auto snap = backend.store().snapshot_flags(user, sel->name);
+  // RFC 4314 §4: without "e" CLOSE expunges nothing, and still succeeds.
+  if (expunge && !sel->read_only && (sel->rights & store::acl::kExpunge)) {
+    auto snap = backend.store().snapshot_flags(sel->owner, sel->name);
     if (snap) {
       std::vector<uint32_t> doomed;
       for (const auto& m : snap->messages)
         if ((m.flags.system & store::kDeleted) && sel->index_of(m.uid) >= 0) doomed.push_back(m.uid);
-      if (!doomed.empty()) (void)backend.store().expunge(user, sel->name, doomed);
+      if (!doomed.empty()) (void)backend.store().expunge(sel->owner, sel->name, doomed);
     }
   }
   deselect();
@@ -39,6 +40,8 @@ void Session::Impl::cmd_close(const Command& c, bool expunge) {
 
 void Session::Impl::cmd_expunge(const Command& c) {
   if (sel->read_only) return no(c.tag, text::ReadOnlyMailbox, ResponseCode{code::ReadOnly, ""});
+  // RFC 4314 §4: EXPUNGE needs "e".
+  if (refuse_without(c.tag, sel->rights, store::acl::kExpunge)) return;
   std::optional<SequenceSet> only;
   if (c.uid) only = c.as<UidExpungeArgs>().set;
   std::vector<size_t> in_set;
@@ -47,7 +50,7 @@ void Session::Impl::cmd_expunge(const Command& c) {
     if (!r) return bad(c.tag, r.error().message);
     in_set = std::move(r.value());
   }
-  auto snap = backend.store().snapshot_flags(user, sel->name);
+  auto snap = backend.store().snapshot_flags(sel->owner, sel->name);
   if (!snap) return store_error(c.tag, snap.error());
   std::vector<uint32_t> doomed;
   for (const auto& m : snap->messages) {
@@ -59,7 +62,7 @@ void Session::Impl::cmd_expunge(const Command& c) {
     doomed.push_back(m.uid);
   }
   if (!doomed.empty()) {
-    auto r = backend.store().expunge(user, sel->name, doomed);
+    auto r = backend.store().expunge(sel->owner, sel->name, doomed);
     if (!r) return store_error(c.tag, r.error());
     announce_expunged(*r);
   }
@@ -73,6 +76,20 @@ void Session::Impl::cmd_store(const Command& c) {
   if (!idx) return bad(c.tag, idx.error().message);
   if (a.unchanged_since) enable_condstore();  // RFC 7162 §3.1: a CONDSTORE enabling command
   store::Flags flags = list_to_flags(a.flags);
+  {
+    // RFC 4314 §4: STORE of \Seen needs "s", of \Deleted "t", of other flags and keywords
+    // "w"; replacing the flags may clear any of them, so FLAGS needs what is held of all.
+    uint32_t needs = 0;
+    uint32_t others = store::kAnswered | store::kFlagged | store::kDraft;
+    if (a.mode == StoreArgs::Mode::replace) {
+      needs = store::acl::kSeen | store::acl::kDeleteMsg | store::acl::kWrite;
+    } else {
+      if (flags.system & store::kSeen) needs |= store::acl::kSeen;
+      if (flags.system & store::kDeleted) needs |= store::acl::kDeleteMsg;
+      if ((flags.system & others) || !flags.keywords.empty()) needs |= store::acl::kWrite;
+    }
+    if (refuse_without(c.tag, sel->rights, needs)) return;
+  }
   std::vector<uint32_t> uids;
   for (size_t i : *idx) uids.push_back(sel->uid_at(i));
   store::FlagOp op = a.mode == StoreArgs::Mode::add      ? store::FlagOp::add
@@ -85,7 +102,7 @@ void Session::Impl::cmd_store(const Command& c) {
   // first is taken in now (FETCH/EXISTS may come during STORE, EXPUNGE may not, RFC 9051
   // §7.5.1; the indexes in `idx` stay valid as sync(false) only appends).
   if (!echo && sel->dirty->load()) sync(false);
-  auto r = backend.store().store_flags(user, sel->name, uids, op, flags, a.unchanged_since);
+  auto r = backend.store().store_flags(sel->owner, sel->name, uids, op, flags, a.unchanged_since);
   if (!r) return store_error(c.tag, r.error());
   // Some messages unchanged: maybe expunged elsewhere before their watch fired (see
   // cmd_fetch); the sync after this command then looks (and UID STORE announces it).
@@ -116,7 +133,7 @@ void Session::Impl::cmd_store(const Command& c) {
     bool missing = false;
     for (size_t i : *idx) missing |= !answered[i];
     if (missing) {
-      auto snap = backend.store().snapshot_flags(user, sel->name);
+      auto snap = backend.store().snapshot_flags(sel->owner, sel->name);
       if (snap) {
         for (const auto& m : snap->messages) {
           long i = sel->index_of(m.uid);
@@ -152,22 +169,33 @@ void Session::Impl::cmd_copy(const Command& c, bool move) {
   auto dest = decode_mailbox(a.mailbox);
   if (!dest) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
   if (move && sel->read_only) return no(c.tag, text::ReadOnlyMailbox, ResponseCode{code::ReadOnly, ""});
+  // RFC 4314 §4: COPY/MOVE need "i" in the destination; MOVE also "t" and "e" in the source
+  // (it stores \Deleted there and expunges).
+  auto target = mailbox_ref(*dest);
+  if (!target) return store_error(c.tag, target.error(), true);
+  if (refuse_without(c.tag, target->rights, store::acl::kInsert)) return;
+  if (move && refuse_without(c.tag, sel->rights, store::acl::kDeleteMsg | store::acl::kExpunge)) return;
   const char* done = move ? "MOVE completed" : "COPY completed";
   std::vector<uint32_t> uids;
   for (size_t i : *idx) uids.push_back(sel->uid_at(i));
   if (uids.empty()) {
     // Still check the destination so that TRYCREATE is reported (RFC 9051 §6.4.7).
-    auto st = backend.store().mailbox_status(user, *dest);
+    auto st = backend.store().mailbox_status(target->owner, target->name);
     if (!st) return store_error(c.tag, st.error(), true);
     return ok(c.tag, done);
   }
+  // Between two owners (or into a shared mailbox where some flags may not be set), the store
+  // cannot copy in one transaction: commands_acl.cpp appends copies.
+  constexpr uint32_t kFlagRights = store::acl::kSeen | store::acl::kWrite | store::acl::kDeleteMsg;
+  if (target->owner != sel->owner || (target->rights & kFlagRights) != kFlagRights)
+    return copy_across(c, *target, uids, move);
   uint64_t quota = 0;
   if (!move) {
-    auto q = backend.quota(user);  // a MOVE stays inside the user's mailboxes: usage unchanged
+    auto q = backend.quota(sel->owner);  // a MOVE stays inside the owner's mailboxes: usage unchanged
     quota = q ? *q : 0;
   }
-  auto r = move ? backend.store().move(user, sel->name, uids, *dest)
-                : backend.store().copy(user, sel->name, uids, *dest, quota);
+  auto r = move ? backend.store().move(sel->owner, sel->name, uids, target->name)
+                : backend.store().copy(sel->owner, sel->name, uids, target->name, quota);
   if (!r) return store_error(c.tag, r.error(), true);
   auto pairs = r->uids;
   std::sort(pairs.begin(), pairs.end());
@@ -181,7 +209,7 @@ void Session::Impl::cmd_copy(const Command& c, bool move) {
   std::string copyuid = std::to_string(r->uidvalidity) + " " + (monotonic ? set_of(src) : list_of(src)) + " " +
                         (monotonic ? set_of(dst) : list_of(dst));
   if (pairs.empty()) return ok(c.tag, done);
-  lessons_after_copy(sel->name, *dest, move, dst);
+  if (sel->owner == user) lessons_after_copy(sel->name, *dest, move, dst);
   if (!move) return ok(c.tag, done, ResponseCode{code::CopyUid, copyuid});
   // RFC 6851 §4.3: COPYUID in an untagged OK before the EXPUNGEs, then the tagged OK.
   out.bytes += untagged_status(Condition::ok, "Moved", ResponseCode{code::CopyUid, copyuid});

@@ -44,7 +44,8 @@ void Session::Impl::lessons_after_copy(const std::string& source, const std::str
 
 void Session::Impl::lessons_after_store(const store::Flags& flags, store::FlagOp op,
                                         const std::vector<uint32_t>& changed_uids) {
-  if (!backend.learns_junk() || op == store::FlagOp::remove || changed_uids.empty()) return;
+  // Lessons are the user's own: marking a shared mailbox's mail teaches nothing.
+  if (!backend.learns_junk() || op == store::FlagOp::remove || changed_uids.empty() || sel->owner != user) return;
   bool junk = has_keyword(flags, "$Junk"), not_junk = has_keyword(flags, "$NotJunk");
   if (junk == not_junk) return;  // neither, or a contradiction: no lesson
   std::vector<std::string> messages;

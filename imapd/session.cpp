@@ -120,7 +120,7 @@ std::string Session::Impl::capabilities() const {
       " LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE CREATE-SPECIAL-USE MULTIAPPEND"
       " WITHIN PREVIEW SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
       " LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH SEARCHRES CONDSTORE QRESYNC QUOTA"
-      " QUOTA=RES-STORAGE UTF8=ACCEPT BINARY SAVEDATE OBJECTID METADATA METADATA-SERVER APPENDLIMIT=" +
+      " QUOTA=RES-STORAGE ACL RIGHTS=texk UTF8=ACCEPT BINARY SAVEDATE OBJECTID METADATA METADATA-SERVER APPENDLIMIT=" +
       std::to_string(settings.max_literal_size);
   caps += " PARTIAL CATENATE CONTEXT=SEARCH CONTEXT=SORT";  // RFC 9394, RFC 4469, RFC 5267 §4
   return caps;
@@ -230,6 +230,11 @@ void Session::Impl::execute(const Command& cmd) {
     if (iequals(name, "GETQUOTA") || iequals(name, "GETQUOTAROOT") || iequals(name, "SETQUOTA")) {
       if (state != State::authenticated && state != State::selected) return bad(cmd.tag, text::LoginFirst);
       cmd_quota(cmd, name);
+    } else if (iequals(name, "SETACL") || iequals(name, "DELETEACL") || iequals(name, "GETACL") ||
+               iequals(name, "LISTRIGHTS") || iequals(name, "MYRIGHTS")) {
+      // RFC 4314 §3: the parser has no ACL grammar either; commands_acl.cpp reads the line.
+      if (state != State::authenticated && state != State::selected) return bad(cmd.tag, text::LoginFirst);
+      cmd_acl(cmd, name);
     } else {
       return bad(cmd.tag, std::string(text::UnknownCommand) + " " + name.substr(0, 40));
     }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "auth/sasl.h"
+#include "store/acl.h"
 #include "imapd/imap_parser.h"
 #include "imapd/live_search.h"
 #include "imapd/message_view.h"
@@ -44,7 +45,12 @@ inline constexpr std::string_view Completed = "completed";
 
 // The selected mailbox as this session sees it.
 struct Selected {
-  std::string name;  // UTF-8, canonical
+  std::string name;  // UTF-8, canonical: the owner's name for it
+  // RFC 4314 / RFC 2342: whose mailbox it is (the session's user, or another user who shared
+  // it: then the client calls it "#shared/<owner>/<name>", `view`) and what this user may do.
+  std::string owner;
+  std::string view;
+  uint32_t rights = store::acl::kAll;
   bool read_only = false;
   uint32_t uidvalidity = 0;
   uint32_t uidnext = 1;
@@ -197,6 +203,25 @@ struct Session::Impl {
   std::string status_line(const store::MailboxStatus& st, const std::vector<StatusItem>& items,
                           std::string_view wire_name);
 
+  // ---- commands_acl.cpp (RFC 4314 ACL, RFC 2342 shared namespace) ----
+  // A mailbox as the client names it: the user's own (owner = user, every right), or another
+  // user's shared one, "#shared/<owner>/<name>" (RFC 2342 §5 other users' namespace).
+  struct MailboxRef {
+    std::string owner;
+    std::string name;  // the owner's name for it
+    std::string view;  // the client's name for it
+    uint32_t rights = store::acl::kAll;
+    bool shared() const { return !view.empty() && view != name; }
+  };
+  // Errc::not_found also when the user holds neither "l" nor "r" (RFC 4314 §4: the mailbox
+  // must look as if it did not exist).
+  Result<MailboxRef> mailbox_ref(const std::string& view);
+  // NO [NOPERM] (true) unless `held` has every right of `needed`.
+  bool refuse_without(std::string_view tag, uint32_t held, uint32_t needed);
+  void cmd_acl(const Command& c, std::string_view name);
+  // COPY/MOVE between different owners' mailboxes (one of them shared): appends copies.
+  void copy_across(const Command& c, const MailboxRef& dest, const std::vector<uint32_t>& uids, bool move);
+
   // ---- commands_list.cpp ----
   void cmd_list(const Command& c);
 
@@ -245,7 +270,7 @@ struct Session::Impl {
   void sync(bool allow_expunge);
   void announce_expunged(const std::vector<uint32_t>& uids);
   void deselect();
-  Status open_selected(const std::string& name, bool read_only);
+  Status open_selected(const MailboxRef& ref, bool read_only);
   // rev1 only: takes (SELECT) or looks at (EXAMINE) the \Recent messages below uidnext.
   void note_recent(uint32_t upto);
   std::string flags_fetch(uint32_t seq, uint32_t uid, const store::Flags& f, uint64_t modseq,
@@ -261,6 +286,10 @@ struct Session::Impl {
 };
 
 ParserSettings parser_settings(const SessionSettings& s);
+// RFC 2342: names in the shared namespace ("#shared" and below), commands_acl.cpp.
+inline bool in_shared_namespace(std::string_view name) {
+  return name == "#shared" || name.rfind("#shared/", 0) == 0;
+}
 std::vector<std::string> flags_to_list(const store::Flags& f);
 // IMAP flag names -> store flags (\Recent and unknown system flags are dropped).
 store::Flags list_to_flags(const std::vector<std::string>& names);

@@ -125,7 +125,7 @@ void Session::Impl::sync(bool allow_expunge) {
   Selected& s = *sel;
   bool dirty = s.dirty->exchange(false);
   if (dirty) {
-    auto ch = backend.store().changes_since(user, s.name, s.known_modseq);
+    auto ch = backend.store().changes_since(s.owner, s.name, s.known_modseq);
     if (!ch) {
       s.dirty->store(true);  // try again at the next point
     } else {
@@ -179,7 +179,7 @@ void Session::Impl::note_recent(uint32_t upto) {
   if (!sel || imap4rev2) return;
   Selected& s = *sel;
   // A failed claim leaves nothing recent: \Recent is advisory, the command goes on.
-  auto first = backend.store().claim_recent(user, s.name, upto, !s.read_only);
+  auto first = backend.store().claim_recent(s.owner, s.name, upto, !s.read_only);
   if (!first || *first >= upto) return;
   // Kept disjoint and sorted (recent_count sums them): EXAMINE looks at the same unclaimed
   // range again at every sync, and claims can interleave with other sessions'.
@@ -199,21 +199,25 @@ void Session::Impl::deselect() {
   if (state == State::selected) state = State::authenticated;
 }
 
-Status Session::Impl::open_selected(const std::string& name, bool read_only) {
+Status Session::Impl::open_selected(const MailboxRef& ref, bool read_only) {
   Selected s;
+  const std::string& name = ref.name;
   s.name = name;
+  s.owner = ref.owner;
+  s.view = ref.view;
+  s.rights = ref.rights;
   s.read_only = read_only;
   // Watch first, then snapshot: a change committed in between is seen twice at worst.
   auto dirty = s.dirty;
   auto notify = backend.change_notifier();
-  auto w = backend.store().watch(user, name, [dirty, notify] {
+  auto w = backend.store().watch(s.owner, name, [dirty, notify] {
     dirty->store(true);
     if (notify) notify();
   });
   if (!w) return w.error();
   s.watch = std::move(w.value());
   // Without cached metadata: a SELECT of 10,000 messages reads no ENVELOPE/BODYSTRUCTURE.
-  auto snap = backend.store().snapshot_flags(user, name);
+  auto snap = backend.store().snapshot_flags(s.owner, name);
   if (!snap) return snap.error();
   s.uidvalidity = snap->status.uidvalidity;
   s.uidnext = snap->status.uidnext;

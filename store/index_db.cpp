@@ -79,6 +79,17 @@ END;
 CREATE TRIGGER IF NOT EXISTS users_metadata_delete AFTER DELETE ON users BEGIN
   DELETE FROM metadata WHERE owner = OLD.address;
 END;
+-- RFC 4314 ACL: rights (letters of store/acl.h) of an identifier (address or "anyone") on a
+-- mailbox; they go with the mailbox (ids may be reused). The owner's are implicit.
+CREATE TABLE IF NOT EXISTS acl(
+  mailbox_id INTEGER NOT NULL,
+  identifier TEXT NOT NULL,
+  rights TEXT NOT NULL,
+  PRIMARY KEY(mailbox_id, identifier)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS acl_identifier ON acl(identifier);
+CREATE TRIGGER IF NOT EXISTS mailboxes_acl_delete AFTER DELETE ON mailboxes BEGIN
+  DELETE FROM acl WHERE mailbox_id = OLD.id;
+END;
 CREATE TABLE IF NOT EXISTS subscriptions(
   user TEXT NOT NULL,
   name TEXT NOT NULL,

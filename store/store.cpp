@@ -495,6 +495,9 @@ Status Store::remove_user(std::string_view user) {
     db.prepare("DELETE FROM mailboxes WHERE user = ?").bind(u.address).run();
     impl_->forget_delivery_ids();
     db.prepare("DELETE FROM subscriptions WHERE user = ?").bind(u.address).run();
+    // RFC 4314: the user's entries in other users' ACLs go too (a later user of the same
+    // address must not inherit them).
+    db.prepare("DELETE FROM acl WHERE identifier = ?").bind(u.address).run();
     db.prepare("DELETE FROM users WHERE address = ?").bind(u.address).run();
     bool had_dir = fs::exists(dir);
     if (had_dir) {

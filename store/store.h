@@ -384,6 +384,30 @@ class Store {
                       const std::vector<std::pair<std::string, std::optional<std::string>>>& entries,
                       uint32_t max_entries);
 
+  // --- Access control lists (RFC 4314, store/acl.cpp; rights are store/acl.h bits) --------
+  // Entries of `owner`'s mailbox (identifier: a user address or "anyone"). The owner's own
+  // rights are implicit (every right) and never stored. Entries follow the mailbox's RENAME,
+  // go with its DELETE, and with the user they name when that user is removed.
+  struct AclEntry {
+    std::string identifier;
+    uint32_t rights = 0;
+  };
+  Result<std::vector<AclEntry>> get_acl(std::string_view owner, std::string_view mailbox);
+  // Sets an entry's rights (0 removes it). Errc::not_found: no such mailbox; Errc::syntax:
+  // not an address nor "anyone"; Errc::refused: the identifier is the owner.
+  Status set_acl(std::string_view owner, std::string_view mailbox, std::string_view identifier,
+                 uint32_t rights);
+  // What `user` may do in owner's mailbox: every right for the owner, otherwise the union of
+  // the entries naming the user and "anyone". Errc::not_found: no such mailbox.
+  Result<uint32_t> rights(std::string_view owner, std::string_view mailbox, std::string_view user);
+  // Other users' mailboxes in which `user` has the "l" right, sorted by owner and name.
+  struct SharedMailbox {
+    std::string owner;
+    std::string mailbox;
+    uint32_t rights = 0;
+  };
+  Result<std::vector<SharedMailbox>> shared_with(std::string_view user);
+
   // --- Listing and reading messages (store/message_reader.cpp) ----------------------------
   // A listing says where each message's bytes are, in one query under one lock for many
   // messages (a POP3 maildrop at login, a read-ahead batch, a FETCH); each MessageFile is

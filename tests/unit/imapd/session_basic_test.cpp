@@ -155,7 +155,7 @@ TEST_F(SessionTest, IdAndNamespaceAndEnable) {
   Client c(backend());
   EXPECT_TRUE(has(c.send("a1 ID (\"name\" \"test\")"), "* ID ("));
   c.login();
-  EXPECT_TRUE(has(c.send("a2 NAMESPACE"), "* NAMESPACE ((\"\" \"/\")) NIL NIL"));
+  EXPECT_TRUE(has(c.send("a2 NAMESPACE"), "* NAMESPACE ((\"\" \"/\")) NIL ((\"#shared/\" \"/\"))"));
   std::string out = c.send("a3 ENABLE IMAP4rev2 QRESYNC X-UNKNOWN");
   EXPECT_TRUE(has(out, "* ENABLED IMAP4rev2 QRESYNC\r\n")) << out;
   out = c.send("a4 ENABLE IMAP4rev2");
