@@ -93,7 +93,9 @@ TEST_F(FtsSessionTest, HtmlTextIsFoundAndMarkupIsNot) {
           base64_encode(html) + "\r\n");
   c().send("s SELECT INBOX");
   EXPECT_TRUE(has(c().send("a SEARCH BODY \"ostrich feathers\""), "* SEARCH 1\r\n"));
-  EXPECT_TRUE(has(c().send("b SEARCH CHARSET UTF-8 BODY \xC3\x89L\xC3\x89GANTES"), "* SEARCH 1\r\n"));
+  // "ÉLÉGANTES" as a literal (8-bit text is not an atom): entities decoded, case folded.
+  std::string out = c().send("b SEARCH CHARSET UTF-8 BODY {11+}\r\n\xC3\x89L\xC3\x89GANTES");
+  EXPECT_TRUE(has(out, "* SEARCH 1\r\n")) << out;
   EXPECT_TRUE(has(c().send("c SEARCH BODY color"), "* SEARCH\r\n"));
   EXPECT_TRUE(has(c().send("d SEARCH TEXT <b>"), "* SEARCH\r\n"));
 }
