@@ -60,6 +60,7 @@ std::optional<RrType> parse_type(std::string_view s) {
   if (iequals(s, "TXT")) return RrType::txt;
   if (iequals(s, "MX")) return RrType::mx;
   if (iequals(s, "PTR")) return RrType::ptr;
+  if (iequals(s, "SRV")) return RrType::srv;
   return std::nullopt;
 }
 
@@ -143,6 +144,16 @@ Status FakeResolver::load(std::string_view zone) {
       add_mx(name, static_cast<uint16_t>(*pref), std::string(trim(data.substr(s3))));
       continue;
     }
+    if (*type == RrType::srv) {
+      auto f = split(data, ' ');
+      std::optional<uint64_t> n[3];
+      bool good = f.size() == 4;
+      for (size_t i = 0; good && i < 3; ++i) good = (n[i] = parse_u64(f[i])) && *n[i] <= 0xffff;
+      if (!good) return make_error(Errc::syntax, "zone SRV: " + std::string(data));
+      add_srv(name, {static_cast<uint16_t>(*n[0]), static_cast<uint16_t>(*n[1]), static_cast<uint16_t>(*n[2]),
+                     std::string(f[3])});
+      continue;
+    }
     add(name, *type, *type == RrType::txt ? txt_data(data) : std::string(data));
   }
   return {};
@@ -159,6 +170,13 @@ void FakeResolver::add_mx(const std::string& name, uint16_t preference, const st
   std::string n = normalize_domain(name);
   names_.insert(n);
   zone_[{n, RrType::mx}].mx.push_back({preference, normalize_domain(exchange)});
+}
+
+void FakeResolver::add_srv(const std::string& name, dns::SrvAnswer srv) {
+  std::string n = normalize_domain(name);
+  names_.insert(n);
+  srv.target = normalize_domain(srv.target);
+  zone_[{n, RrType::srv}].srv.push_back(std::move(srv));
 }
 
 void FakeResolver::fail(const std::string& name, std::optional<RrType> type) {
@@ -178,6 +196,7 @@ Answer FakeResolver::resolve(const Question& q) const {
     a.rcode = Rcode::ok;
     a.records = it->second.records;
     a.mx = it->second.mx;
+    a.srv = it->second.srv;
     a.ttl = 300;
     return a;
   }

@@ -58,6 +58,7 @@ void drive(Resolver& resolver, std::shared_ptr<Check> check, std::function<void(
 //   mail.example.com   A    192.0.2.10
 //   mail.example.com   AAAA 2001:db8::10
 //   example.com        MX   10 mail.example.com
+//   _imaps._tcp.example.com SRV 0 1 993 mail.example.com
 //   10.2.0.192.in-addr.arpa PTR mail.example.com
 //   broken.example     TEMPERROR                  (every type: SERVFAIL)
 //   broken.example     TEMPERROR TXT              (only this type)
@@ -69,6 +70,7 @@ class FakeResolver final : public Resolver {
   Status load(std::string_view zone);
   void add(const std::string& name, RrType type, std::string data, uint32_t ttl = 300);
   void add_mx(const std::string& name, uint16_t preference, const std::string& exchange);
+  void add_srv(const std::string& name, dns::SrvAnswer srv);  // target "." or "" = the root
   void fail(const std::string& name, std::optional<RrType> type = std::nullopt);
 
   // Deferred mode: answers wait in a queue until run_pending() (to test asynchronous glue).
@@ -85,6 +87,7 @@ class FakeResolver final : public Resolver {
   struct Entry {
     std::vector<std::string> records;
     std::vector<dns::MxAnswer> mx;
+    std::vector<dns::SrvAnswer> srv;
   };
   std::map<std::pair<std::string, RrType>, Entry> zone_;
   std::set<std::string> names_;

@@ -11,6 +11,7 @@
 #include "common/file.h"
 #include "common/strings.h"
 #include "ctl/commands.h"
+#include "ctl/policy_fetch.h"
 #include "dns/dns.h"
 #include "publish/publish.h"
 #include "relay/dkim.h"
@@ -23,6 +24,8 @@ namespace {
 struct Args {
   std::string domain;
   std::vector<std::string> addresses;
+  std::string ca_file;        // check: verifies the MTA-STS policy host (empty: system CAs)
+  uint16_t https_port = 443;  // check: where mta-sts.<domain> answers HTTPS
 };
 
 // What the server knows about itself: host name, the addresses given, its DKIM keys for the
@@ -129,6 +132,9 @@ void register_dns_commands(CLI::App& app, Context& ctx) {
   CLI::App* check = app.add_subcommand("check", "look up a local domain's DNS records and say what is missing or wrong");
   check->add_option("DOMAIN", b->domain, "a local domain")->required();
   check->add_option("--ip", b->addresses, "this server's public address (default: its host name's A/AAAA)");
+  check->add_option("--cafile", b->ca_file, "CA bundle that verifies the MTA-STS policy host (default: the system's)");
+  check->add_option("--https-port", b->https_port, "port of mta-sts.DOMAIN's HTTPS (default 443, what senders use)")
+      ->check(CLI::Range(1, 65535));
   check->callback([&ctx, b] {
     ctx.action = [b](Context& c) {
       auto f = facts_for(c, *b);
@@ -136,7 +142,8 @@ void register_dns_commands(CLI::App& app, Context& ctx) {
       auto cfg = c.config();
       auto resolver = BlockingResolver::create((*cfg)->dns.servers);
       if (!resolver) return fail(resolver.error());
-      auto findings = publish::check_domain(*f, (*cfg)->screen.dnsbl, **resolver);
+      CurlPolicyFetcher fetcher(b->ca_file, b->https_port);
+      auto findings = publish::check_domain(*f, (*cfg)->screen.dnsbl, **resolver, &fetcher);
       int failures = 0;
       for (const auto& x : findings) {
         std::cout << publish::to_string(x.severity) << "\t" << x.text << "\n";

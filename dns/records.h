@@ -1,5 +1,5 @@
 // dns/records.h: the record-level lookup interface that sender authentication (authn/) needs:
-// TXT, A, AAAA, MX and PTR questions, each ending in one of four result codes with a TTL.
+// TXT, A, AAAA, MX, PTR and SRV questions, each ending in one of four result codes with a TTL.
 //
 // Header-only on purpose: authn/ uses only this interface (it never links c-ares), and a
 // c-ares implementation in dns/ (with the shared TTL cache, see dns.h) can implement it
@@ -14,7 +14,7 @@
 
 namespace tern::dns {
 
-enum class RrType : uint16_t { a = 1, ptr = 12, mx = 15, txt = 16, aaaa = 28 };
+enum class RrType : uint16_t { a = 1, ptr = 12, mx = 15, txt = 16, aaaa = 28, srv = 33 };
 
 inline const char* to_string(RrType t) {
   switch (t) {
@@ -23,6 +23,7 @@ inline const char* to_string(RrType t) {
     case RrType::mx: return "MX";
     case RrType::txt: return "TXT";
     case RrType::aaaa: return "AAAA";
+    case RrType::srv: return "SRV";
   }
   return "?";
 }
@@ -55,6 +56,15 @@ struct MxAnswer {
   bool operator==(const MxAnswer&) const = default;
 };
 
+// RFC 2782: where a service runs. Target "" is the root ("."): the service is not offered.
+struct SrvAnswer {
+  uint16_t priority = 0;
+  uint16_t weight = 0;
+  uint16_t port = 0;
+  std::string target;  // lower-case, no trailing dot
+  bool operator==(const SrvAnswer&) const = default;
+};
+
 struct Answer {
   Rcode rcode = Rcode::temperror;
   // ok only: A/AAAA -> textual addresses; PTR -> names (lower-case, no trailing dot);
@@ -62,6 +72,7 @@ struct Answer {
   // (RFC 7208 §3.3, RFC 6376 §3.6.2.2, RFC 7489 §6.6.3 all read TXT records that way).
   std::vector<std::string> records;
   std::vector<MxAnswer> mx;  // MX only, in answer order
+  std::vector<SrvAnswer> srv;  // SRV only, in answer order
   // Seconds this answer may be reused: the smallest TTL of the RRset, or for negative
   // answers min(SOA TTL, SOA MINIMUM) (RFC 2308 §5). 0 for temperror.
   uint32_t ttl = 0;

@@ -164,6 +164,19 @@ Answer parse_record_answer(std::string_view raw, RrType type) {
         a.mx.push_back({pref, lower(name)});
         break;
       }
+      case RrType::srv: {
+        // RFC 2782: priority, weight, port, then the target name (never compressed there,
+        // but read_name accepts either).
+        Reader m{raw, rd};
+        uint16_t priority = m.u16(), weight = m.u16(), port = m.u16();
+        size_t npos = m.pos;
+        if (!m.ok || m.pos > rd + rdlen || !read_name(raw, npos, name) || npos > rd + rdlen) {
+          a.detail = "malformed SRV record";
+          return a;
+        }
+        a.srv.push_back({priority, weight, port, lower(name)});
+        break;
+      }
       case RrType::ptr: {
         size_t npos = rd;
         if (!read_name(raw, npos, name) || npos > rd + rdlen) {

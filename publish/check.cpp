@@ -1,5 +1,6 @@
 // Checking what a mail domain publishes (see publish/publish.h).
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -21,7 +22,8 @@ using dns::RrType;
 
 class Checker {
  public:
-  Checker(ServerFacts facts, dns::RecordResolver& resolver) : f_(std::move(facts)), r_(resolver) {}
+  Checker(ServerFacts facts, dns::RecordResolver& resolver, PolicyFetcher* fetcher)
+      : f_(std::move(facts)), r_(resolver), fetcher_(fetcher) {}
 
   std::vector<Finding> run(const std::vector<DnsblZone>& blocklists) {
     mx();
@@ -39,6 +41,12 @@ class Checker {
     dkim();
     dmarc();
     tls_rpt();
+    client_srv();
+    if (f_.web) {
+      reaches_here("autoconfig." + f_.domain, "Thunderbird and other clients cannot fetch their settings from this server");
+      reaches_here("autodiscover." + f_.domain, "Outlook cannot fetch its settings from this server");
+      mta_sts();
+    }
     return std::move(out_);
   }
 
@@ -61,6 +69,19 @@ class Checker {
     add(Severity::warn, "could not look up " + what + (a.detail.empty() ? "" : " (" + a.detail + ")") +
                             ": try again, or check [dns] servers");
     return true;
+  }
+
+  // The TXT records at `name` that `wanted` accepts; nullopt (and a warning) when the lookup
+  // failed.
+  template <class Pred>
+  std::optional<std::vector<std::string>> txt_records(const std::string& name, Pred wanted) {
+    Answer a = ask(name, RrType::txt);
+    if (failed_lookup(a, name)) return std::nullopt;
+    std::vector<std::string> out;
+    if (a.rcode == Rcode::ok)
+      for (const auto& t : a.records)
+        if (wanted(t)) out.push_back(t);
+    return out;
   }
 
   void mx() {
@@ -202,12 +223,9 @@ class Checker {
 
   void dmarc() {
     const std::string name = "_dmarc." + f_.domain;
-    Answer a = ask(name, RrType::txt);
-    if (failed_lookup(a, name)) return;
-    std::vector<std::string> records;
-    if (a.rcode == Rcode::ok)
-      for (const auto& t : a.records)
-        if (authn::is_dmarc_record(t)) records.push_back(t);
+    auto found = txt_records(name, [](const std::string& t) { return authn::is_dmarc_record(t); });
+    if (!found) return;
+    std::vector<std::string> records = std::move(*found);
     // RFC 7489 §6.6.3: none, or more than one, means no DMARC policy at all.
     if (records.size() != 1) {
       add(Severity::warn, records.empty() ? "no DMARC record at " + name + ": receivers cannot tell forged mail from yours"
@@ -239,6 +257,140 @@ class Checker {
       add(Severity::warn, "no TLS-RPT record at " + name + " (optional: senders would report TLS failures)");
   }
 
+  // RFC 6186 §3: clients look up _<service>._tcp.<domain>; an offered service should point
+  // here, and one this server does not offer should not point anywhere (target ".").
+  void client_srv() {
+    for (const std::string& name : client_service_names()) {
+      const std::string owner = "_" + name + "._tcp." + f_.domain;
+      auto offered = std::find_if(f_.services.begin(), f_.services.end(),
+                                  [&](const ServerFacts::Service& s) { return s.name == name; });
+      Answer a = ask(owner, RrType::srv);
+      if (failed_lookup(a, owner)) continue;
+      std::vector<dns::SrvAnswer> real;
+      if (a.rcode == Rcode::ok)
+        for (const auto& s : a.srv)
+          if (!s.target.empty()) real.push_back(s);
+      if (offered == f_.services.end()) {
+        for (const auto& s : real)
+          add(Severity::warn, owner + " points to " + s.target + ":" + std::to_string(s.port) + ", but this server does not offer " +
+                                  name + " (publish " + owner + ". SRV 0 0 0 .)");
+        continue;
+      }
+      const std::string want = f_.hostname + ":" + std::to_string(offered->port);
+      const std::string publish = owner + ". SRV 0 1 " + std::to_string(offered->port) + " " + f_.hostname + ".";
+      bool here = std::any_of(real.begin(), real.end(), [&](const dns::SrvAnswer& s) {
+        return s.target == f_.hostname && s.port == offered->port;
+      });
+      if (here) {
+        add(Severity::ok, owner + " points to " + want);
+      } else if (a.rcode != Rcode::ok || a.srv.empty()) {
+        add(Severity::warn, "no SRV record " + owner + ": clients that look for one (RFC 6186) do not find " + name +
+                                " (publish " + publish + ")");
+      } else if (real.empty()) {
+        add(Severity::fail, owner + " says " + name + " is not offered, but this server offers it on port " +
+                                std::to_string(offered->port) + " (publish " + publish + ")");
+      } else {
+        std::vector<std::string> got;
+        for (const auto& s : real) got.push_back(s.target + ":" + std::to_string(s.port));
+        add(Severity::fail, owner + " points to " + join(got, ", ") + ", not to this server (" + want + ")");
+      }
+    }
+  }
+
+  // Whether `name` resolves (through CNAMEs, as resolvers answer) to one of this server's
+  // addresses; says so either way, with severity `missing` when it does not.
+  bool reaches_here(const std::string& name, const std::string& otherwise, Severity missing = Severity::warn) {
+    std::vector<std::string> found;
+    bool lookup_failed = false;
+    for (RrType t : {RrType::a, RrType::aaaa}) {
+      Answer a = ask(name, t);
+      lookup_failed |= failed_lookup(a, std::string(dns::to_string(t)) + " of " + name);
+      if (a.rcode == Rcode::ok) found.insert(found.end(), a.records.begin(), a.records.end());
+    }
+    if (lookup_failed) return false;
+    const std::string publish = " (publish " + name + ". CNAME " + f_.hostname + ".)";
+    if (found.empty()) {
+      add(missing, name + " does not exist: " + otherwise + publish);
+      return false;
+    }
+    auto ours = std::find_if(found.begin(), found.end(), [&](const std::string& s) { return is_ours(s); });
+    if (ours == found.end()) {
+      add(missing, name + " resolves to " + join(found, ", ") + ", not to this server: " + otherwise + publish);
+      return false;
+    }
+    here_[name] = *ours;
+    add(Severity::ok, name + " reaches this server (" + *ours + ")");
+    return true;
+  }
+
+  bool is_ours(const std::string& address) const {
+    auto ip = authn::IpAddress::parse(address);
+    return ip && std::any_of(f_.addresses.begin(), f_.addresses.end(), [&](const std::string& mine) {
+             auto m = authn::IpAddress::parse(mine);
+             return m && *m == *ip;
+           });
+  }
+
+  // RFC 8461: the _mta-sts TXT record announces a policy, which senders fetch over HTTPS from
+  // mta-sts.<domain> (§3.3) with a certificate valid for that name.
+  void mta_sts() {
+    const std::string name = "_mta-sts." + f_.domain;
+    auto found = txt_records(name, [](const std::string& t) { return t.starts_with("v=STSv1"); });
+    if (!found) return;
+    std::vector<std::string> records = std::move(*found);
+    const std::string current = mta_sts_id(f_.hostname, f_.mta_sts);
+    if (records.empty()) {
+      add(Severity::warn, "no MTA-STS record at " + name + " (optional: senders would insist on TLS to this server; publish " +
+                              name + ". TXT \"v=STSv1; id=" + current + "\")");
+      return;
+    }
+    // §3.1: more than one record, or one that does not parse, means no policy.
+    if (records.size() > 1) {
+      add(Severity::fail, name + " has " + std::to_string(records.size()) + " MTA-STS records: senders ignore them all");
+      return;
+    }
+    auto id = mta_sts_record_id(records.front());
+    if (!id) {
+      add(Severity::fail, "MTA-STS record at " + name + " is broken (\"" + records.front() +
+                              "\"): senders ignore it; publish \"v=STSv1; id=" + current + "\"");
+      return;
+    }
+    if (*id != current)
+      add(Severity::warn, "MTA-STS record at " + name + " has id=" + *id + ", not the served policy's id " + current +
+                              ": senders that cached an older policy keep it (publish id=" + current + ")");
+    else
+      add(Severity::ok, "MTA-STS record at " + name + " has the served policy's id");
+
+    const std::string host = "mta-sts." + f_.domain;
+    if (!reaches_here(host, "senders cannot fetch the MTA-STS policy", Severity::fail) || !fetcher_) return;
+    const std::string url = "https://" + host + "/.well-known/mta-sts.txt";
+    auto body = fetcher_->fetch(host, here_[host]);
+    if (!body) {
+      add(Severity::fail, "could not fetch " + url + " (" + body.error().message + "): senders treat the domain as having no policy");
+      return;
+    }
+    auto policy = parse_mta_sts_policy(*body);
+    if (!policy) {
+      add(Severity::fail, "the policy at " + url + " is broken (" + policy.error().message + "): senders ignore it");
+      return;
+    }
+    // §4.1: a sender enforcing the policy refuses an MX that no mx line matches.
+    bool names_us = std::any_of(policy->mx.begin(), policy->mx.end(),
+                                [&](const std::string& p) { return mta_sts_mx_matches(p, f_.hostname); });
+    if (!names_us && policy->mode != "none") {
+      add(policy->mode == "enforce" ? Severity::fail : Severity::warn,
+          "the policy at " + url + " (mode " + policy->mode + ") lists mx " + join(policy->mx, ", ") + ", not this server (" +
+              f_.hostname + ")" + (policy->mode == "enforce" ? ": senders enforcing it refuse to deliver here" : ""));
+      return;
+    }
+    if (policy->mode != f_.mta_sts.mode || policy->max_age != f_.mta_sts.max_age)
+      add(Severity::warn, "the policy at " + url + " says mode " + policy->mode + ", max_age " + std::to_string(policy->max_age) +
+                              ", but ternd serves mode " + f_.mta_sts.mode + ", max_age " + std::to_string(f_.mta_sts.max_age) +
+                              ": another server answers for " + host + "?");
+    else
+      add(Severity::ok, "MTA-STS policy at " + url + " is mode " + policy->mode + " and names this server");
+  }
+
   static std::string join(const std::vector<std::string>& v, const char* sep) {
     std::string out;
     for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
@@ -247,6 +399,8 @@ class Checker {
 
   ServerFacts f_;
   dns::RecordResolver& r_;
+  PolicyFetcher* fetcher_;
+  std::map<std::string, std::string> here_;  // name -> the address of ours it resolved to
   std::vector<Finding> out_;
 };
 
@@ -262,10 +416,10 @@ const char* to_string(Severity s) {
 }
 
 std::vector<Finding> check_domain(ServerFacts facts, const std::vector<DnsblZone>& blocklists,
-                                  dns::RecordResolver& resolver) {
+                                  dns::RecordResolver& resolver, PolicyFetcher* fetcher) {
   facts.domain = ascii_lower(facts.domain);
   facts.hostname = ascii_lower(facts.hostname);
-  return Checker(std::move(facts), resolver).run(blocklists);
+  return Checker(std::move(facts), resolver, fetcher).run(blocklists);
 }
 
 }  // namespace tern::publish

@@ -26,10 +26,12 @@ std::string txt_value(std::string_view text) {
   return out;
 }
 
-// The six client services of RFC 6186 §3.1 and RFC 8314 §5.1, in the order we list them.
-constexpr const char* kClientServices[] = {"submissions", "submission", "imaps", "imap", "pop3s", "pop3"};
-
 }  // namespace
+
+const std::vector<std::string>& client_service_names() {
+  static const std::vector<std::string> names = {"submissions", "submission", "imaps", "imap", "pop3s", "pop3"};
+  return names;
+}
 
 std::vector<ServerFacts::Service> client_services(const ListenConfig& listen) {
   std::vector<ServerFacts::Service> out;
@@ -76,15 +78,15 @@ std::vector<Record> records_for(const ServerFacts& f) {
 
   // RFC 6186 §3: SRV records let mail clients find the servers; target "." says a service
   // is not offered (§3.4), so clients do not try it.
-  for (const char* name : kClientServices) {
+  for (const std::string& name : client_service_names()) {
     auto it = std::find_if(f.services.begin(), f.services.end(),
                            [&](const ServerFacts::Service& s) { return s.name == name; });
-    std::string owner = std::string("_") + name + "._tcp." + f.domain;
+    std::string owner = "_" + name + "._tcp." + f.domain;
     if (it == f.services.end())
-      out.push_back({owner, "SRV", "0 0 0 .", std::string(name) + " is not offered"});
+      out.push_back({owner, "SRV", "0 0 0 .", name + " is not offered"});
     else
       out.push_back({owner, "SRV", "0 1 " + std::to_string(it->port) + " " + host,
-                     std::string("mail clients find ") + name + " here"});
+                     "mail clients find " + name + " here"});
   }
 
   if (f.web) {

@@ -12,9 +12,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from dnslib import PTR, QTYPE, RR  # noqa: E402
+from dnslib import PTR, QTYPE, RR, SRV  # noqa: E402
 from relay_harness import ZoneDns  # noqa: E402
-from ternlib import Tern  # noqa: E402
+from ternlib import Tern, make_cert  # noqa: E402
 
 HOST = "mx.example.test"
 ADDR = "192.0.2.10"
@@ -108,6 +108,47 @@ class DnsCheck(unittest.TestCase):
             p = t.ctl("check", "good.test")
             self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
             self.assertIn(f"FAIL\t{ADDR} is listed on bl.test (127.0.0.2)", p.stdout)
+        finally:
+            t.cleanup()
+
+    def test_check_follows_mta_sts_and_client_names_to_this_server(self):
+        # ternd serves the MTA-STS policy on its https listener; `ternctl check` resolves
+        # mta-sts.web.test through the test's DNS and fetches the policy over HTTPS, verifying
+        # the certificate, as a sending server would (RFC 8461 §3.3).
+        t = Tern(listeners=("smtp", "submissions", "imaps", "https"), hostname=HOST,
+                 sections={"dns": {"servers": [f"127.0.0.1:{self.dns.port}"]},
+                           "mta_sts": {"mode": "enforce", "max_age": 86400}})
+        try:
+            sts_cert, sts_key = make_cert(t.dir, "mta-sts.web.test", name="sts")
+            t.extra_toml = f'[[tls.sni]]\ncert = "{sts_cert}"\nkey = "{sts_key}"\n'
+            t.write_config()
+            t.start()
+            self.assertEqual(t.ctl("domain", "add", "web.test").returncode, 0)
+            txt = [line.split(" TXT ", 1)[1].strip('"') for line in t.ctl("dns", "web.test").stdout.splitlines()
+                   if line.startswith("_mta-sts.web.test.")]
+            self.assertEqual(len(txt), 1)
+            self.dns.zone.update({
+                "_mta-sts.web.test.": [("TXT", txt[0])],
+                "mta-sts.web.test.": [("A", "127.0.0.1")],
+                "autoconfig.web.test.": [("A", "127.0.0.1")],
+                "_imaps._tcp.web.test.": [("SRV", SRV(0, 1, t.port("imaps"), HOST + "."))],
+                "_submissions._tcp.web.test.": [("SRV", SRV(0, 1, 587, HOST + "."))],
+            })
+            args = ("check", "web.test", "--ip", "127.0.0.1", "--https-port", str(t.port("https")))
+            p = t.ctl(*args, "--cafile", sts_cert)
+            self.assertIn("ok\tMTA-STS record at _mta-sts.web.test has the served policy's id", p.stdout)
+            self.assertIn("ok\tmta-sts.web.test reaches this server (127.0.0.1)", p.stdout)
+            self.assertIn("ok\tMTA-STS policy at https://mta-sts.web.test/.well-known/mta-sts.txt is mode enforce "
+                          "and names this server", p.stdout)
+            self.assertIn("ok\tautoconfig.web.test reaches this server", p.stdout)
+            self.assertIn("warn\tautodiscover.web.test does not exist", p.stdout)
+            self.assertIn(f"ok\t_imaps._tcp.web.test points to {HOST}:{t.port('imaps')}", p.stdout)
+            self.assertIn(f"FAIL\t_submissions._tcp.web.test points to {HOST}:587, not to this server "
+                          f"({HOST}:{t.port('submissions')})", p.stdout)
+            # A certificate the sender cannot verify: the policy does not count.
+            p = t.ctl(*args, "--cafile", t.cert)
+            self.assertIn("FAIL\tcould not fetch https://mta-sts.web.test/.well-known/mta-sts.txt", p.stdout)
+            self.assertEqual(p.returncode, 1)
         finally:
             t.cleanup()
 

@@ -76,6 +76,27 @@ TEST(ParseRecordAnswer, TxtJoinsStringsAndTakesMinTtl) {
   EXPECT_EQ(a.ttl, 100u);
 }
 
+TEST(ParseRecordAnswer, SrvRecordsAndTheRootTarget) {
+  // RFC 2782: priority, weight, port, target; RFC 6186 §3.4: target "." = not offered.
+  Msg m = header(0, 2, 0, "_imaps._tcp.e.example", 33);
+  Msg rd1;
+  rd1.u16(0);
+  rd1.u16(1);
+  rd1.u16(993);
+  rd1.name("MX.e.example");
+  m.rr("_imaps._tcp.e.example", 33, 60, rd1.bytes);
+  m.rr("_imaps._tcp.e.example", 33, 60, std::string("\x00\x05\x00\x00\x00\x00\x00", 7));
+  Answer a = parse_record_answer(m.bytes, RrType::srv);
+  ASSERT_EQ(a.rcode, Rcode::ok) << a.detail;
+  ASSERT_EQ(a.srv.size(), 2u);
+  EXPECT_EQ(a.srv[0], (SrvAnswer{0, 1, 993, "mx.e.example"}));
+  EXPECT_EQ(a.srv[1], (SrvAnswer{5, 0, 0, ""}));
+
+  Msg bad = header(0, 1, 0, "_imaps._tcp.e.example", 33);
+  bad.rr("_imaps._tcp.e.example", 33, 60, std::string("\x00\x01\x00", 3));  // cut inside the fixed part
+  EXPECT_EQ(parse_record_answer(bad.bytes, RrType::srv).rcode, Rcode::temperror);
+}
+
 TEST(ParseRecordAnswer, CompressionCnameAndNegative) {
   // An MX whose exchange is a compression pointer to the question name (offset 12).
   Msg m = header(0, 2, 0, "e.example", 15);

@@ -33,13 +33,27 @@ mail.example.org A 192.0.2.10
 tern._domainkey.example.org TXT v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=
 _dmarc.example.org TXT v=DMARC1; p=quarantine; rua=mailto:postmaster@example.org
 _smtp._tls.example.org TXT v=TLSRPTv1; rua=mailto:postmaster@example.org
+_submissions._tcp.example.org SRV 0 1 465 mail.example.org
+_imaps._tcp.example.org SRV 0 1 993 mail.example.org
+_pop3._tcp.example.org SRV 0 0 0 .
 )";
 
 std::vector<Finding> check(const std::string& zone, ServerFacts f = facts(),
-                           std::vector<DnsblZone> lists = {}) {
+                           std::vector<DnsblZone> lists = {}, PolicyFetcher* fetcher = nullptr) {
   authn::FakeResolver r(zone);
-  return check_domain(std::move(f), lists, r);
+  return check_domain(std::move(f), lists, r, fetcher);
 }
+
+// Serves one policy body (or an error) and records what was asked.
+struct FakeFetcher final : PolicyFetcher {
+  Result<std::string> answer = std::string();
+  std::string host, address;
+  Result<std::string> fetch(const std::string& h, const std::string& a) override {
+    host = h;
+    address = a;
+    return answer;
+  }
+};
 
 int count(const std::vector<Finding>& v, Severity s) {
   return static_cast<int>(std::count_if(v.begin(), v.end(), [s](const Finding& x) { return x.severity == s; }));
@@ -184,4 +198,95 @@ _dmarc.example.org TEMPERROR
   ServerFacts none = facts();
   none.dkim.clear();
   EXPECT_EQ(find(check(kGoodZone, none), "no DKIM key for example.org").severity, Severity::warn);
+}
+
+TEST(PublishCheck, ClientSrvRecordsPointHereOrSayNotOffered) {
+  const char* zone = R"(
+example.org MX 10 mail.example.org
+mail.example.org A 192.0.2.10
+_submissions._tcp.example.org SRV 0 1 587 mail.example.org
+_imaps._tcp.example.org SRV 0 0 0 .
+_pop3s._tcp.example.org SRV 0 1 995 old.example.net
+)";
+  auto v = check(zone);
+  EXPECT_EQ(find(v, "_submissions._tcp.example.org points to mail.example.org:587, not to this server (mail.example.org:465)").severity,
+            Severity::fail);
+  EXPECT_EQ(find(v, "_imaps._tcp.example.org says imaps is not offered, but this server offers it on port 993").severity,
+            Severity::fail);
+  EXPECT_EQ(find(v, "_pop3s._tcp.example.org points to old.example.net:995, but this server does not offer pop3s").severity,
+            Severity::warn);
+  auto good = check(kGoodZone);
+  EXPECT_EQ(find(good, "_imaps._tcp.example.org points to mail.example.org:993").severity, Severity::ok);
+  auto none = check("mail.example.org A 192.0.2.10\n");
+  Finding missing = find(none, "no SRV record _imaps._tcp.example.org");
+  EXPECT_EQ(missing.severity, Severity::warn);
+  EXPECT_NE(missing.text.find("publish _imaps._tcp.example.org. SRV 0 1 993 mail.example.org."), std::string::npos) << missing.text;
+}
+
+TEST(PublishMtaSts, PolicyParsingFollowsRfc8461) {
+  // RFC 8461 §3.2's example policy.
+  auto p = parse_mta_sts_policy("version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmx: *.example.net\r\n"
+                                "mx: backupmx.example.com\r\nmax_age: 604800\r\n");
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->mode, "enforce");
+  EXPECT_EQ(p->mx, (std::vector<std::string>{"mail.example.com", "*.example.net", "backupmx.example.com"}));
+  EXPECT_EQ(p->max_age, 604800);
+  EXPECT_TRUE(parse_mta_sts_policy("version: STSv1\nmode: none\nmax_age: 0\nextension: x\n"));  // LF, unknown key
+  EXPECT_FALSE(parse_mta_sts_policy("version: STSv2\nmode: enforce\nmx: a\nmax_age: 1\n"));
+  EXPECT_FALSE(parse_mta_sts_policy("version: STSv1\nmode: strict\nmx: a\nmax_age: 1\n"));
+  EXPECT_FALSE(parse_mta_sts_policy("version: STSv1\nmode: enforce\nmax_age: 1\n"));            // no mx
+  EXPECT_FALSE(parse_mta_sts_policy("version: STSv1\nmode: enforce\nmx: a\nmax_age: 31557601\n"));  // §3.2 cap
+  EXPECT_FALSE(parse_mta_sts_policy("<html>not found</html>"));
+
+  // §4.1: a wildcard stands for exactly one leftmost label.
+  EXPECT_TRUE(mta_sts_mx_matches("*.example.net", "mx1.example.net"));
+  EXPECT_FALSE(mta_sts_mx_matches("*.example.net", "a.b.example.net"));
+  EXPECT_FALSE(mta_sts_mx_matches("*.example.net", "example.net"));
+  EXPECT_TRUE(mta_sts_mx_matches("Mail.Example.com", "mail.example.com"));
+
+  // §3.1: the TXT record.
+  EXPECT_EQ(mta_sts_record_id("v=STSv1; id=20160831085700Z;"), "20160831085700Z");
+  EXPECT_EQ(mta_sts_record_id("v=STSv1;id=abc; ext=1"), "abc");
+  EXPECT_FALSE(mta_sts_record_id("v=STSv1; id=has-dash"));
+  EXPECT_FALSE(mta_sts_record_id("id=abc; v=STSv1"));  // v= must come first
+  EXPECT_FALSE(mta_sts_record_id(std::string("v=STSv1; id=") + std::string(33, 'a')));
+}
+
+TEST(PublishCheck, WebNamesAndTheMtaStsPolicyAsSendersSeeThem) {
+  ServerFacts f = facts();
+  f.web = true;
+  f.mta_sts.mode = "enforce";
+  const std::string id = mta_sts_id(f.hostname, f.mta_sts);
+  const std::string zone = std::string(kGoodZone) + "autoconfig.example.org A 192.0.2.10\n" +
+                           "mta-sts.example.org A 192.0.2.10\n" + "_mta-sts.example.org TXT v=STSv1; id=" + id + "\n";
+  FakeFetcher fetcher;
+  fetcher.answer = std::string("version: STSv1\r\nmode: enforce\r\nmx: mail.example.org\r\nmax_age: 604800\r\n");
+  auto v = check(zone, f, {}, &fetcher);
+  EXPECT_EQ(find(v, "autoconfig.example.org reaches this server").severity, Severity::ok);
+  Finding ad = find(v, "autodiscover.example.org does not exist");
+  EXPECT_EQ(ad.severity, Severity::warn);
+  EXPECT_NE(ad.text.find("publish autodiscover.example.org. CNAME mail.example.org."), std::string::npos) << ad.text;
+  EXPECT_EQ(find(v, "has the served policy's id").severity, Severity::ok);
+  EXPECT_EQ(find(v, "MTA-STS policy at https://mta-sts.example.org/.well-known/mta-sts.txt is mode enforce and names this server").severity,
+            Severity::ok);
+  EXPECT_EQ(fetcher.host, "mta-sts.example.org");
+  EXPECT_EQ(fetcher.address, "192.0.2.10");  // the address our resolver found, not the system's
+  EXPECT_EQ(count(v, Severity::fail), 0);
+
+  // A policy that forgets this server, in enforce mode: senders refuse to deliver.
+  fetcher.answer = std::string("version: STSv1\nmode: enforce\nmx: old.example.net\nmax_age: 86400\n");
+  EXPECT_EQ(find(check(zone, f, {}, &fetcher), "lists mx old.example.net, not this server").severity, Severity::fail);
+  // The fetch fails (a certificate that does not name the host, say).
+  fetcher.answer = make_error(Errc::temporary, "SSL: no alternative certificate subject name matches");
+  EXPECT_EQ(find(check(zone, f, {}, &fetcher), "could not fetch https://mta-sts.example.org").severity, Severity::fail);
+
+  // A stale id, two records, no policy host.
+  const std::string stale = std::string(kGoodZone) + "mta-sts.example.org A 192.0.2.10\n_mta-sts.example.org TXT v=STSv1; id=old1\n";
+  fetcher.answer = std::string("version: STSv1\nmode: enforce\nmx: mail.example.org\nmax_age: 604800\n");
+  EXPECT_EQ(find(check(stale, f, {}, &fetcher), "has id=old1, not the served policy's id " + id).severity, Severity::warn);
+  const std::string two = std::string(kGoodZone) + "_mta-sts.example.org TXT v=STSv1; id=a\n_mta-sts.example.org TXT v=STSv1; id=b\n";
+  EXPECT_EQ(find(check(two, f, {}, &fetcher), "has 2 MTA-STS records").severity, Severity::fail);
+  const std::string nohost = std::string(kGoodZone) + "_mta-sts.example.org TXT v=STSv1; id=" + id + "\n";
+  EXPECT_EQ(find(check(nohost, f, {}, &fetcher), "mta-sts.example.org does not exist: senders cannot fetch").severity, Severity::fail);
+  EXPECT_EQ(find(check(kGoodZone, f, {}, &fetcher), "no MTA-STS record at _mta-sts.example.org").severity, Severity::warn);
 }
