@@ -5,7 +5,6 @@ APPENDed over IMAP, never words of the markup; data_dir/fts.db is filled by tern
 loses the rows of expunged messages, and `ternctl reindex` (or a restart after fts.db is
 deleted) makes it again. Messages the index lacks are still found."""
 import base64
-import imaplib
 import os
 import sqlite3
 import sys
@@ -13,11 +12,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from ternlib import TernCase, client_tls_context  # noqa: E402
-from smtp_fixture import USERS, ctl_ok, populate, smtp  # noqa: E402
+from imap_case import ImapsCase  # noqa: E402
+from smtp_fixture import ctl_ok, smtp  # noqa: E402
 
 USER = "bob@example.test"
-PASSWORD = USERS[USER]
 
 HTML = ('<html><head><style>.wallaby { color: red }</style></head><body>'
         '<p class="wallaby">A <b>kookaburra</b> laughing &amp; caf&eacute; talk</p></body></html>')
@@ -56,13 +54,7 @@ def wait_rows(t, count, timeout=15.0):
         time.sleep(0.1)
 
 
-class ImapFts(TernCase):
-    tern_options = {"listeners": ("smtp", "imaps")}
-
-    @classmethod
-    def prepare(cls, t):
-        populate(t)
-
+class ImapFts(ImapsCase):
     @classmethod
     def started(cls):
         with smtp(cls.t) as s:
@@ -71,12 +63,6 @@ class ImapFts(TernCase):
         typ, data = m.append("INBOX", None, None, APPENDED)
         assert typ == "OK", data
         m.logout()
-
-    @classmethod
-    def connect(cls):
-        m = imaplib.IMAP4_SSL("127.0.0.1", cls.t.port("imaps"), ssl_context=client_tls_context(), timeout=30)
-        m.login(USER, PASSWORD)
-        return m
 
     def setUp(self):
         self.m = self.connect()
