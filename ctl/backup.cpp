@@ -39,6 +39,11 @@ bool is_database_file(std::string_view name) {
 // Lock files belong to the running processes, not to the data.
 bool is_lock_file(std::string_view name) { return name == "ternd.lock" || name == "store.lock"; }
 
+// The full-text index (store/fts_index.h) is derived from the messages and written while
+// ternd runs: a hard link would keep changing under the backup. Left out; ternd makes it
+// again at the first start after a restore.
+bool is_derived_file(std::string_view name) { return name.rfind("fts.db", 0) == 0; }
+
 Status empty_target(const std::string& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) {
@@ -135,7 +140,7 @@ Status copy_tree(const fs::path& from, const fs::path& to, bool top, CopySummary
   for (fs::directory_iterator it(from, ec), end; !ec && it != end; it.increment(ec)) {
     const fs::path& src = it->path();
     const std::string name = src.filename().string();
-    if (top && (is_database_file(name) || is_lock_file(name))) continue;
+    if (top && (is_database_file(name) || is_lock_file(name) || is_derived_file(name))) continue;
     fs::path dst = to / name;
     struct stat st {};
     if (::lstat(src.c_str(), &st) != 0) {

@@ -14,6 +14,7 @@
 
 #include "common/privileges.h"
 #include "common/strings.h"
+#include "mime/mime.h"
 
 namespace tern::ctl {
 
@@ -86,6 +87,7 @@ Result<store::Store*> Context::store() {
   options.reserve_file_bytes = (*cfg)->store.reserve_file_size;
   // A running ternd owns the store and did its crash recovery: do not redo it under it.
   options.wait_to_own = false;
+  options.fts_text = mime::search_document;  // ternctl reindex rebuilds the full-text index
   auto opened = store::Store::open(options);
   if (!opened) return opened.error();
   store_ = std::move(*opened);

@@ -2,7 +2,8 @@
 // Files without index rows are indexed (keeping the UID in their name), rows without files are
 // dropped; with index.db deleted, the index is rebuilt with every UID and UIDVALIDITY kept. A
 // Dovecot Maildir copied over a user's directory is adopted (UIDs, keywords, subscriptions).
-// Prints one line per folder where something happened.
+// Prints one line per folder where something happened. Then rebuilds the full-text index of
+// those folders (data_dir/fts.db, issue 18) and says how many messages it holds.
 // ternctl server-metadata list | set NAME VALUE | unset NAME: the server's /shared IMAP
 // METADATA entries (RFC 5464 §6.2.1, e.g. /shared/admin, /shared/comment), which every user
 // reads and only the administrator sets.
@@ -62,6 +63,10 @@ void register_store_commands(CLI::App& app, Context& ctx) {
                          : (*store)->reindex_report();
       if (!report.ok()) return fail(report.error());
       print_report(*report);
+      // Issue 18: the full-text index (data_dir/fts.db) made again from the messages.
+      auto indexed = user ? (*store)->fts_rebuild(std::string_view(*user)) : (*store)->fts_rebuild();
+      if (!indexed.ok()) return fail(indexed.error());
+      std::cout << "full-text index: " << *indexed << " messages\n";
       return kExitOk;
     };
   });

@@ -33,6 +33,7 @@
 #include "daemon/service_manager.h"
 #include "daemon/services.h"
 #include "daemon/user_ip_limiter.h"
+#include "mime/mime.h"
 #include "net/net.h"
 #include "pop3d/uidl_format.h"
 #include "bayes/bayes.h"
@@ -378,6 +379,8 @@ int run(const std::vector<std::string>& config_paths, bool check_only) {
   store_options.min_free_bytes = config.store.min_free_space;
   store_options.reserve_file_bytes = config.store.reserve_file_size;
   store_options.space_paths.push_back(config.data_dir + "/queue");
+  // Issue 18: SEARCH TEXT/BODY through the full-text index (store/fts_index.h).
+  store_options.fts_text = mime::search_document;
   auto message_store = store::Store::open(store_options);
   if (!message_store) {
     std::cerr << config.path << ": data_dir: " << message_store.error().message << "\n";

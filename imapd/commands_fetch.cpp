@@ -3,6 +3,8 @@
 // rendering and matching themselves live in fetch.cpp / search.cpp; this file picks the
 // messages, applies the implicit \Seen, caches computed metadata and shapes the responses.
 #include <algorithm>
+#include <iterator>
+#include <optional>
 
 #include "common/strings.h"
 #include "imapd/esearch.h"
@@ -264,6 +266,29 @@ void Session::Impl::cmd_search(const Command& c) {
   ok(c.tag, c.uid ? "UID SEARCH completed" : "SEARCH completed");
 }
 
+std::optional<std::vector<uint32_t>> Session::Impl::index_candidates(
+    const SearchKey& key, const std::string& charset, const std::vector<store::MessageInfo>& messages) {
+  std::optional<std::vector<uint32_t>> out;
+  for (const IndexNeedle& n : index_needles(key, charset)) {
+    // Too short for the trigram index (Errc::syntax), or no index: these messages are read.
+    auto r = backend.store().fts_search(user, sel->name, n.body_only, n.needle);
+    if (!r || !r->available) continue;
+    // The index's matches, and every message it has no row for yet (stored a moment ago,
+    // or before a crash): those are read and checked like any other.
+    std::vector<uint32_t> c = std::move(r->matches);
+    for (const auto& m : messages)
+      if (!std::binary_search(r->indexed.begin(), r->indexed.end(), m.uid)) c.push_back(m.uid);
+    std::sort(c.begin(), c.end());
+    if (out) {
+      std::vector<uint32_t> both;
+      std::set_intersection(out->begin(), out->end(), c.begin(), c.end(), std::back_inserter(both));
+      c = std::move(both);
+    }
+    out = std::move(c);
+  }
+  return out;
+}
+
 Status Session::Impl::for_each_match(const SearchKey& key, const std::string& charset,
                                      const std::function<Status(MessageView&)>& on_match) {
   // SEARCH matches flags, sizes, dates and (parsed) bytes, never the cached metadata.
@@ -280,6 +305,7 @@ Status Session::Impl::for_each_match(const SearchKey& key, const std::string& ch
   if (!sel->recent.empty()) ctx.is_recent = [s = &*sel](uint32_t uid) { return s->is_recent(uid); };
 
   std::string name = sel->name;
+  const auto candidates = index_candidates(key, charset, snap->messages);
   std::vector<std::pair<uint32_t, std::string>> computed;  // metadata to cache
   for (size_t i = 0; i < sel->count(); ++i) {
     const store::MessageInfo* info = find_info(snap->messages, sel->uid_at(i));
@@ -288,6 +314,7 @@ Status Session::Impl::for_each_match(const SearchKey& key, const std::string& ch
       continue;
     }
     uint32_t uid = info->uid;
+    if (candidates && !std::binary_search(candidates->begin(), candidates->end(), uid)) continue;
     MessageView view(static_cast<uint32_t>(i + 1), *info,
                      [this, name, uid]() { return backend.store().read_message(sel->owner, name, uid); });
     auto m = search_matches(key, view, ctx);

@@ -113,14 +113,7 @@ Result<std::string_view> MessageView::folded_header_text() {
   if (!lazy_->folded_header) {
     auto p = parsed();
     if (!p) return p.error();
-    std::string all;
-    for (const auto& h : (*p)->root().headers) {
-      all += h.name;
-      all += ": ";
-      all += mime::decode_header_value(h.raw_value);
-      all += '\n';
-    }
-    lazy_->folded_header = fold_for_search(all);
+    lazy_->folded_header = fold_for_search(mime::header_text_for_search(**p));
   }
   return std::string_view(*lazy_->folded_header);
 }

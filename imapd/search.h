@@ -17,6 +17,8 @@
 //  * \Recent comes from the session (SearchContext::is_recent); rev2 sessions have none.
 //  * OLDER/YOUNGER need the current time: SearchContext::now (sans-I/O: injected).
 //  * Evaluation is recursive; the parser bounds the depth (kMaxSearchDepth).
+//  * The full-text index (issue 18) only chooses which messages are evaluated (index_needles
+//    below, Session::Impl::index_candidates); the match itself is always decided here.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +51,19 @@ bool search_needs_bytes(const SearchKey& key);
 
 // UTF-8 text lower-cased for matching as described above (exposed for tests).
 std::string fold_for_search(std::string_view utf8);
+// A search string as it is matched: converted from `charset` to UTF-8 (RFC 9051 §6.4.4),
+// folded.
+std::string search_needle(std::string_view text, std::string_view charset);
+
+// Issue 18, the full-text index (store::Store::fts_search): the TEXT and BODY strings every
+// matching message must contain, i.e. those at the top of the key or inside ANDs (never
+// under OR or NOT), as search needles. The index may narrow the messages to these; each
+// candidate is still checked by search_matches (the index narrows, the message confirms).
+struct IndexNeedle {
+  bool body_only = false;  // BODY; TEXT otherwise
+  std::string needle;      // search_needle()
+};
+std::vector<IndexNeedle> index_needles(const SearchKey& key, std::string_view charset);
 // The UTC calendar day of a unix time (internal dates are kept in UTC).
 Date utc_calendar_date(int64_t unix_seconds);
 

@@ -242,6 +242,10 @@ struct Session::Impl {
   // The SEARCH evaluation shared with SORT/THREAD: calls on_match for every message of the
   // selected mailbox that matches, in sequence order (the view may load metadata or bytes;
   // metadata it computes is cached in the index). charset is validated by the caller.
+  // Issue 18: the UIDs worth reading for `key` when the full-text index can narrow them
+  // (TEXT/BODY strings of 3 characters or more), sorted; nullopt: every message.
+  std::optional<std::vector<uint32_t>> index_candidates(const SearchKey& key, const std::string& charset,
+                                                        const std::vector<store::MessageInfo>& messages);
   Status for_each_match(const SearchKey& key, const std::string& charset,
                         const std::function<Status(MessageView&)>& on_match);
 

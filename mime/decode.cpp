@@ -234,7 +234,10 @@ void collect_text(const Message& msg, const Part& p, std::string& out) {
   auto decoded = decode_body(msg, p);
   if (!decoded) return;
   if (!out.empty()) out += '\n';
-  out += to_utf8(*decoded, p.charset());
+  // What a reader sees: words inside HTML markup (tag and attribute names, styles) are not
+  // the message's text, and SEARCH must not find them (issue 18).
+  if (p.subtype == "html") out += html_to_text(to_utf8(*decoded, p.charset()));
+  else out += to_utf8(*decoded, p.charset());
 }
 }  // namespace
 

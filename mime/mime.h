@@ -163,11 +163,23 @@ std::string decode_header_value(std::string_view raw);
 // Part body with its Content-Transfer-Encoding removed (RFC 3516 BINARY). An unknown encoding
 // gives Errc::syntax with message "UNKNOWN-CTE".
 Result<std::string> decode_body(const Message& msg, const Part& part);
-// Decoded UTF-8 text of every text/* leaf at or below the part, for SEARCH BODY/TEXT.
+// Decoded UTF-8 text of every text/* leaf at or below the part, for SEARCH BODY/TEXT
+// (text/html with its markup removed, html_to_text).
 std::string text_for_search(const Message& msg, const Part& part);
+// "Name: decoded value\n" for every field of the top-level header (RFC 2047 words decoded),
+// what SEARCH TEXT matches in the header.
+std::string header_text_for_search(const Message& msg);
+// UTF-8 text lower-cased for IMAP SEARCH matching (search_text.cpp): ASCII, Latin-1
+// Supplement, Latin Extended-A, Greek and Cyrillic upper case map to lower case; U+00DF and
+// U+1E9E become "ss"; final sigma becomes sigma. Other scripts are kept as they are.
+std::string fold_for_search(std::string_view utf8);
+// The full-text index's document of a message (issue 18): its header text and body text as
+// SEARCH TEXT/BODY match them, folded. Parses the bytes itself.
+void search_document(std::string_view bytes, std::string& header, std::string& body);
 
 // The text a reader sees in HTML: tags dropped (each leaves a space), the content of
-// style/script/head/title and comments dropped, the common entities decoded.
+// style/script/head/title and comments dropped, entities decoded (the XML five, &nbsp;,
+// numeric references, and common named Latin letters and punctuation).
 std::string html_to_text(std::string_view html);
 // RFC 8970 §3.1 PREVIEW: up to max_chars characters of the first text/plain part that is
 // not an attachment (else text/html, markup removed), decoded to UTF-8, white space runs

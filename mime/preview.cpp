@@ -2,6 +2,7 @@
 // parts that full-text search will want too).
 #include <cctype>
 
+#include "common/codec.h"
 #include "common/strings.h"
 #include "mime/internal.h"
 
@@ -31,6 +32,44 @@ bool element_at(std::string_view s, size_t lt, std::string_view name) {
   if (!starts_with_ci(s, lt + 1, name)) return false;
   size_t e = lt + 1 + name.size();
   return e >= s.size() || s[e] == '>' || s[e] == '/' || s[e] == ' ' || s[e] == '\t' || s[e] == '\r' || s[e] == '\n';
+}
+
+// HTML numeric character references ("&#233;", "&#xE9;", the ';' required), and the named
+// ones mail writers use most for Latin letters and punctuation: appended to `out` as UTF-8.
+// Returns the bytes read, 0 when there is none at `at`.
+size_t numeric_entity(std::string_view html, size_t at, std::string& out) {
+  size_t semi = html.find(';', at);
+  if (semi == std::string_view::npos || semi - at > 10) return 0;
+  std::string_view ref = html.substr(at + 1, semi - at - 1);
+  uint32_t cp = 0;
+  if (ref.size() > 1 && ref[0] == '#') {
+    bool hex = ref[1] == 'x' || ref[1] == 'X';
+    std::string_view digits = ref.substr(hex ? 2 : 1);
+    if (digits.empty()) return 0;
+    for (char d : digits) {
+      int v = std::isdigit(static_cast<unsigned char>(d)) ? d - '0'
+              : hex && std::isxdigit(static_cast<unsigned char>(d)) ? (std::tolower(d) - 'a' + 10)
+                                                                     : -1;
+      if (v < 0) return 0;
+      cp = cp * (hex ? 16 : 10) + static_cast<uint32_t>(v);
+    }
+    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
+  } else {
+    static constexpr std::pair<std::string_view, uint32_t> kNamed[] = {
+        {"eacute", 0xE9}, {"Eacute", 0xC9}, {"egrave", 0xE8}, {"Egrave", 0xC8}, {"ecirc", 0xEA},
+        {"agrave", 0xE0}, {"Agrave", 0xC0}, {"aacute", 0xE1}, {"acirc", 0xE2}, {"auml", 0xE4},
+        {"Auml", 0xC4}, {"ouml", 0xF6}, {"Ouml", 0xD6}, {"uuml", 0xFC}, {"Uuml", 0xDC},
+        {"oacute", 0xF3}, {"uacute", 0xFA}, {"iacute", 0xED}, {"ntilde", 0xF1}, {"ccedil", 0xE7},
+        {"Ccedil", 0xC7}, {"szlig", 0xDF}, {"aring", 0xE5}, {"Aring", 0xC5}, {"oslash", 0xF8},
+        {"Oslash", 0xD8}, {"aelig", 0xE6}, {"euro", 0x20AC}, {"copy", 0xA9}, {"reg", 0xAE},
+        {"hellip", 0x2026}, {"ndash", 0x2013}, {"mdash", 0x2014}, {"lsquo", 0x2018},
+        {"rsquo", 0x2019}, {"ldquo", 0x201C}, {"rdquo", 0x201D}, {"laquo", 0xAB}, {"raquo", 0xBB}};
+    for (const auto& [name, value] : kNamed)
+      if (ref == name) cp = value;
+    if (!cp) return 0;
+  }
+  append_utf8(out, cp);
+  return semi - at + 1;
 }
 
 }  // namespace
@@ -83,6 +122,10 @@ std::string html_to_text(std::string_view html) {
         }
       }
       if (done) continue;
+      if (size_t n = numeric_entity(html, i, out)) {
+        i += n;
+        continue;
+      }
     }
     out += c;
     ++i;

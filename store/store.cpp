@@ -348,6 +348,7 @@ MailboxStatus Store::Impl::status_of(const std::string& user, const MailboxRow& 
 void Store::Impl::notify(const std::vector<int64_t>& ids) {
   if (ids.empty()) return;
   dovecot_due(ids);
+  if (fts) fts->due(ids);
   std::vector<std::shared_ptr<WatchHandle::State>> targets;
   {
     std::lock_guard lock(watches->mu);
@@ -434,6 +435,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
       p->restore_staged();
       p->reconcile_all();
     }
+    p->open_fts();
   });
   if (!st.ok()) return make_error(st.error().code, "store open: " + st.error().message);
   if (p->lock_fd >= 0) p->space->ensure_reserve();

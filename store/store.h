@@ -3,6 +3,7 @@
 // On-disk layout (under data_dir):
 //   index.db (+ -wal, -shm)          SQLite, WAL, synchronous=FULL, busy_timeout 10 s; also the
 //                                    staged copies of recent deliveries (see below)
+//   fts.db (+ -wal, -shm)            full-text index, derived data (store/fts_index.h)
 //   mail/<domain>/<local>/           the user's Maildir = INBOX (cur/ new/ tmp/)
 //   mail/<domain>/<local>/.A.B/      folder "A/B" (Maildir++: '.' separates the hierarchy)
 //   <folder>/tern-uidvalidity        "V<uidvalidity> N<uidnext> M<highestmodseq>\n", written
@@ -113,6 +114,10 @@ struct StoreOptions {
   // Idle upkeep: this long after the last index write, the index's freed pages go back to the
   // file system and its WAL is checkpointed and truncated (Db::compact). Owner only.
   int compact_idle_ms = 1000;
+  // Full-text index (issue 18, data_dir/fts.db, store/fts_index.h): the text of a message as
+  // IMAP SEARCH TEXT/BODY matches it, header and body (ternd and ternctl pass
+  // mime::search_document; the store knows no MIME). Unset: no index, fts_search() says so.
+  std::function<void(std::string_view bytes, std::string& header, std::string& body)> fts_text;
   // Tests only: a FileOps fake (null = the real POSIX implementation) and a trace hook called
   // with "index_commit" right after each SQLite write transaction commits.
   std::shared_ptr<FileOps> file_ops_for_testing;
@@ -363,6 +368,25 @@ class Store {
   Result<ReindexReport> reindex_report(std::optional<std::string_view> user = std::nullopt);
 
   StoreStats stats() const;
+
+  // --- Full-text index (store/fts.cpp, issue 18) --------------------------------------------
+  // Filled off every caller's path after each commit (and caught up at open by the owner):
+  // derived data, so a message may not be indexed yet. The caller reads the messages that are
+  // not in `indexed` itself, and confirms every match (the index narrows, the message decides).
+  struct FtsMatches {
+    bool available = false;          // false: no index (StoreOptions::fts_text unset, or broken)
+    std::vector<uint32_t> matches;   // indexed messages whose text holds the needle, by uid
+    std::vector<uint32_t> indexed;   // every message the index has, by uid
+  };
+  // `folded_needle`: at least 3 characters, folded as StoreOptions::fts_text folds (a shorter
+  // one is Errc::syntax: a trigram index cannot answer it). body_only: SEARCH BODY, else TEXT.
+  Result<FtsMatches> fts_search(std::string_view user, std::string_view mailbox, bool body_only,
+                                std::string_view folded_needle);
+  // ternctl reindex: drops the rows of the user's mailboxes (all rows when no user) and
+  // indexes every message again, on the calling thread. Returns the messages indexed.
+  Result<uint64_t> fts_rebuild(std::optional<std::string_view> user = std::nullopt);
+  // Waits until the index has caught up with every commit so far (tests, benchmarks).
+  void fts_flush();
 
   // --- Annotations (RFC 5464 METADATA, store/metadata.cpp) ----------------------------------
   // `mailbox` "" is the server. Entry names ("/private/...", "/shared/...") compare

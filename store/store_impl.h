@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "store/free_space.h"
+#include "store/fts_index.h"
 #include "store/index_db.h"
 #include "store/names.h"
 #include "store/store.h"
@@ -160,6 +161,7 @@ class DirSyncer {
 struct Store::Impl {
   ~Impl() {
     stop_committing();
+    fts.reset();  // its thread lists mailboxes through fts_lister
     stop_dovecot_writer();  // a last round for what is due, while the index is open
     stop_staging();  // before the members it uses go
     if (lock_fd >= 0) ::close(lock_fd);  // lets the next owner in
@@ -346,7 +348,17 @@ struct Store::Impl {
   void adopt_uidvalidity(detail::MailboxRow& row, uint32_t uidvalidity);
   void adopt_subscriptions(const detail::UserName& u, ReindexReport* report);
 
-  // Watches. notify() also marks the mailboxes' Dovecot files due (dovecot_writer.cpp).
+  // Full-text index (fts.cpp, fts_index.h); null without StoreOptions::fts_text or when
+  // fts.db cannot be opened (SEARCH then reads every message). fts_list() is its Lister: a
+  // mailbox's files as index.db has them, through a read connection of its own.
+  std::unique_ptr<detail::FtsIndex> fts;
+  std::mutex fts_list_mu;
+  detail::Db fts_lister;
+  bool fts_lister_open = false;
+  void open_fts();  // at open, after the index
+  detail::FtsMailbox fts_list(int64_t mailbox_id);
+
+  // Watches. notify() also marks the mailboxes' Dovecot files and full-text rows due.
   void notify(const std::vector<int64_t>& mailbox_ids);
 
   // Dovecot out (dovecot_writer.cpp): one thread keeps dovecot-uidlist and dovecot-keywords

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -21,9 +22,12 @@ inline constexpr const char* kPassword = "hunter2";
 
 class TestBackend : public Backend {
  public:
-  explicit TestBackend(const std::string& dir) {
+  // fts_text: the full-text index's extractor (issue 18), none by default.
+  explicit TestBackend(const std::string& dir,
+                       std::function<void(std::string_view, std::string&, std::string&)> fts_text = {}) {
     store::StoreOptions so;
     so.data_dir = dir;
+    so.fts_text = std::move(fts_text);
     auto st = store::Store::open(so);
     EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error().message);
     store_ = std::move(st.value());

@@ -4,7 +4,8 @@
 // .expected format, one item per line ("#" lines are comments):
 //   envelope: <text>        bodystructure: <text>        body: <text>
 //   section <spec>: <text>  (BODY[<spec>] bytes)          text <spec>: <decoded search text>
-// "<CRLF>" in a value stands for the two bytes CR LF (IMAP literals, section bytes).
+// "<CRLF>" in a value stands for the two bytes CR LF (IMAP literals, section bytes), "<SP>"
+// for a space (the spaces HTML tags leave in search text, kept visible at a line's ends).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -31,6 +32,9 @@ std::string unescape(std::string v) {
     if (v.compare(i, 6, "<CRLF>") == 0) {
       out += "\r\n";
       i += 6;
+    } else if (v.compare(i, 4, "<SP>") == 0) {
+      out += ' ';
+      i += 4;
     } else {
       out += v[i++];
     }

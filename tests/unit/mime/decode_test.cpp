@@ -126,7 +126,8 @@ TEST(MimeDecode, DecodeBodyAndSearchText) {
   auto unknown = decode_body(m, r.children[3]);
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().message, "UNKNOWN-CTE");
-  EXPECT_EQ(text_for_search(m, r), "caf\xC3\xA9 au lait\n<b>\xC3\xA9</b>");
+  EXPECT_EQ(text_for_search(m, r), "caf\xC3\xA9 au lait\n" + html_to_text("<b>\xC3\xA9</b>"));
+  EXPECT_EQ(text_for_search(m, r).find("<b>"), std::string::npos);  // markup is not text
   EXPECT_EQ(text_for_search(m, r.children[2]), "");
 }
 
@@ -182,3 +183,24 @@ TEST(MimeDecode, PreviewText) {
 }
 
 }  // namespace
+
+namespace tern::mime {
+namespace {
+// Issue 18: SEARCH and the full-text index see HTML's text, entities decoded.
+TEST(MimeDecode, HtmlEntitiesDecoded) {
+  EXPECT_EQ(html_to_text("caf&eacute; &#233;&#xE9;&#XC9; na&iuml;ve"), "caf\xC3\xA9 \xC3\xA9\xC3\xA9\xC3\x89 na&iuml;ve");
+  EXPECT_EQ(html_to_text("&#0; &#x110000; &#xD800;"), "\xEF\xBF\xBD \xEF\xBF\xBD \xEF\xBF\xBD");
+  EXPECT_EQ(html_to_text("a &# b &#x; &#12a; &euro"), "a &# b &#x; &#12a; &euro");
+  EXPECT_EQ(html_to_text("&ldquo;Hi&rdquo; &mdash; ok&hellip;"), "\xE2\x80\x9CHi\xE2\x80\x9D \xE2\x80\x94 ok\xE2\x80\xA6");
+}
+
+TEST(MimeDecode, SearchDocumentIsFoldedHeaderAndBody) {
+  std::string header, body;
+  search_document("Subject: =?utf-8?q?GR=C3=9CSSE?=\r\nContent-Type: text/html\r\n\r\n<p>Stra&szlig;E</p>\r\n",
+                  header, body);
+  EXPECT_NE(header.find("subject: gr\xC3\xBCsse\n"), std::string::npos) << header;
+  EXPECT_NE(body.find("strasse"), std::string::npos) << body;
+  EXPECT_EQ(body.find("<p>"), std::string::npos);
+}
+}  // namespace
+}  // namespace tern::mime

@@ -1,0 +1,234 @@
+// The full-text index (see fts_index.h for what it holds and why it is its own file).
+#include "store/fts_index.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/file.h"
+#include "common/log.h"
+
+namespace tern::store::detail {
+namespace {
+
+// SQLite ≥ 3.34's trigram tokenizer (Debian bookworm: 3.40) folds case itself and matches any
+// substring of 3 or more characters: what IMAP SEARCH asks (RFC 9051 §6.4.4), which word
+// tokenizers cannot do ("port" inside "report").
+constexpr const char* kSchema = R"sql(
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(header, body, tokenize = 'trigram');
+CREATE TABLE IF NOT EXISTS fts_mailboxes(id INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL);
+)sql";
+
+// A burst of deliveries into one mailbox is one round.
+constexpr auto kDebounce = std::chrono::milliseconds(100);
+// Messages per write transaction: a round commits as it goes (a crash or a stop loses little)
+// and lets ternctl's writes in between.
+constexpr size_t kBatch = 64;
+// After a round found no room, or the disk full, the next try.
+constexpr auto kRetry = std::chrono::seconds(2);
+
+int64_t row_of(int64_t mailbox_id, uint32_t uid) { return (mailbox_id << 32) | uid; }
+int64_t first_row(int64_t mailbox_id) { return row_of(mailbox_id, 0); }
+int64_t last_row(int64_t mailbox_id) { return row_of(mailbox_id, 0xFFFFFFFFu); }
+
+std::vector<uint32_t> uids_in(sqlite::Connection& c, int64_t mailbox_id) {
+  std::vector<uint32_t> out;
+  auto st = c.prepare("SELECT rowid FROM fts WHERE rowid BETWEEN ? AND ? ORDER BY rowid");
+  st.bind(first_row(mailbox_id)).bind(last_row(mailbox_id));
+  while (st.step()) out.push_back(static_cast<uint32_t>(st.i64(0) & 0xFFFFFFFF));
+  return out;
+}
+
+void delete_mailbox_rows(sqlite::Connection& c, int64_t mailbox_id) {
+  c.prepare("DELETE FROM fts WHERE rowid BETWEEN ? AND ?")
+      .bind(first_row(mailbox_id)).bind(last_row(mailbox_id)).run();
+  c.prepare("DELETE FROM fts_mailboxes WHERE id = ?").bind(mailbox_id).run();
+}
+
+// An FTS5 string: in double quotes, a double quote doubled. The trigram tokenizer makes it
+// one phrase of the needle's trigrams, i.e. the needle as a substring.
+std::string fts_string(std::string_view needle) {
+  std::string out = "\"";
+  for (char c : needle) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace
+
+FtsIndex::FtsIndex(const std::string& path, Extract extract, Lister lister,
+                   std::function<bool()> has_room)
+    : extract_(std::move(extract)), lister_(std::move(lister)), has_room_(std::move(has_room)) {
+  sqlite::OpenOptions options;
+  options.label = "fts.db";
+  options.wal_full_sync = false;
+  writer_ = check(sqlite::Connection::open(path, options));
+  // Derived data: WAL with synchronous=NORMAL (no fsync per commit; a power loss may take the
+  // last rows, which the next catch-up makes again).
+  writer_->exec("PRAGMA journal_mode=WAL");
+  writer_->exec("PRAGMA synchronous=NORMAL");
+  writer_->exec(kSchema);
+  sqlite::OpenOptions ro;
+  ro.label = "fts.db (reader)";
+  ro.read_only = true;
+  reader_ = check(sqlite::Connection::open(path, ro));
+}
+
+FtsIndex::~FtsIndex() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool FtsIndex::stopping() {
+  std::lock_guard lock(mu_);
+  return stop_;
+}
+
+void FtsIndex::due(const std::vector<int64_t>& ids) {
+  std::lock_guard lock(mu_);
+  if (stop_ || ids.empty()) return;
+  due_.insert(ids.begin(), ids.end());
+  if (!thread_.joinable()) thread_ = std::thread([this] { rounds(); });
+  cv_.notify_all();
+}
+
+void FtsIndex::flush() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return stop_ || stalled_ || (due_.empty() && !busy_); });
+}
+
+void FtsIndex::rounds() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stop_ || !due_.empty(); });
+    if (stop_) return;  // what is left is caught up at the next start
+    busy_ = true;
+    stalled_ = false;
+    cv_.wait_for(lock, kDebounce, [&] { return stop_; });
+    std::set<int64_t> due;
+    due.swap(due_);
+    lock.unlock();
+    bool retry = false;
+    // The space below the store's free-space line is mail's (free_space.h).
+    if (has_room_ && !has_room_()) {
+      retry = true;
+    } else {
+      for (int64_t id : due) {
+        if (stopping()) break;
+        try {
+          sync_mailbox(id);
+        } catch (const Failure& e) {
+          spdlog::warn("store: full-text index of mailbox {} not updated: {}", id, e.error.message);
+          if (e.error.cause == Cause::no_space || e.error.cause == Cause::busy) retry = true;
+        } catch (const std::exception& e) {
+          spdlog::warn("store: full-text index of mailbox {} not updated: {}", id, e.what());
+        }
+      }
+    }
+    lock.lock();
+    if (retry) {
+      due_.insert(due.begin(), due.end());
+      busy_ = false;
+      stalled_ = true;
+      cv_.notify_all();  // flush() returns: what is due waits for room
+      cv_.wait_for(lock, kRetry, [&] { return stop_; });
+      continue;
+    }
+    busy_ = !due_.empty();
+    cv_.notify_all();
+  }
+}
+
+uint64_t FtsIndex::sync_mailbox(int64_t id) {
+  FtsMailbox mb = lister_(id);
+  std::lock_guard lock(write_mu_);
+  sqlite::Connection& c = *writer_;
+  std::vector<uint32_t> have;
+  {
+    sqlite::CheckedTransaction txn(c);
+    if (!mb.exists) {
+      delete_mailbox_rows(c, id);
+      txn.commit();
+      return 0;
+    }
+    auto st = c.prepare("SELECT uidvalidity FROM fts_mailboxes WHERE id = ?");
+    st.bind(id);
+    bool known = st.step();
+    if (!known || static_cast<uint32_t>(st.i64(0)) != mb.uidvalidity) {
+      st.reset();
+      delete_mailbox_rows(c, id);  // another mailbox's, or UIDs of an older UIDVALIDITY
+      c.prepare("INSERT INTO fts_mailboxes(id, uidvalidity) VALUES(?, ?)")
+          .bind(id).bind(static_cast<int64_t>(mb.uidvalidity)).run();
+    }
+    have = uids_in(c, id);
+    // Rows whose message is gone (expunged, moved away).
+    size_t j = 0;
+    for (uint32_t uid : have) {
+      while (j < mb.files.size() && mb.files[j].first < uid) ++j;
+      if (j == mb.files.size() || mb.files[j].first != uid)
+        c.prepare("DELETE FROM fts WHERE rowid = ?").bind(row_of(id, uid)).run();
+    }
+    txn.commit();
+  }
+  std::vector<const std::pair<uint32_t, std::string>*> missing;
+  for (const auto& f : mb.files)
+    if (!std::binary_search(have.begin(), have.end(), f.first)) missing.push_back(&f);
+  uint64_t added = 0;
+  std::string header, body;
+  for (size_t i = 0; i < missing.size(); i += kBatch) {
+    if (i && stopping()) break;
+    sqlite::CheckedTransaction txn(c);
+    for (size_t k = i; k < std::min(missing.size(), i + kBatch); ++k) {
+      // A file renamed meanwhile (a flag change) is left for the round that change brings.
+      auto bytes = read_file(missing[k]->second);
+      if (!bytes) continue;
+      extract_(*bytes, header, body);
+      c.prepare("INSERT OR REPLACE INTO fts(rowid, header, body) VALUES(?, ?, ?)")
+          .bind(row_of(id, missing[k]->first)).bind(header).bind(body).run();
+      ++added;
+    }
+    txn.commit();
+  }
+  return added;
+}
+
+void FtsIndex::clear(int64_t id) {
+  std::lock_guard lock(write_mu_);
+  sqlite::CheckedTransaction txn(*writer_);
+  delete_mailbox_rows(*writer_, id);
+  txn.commit();
+}
+
+void FtsIndex::clear_all() {
+  std::lock_guard lock(write_mu_);
+  sqlite::CheckedTransaction txn(*writer_);
+  writer_->exec("DELETE FROM fts; DELETE FROM fts_mailboxes;");
+  txn.commit();
+}
+
+FtsIndex::Matches FtsIndex::search(int64_t id, uint32_t uidvalidity, bool body_only,
+                                   std::string_view needle) {
+  std::lock_guard lock(read_mu_);
+  sqlite::Connection& c = *reader_;
+  Matches out;
+  // One read transaction: the rows matched and the rows listed as indexed are the same set.
+  sqlite::CheckedTransaction txn(c, sqlite::Transaction::Mode::deferred);
+  auto v = c.prepare("SELECT uidvalidity FROM fts_mailboxes WHERE id = ?");
+  v.bind(id);
+  if (!v.step() || static_cast<uint32_t>(v.i64(0)) != uidvalidity) return out;  // none indexed
+  v.reset();
+  out.indexed = uids_in(c, id);
+  std::string query = body_only ? "body : " + fts_string(needle) : fts_string(needle);
+  auto st = c.prepare("SELECT rowid FROM fts WHERE fts MATCH ? AND rowid BETWEEN ? AND ? ORDER BY rowid");
+  st.bind(query).bind(first_row(id)).bind(last_row(id));
+  while (st.step()) out.matches.push_back(static_cast<uint32_t>(st.i64(0) & 0xFFFFFFFF));
+  return out;
+}
+
+}  // namespace tern::store::detail
