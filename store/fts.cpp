@@ -11,7 +11,16 @@ void Store::Impl::open_fts() {
   try {
     fts = std::make_unique<detail::FtsIndex>(
         data_dir + "/fts.db", opts.fts_text, [this](int64_t id) { return fts_list(id); },
-        [this] { return space->has_room(); });
+        // Mail comes first (free_space.h): the index, derived data, stops writing while a
+        // batch (at most kBatchText of text; its trigram rows and WAL several times that) could take the
+        // disk within min_free of mail's own line, so a full disk is met by deliveries
+        // refused with 452, never by a failed write.
+        // Each batch invalidates the monitor's reading, so the next delivery sees what the
+        // index took, and this check reads the disk afresh.
+        [this] {
+          space->invalidate();
+          return space->has_room(space->min_free_bytes() + 8 * detail::FtsIndex::kBatchText);
+        });
   } catch (const Failure& e) {
     // SEARCH reads every message instead; `ternctl reindex` after removing fts.db repairs it.
     spdlog::warn("store: full-text index unavailable: {}", e.error.message);

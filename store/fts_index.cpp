@@ -181,14 +181,19 @@ uint64_t FtsIndex::sync_mailbox(int64_t id) {
     if (!std::binary_search(have.begin(), have.end(), f.first)) missing.push_back(&f);
   uint64_t added = 0;
   std::string header, body;
-  for (size_t i = 0; i < missing.size(); i += kBatch) {
+  size_t next = 0;
+  for (size_t i = 0; i < missing.size(); i = next) {
     if (i && stopping()) break;
+    if (has_room_ && !has_room_())
+      throw Failure(make_error(Errc::temporary, "no room for the full-text index", Cause::no_space));
     sqlite::CheckedTransaction txn(c);
-    for (size_t k = i; k < std::min(missing.size(), i + kBatch); ++k) {
+    size_t text = 0;
+    for (size_t k = i; k < std::min(missing.size(), i + kBatch) && text < kBatchText; ++k, next = k) {
       // A file renamed meanwhile (a flag change) is left for the round that change brings.
       auto bytes = read_file(missing[k]->second);
       if (!bytes) continue;
       extract_(*bytes, header, body);
+      text += header.size() + body.size();
       c.prepare("INSERT OR REPLACE INTO fts(rowid, header, body) VALUES(?, ?, ?)")
           .bind(row_of(id, missing[k]->first)).bind(header).bind(body).run();
       ++added;

@@ -54,7 +54,10 @@ class FtsIndex {
   using Extract = std::function<void(std::string_view bytes, std::string& header, std::string& body)>;
   using Lister = std::function<FtsMailbox(int64_t mailbox_id)>;
   // Opens (creating) the file; throws tern::Failure when it cannot.
+  // has_room: whether one more batch may be written (asked before each one).
   FtsIndex(const std::string& path, Extract extract, Lister lister, std::function<bool()> has_room);
+  // A batch's transaction ends after this much extracted text (or kBatch messages).
+  static constexpr size_t kBatchText = 1 << 20;
   ~FtsIndex();  // stops the thread (a round in progress stops between batches)
   FtsIndex(const FtsIndex&) = delete;
   FtsIndex& operator=(const FtsIndex&) = delete;
