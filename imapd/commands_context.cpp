@@ -38,7 +38,7 @@ void Session::Impl::start_live(const Command& c, bool sort, const SearchArgs& se
     untagged("NO [NOUPDATE " + quoted + "] Search results will not be updated");
     return;
   }
-  auto st = backend.store().mailbox_status(user, sel->name);
+  auto st = backend.store().mailbox_status(sel->owner, sel->name);
   LiveSearch ls;
   ls.tag = c.tag;
   ls.uid = c.uid;
@@ -79,7 +79,7 @@ void Session::Impl::update_live() {
   // Every change (a flag, a new message, an expunge) raises HIGHESTMODSEQ or the size, and
   // new messages count once the session announced them (EXISTS): a live search is evaluated
   // again only then.
-  auto st = backend.store().mailbox_status(user, s.name);
+  auto st = backend.store().mailbox_status(s.owner, s.name);
   if (!st) return;  // tried again at the next point
   auto number_of = [&](bool uid) {
     return [&s, uid](uint32_t u) -> long {

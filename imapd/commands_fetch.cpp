@@ -271,7 +271,7 @@ std::optional<std::vector<uint32_t>> Session::Impl::index_candidates(
   std::optional<std::vector<uint32_t>> out;
   for (const IndexNeedle& n : index_needles(key, charset)) {
     // Too short for the trigram index (Errc::syntax), or no index: these messages are read.
-    auto r = backend.store().fts_search(user, sel->name, n.body_only, n.needle);
+    auto r = backend.store().fts_search(sel->owner, sel->name, n.body_only, n.needle);
     if (!r || !r->available) continue;
     // The index's matches, and every message it has no row for yet (stored a moment ago,
     // or before a crash): those are read and checked like any other.

@@ -110,6 +110,14 @@ class ImapAcl(TernCase):
                 break
             time.sleep(0.1)
         self.assertEqual(exists[-1], b"2")
+        # SEARCH TEXT in the shared mailbox asks the owner's full-text index, not the
+        # reader's: alice's own INBOX, indexed under the same UIDs, must not hide the match.
+        for word in (b"one", b"two"):
+            self.ok(alice.append("INBOX", None, None, b"Subject: own " + word + b"\r\n\r\nnothing shared\r\n"))
+        time.sleep(1.0)  # the index fills 100 ms after a commit
+        typ, data = alice._simple_command("UID", "SEARCH", "TEXT", "second")
+        self.assertEqual(typ, "OK", data)
+        self.assertEqual(alice._untagged_response(typ, data, "SEARCH")[1][0].split(), [b"2"])
         # RFC 4314 §4: a mailbox without "l" and "r" looks as if it did not exist.
         self.no(alice, "EXAMINE", SHARED + "/Private", code=b"NONEXISTENT")
         self.no(alice, "STATUS", SHARED + "/Private", "(MESSAGES)", code=b"NONEXISTENT")
