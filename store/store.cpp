@@ -141,8 +141,38 @@ void Store::Impl::committed() {
   if (opts.trace_for_testing) opts.trace_for_testing("index_commit");
 }
 
-std::optional<MailboxRow> Store::Impl::find_mailbox(const std::string& user, const std::string& name) {
-  auto st = db.prepare(
+Store::Impl::ReadLease Store::Impl::lease_reader() {
+  auto begin_read = [](std::unique_lock<std::mutex> lock, detail::Db& db) {
+    ReadLease lease{std::move(lock), &db, nullptr};
+    lease.txn = std::make_unique<sqlite::CheckedTransaction>(db.conn(),
+                                                             sqlite::Transaction::Mode::deferred);
+    return lease;
+  };
+  uint32_t start = reader_next.fetch_add(1, std::memory_order_relaxed);
+  for (size_t i = 0; i < kReaders; ++i) {
+    Reader& r = readers[(start + i) % kReaders];
+    std::unique_lock lock(r.mu, std::try_to_lock);
+    if (lock.owns_lock()) return begin_read(std::move(lock), r.db);
+  }
+  Reader& r = readers[start % kReaders];
+  return begin_read(std::unique_lock(r.mu), r.db);
+}
+
+std::optional<Store::Impl::ReadMailbox> Store::Impl::read_mailbox(std::string_view user,
+                                                                  std::string_view mailbox) {
+  ReadMailbox m;
+  m.user = check(detail::canonical_user(user));
+  m.name = check(detail::canonical_mailbox(mailbox));
+  m.lease = lease_reader();
+  auto row = find_mailbox_in(*m.lease.db, m.user.address, m.name);
+  if (!row) return std::nullopt;
+  m.row = std::move(*row);
+  return m;
+}
+
+std::optional<MailboxRow> Store::Impl::find_mailbox_in(detail::Db& from, const std::string& user,
+                                                       const std::string& name) {
+  auto st = from.prepare(
       "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use, object_id FROM mailboxes "
       "WHERE user = ? AND name = ?");
   st.bind(user).bind(name);
@@ -167,9 +197,9 @@ MailboxRow Store::Impl::require_mailbox(const std::string& user, const std::stri
   return *row;
 }
 
-std::vector<MailboxRow> Store::Impl::user_mailboxes(const std::string& user) {
+std::vector<MailboxRow> Store::Impl::user_mailboxes_in(detail::Db& from, const std::string& user) {
   std::vector<MailboxRow> out;
-  auto st = db.prepare(
+  auto st = from.prepare(
       "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use, object_id FROM mailboxes "
       "WHERE user = ? ORDER BY name");
   st.bind(user);
@@ -320,7 +350,7 @@ uint64_t Store::Impl::user_usage(const std::string& user) {
   return static_cast<uint64_t>(st.i64(0));
 }
 
-MailboxStatus Store::Impl::status_of(const std::string& user, const MailboxRow& row) {
+MailboxStatus Store::Impl::status_in(detail::Db& from, const std::string& user, const MailboxRow& row) {
   MailboxStatus s;
   s.name = row.name;
   s.special_use = row.special_use;
@@ -329,7 +359,7 @@ MailboxStatus Store::Impl::status_of(const std::string& user, const MailboxRow& 
   s.uidvalidity = row.uidvalidity;
   s.highestmodseq = row.highestmodseq;
   {
-    auto st = db.prepare(
+    auto st = from.prepare(
         "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM((flags & 1) = 0), 0), "
         "COALESCE(SUM(uid >= ?), 0) FROM messages WHERE mailbox_id = ?");
     st.bind(static_cast<int64_t>(recent_floor_of(row))).bind(row.id);
@@ -339,7 +369,7 @@ MailboxStatus Store::Impl::status_of(const std::string& user, const MailboxRow& 
     s.unseen = static_cast<uint32_t>(st.i64(2));
     s.recent = static_cast<uint32_t>(st.i64(3));
   }
-  auto st = db.prepare("SELECT 1 FROM subscriptions WHERE user = ? AND name = ?");
+  auto st = from.prepare("SELECT 1 FROM subscriptions WHERE user = ? AND name = ?");
   st.bind(user).bind(row.name);
   s.subscribed = st.step();
   return s;
@@ -425,6 +455,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
     check(p->fops->mkdir(p->mail_root));
     p->db.open(p->data_dir + "/index.db");
     p->reader.open_reader(p->data_dir + "/index.db");
+    for (auto& r : p->readers) r.db.open_reader(p->data_dir + "/index.db");
     // Open before any staged file is written: syncfs reports write-back errors only from
     // when its descriptor was opened.
     p->sync_fd = ::open(p->mail_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -520,13 +551,14 @@ Status Store::remove_user(std::string_view user) {
 Result<uint32_t> Store::claim_recent(std::string_view user, std::string_view mailbox, uint32_t upto,
                                      bool take) {
   return detail::guarded([&] {
-    auto [lock, u, name, row] = impl_->open_mailbox(user, mailbox);
-    (void)impl_->recent_floor_of(row);
-    std::lock_guard recent_lock(impl_->recent_mu);
-    uint32_t& floor = impl_->recent_floor[row.id].floor;
-    uint32_t first = std::min(floor, upto);
-    if (take) floor = std::max(floor, std::min(upto, row.uidnext));
-    return first;
+    return impl_->read_or_open(user, mailbox, [&](detail::Db&, const auto&, const auto&, const auto& row) {
+      (void)impl_->recent_floor_of(row);
+      std::lock_guard recent_lock(impl_->recent_mu);
+      uint32_t& floor = impl_->recent_floor[row.id].floor;
+      uint32_t first = std::min(floor, upto);
+      if (take) floor = std::max(floor, std::min(upto, row.uidnext));
+      return first;
+    });
   });
 }
 
@@ -544,14 +576,8 @@ Result<uint64_t> Store::usage(std::string_view user) {
 Result<WatchHandle> Store::watch(std::string_view user, std::string_view mailbox,
                                  std::function<void()> callback) {
   return detail::guarded([&] {
-    auto u = check(detail::canonical_user(user));
-    auto name = check(detail::canonical_mailbox(mailbox));
-    int64_t id;
-    {
-      std::lock_guard lock(impl_->mu);
-      impl_->ensure_user_locked(u);
-      id = impl_->require_mailbox(u.address, name).id;
-    }
+    int64_t id = impl_->read_or_open(user, mailbox, [](detail::Db&, const auto&, const auto&,
+                                                       const auto& row) { return row.id; });
     auto state = std::make_shared<WatchHandle::State>();
     state->mailbox_id = id;
     state->callback = std::move(callback);

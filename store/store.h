@@ -1,13 +1,15 @@
 // store: every user's mail. Maildir++ files on disk (Dovecot-compatible) indexed in SQLite.
 //
 // On-disk layout (under data_dir):
-//   index.db (+ -wal, -shm)          SQLite, WAL, synchronous=FULL, busy_timeout 10 s; also the
+//   index.db (+ -wal, -shm)          SQLite, WAL, synchronous=FULL (flag changes NORMAL: see
+//                                    docs/architecture.md), busy_timeout 10 s; also the
 //                                    staged copies of recent deliveries (see below)
 //   fts.db (+ -wal, -shm)            full-text index, derived data (store/fts_index.h)
 //   mail/<domain>/<local>/           the user's Maildir = INBOX (cur/ new/ tmp/)
 //   mail/<domain>/<local>/.A.B/      folder "A/B" (Maildir++: '.' separates the hierarchy)
 //   <folder>/tern-uidvalidity        "V<uidvalidity> N<uidnext> M<highestmodseq>\n", written
-//                                    durably at creation and on every expunge, so that a lost
+//                                    durably at creation and when an expunge takes the
+//                                    highest UID, so that a lost
 //                                    index.db is rebuilt with the same UIDVALIDITY and no UID
 //                                    is ever reused
 //   <folder>/maildirfolder           empty marker file (Maildir++ convention)

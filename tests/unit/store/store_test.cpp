@@ -78,6 +78,51 @@ TEST_F(StoreTest, UsageDoesNotWaitForACommittingBatch) {
   EXPECT_EQ(*store_->usage(kAlice), 2 * bytes.size());
 }
 
+// IMAP's reads (LIST, STATUS, SELECT, FETCH of flags and envelopes, CONDSTORE changes) run on
+// the index's reader connections: they do not queue behind a writer that holds the store
+// through a disk flush (here EXPUNGE's directory fsync, 3 s), and they see the last commit.
+TEST_F(StoreTest, ReadsDoNotWaitForAWriterInItsFsync) {
+  open();
+  ASSERT_TRUE(store_->ensure_user(kAlice).ok());
+  uint32_t first = deliver(kAlice, msg(1));
+  uint32_t last = deliver(kAlice, msg(2));
+  ops_->clear();
+  ops_->fsync_dir_delay_ms = 3000;
+  std::atomic<bool> expunged{false};
+  std::thread slow([&] {  // the highest UID: EXPUNGE writes the UID file, fsyncing its directory
+    EXPECT_TRUE(store_->expunge(kAlice, "INBOX", {last}).ok());
+    expunged = true;
+  });
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto in_fsync = [&] {
+    auto log = ops_->log();
+    return std::any_of(log.begin(), log.end(), [](const std::string& l) { return l.rfind("fsync_dir", 0) == 0; });
+  };
+  while (!in_fsync() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto start = std::chrono::steady_clock::now();
+  auto status = store_->mailbox_status(kAlice, "INBOX");
+  auto snap = store_->snapshot(kAlice, "INBOX");
+  auto rows = store_->messages(kAlice, "INBOX", {first});
+  auto list = store_->list_mailboxes(kAlice);
+  auto changes = store_->changes_since(kAlice, "INBOX", 0);
+  auto took = std::chrono::steady_clock::now() - start;
+  bool writer_was_done = expunged.load();
+  slow.join();
+  EXPECT_FALSE(writer_was_done);
+  EXPECT_LT(took, std::chrono::milliseconds(1500));
+  // The commit before the EXPUNGE's: both messages.
+  ASSERT_TRUE(status.ok() && snap.ok() && rows.ok() && list.ok() && changes.ok());
+  EXPECT_EQ(status->messages, 2u);
+  EXPECT_EQ(snap->messages.size(), 2u);
+  EXPECT_EQ(rows->size(), 1u);
+  EXPECT_EQ(changes->changed.size(), 2u);
+  EXPECT_TRUE(changes->vanished.empty());
+  // And afterwards, the EXPUNGE's.
+  EXPECT_EQ(store_->mailbox_status(kAlice, "INBOX")->messages, 1u);
+  EXPECT_EQ(store_->changes_since(kAlice, "INBOX", 0)->vanished, std::vector<uint32_t>{last});
+}
+
 TEST_F(StoreTest, NewUserGetsSpecialUseFoldersAllSubscribed) {
   open();
   auto list = store_->list_mailboxes(kAlice);  // lazily creates the user
