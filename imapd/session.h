@@ -47,6 +47,9 @@ struct SessionSettings {
   // goes on (0: never; everything comes back in the call's Output). The client then reads
   // the first responses while the rest is rendered, and no mailbox-sized buffer is built.
   size_t stream_threshold = 0;
+  // RFC 5465 §5.8: other mailboxes' changes waiting for the client past this many (distinct
+  // mailboxes) end NOTIFY with NOTIFICATIONOVERFLOW.
+  size_t notify_max_pending = 1000;
 };
 
 struct PeerInfo {
