@@ -233,11 +233,18 @@ void Session::Impl::notify_listing(bool emit) {
   // the owners of shared mailboxes a filter covers.
   std::string own_key = notify_own_key();
   if (!n.others.empty()) owners.insert(own_key);
-  for (const auto& [v, id] : n.listed) {
-    if (!in_shared_namespace(v) || !notify_events_for(v)) continue;
-    std::string_view rest = std::string_view(v).substr(kSharedPrefix.size());
-    owners.insert(std::string(rest.substr(0, rest.find('/'))));
-  }
+  auto owner_of = [](std::string_view view) {
+    std::string_view rest = view.substr(kSharedPrefix.size());
+    return ascii_lower(rest.substr(0, rest.find('/')));
+  };
+  for (const auto& [v, id] : n.listed)
+    if (in_shared_namespace(v) && notify_events_for(v)) owners.insert(owner_of(v));
+  // A shared mailbox named outright may be readable ("r") without being listed ("l").
+  for (const NotifyGroup& g : n.others)
+    for (const auto& v : g.names)
+      if (v.size() > kSharedPrefix.size() && v.compare(0, kSharedPrefix.size(), kSharedPrefix) == 0 &&
+          v.find('/', kSharedPrefix.size()) != std::string::npos)
+        owners.insert(owner_of(v));
   for (auto it = n.watches.begin(); it != n.watches.end();)
     it = owners.count(it->first) ? std::next(it) : n.watches.erase(it);
   for (const auto& owner : owners) {

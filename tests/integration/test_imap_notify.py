@@ -117,16 +117,17 @@ class ImapNotify(TernCase):
         # FlagChange: UNSEEN drops.
         self.ok(other.select("Archive"))
         self.ok(other.store("1", "+FLAGS", "(\\Seen)"))
-        self.assertRegex(self.wait_for(bob, rb"^\* STATUS Archive "), rb"MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 0\)")
+        self.wait_for(bob, rb"^\* STATUS Archive \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 0\)")
 
         # In IDLE.
         bob.send(b"I1 IDLE\r\n")
         self.lines_until(bob, lambda ln: ln.startswith(b"+ "))
         self.deliver("two")  # SMTP into INBOX
-        self.assertRegex(self.wait_for(bob, rb"^\* STATUS INBOX "), rb"MESSAGES 1 UIDNEXT 2 ")
+        self.wait_for(bob, rb"^\* STATUS INBOX \(MESSAGES 1 UIDNEXT 2 ")
         other.store("1", "+FLAGS", "(\\Deleted)")
         self.ok(other.expunge())
-        self.assertRegex(self.wait_for(bob, rb"^\* STATUS Archive "), rb"MESSAGES 0 UIDNEXT 2 ")
+        # (a FlagChange STATUS for the \\Deleted may come first)
+        self.wait_for(bob, rb"^\* STATUS Archive \(MESSAGES 0 UIDNEXT 2 ")
         bob.send(b"DONE\r\n")
         self.lines_until(bob, lambda ln: ln.startswith(b"I1 OK"))
 

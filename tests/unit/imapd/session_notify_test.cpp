@@ -199,6 +199,11 @@ TEST_F(NotifyTest, Rfc5465_AclSharedMailboxes) {
   EXPECT_EQ(wake(*eve), "* LIST (\\NonExistent) \"/\" #shared/bob@example.test/Drafts\r\n");
   deliver(message("w"), "Drafts");
   EXPECT_EQ(wake(*eve), "");
+  // Named outright, a mailbox readable ("r") but not listed ("l") still reports STATUS.
+  ASSERT_TRUE(store().set_acl(kUser, "Trash", kEve, *store::acl::parse("r")).ok());
+  expect(*eve, "M NOTIFY SET (mailboxes #shared/bob@example.test/Trash (MessageNew MessageExpunge))", "M OK");
+  deliver(message("v"), "Trash");
+  EXPECT_TRUE(has(wake(*eve), "* STATUS #shared/bob@example.test/Trash (MESSAGES 1 ")) << eve->last.bytes;
 }
 
 // RFC 5465 §5.8: past the limit the server says NOTIFICATIONOVERFLOW and stops notifying.
