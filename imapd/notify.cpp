@@ -2,14 +2,15 @@
 // for. The grammar is in notify_parse.cpp, the state in notify.h.
 //
 // Choices (the RFC leaves them to the server):
-//  * "inboxes" (§6.3) is INBOX: Tern delivers new mail to INBOX only.
-//  * STATUS for another mailbox (§5.1-§5.3) carries MESSAGES UIDNEXT UIDVALIDITY UNSEEN (and
-//    HIGHESTMODSEQ once CONDSTORE is enabled), and is sent only when what the client asked
-//    for changed: MESSAGES/UIDNEXT/UIDVALIDITY for MessageNew/MessageExpunge, UNSEEN or
-//    HIGHESTMODSEQ for FlagChange.
+//  * "inboxes" (§6) is INBOX: Tern delivers new mail to INBOX only.
+//  * STATUS for another mailbox (§5.1 FlagChange, §5.2 MessageNew, §5.3 MessageExpunge)
+//    carries MESSAGES UIDNEXT UIDVALIDITY UNSEEN (and HIGHESTMODSEQ once CONDSTORE is
+//    enabled), and is sent only when what the client asked for changed: MESSAGES/UIDNEXT/
+//    UIDVALIDITY for MessageNew/MessageExpunge, UNSEEN or HIGHESTMODSEQ for FlagChange.
 //  * The selected mailbox is left out of the other filters (§5: EXISTS, EXPUNGE and FETCH
-//    report its changes). With no "selected" group, or "(selected NONE)", it keeps the base
-//    RFC 9051 §7.5.1 behaviour (updates when a command completes and in IDLE).
+//    report its changes). With no "selected" group it keeps the base RFC 9051 §7.5.1
+//    behaviour (updates when a command completes and in IDLE); "(selected NONE)" freezes it
+//    (no updates at all) until the next NOTIFY.
 //  * MessageNew's fetch-att never sets \Seen (a BODY[] without PEEK is read as BODY.PEEK[]):
 //    a notification must not change the mailbox.
 #include <algorithm>
@@ -47,13 +48,13 @@ unsigned Session::Impl::notify_events_for(const std::string& view) const {
   for (const NotifyGroup& g : n.others) {
     bool match = false;
     switch (g.filter) {
-      case Filter::inboxes: match = view == "INBOX"; break;  // RFC 5465 §6.3
-      case Filter::personal: match = !in_shared_namespace(view); break;  // §6.4
-      case Filter::subscribed: match = n.subscriptions.count(view) > 0; break;  // §6.5
-      case Filter::subtree:  // §6.6
+      case Filter::inboxes: match = view == "INBOX"; break;  // RFC 5465 §6
+      case Filter::personal: match = !in_shared_namespace(view); break;  // §6
+      case Filter::subscribed: match = n.subscriptions.count(view) > 0; break;  // §6
+      case Filter::subtree:  // §6
         for (const auto& root : g.names) match |= in_subtree(view, root);
         break;
-      case Filter::mailboxes:  // §6.7
+      case Filter::mailboxes:  // §6
         for (const auto& m : g.names) match |= view == m;
         break;
       case Filter::selected:
@@ -71,8 +72,9 @@ void Session::Impl::cmd_notify(const Command& c) {
   auto args = parse_notify(framed);
   if (!args) return bad(c.tag, args.error().message);
   if (args->none) {
-    // RFC 5465 §3.2: NOTIFY NONE turns every notification off (the watches go with it).
+    // RFC 5465 §3: NOTIFY NONE turns every notification off (the watches go with it).
     notify.reset();
+    if (sel) sync_selected(true);  // §3.1: NOTIFY does what NOOP does (see below)
     return ok(c.tag, "NOTIFY completed");
   }
   // RFC 5465 §3.1: an event the server does not support fails the whole command, and the
@@ -110,8 +112,10 @@ void Session::Impl::cmd_notify(const Command& c) {
       name = std::string(rest.substr(slash + 1));
     }
     notify_status(owner, name, view, e, args->status ? NotifyReport::initial : NotifyReport::baseline);
-    if (!notify) return ok(c.tag, "NOTIFY completed");
   }
+  // RFC 5465 §3.1: NOTIFY also does what NOOP does for the selected mailbox (under the new
+  // rules: nothing with "(selected NONE)").
+  if (sel) sync_selected(true);
   ok(c.tag, "NOTIFY completed");
 }
 
@@ -119,10 +123,13 @@ void Session::Impl::notify_status(const std::string& owner, const std::string& n
                                   unsigned events, NotifyReport report) {
   NotifyState& n = *notify;
   if (owner != notify_own_key()) {
-    // RFC 4314 §4 (STATUS needs "r"), RFC 5465 §4: no events of mailboxes the user may not read.
+    // RFC 4314 §4: STATUS needs "r"; no events of mailboxes the user may not read. RFC 5465
+    // §3.1: one that may be listed but not read is named \NoAccess when NOTIFY SET takes it in.
     auto rights = backend.store().rights(owner, name, user);
     if (!rights || !(*rights & store::acl::kRead)) {
       n.known.erase(view);
+      if (rights && report != NotifyReport::change && (*rights & store::acl::kLookup))
+        notify_list_line(view, "\\NoAccess", nullptr);
       return;
     }
   }
@@ -136,11 +143,11 @@ void Session::Impl::notify_status(const std::string& owner, const std::string& n
   bool send = report == NotifyReport::initial || (report == NotifyReport::change && it == n.known.end());
   if (report == NotifyReport::change && it != n.known.end()) {
     const auto& o = it->second;
-    // RFC 5465 §5.1/§5.2: new and expunged messages show in MESSAGES and UIDNEXT.
+    // RFC 5465 §5.2/§5.3: new and expunged messages show in MESSAGES and UIDNEXT.
     if ((events & (ev::kMessageNew | ev::kMessageExpunge)) &&
         (o.messages != k.messages || o.uidnext != k.uidnext || o.uidvalidity != k.uidvalidity))
       send = true;
-    // RFC 5465 §5.3: a flag change shows in UNSEEN (and HIGHESTMODSEQ).
+    // RFC 5465 §5.1: a flag change shows in UNSEEN (and HIGHESTMODSEQ).
     if ((events & ev::kFlagChange) && (o.unseen != k.unseen || o.highestmodseq != k.highestmodseq)) send = true;
   }
   n.known[view] = k;
@@ -148,7 +155,7 @@ void Session::Impl::notify_status(const std::string& owner, const std::string& n
   ResponseBuilder b(wopt());
   b.raw("STATUS ").mailbox(view).raw(" (MESSAGES ").number(k.messages).raw(" UIDNEXT ").number(k.uidnext);
   b.raw(" UIDVALIDITY ").number(k.uidvalidity).raw(" UNSEEN ").number(k.unseen);
-  // RFC 5465 §5.3 with RFC 7162: HIGHESTMODSEQ once the client uses CONDSTORE.
+  // RFC 5465 §5.1 with RFC 7162: HIGHESTMODSEQ once the client uses CONDSTORE.
   if (condstore) b.raw(" HIGHESTMODSEQ ").number(k.highestmodseq);
   b.raw(")");
   untagged(b.str());
@@ -305,12 +312,20 @@ bool Session::Impl::notify_immediate_expunge() const {
          (notify->selected->events & ev::kMessageExpunge);
 }
 
+bool Session::Impl::notify_flag_uid() const {
+  // RFC 5465 §5.1: FlagChange in the selected mailbox is a FETCH with UID and FLAGS.
+  return notify && notify->selected && (notify->selected->events & ev::kFlagChange);
+}
+
 void Session::Impl::sync_selected(bool allow_expunge) {
   if (!sel) return;
+  // RFC 5465 §5 / §8 (events = "NONE"): "(selected NONE)" asks for no events of the selected
+  // mailbox; its changes wait (dirty) until the client says otherwise with another NOTIFY.
+  if (notify && notify->selected && notify->selected->events == 0) return;
   uint32_t before = sel->max_uid();
   sync(allow_expunge);
   if (!sel || !notify || !notify->selected || notify->selected->fetch.empty()) return;
-  // RFC 5465 §5.1: the fetch-att of MessageNew, for each new message, after its EXISTS.
+  // RFC 5465 §5.2: the fetch-att of MessageNew, for each new message, after its EXISTS.
   std::vector<uint32_t> uids;
   for (size_t i = sel->uids.lower_bound(before + 1); i < sel->count(); ++i) uids.push_back(sel->uid_at(i));
   if (uids.empty()) return;

@@ -74,12 +74,12 @@ bool events(TokenReader& r, NotifyGroup& g, bool& unsupported) {
     } else if (iequals(*word, "SubscriptionChange")) {
       g.events |= ev::kSubscriptionChange;
     } else if (iequals(*word, "AnnotationChange")) {
-      // RFC 5465 §5.5: like FlagChange it needs MessageNew and MessageExpunge (checked by
+      // RFC 5465 §5.1: like FlagChange it needs MessageNew and MessageExpunge (checked by
       // the caller through `annotation`); Tern keeps no per-message annotations: BADEVENT.
       unsupported = true;
       g.events |= 0x100;
     } else {
-      // MailboxMetadataChange, ServerMetadataChange (§5.7, §5.8) and event-ext atoms: Tern
+      // MailboxMetadataChange, ServerMetadataChange (§5.6, §5.7) and event-ext atoms: Tern
       // does not report them, which §3.1 answers with NO [BADEVENT].
       unsupported = true;
     }
@@ -115,20 +115,20 @@ Result<NotifyArgs> parse_notify(std::string_view framed) {
     bool annotation = g.events & 0x100;
     g.events &= ~0x100u;
     unsigned both = ev::kMessageNew | ev::kMessageExpunge;
-    // RFC 5465 §5.1/§5.2: MessageNew and MessageExpunge go together; §5.3/§5.5: FlagChange
-    // and AnnotationChange need both of them.
+    // RFC 5465 §5: MessageNew and MessageExpunge go together; FlagChange and AnnotationChange
+    // need both of them.
     if ((g.events & both) != 0 && (g.events & both) != both)
       return syntax("MessageNew and MessageExpunge must be requested together");
     if ((g.events & ev::kFlagChange || annotation) && (g.events & both) != both)
       return syntax("FlagChange and AnnotationChange need MessageNew and MessageExpunge");
     if (g.is_selected()) {
-      // RFC 5465 §6.1/§6.2: only message events apply to the selected mailbox, and it is
+      // RFC 5465 §6.1: only message events apply to the selected mailbox, and it is
       // named once (selected or selected-delayed).
       if (g.events & ev::kMailboxEvents) return syntax("Mailbox events cannot apply to the selected mailbox");
       if (selected_seen) return syntax("The selected mailbox is named in more than one event group");
       selected_seen = true;
     } else if (!g.fetch.empty()) {
-      // RFC 5465 §5.1: the fetch-att list is only for the selected mailbox.
+      // RFC 5465 §5.2 / §8: the fetch-att list is only for the selected mailbox.
       return syntax("MessageNew fetch attributes apply to the selected mailbox only");
     }
     out.groups.push_back(std::move(g));

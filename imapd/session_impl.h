@@ -272,9 +272,10 @@ struct Session::Impl {
   void cmd_notify(const Command& c);
   // Other mailboxes' pending events: STATUS and LIST responses into `out`.
   void notify_deliver();
-  // sync() and then MessageNew's fetch-att for the new messages (RFC 5465 §5.1).
+  // sync() and then MessageNew's fetch-att for the new messages (RFC 5465 §5.2).
   void sync_selected(bool allow_expunge);
   bool notify_immediate_expunge() const;
+  bool notify_flag_uid() const;
   std::string notify_own_key() const;
   std::string notify_view(const std::string& owner, const std::string& name) const;
   unsigned notify_events_for(const std::string& view) const;

@@ -74,7 +74,7 @@ TEST_F(NotifyTest, Rfc5465_3_1_SetStatusSendsInitialStatus) {
   EXPECT_TRUE(has(out, "* STATUS Trash (")) << out;
 }
 
-// RFC 5465 §5.1 / §5.2: new and expunged messages of another mailbox are STATUS responses,
+// RFC 5465 §5.2 / §5.3: new and expunged messages of another mailbox are STATUS responses,
 // sent between commands (no IDLE needed), in IDLE, and before a command's tagged answer.
 TEST_F(NotifyTest, Rfc5465_5_1_OtherMailboxStatusAnyTime) {
   auto c = logged_in();
@@ -111,7 +111,7 @@ TEST_F(NotifyTest, Rfc5465_5_1_OtherMailboxStatusAnyTime) {
   EXPECT_FALSE(has(c->send("Y NOOP"), "STATUS")) << c->last.bytes;
 }
 
-// RFC 5465 §5.3: flag changes of another mailbox are reported only when FlagChange is asked for.
+// RFC 5465 §5.1: flag changes of another mailbox are reported only when FlagChange is asked for.
 TEST_F(NotifyTest, Rfc5465_5_3_FlagChange) {
   auto c = logged_in();
   uint32_t uid = deliver(message("a"), "Archive");
@@ -151,7 +151,7 @@ TEST_F(NotifyTest, Rfc5465_5_4_MailboxNameAndSubscriptions) {
   EXPECT_EQ(wake(*c), "");
 }
 
-// RFC 5465 §5.1 / §6.1: MessageNew's fetch-att for the selected mailbox, after EXISTS, between
+// RFC 5465 §5.2 / §6.1: MessageNew's fetch-att for the selected mailbox, after EXISTS, between
 // commands; "selected" reports expunges at once, "selected-delayed" only where RFC 9051 §7.5.1
 // allows EXPUNGE (not with no command in progress, not after FETCH).
 TEST_F(NotifyTest, Rfc5465_6_1_SelectedFetchAndExpunges) {
@@ -164,6 +164,11 @@ TEST_F(NotifyTest, Rfc5465_6_1_SelectedFetchAndExpunges) {
   EXPECT_TRUE(has(out, "* 1 EXISTS\r\n* 1 RECENT\r\n* 1 FETCH (UID " + std::to_string(uid) +
                            " BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: hello\r\n\r\n)\r\n"))
       << out;
+  // RFC 5465 §5.1: FlagChange is a FETCH with UID and FLAGS.
+  store::Flags flagged;
+  flagged.system = store::kFlagged;
+  ASSERT_TRUE(store().store_flags(kUser, "INBOX", {uid}, store::FlagOp::add, flagged).ok());
+  EXPECT_EQ(wake(*c), "* 1 FETCH (UID " + std::to_string(uid) + " FLAGS (\\Recent \\Flagged))\r\n");
   ASSERT_TRUE(store().expunge(kUser, "INBOX", {uid}).ok());
   EXPECT_EQ(wake(*c), "* 1 EXPUNGE\r\n");
 
@@ -176,6 +181,18 @@ TEST_F(NotifyTest, Rfc5465_6_1_SelectedFetchAndExpunges) {
   EXPECT_TRUE(has(c->send("G NOOP"), "* 1 EXPUNGE\r\nG OK")) << c->last.bytes;
 }
 
+// RFC 5465 §5 / §8 (events = NONE): "(selected NONE)" freezes the selected mailbox, even at
+// NOOP; the next NOTIFY does what NOOP does (§3.1) under its own rules.
+TEST_F(NotifyTest, Rfc5465_SelectedNoneSnapshotAndNotifyAsNoop) {
+  auto c = logged_in();
+  c->send("S SELECT INBOX");
+  expect(*c, "N NOTIFY SET (selected NONE) (personal (MessageNew MessageExpunge))", "N OK");
+  deliver(message("a"));
+  EXPECT_EQ(wake(*c), "");
+  EXPECT_FALSE(has(c->send("P NOOP"), "EXISTS")) << c->last.bytes;
+  EXPECT_TRUE(has(c->send("Q NOTIFY NONE"), "* 1 EXISTS\r\n* 1 RECENT\r\nQ OK")) << c->last.bytes;
+}
+
 // RFC 5465 with RFC 4314: events only for mailboxes the user may read; shared mailboxes are
 // named as the client sees them.
 TEST_F(NotifyTest, Rfc5465_AclSharedMailboxes) {
@@ -185,7 +202,9 @@ TEST_F(NotifyTest, Rfc5465_AclSharedMailboxes) {
   auto eve = logged_in(kEve, "evepass");
   std::string out = eve->send("N NOTIFY SET STATUS (subtree #shared (MessageNew MessageExpunge MailboxName))");
   EXPECT_TRUE(has(out, "* STATUS #shared/bob@example.test/Drafts (MESSAGES 0 ")) << out;
-  EXPECT_FALSE(has(out, "Sent")) << out;   // "l" without "r": no STATUS
+  // RFC 5465 §3.1: "l" without "r": no STATUS, but LIST (\NoAccess).
+  EXPECT_TRUE(has(out, "* LIST (\\NoAccess) \"/\" #shared/bob@example.test/Sent\r\n")) << out;
+  EXPECT_FALSE(has(out, "STATUS #shared/bob@example.test/Sent")) << out;
   EXPECT_FALSE(has(out, "INBOX")) << out;  // not shared at all
   deliver(message("x"), "Drafts");
   deliver(message("y"), "Sent");
