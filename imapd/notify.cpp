@@ -328,8 +328,11 @@ void Session::Impl::sync_selected(bool allow_expunge) {
   // RFC 5465 §5.2: the fetch-att of MessageNew, for each new message, after its EXISTS.
   std::vector<uint32_t> uids;
   for (size_t i = sel->uids.lower_bound(before + 1); i < sel->count(); ++i) uids.push_back(sel->uid_at(i));
-  if (uids.empty()) return;
-  const std::vector<FetchItem>& items = notify->selected->fetch;
+  notify_fetch(notify->selected->fetch, uids);
+}
+
+void Session::Impl::notify_fetch(const std::vector<FetchItem>& items, const std::vector<uint32_t>& uids) {
+  if (uids.empty() || items.empty()) return;
   std::vector<std::string> paths;
   auto infos = backend.store().messages(sel->owner, sel->name, uids, fetch_needs_bytes(items) ? &paths : nullptr);
   if (!infos) return;

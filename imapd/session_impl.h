@@ -276,6 +276,8 @@ struct Session::Impl {
   void sync_selected(bool allow_expunge);
   bool notify_immediate_expunge() const;
   bool notify_flag_uid() const;
+  // Unsolicited FETCH of `items` for these selected-mailbox UIDs (never sets \Seen).
+  void notify_fetch(const std::vector<FetchItem>& items, const std::vector<uint32_t>& uids);
   std::string notify_own_key() const;
   std::string notify_view(const std::string& owner, const std::string& name) const;
   unsigned notify_events_for(const std::string& view) const;

@@ -193,6 +193,27 @@ TEST_F(NotifyTest, Rfc5465_SelectedNoneSnapshotAndNotifyAsNoop) {
   EXPECT_TRUE(has(c->send("Q NOTIFY NONE"), "* 1 EXISTS\r\n* 1 RECENT\r\nQ OK")) << c->last.bytes;
 }
 
+// RFC 5465 §7: SEARCH RETURN (UPDATE (fetch-att)): each message ADDTO adds is followed by a
+// FETCH with those attributes; with a selected NOTIFY filter this happens between commands.
+TEST_F(NotifyTest, Rfc5465_7_UpdateWithFetchAttributes) {
+  auto c = logged_in();
+  c->send("E ENABLE IMAP4rev2");
+  c->send("S SELECT INBOX");
+  expect(*c, "N NOTIFY SET (selected (MessageNew MessageExpunge FlagChange))", "N OK");
+  expect(*c, "U1 UID SEARCH RETURN (UPDATE (UID BODY.PEEK[HEADER.FIELDS (Subject)])) SUBJECT boss",
+         "* ESEARCH (TAG \"U1\") UID\r\nU1 OK");
+  uint32_t other = deliver(message("lunch"));
+  uint32_t boss = deliver(message("boss"));
+  std::string out = wake(*c);
+  std::string addto = "* ESEARCH (TAG \"U1\") UID ADDTO (0 " + std::to_string(boss) + ")\r\n";
+  std::string fetch = "* 2 FETCH (UID " + std::to_string(boss) + " BODY[HEADER.FIELDS (SUBJECT)] {17}\r\nSubject: boss\r\n\r\n)\r\n";
+  EXPECT_TRUE(has(out, "* 2 EXISTS\r\n" + addto + fetch)) << out;
+  EXPECT_FALSE(has(out, "UID " + std::to_string(other) + " BODY")) << out;
+  // The grammar: a fetch-att list only right after UPDATE; a bad one is BAD.
+  expect(*c, "B1 SEARCH RETURN (UPDATE (NOSUCHATT)) ALL", "B1 BAD");
+  expect(*c, "B2 SEARCH RETURN (UPDATE ()) ALL", "B2 BAD");
+}
+
 // RFC 5465 with RFC 4314: events only for mailboxes the user may read; shared mailboxes are
 // named as the client sees them.
 TEST_F(NotifyTest, Rfc5465_AclSharedMailboxes) {
