@@ -111,6 +111,31 @@ TEST_F(NotifyTest, Rfc5465_5_1_OtherMailboxStatusAnyTime) {
   EXPECT_FALSE(has(c->send("Y NOOP"), "STATUS")) << c->last.bytes;
 }
 
+// RFC 5465 §6: which mailboxes the filters cover: inboxes (INBOX here), subscribed (and it
+// follows SUBSCRIBE / UNSUBSCRIBE), subtree (the mailbox and those below), mailboxes (exactly).
+TEST_F(NotifyTest, Rfc5465_6_Filters) {
+  auto c = logged_in();
+  for (const char* m : {"Lists", "Lists/ietf", "Listsx", "Other"}) expect(*c, std::string("C CREATE ") + m, "C OK");
+  expect(*c, "U UNSUBSCRIBE Archive", "U OK");
+  expect(*c, "N NOTIFY SET (inboxes (MessageNew MessageExpunge)) (subscribed (MessageNew MessageExpunge))"
+             " (subtree Lists (MessageNew MessageExpunge)) (mailboxes (Other \"Nope\") (MessageNew MessageExpunge))",
+         "N OK");
+  auto told = [&](const std::string& mailbox) {
+    deliver(message("m"), mailbox);
+    return has(wake(*c), "* STATUS " + mailbox + " (");
+  };
+  EXPECT_TRUE(told("INBOX"));
+  EXPECT_TRUE(told("Sent"));  // subscribed (the default folders are)
+  EXPECT_FALSE(told("Archive"));
+  EXPECT_TRUE(told("Lists"));
+  EXPECT_TRUE(told("Lists/ietf"));
+  EXPECT_FALSE(told("Listsx"));
+  EXPECT_TRUE(told("Other"));
+  expect(*c, "S SUBSCRIBE Archive", "S OK");
+  EXPECT_EQ(wake(*c), "");  // no SubscriptionChange asked for
+  EXPECT_TRUE(told("Archive"));
+}
+
 // RFC 5465 §5.1: flag changes of another mailbox are reported only when FlagChange is asked for.
 TEST_F(NotifyTest, Rfc5465_5_3_FlagChange) {
   auto c = logged_in();
