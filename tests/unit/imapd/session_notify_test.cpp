@@ -50,6 +50,16 @@ TEST_F(NotifyTest, Rfc5465_Errors) {
   expect(*c, "N2 NOTIFY SET (personal (MailboxMetadataChange))", "N2 NO " + std::string(kSupported));
   expect(*c, "N3 NOTIFY SET (personal (ServerMetadataChange))", "N3 NO " + std::string(kSupported));
   expect(*c, "N4 NOTIFY SET (personal (SomethingElse))", "N4 NO [BADEVENT");
+  expect(*c, "B10 NOTIFY SET (subtree (MessageNew MessageExpunge))", "B10 BAD");
+  expect(*c, "B11 NOTIFY SET (mailboxes () (MessageNew MessageExpunge))", "B11 BAD");
+  expect(*c, "B12 NOTIFY SET (selected (MessageNew (UID) MessageExpunge)) extra", "B12 BAD");
+  expect(*c, "B13 NOTIFY SET (selected (MessageNew (NOSUCH) MessageExpunge))", "B13 BAD");
+  expect(*c, "B14 NOTIFY SET STATUS", "B14 BAD");
+  expect(*c, "B15 NOTIFY NONE extra", "B15 BAD");
+  expect(*c, "B16 NOTIFY SET (personal (MessageNew MessageExpunge)) (inboxes ())", "B16 BAD");
+  // Mailbox names as literals (LITERAL+) and quoted strings.
+  EXPECT_TRUE(has(c->raw("L1 NOTIFY SET (mailboxes ({5+}\r\nOther \"My Box\") (MessageNew MessageExpunge))\r\n"),
+                  "L1 OK")) << c->last.bytes;
   expect(*c, "O1 NOTIFY SET (selected NONE) (personal NONE)", "O1 OK");
   expect(*c, "O2 notify set (Inboxes (messagenew messageexpunge flagchange))", "O2 OK");
   expect(*c, "O3 NOTIFY NONE", "O3 OK");
