@@ -37,26 +37,34 @@ TEST_F(NotifyTest, Rfc5465_Errors) {
   Client anon(backend());
   expect(anon, "A NOTIFY NONE", "A BAD");
   auto c = logged_in();
-  expect(*c, "B1 NOTIFY SET (personal (MessageNew))", "B1 BAD");
-  expect(*c, "B2 NOTIFY SET (personal (MessageExpunge))", "B2 BAD");
-  expect(*c, "B3 NOTIFY SET (personal (FlagChange))", "B3 BAD");
-  expect(*c, "B4 NOTIFY SET (selected (MailboxName))", "B4 BAD");
-  expect(*c, "B5 NOTIFY SET (personal (MessageNew (UID) MessageExpunge))", "B5 BAD");
-  expect(*c, "B6 NOTIFY SET (selected NONE) (selected-delayed NONE)", "B6 BAD");
-  expect(*c, "B7 NOTIFY SET (everywhere (MessageNew MessageExpunge))", "B7 BAD");
-  expect(*c, "B8 NOTIFY SET", "B8 BAD");
-  expect(*c, "B9 NOTIFY SET (personal (MessageNew MessageExpunge)", "B9 BAD");
-  expect(*c, "N1 NOTIFY SET (personal (MessageNew MessageExpunge AnnotationChange))", "N1 NO " + std::string(kSupported));
-  expect(*c, "N2 NOTIFY SET (personal (MailboxMetadataChange))", "N2 NO " + std::string(kSupported));
-  expect(*c, "N3 NOTIFY SET (personal (ServerMetadataChange))", "N3 NO " + std::string(kSupported));
-  expect(*c, "N4 NOTIFY SET (personal (SomethingElse))", "N4 NO [BADEVENT");
-  expect(*c, "B10 NOTIFY SET (subtree (MessageNew MessageExpunge))", "B10 BAD");
-  expect(*c, "B11 NOTIFY SET (mailboxes () (MessageNew MessageExpunge))", "B11 BAD");
-  expect(*c, "B12 NOTIFY SET (selected (MessageNew (UID) MessageExpunge)) extra", "B12 BAD");
-  expect(*c, "B13 NOTIFY SET (selected (MessageNew (NOSUCH) MessageExpunge))", "B13 BAD");
-  expect(*c, "B14 NOTIFY SET STATUS", "B14 BAD");
-  expect(*c, "B15 NOTIFY NONE extra", "B15 BAD");
-  expect(*c, "B16 NOTIFY SET (personal (MessageNew MessageExpunge)) (inboxes ())", "B16 BAD");
+  const std::string badevent = "NO " + std::string(kSupported);
+  // Each arguments string after "NOTIFY", and the start of the tagged answer it must get.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"SET (personal (MessageNew))", "BAD"},
+      {"SET (personal (MessageExpunge))", "BAD"},
+      {"SET (personal (FlagChange))", "BAD"},
+      {"SET (selected (MailboxName))", "BAD"},
+      {"SET (personal (MessageNew (UID) MessageExpunge))", "BAD"},
+      {"SET (selected NONE) (selected-delayed NONE)", "BAD"},
+      {"SET (everywhere (MessageNew MessageExpunge))", "BAD"},
+      {"SET", "BAD"},
+      {"SET (personal (MessageNew MessageExpunge)", "BAD"},
+      {"SET (subtree (MessageNew MessageExpunge))", "BAD"},
+      {"SET (mailboxes () (MessageNew MessageExpunge))", "BAD"},
+      {"SET (selected (MessageNew (UID) MessageExpunge)) extra", "BAD"},
+      {"SET (selected (MessageNew (NOSUCH) MessageExpunge))", "BAD"},
+      {"SET STATUS", "BAD"},
+      {"NONE extra", "BAD"},
+      {"SET (personal (MessageNew MessageExpunge)) (inboxes ())", "BAD"},
+      {"SET (personal (MessageNew MessageExpunge AnnotationChange))", badevent},
+      {"SET (personal (MailboxMetadataChange))", badevent},
+      {"SET (personal (ServerMetadataChange))", badevent},
+      {"SET (personal (SomethingElse))", "NO [BADEVENT"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    std::string tag = "E" + std::to_string(i);
+    expect(*c, tag + " NOTIFY " + cases[i].first, tag + " " + cases[i].second);
+  }
   // Mailbox names as literals (LITERAL+) and quoted strings.
   EXPECT_TRUE(has(c->raw("L1 NOTIFY SET (mailboxes ({5+}\r\nOther \"My Box\") (MessageNew MessageExpunge))\r\n"),
                   "L1 OK")) << c->last.bytes;
