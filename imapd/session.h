@@ -114,7 +114,8 @@ class Session {
   Output greet();
   // Parses and executes every complete command in the input (pipelining keeps order).
   Output feed(std::string_view bytes);
-  // The selected mailbox changed (store watch). In IDLE: untagged updates now.
+  // The selected mailbox changed (store watch), or one NOTIFY watches (RFC 5465). In IDLE:
+  // untagged updates now; with NOTIFY also between commands (imapd/notify.cpp).
   Output on_mailbox_changed();
   Output timeout();   // "* BYE" autologout
   Output shutdown();  // "* BYE" server shutting down
