@@ -127,7 +127,7 @@ Result<std::vector<Store::AclEntry>> Store::get_acl(std::string_view owner, std:
 
 Status Store::set_acl(std::string_view owner, std::string_view mailbox, std::string_view identifier,
                       uint32_t rights) {
-  return detail::guarded_status([&] {
+  auto st = detail::guarded_status([&] {
     std::string id = canonical_identifier(identifier);
     auto [lock, owner_address, row] = find_row(*impl_, owner, mailbox);
     // The owner holds every right implicitly (RFC 4314 §2: the server may keep some rights
@@ -143,6 +143,10 @@ Status Store::set_acl(std::string_view owner, std::string_view mailbox, std::str
     txn.commit();
     impl_->committed();
   });
+  // Who sees which shared mailbox changed (IMAP NOTIFY MailboxName, RFC 5465 §5.4): the
+  // identifier may be "anyone", so every account watch looks again.
+  if (st) impl_->notify_listing(std::nullopt);
+  return st;
 }
 
 Result<uint32_t> Store::rights(std::string_view owner, std::string_view mailbox, std::string_view user) {

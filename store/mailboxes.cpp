@@ -43,7 +43,7 @@ Result<MailboxStatus> Store::mailbox_status(std::string_view user, std::string_v
 
 Status Store::create_mailbox(std::string_view user, std::string_view mailbox,
                              std::string_view special_use) {
-  return detail::guarded_status([&] {
+  auto st = detail::guarded_status([&] {
     auto u = check(detail::canonical_user(user));
     auto name = check(detail::canonical_mailbox(mailbox));
     if (!detail::valid_special_use(special_use)) fail(Errc::syntax, "unknown special-use attribute");
@@ -63,6 +63,8 @@ Status Store::create_mailbox(std::string_view user, std::string_view mailbox,
     txn.commit();
     impl_->committed();
   });
+  if (st) impl_->notify_listing(user);
+  return st;
 }
 
 Status Store::delete_mailbox(std::string_view user, std::string_view mailbox) {
@@ -99,6 +101,7 @@ Status Store::delete_mailbox(std::string_view user, std::string_view mailbox) {
     fs::remove_all(doomed, ec);
   }); });
   if (id) impl_->notify({id});
+  if (st) impl_->notify_listing(user);
   return st;
 }
 
@@ -186,11 +189,12 @@ Status Store::rename_mailbox(std::string_view user, std::string_view from, std::
     impl_->committed();
   });
   impl_->notify(changed);
+  if (st) impl_->notify_listing(user);
   return st;
 }
 
 Status Store::subscribe(std::string_view user, std::string_view mailbox) {
-  return detail::guarded_status([&] {
+  auto st = detail::guarded_status([&] {
     auto u = check(detail::canonical_user(user));
     auto name = check(detail::canonical_mailbox(mailbox));
     std::lock_guard lock(impl_->mu);
@@ -200,10 +204,12 @@ Status Store::subscribe(std::string_view user, std::string_view mailbox) {
         .bind(u.address).bind(name).run();
     impl_->committed();
   });
+  if (st) impl_->notify_listing(user);
+  return st;
 }
 
 Status Store::unsubscribe(std::string_view user, std::string_view mailbox) {
-  return detail::guarded_status([&] {
+  auto st = detail::guarded_status([&] {
     auto u = check(detail::canonical_user(user));
     auto name = check(detail::canonical_mailbox(mailbox));
     std::lock_guard lock(impl_->mu);
@@ -212,6 +218,8 @@ Status Store::unsubscribe(std::string_view user, std::string_view mailbox) {
     if (impl_->db.changes() == 0) fail(Errc::not_found, "not subscribed");
     impl_->committed();
   });
+  if (st) impl_->notify_listing(user);
+  return st;
 }
 
 Result<std::vector<std::string>> Store::list_subscriptions(std::string_view user) {

@@ -380,10 +380,29 @@ void Store::Impl::notify(const std::vector<int64_t>& ids) {
   dovecot_due(ids);
   if (fts) fts->due(ids);
   std::vector<std::shared_ptr<WatchHandle::State>> targets;
+  bool accounts = false;
   {
     std::lock_guard lock(watches->mu);
+    accounts = watches->accounts > 0;
     for (auto& [id, w] : watches->watches)
-      if (std::find(ids.begin(), ids.end(), w->mailbox_id) != ids.end()) targets.push_back(w);
+      if (w->account.empty() && std::find(ids.begin(), ids.end(), w->mailbox_id) != ids.end()) targets.push_back(w);
+  }
+  if (accounts) {
+    // Account watches (IMAP NOTIFY) learn which mailboxes changed by name: one short lookup
+    // under `mu` (never held here: notify() runs after the committing call let go of it).
+    std::map<std::string, Store::AccountChange> by_user;
+    try {
+      std::lock_guard lock(mu);
+      auto st = db.prepare("SELECT user, name FROM mailboxes WHERE id = ?");
+      for (int64_t id : ids) {
+        st.reset();
+        st.bind(id);
+        if (st.step()) by_user[st.text(0)].mailboxes.push_back(st.text(1));
+      }
+    } catch (...) {
+      spdlog::warn("store: account watch lookup failed; notifications skipped");
+    }
+    call_accounts(by_user, false);
   }
   for (auto& w : targets) {
     std::lock_guard call(w->call_mu);
@@ -392,6 +411,43 @@ void Store::Impl::notify(const std::vector<int64_t>& ids) {
       w->callback();
     } catch (...) {
       spdlog::warn("store: watch callback threw; ignored");
+    }
+  }
+}
+
+void Store::Impl::notify_listing(std::optional<std::string_view> user) {
+  std::map<std::string, Store::AccountChange> by_user;
+  if (user) {
+    auto u = detail::canonical_user(*user);
+    if (!u) return;
+    by_user[u->address].listing = true;
+  }
+  call_accounts(by_user, !user);
+}
+
+void Store::Impl::call_accounts(const std::map<std::string, Store::AccountChange>& by_user, bool everyone) {
+  std::vector<std::pair<std::shared_ptr<WatchHandle::State>, Store::AccountChange>> targets;
+  {
+    std::lock_guard lock(watches->mu);
+    if (watches->accounts == 0) return;
+    for (auto& [id, w] : watches->watches) {
+      if (w->account.empty()) continue;
+      if (everyone) {
+        Store::AccountChange all;
+        all.listing = true;
+        targets.emplace_back(w, std::move(all));
+      } else if (auto it = by_user.find(w->account); it != by_user.end()) {
+        targets.emplace_back(w, it->second);
+      }
+    }
+  }
+  for (auto& [w, change] : targets) {
+    std::lock_guard call(w->call_mu);
+    if (!w->active) continue;
+    try {
+      w->account_callback(change);
+    } catch (...) {
+      spdlog::warn("store: account watch callback threw; ignored");
     }
   }
 }
@@ -413,7 +469,7 @@ void WatchHandle::reset() {
   if (!state_) return;
   if (auto reg = state_->registry.lock()) {
     std::lock_guard lock(reg->mu);
-    reg->watches.erase(state_->id);
+    if (reg->watches.erase(state_->id) && !state_->account.empty()) --reg->accounts;
   }
   {
     // Waits for a callback running on another thread to finish; re-entrant from inside it.
@@ -586,6 +642,24 @@ Result<WatchHandle> Store::watch(std::string_view user, std::string_view mailbox
       std::lock_guard lock(impl_->watches->mu);
       state->id = impl_->watches->next_id++;
       impl_->watches->watches[state->id] = state;
+    }
+    return WatchHandle(state);
+  });
+}
+
+Result<WatchHandle> Store::watch_account(std::string_view user,
+                                         std::function<void(const AccountChange&)> callback) {
+  return detail::guarded([&] {
+    auto u = check(detail::canonical_user(user));
+    auto state = std::make_shared<WatchHandle::State>();
+    state->account = u.address;
+    state->account_callback = std::move(callback);
+    state->registry = impl_->watches;
+    {
+      std::lock_guard lock(impl_->watches->mu);
+      state->id = impl_->watches->next_id++;
+      impl_->watches->watches[state->id] = state;
+      ++impl_->watches->accounts;
     }
     return WatchHandle(state);
   });

@@ -357,6 +357,16 @@ class Store {
   // mailbox (new message, flags, expunge, metadata excluded).
   Result<WatchHandle> watch(std::string_view user, std::string_view mailbox,
                             std::function<void()> callback);
+  // Account-wide change notification (IMAP NOTIFY, RFC 5465): `callback` runs after every
+  // commit that changed messages, flags or expunges in one of `user`'s mailboxes (their names
+  // in `mailboxes`), and after a change of the user's mailbox list (create, delete, rename),
+  // subscriptions or ACLs (`listing`: also for ACL changes of any user, since they change
+  // which shared mailboxes others see). Same threading as watch(): after the locks are released.
+  struct AccountChange {
+    std::vector<std::string> mailboxes;
+    bool listing = false;
+  };
+  Result<WatchHandle> watch_account(std::string_view user, std::function<void(const AccountChange&)> callback);
 
   // Full reconcile of files vs index (ternctl reindex), for one user or all users found in
   // the index or under data_dir/mail/.

@@ -37,6 +37,9 @@ struct WatchHandle::State {
   int64_t mailbox_id = 0;
   uint64_t id = 0;
   std::function<void()> callback;
+  // watch_account(): the user's address, and its callback (callback is then unset).
+  std::string account;
+  std::function<void(const Store::AccountChange&)> account_callback;
   std::weak_ptr<struct WatchRegistry> registry;
 };
 
@@ -44,6 +47,7 @@ struct WatchRegistry {
   std::mutex mu;
   uint64_t next_id = 1;
   std::map<uint64_t, std::shared_ptr<WatchHandle::State>> watches;
+  size_t accounts = 0;  // how many of them are account watches (none: notify() looks up nothing)
 };
 
 namespace detail {
@@ -417,6 +421,10 @@ struct Store::Impl {
 
   // Watches. notify() also marks the mailboxes' Dovecot files and full-text rows due.
   void notify(const std::vector<int64_t>& mailbox_ids);
+  // Account watches after a mailbox list / subscription / ACL change: `user`'s, or every
+  // account's when nullopt.
+  void notify_listing(std::optional<std::string_view> user);
+  void call_accounts(const std::map<std::string, Store::AccountChange>& by_user, bool everyone);
 
   // Dovecot out (dovecot_writer.cpp): one thread keeps dovecot-uidlist and dovecot-keywords
   // of each changed folder current, debounced (kDovecotDelay after the first change of a

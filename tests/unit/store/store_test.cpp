@@ -1,6 +1,7 @@
 // Store behaviour as the front ends see it: delivery, flags, expunge, copy/move, mailboxes.
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <regex>
 #include <set>
 
@@ -537,6 +538,44 @@ TEST_F(StoreTest, WatchUnsubscribeWhileNotifyingFromOtherThreads) {
   }
   writer.join();
   EXPECT_GT(rounds, 0);
+}
+
+// IMAP NOTIFY's account watch: the changed mailboxes by name, only the watched user's, and
+// `listing` for create / rename / delete / (un)subscribe / ACL changes.
+TEST_F(StoreTest, WatchAccountNamesChangedMailboxesAndListingChanges) {
+  open();
+  ASSERT_TRUE(store_->ensure_user(kAlice).ok());
+  std::mutex mu;
+  std::vector<std::string> names;
+  int listings = 0;
+  auto h = store_->watch_account("ALICE@example.test", [&](const Store::AccountChange& ch) {
+    std::lock_guard lock(mu);
+    names.insert(names.end(), ch.mailboxes.begin(), ch.mailboxes.end());
+    listings += ch.listing;
+  });
+  ASSERT_TRUE(h.ok());
+  uint32_t uid = deliver(kAlice, msg(1));
+  deliver(kBob, msg(2));  // another user's: not reported
+  ASSERT_TRUE(store_->append(kAlice, "Sent", msg(3), {}, 1700000000).ok());
+  ASSERT_TRUE(store_->store_flags(kAlice, "INBOX", {uid}, FlagOp::add, Flags{kSeen, {}}).ok());
+  EXPECT_EQ(names, (std::vector<std::string>{"INBOX", "Sent", "INBOX"}));
+  EXPECT_EQ(listings, 0);
+  ASSERT_TRUE(store_->create_mailbox(kAlice, "Work").ok());
+  ASSERT_TRUE(store_->rename_mailbox(kAlice, "Work", "Play").ok());
+  ASSERT_TRUE(store_->subscribe(kAlice, "Play").ok());
+  ASSERT_TRUE(store_->unsubscribe(kAlice, "Play").ok());
+  ASSERT_TRUE(store_->delete_mailbox(kAlice, "Play").ok());
+  EXPECT_EQ(listings, 5);
+  EXPECT_FALSE(store_->create_mailbox(kAlice, "INBOX").ok());  // failed: nothing changed
+  EXPECT_EQ(listings, 5);
+  // An ACL change of another user's mailbox may change what alice sees.
+  ASSERT_TRUE(store_->set_acl(kBob, "INBOX", kAlice, 3).ok());
+  EXPECT_EQ(listings, 6);
+  h->reset();
+  deliver(kAlice, msg(4));
+  ASSERT_TRUE(store_->create_mailbox(kAlice, "After").ok());
+  EXPECT_EQ(listings, 6);
+  EXPECT_EQ(names.size(), 4u);  // the rename's message watch names "Play" once
 }
 
 TEST_F(StoreTest, UsersAreIsolated) {
