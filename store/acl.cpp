@@ -5,6 +5,8 @@
 // DELETE (a trigger, since ids may be reused). Removing a user removes the entries naming them.
 #include "store/acl.h"
 
+#include <functional>
+
 #include "store/store_impl.h"
 
 namespace tern::store {
@@ -75,41 +77,41 @@ std::string canonical_identifier(std::string_view identifier) {
 
 uint32_t stored_rights(const std::string& letters) { return acl::parse(letters).value_or(0); }
 
-// owner's mailbox under the store's lock. Unlike Impl::open_mailbox this never creates the
-// owner's store: a client naming "Shared/nobody@example.com/x" must not make one.
-struct Found {
-  std::unique_lock<std::mutex> lock;
+// The owner's mailbox, under the store's lock (Found, to write) or on one of the index's readers
+// (FoundToRead, Impl::readers). Unlike Impl::open_mailbox this never creates the owner's
+// store: a client naming "Shared/nobody@example.com/x" must not make one.
+template <class Guard>
+struct FoundIn {
+  Guard guard;
   std::string owner;
   detail::MailboxRow row;
 };
+using Found = FoundIn<std::unique_lock<std::mutex>>;
+using FoundToRead = FoundIn<Store::Impl::ReadLease>;
 
-Found find_row(Store::Impl& impl, std::string_view owner, std::string_view mailbox) {
-  Found f;
+template <class Guard>
+FoundIn<Guard> find_row_with(Store::Impl& impl, std::string_view owner, std::string_view mailbox,
+                             const std::function<Guard()>& take, const std::function<detail::Db&(Guard&)>& db) {
+  FoundIn<Guard> f;
   f.owner = check(detail::canonical_user(owner)).address;
   auto name = check(detail::canonical_mailbox(mailbox));
-  f.lock = std::unique_lock(impl.mu);
-  auto row = impl.find_mailbox(f.owner, name);
+  f.guard = take();
+  auto row = Store::Impl::find_mailbox_in(db(f.guard), f.owner, name);
   if (!row) fail(Errc::not_found, "no such mailbox");
   f.row = std::move(*row);
   return f;
 }
 
-// As find_row, on one of the index's readers (Impl::readers) for the functions that only read.
-struct FoundToRead {
-  Store::Impl::ReadLease lease;
-  std::string owner;
-  detail::MailboxRow row;
-};
+Found find_row(Store::Impl& impl, std::string_view owner, std::string_view mailbox) {
+  return find_row_with<std::unique_lock<std::mutex>>(
+      impl, owner, mailbox, [&] { return std::unique_lock(impl.mu); },
+      [&](std::unique_lock<std::mutex>&) -> detail::Db& { return impl.db; });
+}
 
 FoundToRead find_row_to_read(Store::Impl& impl, std::string_view owner, std::string_view mailbox) {
-  FoundToRead f;
-  f.owner = check(detail::canonical_user(owner)).address;
-  auto name = check(detail::canonical_mailbox(mailbox));
-  f.lease = impl.lease_reader();
-  auto row = Store::Impl::find_mailbox_in(*f.lease.db, f.owner, name);
-  if (!row) fail(Errc::not_found, "no such mailbox");
-  f.row = std::move(*row);
-  return f;
+  return find_row_with<Store::Impl::ReadLease>(
+      impl, owner, mailbox, [&] { return impl.lease_reader(); },
+      [](Store::Impl::ReadLease& lease) -> detail::Db& { return *lease.db; });
 }
 
 }  // namespace

@@ -389,11 +389,11 @@ void Store::Impl::notify(const std::vector<int64_t>& ids) {
   }
   if (accounts) {
     // Account watches (IMAP NOTIFY) learn which mailboxes changed by name: one short lookup
-    // under `mu` (never held here: notify() runs after the committing call let go of it).
+    // on a reader, which sees the commit that called this.
     std::map<std::string, Store::AccountChange> by_user;
     try {
-      std::lock_guard lock(mu);
-      auto st = db.prepare("SELECT user, name FROM mailboxes WHERE id = ?");
+      auto lease = lease_reader();
+      auto st = lease.db->prepare("SELECT user, name FROM mailboxes WHERE id = ?");
       for (int64_t id : ids) {
         st.reset();
         st.bind(id);

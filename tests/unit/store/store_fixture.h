@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -161,6 +162,16 @@ class StoreTest : public ::testing::Test {
     if (snap.ok())
       for (auto& m : snap->messages) out.push_back(m.uid);
     return out;
+  }
+  // Waits (at most 10 s) until the FileOps log shows an `op` call: another thread is in it.
+  void wait_for_op(const std::string& op) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    auto seen = [&] {
+      auto log = ops_->log();
+      return std::any_of(log.begin(), log.end(), [&](const std::string& l) { return l.rfind(op, 0) == 0; });
+    };
+    while (!seen() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   // Runs body(i) for i in [0, n) on n threads released together (so their calls overlap as
   // much as possible), and joins them.

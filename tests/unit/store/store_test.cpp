@@ -61,13 +61,7 @@ TEST_F(StoreTest, UsageDoesNotWaitForACommittingBatch) {
   ops_->clear();
   ops_->fsync_dir_delay_ms = 3000;
   std::thread slow([&] { deliver(kAlice, bytes); });
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  auto in_fsync = [&] {
-    auto log = ops_->log();
-    return std::any_of(log.begin(), log.end(), [](const std::string& l) { return l.rfind("fsync_dir", 0) == 0; });
-  };
-  while (!in_fsync() && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  wait_for_op("fsync_dir");
   auto start = std::chrono::steady_clock::now();
   auto used = store_->usage(kAlice);
   auto took = std::chrono::steady_clock::now() - start;
@@ -94,13 +88,7 @@ TEST_F(StoreTest, ReadsDoNotWaitForAWriterInItsFsync) {
     EXPECT_TRUE(store_->expunge(kAlice, "INBOX", {last}).ok());
     expunged = true;
   });
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  auto in_fsync = [&] {
-    auto log = ops_->log();
-    return std::any_of(log.begin(), log.end(), [](const std::string& l) { return l.rfind("fsync_dir", 0) == 0; });
-  };
-  while (!in_fsync() && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  wait_for_op("fsync_dir");
   auto start = std::chrono::steady_clock::now();
   auto status = store_->mailbox_status(kAlice, "INBOX");
   auto snap = store_->snapshot(kAlice, "INBOX");
