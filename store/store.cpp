@@ -434,6 +434,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
       p->db.enable_auto_vacuum();
       p->restore_staged();
       p->reconcile_all();
+      p->assign_missing_threads();
     }
     p->open_fts();
   });
@@ -582,6 +583,7 @@ Result<ReindexReport> Store::reindex_report(std::optional<std::string_view> user
     // user's default folders are made first, as on a first login, and then adopt what came.
     if (u && fs::is_directory(impl_->user_dir(*u))) impl_->ensure_user_locked(*u);
     changed = u ? impl_->reconcile_user(*u, &report) : impl_->reconcile_all(&report);
+    impl_->assign_missing_threads();
     // Every reindexed folder gets its Dovecot files (re)written, changed or not.
     std::vector<int64_t> ids;
     auto st = impl_->db.prepare(u ? "SELECT id FROM mailboxes WHERE user = ?" : "SELECT id FROM mailboxes");

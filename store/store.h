@@ -154,6 +154,10 @@ struct MessageInfo {
   // RFC 8474 EMAILID: made when the message is first stored, kept by COPY and MOVE (the same
   // content keeps its id in every mailbox it is copied to).
   std::string email_id;
+  // RFC 8474 THREADID (store/threads.h): given when the message is first stored (from its
+  // Message-ID, References and In-Reply-To), kept by COPY and MOVE, never changed. Empty only
+  // for a row another process indexed since this store's owner last gave threads out.
+  std::string thread_id;
 };
 
 struct MailboxSnapshot {
