@@ -124,8 +124,11 @@ Status Store::set_acl(std::string_view owner, std::string_view mailbox, std::str
     }
     txn.commit();
     impl_->committed();
+    impl_->acl_version.fetch_add(1);  // after the commit: a session re-reading sees the change
   });
 }
+
+uint64_t Store::acl_version() const { return impl_->acl_version.load(); }
 
 Result<uint32_t> Store::rights(std::string_view owner, std::string_view mailbox, std::string_view user) {
   return detail::guarded([&] {

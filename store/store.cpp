@@ -510,6 +510,7 @@ Status Store::remove_user(std::string_view user) {
     }
     txn.commit();
     impl_->committed();
+    impl_->acl_version.fetch_add(1);  // the user's ACL entries went (Store::acl_version)
     impl_->known_users.erase(u.address);
     std::error_code ec;
     if (had_dir) fs::remove_all(doomed, ec);

@@ -242,6 +242,7 @@ struct Store::Impl {
   void restore_staged();         // at open, under `mu`, before reconcile_all
   // RFC 8474 THREADID for rows without one (store/threads.h); under `mu`, after reconciling.
   void assign_missing_threads();
+  std::atomic<uint64_t> acl_version{0};  // Store::acl_version()
   // Takes data_dir/store.lock (waiting for it with `wait`); false when another process holds it.
   bool own(bool wait);
   std::set<uint32_t> staged_uids(int64_t mailbox_id);  // requires `mu`
