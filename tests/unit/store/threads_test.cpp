@@ -17,15 +17,6 @@ std::string msg(const std::string& id, const std::string& links = "") {
   return "From: a@example.test\r\nMessage-ID: <" + id + "@x>\r\n" + links + "Subject: s\r\n\r\nbody\r\n";
 }
 
-void exec_sql(const std::string& path, const char* sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  char* err = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
-  sqlite3_free(err);
-  sqlite3_close(db);
-}
-
 TEST(ThreadKeys, OwnIdFirstThenReferencesThenInReplyTo) {
   std::string m =
       "Message-Id: <me@x>\r\nreferences: <a@x>\r\n\t<b@x> <a@x>\r\nIn-Reply-To: <b@x> (x)\r\n"
