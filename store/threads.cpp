@@ -30,21 +30,26 @@ std::vector<std::string> thread_keys(std::string_view message) {
 }
 
 std::string assign_thread(Db& db, std::string_view user, const std::vector<std::string>& keys) {
-  std::string thread;
-  int64_t first_seen = 0;
+  // The threads these ids were given (one indexed look-up each; usually one thread or none).
+  std::vector<std::string> found;
   for (const auto& key : keys) {
-    // The thread this id was given, and when that thread was first seen.
-    auto st = db.prepare(
-        "SELECT t.thread_id, (SELECT MIN(f.rowid) FROM thread_refs f "
-        "WHERE f.user = t.user AND f.thread_id = t.thread_id) "
-        "FROM thread_refs t WHERE t.user = ? AND t.message_id = ?");
+    auto st = db.prepare("SELECT thread_id FROM thread_refs WHERE user = ? AND message_id = ?");
     st.bind(user).bind(key);
-    if (!st.step()) continue;
+    if (st.step() && std::find(found.begin(), found.end(), st.text(0)) == found.end()) found.push_back(st.text(0));
+  }
+  std::string thread = found.empty() ? std::string() : found.front();
+  if (found.size() > 1) {
     // RFC 8474 §5.2: a THREADID never changes, so a message linking two threads joins the
-    // one first seen and the other keeps its id.
-    if (thread.empty() || st.i64(1) < first_seen) {
-      thread = st.text(0);
-      first_seen = st.i64(1);
+    // one first seen (its first recorded id has the smallest rowid) and the other keeps its id.
+    int64_t first_seen = 0;
+    for (const auto& t : found) {
+      auto st = db.prepare("SELECT MIN(rowid) FROM thread_refs WHERE user = ? AND thread_id = ?");
+      st.bind(user).bind(t);
+      st.step();
+      if (t == found.front() || st.i64(0) < first_seen) {
+        first_seen = st.i64(0);
+        thread = t;
+      }
     }
   }
   if (thread.empty()) {
