@@ -188,6 +188,8 @@ struct SearchReturn {
   bool min = false, max = false, all = false, count = false, save = false;
   std::optional<PartialRange> partial;
   bool context = false, update = false;
+  // RFC 5465 §7: UPDATE (fetch-att ...): a FETCH with these for each message ADDTO adds.
+  std::vector<FetchItem> update_fetch;
   bool operator==(const SearchReturn&) const = default;
 };
 

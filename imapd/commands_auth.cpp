@@ -151,6 +151,7 @@ void Session::Impl::cmd_unauthenticate(const Command& c) {
   // the mailbox deselected (no untagged CLOSED, §3), extensions ENABLEd no longer so, the
   // saved search result gone; the client may log in again, as another user.
   deselect();
+  notify.reset();  // RFC 5465: the events were the old user's
   user.clear();
   state = State::not_authenticated;
   imap4rev2 = utf8_accept = condstore = qresync = false;
@@ -188,13 +189,15 @@ void Session::Impl::cmd_idle(const Command& c) {
   mode = Mode::idle;
   mode_tag = c.tag;
   out.bytes += continuation("idling");
-  if (sel) sync(true);
+  if (sel) sync_selected(true);
+  notify_deliver();
 }
 
 void Session::Impl::idle_line(const std::string& line) {
   mode = Mode::commands;
   if (!is_idle_done(line)) return bad(mode_tag, "Expected DONE to end IDLE");
-  if (sel) sync(true);
+  if (sel) sync_selected(true);
+  notify_deliver();
   ok(mode_tag, "IDLE terminated");
 }
 

@@ -97,6 +97,14 @@ void Session::Impl::update_live() {
     std::string quoted;
     write_string(quoted, ls.tag, wopt());
     for (const std::string& line : live_update_lines(ls, quoted, ls.uids, *now, number_of(ls.uid))) untagged(line);
+    if (!ls.ret.update_fetch.empty()) {
+      // RFC 5465 §7 / §5.2: the FETCH of each added message follows the ESEARCH ADDTO.
+      std::vector<uint32_t> old = ls.uids, added;
+      std::sort(old.begin(), old.end());
+      for (uint32_t u : *now)
+        if (!std::binary_search(old.begin(), old.end(), u)) added.push_back(u);
+      notify_fetch(ls.ret.update_fetch, added);
+    }
     ls.uids = std::move(*now);
     ls.modseq = st->highestmodseq;
     ls.exists = st->messages;

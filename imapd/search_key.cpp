@@ -245,8 +245,18 @@ bool parse_return_opts(TokenReader& r, SearchReturn& ret, bool allow_save) {
       ret.partial = pr;
     } else if (r.keyword("CONTEXT"))
       good = once(ret.context);  // RFC 5267 §4.2: a hint that more requests will follow
-    else if (r.keyword("UPDATE"))
+    else if (r.keyword("UPDATE")) {
       good = once(ret.update);  // RFC 5267 §4.3
+      // RFC 5465 §7: modifier-update = "UPDATE" [SP "(" fetch-att *(SP fetch-att) ")"]
+      TokenReader probe = r;
+      if (good && probe.consume(' ') && probe.consume('(')) {
+        r = probe;
+        do {
+          if (!parse_fetch_att(r, ret.update_fetch, false)) return false;
+        } while (r.consume(' '));
+        if (!r.expect(')', "expected ) after fetch-att")) return false;
+      }
+    }
     else
       return r.fail("unknown search return option");
     if (!good) return false;

@@ -123,6 +123,7 @@ std::string Session::Impl::capabilities() const {
       " QUOTA=RES-STORAGE ACL RIGHTS=texk UTF8=ACCEPT BINARY SAVEDATE OBJECTID METADATA METADATA-SERVER APPENDLIMIT=" +
       std::to_string(settings.max_literal_size);
   caps += " PARTIAL CATENATE CONTEXT=SEARCH CONTEXT=SORT";  // RFC 9394, RFC 4469, RFC 5267 §4
+  caps += " NOTIFY";  // RFC 5465 (notify.cpp)
   return caps;
 }
 
@@ -150,6 +151,7 @@ void Session::Impl::bye(std::string_view msg) {
   mode = Mode::closed;
   state = State::logout;
   deselect();
+  notify.reset();
 }
 
 void Session::Impl::store_error(std::string_view tag, const Error& e, bool trycreate) {
@@ -235,6 +237,10 @@ void Session::Impl::execute(const Command& cmd) {
       // RFC 4314 §3: the parser has no ACL grammar either; commands_acl.cpp reads the line.
       if (state != State::authenticated && state != State::selected) return bad(cmd.tag, text::LoginFirst);
       cmd_acl(cmd, name);
+    } else if (iequals(name, "NOTIFY")) {
+      // RFC 5465: the parser has no NOTIFY grammar either (notify_parse.cpp).
+      if (state != State::authenticated && state != State::selected) return bad(cmd.tag, text::LoginFirst);
+      cmd_notify(cmd);
     } else {
       return bad(cmd.tag, std::string(text::UnknownCommand) + " " + name.substr(0, 40));
     }
@@ -260,9 +266,11 @@ void Session::Impl::execute(const Command& cmd) {
       bool allow = cmd.uid || (cmd.name != CommandName::fetch && cmd.name != CommandName::store &&
                                cmd.name != CommandName::search && cmd.name != CommandName::sort &&
                                cmd.name != CommandName::thread);
-      sync(allow);
+      sync_selected(allow || notify_immediate_expunge());
     }
   }
+  // RFC 5465: other mailboxes' events may go at any time; here, before the tagged answer.
+  if (notify && mode == Mode::commands) notify_deliver();
 }
 
 void Session::Impl::run() {
@@ -347,7 +355,17 @@ Output Session::on_mailbox_changed() {
   Impl& s = *impl_;
   // RFC 9051 §6.3.13: while idling the server sends updates as they happen. Otherwise the
   // dirty flag makes the next allowed point pick them up.
-  if (s.mode == Impl::Mode::idle && s.sel) s.sync(true);
+  if (s.mode == Impl::Mode::idle) {
+    if (s.sel) s.sync_selected(true);
+    s.notify_deliver();
+  } else if (s.mode == Impl::Mode::commands && s.notify && s.parser.idle() && s.parser.buffered() == 0) {
+    // RFC 5465 §1: with NOTIFY the server sends events between commands too. The selected
+    // mailbox's only when a selected filter asks for them; its expunges then only with
+    // "selected" (§6.1), since RFC 9051 §7.5.1 forbids EXPUNGE with no command in progress.
+    const auto& g = s.notify->selected;
+    if (s.sel && g && g->events) s.sync_selected(s.notify_immediate_expunge());
+    s.notify_deliver();
+  }
   s.flush();
   return std::exchange(s.out, Output{});
 }

@@ -47,6 +47,9 @@ struct SessionSettings {
   // goes on (0: never; everything comes back in the call's Output). The client then reads
   // the first responses while the rest is rendered, and no mailbox-sized buffer is built.
   size_t stream_threshold = 0;
+  // RFC 5465 §5.8: other mailboxes' changes waiting for the client past this many (distinct
+  // mailboxes) end NOTIFY with NOTIFICATIONOVERFLOW.
+  size_t notify_max_pending = 1000;
 };
 
 struct PeerInfo {
@@ -111,7 +114,8 @@ class Session {
   Output greet();
   // Parses and executes every complete command in the input (pipelining keeps order).
   Output feed(std::string_view bytes);
-  // The selected mailbox changed (store watch). In IDLE: untagged updates now.
+  // The selected mailbox changed (store watch), or one NOTIFY watches (RFC 5465). In IDLE:
+  // untagged updates now; with NOTIFY also between commands (imapd/notify.cpp).
   Output on_mailbox_changed();
   Output timeout();   // "* BYE" autologout
   Output shutdown();  // "* BYE" server shutting down

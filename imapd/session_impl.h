@@ -17,6 +17,7 @@
 #include "imapd/imap_parser.h"
 #include "imapd/live_search.h"
 #include "imapd/message_view.h"
+#include "imapd/notify.h"
 #include "imapd/response_writer.h"
 #include "imapd/session.h"
 #include "imapd/sort.h"
@@ -270,6 +271,26 @@ struct Session::Impl {
   void cmd_thread(const Command& c);
   void cmd_getmetadata(const Command& c);  // commands_metadata.cpp
   void cmd_setmetadata(const Command& c);
+
+  // ---- notify.cpp (RFC 5465 NOTIFY) ----
+  std::unique_ptr<NotifyState> notify;  // while NOTIFY SET is in force
+  enum class NotifyReport { baseline, initial, change };
+  void cmd_notify(const Command& c);
+  // Other mailboxes' pending events: STATUS and LIST responses into `out`.
+  void notify_deliver();
+  // sync() and then MessageNew's fetch-att for the new messages (RFC 5465 §5.2).
+  void sync_selected(bool allow_expunge);
+  bool notify_immediate_expunge() const;
+  bool notify_flag_uid() const;
+  // Unsolicited FETCH of `items` for these selected-mailbox UIDs (never sets \Seen).
+  void notify_fetch(const std::vector<FetchItem>& items, const std::vector<uint32_t>& uids);
+  std::string notify_own_key() const;
+  std::string notify_view(const std::string& owner, const std::string& name) const;
+  unsigned notify_events_for(const std::string& view) const;
+  void notify_status(const std::string& owner, const std::string& name, const std::string& view, unsigned events,
+                     NotifyReport report);
+  void notify_listing(bool emit);
+  void notify_list_line(const std::string& view, std::string_view attrs, const std::string* old_name);
 
   // ---- session_sync.cpp ----
   // Selected-mailbox messages named by a set: indexes into sel->uids, ascending. Errors:

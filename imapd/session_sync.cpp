@@ -45,7 +45,7 @@ Result<std::vector<size_t>> Session::Impl::resolve(const SequenceSet& set, bool 
 std::string Session::Impl::flags_fetch(uint32_t seq, uint32_t uid, const store::Flags& f, uint64_t modseq,
                                        bool with_uid) const {
   std::string line = std::to_string(seq) + " FETCH (";
-  if (with_uid || qresync) line += "UID " + std::to_string(uid) + " ";
+  if (with_uid || qresync || notify_flag_uid()) line += "UID " + std::to_string(uid) + " ";
   std::string fl;
   std::vector<std::string> names = flags_to_list(f);
   if (sel && sel->is_recent(uid)) names.insert(names.begin(), "\\Recent");

@@ -94,13 +94,31 @@ Found find_row(Store::Impl& impl, std::string_view owner, std::string_view mailb
   return f;
 }
 
+// As find_row, on one of the index's readers (Impl::readers) for the functions that only read.
+struct FoundToRead {
+  Store::Impl::ReadLease lease;
+  std::string owner;
+  detail::MailboxRow row;
+};
+
+FoundToRead find_row_to_read(Store::Impl& impl, std::string_view owner, std::string_view mailbox) {
+  FoundToRead f;
+  f.owner = check(detail::canonical_user(owner)).address;
+  auto name = check(detail::canonical_mailbox(mailbox));
+  f.lease = impl.lease_reader();
+  auto row = Store::Impl::find_mailbox_in(*f.lease.db, f.owner, name);
+  if (!row) fail(Errc::not_found, "no such mailbox");
+  f.row = std::move(*row);
+  return f;
+}
+
 }  // namespace
 
 Result<std::vector<Store::AclEntry>> Store::get_acl(std::string_view owner, std::string_view mailbox) {
   return detail::guarded([&] {
-    auto [lock, owner_address, row] = find_row(*impl_, owner, mailbox);
+    auto [lease, owner_address, row] = find_row_to_read(*impl_, owner, mailbox);
     std::vector<AclEntry> out;
-    auto st = impl_->db.prepare("SELECT identifier, rights FROM acl WHERE mailbox_id = ? ORDER BY identifier");
+    auto st = lease.db->prepare("SELECT identifier, rights FROM acl WHERE mailbox_id = ? ORDER BY identifier");
     st.bind(row.id);
     while (st.step()) out.push_back({st.text(0), stored_rights(st.text(1))});
     return out;
@@ -109,7 +127,7 @@ Result<std::vector<Store::AclEntry>> Store::get_acl(std::string_view owner, std:
 
 Status Store::set_acl(std::string_view owner, std::string_view mailbox, std::string_view identifier,
                       uint32_t rights) {
-  return detail::guarded_status([&] {
+  auto st = detail::guarded_status([&] {
     std::string id = canonical_identifier(identifier);
     auto [lock, owner_address, row] = find_row(*impl_, owner, mailbox);
     // The owner holds every right implicitly (RFC 4314 §2: the server may keep some rights
@@ -126,6 +144,10 @@ Status Store::set_acl(std::string_view owner, std::string_view mailbox, std::str
     impl_->committed();
     impl_->acl_version.fetch_add(1);  // after the commit: a session re-reading sees the change
   });
+  // Who sees which shared mailbox changed (IMAP NOTIFY MailboxName, RFC 5465 §5.4): the
+  // identifier may be "anyone", so every account watch looks again.
+  if (st) impl_->notify_listing(std::nullopt);
+  return st;
 }
 
 uint64_t Store::acl_version() const { return impl_->acl_version.load(); }
@@ -133,10 +155,10 @@ uint64_t Store::acl_version() const { return impl_->acl_version.load(); }
 Result<uint32_t> Store::rights(std::string_view owner, std::string_view mailbox, std::string_view user) {
   return detail::guarded([&] {
     std::string who = canonical_identifier(user);
-    auto [lock, owner_address, row] = find_row(*impl_, owner, mailbox);
+    auto [lease, owner_address, row] = find_row_to_read(*impl_, owner, mailbox);
     if (who == owner_address) return acl::kAll;
     // RFC 4314 §2: a user's rights are the union of the entries that name them and "anyone".
-    auto st = impl_->db.prepare("SELECT rights FROM acl WHERE mailbox_id = ? AND identifier IN (?, 'anyone')");
+    auto st = lease.db->prepare("SELECT rights FROM acl WHERE mailbox_id = ? AND identifier IN (?, 'anyone')");
     st.bind(row.id).bind(who);
     uint32_t out = 0;
     while (st.step()) out |= stored_rights(st.text(0));
@@ -148,8 +170,8 @@ Result<std::vector<Store::SharedMailbox>> Store::shared_with(std::string_view us
   return detail::guarded([&] {
     std::string who = canonical_identifier(user);
     std::vector<SharedMailbox> out;
-    std::lock_guard lock(impl_->mu);
-    auto st = impl_->db.prepare(
+    auto lease = impl_->lease_reader();
+    auto st = lease.db->prepare(
         "SELECT m.user, m.name, a.rights FROM acl a JOIN mailboxes m ON m.id = a.mailbox_id "
         "WHERE a.identifier IN (?, 'anyone') AND m.user != ? ORDER BY m.user, m.name");
     st.bind(who).bind(who);

@@ -262,3 +262,19 @@ void Db::enable_auto_vacuum() {
 }
 
 }  // namespace tern::store::detail
+
+namespace tern::store::detail {
+
+RelaxedSync::RelaxedSync(Db& db) : db_(db) { db_.exec("PRAGMA synchronous=NORMAL"); }
+
+RelaxedSync::~RelaxedSync() {
+  // Setting the pragma does no I/O; should it still fail, deliveries must not go on without
+  // their fsync, so this says so loudly and tries once more.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto s = db_.conn().try_exec("PRAGMA synchronous=FULL");
+    if (s.ok()) return;
+    spdlog::error("store: index.db could not go back to synchronous=FULL: {}", s.error().message);
+  }
+}
+
+}  // namespace tern::store::detail

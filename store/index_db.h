@@ -69,6 +69,21 @@ class Db {
   std::string path_;
 };
 
+// For its lifetime, commits on `db` do not sync the WAL (synchronous=NORMAL, set back to FULL
+// on destruction). Must outlive the transaction it covers. WAL frames are appended in order,
+// so the next FULL commit's sync makes these durable too (SQLite's WAL: a sync covers the
+// whole file up to the commit being synced).
+class RelaxedSync {
+ public:
+  explicit RelaxedSync(Db& db);
+  ~RelaxedSync();
+  RelaxedSync(const RelaxedSync&) = delete;
+  RelaxedSync& operator=(const RelaxedSync&) = delete;
+
+ private:
+  Db& db_;
+};
+
 // BEGIN IMMEDIATE ... COMMIT on the index, rolled back if not committed (exception unwinding).
 class Txn : public sqlite::CheckedTransaction {
  public:

@@ -14,10 +14,19 @@ namespace tern::store {
 Result<std::vector<MailboxStatus>> Store::list_mailboxes(std::string_view user) {
   return detail::guarded([&] {
     auto u = check(detail::canonical_user(user));
-    std::lock_guard lock(impl_->mu);
-    impl_->ensure_user_locked(u);
     std::vector<MailboxStatus> out;
-    for (auto& row : impl_->user_mailboxes(u.address)) out.push_back(impl_->status_of(u.address, row));
+    {
+      auto lease = impl_->lease_reader();
+      auto rows = Impl::user_mailboxes_in(*lease.db, u.address);
+      bool inbox = std::any_of(rows.begin(), rows.end(), [](const auto& r) { return r.name == "INBOX"; });
+      if (inbox)
+        for (auto& row : rows) out.push_back(impl_->status_in(*lease.db, u.address, row));
+    }
+    if (out.empty()) {  // a user's first use makes the tree, under `mu`
+      std::lock_guard lock(impl_->mu);
+      impl_->ensure_user_locked(u);
+      for (auto& row : impl_->user_mailboxes(u.address)) out.push_back(impl_->status_of(u.address, row));
+    }
     // INBOX first, then by name.
     std::stable_partition(out.begin(), out.end(), [](const auto& s) { return s.name == "INBOX"; });
     return out;
@@ -26,14 +35,15 @@ Result<std::vector<MailboxStatus>> Store::list_mailboxes(std::string_view user) 
 
 Result<MailboxStatus> Store::mailbox_status(std::string_view user, std::string_view mailbox) {
   return detail::guarded([&] {
-    auto [lock, u, name, row] = impl_->open_mailbox(user, mailbox);
-    return impl_->status_of(u.address, row);
+    return impl_->read_or_open(user, mailbox, [&](detail::Db& db, const auto& u, const auto&, const auto& row) {
+      return impl_->status_in(db, u.address, row);
+    });
   });
 }
 
 Status Store::create_mailbox(std::string_view user, std::string_view mailbox,
                              std::string_view special_use) {
-  return detail::guarded_status([&] {
+  auto st = detail::guarded_status([&] {
     auto u = check(detail::canonical_user(user));
     auto name = check(detail::canonical_mailbox(mailbox));
     if (!detail::valid_special_use(special_use)) fail(Errc::syntax, "unknown special-use attribute");
@@ -53,6 +63,8 @@ Status Store::create_mailbox(std::string_view user, std::string_view mailbox,
     txn.commit();
     impl_->committed();
   });
+  if (st) impl_->notify_listing(user);
+  return st;
 }
 
 Status Store::delete_mailbox(std::string_view user, std::string_view mailbox) {
@@ -89,6 +101,7 @@ Status Store::delete_mailbox(std::string_view user, std::string_view mailbox) {
     fs::remove_all(doomed, ec);
   }); });
   if (id) impl_->notify({id});
+  if (st) impl_->notify_listing(user);
   return st;
 }
 
@@ -176,11 +189,12 @@ Status Store::rename_mailbox(std::string_view user, std::string_view from, std::
     impl_->committed();
   });
   impl_->notify(changed);
+  if (st) impl_->notify_listing(user);
   return st;
 }
 
 Status Store::subscribe(std::string_view user, std::string_view mailbox) {
-  return detail::guarded_status([&] {
+  auto st = detail::guarded_status([&] {
     auto u = check(detail::canonical_user(user));
     auto name = check(detail::canonical_mailbox(mailbox));
     std::lock_guard lock(impl_->mu);
@@ -190,10 +204,12 @@ Status Store::subscribe(std::string_view user, std::string_view mailbox) {
         .bind(u.address).bind(name).run();
     impl_->committed();
   });
+  if (st) impl_->notify_listing(user);
+  return st;
 }
 
 Status Store::unsubscribe(std::string_view user, std::string_view mailbox) {
-  return detail::guarded_status([&] {
+  auto st = detail::guarded_status([&] {
     auto u = check(detail::canonical_user(user));
     auto name = check(detail::canonical_mailbox(mailbox));
     std::lock_guard lock(impl_->mu);
@@ -202,18 +218,27 @@ Status Store::unsubscribe(std::string_view user, std::string_view mailbox) {
     if (impl_->db.changes() == 0) fail(Errc::not_found, "not subscribed");
     impl_->committed();
   });
+  if (st) impl_->notify_listing(user);
+  return st;
 }
 
 Result<std::vector<std::string>> Store::list_subscriptions(std::string_view user) {
   return detail::guarded([&] {
     auto u = check(detail::canonical_user(user));
-    std::lock_guard lock(impl_->mu);
+    auto names = [&](detail::Db& db) {
+      std::vector<std::string> out;
+      auto st = db.prepare("SELECT name FROM subscriptions WHERE user = ? ORDER BY name");
+      st.bind(u.address);
+      while (st.step()) out.push_back(st.text(0));
+      return out;
+    };
+    {
+      auto lease = impl_->lease_reader();
+      if (Impl::find_mailbox_in(*lease.db, u.address, "INBOX")) return names(*lease.db);
+    }
+    std::lock_guard lock(impl_->mu);  // a user's first use makes the tree
     impl_->ensure_user_locked(u);
-    std::vector<std::string> out;
-    auto st = impl_->db.prepare("SELECT name FROM subscriptions WHERE user = ? ORDER BY name");
-    st.bind(u.address);
-    while (st.step()) out.push_back(st.text(0));
-    return out;
+    return names(impl_->db);
   });
 }
 

@@ -62,39 +62,38 @@ FileRead read_file_into(const std::string& path, std::string& buf, size_t offset
 
 }  // namespace
 
-Result<Store::MessageFiles> Store::message_files(std::string_view user, std::string_view mailbox) {
-  return detail::guarded([&] {
-    auto [lock, u, name, row] = impl_->open_mailbox(user, mailbox);
-    const std::string dir = impl_->folder_dir(u, name) + "/";
+Store::MessageFiles Store::Impl::list_files(std::string_view user, std::string_view mailbox,
+                                            const std::vector<uint32_t>* uids, bool locked) {
+  std::vector<uint32_t> want;
+  if (uids) want = detail::sorted_unique(*uids);
+  auto list = [&](detail::Db& db, const detail::UserName& u, const std::string& name,
+                  const detail::MailboxRow& row) {
+    const std::string dir = folder_dir(u, name) + "/";
     MessageFiles out;
     out.uidvalidity = row.uidvalidity;
-    auto st = impl_->db.prepare(kAllFiles);
+    if (uids && want.empty()) return out;
+    auto st = db.prepare(uids ? kFilesBetween : kAllFiles);
     st.bind(row.id);
-    while (st.step())
-      out.files.push_back(MessageFile{static_cast<uint32_t>(st.i64(0)),
-                                      static_cast<uint64_t>(st.i64(2)), dir + st.text(1)});
+    if (uids) st.bind(static_cast<int64_t>(want.front())).bind(static_cast<int64_t>(want.back()));
+    while (st.step()) {
+      const auto uid = static_cast<uint32_t>(st.i64(0));
+      if (!uids || std::binary_search(want.begin(), want.end(), uid))
+        out.files.push_back(MessageFile{uid, static_cast<uint64_t>(st.i64(2)), dir + st.text(1)});
+    }
     return out;
-  });
+  };
+  if (!locked) return read_or_open(user, mailbox, list);
+  auto opened = open_mailbox(user, mailbox);
+  return list(db, opened.user, opened.name, opened.row);
+}
+
+Result<Store::MessageFiles> Store::message_files(std::string_view user, std::string_view mailbox) {
+  return detail::guarded([&] { return impl_->list_files(user, mailbox, nullptr, false); });
 }
 
 Result<Store::MessageFiles> Store::message_files(std::string_view user, std::string_view mailbox,
                                                  const std::vector<uint32_t>& uids) {
-  return detail::guarded([&] {
-    std::vector<uint32_t> want = detail::sorted_unique(uids);
-    auto [lock, u, name, row] = impl_->open_mailbox(user, mailbox);
-    MessageFiles out;
-    out.uidvalidity = row.uidvalidity;
-    if (want.empty()) return out;
-    const std::string dir = impl_->folder_dir(u, name) + "/";
-    auto st = impl_->db.prepare(kFilesBetween);
-    st.bind(row.id).bind(static_cast<int64_t>(want.front())).bind(static_cast<int64_t>(want.back()));
-    while (st.step()) {
-      const auto uid = static_cast<uint32_t>(st.i64(0));
-      if (std::binary_search(want.begin(), want.end(), uid))
-        out.files.push_back(MessageFile{uid, static_cast<uint64_t>(st.i64(2)), dir + st.text(1)});
-    }
-    return out;
-  });
+  return detail::guarded([&] { return impl_->list_files(user, mailbox, &uids, false); });
 }
 
 Result<std::string> Store::message_path(std::string_view user, std::string_view mailbox, uint32_t uid) {
@@ -120,11 +119,14 @@ Result<bool> Store::read_message_into(std::string_view user, std::string_view ma
     });
     if (!checked) return checked.error();
   }
-  // The path was listed under the lock and is read outside it: a flag change may rename the
-  // file in between, so a vanished file is looked up again; one no longer listed is gone.
+  // The path was listed before and is read now: a flag change may rename the file in between,
+  // so a vanished file is looked up again; one no longer listed is gone. Looked up again under
+  // the store's lock: a reader may have listed a row whose file COPY/MOVE was still putting in
+  // place (Impl::readers).
+  const std::vector<uint32_t> one{file.uid};
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (path.empty()) {
-      auto listed = message_files(user, mailbox, std::vector<uint32_t>{file.uid});
+      auto listed = detail::guarded([&] { return impl_->list_files(user, mailbox, &one, attempt > 0 || !file.path.empty()); });
       if (!listed) return listed.error();
       if (listed->files.empty()) return false;
       path = std::move(listed->files.front().path);

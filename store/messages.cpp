@@ -138,14 +138,15 @@ Result<MailboxSnapshot> Store::snapshot_flags(std::string_view user, std::string
 Result<MailboxSnapshot> Store::snapshot_rows(std::string_view user, std::string_view mailbox,
                                              const char* sql) {
   return detail::guarded([&] {
-    auto [lock, u, name, row] = impl_->open_mailbox(user, mailbox);
-    MailboxSnapshot snap;
-    snap.status = impl_->status_of(u.address, row);
-    auto st = impl_->db.prepare(sql);
-    st.bind(row.id);
-    snap.messages.reserve(snap.status.messages);
-    while (st.step()) snap.messages.push_back(to_info(read_row(st)));
-    return snap;
+    return impl_->read_or_open(user, mailbox, [&](detail::Db& db, const auto& u, const auto&, const auto& row) {
+      MailboxSnapshot snap;
+      snap.status = impl_->status_in(db, u.address, row);
+      auto st = db.prepare(sql);
+      st.bind(row.id);
+      snap.messages.reserve(snap.status.messages);
+      while (st.step()) snap.messages.push_back(to_info(read_row(st)));
+      return snap;
+    });
   });
 }
 
@@ -160,23 +161,28 @@ Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::str
   if (paths) paths->clear();
   return detail::guarded([&] {
     std::vector<uint32_t> want = sorted_unique(uids);
-    auto [lock, u, name, row] = impl_->open_mailbox(user, mailbox);
-    std::vector<MessageInfo> out;
-    if (want.empty()) return out;
-    const std::string dir = paths ? impl_->folder_dir(u, name) + "/" : std::string();
-    // One scan of the primary key between the smallest and largest wanted UID: a FETCH of a
-    // few messages reads a few rows, not the whole mailbox.
-    auto st = impl_->db.prepare(
-        "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id, thread_id "
-        "FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid");
-    st.bind(row.id).bind(static_cast<int64_t>(want.front())).bind(static_cast<int64_t>(want.back()));
-    while (st.step()) {
-      auto r = read_row(st);
-      if (!std::binary_search(want.begin(), want.end(), r.uid)) continue;
-      if (paths) paths->push_back(dir + r.file);
-      out.push_back(to_info(std::move(r)));
-    }
-    return out;
+    auto rows = [&](detail::Db& db, const detail::UserName& u, const std::string& name,
+                    const detail::MailboxRow& row) {
+      std::vector<MessageInfo> out;
+      if (want.empty()) return out;
+      const std::string dir = paths ? impl_->folder_dir(u, name) + "/" : std::string();
+      // One scan of the primary key between the smallest and largest wanted UID: a FETCH of a
+      // few messages reads a few rows, not the whole mailbox.
+      auto st = db.prepare(
+          "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id, thread_id "
+          "FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid");
+      st.bind(row.id).bind(static_cast<int64_t>(want.front())).bind(static_cast<int64_t>(want.back()));
+      while (st.step()) {
+        auto r = read_row(st);
+        if (!std::binary_search(want.begin(), want.end(), r.uid)) continue;
+        if (paths) paths->push_back(dir + r.file);
+        out.push_back(to_info(std::move(r)));
+      }
+      return out;
+    };
+    // A path from a reader may name a file COPY/MOVE is still putting in place: reading by
+    // handle (read_message_into) looks a missing file up again under the store's lock.
+    return impl_->read_or_open(user, mailbox, rows);
   });
 }
 
@@ -197,6 +203,10 @@ Result<StoreFlagsResult> Store::store_flags(std::string_view user, std::string_v
     std::string dir = impl_->folder_dir(u, name);
     StoreFlagsResult out;
     uint64_t modseq = mbox.highestmodseq + 1;  // RFC 7162 §3.1: one modseq per command is fine
+    // A flag change commits without syncing the WAL (docs/architecture.md, "The store's locks and durability"): it
+    // reaches the disk with the next durable commit or checkpoint, so a power loss may undo
+    // the last seconds of flag changes, never anything else; a crash of ternd loses nothing.
+    detail::RelaxedSync relaxed(db);
     detail::Txn txn(db);
     // Renames made for this transaction, undone when it does not commit (a full disk: the
     // rows keep their names, and the files must match them when freeing() tries again).
@@ -295,9 +305,14 @@ Result<std::vector<uint32_t>> Store::expunge(std::string_view user, std::string_
     }
     if (!gone.empty()) {
       impl_->update_counters(mbox.id, mbox.uidnext, modseq);
-      // Persist uidnext/highestmodseq next to the files: expunging the highest UIDs must not
-      // let an index rebuild hand those UIDs out again.
-      impl_->write_uid_file(dir, {mbox.uidvalidity, mbox.uidnext, modseq});
+      // Persist uidnext next to the files when the mailbox's highest UID goes: an index
+      // rebuild takes UIDNEXT from this file and from the U= of the files left, so it must not
+      // hand that UID out again. While a higher UID stays, its file name keeps UIDNEXT above
+      // it, and the two fsyncs are not paid under the store's lock (most expunges).
+      auto top = db.prepare("SELECT MAX(uid) FROM messages WHERE mailbox_id = ?");
+      top.bind(mbox.id);
+      bool highest_gone = !top.step() || top.is_null(0) || top.i64(0) < static_cast<int64_t>(gone.back());
+      if (highest_gone) impl_->write_uid_file(dir, {mbox.uidvalidity, mbox.uidnext, modseq});
       changed_id = mbox.id;
     }
     txn.commit();
@@ -470,27 +485,28 @@ Result<CopyResult> Store::move(std::string_view user, std::string_view from,
 
 Result<Changes> Store::changes_since(std::string_view user, std::string_view mailbox, uint64_t modseq) {
   return detail::guarded([&] {
-    auto [lock, u, name, mbox] = impl_->open_mailbox(user, mailbox);
-    Changes out;
-    out.highestmodseq = mbox.highestmodseq;
-    {
-      auto st = impl_->db.prepare(
-          "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id, thread_id "
-          "FROM messages WHERE mailbox_id = ? AND modseq > ?");
+    return impl_->read_or_open(user, mailbox, [&](detail::Db& db, const auto&, const auto&, const auto& mbox) {
+      Changes out;
+      out.highestmodseq = mbox.highestmodseq;
+      {
+        auto st = db.prepare(
+            "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id, thread_id "
+            "FROM messages WHERE mailbox_id = ? AND modseq > ?");
+        st.bind(mbox.id).bind(static_cast<int64_t>(modseq));
+        while (st.step()) out.changed.push_back(to_info(read_row(st)));
+        // Sorted here: "ORDER BY uid" made SQLite walk the whole mailbox in primary-key order
+        // instead of the modseq index, so every IDLE wake-up and every sync after an APPEND
+        // cost a full scan of the mailbox.
+        std::sort(out.changed.begin(), out.changed.end(),
+                  [](const MessageInfo& a, const MessageInfo& b) { return a.uid < b.uid; });
+      }
+      auto st = db.prepare(
+          "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ?");
       st.bind(mbox.id).bind(static_cast<int64_t>(modseq));
-      while (st.step()) out.changed.push_back(to_info(read_row(st)));
-      // Sorted here: "ORDER BY uid" made SQLite walk the whole mailbox in primary-key order
-      // instead of the modseq index, so every IDLE wake-up and every sync after an APPEND
-      // cost a full scan of the mailbox.
-      std::sort(out.changed.begin(), out.changed.end(),
-                [](const MessageInfo& a, const MessageInfo& b) { return a.uid < b.uid; });
-    }
-    auto st = impl_->db.prepare(
-        "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ?");
-    st.bind(mbox.id).bind(static_cast<int64_t>(modseq));
-    while (st.step()) out.vanished.push_back(static_cast<uint32_t>(st.i64(0)));
-    std::sort(out.vanished.begin(), out.vanished.end());
-    return out;
+      while (st.step()) out.vanished.push_back(static_cast<uint32_t>(st.i64(0)));
+      std::sort(out.vanished.begin(), out.vanished.end());
+      return out;
+    });
   });
 }
 
@@ -507,6 +523,7 @@ Status Store::set_cached_metadata(std::string_view user, std::string_view mailbo
                                   std::string_view blob) {
   return detail::guarded_status([&] {
     auto [lock, u, name, mbox] = impl_->open_mailbox(user, mailbox);
+    detail::RelaxedSync relaxed(impl_->db);  // a cache of the file's parse: nothing to lose
     if (!update_cached_metadata(impl_->db, mbox.id, uid, blob)) fail(Errc::not_found, "no such message");
     impl_->committed();
   });
@@ -517,6 +534,7 @@ Status Store::set_cached_metadata(std::string_view user, std::string_view mailbo
   if (blobs.empty()) return {};
   return detail::guarded_status([&] {
     auto [lock, u, name, mbox] = impl_->open_mailbox(user, mailbox);
+    detail::RelaxedSync relaxed(impl_->db);  // a cache of the files' parse: nothing to lose
     detail::Txn txn(impl_->db);
     // A message expunged since the caller read it is skipped: its metadata is moot.
     for (const auto& [uid, blob] : blobs) (void)update_cached_metadata(impl_->db, mbox.id, uid, blob);

@@ -141,8 +141,38 @@ void Store::Impl::committed() {
   if (opts.trace_for_testing) opts.trace_for_testing("index_commit");
 }
 
-std::optional<MailboxRow> Store::Impl::find_mailbox(const std::string& user, const std::string& name) {
-  auto st = db.prepare(
+Store::Impl::ReadLease Store::Impl::lease_reader() {
+  auto begin_read = [](std::unique_lock<std::mutex> lock, detail::Db& db) {
+    ReadLease lease{std::move(lock), &db, nullptr};
+    lease.txn = std::make_unique<sqlite::CheckedTransaction>(db.conn(),
+                                                             sqlite::Transaction::Mode::deferred);
+    return lease;
+  };
+  uint32_t start = reader_next.fetch_add(1, std::memory_order_relaxed);
+  for (size_t i = 0; i < kReaders; ++i) {
+    Reader& r = readers[(start + i) % kReaders];
+    std::unique_lock lock(r.mu, std::try_to_lock);
+    if (lock.owns_lock()) return begin_read(std::move(lock), r.db);
+  }
+  Reader& r = readers[start % kReaders];
+  return begin_read(std::unique_lock(r.mu), r.db);
+}
+
+std::optional<Store::Impl::ReadMailbox> Store::Impl::read_mailbox(std::string_view user,
+                                                                  std::string_view mailbox) {
+  ReadMailbox m;
+  m.user = check(detail::canonical_user(user));
+  m.name = check(detail::canonical_mailbox(mailbox));
+  m.lease = lease_reader();
+  auto row = find_mailbox_in(*m.lease.db, m.user.address, m.name);
+  if (!row) return std::nullopt;
+  m.row = std::move(*row);
+  return m;
+}
+
+std::optional<MailboxRow> Store::Impl::find_mailbox_in(detail::Db& from, const std::string& user,
+                                                       const std::string& name) {
+  auto st = from.prepare(
       "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use, object_id FROM mailboxes "
       "WHERE user = ? AND name = ?");
   st.bind(user).bind(name);
@@ -167,9 +197,9 @@ MailboxRow Store::Impl::require_mailbox(const std::string& user, const std::stri
   return *row;
 }
 
-std::vector<MailboxRow> Store::Impl::user_mailboxes(const std::string& user) {
+std::vector<MailboxRow> Store::Impl::user_mailboxes_in(detail::Db& from, const std::string& user) {
   std::vector<MailboxRow> out;
-  auto st = db.prepare(
+  auto st = from.prepare(
       "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use, object_id FROM mailboxes "
       "WHERE user = ? ORDER BY name");
   st.bind(user);
@@ -320,7 +350,7 @@ uint64_t Store::Impl::user_usage(const std::string& user) {
   return static_cast<uint64_t>(st.i64(0));
 }
 
-MailboxStatus Store::Impl::status_of(const std::string& user, const MailboxRow& row) {
+MailboxStatus Store::Impl::status_in(detail::Db& from, const std::string& user, const MailboxRow& row) {
   MailboxStatus s;
   s.name = row.name;
   s.special_use = row.special_use;
@@ -329,7 +359,7 @@ MailboxStatus Store::Impl::status_of(const std::string& user, const MailboxRow& 
   s.uidvalidity = row.uidvalidity;
   s.highestmodseq = row.highestmodseq;
   {
-    auto st = db.prepare(
+    auto st = from.prepare(
         "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM((flags & 1) = 0), 0), "
         "COALESCE(SUM(uid >= ?), 0) FROM messages WHERE mailbox_id = ?");
     st.bind(static_cast<int64_t>(recent_floor_of(row))).bind(row.id);
@@ -339,7 +369,7 @@ MailboxStatus Store::Impl::status_of(const std::string& user, const MailboxRow& 
     s.unseen = static_cast<uint32_t>(st.i64(2));
     s.recent = static_cast<uint32_t>(st.i64(3));
   }
-  auto st = db.prepare("SELECT 1 FROM subscriptions WHERE user = ? AND name = ?");
+  auto st = from.prepare("SELECT 1 FROM subscriptions WHERE user = ? AND name = ?");
   st.bind(user).bind(row.name);
   s.subscribed = st.step();
   return s;
@@ -350,10 +380,29 @@ void Store::Impl::notify(const std::vector<int64_t>& ids) {
   dovecot_due(ids);
   if (fts) fts->due(ids);
   std::vector<std::shared_ptr<WatchHandle::State>> targets;
+  bool accounts = false;
   {
     std::lock_guard lock(watches->mu);
+    accounts = watches->accounts > 0;
     for (auto& [id, w] : watches->watches)
-      if (std::find(ids.begin(), ids.end(), w->mailbox_id) != ids.end()) targets.push_back(w);
+      if (w->account.empty() && std::find(ids.begin(), ids.end(), w->mailbox_id) != ids.end()) targets.push_back(w);
+  }
+  if (accounts) {
+    // Account watches (IMAP NOTIFY) learn which mailboxes changed by name: one short lookup
+    // under `mu` (never held here: notify() runs after the committing call let go of it).
+    std::map<std::string, Store::AccountChange> by_user;
+    try {
+      std::lock_guard lock(mu);
+      auto st = db.prepare("SELECT user, name FROM mailboxes WHERE id = ?");
+      for (int64_t id : ids) {
+        st.reset();
+        st.bind(id);
+        if (st.step()) by_user[st.text(0)].mailboxes.push_back(st.text(1));
+      }
+    } catch (...) {
+      spdlog::warn("store: account watch lookup failed; notifications skipped");
+    }
+    call_accounts(by_user, false);
   }
   for (auto& w : targets) {
     std::lock_guard call(w->call_mu);
@@ -362,6 +411,43 @@ void Store::Impl::notify(const std::vector<int64_t>& ids) {
       w->callback();
     } catch (...) {
       spdlog::warn("store: watch callback threw; ignored");
+    }
+  }
+}
+
+void Store::Impl::notify_listing(std::optional<std::string_view> user) {
+  std::map<std::string, Store::AccountChange> by_user;
+  if (user) {
+    auto u = detail::canonical_user(*user);
+    if (!u) return;
+    by_user[u->address].listing = true;
+  }
+  call_accounts(by_user, !user);
+}
+
+void Store::Impl::call_accounts(const std::map<std::string, Store::AccountChange>& by_user, bool everyone) {
+  std::vector<std::pair<std::shared_ptr<WatchHandle::State>, Store::AccountChange>> targets;
+  {
+    std::lock_guard lock(watches->mu);
+    if (watches->accounts == 0) return;
+    for (auto& [id, w] : watches->watches) {
+      if (w->account.empty()) continue;
+      if (everyone) {
+        Store::AccountChange all;
+        all.listing = true;
+        targets.emplace_back(w, std::move(all));
+      } else if (auto it = by_user.find(w->account); it != by_user.end()) {
+        targets.emplace_back(w, it->second);
+      }
+    }
+  }
+  for (auto& [w, change] : targets) {
+    std::lock_guard call(w->call_mu);
+    if (!w->active) continue;
+    try {
+      w->account_callback(change);
+    } catch (...) {
+      spdlog::warn("store: account watch callback threw; ignored");
     }
   }
 }
@@ -383,7 +469,7 @@ void WatchHandle::reset() {
   if (!state_) return;
   if (auto reg = state_->registry.lock()) {
     std::lock_guard lock(reg->mu);
-    reg->watches.erase(state_->id);
+    if (reg->watches.erase(state_->id) && !state_->account.empty()) --reg->accounts;
   }
   {
     // Waits for a callback running on another thread to finish; re-entrant from inside it.
@@ -425,6 +511,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
     check(p->fops->mkdir(p->mail_root));
     p->db.open(p->data_dir + "/index.db");
     p->reader.open_reader(p->data_dir + "/index.db");
+    for (auto& r : p->readers) r.db.open_reader(p->data_dir + "/index.db");
     // Open before any staged file is written: syncfs reports write-back errors only from
     // when its descriptor was opened.
     p->sync_fd = ::open(p->mail_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -522,13 +609,14 @@ Status Store::remove_user(std::string_view user) {
 Result<uint32_t> Store::claim_recent(std::string_view user, std::string_view mailbox, uint32_t upto,
                                      bool take) {
   return detail::guarded([&] {
-    auto [lock, u, name, row] = impl_->open_mailbox(user, mailbox);
-    (void)impl_->recent_floor_of(row);
-    std::lock_guard recent_lock(impl_->recent_mu);
-    uint32_t& floor = impl_->recent_floor[row.id].floor;
-    uint32_t first = std::min(floor, upto);
-    if (take) floor = std::max(floor, std::min(upto, row.uidnext));
-    return first;
+    return impl_->read_or_open(user, mailbox, [&](detail::Db&, const auto&, const auto&, const auto& row) {
+      (void)impl_->recent_floor_of(row);
+      std::lock_guard recent_lock(impl_->recent_mu);
+      uint32_t& floor = impl_->recent_floor[row.id].floor;
+      uint32_t first = std::min(floor, upto);
+      if (take) floor = std::max(floor, std::min(upto, row.uidnext));
+      return first;
+    });
   });
 }
 
@@ -546,14 +634,8 @@ Result<uint64_t> Store::usage(std::string_view user) {
 Result<WatchHandle> Store::watch(std::string_view user, std::string_view mailbox,
                                  std::function<void()> callback) {
   return detail::guarded([&] {
-    auto u = check(detail::canonical_user(user));
-    auto name = check(detail::canonical_mailbox(mailbox));
-    int64_t id;
-    {
-      std::lock_guard lock(impl_->mu);
-      impl_->ensure_user_locked(u);
-      id = impl_->require_mailbox(u.address, name).id;
-    }
+    int64_t id = impl_->read_or_open(user, mailbox, [](detail::Db&, const auto&, const auto&,
+                                                       const auto& row) { return row.id; });
     auto state = std::make_shared<WatchHandle::State>();
     state->mailbox_id = id;
     state->callback = std::move(callback);
@@ -562,6 +644,24 @@ Result<WatchHandle> Store::watch(std::string_view user, std::string_view mailbox
       std::lock_guard lock(impl_->watches->mu);
       state->id = impl_->watches->next_id++;
       impl_->watches->watches[state->id] = state;
+    }
+    return WatchHandle(state);
+  });
+}
+
+Result<WatchHandle> Store::watch_account(std::string_view user,
+                                         std::function<void(const AccountChange&)> callback) {
+  return detail::guarded([&] {
+    auto u = check(detail::canonical_user(user));
+    auto state = std::make_shared<WatchHandle::State>();
+    state->account = u.address;
+    state->account_callback = std::move(callback);
+    state->registry = impl_->watches;
+    {
+      std::lock_guard lock(impl_->watches->mu);
+      state->id = impl_->watches->next_id++;
+      impl_->watches->watches[state->id] = state;
+      ++impl_->watches->accounts;
     }
     return WatchHandle(state);
   });

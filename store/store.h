@@ -1,13 +1,15 @@
 // store: every user's mail. Maildir++ files on disk (Dovecot-compatible) indexed in SQLite.
 //
 // On-disk layout (under data_dir):
-//   index.db (+ -wal, -shm)          SQLite, WAL, synchronous=FULL, busy_timeout 10 s; also the
+//   index.db (+ -wal, -shm)          SQLite, WAL, synchronous=FULL (flag changes NORMAL: see
+//                                    docs/architecture.md), busy_timeout 10 s; also the
 //                                    staged copies of recent deliveries (see below)
 //   fts.db (+ -wal, -shm)            full-text index, derived data (store/fts_index.h)
 //   mail/<domain>/<local>/           the user's Maildir = INBOX (cur/ new/ tmp/)
 //   mail/<domain>/<local>/.A.B/      folder "A/B" (Maildir++: '.' separates the hierarchy)
 //   <folder>/tern-uidvalidity        "V<uidvalidity> N<uidnext> M<highestmodseq>\n", written
-//                                    durably at creation and on every expunge, so that a lost
+//                                    durably at creation and when an expunge takes the
+//                                    highest UID, so that a lost
 //                                    index.db is rebuilt with the same UIDVALIDITY and no UID
 //                                    is ever reused
 //   <folder>/maildirfolder           empty marker file (Maildir++ convention)
@@ -359,6 +361,16 @@ class Store {
   // mailbox (new message, flags, expunge, metadata excluded).
   Result<WatchHandle> watch(std::string_view user, std::string_view mailbox,
                             std::function<void()> callback);
+  // Account-wide change notification (IMAP NOTIFY, RFC 5465): `callback` runs after every
+  // commit that changed messages, flags or expunges in one of `user`'s mailboxes (their names
+  // in `mailboxes`), and after a change of the user's mailbox list (create, delete, rename),
+  // subscriptions or ACLs (`listing`: also for ACL changes of any user, since they change
+  // which shared mailboxes others see). Same threading as watch(): after the locks are released.
+  struct AccountChange {
+    std::vector<std::string> mailboxes;
+    bool listing = false;
+  };
+  Result<WatchHandle> watch_account(std::string_view user, std::function<void(const AccountChange&)> callback);
 
   // Full reconcile of files vs index (ternctl reindex), for one user or all users found in
   // the index or under data_dir/mail/.

@@ -17,6 +17,7 @@
 #include <thread>
 #include <unordered_map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
@@ -36,6 +37,9 @@ struct WatchHandle::State {
   int64_t mailbox_id = 0;
   uint64_t id = 0;
   std::function<void()> callback;
+  // watch_account(): the user's address, and its callback (callback is then unset).
+  std::string account;
+  std::function<void(const Store::AccountChange&)> account_callback;
   std::weak_ptr<struct WatchRegistry> registry;
 };
 
@@ -43,6 +47,7 @@ struct WatchRegistry {
   std::mutex mu;
   uint64_t next_id = 1;
   std::map<uint64_t, std::shared_ptr<WatchHandle::State>> watches;
+  size_t accounts = 0;  // how many of them are account watches (none: notify() looks up nothing)
 };
 
 namespace detail {
@@ -186,6 +191,50 @@ struct Store::Impl {
   detail::Db reader;
   std::set<std::string> known_users;
 
+  // Readers for the requests that only read the index (LIST, STATUS, SELECT's snapshot, FETCH
+  // of flags and envelopes, CONDSTORE changes): WAL reader connections, each under its own
+  // lock, instead of `db` under `mu`, which writers hold through their fsyncs. Under a mixed
+  // IMAP load (bench/imap_mixed.py) reads queued behind every STORE, APPEND and EXPUNGE.
+  // A reader sees the last commit, and that is what a reply needs: a session's own write has
+  // committed before its next command reads. Paths of message files stay under `mu`:
+  // COPY/MOVE and deliveries commit a row before its file has its final name.
+  static constexpr size_t kReaders = 4;
+  struct Reader {
+    std::mutex mu;
+    detail::Db db;
+  };
+  std::array<Reader, kReaders> readers;
+  std::atomic<uint32_t> reader_next{0};
+  // One read transaction (BEGIN DEFERRED, ended on destruction): every statement of a request
+  // sees the same commit, as they did under `mu` (a mailbox's UIDNEXT and its rows agree).
+  struct ReadLease {
+    std::unique_lock<std::mutex> lock;
+    detail::Db* db = nullptr;
+    std::unique_ptr<sqlite::CheckedTransaction> txn;  // destroyed before `lock` is released
+  };
+  ReadLease lease_reader();  // a free reader, else waits for one
+  // A mailbox looked up on a reader; nullopt when its row is not there: the caller then takes
+  // the locked path (open_mailbox), which makes a new user's tree and reports "no such mailbox".
+  struct ReadMailbox {
+    ReadLease lease;
+    detail::UserName user;
+    std::string name;
+    detail::MailboxRow row;
+  };
+  std::optional<ReadMailbox> read_mailbox(std::string_view user, std::string_view mailbox);
+  // The files of a mailbox's messages (all, or those of *uids), on a reader unless `locked`.
+  MessageFiles list_files(std::string_view user, std::string_view mailbox,
+                          const std::vector<uint32_t>* uids, bool locked);
+  // Runs f(db, user, name, row) on a reader when the mailbox's row is there, else on `db` under
+  // `mu` through open_mailbox.
+  template <class F>
+  auto read_or_open(std::string_view user, std::string_view mailbox, F&& f) {
+    if (auto m = read_mailbox(user, mailbox))
+      return f(*m->lease.db, std::as_const(m->user), std::as_const(m->name), std::as_const(m->row));
+    auto opened = open_mailbox(user, mailbox);
+    return f(db, std::as_const(opened.user), std::as_const(opened.name), std::as_const(opened.row));
+  }
+
   std::mutex q_mu;
   std::vector<detail::PendingDelivery*> queue;
   bool leader_active = false;
@@ -305,12 +354,22 @@ struct Store::Impl {
   };
   OpenMailbox open_mailbox(std::string_view user, std::string_view mailbox);
 
+  // The `_in` forms read the given connection (a reader's, under its lease).
+  static std::optional<detail::MailboxRow> find_mailbox_in(detail::Db& from, const std::string& user,
+                                                           const std::string& name);
+  static std::vector<detail::MailboxRow> user_mailboxes_in(detail::Db& from, const std::string& user);
+  MailboxStatus status_in(detail::Db& from, const std::string& user, const detail::MailboxRow& row);
+
   // Everything below requires `mu`.
   void ensure_user_locked(const detail::UserName& u);
-  std::optional<detail::MailboxRow> find_mailbox(const std::string& user, const std::string& name);
+  std::optional<detail::MailboxRow> find_mailbox(const std::string& user, const std::string& name) {
+    return find_mailbox_in(db, user, name);
+  }
   std::optional<detail::MailboxRow> find_mailbox_id(int64_t id);
   detail::MailboxRow require_mailbox(const std::string& user, const std::string& name);
-  std::vector<detail::MailboxRow> user_mailboxes(const std::string& user);
+  std::vector<detail::MailboxRow> user_mailboxes(const std::string& user) {
+    return user_mailboxes_in(db, user);
+  }
   // Creates directories, the durable UID file and the row (inside the caller's transaction).
   detail::MailboxRow create_mailbox_locked(const detail::UserName& u, const std::string& name,
                                            const std::string& special_use, bool subscribe,
@@ -323,7 +382,9 @@ struct Store::Impl {
   uint64_t user_usage(const std::string& user);
   void update_counters(int64_t mailbox_id, uint32_t uidnext, uint64_t highestmodseq);
   void committed();  // counts a write transaction and calls the trace hook
-  MailboxStatus status_of(const std::string& user, const detail::MailboxRow& row);
+  MailboxStatus status_of(const std::string& user, const detail::MailboxRow& row) {
+    return status_in(db, user, row);
+  }
 
   // Delivery (delivery.cpp).
   void write_tmp(detail::PendingDelivery& item, std::string_view bytes);
@@ -364,6 +425,10 @@ struct Store::Impl {
 
   // Watches. notify() also marks the mailboxes' Dovecot files and full-text rows due.
   void notify(const std::vector<int64_t>& mailbox_ids);
+  // Account watches after a mailbox list / subscription / ACL change: `user`'s, or every
+  // account's when nullopt.
+  void notify_listing(std::optional<std::string_view> user);
+  void call_accounts(const std::map<std::string, Store::AccountChange>& by_user, bool everyone);
 
   // Dovecot out (dovecot_writer.cpp): one thread keeps dovecot-uidlist and dovecot-keywords
   // of each changed folder current, debounced (kDovecotDelay after the first change of a

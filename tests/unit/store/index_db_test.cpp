@@ -44,6 +44,35 @@ class IndexDbTest : public ::testing::Test {
   Db db_;
 };
 
+int64_t synchronous(Db& db) {
+  auto st = db.prepare("PRAGMA synchronous");
+  st.step();
+  return st.i64(0);
+}
+
+// STORE's flag changes commit under RelaxedSync (NORMAL = 1, no WAL sync per commit); every
+// other commit on the connection stays FULL (2), also when the relaxed one failed.
+TEST_F(IndexDbTest, RelaxedSyncLastsForItsScopeOnly) {
+  EXPECT_EQ(synchronous(db_), 2);
+  {
+    RelaxedSync relaxed(db_);
+    EXPECT_EQ(synchronous(db_), 1);
+    Txn txn(db_);
+    db_.prepare("INSERT INTO staged(mailbox_id, uid, body) VALUES(1, 1, 'x')").run();
+    txn.commit();
+  }
+  EXPECT_EQ(synchronous(db_), 2);
+  try {
+    RelaxedSync relaxed(db_);
+    Txn txn(db_);
+    db_.prepare("INSERT INTO staged(mailbox_id, uid, body) VALUES(1, 1, 'x')").run();  // a duplicate
+    txn.commit();
+    ADD_FAILURE() << "the duplicate key was accepted";
+  } catch (const Failure&) {
+  }
+  EXPECT_EQ(synchronous(db_), 2);
+}
+
 TEST_F(IndexDbTest, GrowthIsWhatTheWalAddsBeyondTheFile) {
   EXPECT_GT(db_.checkpoint_growth_bytes(), 0u);  // the new schema, in the WAL
   db_.compact(100, [](uint64_t) { return true; });

@@ -62,6 +62,40 @@ TEST_F(StoreTest, DeletedIndexIsRebuiltWithSameUidsAndUidvalidity) {
   EXPECT_EQ(deliver(kAlice, msg(5)), c + 1);
 }
 
+// EXPUNGE writes the UID file (two fsyncs under the store's lock) only when the mailbox's
+// highest UID goes; otherwise the highest file's U= keeps a rebuilt UIDNEXT above every UID
+// handed out, and expunging it later writes the file.
+TEST_F(StoreTest, ExpungeBelowTheHighestUidSkipsTheUidFileAndARebuildStillReusesNoUid) {
+  open();
+  uint32_t a = deliver(kAlice, msg(1));
+  uint32_t b = deliver(kAlice, msg(2));
+  uint32_t c = deliver(kAlice, msg(3));
+  auto uid_file_writes = [&] {
+    auto log = ops_->log();
+    return std::count_if(log.begin(), log.end(), [](const std::string& l) {
+      return l.rfind("write_file", 0) == 0 && l.find("tern-uidvalidity") != std::string::npos;
+    });
+  };
+  ops_->clear();
+  ASSERT_TRUE(store_->expunge(kAlice, "INBOX", {a}).ok());
+  EXPECT_EQ(uid_file_writes(), 0);
+  ASSERT_TRUE(store_->expunge(kAlice, "INBOX", {b, c}).ok());  // the highest goes
+  EXPECT_EQ(uid_file_writes(), 1);
+  uint32_t d = deliver(kAlice, msg(4));
+  ASSERT_TRUE(store_->expunge(kAlice, "INBOX", {d}).ok());  // and the next highest
+  EXPECT_EQ(uid_file_writes(), 2);
+  uint32_t e = deliver(kAlice, msg(5));
+  uint32_t f = deliver(kAlice, msg(6));
+  ops_->clear();
+  ASSERT_TRUE(store_->expunge(kAlice, "INBOX", {e}).ok());
+  EXPECT_EQ(uid_file_writes(), 0);
+  store_.reset();
+  for (const char* name : {"/index.db", "/index.db-wal", "/index.db-shm"}) fs::remove(dir_ + name);
+  open();
+  EXPECT_EQ(uids(kAlice, "INBOX"), std::vector<uint32_t>{f});
+  EXPECT_EQ(deliver(kAlice, msg(7)), f + 1);
+}
+
 TEST_F(StoreTest, OrphanFileIsIndexedAndOrphanRowDropped) {
   open();
   uint32_t a = deliver(kAlice, msg(1));

@@ -1,6 +1,7 @@
 // Store behaviour as the front ends see it: delivery, flags, expunge, copy/move, mailboxes.
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <regex>
 #include <set>
 
@@ -76,6 +77,51 @@ TEST_F(StoreTest, UsageDoesNotWaitForACommittingBatch) {
   EXPECT_TRUE(*used == bytes.size() || *used == 2 * bytes.size()) << *used;
   EXPECT_LT(took, std::chrono::milliseconds(1500));
   EXPECT_EQ(*store_->usage(kAlice), 2 * bytes.size());
+}
+
+// IMAP's reads (LIST, STATUS, SELECT, FETCH of flags and envelopes, CONDSTORE changes) run on
+// the index's reader connections: they do not queue behind a writer that holds the store
+// through a disk flush (here EXPUNGE's directory fsync, 3 s), and they see the last commit.
+TEST_F(StoreTest, ReadsDoNotWaitForAWriterInItsFsync) {
+  open();
+  ASSERT_TRUE(store_->ensure_user(kAlice).ok());
+  uint32_t first = deliver(kAlice, msg(1));
+  uint32_t last = deliver(kAlice, msg(2));
+  ops_->clear();
+  ops_->fsync_dir_delay_ms = 3000;
+  std::atomic<bool> expunged{false};
+  std::thread slow([&] {  // the highest UID: EXPUNGE writes the UID file, fsyncing its directory
+    EXPECT_TRUE(store_->expunge(kAlice, "INBOX", {last}).ok());
+    expunged = true;
+  });
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto in_fsync = [&] {
+    auto log = ops_->log();
+    return std::any_of(log.begin(), log.end(), [](const std::string& l) { return l.rfind("fsync_dir", 0) == 0; });
+  };
+  while (!in_fsync() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto start = std::chrono::steady_clock::now();
+  auto status = store_->mailbox_status(kAlice, "INBOX");
+  auto snap = store_->snapshot(kAlice, "INBOX");
+  auto rows = store_->messages(kAlice, "INBOX", {first});
+  auto list = store_->list_mailboxes(kAlice);
+  auto changes = store_->changes_since(kAlice, "INBOX", 0);
+  auto took = std::chrono::steady_clock::now() - start;
+  bool writer_was_done = expunged.load();
+  slow.join();
+  EXPECT_FALSE(writer_was_done);
+  EXPECT_LT(took, std::chrono::milliseconds(1500));
+  // The commit before the EXPUNGE's: both messages.
+  ASSERT_TRUE(status.ok() && snap.ok() && rows.ok() && list.ok() && changes.ok());
+  EXPECT_EQ(status->messages, 2u);
+  EXPECT_EQ(snap->messages.size(), 2u);
+  EXPECT_EQ(rows->size(), 1u);
+  EXPECT_EQ(changes->changed.size(), 2u);
+  EXPECT_TRUE(changes->vanished.empty());
+  // And afterwards, the EXPUNGE's.
+  EXPECT_EQ(store_->mailbox_status(kAlice, "INBOX")->messages, 1u);
+  EXPECT_EQ(store_->changes_since(kAlice, "INBOX", 0)->vanished, std::vector<uint32_t>{last});
 }
 
 TEST_F(StoreTest, NewUserGetsSpecialUseFoldersAllSubscribed) {
@@ -492,6 +538,44 @@ TEST_F(StoreTest, WatchUnsubscribeWhileNotifyingFromOtherThreads) {
   }
   writer.join();
   EXPECT_GT(rounds, 0);
+}
+
+// IMAP NOTIFY's account watch: the changed mailboxes by name, only the watched user's, and
+// `listing` for create / rename / delete / (un)subscribe / ACL changes.
+TEST_F(StoreTest, WatchAccountNamesChangedMailboxesAndListingChanges) {
+  open();
+  ASSERT_TRUE(store_->ensure_user(kAlice).ok());
+  std::mutex mu;
+  std::vector<std::string> names;
+  int listings = 0;
+  auto h = store_->watch_account("ALICE@example.test", [&](const Store::AccountChange& ch) {
+    std::lock_guard lock(mu);
+    names.insert(names.end(), ch.mailboxes.begin(), ch.mailboxes.end());
+    listings += ch.listing;
+  });
+  ASSERT_TRUE(h.ok());
+  uint32_t uid = deliver(kAlice, msg(1));
+  deliver(kBob, msg(2));  // another user's: not reported
+  ASSERT_TRUE(store_->append(kAlice, "Sent", msg(3), {}, 1700000000).ok());
+  ASSERT_TRUE(store_->store_flags(kAlice, "INBOX", {uid}, FlagOp::add, Flags{kSeen, {}}).ok());
+  EXPECT_EQ(names, (std::vector<std::string>{"INBOX", "Sent", "INBOX"}));
+  EXPECT_EQ(listings, 0);
+  ASSERT_TRUE(store_->create_mailbox(kAlice, "Work").ok());
+  ASSERT_TRUE(store_->rename_mailbox(kAlice, "Work", "Play").ok());
+  ASSERT_TRUE(store_->subscribe(kAlice, "Play").ok());
+  ASSERT_TRUE(store_->unsubscribe(kAlice, "Play").ok());
+  ASSERT_TRUE(store_->delete_mailbox(kAlice, "Play").ok());
+  EXPECT_EQ(listings, 5);
+  EXPECT_FALSE(store_->create_mailbox(kAlice, "INBOX").ok());  // failed: nothing changed
+  EXPECT_EQ(listings, 5);
+  // An ACL change of another user's mailbox may change what alice sees.
+  ASSERT_TRUE(store_->set_acl(kBob, "INBOX", kAlice, 3).ok());
+  EXPECT_EQ(listings, 6);
+  h->reset();
+  deliver(kAlice, msg(4));
+  ASSERT_TRUE(store_->create_mailbox(kAlice, "After").ok());
+  EXPECT_EQ(listings, 6);
+  EXPECT_EQ(names.size(), 4u);  // the rename's message watch names "Play" once
 }
 
 TEST_F(StoreTest, UsersAreIsolated) {
