@@ -7,8 +7,9 @@
 // in RFC 2342's examples, so that it takes no name users give their own folders ("Shared" is
 // a common one, which a plain prefix would hide). The rights are
 // read from the store on the session's strand when a command names a mailbox (and kept with
-// the selected mailbox from SELECT on): the owner holds every right, others the union of
-// their entry and "anyone"'s (store/acl.h, store/acl.cpp).
+// the selected mailbox from SELECT on, read again when Store::acl_version() moved): the owner
+// holds every right, others the union of their entry and "anyone"'s (store/acl.h,
+// store/acl.cpp).
 #include "common/strings.h"
 #include "imapd/session_impl.h"
 #include "mime/mime.h"
@@ -47,6 +48,7 @@ Result<Session::Impl::MailboxRef> Session::Impl::mailbox_ref(const std::string& 
     ref.name.replace(0, 5, "INBOX");
   // One's own mailboxes live in the personal namespace only.
   if (ref.owner == ascii_lower(user)) return make_error(Errc::not_found, "no such mailbox");
+  ref.acl_version = backend.store().acl_version();  // before the read: a change after it shows
   auto rights = backend.store().rights(ref.owner, ref.name, user);
   if (!rights) {
     if (rights.error().code == Errc::syntax) return make_error(Errc::not_found, "no such mailbox");
@@ -66,6 +68,34 @@ bool Session::Impl::refuse_without(std::string_view tag, uint32_t held, uint32_t
     if ((needed & ~held) & (1u << i)) missing += store::acl::kLetters[i];
   no(tag, "Permission denied (missing right \"" + missing + "\")", ResponseCode{code::NoPerm, ""});
   return true;
+}
+
+bool Session::Impl::selected_rights_allow(const Command& c) {
+  if (sel->owner == user) return true;  // one's own mailbox: every right, always
+  uint64_t version = backend.store().acl_version();
+  if (version != sel->acl_version) {
+    auto rights = backend.store().rights(sel->owner, sel->name, user);
+    if (rights) {
+      sel->rights = *rights;
+      sel->acl_version = version;
+    } else if (rights.error().code == Errc::not_found) {
+      sel->rights = 0;  // the owner deleted (or renamed) it: nothing is allowed here any more
+      sel->acl_version = version;
+    }  // another failure: the rights read at SELECT stand, and the next command tries again
+  }
+  // RFC 4314 §4: FETCH, SEARCH (and SORT, THREAD) and COPY/MOVE from the mailbox need "r";
+  // STORE, EXPUNGE and CLOSE check their own rights against sel->rights.
+  switch (c.name) {
+    case CommandName::fetch:
+    case CommandName::search:
+    case CommandName::sort:
+    case CommandName::thread:
+    case CommandName::copy:
+    case CommandName::move:
+      return !refuse_without(c.tag, sel->rights, store::acl::kRead);
+    default:
+      return true;
+  }
 }
 
 void Session::Impl::cmd_acl(const Command& c, std::string_view cmd_name) {

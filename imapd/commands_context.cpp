@@ -33,8 +33,10 @@ void Session::Impl::start_live(const Command& c, bool sort, const SearchArgs& se
   std::string quoted;
   write_string(quoted, c.tag, wopt());
   // RFC 5267 §4.3.1: a server may refuse to keep a context; the search itself succeeded.
-  // Paged (PARTIAL) results are not kept live here.
-  if (ret.partial || sel->live.size() >= kMaxLiveSearches) {
+  // A PARTIAL one is kept like any other: RFC 5267 §4.4 "these return options do not
+  // interact -- the UPDATE will provide notifications for all matching results" (`uids`
+  // holds every match, not the page).
+  if (sel->live.size() >= kMaxLiveSearches) {
     untagged("NO [NOUPDATE " + quoted + "] Search results will not be updated");
     return;
   }

@@ -312,29 +312,57 @@ void Session::Impl::cmd_quota(const Command& c, std::string_view cmd_name) {
   }
   if (iequals(cmd_name, "SETQUOTA")) return no(c.tag, "Quotas are set by the administrator", ResponseCode{code::NoPerm, ""});
   if (!arg || !r.end()) return bad(c.tag, "Syntax error in " + std::string(cmd_name));
-  auto quota = backend.quota(user);
-  uint64_t limit = quota ? *quota : 0;
-  auto quota_line = [&]() -> bool {
-    auto used = backend.store().usage(user);
+  // Whose quota: the user's own (root ""), or, for another user's shared mailbox, its owner's,
+  // whose root this user calls "#shared/<owner>" (it holds every mailbox of that owner).
+  std::string owner = user;
+  std::string root;
+  auto quota_line = [&](uint64_t limit) -> bool {
+    auto used = backend.store().usage(owner);
     if (!used) return false;
-    untagged("QUOTA \"\" (STORAGE " + std::to_string((*used + 1023) / 1024) + " " + std::to_string(limit / 1024) +
-             ")");
+    untagged(ResponseBuilder(wopt()).raw("QUOTA ").astring(root).raw(" (STORAGE " +
+             std::to_string((*used + 1023) / 1024) + " " + std::to_string(limit / 1024) + ")").str());
     return true;
+  };
+  auto limit_of = [&]() -> uint64_t {
+    auto quota = backend.quota(owner);
+    return quota ? *quota : 0;
   };
   if (iequals(cmd_name, "GETQUOTAROOT")) {
     auto name = decode_mailbox(*arg);
     if (!name) return no(c.tag, text::InvalidName, ResponseCode{code::Cannot, ""});
-    auto st = backend.store().mailbox_status(user, *name);
+    // RFC 9208 §4.3 with RFC 4314 §4: a shared mailbox is the owner's, under the owner's quota
+    // (mailbox_ref: without "l" or "r" it does not exist for this user).
+    auto ref = mailbox_ref(*name);
+    if (!ref) return store_error(c.tag, ref.error());
+    if (ref->shared()) {
+      owner = ref->owner;
+      root = "#shared/" + ref->owner;
+    }
+    auto st = backend.store().mailbox_status(owner, ref->name);
     if (!st) return store_error(c.tag, st.error());
+    uint64_t limit = limit_of();
     ResponseBuilder b(wopt());
-    b.raw("QUOTAROOT ").mailbox(*name);
-    if (limit > 0) b.raw(" \"\"");
+    b.raw("QUOTAROOT ").mailbox(ref->view);
+    if (limit > 0) b.sp().astring(root);
     untagged(b.str());
-    if (limit > 0 && !quota_line()) return no(c.tag, text::ServerError, ResponseCode{code::ServerBug, ""});
+    if (limit > 0 && !quota_line(limit)) return no(c.tag, text::ServerError, ResponseCode{code::ServerBug, ""});
     return ok(c.tag, "GETQUOTAROOT completed");
   }
-  if (!arg->empty() || limit == 0) return no(c.tag, "No such quota root", ResponseCode{code::NonExistent, ""});
-  if (!quota_line()) return no(c.tag, text::ServerError, ResponseCode{code::ServerBug, ""});
+  if (arg->rfind("#shared/", 0) == 0) {
+    // An owner's root, for a user who sees at least one of that owner's mailboxes.
+    std::string named = ascii_lower(arg->substr(8));
+    auto shared = backend.store().shared_with(user);
+    if (!shared) return store_error(c.tag, shared.error());
+    bool sees = std::any_of(shared->begin(), shared->end(), [&](const auto& m) { return m.owner == named; });
+    if (!sees) return no(c.tag, "No such quota root", ResponseCode{code::NonExistent, ""});
+    owner = named;
+    root = *arg;
+  } else if (!arg->empty()) {
+    return no(c.tag, "No such quota root", ResponseCode{code::NonExistent, ""});
+  }
+  uint64_t limit = limit_of();
+  if (limit == 0) return no(c.tag, "No such quota root", ResponseCode{code::NonExistent, ""});
+  if (!quota_line(limit)) return no(c.tag, text::ServerError, ResponseCode{code::ServerBug, ""});
   ok(c.tag, "GETQUOTA completed");
 }
 

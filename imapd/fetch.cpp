@@ -182,8 +182,11 @@ Status render_item(std::string& out, const FetchItem& item, std::string_view nam
       break;
     // RFC 8474 §5.1: EMAILID (objectid).
     case Kind::emailid: out += "(" + msg.info().email_id + ")"; break;
-    // RFC 8474 §5.2: NIL when the server does not compute threads (it does not, yet).
-    case Kind::threadid: out += "NIL"; break;
+    // RFC 8474 §5.2: "(" objectid ")", or NIL for a message without a thread (a row another
+    // process indexed since ternd gave threads out; store/threads.h).
+    case Kind::threadid:
+      out += msg.info().thread_id.empty() ? std::string("NIL") : "(" + msg.info().thread_id + ")";
+      break;
     case Kind::rfc822_size: out += std::to_string(msg.info().size); break;
     case Kind::uid: out += std::to_string(msg.info().uid); break;
     // RFC 7162 §3.1.4.1: "MODSEQ (" mod-sequence-value ")".

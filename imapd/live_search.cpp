@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <unordered_set>
 
-#include "imapd/esearch.h"
 #include "imapd/sequence_set.h"
 
 namespace tern::imapd {
@@ -29,32 +28,11 @@ std::string pairs(const std::vector<std::pair<size_t, long>>& v) {
 
 }  // namespace
 
-bool live_wants_changes(const SearchReturn& ret) { return ret.all || (!ret.min && !ret.max && !ret.count); }
-
 std::vector<std::string> live_update_lines(const LiveSearch& ls, std::string_view quoted_tag,
                                            const std::vector<uint32_t>& before,
                                            const std::vector<uint32_t>& after,
                                            const std::function<long(uint32_t)>& number_of) {
   std::vector<std::string> lines;
-  if (!live_wants_changes(ls.ret)) {
-    // MIN / MAX / COUNT: the values again when any of them changed.
-    auto values = [&](const std::vector<uint32_t>& uids) {
-      SearchResult r;
-      r.sort_order = ls.sort;
-      for (uint32_t u : uids)
-        if (long n = number_of(u); n >= 0) r.values.push_back(static_cast<uint32_t>(n));
-      r.modseqs.assign(r.values.size(), 0);
-      return r;
-    };
-    SearchReturn shown;
-    shown.min = ls.ret.min;
-    shown.max = ls.ret.max;
-    shown.count = ls.ret.count;
-    std::string old_line = esearch_line(quoted_tag, ls.uid, shown, values(before));
-    std::string new_line = esearch_line(quoted_tag, ls.uid, shown, values(after));
-    if (old_line != new_line) lines.push_back(new_line);
-    return lines;
-  }
   std::unordered_set<uint32_t> in_after(after.begin(), after.end());
   std::unordered_set<uint32_t> in_before(before.begin(), before.end());
   if (!ls.sort) {

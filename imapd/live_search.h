@@ -15,8 +15,12 @@
 //    until EXPUNGE may be sent). Should a message's number be gone already, sequence-number
 //    contexts get nothing for it (the EXPUNGE said it), UID contexts still get REMOVEFROM.
 //  * REMOVEFROM and ADDTO of one change go in one ESEARCH response, REMOVEFROM first.
-//  * A context asking only for MIN / MAX / COUNT (no ALL) gets a new ESEARCH with those
-//    values when they change, instead of ADDTO / REMOVEFROM.
+//  * Every context gets ADDTO / REMOVEFROM, whatever else it asked for: RFC 5267 §4.3 "There
+//    is no interaction between UPDATE and any other return options; therefore, use of RETURN
+//    (UPDATE MIN), for example, does not notify about the minimum UID or sequence number, but
+//    notifies instead about all changes to the set of matching messages." MIN / MAX / COUNT
+//    are not sent again (§4.3.3's example: "only the ADDTO is included, and not the (now
+//    changed) COUNT"), and a PARTIAL context is told about every match, not its page (§4.4).
 #pragma once
 
 #include <cstdint>
@@ -41,9 +45,6 @@ struct LiveSearch {
   uint32_t exists = 0;                   // and its size
   uint32_t known = 0;                    // and how many messages the session knew of
 };
-
-// Wants ADDTO / REMOVEFROM (ALL, or no data option) rather than MIN / MAX / COUNT updates.
-bool live_wants_changes(const SearchReturn& ret);
 
 // The ESEARCH lines (without "* ") that take a client from `before` to `after` (UIDs in
 // result order). number_of(uid): the message's number in this context (its UID, or its

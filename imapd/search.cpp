@@ -202,9 +202,9 @@ class Evaluator {
       case Kind::savedsince: return key(saved_day()) >= key(k.date);
       // Every mailbox of this store keeps save dates.
       case Kind::savedatesupported: return true;
-      // RFC 8474 §6: the message with this EMAILID; no THREADID is given out, so none matches.
+      // RFC 8474 §6: the messages with this EMAILID / THREADID (objectids compare exactly).
       case Kind::emailid: return msg_.info().email_id == k.text;
-      case Kind::threadid: return false;
+      case Kind::threadid: return !k.text.empty() && msg_.info().thread_id == k.text;
     }
     return false;
   }

@@ -254,6 +254,8 @@ void Session::Impl::execute(const Command& cmd) {
       if (spec->states == kNA) return bad(cmd.tag, text::AlreadyAuthenticated);
       return bad(cmd.tag, text::NoMailboxSelected);
     }
+    // RFC 4314: an ACL change applies to the sessions that have the mailbox selected.
+    if (sel && state == State::selected && !selected_rights_allow(cmd)) return;
     // Handlers write untagged data to `out` and their tagged answer to `tagged_out`, so the
     // untagged updates for other sessions' changes can still go before the tagged answer.
     spec->run(*this, cmd);

@@ -52,6 +52,7 @@ struct Selected {
   std::string owner;
   std::string view;
   uint32_t rights = store::acl::kAll;
+  uint64_t acl_version = 0;  // Store::acl_version() read before `rights` was
   bool read_only = false;
   uint32_t uidvalidity = 0;
   uint32_t uidnext = 1;
@@ -212,6 +213,7 @@ struct Session::Impl {
     std::string name;  // the owner's name for it
     std::string view;  // the client's name for it
     uint32_t rights = store::acl::kAll;
+    uint64_t acl_version = 0;  // Store::acl_version() read before `rights`
     bool shared() const { return !view.empty() && view != name; }
   };
   // Errc::not_found also when the user holds neither "l" nor "r" (RFC 4314 §4: the mailbox
@@ -219,6 +221,10 @@ struct Session::Impl {
   Result<MailboxRef> mailbox_ref(const std::string& view);
   // NO [NOPERM] (true) unless `held` has every right of `needed`.
   bool refuse_without(std::string_view tag, uint32_t held, uint32_t needed);
+  // Before each command in the selected state: the rights on a shared selected mailbox are
+  // read again when an ACL changed since (Store::acl_version), and a command that reads
+  // messages is refused (NO [NOPERM], false) once "r" is gone.
+  bool selected_rights_allow(const Command& c);
   void cmd_acl(const Command& c, std::string_view name);
   // COPY/MOVE between different owners' mailboxes (one of them shared): appends copies.
   void copy_across(const Command& c, const MailboxRef& dest, const std::vector<uint32_t>& uids, bool move);

@@ -206,6 +206,7 @@ Status Session::Impl::open_selected(const MailboxRef& ref, bool read_only) {
   s.owner = ref.owner;
   s.view = ref.view;
   s.rights = ref.rights;
+  s.acl_version = ref.acl_version;
   s.read_only = read_only;
   // Watch first, then snapshot: a change committed in between is seen twice at worst.
   auto dirty = s.dirty;

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/message_ids.h"  // message_ids(), for the REFERENCES algorithm
 #include "imapd/command.h"
 
 namespace tern::imapd {
@@ -61,8 +62,6 @@ MessageKeys make_keys(uint32_t seq, uint32_t uid, uint64_t size, int64_t interna
 std::string base_subject(std::string_view raw, bool* reply_or_forward = nullptr);
 // RFC 5322 §3.3 date-time (obsolete forms and zones included) -> unix seconds UTC.
 std::optional<int64_t> parse_rfc5322_date(std::string_view value);
-// Message-ids ("<...>") in a References / In-Reply-To value, in order.
-std::vector<std::string> message_ids(std::string_view value);
 
 // The messages in SORT order (indices into `msgs`).
 std::vector<size_t> sort_order(const std::vector<MessageKeys>& msgs, const std::vector<SortCriterion>& criteria);

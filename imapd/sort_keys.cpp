@@ -296,22 +296,6 @@ std::optional<int64_t> parse_rfc5322_date(std::string_view value) {
   return dt.to_unix();
 }
 
-std::vector<std::string> message_ids(std::string_view value) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while ((pos = value.find('<', pos)) != std::string_view::npos) {
-    size_t end = value.find('>', pos);
-    if (end == std::string_view::npos) break;
-    std::string id;
-    for (char c : value.substr(pos, end - pos + 1))
-      if (!is_wsp(c) && c != '\r' && c != '\n') id += c;
-    // "<>" or an id holding '<' (a broken one): not a msg-id.
-    if (id.size() > 2 && id.find('<', 1) == std::string::npos) out.push_back(std::move(id));
-    pos = end + 1;
-  }
-  return out;
-}
-
 MessageKeys make_keys(uint32_t seq, uint32_t uid, uint64_t size, int64_t internal_date,
                       const EnvelopeKeys& env, const std::optional<std::string>& references_field) {
   MessageKeys k;

@@ -144,12 +144,15 @@ Status Store::set_acl(std::string_view owner, std::string_view mailbox, std::str
     }
     txn.commit();
     impl_->committed();
+    impl_->acl_version.fetch_add(1);  // after the commit: a session re-reading sees the change
   });
   // Who sees which shared mailbox changed (IMAP NOTIFY MailboxName, RFC 5465 §5.4): the
   // identifier may be "anyone", so every account watch looks again.
   if (st) impl_->notify_listing(std::nullopt);
   return st;
 }
+
+uint64_t Store::acl_version() const { return impl_->acl_version.load(); }
 
 Result<uint32_t> Store::rights(std::string_view owner, std::string_view mailbox, std::string_view user) {
   return detail::guarded([&] {

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "store/store_impl.h"
+#include "store/threads.h"
 
 namespace tern::store {
 
@@ -291,8 +292,8 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
       // RFC 8514: the save date is when the message entered this mailbox (the commit), not
       // the internal date an APPEND may set.
       db.prepare("INSERT INTO messages(mailbox_id, uid, file, size, internal_date, flags, "
-                 "keywords, modseq, cached_metadata, save_date, email_id) "
-                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, " TERN_NEW_OBJECT_ID("M") ")")
+                 "keywords, modseq, cached_metadata, save_date, email_id, thread_id) "
+                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, " TERN_NEW_OBJECT_ID("M") ", ?)")
           .bind(item->mailbox_id)
           .bind(static_cast<int64_t>(item->outcome.uid))
           .bind(file)
@@ -303,6 +304,7 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
           .bind(static_cast<int64_t>(++c.modseq))
           .bind(item->metadata ? std::string_view(*item->metadata) : std::string_view())
           .bind(save_date)
+          .bind(detail::assign_thread(db, item->user.address, item->thread_keys))  // RFC 8474 §5.2
           .run();
       if (item->staged)
         db.prepare("INSERT INTO staged(mailbox_id, uid, body) VALUES(?, ?, ?)")
@@ -392,6 +394,8 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
 void Store::Impl::prepare(const DeliveryRequest& request, std::vector<PendingDelivery>& items) {
   Flags flags = detail::normalize_flags(request.flags);
   int64_t date = request.internal_date ? request.internal_date : detail::now_unix();
+  // Outside `mu`: the header is read once per request, the thread looked up at the commit.
+  std::vector<std::string> keys = detail::thread_keys(request.message);
   for (size_t i = 0; i < request.targets.size(); ++i) {
     const auto& t = request.targets[i];
     auto& item = items[i];
@@ -400,6 +404,7 @@ void Store::Impl::prepare(const DeliveryRequest& request, std::vector<PendingDel
     item.flags = flags;
     item.internal_date = date;
     item.metadata = &request.cached_metadata;
+    item.thread_keys = keys;
     auto s = detail::guarded_status([&] {
       item.user = check(detail::canonical_user(t.user));
       auto name = check(detail::canonical_mailbox(t.mailbox.empty() ? "INBOX" : t.mailbox));

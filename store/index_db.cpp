@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS messages(
   cached_metadata TEXT,
   save_date INTEGER,
   email_id TEXT,
+  thread_id TEXT,
   PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_modseq ON messages(mailbox_id, modseq);
 CREATE TABLE IF NOT EXISTS expunged(
@@ -89,6 +90,18 @@ CREATE TABLE IF NOT EXISTS acl(
 CREATE INDEX IF NOT EXISTS acl_identifier ON acl(identifier);
 CREATE TRIGGER IF NOT EXISTS mailboxes_acl_delete AFTER DELETE ON mailboxes BEGIN
   DELETE FROM acl WHERE mailbox_id = OLD.id;
+END;
+-- RFC 8474 THREADID (store/threads.cpp): every msg-id a user's message named (its own
+-- Message-ID, its References and In-Reply-To) and the thread it was given to. The rowid orders
+-- them by when they were first seen (the oldest thread wins a join). They go with the user.
+CREATE TABLE IF NOT EXISTS thread_refs(
+  user TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  UNIQUE(user, message_id));
+CREATE INDEX IF NOT EXISTS thread_refs_thread ON thread_refs(user, thread_id);
+CREATE TRIGGER IF NOT EXISTS users_thread_refs_delete AFTER DELETE ON users BEGIN
+  DELETE FROM thread_refs WHERE user = OLD.address;
 END;
 CREATE TABLE IF NOT EXISTS subscriptions(
   user TEXT NOT NULL,
@@ -179,6 +192,12 @@ void Db::open(const std::string& path) {
                         "UPDATE mailboxes SET object_id = " TERN_NEW_OBJECT_ID("F"));
   add_column_if_missing("messages", "email_id", "TEXT",
                         "UPDATE messages SET email_id = " TERN_NEW_OBJECT_ID("M"));
+  // RFC 8474 THREADID, added later: the column only; the rows it leaves NULL (every message of
+  // an older index, and those recovery indexes from files) get their thread when the owner
+  // opens the store (Store::Impl::assign_missing_threads reads their headers). The partial
+  // index finds them without scanning every message at each start.
+  add_column_if_missing("messages", "thread_id", "TEXT", nullptr);
+  exec("CREATE INDEX IF NOT EXISTS messages_no_thread ON messages(mailbox_id) WHERE thread_id IS NULL");
   exec(kBytesTriggers);
 }
 

@@ -38,10 +38,11 @@ struct MessageRow {
   std::string metadata;
   std::optional<int64_t> save_date;
   std::string email_id;
+  std::string thread_id;
 };
 
 constexpr const char* kSelectRow =
-    "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id "
+    "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id, thread_id "
     "FROM messages WHERE mailbox_id = ? AND uid = ?";
 
 MessageRow read_row(const detail::Stmt& st) {
@@ -56,6 +57,7 @@ MessageRow read_row(const detail::Stmt& st) {
   r.metadata = st.text(7);
   if (!st.is_null(8)) r.save_date = st.i64(8);
   r.email_id = st.text(9);
+  r.thread_id = st.text(10);
   return r;
 }
 
@@ -69,6 +71,7 @@ MessageInfo to_info(MessageRow&& r) {
   info.cached_metadata = std::move(r.metadata);
   info.save_date = r.save_date;
   info.email_id = std::move(r.email_id);
+  info.thread_id = std::move(r.thread_id);
   return info;
 }
 
@@ -116,10 +119,10 @@ namespace {
 // snapshot() and snapshot_flags() differ only in whether the ENVELOPE/BODYSTRUCTURE blob is
 // read: without it the column is an empty string, so read_row() serves both.
 constexpr const char* kSnapshotWithMetadata =
-    "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id "
+    "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id, thread_id "
     "FROM messages WHERE mailbox_id = ? ORDER BY uid";
 constexpr const char* kSnapshotWithoutMetadata =
-    "SELECT uid, file, size, internal_date, flags, keywords, modseq, '', save_date, email_id "
+    "SELECT uid, file, size, internal_date, flags, keywords, modseq, '', save_date, email_id, thread_id "
     "FROM messages WHERE mailbox_id = ? ORDER BY uid";
 
 }  // namespace
@@ -166,7 +169,7 @@ Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::str
       // One scan of the primary key between the smallest and largest wanted UID: a FETCH of a
       // few messages reads a few rows, not the whole mailbox.
       auto st = db.prepare(
-          "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id "
+          "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id, thread_id "
           "FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid");
       st.bind(row.id).bind(static_cast<int64_t>(want.front())).bind(static_cast<int64_t>(want.back()));
       while (st.step()) {
@@ -408,10 +411,10 @@ Result<CopyResult> Store::Impl::copy_or_move(std::string_view user, std::string_
       for (size_t i = 0; i < placed.size(); ++i) {
         const auto& p = placed[i];
         // RFC 8514 §1: a COPY/MOVE saves the message anew, so its save date is now.
-        db.prepare("INSERT INTO messages(mailbox_id, uid, file, size, internal_date, flags, "
-                   "keywords, modseq, cached_metadata, save_date, email_id) "
-                   "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(dst.id)
+        auto insert = db.prepare("INSERT INTO messages(mailbox_id, uid, file, size, internal_date, flags, "
+                   "keywords, modseq, cached_metadata, save_date, email_id, thread_id) "
+                   "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        insert.bind(dst.id)
             .bind(static_cast<int64_t>(out.uids[i].second))
             .bind(p.file)
             .bind(static_cast<int64_t>(p.row.size))
@@ -421,8 +424,11 @@ Result<CopyResult> Store::Impl::copy_or_move(std::string_view user, std::string_
             .bind(static_cast<int64_t>(modseq))
             .bind(p.row.metadata)
             .bind(save_date)
-            .bind(p.row.email_id)  // RFC 8474 §5.1: the same content keeps its EMAILID
-            .run();
+            .bind(p.row.email_id);  // RFC 8474 §5.1: the same content keeps its EMAILID
+        // RFC 8474 §5.2: and its THREADID (none yet: the owner's next open gives one).
+        if (p.row.thread_id.empty()) insert.bind_null();
+        else insert.bind(p.row.thread_id);
+        insert.run();
         if (move) {
           db.prepare("DELETE FROM messages WHERE mailbox_id = ? AND uid = ?")
               .bind(src.id).bind(static_cast<int64_t>(p.row.uid)).run();
@@ -484,7 +490,7 @@ Result<Changes> Store::changes_since(std::string_view user, std::string_view mai
       out.highestmodseq = mbox.highestmodseq;
       {
         auto st = db.prepare(
-            "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id "
+            "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id, thread_id "
             "FROM messages WHERE mailbox_id = ? AND modseq > ?");
         st.bind(mbox.id).bind(static_cast<int64_t>(modseq));
         while (st.step()) out.changed.push_back(to_info(read_row(st)));

@@ -48,17 +48,24 @@ Target open_target(Store::Impl& impl, std::string_view user, std::string_view ma
 
 Result<std::vector<Store::MetadataEntry>> Store::get_metadata(std::string_view user, std::string_view mailbox,
                                                               const std::vector<std::string>& names,
-                                                              int depth) {
+                                                              int depth, std::string_view viewer) {
   return detail::guarded([&] {
     auto [lock, u, mailbox_id] = open_target(*impl_, user, mailbox);
-    // Every entry of this mailbox the user can see (few: a user's total is limited), then
+    std::string reader = viewer.empty() ? u.address : check(detail::canonical_user(viewer)).address;
+    // Every entry of this mailbox the reader can see (few: a user's total is limited), then
     // filtered by name and depth here. The server's: the user's /private and the common
-    // /shared ones (owner '').
+    // /shared ones (owner ''). A mailbox's: its /shared ones (kept under its owner) and the
+    // reader's /private ones.
     std::vector<MetadataEntry> all;
     auto st = impl_->db.prepare(
-        "SELECT name, value FROM metadata WHERE mailbox_id = ? AND owner IN (?, '') ORDER BY name");
-    st.bind(mailbox_id).bind(u.address);
-    while (st.step()) all.push_back({st.text(0), st.blob(1)});
+        "SELECT name, value, owner FROM metadata WHERE mailbox_id = ? AND owner IN (?, ?, '') ORDER BY name");
+    st.bind(mailbox_id).bind(u.address).bind(reader);
+    while (st.step()) {
+      std::string name = st.text(0), owner = st.text(2);
+      bool visible = mailbox_id == 0 ? owner == reader || owner.empty()
+                                     : (is_shared(name) ? owner == u.address : owner == reader);
+      if (visible) all.push_back({std::move(name), st.blob(1)});
+    }
     std::vector<MetadataEntry> out;
     for (auto& e : all)
       for (const auto& n : names)
@@ -72,18 +79,24 @@ Result<std::vector<Store::MetadataEntry>> Store::get_metadata(std::string_view u
 
 Status Store::set_metadata(std::string_view user, std::string_view mailbox,
                            const std::vector<std::pair<std::string, std::optional<std::string>>>& entries,
-                           uint32_t max_entries) {
+                           uint32_t max_entries, std::string_view viewer) {
   return detail::guarded_status([&] {
     if (user.empty())
       for (const auto& e : entries)
         if (!is_shared(entry_key(e.first))) fail(Errc::refused, "the administrator sets /shared entries only");
     auto [lock, u, mailbox_id] = open_target(*impl_, user, mailbox);
+    std::string writer = viewer.empty() ? u.address : check(detail::canonical_user(viewer)).address;
     detail::Txn txn(impl_->db);
+    std::vector<std::string> counted;  // whose entries this changes
     for (const auto& [name, value] : entries) {
       std::string key = entry_key(name);
       // The server's /shared entries are everybody's (owner ''); the caller decides who may
-      // set them (imapd: nobody over IMAP, see commands_metadata.cpp).
-      std::string owner = mailbox_id == 0 && is_shared(key) ? std::string() : u.address;
+      // set them (imapd: nobody over IMAP, see commands_metadata.cpp). A mailbox's /shared
+      // entries are its owner's, /private ones the writer's.
+      std::string owner = mailbox_id == 0 && is_shared(key) ? std::string()
+                          : mailbox_id != 0 && is_shared(key) ? u.address
+                                                              : writer;
+      if (std::find(counted.begin(), counted.end(), owner) == counted.end()) counted.push_back(owner);
       if (value) {
         impl_->db.prepare("INSERT OR REPLACE INTO metadata(owner, mailbox_id, name, value) VALUES(?, ?, ?, ?)")
             .bind(owner).bind(mailbox_id).bind(key).bind_blob_static(*value).run();
@@ -95,10 +108,12 @@ Status Store::set_metadata(std::string_view user, std::string_view mailbox,
     }
     // RFC 5464 §4.3: over the limit, nothing is set ([METADATA TOOMANY]); counted per user
     // over all mailboxes, inside the transaction so that concurrent sessions cannot pass it.
-    auto count = impl_->db.prepare("SELECT COUNT(*) FROM metadata WHERE owner = ?");
-    count.bind(u.address);
-    if (max_entries && !user.empty() && count.step_value() > static_cast<int64_t>(max_entries))
-      fail(Errc::over_quota, "too many metadata entries");
+    for (const auto& owner : counted) {
+      if (!max_entries || user.empty() || owner.empty()) continue;
+      auto count = impl_->db.prepare("SELECT COUNT(*) FROM metadata WHERE owner = ?");
+      count.bind(owner);
+      if (count.step_value() > static_cast<int64_t>(max_entries)) fail(Errc::over_quota, "too many metadata entries");
+    }
     txn.commit();
     impl_->committed();
   });

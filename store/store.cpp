@@ -521,6 +521,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
       p->db.enable_auto_vacuum();
       p->restore_staged();
       p->reconcile_all();
+      p->assign_missing_threads();
     }
     p->open_fts();
   });
@@ -596,6 +597,7 @@ Status Store::remove_user(std::string_view user) {
     }
     txn.commit();
     impl_->committed();
+    impl_->acl_version.fetch_add(1);  // the user's ACL entries went (Store::acl_version)
     impl_->known_users.erase(u.address);
     std::error_code ec;
     if (had_dir) fs::remove_all(doomed, ec);
@@ -682,6 +684,7 @@ Result<ReindexReport> Store::reindex_report(std::optional<std::string_view> user
     // user's default folders are made first, as on a first login, and then adopt what came.
     if (u && fs::is_directory(impl_->user_dir(*u))) impl_->ensure_user_locked(*u);
     changed = u ? impl_->reconcile_user(*u, &report) : impl_->reconcile_all(&report);
+    impl_->assign_missing_threads();
     // Every reindexed folder gets its Dovecot files (re)written, changed or not.
     std::vector<int64_t> ids;
     auto st = impl_->db.prepare(u ? "SELECT id FROM mailboxes WHERE user = ?" : "SELECT id FROM mailboxes");

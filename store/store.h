@@ -156,6 +156,10 @@ struct MessageInfo {
   // RFC 8474 EMAILID: made when the message is first stored, kept by COPY and MOVE (the same
   // content keeps its id in every mailbox it is copied to).
   std::string email_id;
+  // RFC 8474 THREADID (store/threads.h): given when the message is first stored (from its
+  // Message-ID, References and In-Reply-To), kept by COPY and MOVE, never changed. Empty only
+  // for a row another process indexed since this store's owner last gave threads out.
+  std::string thread_id;
 };
 
 struct MailboxSnapshot {
@@ -412,13 +416,18 @@ class Store {
   };
   // The entries named, and with depth 1 their children, with depth -1 every descendant
   // (RFC 5464 §4.2.2), sorted by name. Errc::not_found for a missing mailbox.
+  // `viewer` (when not "" nor `user`): another user reading `user`'s (shared) mailbox, who
+  // sees its /shared entries and the viewer's own /private ones on it (RFC 5464 §3.2).
   Result<std::vector<MetadataEntry>> get_metadata(std::string_view user, std::string_view mailbox,
-                                                  const std::vector<std::string>& names, int depth);
+                                                  const std::vector<std::string>& names, int depth,
+                                                  std::string_view viewer = {});
   // Sets (value) or removes (nullopt) entries, all or none. Errc::over_quota when the user
   // would have more than max_entries (0: no limit) over all mailboxes and the server.
+  // `viewer` as for get_metadata: its /private entries are the viewer's (counted for it),
+  // /shared ones the mailbox's (counted for its owner). The caller checks the rights.
   Status set_metadata(std::string_view user, std::string_view mailbox,
                       const std::vector<std::pair<std::string, std::optional<std::string>>>& entries,
-                      uint32_t max_entries);
+                      uint32_t max_entries, std::string_view viewer = {});
 
   // --- Access control lists (RFC 4314, store/acl.cpp; rights are store/acl.h bits) --------
   // Entries of `owner`'s mailbox (identifier: a user address or "anyone"). The owner's own
@@ -436,6 +445,11 @@ class Store {
   // What `user` may do in owner's mailbox: every right for the owner, otherwise the union of
   // the entries naming the user and "anyone". Errc::not_found: no such mailbox.
   Result<uint32_t> rights(std::string_view owner, std::string_view mailbox, std::string_view user);
+  // A counter every set_acl() and remove_user() of this process raises (not those of another
+  // process, such as ternctl): a session keeps the rights it read with the value it read
+  // before them, and reads them again only when the value moved, so a command on a shared
+  // mailbox costs no index read to learn that nothing changed.
+  uint64_t acl_version() const;
   // Other users' mailboxes in which `user` has the "l" right, sorted by owner and name.
   struct SharedMailbox {
     std::string owner;

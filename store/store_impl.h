@@ -83,6 +83,7 @@ struct PendingDelivery {
   Flags flags;
   int64_t internal_date = 0;
   const std::string* metadata = nullptr;
+  std::vector<std::string> thread_keys;  // store/threads.h, read from the header before the commit
   std::string_view bytes;      // the message (the caller's, alive until done)
   bool staged = false;         // written without fsync: its bytes go into `staged` (store.h)
   bool done = false;
@@ -288,6 +289,9 @@ struct Store::Impl {
   void delete_staged(const std::vector<StagedKey>& keys);  // requires `mu`; one transaction
   void stop_staging();           // a last round, then the thread ends (Store's destructor)
   void restore_staged();         // at open, under `mu`, before reconcile_all
+  // RFC 8474 THREADID for rows without one (store/threads.h); under `mu`, after reconciling.
+  void assign_missing_threads();
+  std::atomic<uint64_t> acl_version{0};  // Store::acl_version()
   // Takes data_dir/store.lock (waiting for it with `wait`); false when another process holds it.
   bool own(bool wait);
   std::set<uint32_t> staged_uids(int64_t mailbox_id);  // requires `mu`

@@ -19,7 +19,8 @@ INFO_PASSWORD = "info-secret-3"
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
 SHARED = "#shared/" + INFO
-imaplib.Commands.setdefault("LISTRIGHTS", ("AUTH", "SELECTED"))
+for _name in ("LISTRIGHTS", "GETMETADATA", "SETMETADATA"):
+    imaplib.Commands.setdefault(_name, ("AUTH", "SELECTED"))
 
 
 def mail(subject):
@@ -190,6 +191,66 @@ class ImapAcl(TernCase):
         self.ok(info.deleteacl("Notes", "anyone"))
         self.assertNotIn(SHARED + "/Notes", self.listed(bob))
 
+
+    def untagged(self, m, command, *args):
+        """Runs a raw command expecting OK; returns its untagged `command` lines."""
+        typ, data = m._simple_command(command, *args)
+        self.assertEqual(typ, "OK", data)
+        return m._untagged_response(typ, data, command.replace("GET", "").replace("ROOT", ""))[1]
+
+    def test_d_acl_change_reaches_the_selected_session(self):
+        """RFC 4314 §4: the owner's SETACL applies to alice's next command on the mailbox she
+        has selected, without a new SELECT."""
+        info = self.login(INFO)
+        self.ok(info.create("Desk"))
+        self.ok(info.append("Desk", None, None, mail(b"desk-1")))
+        self.ok(info.setacl("Desk", ALICE, "lrswte"))
+        alice = self.login(ALICE)
+        self.ok(alice.select(SHARED + "/Desk"))
+        self.ok(alice.store("1", "+FLAGS", "(\\Flagged)"))
+        self.ok(info.setacl("Desk", ALICE, "lr"))  # write rights gone
+        self.no(alice, "STORE", "1", "+FLAGS", "(\\Answered)", code=b"NOPERM")
+        self.no(alice, "STORE", "1", "+FLAGS", "(\\Deleted)", code=b"NOPERM")
+        self.no(alice, "EXPUNGE", code=b"NOPERM")
+        self.assertIn(b"Subject: desk-1", self.ok(alice.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))[0][1])
+        self.ok(info.setacl("Desk", ALICE, "l"))  # "r" gone
+        self.no(alice, "FETCH", "1", "(FLAGS)", code=b"NOPERM")
+        self.no(alice, "UID", "SEARCH", "ALL", code=b"NOPERM")
+        self.ok(info.setacl("Desk", ALICE, "lr"))
+        self.assertIn(b"Subject: desk-1", self.ok(alice.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))[0][1])
+
+    def test_e_quota_and_metadata_of_a_shared_mailbox(self):
+        """RFC 9208 §4.3: a shared mailbox is under its owner's quota; RFC 5464: its /shared
+        entries are the owner's mailbox's, /private ones the reader's; RFC 4314 rights."""
+        ctl_ok(self.t, "user", "quota", INFO, "10M")
+        info = self.login(INFO)
+        self.ok(info.create("Reports"))
+        self.ok(info.append("Reports", None, None, mail(b"report-1")))
+        self.ok(info._simple_command("SETMETADATA", "Reports", '(/shared/comment "monthly")'))
+        self.ok(info.setacl("Reports", ALICE, "lr"))
+        alice = self.login(ALICE)
+        box = SHARED + "/Reports"
+        typ, data = alice.getquotaroot(box)
+        self.assertEqual(typ, "OK", data)
+        roots, quotas = data
+        self.assertEqual(roots, [box.encode() + b" " + SHARED.encode()])
+        self.assertRegex(quotas[0], rb"^" + re.escape(SHARED.encode()) + rb" \(STORAGE \d+ 10240\)$")
+        typ, data = alice.getquota(SHARED)
+        self.assertEqual(typ, "OK", data)
+        self.no(alice, "GETQUOTAROOT", SHARED + "/Private", code=b"NONEXISTENT")
+        lines = self.untagged(alice, "GETMETADATA", box, "(/shared/comment /private/comment)")
+        self.assertEqual(lines, [box.encode() + b' (/shared/comment "monthly" /private/comment NIL)'])
+        self.ok(alice._simple_command("SETMETADATA", box, '(/private/comment "mine")'))
+        lines = self.untagged(alice, "GETMETADATA", box, "(/private/comment)")
+        self.assertEqual(lines, [box.encode() + b' (/private/comment "mine")'])
+        self.assertEqual(self.untagged(info, "GETMETADATA", "Reports", "(/private/comment)"),
+                         [b'Reports (/private/comment NIL)'])
+        self.no(alice, "SETMETADATA", box, '(/shared/comment "changed")', code=b"NOPERM")
+        self.ok(info.setacl("Reports", ALICE, "lrw"))
+        self.ok(alice._simple_command("SETMETADATA", box, '(/shared/comment "changed")'))
+        self.assertEqual(self.untagged(info, "GETMETADATA", "Reports", "(/shared/comment)"),
+                         [b'Reports (/shared/comment "changed")'])
+        self.no(alice, "GETMETADATA", SHARED + "/Private", "(/shared/comment)", code=b"NONEXISTENT")
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

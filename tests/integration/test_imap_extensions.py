@@ -121,7 +121,7 @@ class ImapExtensions(TernCase):
         self.assertEqual(self.m.response("MAILBOXID")[1], [b"(" + box_id + b")"])
         typ, data = self.m.fetch("1", "(EMAILID THREADID)")
         self.assertEqual(typ, "OK", data)
-        found = re.search(rb"EMAILID \(([A-Za-z0-9_-]+)\) THREADID NIL", data[0])
+        found = re.search(rb"EMAILID \(([A-Za-z0-9_-]+)\) THREADID \([A-Za-z0-9_-]+\)", data[0])
         self.assertIsNotNone(found, data)
         email_id = found.group(1)
         typ, data = self.m._simple_command("MOVE", "1", "Trash")

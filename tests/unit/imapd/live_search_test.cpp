@@ -61,13 +61,21 @@ TEST(LiveSearch, Rfc5267_4_3_2_SortPositions) {
             (Lines{"ESEARCH (TAG \"S\") REMOVEFROM (1 2)"}));
 }
 
-TEST(LiveSearch, Rfc5267_4_3_MinMaxCountAreSentAgainWhenTheyChange) {
+// RFC 5267 §4.3: "There is no interaction between UPDATE and any other return options;
+// therefore, use of RETURN (UPDATE MIN), for example, does not notify about the minimum UID or
+// sequence number, but notifies instead about all changes to the set of matching messages."
+// (§4.3.3: "only the ADDTO is included, and not the (now changed) COUNT".)
+TEST(LiveSearch, Rfc5267_4_3_UpdateWithMinMaxCountSendsAddToNotTheValues) {
   SearchReturn ret;
   ret.count = true;
   ret.max = true;
   EXPECT_EQ(live_update_lines(live(true, false, ret), "\"M\"", {10, 20}, {10, 20, 30}, numbers(true)),
-            (Lines{"ESEARCH (TAG \"M\") UID MAX 30 COUNT 3"}));
-  // Same MAX and COUNT: nothing.
+            (Lines{"ESEARCH (TAG \"M\") UID ADDTO (0 30)"}));
+  ret = {};
+  ret.min = true;
+  // A change that leaves MIN as it was is still a change of the set.
+  EXPECT_EQ(live_update_lines(live(false, true, ret), "\"N\"", {10, 30}, {10, 20, 30}, numbers(false)),
+            (Lines{"ESEARCH (TAG \"N\") ADDTO (2 2)"}));
   EXPECT_TRUE(live_update_lines(live(true, false, ret), "\"M\"", {10, 20}, {10, 20}, numbers(true)).empty());
 }
 

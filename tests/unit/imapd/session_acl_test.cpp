@@ -161,5 +161,76 @@ TEST_F(AclTest, Rfc4314_4_RightsPerCommand) {
   EXPECT_FALSE(store().mailbox_status(kUser, "INBOX/Sub").ok());
 }
 
+// RFC 4314 §4 with an ACL changed while eve has the mailbox selected: her next commands use
+// the new rights (no re-SELECT): without "w"/"t"/"e" STORE and EXPUNGE are refused, without
+// "r" FETCH and SEARCH; rights given back work again.
+TEST_F(AclTest, Rfc4314_4_AclChangeAppliesToTheSelectedSession) {
+  deliver(message("one"));
+  share("INBOX", "lrswte");
+  auto e = eve();
+  EXPECT_TRUE(has(e->send("S SELECT #shared/bob@example.test/INBOX"), "S OK [READ-WRITE]")) << e->last.bytes;
+  expect(*e, "A STORE 1 +FLAGS ($One)", "A OK");
+  Client bob(backend());
+  bob.login();
+  expect(bob, "B1 SETACL INBOX eve@example.test lrs", "B1 OK");
+  refused(*e, {{"STORE 1 +FLAGS ($Two)", "NOPERM"},
+               {"STORE 1 +FLAGS (\\Deleted)", "NOPERM"},
+               {"EXPUNGE", "NOPERM"},
+               {"UID EXPUNGE 1", "NOPERM"}});
+  expect(*e, "C FETCH 1 (FLAGS)", "C OK");
+  expect(bob, "B2 SETACL INBOX eve@example.test l", "B2 OK");
+  refused(*e, {{"FETCH 1 (FLAGS)", "NOPERM"},
+               {"UID FETCH 1 BODY.PEEK[]", "NOPERM"},
+               {"SEARCH ALL", "NOPERM"},
+               {"UID SORT (DATE) UTF-8 ALL", "NOPERM"},
+               {"COPY 1 INBOX", "NOPERM"}});
+  EXPECT_FALSE(has(e->last.bytes, "Subject: one"));
+  expect(bob, "B3 SETACL INBOX eve@example.test lr", "B3 OK");
+  expect(*e, "D FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])", "Subject: one");
+  // Losing every right (DELETEACL): nothing but leaving.
+  expect(bob, "B4 DELETEACL INBOX eve@example.test", "B4 OK");
+  refused(*e, {{"FETCH 1 (FLAGS)", "NOPERM"}});
+  expect(*e, "F CLOSE", "F OK");
+}
+
+// RFC 9208 §4.3: a shared mailbox is under its owner's quota, which eve sees as the root
+// "#shared/<owner>" (GETQUOTA answers it too); a mailbox eve has no right on does not exist.
+TEST_F(AclTest, Rfc9208_4_3_QuotaRootOfASharedMailbox) {
+  backend().quota_bytes = 1024 * 1024;
+  deliver(message("one"));
+  share("INBOX", "lr");
+  auto e = eve();
+  std::string out = e->send("Q1 GETQUOTAROOT #shared/bob@example.test/INBOX");
+  EXPECT_TRUE(has(out, "* QUOTAROOT #shared/bob@example.test/INBOX #shared/bob@example.test\r\n")) << out;
+  EXPECT_TRUE(has(out, "* QUOTA #shared/bob@example.test (STORAGE 1 1024)\r\nQ1 OK")) << out;
+  expect(*e, "Q2 GETQUOTA #shared/bob@example.test", "* QUOTA #shared/bob@example.test (STORAGE 1 1024)\r\nQ2 OK");
+  expect(*e, "Q3 GETQUOTAROOT INBOX", "* QUOTAROOT INBOX \"\"\r\n* QUOTA \"\" (STORAGE 0 1024)\r\n");
+  expect(*e, "Q4 GETQUOTAROOT #shared/bob@example.test/Sent", "Q4 NO [NONEXISTENT]");
+  expect(*e, "Q5 GETQUOTA #shared/nobody@example.test", "Q5 NO [NONEXISTENT]");
+}
+
+// RFC 5464 on a shared mailbox: eve reads its /shared entries and keeps her own /private
+// ones ("r"); setting a /shared entry needs "w" too; without "r" nothing is read.
+TEST_F(AclTest, Rfc5464_MetadataOfASharedMailbox) {
+  Client bob(backend());
+  bob.login();
+  expect(bob, "B1 SETMETADATA INBOX (/shared/comment \"team\" /private/comment \"bob's\")", "B1 OK");
+  share("INBOX", "lr");
+  auto e = eve();
+  const std::string box = "#shared/bob@example.test/INBOX";
+  expect(*e, "M1 GETMETADATA " + box + " (/shared/comment /private/comment)",
+         "* METADATA " + box + " (/shared/comment \"team\" /private/comment NIL)\r\nM1 OK");
+  expect(*e, "M2 SETMETADATA " + box + " (/private/comment \"eve's\")", "M2 OK");
+  expect(*e, "M3 GETMETADATA " + box + " (/private/comment)", "(/private/comment \"eve's\")");
+  expect(bob, "B2 GETMETADATA INBOX (/private/comment)", "(/private/comment \"bob's\")");
+  expect(*e, "M4 SETMETADATA " + box + " (/shared/comment \"eve was here\")", "M4 NO [NOPERM]");
+  share("INBOX", "lrw");
+  expect(*e, "M5 SETMETADATA " + box + " (/shared/comment \"eve was here\")", "M5 OK");
+  expect(bob, "B3 GETMETADATA INBOX (/shared/comment)", "(/shared/comment \"eve was here\")");
+  share("INBOX", "l");
+  expect(*e, "M6 GETMETADATA " + box + " (/shared/comment)", "M6 NO [NOPERM]");
+  expect(*e, "M7 GETMETADATA #shared/bob@example.test/Sent (/shared/comment)", "M7 NO [NONEXISTENT]");
+}
+
 }  // namespace
 }  // namespace tern::imapd::test

@@ -115,8 +115,7 @@ TEST_F(ExtensionsTest, Rfc8474_MailboxId) {
   EXPECT_NE(again, bar);
 }
 
-// RFC 8474 §5 and §6: EMAILID kept by COPY/MOVE, THREADID NIL (threads not computed), SEARCH
-// EMAILID finds the copy, SEARCH THREADID nothing.
+// RFC 8474 §5 and §6: EMAILID and THREADID kept by COPY/MOVE, SEARCH EMAILID finds the copy.
 TEST_F(ExtensionsTest, Rfc8474_EmailIdAndThreadId) {
   deliver(message("one"));
   deliver(message("two"));
@@ -126,21 +125,51 @@ TEST_F(ExtensionsTest, Rfc8474_EmailIdAndThreadId) {
   std::string out = c.send("6 fetch 1:2 (emailid threadid)");
   std::string one = objectid_after(out, "* 1 FETCH (EMAILID");
   std::string two = objectid_after(out, "* 2 FETCH (EMAILID");
+  std::string thread_one = objectid_after(out, ") THREADID");
   ASSERT_FALSE(one.empty()) << out;
+  ASSERT_FALSE(thread_one.empty()) << out;
   EXPECT_NE(one, two);
-  EXPECT_TRUE(has(out, "* 1 FETCH (EMAILID (" + one + ") THREADID NIL)\r\n")) << out;
+  EXPECT_TRUE(has(out, "* 1 FETCH (EMAILID (" + one + ") THREADID (" + thread_one + "))\r\n")) << out;
   EXPECT_TRUE(has(c.send("7 copy 1 Archive"), "7 OK")) << c.last.bytes;
   EXPECT_TRUE(has(c.send("8 move 2 Trash"), "8 OK")) << c.last.bytes;
   c.send("9 select Archive");
-  EXPECT_TRUE(has(c.send("10 fetch 1 (emailid)"), "* 1 FETCH (EMAILID (" + one + "))")) << c.last.bytes;
+  EXPECT_TRUE(has(c.send("10 fetch 1 (emailid threadid)"),
+                  "* 1 FETCH (EMAILID (" + one + ") THREADID (" + thread_one + "))")) << c.last.bytes;
   EXPECT_TRUE(has(c.send("11 search emailid " + one), "* SEARCH 1\r\n")) << c.last.bytes;
   EXPECT_TRUE(has(c.send("12 uid search emailid " + two), "* SEARCH\r\n12 OK")) << c.last.bytes;
   EXPECT_TRUE(has(c.send("13 search threadid T123"), "* SEARCH\r\n13 OK")) << c.last.bytes;
+  EXPECT_TRUE(has(c.send("13b search threadid " + thread_one), "* SEARCH 1\r\n")) << c.last.bytes;
   c.send("14 select Trash");
   EXPECT_TRUE(has(c.send("15 fetch 1 (emailid)"), "* 1 FETCH (EMAILID (" + two + "))")) << c.last.bytes;
   // RFC 8474 §7: objectid is 1*255 of [A-Za-z0-9_-].
   EXPECT_TRUE(has(c.send("16 search emailid M$x"), "16 BAD")) << c.last.bytes;
   EXPECT_TRUE(has(c.send("17 search emailid " + std::string(256, 'a')), "17 BAD")) << c.last.bytes;
+  EXPECT_TRUE(has(c.send("18 search threadid T$x"), "18 BAD")) << c.last.bytes;
+}
+
+// RFC 8474 §5.2: messages of one thread (linked by In-Reply-To / References) share a THREADID,
+// an unrelated message has another; SEARCH THREADID finds the whole thread.
+TEST_F(ExtensionsTest, Rfc8474_ThreadIdSharedByReplies) {
+  deliver(message("root"));
+  deliver("From: b@example.test\r\nSubject: Re: root\r\nMessage-ID: <reply@example.test>\r\n"
+          "In-Reply-To: <root@example.test>\r\n\r\nx\r\n");
+  deliver(message("other"));
+  deliver("From: c@example.test\r\nSubject: deeper\r\nMessage-ID: <deeper@example.test>\r\n"
+          "References: <root@example.test>\r\n <reply@example.test>\r\n\r\nx\r\n");
+  Client c(backend());
+  c.login();
+  c.send("s SELECT INBOX");
+  std::string t1 = objectid_after(c.send("1 fetch 1 threadid"), "THREADID");
+  std::string t2 = objectid_after(c.send("2 fetch 2 threadid"), "THREADID");
+  std::string t3 = objectid_after(c.send("3 fetch 3 threadid"), "THREADID");
+  std::string t4 = objectid_after(c.send("4 fetch 4 threadid"), "THREADID");
+  ASSERT_FALSE(t1.empty());
+  EXPECT_EQ(t1, t2);
+  EXPECT_EQ(t1, t4);
+  EXPECT_NE(t1, t3);
+  EXPECT_FALSE(t3.empty());
+  EXPECT_TRUE(has(c.send("5 uid search threadid " + t1), "* SEARCH 1 2 4\r\n")) << c.last.bytes;
+  EXPECT_TRUE(has(c.send("6 search threadid " + t3), "* SEARCH 3\r\n")) << c.last.bytes;
 }
 
 // RFC 5464 §4.2-§4.3 examples on a mailbox: SETMETADATA with a literal, GETMETADATA, NIL

@@ -62,6 +62,24 @@ TEST_F(PartialSessionTest, Rfc9394_3_1_SaveKeepsOnlyThePage) {
   EXPECT_TRUE(has(c.send("s2 UID SEARCH UID $"), "* SEARCH 3 4\r\n")) << c.last.bytes;
 }
 
+// RFC 9394 §3.2: with SAVE and PARTIAL, "$" holds the page, plus the MIN and/or MAX message
+// when asked for; with COUNT as well it holds every message found.
+TEST_F(PartialSessionTest, Rfc9394_3_2_SavePartialWithMinMaxCount) {
+  Client c(backend());
+  prepare(c);
+  EXPECT_TRUE(has(c.send("s1 UID SEARCH RETURN (SAVE MIN PARTIAL 2:3) UNDELETED"),
+                  "* ESEARCH (TAG \"s1\") UID MIN 1 PARTIAL (2:3 3:4)\r\n")) << c.last.bytes;
+  EXPECT_TRUE(has(c.send("s2 UID SEARCH UID $"), "* SEARCH 1 3 4\r\n")) << c.last.bytes;
+  c.send("s3 UID SEARCH RETURN (SAVE MIN MAX PARTIAL 2:3) UNDELETED");
+  EXPECT_TRUE(has(c.send("s4 UID SEARCH UID $"), "* SEARCH 1 3 4 10\r\n")) << c.last.bytes;
+  EXPECT_TRUE(has(c.send("s5 UID SEARCH RETURN (SAVE COUNT PARTIAL 2:3) UNDELETED"),
+                  "* ESEARCH (TAG \"s5\") UID COUNT 7 PARTIAL (2:3 3:4)\r\n")) << c.last.bytes;
+  EXPECT_TRUE(has(c.send("s6 UID SEARCH UID $"), "* SEARCH 1 3 4 6 7 8 10\r\n")) << c.last.bytes;
+  // A page past the end: "$" is empty.
+  c.send("s7 UID SEARCH RETURN (SAVE PARTIAL 20:30) UNDELETED");
+  EXPECT_TRUE(has(c.send("s8 UID SEARCH UID $"), "* SEARCH\r\n")) << c.last.bytes;
+}
+
 TEST_F(PartialSessionTest, Rfc9394_EsortPartialPagesInSortOrder) {
   Client c(backend());
   prepare(c);

@@ -12,15 +12,6 @@ namespace {
 
 const std::string kAlice = "alice@example.test";
 
-void exec_sql(const std::string& path, const char* sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  char* err = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
-  sqlite3_free(err);
-  sqlite3_close(db);
-}
-
 class ImapAttributesTest : public StoreTest {};
 
 // RFC 8514 §1: the save date is when the message was saved into its current mailbox: at
