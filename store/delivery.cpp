@@ -337,8 +337,9 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
     committed();
     ++delivery_batches;
     Status dirs_synced = dirs.empty() ? Status{} : dir_syncer->wait();
-    // Staged files are published only now, still under `mu` (no reader sees the rows before
-    // their files): had they been renamed before the COMMIT, a crash could leave a name in
+    // Staged files are published only now, still under `mu` (a reader connection may list a
+    // row first: its file is missing, and read_message_into looks it up again under `mu`,
+    // which waits for this): had they been renamed before the COMMIT, a crash could leave a name in
     // new/ for bytes that never reached the disk, with no row or staged copy to repair it.
     // After it, recovery rewrites each one from its staged copy (restore_staged).
     std::vector<StagedKey> staged_keys;

@@ -327,8 +327,9 @@ Result<std::vector<uint32_t>> Store::expunge(std::string_view user, std::string_
 // links, which share the fsynced inode, or full copies when links are refused), and that
 // directory is fsynced; then the rows are inserted (and, for MOVE, the source rows deleted
 // and recorded as expunged) and committed; only then are the copies renamed to their final
-// names and the source files unlinked, all still under `mu` so no reader sees a committed row
-// before its file is in place. A crash before COMMIT leaves only tmp/ leftovers: nothing was
+// names and the source files unlinked, all still under `mu`: a reader connection may list a
+// committed row before its file is in place, and read_message_into then looks the file up
+// again under `mu`, which waits for this. A crash before COMMIT leaves only tmp/ leftovers: nothing was
 // copied or moved. A crash after it is finished by recovery: a row whose file is still in
 // tmp/ gets it renamed into place, and a source file whose UID is recorded as expunged is
 // deleted. So a MOVE happens exactly once or not at all (RFC 6851 §3.1 atomicity).

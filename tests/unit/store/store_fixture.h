@@ -67,6 +67,9 @@ class RecordingFileOps : public FileOps {
   }
   Status rename(const std::string& f, const std::string& t) override {
     record("rename", f + " -> " + rel(t));
+    if (int ms = publish_delay_ms.load(); ms && f.find("/tmp/") != std::string::npos &&
+                                          (t.find("/new/") != std::string::npos || t.find("/cur/") != std::string::npos))
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     if (fail_renames && (t.find("/new/") != std::string::npos || t.find("/cur/") != std::string::npos))
       return make_error(Errc::internal, "test: simulated crash");
     return real_->rename(f, t);
@@ -108,6 +111,8 @@ class RecordingFileOps : public FileOps {
   }
 
   std::atomic<int> fsync_dir_delay_ms{0};
+  // A delay in renames from tmp/ into new/ or cur/ (a message file being put in place).
+  std::atomic<int> publish_delay_ms{0};
   bool crash_mode = false;
   bool refuse_links = false;
   // Together: the disk as a crash right after an index commit leaves it, when the message
@@ -174,12 +179,15 @@ class StoreTest : public ::testing::Test {
       for (auto& m : snap->messages) out.push_back(m.uid);
     return out;
   }
-  // Waits (at most 10 s) until the FileOps log shows an `op` call: another thread is in it.
-  void wait_for_op(const std::string& op) {
+  // Waits (at most 10 s) until the FileOps log shows an `op` call (whose line holds
+  // `containing`): another thread is in it.
+  void wait_for_op(const std::string& op, const std::string& containing = "") {
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     auto seen = [&] {
       auto log = ops_->log();
-      return std::any_of(log.begin(), log.end(), [&](const std::string& l) { return l.rfind(op, 0) == 0; });
+      return std::any_of(log.begin(), log.end(), [&](const std::string& l) {
+        return l.rfind(op, 0) == 0 && l.find(containing) != std::string::npos;
+      });
     };
     while (!seen() && std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));

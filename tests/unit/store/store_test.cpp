@@ -112,6 +112,34 @@ TEST_F(StoreTest, ReadsDoNotWaitForAWriterInItsFsync) {
   EXPECT_EQ(store_->changes_since(kAlice, "INBOX", 0)->vanished, std::vector<uint32_t>{last});
 }
 
+// COPY commits its rows before it renames the copies into place (under the store's lock).
+// A reader connection may list such a row meanwhile; reading the message then waits for the
+// file instead of failing.
+TEST_F(StoreTest, AMessageListedBeforeItsCopyIsInPlaceIsStillRead) {
+  open();
+  ASSERT_TRUE(store_->create_mailbox(kAlice, "Work").ok());
+  uint32_t uid = deliver(kAlice, msg(1));
+  ops_->clear();
+  ops_->publish_delay_ms = 1500;
+  std::thread copying([&] { EXPECT_TRUE(store_->copy(kAlice, "INBOX", {uid}, "Work").ok()); });
+  wait_for_op("rename", "/tmp/");  // committed; the file on its way into cur/
+  auto listed = store_->messages(kAlice, "Work", {1});
+  auto files = store_->message_files(kAlice, "Work");
+  auto bytes = store_->read_message(kAlice, "Work", 1);
+  std::string by_handle;
+  auto read = files.ok() && !files->files.empty()
+                  ? store_->read_message_into(kAlice, "Work", files->files[0], by_handle)
+                  : Result<bool>(false);
+  copying.join();
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 1u);  // the committed row, seen before its file was in place
+  ASSERT_TRUE(bytes.ok()) << bytes.error().message;
+  EXPECT_EQ(*bytes, msg(1));
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_TRUE(*read);
+  EXPECT_EQ(by_handle, msg(1));
+}
+
 TEST_F(StoreTest, NewUserGetsSpecialUseFoldersAllSubscribed) {
   open();
   auto list = store_->list_mailboxes(kAlice);  // lazily creates the user
