@@ -196,8 +196,9 @@ struct Store::Impl {
   // lock, instead of `db` under `mu`, which writers hold through their fsyncs. Under a mixed
   // IMAP load (bench/imap_mixed.py) reads queued behind every STORE, APPEND and EXPUNGE.
   // A reader sees the last commit, and that is what a reply needs: a session's own write has
-  // committed before its next command reads. Paths of message files stay under `mu`:
-  // COPY/MOVE and deliveries commit a row before its file has its final name.
+  // committed before its next command reads. Paths of message files come from readers too,
+  // although COPY/MOVE and deliveries commit a row before its file has its final name:
+  // read_message_into looks a missing file up again under `mu`, which waits for the rename.
   static constexpr size_t kReaders = 4;
   struct Reader {
     std::mutex mu;
