@@ -5,7 +5,8 @@
 // DELETE (a trigger, since ids may be reused). Removing a user removes the entries naming them.
 #include "store/acl.h"
 
-#include <functional>
+#include <tuple>
+#include <utility>
 
 #include "store/store_impl.h"
 
@@ -89,29 +90,25 @@ struct FoundIn {
 using Found = FoundIn<std::unique_lock<std::mutex>>;
 using FoundToRead = FoundIn<Store::Impl::ReadLease>;
 
-template <class Guard>
-FoundIn<Guard> find_row_with(Store::Impl& impl, std::string_view owner, std::string_view mailbox,
-                             const std::function<Guard()>& take, const std::function<detail::Db&(Guard&)>& db) {
-  FoundIn<Guard> f;
-  f.owner = check(detail::canonical_user(owner)).address;
-  auto name = check(detail::canonical_mailbox(mailbox));
-  f.guard = take();
-  auto row = Store::Impl::find_mailbox_in(db(f.guard), f.owner, name);
+// The owner's canonical address and the mailbox's row, looked up on `db`.
+std::pair<std::string, detail::MailboxRow> row_of(detail::Db& db, std::string_view owner,
+                                                  std::string_view mailbox) {
+  auto address = check(detail::canonical_user(owner)).address;
+  auto row = Store::Impl::find_mailbox_in(db, address, check(detail::canonical_mailbox(mailbox)));
   if (!row) fail(Errc::not_found, "no such mailbox");
-  f.row = std::move(*row);
-  return f;
+  return {std::move(address), std::move(*row)};
 }
 
 Found find_row(Store::Impl& impl, std::string_view owner, std::string_view mailbox) {
-  return find_row_with<std::unique_lock<std::mutex>>(
-      impl, owner, mailbox, [&] { return std::unique_lock(impl.mu); },
-      [&](std::unique_lock<std::mutex>&) -> detail::Db& { return impl.db; });
+  Found f{std::unique_lock(impl.mu), {}, {}};
+  std::tie(f.owner, f.row) = row_of(impl.db, owner, mailbox);
+  return f;
 }
 
 FoundToRead find_row_to_read(Store::Impl& impl, std::string_view owner, std::string_view mailbox) {
-  return find_row_with<Store::Impl::ReadLease>(
-      impl, owner, mailbox, [&] { return impl.lease_reader(); },
-      [](Store::Impl::ReadLease& lease) -> detail::Db& { return *lease.db; });
+  FoundToRead f{impl.lease_reader(), {}, {}};
+  std::tie(f.owner, f.row) = row_of(*f.guard.db, owner, mailbox);
+  return f;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 // once their item is done.
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "common/log.h"
@@ -220,8 +221,13 @@ void Store::Impl::finish_async(detail::AsyncDelivery* a) {
   }
 }
 
+void Store::Impl::wait_published(const std::string& folder, uint32_t uid) {
+  std::unique_lock lock(publish_mu);
+  publish_cv.wait(lock, [&] { return publishing.count(publish_key(folder, uid)) == 0; });
+}
+
 void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
-  std::lock_guard lock(mu);
+  std::unique_lock lock(mu);
   struct Counters {
     uint32_t uidnext;
     uint64_t modseq;
@@ -236,7 +242,29 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
     item->outcome.status = std::move(e);
     (void)fops->unlink(item->folder + "/" + item->tmp_rel);
   };
+  // The staged items' publish keys from before their commit until their rename (or failure).
+  std::vector<std::string> unpublished;
+  auto end_publishing = [&] {
+    if (unpublished.empty()) return;
+    {
+      std::lock_guard p(publish_mu);
+      for (const auto& key : unpublished) publishing.erase(publishing.find(key));
+    }
+    unpublished.clear();
+    publish_cv.notify_all();
+  };
+  struct EndPublishing {
+    decltype(end_publishing)& f;
+    ~EndPublishing() { f(); }
+  } end_publishing_on_exit{end_publishing};
+  if (auto broken = wal_sync->failure()) {
+    for (auto* item : batch) fail_item(item, *broken);  // committing now could not be made durable
+    return;
+  }
   try {
+    // The COMMIT does not sync: the WAL is synced below, without `mu` (synchronous=FULL again
+    // before `mu` is released: other writers rely on it).
+    std::optional<detail::RelaxedSync> relaxed(std::in_place, db);
     // BEGIN IMMEDIATE first: UID allocation below must be serialised with any other process
     // (ternctl) that writes the index.
     detail::Txn txn(db);
@@ -322,30 +350,65 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
         if (item->mailbox_id == id) item->outcome.uidvalidity = row->uidvalidity;
     }
     // fsync dir (once per directory for the whole batch) makes the renames durable. It runs
-    // beside the COMMIT rather than before it, so a batch waits for one disk flush, not two:
-    // nobody is answered before both finish, and recovery handles either one landing alone
-    // (a row without its file is dropped as never delivered; a file without a row is indexed
-    // under the U= in its name).
+    // beside the COMMIT and the WAL's sync rather than before them, so a batch waits for one
+    // disk flush, not two: nobody is answered before both finish, and recovery handles either
+    // one landing alone (a row without its file is dropped as never delivered; a file without
+    // a row is indexed under the U= in its name).
     if (!dirs.empty()) dir_syncer->start(&dirs);
-    // COMMIT (synchronous=FULL): the rows, and the staged bodies, are durable when this returns.
+    {
+      // Before the COMMIT makes the rows visible to readers: their files are not in place.
+      std::lock_guard p(publish_mu);
+      for (auto& [item, file] : placed)
+        if (item->staged) {
+          unpublished.push_back(publish_key(item->folder, item->outcome.uid));
+          publishing.insert(unpublished.back());
+        }
+    }
     try {
       txn.commit();
     } catch (...) {
       if (!dirs.empty()) (void)dir_syncer->wait();  // `dirs` must outlive the job
       throw;
     }
+    relaxed.reset();
+    const uint64_t ticket = wal_sync->committed();
     committed();
     ++delivery_batches;
+    // The rows, and the staged bodies, are durable once the WAL is synced. That flush (about
+    // 4 ms here) and the directories' run without `mu`: STORE, EXPUNGE and the other writers
+    // go on meanwhile, and a writer that commits in the meantime shares the next flush.
+    lock.unlock();
+    Status wal_synced = wal_sync->wait_durable(ticket);
     Status dirs_synced = dirs.empty() ? Status{} : dir_syncer->wait();
-    // Staged files are published only now, still under `mu` (a reader connection may list a
-    // row first: its file is missing, and read_message_into looks it up again under `mu`,
-    // which waits for this): had they been renamed before the COMMIT, a crash could leave a name in
-    // new/ for bytes that never reached the disk, with no row or staged copy to repair it.
-    // After it, recovery rewrites each one from its staged copy (restore_staged).
+    lock.lock();
+    if (!wal_synced.ok()) {
+      // Committed, but maybe not durable: answer a temporary failure (the sender retries: a
+      // possible duplicate rather than a possible loss). Staged files stay unpublished; the
+      // next open() rewrites them from their copies if the rows survived (restore_staged).
+      for (auto& [item, file] : placed)
+        item->outcome = DeliveryOutcome{make_error(Errc::temporary, wal_synced.error().message), 0, 0};
+      return;
+    }
+    // Staged files are published only now, under `mu` (a reader connection may list a row
+    // first: its file is missing, and read_message_into waits for this in wait_published):
+    // had they been renamed before the WAL's sync, a crash could leave a name in new/ for
+    // bytes that never reached the disk, with no row or staged copy to repair it. After it,
+    // recovery rewrites each one from its staged copy (restore_staged).
     std::vector<StagedKey> staged_keys;
     for (auto& [item, file] : placed) {
       if (!item->staged) continue;
-      auto s = fops->rename(item->folder + "/" + item->tmp_rel, item->folder + "/" + file);
+      // The row as it is now: `mu` was free, so a RENAME may have moved the folder (tmp/
+      // included), and an EXPUNGE or DELETE may have removed the message, whose file must then
+      // not appear.
+      auto now = db.prepare("SELECT m.file, b.name FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id "
+                            "WHERE m.mailbox_id = ? AND m.uid = ?");
+      now.bind(item->mailbox_id).bind(static_cast<int64_t>(item->outcome.uid));
+      if (!now.step()) {
+        (void)fops->unlink(item->folder + "/" + item->tmp_rel);
+        continue;
+      }
+      const std::string folder = folder_dir(item->user, now.text(1));
+      auto s = fops->rename(folder + "/" + item->tmp_rel, folder + "/" + now.text(0));
       if (!s.ok()) {
         // The message is durable (its copy is committed) but its file is not in place: keep
         // the copy out of the sync rounds, so that it is never trimmed; the next open()
@@ -357,6 +420,7 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
       }
       staged_keys.push_back({item->mailbox_id, item->outcome.uid});
     }
+    end_publishing();
     if (!staged_keys.empty()) staged_committed(staged_keys);
     // The guard's estimate (free_space.h): each file, and a staged one's copy in the WAL.
     uint64_t used = 0;

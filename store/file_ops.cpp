@@ -31,6 +31,7 @@ class PosixFileOps final : public FileOps {
 
   Status fsync_file(const std::string& path) override { return sync_path(path, O_RDONLY); }
   Status fsync_dir(const std::string& path) override { return sync_path(path, O_RDONLY | O_DIRECTORY); }
+  Status sync_data(const std::string& path) override { return sync_path(path, O_RDONLY, true); }
 
   Status sync_filesystem(int dir_fd) override {
     int rc;
@@ -101,15 +102,15 @@ class PosixFileOps final : public FileOps {
     return {};
   }
 
-  static Status sync_path(const std::string& path, int flags) {
+  static Status sync_path(const std::string& path, int flags, bool data_only = false) {
     int fd = ::open(path.c_str(), flags | O_CLOEXEC);
     if (fd < 0) return sys_error("open", path, errno);
     int rc;
-    do rc = ::fsync(fd);
+    do rc = data_only ? ::fdatasync(fd) : ::fsync(fd);
     while (rc != 0 && errno == EINTR);
     int err = errno;
     ::close(fd);
-    if (rc != 0) return sys_error("fsync", path, err);
+    if (rc != 0) return sys_error(data_only ? "fdatasync" : "fsync", path, err);
     return {};
   }
 };

@@ -31,6 +31,9 @@ class FileOps {
   }
   // Flushes the file's data and metadata to stable storage.
   virtual Status fsync_file(const std::string& path) = 0;
+  // fdatasync(2): the file's data, and the metadata needed to read it back (its size), but
+  // not its times. The index's WAL (WalSync in store_impl.h).
+  virtual Status sync_data(const std::string& path) { return fsync_file(path); }
   // Atomic rename(2) within one file system.
   virtual Status rename(const std::string& from, const std::string& to) = 0;
   // Hard link; Errc::refused when the link is impossible (EXDEV, EPERM, EMLINK) so that the

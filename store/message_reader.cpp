@@ -82,9 +82,7 @@ Store::MessageFiles Store::Impl::list_files(std::string_view user, std::string_v
     }
     return out;
   };
-  if (!locked) return read_or_open(user, mailbox, list);
-  auto opened = open_mailbox(user, mailbox);
-  return list(db, opened.user, opened.name, opened.row);
+  return locked ? open_and(user, mailbox, list) : read_or_open(user, mailbox, list);
 }
 
 Result<Store::MessageFiles> Store::message_files(std::string_view user, std::string_view mailbox) {
@@ -107,25 +105,27 @@ Result<bool> Store::read_message_into(std::string_view user, std::string_view ma
                                       const MessageFile& file, std::string& buf, size_t offset,
                                       bool room_to_grow) {
   std::string path = file.path;
-  if (!path.empty()) {
+  std::string folder;
+  auto checked = detail::guarded_status([&] {
+    auto u = check(detail::canonical_user(user));
+    auto name = check(detail::canonical_mailbox(mailbox));
+    folder = impl_->folder_dir(u, name);
     // Only a file of this user's folder: the path must be <folder>/{new,cur}/<file name>.
-    auto checked = detail::guarded_status([&] {
-      auto u = check(detail::canonical_user(user));
-      auto name = check(detail::canonical_mailbox(mailbox));
-      const std::string dir = impl_->folder_dir(u, name) + "/";
-      if (path.size() <= dir.size() || path.compare(0, dir.size(), dir) != 0 ||
-          !is_message_file(std::string_view(path).substr(dir.size())))
-        detail::fail(Errc::refused, "not a message file of this mailbox");
-    });
-    if (!checked) return checked.error();
-  }
+    const std::string dir = folder + "/";
+    if (!path.empty() && (path.size() <= dir.size() || path.compare(0, dir.size(), dir) != 0 ||
+                          !is_message_file(std::string_view(path).substr(dir.size()))))
+      detail::fail(Errc::refused, "not a message file of this mailbox");
+  });
+  if (!checked) return checked.error();
   // The path was listed before and is read now: a flag change may rename the file in between,
-  // so a vanished file is looked up again; one no longer listed is gone. Looked up again under
-  // the store's lock: a reader may have listed a row whose file COPY/MOVE was still putting in
-  // place (Impl::readers).
+  // so a vanished file is looked up again; one no longer listed is gone. A reader may also
+  // have listed a row whose file is not in place yet (Impl::readers): a staged delivery's is
+  // renamed after the WAL's sync (wait_published), COPY/MOVE's under `mu` (so the second
+  // look is under `mu`).
   const std::vector<uint32_t> one{file.uid};
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (path.empty()) {
+      if (attempt > 0) impl_->wait_published(folder, file.uid);
       auto listed = detail::guarded([&] { return impl_->list_files(user, mailbox, &one, attempt > 0 || !file.path.empty()); });
       if (!listed) return listed.error();
       if (listed->files.empty()) return false;

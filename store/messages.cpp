@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -286,6 +287,9 @@ Result<std::vector<uint32_t>> Store::expunge(std::string_view user, std::string_
     std::string dir = impl_->folder_dir(u, name);
     std::vector<uint32_t> gone;
     uint64_t modseq = mbox.highestmodseq + 1;
+    // The COMMIT does not sync; the WAL is synced after `mu` is released, before the answer.
+    if (auto broken = impl_->wal_sync->failure()) throw Failure(*broken);
+    std::optional<detail::RelaxedSync> relaxed(std::in_place, db);
     detail::Txn txn(db);
     for (uint32_t uid : sorted_unique(uids)) {
       auto row = load_row(db, mbox.id, uid);
@@ -316,7 +320,13 @@ Result<std::vector<uint32_t>> Store::expunge(std::string_view user, std::string_
       changed_id = mbox.id;
     }
     txn.commit();
+    relaxed.reset();  // synchronous=FULL again before `mu` goes: other writers rely on it
+    const uint64_t ticket = impl_->wal_sync->committed();
     impl_->committed();
+    lock.unlock();
+    // EXPUNGE's OK promises the messages stay gone: on disk before the answer, with the flush
+    // shared with whatever else committed meanwhile (WalSync).
+    check(impl_->wal_sync->wait_durable(ticket));
     return gone;
   }); });
   if (changed_id) impl_->notify({changed_id});

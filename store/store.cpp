@@ -510,6 +510,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
     check(p->fops->mkdir(p->data_dir));
     check(p->fops->mkdir(p->mail_root));
     p->db.open(p->data_dir + "/index.db");
+    p->wal_sync = std::make_unique<detail::WalSync>(p->fops, p->data_dir + "/index.db-wal");
     p->reader.open_reader(p->data_dir + "/index.db");
     for (auto& r : p->readers) r.db.open_reader(p->data_dir + "/index.db");
     // Open before any staged file is written: syncfs reports write-back errors only from

@@ -1,8 +1,9 @@
 // Private to store/: the state behind Store and the helpers its .cpp files share.
 // Locking: `mu` guards the SQLite connection, `known_users` and every change to a user's
 // Maildir tree; `q_mu` guards the group-commit queue; `ids_mu` the deliveries' mailbox-id
-// cache. Order: q_mu is never held while taking mu; ids_mu is taken last (alone or inside
-// mu) and held only for a lookup. Watch callbacks run with none held.
+// cache; `publish_mu` the deliveries between commit and rename. Order: q_mu is never held
+// while taking mu; ids_mu and publish_mu are taken last (alone or inside mu) and held only
+// for a lookup or an update. Watch callbacks run with none held.
 #pragma once
 
 #include <array>
@@ -162,6 +163,39 @@ class DirSyncer {
   Status result_;
 };
 
+// Durability for index commits made with synchronous=NORMAL under `mu`, paid after `mu` is
+// released: the WAL file is fdatasync'ed (FileOps::sync_data) before the caller answers.
+// fdatasync flushes the file, not a descriptor, so one sync covers every commit written to
+// the WAL before it starts; callers that arrive while one runs wait for it and share the
+// next (group commit of the flush). A checkpoint in between is no gap: SQLite syncs the WAL
+// before copying it into index.db, and index.db after.
+class WalSync {
+ public:
+  WalSync(std::shared_ptr<FileOps> fops, std::string wal_path)
+      : fops_(std::move(fops)), path_(std::move(wal_path)) {}
+  // Under `mu`, right after the commit: its ticket (commit order).
+  uint64_t committed();
+  // Returns once every commit up to `ticket` is on stable storage, or the failure.
+  Status wait_durable(uint64_t ticket);
+  // Set for good by a failed sync: Linux may have dropped the WAL pages it could not write,
+  // and a later sync that succeeds says nothing of them, while SQLite already counts their
+  // commits and appends after them (a power loss then loses every later commit too). Writers
+  // that rely on WalSync refuse to commit from then on; a restart recovers the WAL from disk.
+  std::optional<Error> failure() const;
+  uint64_t syncs() const;  // fdatasyncs done (tests: that waiters share them)
+
+ private:
+  std::shared_ptr<FileOps> fops_;
+  std::string path_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t committed_ = 0;  // last ticket handed out
+  uint64_t durable_ = 0;    // every ticket up to here is on disk
+  std::optional<Error> failure_;
+  bool syncing_ = false;
+  uint64_t syncs_ = 0;
+};
+
 }  // namespace detail
 
 struct Store::Impl {
@@ -198,7 +232,8 @@ struct Store::Impl {
   // A reader sees the last commit, and that is what a reply needs: a session's own write has
   // committed before its next command reads. Paths of message files come from readers too,
   // although COPY/MOVE and deliveries commit a row before its file has its final name:
-  // read_message_into looks a missing file up again under `mu`, which waits for the rename.
+  // read_message_into waits for a delivery's rename (wait_published) and looks a missing file
+  // up again under `mu`, which waits for COPY/MOVE's.
   static constexpr size_t kReaders = 4;
   struct Reader {
     std::mutex mu;
@@ -226,20 +261,36 @@ struct Store::Impl {
   // The files of a mailbox's messages (all, or those of *uids), on a reader unless `locked`.
   MessageFiles list_files(std::string_view user, std::string_view mailbox,
                           const std::vector<uint32_t>* uids, bool locked);
-  // Runs f(db, user, name, row) on a reader when the mailbox's row is there, else on `db` under
-  // `mu` through open_mailbox.
+  // Runs f(db, user, name, row) on `db` under `mu`, through open_mailbox.
+  template <class F>
+  auto open_and(std::string_view user, std::string_view mailbox, F&& f) {
+    auto opened = open_mailbox(user, mailbox);
+    return f(db, std::as_const(opened.user), std::as_const(opened.name), std::as_const(opened.row));
+  }
+  // Runs f(db, user, name, row) on a reader when the mailbox's row is there, else open_and.
   template <class F>
   auto read_or_open(std::string_view user, std::string_view mailbox, F&& f) {
     if (auto m = read_mailbox(user, mailbox))
       return f(*m->lease.db, std::as_const(m->user), std::as_const(m->name), std::as_const(m->row));
-    auto opened = open_mailbox(user, mailbox);
-    return f(db, std::as_const(opened.user), std::as_const(opened.name), std::as_const(opened.row));
+    return open_and(user, mailbox, f);
   }
+
+  // Staged deliveries between their commit and their file's rename: run_batch releases `mu`
+  // while the WAL is synced, and renames only after (delivery.cpp). Keys "<folder>\n<uid>".
+  std::mutex publish_mu;
+  std::condition_variable publish_cv;
+  std::multiset<std::string> publishing;
+  static std::string publish_key(const std::string& folder, uint32_t uid) {
+    return folder + "\n" + std::to_string(uid);
+  }
+  // Returns once the message `uid` of `folder` is not between commit and rename.
+  void wait_published(const std::string& folder, uint32_t uid);
 
   std::mutex q_mu;
   std::vector<detail::PendingDelivery*> queue;
   bool leader_active = false;
   std::unique_ptr<detail::DirSyncer> dir_syncer;  // created with fops, used by the leader
+  std::unique_ptr<detail::WalSync> wal_sync;      // index.db-wal, created with fops
   // Leads batches of deliver_async() items that a blocking caller left behind when it went
   // back to its own caller (lead()); started on first need. Under q_mu: the flags.
   std::thread commit_thread;

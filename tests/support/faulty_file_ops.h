@@ -49,6 +49,10 @@ class FaultyFileOps : public store::FileOps {
     if (auto e = fault("fsync_file", p)) return *e;
     return real_->fsync_file(p);
   }
+  Status sync_data(const std::string& p) override {
+    if (auto e = fault("sync_data", p)) return *e;
+    return real_->sync_data(p);
+  }
   Status rename(const std::string& f, const std::string& t) override {
     if (auto e = fault("rename", t)) return *e;
     return real_->rename(f, t);

@@ -145,18 +145,34 @@ TEST_P(StagedFault, IndexCommitFailsOnWrite) {
   expect_consistent();
 }
 
-// The WAL's fdatasync fails: SQLite does not count the transaction as committed, and the
-// next commit does not pretend the earlier frames were safe (they are rewritten).
-TEST_P(StagedFault, IndexCommitFailsOnSync) {
+// The WAL's fdatasync fails. A delivery commits without SQLite's sync (synchronous=NORMAL)
+// and syncs the WAL itself outside the store's lock (WalSync), so SQLite already counts the
+// commit: the answer is a temporary failure, the staged file is not published, and from then
+// on deliveries, APPENDs and EXPUNGEs are refused without committing (the kernel may have
+// dropped the WAL pages it could not write, and later commits would sit behind them). After a
+// restart the index and the files agree.
+TEST_P(StagedFault, WalSyncFails) {
   open_faulty();
   ASSERT_TRUE(put(msg(1), false).ok());
-  FaultVfs::arm(FaultVfs::Op::sync, "index.db-wal", err());
+  faulty_->arm("sync_data", err(), "index.db-wal");
   auto s = put(msg(2), false);
   ASSERT_FALSE(s.ok());
-  EXPECT_GT(FaultVfs::hits(), 0);
-  EXPECT_EQ(uids(kAlice, "INBOX").size(), 1u);
-  expect_recovers(false);
+  EXPECT_EQ(s.error().code, Errc::temporary);
+  EXPECT_EQ(faulty_->hits(), 1);
+  const std::string box = maildir("example.test", "alice");
+  EXPECT_EQ(files(box).size(), 1u);  // nothing published for the refused message
+  size_t rows = uids(kAlice, "INBOX").size();
+  for (bool via_append : {false, true}) {
+    auto again = put(msg(3), via_append);
+    ASSERT_FALSE(again.ok());
+    EXPECT_EQ(again.error().code, Errc::temporary);
+  }
+  auto gone = store_->expunge(kAlice, "INBOX", {sent_.begin()->first});
+  EXPECT_FALSE(gone.ok());
+  EXPECT_EQ(uids(kAlice, "INBOX").size(), rows);  // refused before committing anything
+  EXPECT_EQ(faulty_->hits(), 1);                  // and without syncing again (still armed)
   expect_consistent();
+  expect_recovers(false);
 }
 
 // The rename into new/ comes after the commit: the message is durable (its copy) and

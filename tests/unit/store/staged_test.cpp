@@ -43,9 +43,9 @@ bool wait_for(const std::function<bool()>& cond, int ms = 5000) {
   return cond();
 }
 
-// The reply waits for one flush, the index commit that holds the copy; the file is written
-// without fsync and gets its final name only after that commit; a later round syncs the file
-// system and deletes the copy.
+// The reply waits for one flush, of the index commit that holds the copy (the WAL, synced
+// after the store's lock is released); the file is written without fsync and gets its final
+// name only after that flush; a later round syncs the file system and deletes the copy.
 TEST_F(StoreTest, StagedDeliveryCommitsACopyThenSyncsInARound) {
   sync_interval_ms_ = 50;
   open();
@@ -65,12 +65,13 @@ TEST_F(StoreTest, StagedDeliveryCommitsACopyThenSyncsInARound) {
   const std::string box = "/mail/example.test/alice";
   // (The shard may be new: then its first write fails, the directory is made, and it repeats.)
   if (until_reply.size() > 1 && until_reply[0] == until_reply[1]) until_reply.erase(until_reply.begin());
-  ASSERT_EQ(until_reply.size(), 3u) << ::testing::PrintToString(log);
+  ASSERT_EQ(until_reply.size(), 4u) << ::testing::PrintToString(log);
   EXPECT_TRUE(std::regex_search(until_reply[0], std::regex("^write_file " + box + "/tmp/[0-9]+/[^/]+$")))
       << until_reply[0];
   EXPECT_EQ(until_reply[1], "index_commit ");
-  EXPECT_TRUE(until_reply[2].rfind("rename " + until_reply[0].substr(11) + " -> " + box + "/new/", 0) == 0)
-      << until_reply[2];
+  EXPECT_EQ(until_reply[2], "sync_data /index.db-wal");  // the one flush: the WAL, after the lock
+  EXPECT_TRUE(until_reply[3].rfind("rename " + until_reply[0].substr(11) + " -> " + box + "/new/", 0) == 0)
+      << until_reply[3];
   for (const auto& line : until_reply) {
     EXPECT_EQ(line.rfind("fsync", 0), std::string::npos) << line;
     EXPECT_EQ(line.rfind("sync_filesystem", 0), std::string::npos) << line;

@@ -65,6 +65,12 @@ class RecordingFileOps : public FileOps {
     record("fsync_file", p);
     return real_->fsync_file(p);
   }
+  Status sync_data(const std::string& p) override {
+    record("sync_data", p);
+    if (int ms = sync_data_delay_ms.load()) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    if (crash_mode) return make_error(Errc::internal, "test: simulated crash");
+    return real_->sync_data(p);
+  }
   Status rename(const std::string& f, const std::string& t) override {
     record("rename", f + " -> " + rel(t));
     if (int ms = publish_delay_ms.load(); ms && f.find("/tmp/") != std::string::npos &&
@@ -111,6 +117,7 @@ class RecordingFileOps : public FileOps {
   }
 
   std::atomic<int> fsync_dir_delay_ms{0};
+  std::atomic<int> sync_data_delay_ms{0};  // the index WAL's flush (WalSync)
   // A delay in renames from tmp/ into new/ or cur/ (a message file being put in place).
   std::atomic<int> publish_delay_ms{0};
   bool crash_mode = false;
