@@ -64,7 +64,8 @@ void Session::Impl::cmd_list(const Command& c) {
     untagged("LIST (\\Noselect) \"/\" \"\"");
     return ok(c.tag, "LIST completed");
   }
-  auto boxes = backend.store().list_mailboxes(user);
+  // The counts only for RETURN (STATUS ...) (RFC 5819).
+  auto boxes = backend.store().list_mailboxes(user, a.return_status.has_value());
   if (!boxes) return store_error(c.tag, boxes.error());
   auto subs = backend.store().list_subscriptions(user);
   if (!subs) return store_error(c.tag, subs.error());

@@ -11,7 +11,7 @@ namespace fs = std::filesystem;
 
 namespace tern::store {
 
-Result<std::vector<MailboxStatus>> Store::list_mailboxes(std::string_view user) {
+Result<std::vector<MailboxStatus>> Store::list_mailboxes(std::string_view user, bool counts) {
   return detail::guarded([&] {
     auto u = check(detail::canonical_user(user));
     std::vector<MailboxStatus> out;
@@ -20,12 +20,13 @@ Result<std::vector<MailboxStatus>> Store::list_mailboxes(std::string_view user) 
       auto rows = Impl::user_mailboxes_in(*lease.db, u.address);
       bool inbox = std::any_of(rows.begin(), rows.end(), [](const auto& r) { return r.name == "INBOX"; });
       if (inbox)
-        for (auto& row : rows) out.push_back(impl_->status_in(*lease.db, u.address, row));
+        for (auto& row : rows) out.push_back(impl_->status_in(*lease.db, u.address, row, counts));
     }
     if (out.empty()) {  // a user's first use makes the tree, under `mu`
       std::lock_guard lock(impl_->mu);
       impl_->ensure_user_locked(u);
-      for (auto& row : impl_->user_mailboxes(u.address)) out.push_back(impl_->status_of(u.address, row));
+      for (auto& row : impl_->user_mailboxes(u.address))
+        out.push_back(impl_->status_in(impl_->db, u.address, row, counts));
     }
     // INBOX first, then by name.
     std::stable_partition(out.begin(), out.end(), [](const auto& s) { return s.name == "INBOX"; });

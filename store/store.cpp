@@ -350,7 +350,8 @@ uint64_t Store::Impl::user_usage(const std::string& user) {
   return static_cast<uint64_t>(st.i64(0));
 }
 
-MailboxStatus Store::Impl::status_in(detail::Db& from, const std::string& user, const MailboxRow& row) {
+MailboxStatus Store::Impl::status_in(detail::Db& from, const std::string& user, const MailboxRow& row,
+                                     bool counts) {
   MailboxStatus s;
   s.name = row.name;
   s.special_use = row.special_use;
@@ -358,7 +359,7 @@ MailboxStatus Store::Impl::status_in(detail::Db& from, const std::string& user, 
   s.uidnext = row.uidnext;
   s.uidvalidity = row.uidvalidity;
   s.highestmodseq = row.highestmodseq;
-  {
+  if (counts) {
     auto st = from.prepare(
         "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM((flags & 1) = 0), 0), "
         "COALESCE(SUM(uid >= ?), 0) FROM messages WHERE mailbox_id = ?");

@@ -306,7 +306,9 @@ class Store {
                               uint64_t quota_bytes = 0, std::string cached_metadata = {});
 
   // Mailboxes (RFC 9051 §6.3.4-§6.3.11).
-  Result<std::vector<MailboxStatus>> list_mailboxes(std::string_view user);
+  // Without `counts`, messages/unseen/size/recent are left 0: LIST without RETURN (STATUS)
+  // needs names, attributes and subscriptions only, not a scan of every mailbox's rows.
+  Result<std::vector<MailboxStatus>> list_mailboxes(std::string_view user, bool counts = true);
   Result<MailboxStatus> mailbox_status(std::string_view user, std::string_view mailbox);
   Status create_mailbox(std::string_view user, std::string_view mailbox,
                         std::string_view special_use = {});

@@ -410,7 +410,8 @@ struct Store::Impl {
   static std::optional<detail::MailboxRow> find_mailbox_in(detail::Db& from, const std::string& user,
                                                            const std::string& name);
   static std::vector<detail::MailboxRow> user_mailboxes_in(detail::Db& from, const std::string& user);
-  MailboxStatus status_in(detail::Db& from, const std::string& user, const detail::MailboxRow& row);
+  MailboxStatus status_in(detail::Db& from, const std::string& user, const detail::MailboxRow& row,
+                          bool counts = true);
 
   // Everything below requires `mu`.
   void ensure_user_locked(const detail::UserName& u);

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 
 #include "common/codec.h"
 #include "mime/mime.h"
@@ -59,6 +62,31 @@ TEST_F(FtsTest, FilledAfterDeliveryAndAppend) {
   deliver(kUser, "Subject: three\r\n\r\nnothing here\r\n");
   EXPECT_EQ(find("quixotic"), (Uids{a, b->uid}));
   EXPECT_EQ(indexed().size(), 3u);
+}
+
+// The indexing thread runs at nice 19: under a CPU-bound load the clients' commands go first
+// (SEARCH reads what the index lacks meanwhile). The store's other threads keep their priority.
+TEST_F(FtsTest, IndexesAtBackgroundPriority) {
+  open_fts();
+  deliver(kUser, "Subject: one\r\n\r\nThe quixotic quest\r\n");
+  ASSERT_EQ(indexed().size(), 1u);  // the thread exists and has run
+  auto nice_values = [] {
+    std::vector<int> out;
+    for (auto& task : fs::directory_iterator("/proc/self/task")) {
+      std::ifstream in(task.path() / "stat");
+      std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      // Fields after the command name (in parentheses, which may hold spaces): state is field
+      // 3, nice field 19.
+      std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+      std::string field;
+      for (int i = 3; i <= 19 && rest >> field; ++i)
+        if (i == 19) out.push_back(std::stoi(field));
+    }
+    return out;
+  };
+  auto values = nice_values();
+  EXPECT_EQ(std::count(values.begin(), values.end(), 19), 1) << ::testing::PrintToString(values);
+  EXPECT_GE(std::count(values.begin(), values.end(), 0), 2);  // this thread and the store's others
 }
 
 TEST_F(FtsTest, HtmlMarkupIsNotIndexedButItsTextIs) {

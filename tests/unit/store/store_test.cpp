@@ -244,6 +244,31 @@ TEST_F(StoreTest, AMessageListedBeforeItsCopyIsInPlaceIsStillRead) {
   EXPECT_EQ(by_handle, msg(1));
 }
 
+// LIST without RETURN (STATUS) asks for no counts: the same mailboxes, attributes and
+// subscriptions, without counting every mailbox's messages.
+TEST_F(StoreTest, MailboxesListedWithoutCountsHaveTheRestAndNoCounts) {
+  open();
+  deliver(kAlice, msg(1));
+  deliver(kAlice, msg(2));
+  auto full = store_->list_mailboxes(kAlice);
+  auto bare = store_->list_mailboxes(kAlice, false);
+  ASSERT_TRUE(full.ok() && bare.ok());
+  ASSERT_EQ(full->size(), bare->size());
+  for (size_t i = 0; i < full->size(); ++i) {
+    const auto& f = (*full)[i];
+    const auto& b = (*bare)[i];
+    EXPECT_EQ(b.name, f.name);
+    EXPECT_EQ(b.special_use, f.special_use);
+    EXPECT_EQ(b.subscribed, f.subscribed);
+    EXPECT_EQ(b.uidnext, f.uidnext);
+    EXPECT_EQ(b.uidvalidity, f.uidvalidity);
+    EXPECT_EQ(b.messages, 0u);
+    EXPECT_EQ(b.size, 0u);
+  }
+  EXPECT_EQ((*full)[0].messages, 2u);  // INBOX, counted
+  EXPECT_EQ((*bare)[0].uidnext, 3u);
+}
+
 TEST_F(StoreTest, NewUserGetsSpecialUseFoldersAllSubscribed) {
   open();
   auto list = store_->list_mailboxes(kAlice);  // lazily creates the user
