@@ -321,8 +321,9 @@ Result<std::vector<uint32_t>> Store::expunge(std::string_view user, std::string_
     }
     txn.commit();
     relaxed.reset();  // synchronous=FULL again before `mu` goes: other writers rely on it
-    const uint64_t ticket = impl_->wal_sync->committed();
     impl_->committed();
+    if (gone.empty()) return gone;  // nothing changed: no flush to wait for
+    const uint64_t ticket = impl_->wal_sync->committed();
     lock.unlock();
     // EXPUNGE's OK promises the messages stay gone: on disk before the answer, with the flush
     // shared with whatever else committed meanwhile (WalSync).
