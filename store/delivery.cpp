@@ -400,10 +400,18 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
       // The row as it is now: `mu` was free, so a RENAME may have moved the folder (tmp/
       // included), and an EXPUNGE or DELETE may have removed the message, whose file must then
       // not appear.
+      // A failed lookup must not throw: the rows are committed (the catch below is for a batch
+      // that is not). The file then waits for the next open(), as after a failed rename.
       auto now = db.prepare("SELECT m.file, b.name FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id "
                             "WHERE m.mailbox_id = ? AND m.uid = ?");
       now.bind(item->mailbox_id).bind(static_cast<int64_t>(item->outcome.uid));
-      if (!now.step()) {
+      auto found = now.try_step("look up a delivered row");
+      if (!found.ok()) {
+        spdlog::error("store: delivery (the file is rewritten from its staged copy at the next start): {}",
+                      found.error().message);
+        continue;
+      }
+      if (!*found) {
         (void)fops->unlink(item->folder + "/" + item->tmp_rel);
         continue;
       }

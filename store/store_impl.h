@@ -219,7 +219,8 @@ struct Store::Impl {
   mutable std::mutex mu;
   detail::Db db;
   // Store::usage() reads here, under its own lock: an SMTP RCPT's quota check must not wait
-  // for `mu`, which a committing delivery batch holds through its fsync. It sees the last
+  // for `mu`, which writers hold through their work (COPY/MOVE and mailbox changes through
+  // their fsyncs; deliveries and EXPUNGE flush the WAL after releasing it). It sees the last
   // commit; the batch checks the quota again with everything included.
   std::mutex reader_mu;
   detail::Db reader;
@@ -227,7 +228,7 @@ struct Store::Impl {
 
   // Readers for the requests that only read the index (LIST, STATUS, SELECT's snapshot, FETCH
   // of flags and envelopes, CONDSTORE changes): WAL reader connections, each under its own
-  // lock, instead of `db` under `mu`, which writers hold through their fsyncs. Under a mixed
+  // lock, instead of `db` under `mu`, which writers hold through their work. Under a mixed
   // IMAP load (bench/imap_mixed.py) reads queued behind every STORE, APPEND and EXPUNGE.
   // A reader sees the last commit, and that is what a reply needs: a session's own write has
   // committed before its next command reads. Paths of message files come from readers too,
@@ -300,8 +301,8 @@ struct Store::Impl {
   void commit_rounds();
   void stop_committing();
 
-  // Deliveries look up their mailbox here rather than under `mu`, which a committing batch
-  // holds through its fsync: "<user>\n<mailbox>" -> mailbox id. Filled under `mu`; cleared
+  // Deliveries look up their mailbox here rather than under `mu`, which other writers hold
+  // through their work: "<user>\n<mailbox>" -> mailbox id. Filled under `mu`; cleared
   // (under `mu`) whenever a mailbox is deleted or renamed or a user removed, so an entry never
   // names a mailbox that has since changed. Creation needs no clearing: a miss is looked up.
   std::mutex ids_mu;
