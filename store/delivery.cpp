@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include "common/log.h"
 #include "common/strings.h"
@@ -221,9 +222,27 @@ void Store::Impl::finish_async(detail::AsyncDelivery* a) {
   }
 }
 
-void Store::Impl::wait_published(const std::string& folder, uint32_t uid) {
+void Store::Impl::start_publishing(const std::vector<std::string>& keys) {
+  std::lock_guard lock(publish_mu);
+  publishing.insert(keys.begin(), keys.end());
+}
+
+void Store::Impl::end_publishing(const std::vector<std::string>& keys) {
+  if (keys.empty()) return;
+  {
+    std::lock_guard lock(publish_mu);
+    for (const auto& key : keys) publishing.erase(publishing.find(key));
+  }
+  publish_cv.notify_all();
+}
+
+void Store::Impl::wait_published(const std::string& folder, const std::vector<uint32_t>& uids) {
   std::unique_lock lock(publish_mu);
-  publish_cv.wait(lock, [&] { return publishing.count(publish_key(folder, uid)) == 0; });
+  publish_cv.wait(lock, [&] {
+    if (publishing.empty()) return true;
+    return std::none_of(uids.begin(), uids.end(),
+                        [&](uint32_t uid) { return publishing.count(publish_key(folder, uid)) != 0; });
+  });
 }
 
 void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
@@ -243,20 +262,12 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
     (void)fops->unlink(item->folder + "/" + item->tmp_rel);
   };
   // The staged items' publish keys from before their commit until their rename (or failure).
-  std::vector<std::string> unpublished;
-  auto end_publishing = [&] {
-    if (unpublished.empty()) return;
-    {
-      std::lock_guard p(publish_mu);
-      for (const auto& key : unpublished) publishing.erase(publishing.find(key));
-    }
-    unpublished.clear();
-    publish_cv.notify_all();
-  };
-  struct EndPublishing {
-    decltype(end_publishing)& f;
-    ~EndPublishing() { f(); }
-  } end_publishing_on_exit{end_publishing};
+  struct Unpublished {
+    Store::Impl& impl;
+    std::vector<std::string> keys;
+    void end() { impl.end_publishing(std::exchange(keys, {})); }
+    ~Unpublished() { end(); }
+  } unpublished{*this, {}};
   if (auto broken = wal_sync->failure()) {
     for (auto* item : batch) fail_item(item, *broken);  // committing now could not be made durable
     return;
@@ -355,15 +366,10 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
     // one landing alone (a row without its file is dropped as never delivered; a file without
     // a row is indexed under the U= in its name).
     if (!dirs.empty()) dir_syncer->start(&dirs);
-    {
-      // Before the COMMIT makes the rows visible to readers: their files are not in place.
-      std::lock_guard p(publish_mu);
-      for (auto& [item, file] : placed)
-        if (item->staged) {
-          unpublished.push_back(publish_key(item->folder, item->outcome.uid));
-          publishing.insert(unpublished.back());
-        }
-    }
+    // Before the COMMIT makes the rows visible to readers: their files are not in place.
+    for (auto& [item, file] : placed)
+      if (item->staged) unpublished.keys.push_back(publish_key(item->folder, item->outcome.uid));
+    start_publishing(unpublished.keys);
     try {
       txn.commit();
     } catch (...) {
@@ -428,7 +434,7 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
       }
       staged_keys.push_back({item->mailbox_id, item->outcome.uid});
     }
-    end_publishing();
+    unpublished.end();
     if (!staged_keys.empty()) staged_committed(staged_keys);
     // The guard's estimate (free_space.h): each file, and a staged one's copy in the WAL.
     uint64_t used = 0;

@@ -125,7 +125,7 @@ Result<bool> Store::read_message_into(std::string_view user, std::string_view ma
   const std::vector<uint32_t> one{file.uid};
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (path.empty()) {
-      if (attempt > 0) impl_->wait_published(folder, file.uid);
+      if (attempt > 0) impl_->wait_published(folder, one);
       auto listed = detail::guarded([&] { return impl_->list_files(user, mailbox, &one, attempt > 0 || !file.path.empty()); });
       if (!listed) return listed.error();
       if (listed->files.empty()) return false;

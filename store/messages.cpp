@@ -353,6 +353,9 @@ Result<CopyResult> Store::Impl::copy_or_move(std::string_view user, std::string_
     auto u = check(detail::canonical_user(user));
     auto src_name = check(detail::canonical_mailbox(from));
     auto dst_name = check(detail::canonical_mailbox(to));
+    // A source may be a delivery whose file gets its name only after its WAL flush (run_batch
+    // does that under `mu`, so this waits before taking it): the link below needs the file.
+    wait_published(folder_dir(u, src_name), uids);
     std::lock_guard lock(mu);
     ensure_user_locked(u);
     auto& fo = *fops;

@@ -182,7 +182,6 @@ class WalSync {
   // commits and appends after them (a power loss then loses every later commit too). Writers
   // that rely on WalSync refuse to commit from then on; a restart recovers the WAL from disk.
   std::optional<Error> failure() const;
-  uint64_t syncs() const;  // fdatasyncs done (tests: that waiters share them)
 
  private:
   std::shared_ptr<FileOps> fops_;
@@ -193,7 +192,6 @@ class WalSync {
   uint64_t durable_ = 0;    // every ticket up to here is on disk
   std::optional<Error> failure_;
   bool syncing_ = false;
-  uint64_t syncs_ = 0;
 };
 
 }  // namespace detail
@@ -284,8 +282,11 @@ struct Store::Impl {
   static std::string publish_key(const std::string& folder, uint32_t uid) {
     return folder + "\n" + std::to_string(uid);
   }
-  // Returns once the message `uid` of `folder` is not between commit and rename.
-  void wait_published(const std::string& folder, uint32_t uid);
+  // A delivery's keys from before its COMMIT until its renames (or its failure).
+  void start_publishing(const std::vector<std::string>& keys);
+  void end_publishing(const std::vector<std::string>& keys);
+  // Returns once none of the messages `uids` of `folder` is between commit and rename.
+  void wait_published(const std::string& folder, const std::vector<uint32_t>& uids);
 
   std::mutex q_mu;
   std::vector<detail::PendingDelivery*> queue;
@@ -436,9 +437,6 @@ struct Store::Impl {
   uint64_t user_usage(const std::string& user);
   void update_counters(int64_t mailbox_id, uint32_t uidnext, uint64_t highestmodseq);
   void committed();  // counts a write transaction and calls the trace hook
-  MailboxStatus status_of(const std::string& user, const detail::MailboxRow& row) {
-    return status_in(db, user, row);
-  }
 
   // Delivery (delivery.cpp).
   void write_tmp(detail::PendingDelivery& item, std::string_view bytes);

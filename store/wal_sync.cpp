@@ -9,11 +9,6 @@ uint64_t WalSync::committed() {
   return ++committed_;
 }
 
-uint64_t WalSync::syncs() const {
-  std::lock_guard lock(mu_);
-  return syncs_;
-}
-
 std::optional<Error> WalSync::failure() const {
   std::lock_guard lock(mu_);
   return failure_;
@@ -36,7 +31,6 @@ Status WalSync::wait_durable(uint64_t ticket) {
     Status s = fops_->sync_data(path_);
     lock.lock();
     syncing_ = false;
-    ++syncs_;
     if (s.ok()) {
       durable_ = std::max(durable_, target);
     } else {

@@ -137,6 +137,28 @@ TEST_F(StoreTest, AMessageExpungedOrRenamedDuringItsDeliveryFlushEndsWhereItsRow
   EXPECT_EQ(*store_->read_message(kAlice, "Letters", 1), msg(2));
 }
 
+// COPY and MOVE link the source's file: one named in a client's command while its delivery's
+// flush still runs (the row is committed, the file not yet in new/) is copied once it is there.
+TEST_F(StoreTest, AMessageMovedDuringItsDeliveryFlushIsMovedWhole) {
+  open();
+  ASSERT_TRUE(store_->create_mailbox(kAlice, "Lists").ok());
+  deliver(kAlice, msg(0));
+  ops_->clear();
+  ops_->sync_data_delay_ms = 1000;
+  std::thread slow([&] { deliver(kAlice, msg(1)); });
+  wait_for_op("sync_data");
+  auto snap = store_->snapshot(kAlice, "INBOX");
+  ASSERT_TRUE(snap.ok());
+  ASSERT_EQ(snap->messages.size(), 2u);
+  auto moved = store_->move(kAlice, "INBOX", {snap->messages[1].uid}, "Lists");
+  slow.join();
+  ops_->sync_data_delay_ms = 0;
+  ASSERT_TRUE(moved.ok()) << moved.error().message;
+  ASSERT_EQ(moved->uids.size(), 1u);
+  EXPECT_EQ(*store_->read_message(kAlice, "Lists", moved->uids[0].second), msg(1));
+  EXPECT_EQ(uids(kAlice, "INBOX").size(), 1u);
+}
+
 // Callers that commit while a WAL flush runs share the next one: ten EXPUNGEs on ten threads,
 // each waiting for its commit to be on disk, cost far fewer than ten flushes.
 TEST_F(StoreTest, ConcurrentExpungesShareTheWalFlush) {
