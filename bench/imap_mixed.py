@@ -23,7 +23,9 @@ command at random (per-client seed, the same sequence on both servers) from
 
 and prints, per command and server, operations per second (completed commands / D), the
 median and 99th percentile latency, and protocol errors (any NO/BAD/BYE or a dropped
-connection). Timings are wall clock on the client; client and server share the machine.
+connection). Timings are wall clock on the client; client and server share the machine, so it
+also prints CPU milliseconds per operation: the server's (the machine's busy time during the run
+less what the client processes used) and the clients'.
 A server that cannot be run prints "not available (<reason>)".
 """
 import argparse
@@ -145,7 +147,8 @@ def client_main(port, user, seed, duration, msgs, out):
     except (ImapError, OSError) as e:
         note = note or f"{type(e).__name__}: {e}"
         errors["list"] += 1
-    out.put((lat, errors, note))
+    t = os.times()
+    out.put((lat, errors, note, t.user + t.system))
 
 
 def fill(port, user, msgs, per_folder):
@@ -167,6 +170,7 @@ def drive(name, port, users, args, msgs):
         fill(port, u, msgs, per_folder)
     print(f"  {name}: {len(users)} users filled in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     ctx = multiprocessing.get_context("fork")
+    busy0 = busy_cpu_seconds()
     out = ctx.Queue()
     procs = [ctx.Process(target=client_main, args=(port, u, args.seed * 1000 + i, args.duration, msgs, out))
              for i, u in enumerate(users)]
@@ -175,16 +179,27 @@ def drive(name, port, users, args, msgs):
     results = [out.get(timeout=args.duration + 120) for _ in procs]
     for p in procs:
         p.join(timeout=30)
+    busy = busy_cpu_seconds() - busy0
+    client_cpu = sum(r[3] for r in results)
     lat = {n: [] for n, _ in MIX}
     errors = {n: 0 for n, _ in MIX}
     notes = []
-    for l, e, note in results:
+    for l, e, note, _ in results:
         for n in lat:
             lat[n] += l[n]
             errors[n] += e[n]
         if note:
             notes.append(note)
-    return {"lat": lat, "errors": errors, "notes": notes, "duration": args.duration}
+    return {"lat": lat, "errors": errors, "notes": notes, "duration": args.duration,
+            "server_cpu": max(0.0, busy - client_cpu), "client_cpu": client_cpu}
+
+
+def busy_cpu_seconds():
+    """CPU seconds the whole machine has spent busy (not idle or waiting on I/O) since boot."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_tern(args, msgs):
@@ -243,6 +258,16 @@ def report(args, results):
             err = sum(r["errors"].values()) if n == "total" else r["errors"][n]
             cells.append(f"{len(lat) / r['duration']:>9.1f} {pct(lat, 0.5):>7} {pct(lat, 0.99):>7} {err:>4}")
         print(f"{n:<10} {cells[0]}   {cells[1]}")
+    cpu = []
+    for name in ("tern", "dovecot"):
+        r = results[name]
+        if isinstance(r, str):
+            continue
+        ops = max(1, sum(len(v) for v in r["lat"].values()))
+        cpu.append(f"{name} {r['server_cpu'] * 1000 / ops:.2f} ms server + {r['client_cpu'] * 1000 / ops:.2f} ms "
+                   f"clients")
+    if cpu:
+        print("CPU per operation (the machine's busy time less the clients' own): " + "; ".join(cpu))
     for name in ("tern", "dovecot"):
         r = results[name]
         if isinstance(r, str):

@@ -331,8 +331,8 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
       // RFC 8514: the save date is when the message entered this mailbox (the commit), not
       // the internal date an APPEND may set.
       db.prepare("INSERT INTO messages(mailbox_id, uid, file, size, internal_date, flags, "
-                 "keywords, modseq, cached_metadata, save_date, email_id, thread_id) "
-                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, " TERN_NEW_OBJECT_ID("M") ", ?)")
+                 "keywords, modseq, save_date, email_id, thread_id) "
+                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, " TERN_NEW_OBJECT_ID("M") ", ?)")
           .bind(item->mailbox_id)
           .bind(static_cast<int64_t>(item->outcome.uid))
           .bind(file)
@@ -341,10 +341,11 @@ void Store::Impl::run_batch(std::vector<PendingDelivery*>& batch) {
           .bind(static_cast<int64_t>(item->flags.system))
           .bind(detail::join_keywords(item->flags.keywords))
           .bind(static_cast<int64_t>(++c.modseq))
-          .bind(item->metadata ? std::string_view(*item->metadata) : std::string_view())
           .bind(save_date)
           .bind(detail::assign_thread(db, item->user.address, item->thread_keys))  // RFC 8474 §5.2
           .run();
+      if (item->metadata && !item->metadata->empty())
+        detail::put_metadata(db, item->mailbox_id, item->outcome.uid, *item->metadata);
       if (item->staged)
         db.prepare("INSERT INTO staged(mailbox_id, uid, body) VALUES(?, ?, ?)")
             .bind(item->mailbox_id)

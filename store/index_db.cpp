@@ -33,12 +33,27 @@ CREATE TABLE IF NOT EXISTS messages(
   flags INTEGER NOT NULL,
   keywords TEXT NOT NULL DEFAULT '',
   modseq INTEGER NOT NULL,
-  cached_metadata TEXT,
   save_date INTEGER,
   email_id TEXT,
   thread_id TEXT,
   PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_modseq ON messages(mailbox_id, modseq);
+-- What IMAP's ENVELOPE and BODYSTRUCTURE are built from (opaque here: mime::metadata_blob),
+-- kept apart from messages: at about 700 bytes a message it made a messages row several times
+-- larger than the rest of it, so that the scans of SELECT and STATUS, which never read it,
+-- read about eight times the pages. It follows its message's key and goes with its message.
+CREATE TABLE IF NOT EXISTS message_metadata(
+  mailbox_id INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY(mailbox_id, uid));
+CREATE TRIGGER IF NOT EXISTS messages_metadata_delete AFTER DELETE ON messages BEGIN
+  DELETE FROM message_metadata WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+END;
+CREATE TRIGGER IF NOT EXISTS messages_metadata_rekey AFTER UPDATE OF mailbox_id, uid ON messages BEGIN
+  UPDATE message_metadata SET mailbox_id = NEW.mailbox_id, uid = NEW.uid
+    WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+END;
 CREATE TABLE IF NOT EXISTS expunged(
   mailbox_id INTEGER NOT NULL,
   uid INTEGER NOT NULL,
@@ -170,16 +185,23 @@ void Db::open(const std::string& path) {
   exec("PRAGMA foreign_keys=OFF");
   exec(kSchema);
   // An index made before mailboxes.bytes existed: add the column and fill it once.
-  auto has_bytes = [this] {
-    auto st = prepare("SELECT 1 FROM pragma_table_info('mailboxes') WHERE name = 'bytes'");
-    return st.step();
-  };
-  if (!has_bytes()) {
+  if (!has_column("mailboxes", "bytes")) {
     Txn txn(*this);  // another process (ternctl) may be migrating too: look again inside
-    if (!has_bytes()) {
+    if (!has_column("mailboxes", "bytes")) {
       exec("ALTER TABLE mailboxes ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0");
       exec("UPDATE mailboxes SET bytes = (SELECT COALESCE(SUM(size), 0) FROM messages "
            "WHERE mailbox_id = mailboxes.id)");
+    }
+    txn.commit();
+  }
+  // An index made when the metadata was a column of messages: moved to its table once.
+  if (has_column("messages", "cached_metadata")) {
+    Txn txn(*this);  // another process (ternctl) may be migrating too: look again inside
+    if (has_column("messages", "cached_metadata")) {
+      exec("INSERT OR REPLACE INTO message_metadata(mailbox_id, uid, data) "
+           "SELECT mailbox_id, uid, cached_metadata FROM messages "
+           "WHERE cached_metadata IS NOT NULL AND cached_metadata <> ''");
+      exec("ALTER TABLE messages DROP COLUMN cached_metadata");
     }
     txn.commit();
   }
@@ -201,16 +223,17 @@ void Db::open(const std::string& path) {
   exec(kBytesTriggers);
 }
 
+bool Db::has_column(const char* table, const char* column) {
+  auto st = prepare(std::string("SELECT 1 FROM pragma_table_info('") + table + "') WHERE name = ?");
+  st.bind(std::string_view(column));
+  return st.step();
+}
+
 void Db::add_column_if_missing(const char* table, const char* column, const char* type,
                                const char* fill_sql) {
-  auto has = [&] {
-    auto st = prepare(std::string("SELECT 1 FROM pragma_table_info('") + table + "') WHERE name = ?");
-    st.bind(std::string_view(column));
-    return st.step();
-  };
-  if (has()) return;
+  if (has_column(table, column)) return;
   Txn txn(*this);  // another process (ternctl) may be migrating too: look again inside
-  if (!has()) {
+  if (!has_column(table, column)) {
     exec((std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + type).c_str());
     if (fill_sql) exec(fill_sql);
   }
@@ -264,6 +287,19 @@ void Db::enable_auto_vacuum() {
 }  // namespace tern::store::detail
 
 namespace tern::store::detail {
+
+bool put_metadata(Db& db, int64_t mailbox_id, uint32_t uid, std::string_view data) {
+  auto exists = db.prepare("SELECT 1 FROM messages WHERE mailbox_id = ? AND uid = ?");
+  exists.bind(mailbox_id).bind(static_cast<int64_t>(uid));
+  if (!exists.step()) return false;
+  if (data.empty())
+    db.prepare("DELETE FROM message_metadata WHERE mailbox_id = ? AND uid = ?")
+        .bind(mailbox_id).bind(static_cast<int64_t>(uid)).run();
+  else
+    db.prepare("INSERT OR REPLACE INTO message_metadata(mailbox_id, uid, data) VALUES(?, ?, ?)")
+        .bind(mailbox_id).bind(static_cast<int64_t>(uid)).bind(data).run();
+  return true;
+}
 
 RelaxedSync::RelaxedSync(Db& db) : db_(db) { db_.exec("PRAGMA synchronous=NORMAL"); }
 

@@ -65,9 +65,15 @@ class Db {
                              const char* fill_sql);
 
  private:
+  bool has_column(const char* table, const char* column);
+
   std::unique_ptr<sqlite::Connection> conn_;
   std::string path_;
 };
+
+// Sets the ENVELOPE/BODYSTRUCTURE source of message (mailbox_id, uid) in message_metadata; an
+// empty `data` removes it. Returns whether the message exists.
+bool put_metadata(Db& db, int64_t mailbox_id, uint32_t uid, std::string_view data);
 
 // For its lifetime, commits on `db` do not sync the WAL (synchronous=NORMAL, set back to FULL
 // on destruction). Must outlive the transaction it covers. WAL frames are appended in order,

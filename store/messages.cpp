@@ -42,9 +42,18 @@ struct MessageRow {
   std::string thread_id;
 };
 
-constexpr const char* kSelectRow =
-    "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id, thread_id "
-    "FROM messages WHERE mailbox_id = ? AND uid = ?";
+// The columns read_row() reads: from messages `m` joined to its metadata `d` (kRowFrom), or
+// with an empty string in the metadata's place (kRowFromWithoutMetadata). Macros, so that the
+// statements below stay literals.
+#define TERN_ROW_FROM \
+  "SELECT m.uid, m.file, m.size, m.internal_date, m.flags, m.keywords, m.modseq, d.data, " \
+  "m.save_date, m.email_id, m.thread_id FROM messages m "                                   \
+  "LEFT JOIN message_metadata d ON d.mailbox_id = m.mailbox_id AND d.uid = m.uid "
+#define TERN_ROW_FROM_WITHOUT_METADATA \
+  "SELECT m.uid, m.file, m.size, m.internal_date, m.flags, m.keywords, m.modseq, '', " \
+  "m.save_date, m.email_id, m.thread_id FROM messages m "
+
+constexpr const char* kSelectRow = TERN_ROW_FROM "WHERE m.mailbox_id = ? AND m.uid = ?";
 
 MessageRow read_row(const detail::Stmt& st) {
   MessageRow r;
@@ -119,12 +128,9 @@ namespace {
 
 // snapshot() and snapshot_flags() differ only in whether the ENVELOPE/BODYSTRUCTURE blob is
 // read: without it the column is an empty string, so read_row() serves both.
-constexpr const char* kSnapshotWithMetadata =
-    "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id, thread_id "
-    "FROM messages WHERE mailbox_id = ? ORDER BY uid";
+constexpr const char* kSnapshotWithMetadata = TERN_ROW_FROM "WHERE m.mailbox_id = ? ORDER BY m.uid";
 constexpr const char* kSnapshotWithoutMetadata =
-    "SELECT uid, file, size, internal_date, flags, keywords, modseq, '', save_date, email_id, thread_id "
-    "FROM messages WHERE mailbox_id = ? ORDER BY uid";
+    TERN_ROW_FROM_WITHOUT_METADATA "WHERE m.mailbox_id = ? ORDER BY m.uid";
 
 }  // namespace
 
@@ -169,9 +175,7 @@ Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::str
       const std::string dir = paths ? impl_->folder_dir(u, name) + "/" : std::string();
       // One scan of the primary key between the smallest and largest wanted UID: a FETCH of a
       // few messages reads a few rows, not the whole mailbox.
-      auto st = db.prepare(
-          "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id, thread_id "
-          "FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid");
+      auto st = db.prepare(TERN_ROW_FROM "WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid");
       st.bind(row.id).bind(static_cast<int64_t>(want.front())).bind(static_cast<int64_t>(want.back()));
       while (st.step()) {
         auto r = read_row(st);
@@ -427,8 +431,8 @@ Result<CopyResult> Store::Impl::copy_or_move(std::string_view user, std::string_
         const auto& p = placed[i];
         // RFC 8514 §1: a COPY/MOVE saves the message anew, so its save date is now.
         auto insert = db.prepare("INSERT INTO messages(mailbox_id, uid, file, size, internal_date, flags, "
-                   "keywords, modseq, cached_metadata, save_date, email_id, thread_id) "
-                   "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                   "keywords, modseq, save_date, email_id, thread_id) "
+                   "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         insert.bind(dst.id)
             .bind(static_cast<int64_t>(out.uids[i].second))
             .bind(p.file)
@@ -437,13 +441,14 @@ Result<CopyResult> Store::Impl::copy_or_move(std::string_view user, std::string_
             .bind(static_cast<int64_t>(p.row.flags.system))
             .bind(detail::join_keywords(p.row.flags.keywords))
             .bind(static_cast<int64_t>(modseq))
-            .bind(p.row.metadata)
             .bind(save_date)
             .bind(p.row.email_id);  // RFC 8474 §5.1: the same content keeps its EMAILID
         // RFC 8474 §5.2: and its THREADID (none yet: the owner's next open gives one).
         if (p.row.thread_id.empty()) insert.bind_null();
         else insert.bind(p.row.thread_id);
         insert.run();
+        if (!p.row.metadata.empty())
+          detail::put_metadata(db, dst.id, out.uids[i].second, p.row.metadata);
         if (move) {
           db.prepare("DELETE FROM messages WHERE mailbox_id = ? AND uid = ?")
               .bind(src.id).bind(static_cast<int64_t>(p.row.uid)).run();
@@ -504,9 +509,7 @@ Result<Changes> Store::changes_since(std::string_view user, std::string_view mai
       Changes out;
       out.highestmodseq = mbox.highestmodseq;
       {
-        auto st = db.prepare(
-            "SELECT uid, file, size, internal_date, flags, keywords, modseq, cached_metadata, save_date, email_id, thread_id "
-            "FROM messages WHERE mailbox_id = ? AND modseq > ?");
+        auto st = db.prepare(TERN_ROW_FROM "WHERE m.mailbox_id = ? AND m.modseq > ?");
         st.bind(mbox.id).bind(static_cast<int64_t>(modseq));
         while (st.step()) out.changed.push_back(to_info(read_row(st)));
         // Sorted here: "ORDER BY uid" made SQLite walk the whole mailbox in primary-key order
@@ -525,21 +528,12 @@ Result<Changes> Store::changes_since(std::string_view user, std::string_view mai
   });
 }
 
-namespace {
-// Returns whether the message exists.
-bool update_cached_metadata(detail::Db& db, int64_t mailbox_id, uint32_t uid, std::string_view blob) {
-  db.prepare("UPDATE messages SET cached_metadata = ? WHERE mailbox_id = ? AND uid = ?")
-      .bind(blob).bind(mailbox_id).bind(static_cast<int64_t>(uid)).run();
-  return db.changes() != 0;
-}
-}  // namespace
-
 Status Store::set_cached_metadata(std::string_view user, std::string_view mailbox, uint32_t uid,
                                   std::string_view blob) {
   return detail::guarded_status([&] {
     auto [lock, u, name, mbox] = impl_->open_mailbox(user, mailbox);
     detail::RelaxedSync relaxed(impl_->db);  // a cache of the file's parse: nothing to lose
-    if (!update_cached_metadata(impl_->db, mbox.id, uid, blob)) fail(Errc::not_found, "no such message");
+    if (!detail::put_metadata(impl_->db, mbox.id, uid, blob)) fail(Errc::not_found, "no such message");
     impl_->committed();
   });
 }
@@ -552,10 +546,13 @@ Status Store::set_cached_metadata(std::string_view user, std::string_view mailbo
     detail::RelaxedSync relaxed(impl_->db);  // a cache of the files' parse: nothing to lose
     detail::Txn txn(impl_->db);
     // A message expunged since the caller read it is skipped: its metadata is moot.
-    for (const auto& [uid, blob] : blobs) (void)update_cached_metadata(impl_->db, mbox.id, uid, blob);
+    for (const auto& [uid, blob] : blobs) (void)detail::put_metadata(impl_->db, mbox.id, uid, blob);
     txn.commit();
     impl_->committed();
   });
 }
 
 }  // namespace tern::store
+
+#undef TERN_ROW_FROM
+#undef TERN_ROW_FROM_WITHOUT_METADATA

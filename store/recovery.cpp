@@ -282,7 +282,7 @@ void Store::Impl::reconcile_folder(const MailboxRow& row, const std::string& fol
       else rel = f->rel;
     }
     db.prepare("INSERT INTO messages(mailbox_id, uid, file, size, internal_date, flags, keywords, "
-               "modseq, cached_metadata, email_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, NULL, "
+               "modseq, email_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, "
                TERN_NEW_OBJECT_ID("M") ")")
         .bind(mbox.id).bind(static_cast<int64_t>(uid)).bind(rel)
         .bind(static_cast<int64_t>(f->size)).bind(f->mtime)

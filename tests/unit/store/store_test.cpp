@@ -540,6 +540,59 @@ TEST_F(StoreTest, MetadataIsCachedManyAtOnceInOneCommit) {
   EXPECT_TRUE(store_->set_cached_metadata(kAlice, "INBOX", std::vector<std::pair<uint32_t, std::string>>{}).ok());
 }
 
+// The ENVELOPE/BODYSTRUCTURE source lives in its own table (message_metadata): it must follow
+// its message through MOVE and RENAME INBOX, and go with it (EXPUNGE, DELETE), so that no
+// later message under a reused key inherits it.
+TEST_F(StoreTest, MetadataFollowsItsMessageAndGoesWithIt) {
+  open();
+  uint32_t a = deliver(kAlice, msg(1));
+  uint32_t b = deliver(kAlice, msg(2));
+  ASSERT_TRUE(store_->set_cached_metadata(kAlice, "INBOX", {{a, "blob-a"}, {b, "blob-b"}}).ok());
+  auto mv = store_->move(kAlice, "INBOX", {a}, "Archive");
+  ASSERT_TRUE(mv.ok());
+  EXPECT_EQ(store_->snapshot(kAlice, "Archive")->messages.at(0).cached_metadata, "blob-a");
+  // RFC 3501 §6.3.5: RENAME INBOX moves its messages to the new mailbox (rows re-keyed).
+  ASSERT_TRUE(store_->rename_mailbox(kAlice, "INBOX", "Old").ok());
+  auto old = *store_->snapshot(kAlice, "Old");
+  ASSERT_EQ(old.messages.size(), 1u);
+  EXPECT_EQ(old.messages[0].cached_metadata, "blob-b");
+  EXPECT_EQ((*store_->messages(kAlice, "Old", {old.messages[0].uid}))[0].cached_metadata, "blob-b");
+  ASSERT_TRUE(store_->expunge(kAlice, "Old", {old.messages[0].uid}).ok());
+  ASSERT_TRUE(store_->delete_mailbox(kAlice, "Archive").ok());
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir_ + "/index.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM message_metadata", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+// An index made when the metadata was a column of messages: it is moved to its table at open
+// and served as before.
+TEST_F(StoreTest, MetadataInAnOldIndexIsMovedToItsTable) {
+  open();
+  uint32_t a = deliver(kAlice, msg(1));
+  uint32_t b = deliver(kAlice, msg(2));
+  ASSERT_TRUE(store_->set_cached_metadata(kAlice, "INBOX", a, "blob-a").ok());
+  store_.reset();
+  exec_sql(dir_ + "/index.db",
+           "ALTER TABLE messages ADD COLUMN cached_metadata TEXT;"
+           "UPDATE messages SET cached_metadata = (SELECT data FROM message_metadata d "
+           "  WHERE d.mailbox_id = messages.mailbox_id AND d.uid = messages.uid);"
+           "DROP TABLE message_metadata;"
+           "DROP TRIGGER messages_metadata_delete; DROP TRIGGER messages_metadata_rekey;");
+  open();
+  auto snap = *store_->snapshot(kAlice, "INBOX");
+  ASSERT_EQ(snap.messages.size(), 2u);
+  EXPECT_EQ(snap.messages[0].cached_metadata, "blob-a");
+  EXPECT_EQ(snap.messages[1].cached_metadata, "");
+  ASSERT_TRUE(store_->set_cached_metadata(kAlice, "INBOX", b, "blob-b").ok());
+  EXPECT_EQ((*store_->messages(kAlice, "INBOX", {b}))[0].cached_metadata, "blob-b");
+}
+
 // The quota's usage is kept by the index (mailboxes.bytes): it must follow every way a
 // message comes and goes, and an index made before the column existed is filled on open.
 TEST_F(StoreTest, UsageFollowsEveryChangeAndOldIndexesAreMigrated) {
