@@ -4,7 +4,7 @@
 
 namespace tern {
 
-// Lowers the calling thread's CPU priority to nice 19 (Linux: setpriority on the thread id).
+// Lowers the calling thread's CPU priority: SCHED_IDLE, and nice 19 (Linux: per thread).
 // Best effort: a failure leaves the thread as it was. Never raised again: only root could.
 void run_at_background_priority();
 

@@ -60,8 +60,12 @@ void Session::Impl::cmd_fetch(const Command& c) {
   // Items that send message bytes: the rows come with their file paths, so each message is
   // read with no second index lookup (Store::read_message by handle falls back when a file moved).
   const bool needs_bytes = fetch_needs_bytes(a.items);
+  const bool wants_meta = std::any_of(a.items.begin(), a.items.end(), [](const FetchItem& it) {
+    return it.kind == FetchItem::Kind::envelope || it.kind == FetchItem::Kind::body ||
+           it.kind == FetchItem::Kind::bodystructure;
+  });
   std::vector<std::string> paths;
-  auto fetched = backend.store().messages(sel->owner, sel->name, wanted, needs_bytes ? &paths : nullptr);
+  auto fetched = backend.store().messages(sel->owner, sel->name, wanted, needs_bytes ? &paths : nullptr, wants_meta);
   if (!fetched) return store_error(c.tag, fetched.error());
   auto& infos = *fetched;
 
@@ -140,10 +144,6 @@ void Session::Impl::cmd_fetch(const Command& c) {
   // The response is built in one string: reserve what it will roughly take (rows' metadata
   // and sizes) so that a FETCH 1:* of a large mailbox is not grown by doubling copies.
   // Reserved but unwritten pages of a large buffer are never touched.
-  const bool wants_meta = std::any_of(a.items.begin(), a.items.end(), [](const FetchItem& it) {
-    return it.kind == FetchItem::Kind::envelope || it.kind == FetchItem::Kind::body ||
-           it.kind == FetchItem::Kind::bodystructure;
-  });
   uint64_t estimate = 0;
   for (const auto& [i, info] : todo)
     estimate += kReservePerMessage + (wants_meta ? info->cached_metadata.size() : 0) + (needs_bytes ? info->size : 0);

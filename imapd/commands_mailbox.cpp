@@ -212,7 +212,7 @@ std::string Session::Impl::status_line(const store::MailboxStatus& st, const std
         if (!deleted) {
           uint32_t n = 0;
           auto ref = mailbox_ref(st.name);
-          auto snap = ref ? backend.store().snapshot_flags(ref->owner, ref->name)
+          auto snap = ref ? backend.store().snapshot_uids_flags(ref->owner, ref->name)
                           : Result<store::MailboxSnapshot>(ref.error());
           if (snap)
             for (const auto& m : snap->messages) n += (m.flags.system & store::kDeleted) ? 1 : 0;

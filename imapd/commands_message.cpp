@@ -26,7 +26,7 @@ void Session::Impl::cmd_close(const Command& c, bool expunge) {
   // RFC 9051 §6.4.1: CLOSE expunges silently (no EXPUNGE responses) unless read-only.
   // RFC 4314 §4: without "e" CLOSE expunges nothing, and still succeeds.
   if (expunge && !sel->read_only && (sel->rights & store::acl::kExpunge)) {
-    auto snap = backend.store().snapshot_flags(sel->owner, sel->name);
+    auto snap = backend.store().snapshot_uids_flags(sel->owner, sel->name);
     if (snap) {
       std::vector<uint32_t> doomed;
       for (const auto& m : snap->messages)
@@ -50,7 +50,7 @@ void Session::Impl::cmd_expunge(const Command& c) {
     if (!r) return bad(c.tag, r.error().message);
     in_set = std::move(r.value());
   }
-  auto snap = backend.store().snapshot_flags(sel->owner, sel->name);
+  auto snap = backend.store().snapshot_uids_flags(sel->owner, sel->name);
   if (!snap) return store_error(c.tag, snap.error());
   std::vector<uint32_t> doomed;
   for (const auto& m : snap->messages) {
@@ -130,14 +130,15 @@ void Session::Impl::cmd_store(const Command& c) {
   }
   if (!a.silent) {
     // RFC 9051 §6.4.6: FETCH responses for every message in the set, also the unchanged ones.
-    bool missing = false;
-    for (size_t i : *idx) missing |= !answered[i];
-    if (missing) {
-      auto snap = backend.store().snapshot_flags(sel->owner, sel->name);
-      if (snap) {
-        for (const auto& m : snap->messages) {
+    std::vector<uint32_t> missing;
+    for (size_t i : *idx)
+      if (!answered[i]) missing.push_back(sel->uid_at(i));
+    if (!missing.empty()) {
+      auto rows = backend.store().messages(sel->owner, sel->name, missing, nullptr, false);
+      if (rows) {
+        for (const auto& m : *rows) {
           long i = sel->index_of(m.uid);
-          if (i < 0 || answered[i] || !std::binary_search(idx->begin(), idx->end(), static_cast<size_t>(i))) continue;
+          if (i < 0 || answered[i]) continue;
           if (std::find(r->failed.begin(), r->failed.end(), m.uid) != r->failed.end()) continue;
           announce_keywords(m.flags.keywords);
           lines[i + 1] = flags_fetch(static_cast<uint32_t>(i + 1), m.uid, m.flags, m.modseq, c.uid);

@@ -217,8 +217,8 @@ Status Session::Impl::open_selected(const MailboxRef& ref, bool read_only) {
   });
   if (!w) return w.error();
   s.watch = std::move(w.value());
-  // Without cached metadata: a SELECT of 10,000 messages reads no ENVELOPE/BODYSTRUCTURE.
-  auto snap = backend.store().snapshot_flags(s.owner, name);
+  // Uids and flags only: a SELECT of 10,000 messages reads no ENVELOPE/BODYSTRUCTURE.
+  auto snap = backend.store().snapshot_uids_flags(s.owner, name);
   if (!snap) return snap.error();
   s.uidvalidity = snap->status.uidvalidity;
   s.uidnext = snap->status.uidnext;

@@ -24,8 +24,9 @@
 //     a write that finds the disk full is rolled back and retried a few seconds later.
 // Threading: due(), search(), flush() from any thread; the writer connection is used under
 // write_mu_ (the indexing thread, or a caller of sync_mailbox/clear), the reader under read_mu_.
-// The indexing thread runs at nice 19 (trigram indexing is CPU-heavy: 38 % of ternd's CPU
-// under bench/imap_mixed.py); it never takes the store's `mu`, so it holds no writer back.
+// The indexing thread runs under SCHED_IDLE (trigram indexing is CPU-heavy: 38 % of ternd's
+// CPU under bench/imap_mixed.py): it uses the CPU no client command wants; it never takes the
+// store's `mu`, so it holds no writer back.
 #pragma once
 
 #include <condition_variable>

@@ -41,18 +41,17 @@ CREATE INDEX IF NOT EXISTS messages_modseq ON messages(mailbox_id, modseq);
 -- What IMAP's ENVELOPE and BODYSTRUCTURE are built from (opaque here: mime::metadata_blob),
 -- kept apart from messages: at about 700 bytes a message it made a messages row several times
 -- larger than the rest of it, so that the scans of SELECT and STATUS, which never read it,
--- read about eight times the pages. It follows its message's key and goes with its message.
+-- read about eight times the pages. id = mailbox_id << 32 | uid: one b-tree lookup a message
+-- (a rowid table, as the rows are large). It follows its message's key and goes with it.
 CREATE TABLE IF NOT EXISTS message_metadata(
-  mailbox_id INTEGER NOT NULL,
-  uid INTEGER NOT NULL,
-  data TEXT NOT NULL,
-  PRIMARY KEY(mailbox_id, uid));
+  id INTEGER PRIMARY KEY,
+  data TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS messages_metadata_delete AFTER DELETE ON messages BEGIN
-  DELETE FROM message_metadata WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+  DELETE FROM message_metadata WHERE id = (OLD.mailbox_id << 32) | OLD.uid;
 END;
 CREATE TRIGGER IF NOT EXISTS messages_metadata_rekey AFTER UPDATE OF mailbox_id, uid ON messages BEGIN
-  UPDATE message_metadata SET mailbox_id = NEW.mailbox_id, uid = NEW.uid
-    WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+  UPDATE OR REPLACE message_metadata SET id = (NEW.mailbox_id << 32) | NEW.uid
+    WHERE id = (OLD.mailbox_id << 32) | OLD.uid;
 END;
 CREATE TABLE IF NOT EXISTS expunged(
   mailbox_id INTEGER NOT NULL,
@@ -198,8 +197,8 @@ void Db::open(const std::string& path) {
   if (has_column("messages", "cached_metadata")) {
     Txn txn(*this);  // another process (ternctl) may be migrating too: look again inside
     if (has_column("messages", "cached_metadata")) {
-      exec("INSERT OR REPLACE INTO message_metadata(mailbox_id, uid, data) "
-           "SELECT mailbox_id, uid, cached_metadata FROM messages "
+      exec("INSERT OR REPLACE INTO message_metadata(id, data) "
+           "SELECT (mailbox_id << 32) | uid, cached_metadata FROM messages "
            "WHERE cached_metadata IS NOT NULL AND cached_metadata <> ''");
       exec("ALTER TABLE messages DROP COLUMN cached_metadata");
     }
@@ -292,12 +291,11 @@ bool put_metadata(Db& db, int64_t mailbox_id, uint32_t uid, std::string_view dat
   auto exists = db.prepare("SELECT 1 FROM messages WHERE mailbox_id = ? AND uid = ?");
   exists.bind(mailbox_id).bind(static_cast<int64_t>(uid));
   if (!exists.step()) return false;
+  const int64_t id = (mailbox_id << 32) | uid;
   if (data.empty())
-    db.prepare("DELETE FROM message_metadata WHERE mailbox_id = ? AND uid = ?")
-        .bind(mailbox_id).bind(static_cast<int64_t>(uid)).run();
+    db.prepare("DELETE FROM message_metadata WHERE id = ?").bind(id).run();
   else
-    db.prepare("INSERT OR REPLACE INTO message_metadata(mailbox_id, uid, data) VALUES(?, ?, ?)")
-        .bind(mailbox_id).bind(static_cast<int64_t>(uid)).bind(data).run();
+    db.prepare("INSERT OR REPLACE INTO message_metadata(id, data) VALUES(?, ?)").bind(id).bind(data).run();
   return true;
 }
 

@@ -48,7 +48,7 @@ struct MessageRow {
 #define TERN_ROW_FROM \
   "SELECT m.uid, m.file, m.size, m.internal_date, m.flags, m.keywords, m.modseq, d.data, " \
   "m.save_date, m.email_id, m.thread_id FROM messages m "                                   \
-  "LEFT JOIN message_metadata d ON d.mailbox_id = m.mailbox_id AND d.uid = m.uid "
+  "LEFT JOIN message_metadata d ON d.id = (m.mailbox_id << 32) | m.uid "
 #define TERN_ROW_FROM_WITHOUT_METADATA \
   "SELECT m.uid, m.file, m.size, m.internal_date, m.flags, m.keywords, m.modseq, '', " \
   "m.save_date, m.email_id, m.thread_id FROM messages m "
@@ -126,11 +126,21 @@ bool same_keywords(const std::vector<std::string>& a, const std::vector<std::str
 
 namespace {
 
-// snapshot() and snapshot_flags() differ only in whether the ENVELOPE/BODYSTRUCTURE blob is
-// read: without it the column is an empty string, so read_row() serves both.
-constexpr const char* kSnapshotWithMetadata = TERN_ROW_FROM "WHERE m.mailbox_id = ? ORDER BY m.uid";
+// The snapshots differ in which columns they read: one they leave out is read as an empty
+// string or 0, so read_row() serves all of them. None reads the file name (MessageInfo has
+// none), the lighter ones no ENVELOPE/BODYSTRUCTURE blob, and snapshot_uids_flags() nothing
+// but what SELECT, STORE and EXPUNGE use (no string a message, so no allocation for it).
+constexpr const char* kSnapshotWithMetadata =
+    "SELECT m.uid, '', m.size, m.internal_date, m.flags, m.keywords, m.modseq, d.data, "
+    "m.save_date, m.email_id, m.thread_id FROM messages m "
+    "LEFT JOIN message_metadata d ON d.id = (m.mailbox_id << 32) | m.uid "
+    "WHERE m.mailbox_id = ? ORDER BY m.uid";
 constexpr const char* kSnapshotWithoutMetadata =
-    TERN_ROW_FROM_WITHOUT_METADATA "WHERE m.mailbox_id = ? ORDER BY m.uid";
+    "SELECT m.uid, '', m.size, m.internal_date, m.flags, m.keywords, m.modseq, '', "
+    "m.save_date, m.email_id, m.thread_id FROM messages m WHERE m.mailbox_id = ? ORDER BY m.uid";
+constexpr const char* kSnapshotUidsFlags =
+    "SELECT m.uid, '', 0, 0, m.flags, m.keywords, m.modseq, '', NULL, '', '' FROM messages m "
+    "WHERE m.mailbox_id = ? ORDER BY m.uid";
 
 }  // namespace
 
@@ -140,6 +150,10 @@ Result<MailboxSnapshot> Store::snapshot(std::string_view user, std::string_view 
 
 Result<MailboxSnapshot> Store::snapshot_flags(std::string_view user, std::string_view mailbox) {
   return snapshot_rows(user, mailbox, kSnapshotWithoutMetadata);
+}
+
+Result<MailboxSnapshot> Store::snapshot_uids_flags(std::string_view user, std::string_view mailbox) {
+  return snapshot_rows(user, mailbox, kSnapshotUidsFlags);
 }
 
 Result<MailboxSnapshot> Store::snapshot_rows(std::string_view user, std::string_view mailbox,
@@ -164,7 +178,7 @@ Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::str
 
 Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::string_view mailbox,
                                                  const std::vector<uint32_t>& uids,
-                                                 std::vector<std::string>* paths) {
+                                                 std::vector<std::string>* paths, bool with_metadata) {
   if (paths) paths->clear();
   return detail::guarded([&] {
     std::vector<uint32_t> want = sorted_unique(uids);
@@ -175,7 +189,9 @@ Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::str
       const std::string dir = paths ? impl_->folder_dir(u, name) + "/" : std::string();
       // One scan of the primary key between the smallest and largest wanted UID: a FETCH of a
       // few messages reads a few rows, not the whole mailbox.
-      auto st = db.prepare(TERN_ROW_FROM "WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid");
+      auto st = db.prepare(with_metadata ? TERN_ROW_FROM "WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid"
+                                         : TERN_ROW_FROM_WITHOUT_METADATA
+                           "WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid");
       st.bind(row.id).bind(static_cast<int64_t>(want.front())).bind(static_cast<int64_t>(want.back()));
       while (st.step()) {
         auto r = read_row(st);

@@ -327,9 +327,12 @@ class Store {
   // after a restart only mail that arrives from then on is recent.
   Result<uint32_t> claim_recent(std::string_view user, std::string_view mailbox, uint32_t upto,
                                 bool take = true);
-  // As snapshot() without MessageInfo::cached_metadata (left empty): what SELECT, EXPUNGE
-  // and STORE need, without reading every message's ENVELOPE/BODYSTRUCTURE blob.
+  // As snapshot() without MessageInfo::cached_metadata (left empty): what SEARCH needs,
+  // without reading every message's ENVELOPE/BODYSTRUCTURE blob.
   Result<MailboxSnapshot> snapshot_flags(std::string_view user, std::string_view mailbox);
+  // Lighter still: per message only uid, flags (keywords included) and modseq, the rest
+  // empty or 0: what SELECT, STORE, EXPUNGE and STATUS DELETED need.
+  Result<MailboxSnapshot> snapshot_uids_flags(std::string_view user, std::string_view mailbox);
   // The messages with these UIDs (missing ones skipped), sorted by uid: what FETCH needs
   // without reading the whole mailbox.
   Result<std::vector<MessageInfo>> messages(std::string_view user, std::string_view mailbox,
@@ -479,10 +482,11 @@ class Store {
   Result<MessageFiles> message_files(std::string_view user, std::string_view mailbox,
                                      const std::vector<uint32_t>& uids);
   // As messages(), also returning where each file was (paths->at(i) for result[i],
-  // absolute): MessageFile{uid, size, path} reads it.
+  // absolute): MessageFile{uid, size, path} reads it. Without `with_metadata`,
+  // MessageInfo::cached_metadata is left empty (a FETCH of flags has no use for it).
   Result<std::vector<MessageInfo>> messages(std::string_view user, std::string_view mailbox,
                                             const std::vector<uint32_t>& uids,
-                                            std::vector<std::string>* paths);
+                                            std::vector<std::string>* paths, bool with_metadata = true);
   // Reads a message's bytes into buf[offset..], buf resized to fit (room_to_grow: about 3 %
   // more capacity for what the caller adds in place, e.g. POP3 byte-stuffing). By its handle
   // from a listing of this user and mailbox (any other path, another folder, another user,

@@ -2,6 +2,7 @@
 // caller's path, rows gone with their messages, decoded text only (no markup, no transfer
 // encoding), trigram substrings matched case-insensitively, caught up and rebuilt.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <fstream>
@@ -10,6 +11,7 @@
 
 #include "common/codec.h"
 #include "mime/mime.h"
+
 #include "store_fixture.h"
 
 namespace tern::store::testing {
@@ -64,29 +66,30 @@ TEST_F(FtsTest, FilledAfterDeliveryAndAppend) {
   EXPECT_EQ(indexed().size(), 3u);
 }
 
-// The indexing thread runs at nice 19: under a CPU-bound load the clients' commands go first
-// (SEARCH reads what the index lacks meanwhile). The store's other threads keep their priority.
+// The indexing thread runs under SCHED_IDLE (and at nice 19): under a CPU-bound load the
+// clients' commands go first (SEARCH reads what the index lacks meanwhile). The store's other
+// threads keep their priority.
 TEST_F(FtsTest, IndexesAtBackgroundPriority) {
   open_fts();
   deliver(kUser, "Subject: one\r\n\r\nThe quixotic quest\r\n");
   ASSERT_EQ(indexed().size(), 1u);  // the thread exists and has run
-  auto nice_values = [] {
-    std::vector<int> out;
-    for (auto& task : fs::directory_iterator("/proc/self/task")) {
-      std::ifstream in(task.path() / "stat");
-      std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      // Fields after the command name (in parentheses, which may hold spaces): state is field
-      // 3, nice field 19.
-      std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-      std::string field;
-      for (int i = 3; i <= 19 && rest >> field; ++i)
-        if (i == 19) out.push_back(std::stoi(field));
+  // Per thread, fields 19 (nice) and 41 (scheduling policy) of /proc/<pid>/task/<tid>/stat.
+  std::vector<std::pair<int, int>> threads;
+  for (auto& task : fs::directory_iterator("/proc/self/task")) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Fields after the command name (in parentheses, which may hold spaces) start at 3.
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    int nice = -100;
+    for (int i = 3; i <= 41 && rest >> field; ++i) {
+      if (i == 19) nice = std::stoi(field);
+      if (i == 41) threads.emplace_back(nice, std::stoi(field));
     }
-    return out;
-  };
-  auto values = nice_values();
-  EXPECT_EQ(std::count(values.begin(), values.end(), 19), 1) << ::testing::PrintToString(values);
-  EXPECT_GE(std::count(values.begin(), values.end(), 0), 2);  // this thread and the store's others
+  }
+  auto count = [&](std::pair<int, int> v) { return std::count(threads.begin(), threads.end(), v); };
+  EXPECT_EQ(count({19, SCHED_IDLE}), 1) << ::testing::PrintToString(threads);
+  EXPECT_GE(count({0, SCHED_OTHER}), 2) << ::testing::PrintToString(threads);  // this thread and the store's others
 }
 
 TEST_F(FtsTest, HtmlMarkupIsNotIndexedButItsTextIs) {

@@ -526,6 +526,33 @@ TEST_F(StoreTest, CopyAndMoveMapUids) {
   EXPECT_EQ(missing.error().code, Errc::not_found);
 }
 
+// snapshot_uids_flags() (SELECT, STORE, EXPUNGE) has each message's uid, flags, keywords and
+// modseq as snapshot_flags() has them, and the mailbox's status; nothing else is read.
+TEST_F(StoreTest, UidsAndFlagsSnapshotHasTheFlagsAndNothingElse) {
+  open();
+  uint32_t a = deliver(kAlice, msg(1));
+  deliver(kAlice, msg(2));
+  ASSERT_TRUE(store_->store_flags(kAlice, "INBOX", {a}, FlagOp::add, Flags{kSeen | kDeleted, {"$Work"}}).ok());
+  ASSERT_TRUE(store_->set_cached_metadata(kAlice, "INBOX", a, "blob").ok());
+  auto full = *store_->snapshot_flags(kAlice, "INBOX");
+  auto lean = *store_->snapshot_uids_flags(kAlice, "INBOX");
+  EXPECT_EQ(lean.status.uidnext, full.status.uidnext);
+  EXPECT_EQ(lean.status.highestmodseq, full.status.highestmodseq);
+  EXPECT_EQ(lean.status.messages, 2u);
+  EXPECT_EQ(lean.status.unseen, 1u);
+  ASSERT_EQ(lean.messages.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(lean.messages[i].uid, full.messages[i].uid);
+    EXPECT_EQ(lean.messages[i].flags, full.messages[i].flags);
+    EXPECT_EQ(lean.messages[i].modseq, full.messages[i].modseq);
+    EXPECT_EQ(lean.messages[i].size, 0u);
+    EXPECT_TRUE(lean.messages[i].email_id.empty());
+    EXPECT_TRUE(lean.messages[i].cached_metadata.empty());
+    EXPECT_FALSE(full.messages[i].email_id.empty());
+  }
+  EXPECT_EQ(lean.messages[0].flags, (Flags{kSeen | kDeleted, {"$Work"}}));
+}
+
 TEST_F(StoreTest, MetadataIsCachedManyAtOnceInOneCommit) {
   open();
   uint32_t a = deliver(kAlice, msg(1));
@@ -581,7 +608,7 @@ TEST_F(StoreTest, MetadataInAnOldIndexIsMovedToItsTable) {
   exec_sql(dir_ + "/index.db",
            "ALTER TABLE messages ADD COLUMN cached_metadata TEXT;"
            "UPDATE messages SET cached_metadata = (SELECT data FROM message_metadata d "
-           "  WHERE d.mailbox_id = messages.mailbox_id AND d.uid = messages.uid);"
+           "  WHERE d.id = (messages.mailbox_id << 32) | messages.uid);"
            "DROP TABLE message_metadata;"
            "DROP TRIGGER messages_metadata_delete; DROP TRIGGER messages_metadata_rekey;");
   open();
