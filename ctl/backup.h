@@ -5,10 +5,14 @@
 // SQLite's online backup API (one read transaction: a snapshot of a committed state, WAL
 // writers carry on); then every other file of data_dir is hard-linked (copied when the
 // backup is on another file system). Message files are never rewritten in place (a flag
-// change renames them), so a link is as good as a copy. A message the snapshot indexes was
-// renamed into place before it was acknowledged, so its file is found; one delivered after
-// the snapshot may be found without a row and is indexed at the first start after a restore,
-// as after a crash (store recovery and `ternctl reindex` do that already).
+// change renames them), so a link is as good as a copy. A message acknowledged before the
+// snapshot was renamed into place before its acknowledgement, so its file is found. One in
+// flight may be in the snapshot while its file is still in tmp/ (a delivery's row commits
+// before the WAL flush, its file is renamed after it): the walk may then find it in tmp/, in
+// new/, or (renamed between the two directories' walks) in neither; the first start after a
+// restore moves it into place or drops its row, as after a crash. One delivered after the
+// snapshot may be found without a row and is indexed at that start (store recovery and
+// `ternctl reindex` do that already).
 //
 // restore (ternd stopped) copies a backup into an empty data_dir the same way.
 #pragma once
