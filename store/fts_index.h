@@ -1,10 +1,14 @@
 // Private to store/: the full-text index of message text (issue 18), data_dir/fts.db.
 //
-// What it holds: per message one FTS5 row (trigram tokenizer: case-insensitive substring
-// matching of 3 or more characters) with two columns, the header text and the body text as
-// IMAP SEARCH TEXT/BODY match them (StoreOptions::fts_text makes them: mime's decoded,
-// folded texts; the store itself knows no MIME). rowid = mailbox id << 32 | uid, so one
-// mailbox is one rowid range. fts_mailboxes keeps the UIDVALIDITY each mailbox's rows were
+// What it holds: per message a row in each of two FTS5 tables (trigram tokenizer, folding
+// case; detail=none: which rows hold a trigram, not where), fts_header and fts_body, the
+// header text and the body text as IMAP SEARCH TEXT/BODY match them (StoreOptions::fts_text
+// makes them: mime's decoded, folded texts; the store itself knows no MIME). A search finds
+// the messages holding every trigram of the needle (3 characters or more): a superset of
+// those holding the needle, which the caller's check of each message narrows (a needle's
+// trigrams may all be there, apart). rowid = mailbox id << 32 | uid, so one mailbox is one
+// rowid range. An fts.db of an older layout (PRAGMA user_version) is emptied at open and
+// filled again by the catch-up below. fts_mailboxes keeps the UIDVALIDITY each mailbox's rows were
 // made under: a mailbox id reused after a DELETE, or a changed UIDVALIDITY, drops the rows.
 //
 // Derived data, never the truth: a missing row only means that SEARCH reads that message
@@ -72,7 +76,7 @@ class FtsIndex {
   void clear_all();                // drops every row (throws)
 
   struct Matches {
-    std::vector<uint32_t> matches;  // indexed messages holding the needle, by uid
+    std::vector<uint32_t> matches;  // indexed messages holding each trigram of the needle, by uid
     std::vector<uint32_t> indexed;  // every indexed message, by uid
   };
   // `needle` folded as the documents are; 3 characters or more (shorter ones match nothing

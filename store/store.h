@@ -396,7 +396,8 @@ class Store {
   // not in `indexed` itself, and confirms every match (the index narrows, the message decides).
   struct FtsMatches {
     bool available = false;          // false: no index (StoreOptions::fts_text unset, or broken)
-    std::vector<uint32_t> matches;   // indexed messages whose text holds the needle, by uid
+    std::vector<uint32_t> matches;   // indexed messages whose text may hold the needle (each
+                                     // of its trigrams is there; the caller checks), by uid
     std::vector<uint32_t> indexed;   // every message the index has, by uid
   };
   // `folded_needle`: at least 3 characters, folded as StoreOptions::fts_text folds (a shorter

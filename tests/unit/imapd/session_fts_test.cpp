@@ -51,8 +51,9 @@ TEST_F(FtsSessionTest, IndexNarrowsAndTheMessageConfirms) {
   EXPECT_TRUE(has(c().send("a SEARCH TEXT QUIXOTIC"), "* SEARCH 1 3\r\n"));
   // Message 1's row now lacks the word and message 2's claims it: the index decides which
   // messages are read (1 is not), the message decides whether it matches (2 does not).
-  fts_sql("UPDATE fts SET body = 'nothing' WHERE " + row(1) + ";"
-          "UPDATE fts SET body = 'quixotic', header = 'quixotic' WHERE " + row(2));
+  fts_sql("UPDATE fts_body SET text = 'nothing' WHERE " + row(1) + ";"
+          "UPDATE fts_body SET text = 'quixotic' WHERE " + row(2) + ";"
+          "UPDATE fts_header SET text = 'quixotic' WHERE " + row(2));
   std::string out = c().send("b SEARCH TEXT quixotic");
   EXPECT_TRUE(has(out, "* SEARCH 3\r\n")) << out;
   out = c().send("c UID SEARCH BODY quixotic");
@@ -66,16 +67,17 @@ TEST_F(FtsSessionTest, MessagesTheIndexLacksAreStillFound) {
   deliver(message("one", "a quixotic plan\r\n"));
   deliver(message("two", "quixotic too\r\n"));
   c().send("s SELECT INBOX");
-  fts_sql("DELETE FROM fts WHERE " + row(2));  // as after a crash before its row was written
+  // As after a crash before its rows were written.
+  fts_sql("DELETE FROM fts_body WHERE " + row(2) + "; DELETE FROM fts_header WHERE " + row(2));
   EXPECT_TRUE(has(c().send("a SEARCH TEXT quixotic"), "* SEARCH 1 2\r\n"));
-  fts_sql("DELETE FROM fts");
+  fts_sql("DELETE FROM fts_body; DELETE FROM fts_header");
   EXPECT_TRUE(has(c().send("b SEARCH BODY quixotic"), "* SEARCH 1 2\r\n"));
 }
 
 TEST_F(FtsSessionTest, ShortStringsAndOrNotAreNotNarrowed) {
   deliver(message("one", "a quixotic plan\r\n"));
   c().send("s SELECT INBOX");
-  fts_sql("UPDATE fts SET body = 'nothing', header = 'nothing'");
+  fts_sql("UPDATE fts_body SET text = 'nothing'; UPDATE fts_header SET text = 'nothing'");
   // Under 3 characters a trigram index cannot answer: every message is read.
   EXPECT_TRUE(has(c().send("a SEARCH TEXT ui"), "* SEARCH 1\r\n"));
   EXPECT_TRUE(has(c().send("b SEARCH BODY xo"), "* SEARCH 1\r\n"));

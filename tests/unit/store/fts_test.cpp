@@ -3,6 +3,7 @@
 // encoding), trigram substrings matched case-insensitively, caught up and rebuilt.
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <fstream>
@@ -185,6 +186,46 @@ TEST_F(FtsTest, CaughtUpAtOpenAndRebuilt) {
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(*all, 2u);
   EXPECT_EQ(find("platypus"), (Uids{a, b}));
+}
+
+// An fts.db of the first layout (one table fts(header, body), detail=full, user_version 0)
+// is emptied and filled again in the current one at the owner's open.
+TEST_F(FtsTest, AnOlderLayoutIsMadeAnew) {
+  open();
+  uint32_t a = deliver(kUser, "Subject: a\r\n\r\nplatypus\r\n");
+  store_.reset();
+  exec_sql(dir_ + "/fts.db",
+           "CREATE VIRTUAL TABLE fts USING fts5(header, body, tokenize = 'trigram');"
+           "CREATE TABLE fts_mailboxes(id INTEGER PRIMARY KEY, uidvalidity INTEGER NOT NULL);"
+           "INSERT INTO fts(rowid, header, body) VALUES(1, 'old', 'old');");
+  open_fts();
+  EXPECT_EQ(find("platypus"), Uids{a});
+  EXPECT_TRUE(find("old").empty());
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir_ + "/fts.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'fts'", -1, &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+// detail=none keeps which messages hold a trigram, not where: a message holding each trigram
+// of the needle apart is among the index's matches, and only the message itself decides.
+TEST_F(FtsTest, TrigramsApartAreAMatchOfTheIndexOnly) {
+  open_fts();
+  uint32_t a = deliver(kUser, "Subject: a\r\n\r\nthe porch is short\r\n");  // "por", "ort"
+  uint32_t b = deliver(kUser, "Subject: b\r\n\r\nthe port\r\n");
+  deliver(kUser, "Subject: c\r\n\r\nnothing\r\n");
+  EXPECT_EQ(find("port"), (Uids{a, b}));
+  EXPECT_EQ(find("port", true), (Uids{a, b}));
+  // A quote in the needle is a character like any other.
+  uint32_t d = deliver(kUser, "Subject: d\r\n\r\nsay \"hello\"\r\n");
+  EXPECT_EQ(find("\"hello\""), Uids{d});
+  EXPECT_EQ(find("y \"h"), Uids{d});
 }
 
 TEST_F(FtsTest, NotYetIndexedMessagesAreReportedAsSuch) {
