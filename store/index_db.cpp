@@ -193,16 +193,23 @@ void Db::open(const std::string& path) {
     }
     txn.commit();
   }
-  // An index made when the metadata was a column of messages: moved to its table once.
+  // An index made when the metadata was a column of messages: moved to its table once. That
+  // rewrites the messages table, which needs room for a copy of it: on a full disk the index
+  // stays as it is until a later open (the old column is then unused: FETCH computes
+  // ENVELOPE/BODYSTRUCTURE from the files again and keeps them in the new table).
   if (has_column("messages", "cached_metadata")) {
-    Txn txn(*this);  // another process (ternctl) may be migrating too: look again inside
-    if (has_column("messages", "cached_metadata")) {
-      exec("INSERT OR REPLACE INTO message_metadata(id, data) "
-           "SELECT (mailbox_id << 32) | uid, cached_metadata FROM messages "
-           "WHERE cached_metadata IS NOT NULL AND cached_metadata <> ''");
-      exec("ALTER TABLE messages DROP COLUMN cached_metadata");
+    try {
+      Txn txn(*this);  // another process (ternctl) may be migrating too: look again inside
+      if (has_column("messages", "cached_metadata")) {
+        exec("INSERT OR REPLACE INTO message_metadata(id, data) "
+             "SELECT (mailbox_id << 32) | uid, cached_metadata FROM messages "
+             "WHERE cached_metadata IS NOT NULL AND cached_metadata <> ''");
+        exec("ALTER TABLE messages DROP COLUMN cached_metadata");
+      }
+      txn.commit();
+    } catch (const Failure& e) {
+      spdlog::warn("store: index.db keeps its old metadata column for now: {}", e.error.message);
     }
-    txn.commit();
   }
   // RFC 8514 save date, added later: rows indexed before it stay NULL (FETCH SAVEDATE answers
   // NIL, RFC 8514 §4.2, for a date the server does not know; it is not the internal date,

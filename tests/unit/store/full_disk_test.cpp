@@ -278,6 +278,36 @@ TEST_F(FullDiskTest, IndexOverheadIsBoundedOnceIdle) {
 }
 
 // An index made before auto_vacuum (every existing installation) is converted at open.
+// Moving the metadata out of an old index's messages table rewrites the table: on a full disk
+// the store opens all the same, without the old metadata, and moves it at a later open.
+TEST_F(FullDiskTest, AnOldIndexOpensOnAFullDiskAndMovesItsMetadataLater) {
+  FaultVfs::install();
+  open();
+  uint32_t a = deliver(kAlice, "Subject: a\r\n\r\nbody\r\n");
+  ASSERT_TRUE(store_->set_cached_metadata(kAlice, "INBOX", a, "blob-a").ok());
+  store_.reset();
+  exec_sql(dir_ + "/index.db",
+           "ALTER TABLE messages ADD COLUMN cached_metadata TEXT;"
+           "UPDATE messages SET cached_metadata = 'blob-a';"
+           "DELETE FROM message_metadata;");
+  FaultVfs::arm(FaultVfs::Op::write, "index.db-wal", ENOSPC);
+  open();
+  int hits = FaultVfs::hits();
+  FaultVfs::disarm();
+  EXPECT_GE(hits, 1);
+  auto snap = store_->snapshot(kAlice, "INBOX");
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  ASSERT_EQ(snap->messages.size(), 1u);
+  EXPECT_EQ(snap->messages[0].cached_metadata, "");
+  uint32_t b = deliver(kAlice, "Subject: b\r\n\r\nbody\r\n");  // the old column is no obstacle
+  store_.reset();
+  open();
+  auto again = store_->messages(kAlice, "INBOX", {a, b});
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->size(), 2u);
+  EXPECT_EQ((*again)[0].cached_metadata, "blob-a");
+}
+
 TEST_F(FullDiskTest, AnOldIndexGetsAutoVacuumAtOpen) {
   {
     sqlite3* db = nullptr;
