@@ -283,9 +283,11 @@ FtsIndex::Matches FtsIndex::search(int64_t id, uint32_t uidvalidity, bool body_o
   v.bind(id);
   if (!v.step() || static_cast<uint32_t>(v.i64(0)) != uidvalidity) return out;  // none indexed
   v.reset();
-  out.indexed = uids_in(c, id);
+  // Under 3 characters there is no trigram to ask for: nothing counts as indexed, so the
+  // caller reads every message (Store::fts_search refuses such a needle before this).
   const std::string query = trigram_query(needle);
-  if (query.empty()) return out;  // under 3 characters: the caller reads the messages
+  if (query.empty()) return out;
+  out.indexed = uids_in(c, id);
   for (const char* sql : {"SELECT rowid FROM fts_body WHERE fts_body MATCH ? AND rowid BETWEEN ? AND ?",
                           "SELECT rowid FROM fts_header WHERE fts_header MATCH ? AND rowid BETWEEN ? AND ?"}) {
     auto st = c.prepare(sql);

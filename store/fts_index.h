@@ -79,8 +79,9 @@ class FtsIndex {
     std::vector<uint32_t> matches;  // indexed messages holding each trigram of the needle, by uid
     std::vector<uint32_t> indexed;  // every indexed message, by uid
   };
-  // `needle` folded as the documents are; 3 characters or more (shorter ones match nothing
-  // in a trigram index: the caller reads the messages). Throws.
+  // `needle` folded as the documents are; 3 characters or more (for a shorter one nothing
+  // counts as indexed: a trigram index cannot answer it, the caller reads the messages).
+  // Throws.
   Matches search(int64_t mailbox_id, uint32_t uidvalidity, bool body_only, std::string_view needle);
   // Waits until no mailbox is due and no round runs, or the rounds wait for room (tests).
   void flush();

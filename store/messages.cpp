@@ -42,9 +42,9 @@ struct MessageRow {
   std::string thread_id;
 };
 
-// The columns read_row() reads: from messages `m` joined to its metadata `d` (kRowFrom), or
-// with an empty string in the metadata's place (kRowFromWithoutMetadata). Macros, so that the
-// statements below stay literals.
+// The columns read_row() reads: from messages `m` joined to its metadata `d` (TERN_ROW_FROM),
+// or with an empty string in the metadata's place (TERN_ROW_FROM_WITHOUT_METADATA). Macros, so
+// that the statements below stay literals.
 #define TERN_ROW_FROM \
   "SELECT m.uid, m.file, m.size, m.internal_date, m.flags, m.keywords, m.modseq, d.data, " \
   "m.save_date, m.email_id, m.thread_id FROM messages m "                                   \
