@@ -60,10 +60,7 @@ void Session::Impl::cmd_fetch(const Command& c) {
   // Items that send message bytes: the rows come with their file paths, so each message is
   // read with no second index lookup (Store::read_message by handle falls back when a file moved).
   const bool needs_bytes = fetch_needs_bytes(a.items);
-  const bool wants_meta = std::any_of(a.items.begin(), a.items.end(), [](const FetchItem& it) {
-    return it.kind == FetchItem::Kind::envelope || it.kind == FetchItem::Kind::body ||
-           it.kind == FetchItem::Kind::bodystructure;
-  });
+  const bool wants_meta = fetch_wants_metadata(a.items);
   std::vector<std::string> paths;
   auto fetched = backend.store().messages(sel->owner, sel->name, wanted, needs_bytes ? &paths : nullptr, wants_meta);
   if (!fetched) return store_error(c.tag, fetched.error());

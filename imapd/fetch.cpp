@@ -324,16 +324,21 @@ Result<std::string> render_fetch(const std::vector<FetchItem>& items, MessageVie
   return out;
 }
 
+namespace {
+bool is_metadata_kind(Kind k) { return k == Kind::envelope || k == Kind::body || k == Kind::bodystructure; }
+}  // namespace
+
+bool fetch_wants_metadata(const std::vector<FetchItem>& items) {
+  return std::any_of(items.begin(), items.end(), [](const FetchItem& i) { return is_metadata_kind(i.kind); });
+}
+
 bool fetch_needs_bytes(const std::vector<FetchItem>& items) {
   return std::any_of(items.begin(), items.end(), [](const FetchItem& i) { return is_section_kind(i.kind); });
 }
 
 bool fetch_needs_bytes(const std::vector<FetchItem>& items, const store::MessageInfo& info) {
   if (fetch_needs_bytes(items)) return true;
-  bool wants_meta = std::any_of(items.begin(), items.end(), [](const FetchItem& i) {
-    return i.kind == Kind::envelope || i.kind == Kind::body || i.kind == Kind::bodystructure;
-  });
-  return wants_meta && !mime::deserialize_metadata(info.cached_metadata).ok();
+  return fetch_wants_metadata(items) && !mime::deserialize_metadata(info.cached_metadata).ok();
 }
 
 std::vector<FetchItem> items_without_bytes(const std::vector<FetchItem>& items, const store::MessageInfo& info) {
@@ -341,8 +346,7 @@ std::vector<FetchItem> items_without_bytes(const std::vector<FetchItem>& items, 
   std::vector<FetchItem> out;
   for (const FetchItem& i : items) {
     if (is_section_kind(i.kind)) continue;
-    bool meta = i.kind == Kind::envelope || i.kind == Kind::body || i.kind == Kind::bodystructure;
-    if (meta && !cached) continue;
+    if (is_metadata_kind(i.kind) && !cached) continue;
     out.push_back(i);
   }
   return out;

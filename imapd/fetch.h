@@ -57,6 +57,8 @@ Status render_fetch_into(std::string& out, const std::vector<FetchItem>& items,
                          const std::vector<std::string>& names, MessageView& msg,
                          const FetchContext& ctx);
 
+// True when any item is built from the cached metadata (ENVELOPE, BODY, BODYSTRUCTURE).
+bool fetch_wants_metadata(const std::vector<FetchItem>& items);
 // True when any item needs the message bytes whatever the cache holds (sections, RFC822*,
 // BINARY*). ENVELOPE/BODY/BODYSTRUCTURE are not counted: they normally come from the cache.
 bool fetch_needs_bytes(const std::vector<FetchItem>& items);

@@ -184,32 +184,22 @@ void Db::open(const std::string& path) {
   exec("PRAGMA foreign_keys=OFF");
   exec(kSchema);
   // An index made before mailboxes.bytes existed: add the column and fill it once.
-  if (!has_column("mailboxes", "bytes")) {
-    Txn txn(*this);  // another process (ternctl) may be migrating too: look again inside
-    if (!has_column("mailboxes", "bytes")) {
-      exec("ALTER TABLE mailboxes ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0");
-      exec("UPDATE mailboxes SET bytes = (SELECT COALESCE(SUM(size), 0) FROM messages "
-           "WHERE mailbox_id = mailboxes.id)");
-    }
-    txn.commit();
-  }
+  add_column_if_missing("mailboxes", "bytes", "INTEGER NOT NULL DEFAULT 0",
+                        "UPDATE mailboxes SET bytes = (SELECT COALESCE(SUM(size), 0) FROM messages "
+                        "WHERE mailbox_id = mailboxes.id)");
   // An index made when the metadata was a column of messages: moved to its table once. That
   // rewrites the messages table, which needs room for a copy of it: on a full disk the index
   // stays as it is until a later open (the old column is then unused: FETCH computes
   // ENVELOPE/BODYSTRUCTURE from the files again and keeps them in the new table).
-  if (has_column("messages", "cached_metadata")) {
-    try {
-      Txn txn(*this);  // another process (ternctl) may be migrating too: look again inside
-      if (has_column("messages", "cached_metadata")) {
-        exec("INSERT OR REPLACE INTO message_metadata(id, data) "
-             "SELECT (mailbox_id << 32) | uid, cached_metadata FROM messages "
-             "WHERE cached_metadata IS NOT NULL AND cached_metadata <> ''");
-        exec("ALTER TABLE messages DROP COLUMN cached_metadata");
-      }
-      txn.commit();
-    } catch (const Failure& e) {
-      spdlog::warn("store: index.db keeps its old metadata column for now: {}", e.error.message);
-    }
+  try {
+    migrate_if([this] { return has_column("messages", "cached_metadata"); }, [this] {
+      exec("INSERT OR REPLACE INTO message_metadata(id, data) "
+           "SELECT (mailbox_id << 32) | uid, cached_metadata FROM messages "
+           "WHERE cached_metadata IS NOT NULL AND cached_metadata <> ''");
+      exec("ALTER TABLE messages DROP COLUMN cached_metadata");
+    });
+  } catch (const Failure& e) {
+    spdlog::warn("store: index.db keeps its old metadata column for now: {}", e.error.message);
   }
   // RFC 8514 save date, added later: rows indexed before it stay NULL (FETCH SAVEDATE answers
   // NIL, RFC 8514 §4.2, for a date the server does not know; it is not the internal date,
@@ -235,15 +225,19 @@ bool Db::has_column(const char* table, const char* column) {
   return st.step();
 }
 
+void Db::migrate_if(const std::function<bool()>& needed, const std::function<void()>& apply) {
+  if (!needed()) return;
+  Txn txn(*this);  // another process (ternctl) may be migrating too: look again inside
+  if (needed()) apply();
+  txn.commit();
+}
+
 void Db::add_column_if_missing(const char* table, const char* column, const char* type,
                                const char* fill_sql) {
-  if (has_column(table, column)) return;
-  Txn txn(*this);  // another process (ternctl) may be migrating too: look again inside
-  if (!has_column(table, column)) {
+  migrate_if([&] { return !has_column(table, column); }, [&] {
     exec((std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + type).c_str());
     if (fill_sql) exec(fill_sql);
-  }
-  txn.commit();
+  });
 }
 
 void Db::compact(int busy_ms, const std::function<bool(uint64_t)>& room_for) {
@@ -294,16 +288,12 @@ void Db::enable_auto_vacuum() {
 
 namespace tern::store::detail {
 
-bool put_metadata(Db& db, int64_t mailbox_id, uint32_t uid, std::string_view data) {
-  auto exists = db.prepare("SELECT 1 FROM messages WHERE mailbox_id = ? AND uid = ?");
-  exists.bind(mailbox_id).bind(static_cast<int64_t>(uid));
-  if (!exists.step()) return false;
+void put_metadata(Db& db, int64_t mailbox_id, uint32_t uid, std::string_view data) {
   const int64_t id = (mailbox_id << 32) | uid;
   if (data.empty())
     db.prepare("DELETE FROM message_metadata WHERE id = ?").bind(id).run();
   else
     db.prepare("INSERT OR REPLACE INTO message_metadata(id, data) VALUES(?, ?)").bind(id).bind(data).run();
-  return true;
 }
 
 RelaxedSync::RelaxedSync(Db& db) : db_(db) { db_.exec("PRAGMA synchronous=NORMAL"); }

@@ -66,14 +66,18 @@ class Db {
 
  private:
   bool has_column(const char* table, const char* column);
+  // Runs `apply` in one write transaction when `needed()`, asked again inside it (another
+  // process, ternctl, may be migrating the same file at once).
+  void migrate_if(const std::function<bool()>& needed, const std::function<void()>& apply);
 
   std::unique_ptr<sqlite::Connection> conn_;
   std::string path_;
 };
 
 // Sets the ENVELOPE/BODYSTRUCTURE source of message (mailbox_id, uid) in message_metadata; an
-// empty `data` removes it. Returns whether the message exists.
-bool put_metadata(Db& db, int64_t mailbox_id, uint32_t uid, std::string_view data);
+// empty `data` removes it. The caller knows the message exists (it has just written its row,
+// or looked).
+void put_metadata(Db& db, int64_t mailbox_id, uint32_t uid, std::string_view data);
 
 // For its lifetime, commits on `db` do not sync the WAL (synchronous=NORMAL, set back to FULL
 // on destruction). Must outlive the transaction it covers. WAL frames are appended in order,

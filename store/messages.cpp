@@ -43,17 +43,18 @@ struct MessageRow {
 };
 
 // The columns read_row() reads: from messages `m` joined to its metadata `d` (TERN_ROW_FROM),
-// or with an empty string in the metadata's place (TERN_ROW_FROM_WITHOUT_METADATA). Macros, so
-// that the statements below stay literals.
-#define TERN_ROW_FROM \
-  "SELECT m.uid, m.file, m.size, m.internal_date, m.flags, m.keywords, m.modseq, d.data, " \
-  "m.save_date, m.email_id, m.thread_id FROM messages m "                                   \
+// or with an empty string in the metadata's place (TERN_ROW_FROM_WITHOUT_METADATA); `file`
+// is m.file, or '' where no file name is wanted. Macros, so that the statements below stay
+// literals.
+#define TERN_ROW_FROM(file) \
+  "SELECT m.uid, " file ", m.size, m.internal_date, m.flags, m.keywords, m.modseq, d.data, " \
+  "m.save_date, m.email_id, m.thread_id FROM messages m "                                    \
   "LEFT JOIN message_metadata d ON d.id = (m.mailbox_id << 32) | m.uid "
-#define TERN_ROW_FROM_WITHOUT_METADATA \
-  "SELECT m.uid, m.file, m.size, m.internal_date, m.flags, m.keywords, m.modseq, '', " \
+#define TERN_ROW_FROM_WITHOUT_METADATA(file) \
+  "SELECT m.uid, " file ", m.size, m.internal_date, m.flags, m.keywords, m.modseq, '', " \
   "m.save_date, m.email_id, m.thread_id FROM messages m "
 
-constexpr const char* kSelectRow = TERN_ROW_FROM "WHERE m.mailbox_id = ? AND m.uid = ?";
+constexpr const char* kSelectRow = TERN_ROW_FROM("m.file") "WHERE m.mailbox_id = ? AND m.uid = ?";
 
 MessageRow read_row(const detail::Stmt& st) {
   MessageRow r;
@@ -130,14 +131,9 @@ namespace {
 // string or 0, so read_row() serves all of them. None reads the file name (MessageInfo has
 // none), the lighter ones no ENVELOPE/BODYSTRUCTURE blob, and snapshot_uids_flags() nothing
 // but what SELECT, STORE and EXPUNGE use (no string a message, so no allocation for it).
-constexpr const char* kSnapshotWithMetadata =
-    "SELECT m.uid, '', m.size, m.internal_date, m.flags, m.keywords, m.modseq, d.data, "
-    "m.save_date, m.email_id, m.thread_id FROM messages m "
-    "LEFT JOIN message_metadata d ON d.id = (m.mailbox_id << 32) | m.uid "
-    "WHERE m.mailbox_id = ? ORDER BY m.uid";
+constexpr const char* kSnapshotWithMetadata = TERN_ROW_FROM("''") "WHERE m.mailbox_id = ? ORDER BY m.uid";
 constexpr const char* kSnapshotWithoutMetadata =
-    "SELECT m.uid, '', m.size, m.internal_date, m.flags, m.keywords, m.modseq, '', "
-    "m.save_date, m.email_id, m.thread_id FROM messages m WHERE m.mailbox_id = ? ORDER BY m.uid";
+    TERN_ROW_FROM_WITHOUT_METADATA("''") "WHERE m.mailbox_id = ? ORDER BY m.uid";
 constexpr const char* kSnapshotUidsFlags =
     "SELECT m.uid, '', 0, 0, m.flags, m.keywords, m.modseq, '', NULL, '', '' FROM messages m "
     "WHERE m.mailbox_id = ? ORDER BY m.uid";
@@ -189,8 +185,8 @@ Result<std::vector<MessageInfo>> Store::messages(std::string_view user, std::str
       const std::string dir = paths ? impl_->folder_dir(u, name) + "/" : std::string();
       // One scan of the primary key between the smallest and largest wanted UID: a FETCH of a
       // few messages reads a few rows, not the whole mailbox.
-      auto st = db.prepare(with_metadata ? TERN_ROW_FROM "WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid"
-                                         : TERN_ROW_FROM_WITHOUT_METADATA
+      auto st = db.prepare(with_metadata ? TERN_ROW_FROM("m.file") "WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid"
+                                         : TERN_ROW_FROM_WITHOUT_METADATA("m.file")
                            "WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid");
       st.bind(row.id).bind(static_cast<int64_t>(want.front())).bind(static_cast<int64_t>(want.back()));
       while (st.step()) {
@@ -525,7 +521,7 @@ Result<Changes> Store::changes_since(std::string_view user, std::string_view mai
       Changes out;
       out.highestmodseq = mbox.highestmodseq;
       {
-        auto st = db.prepare(TERN_ROW_FROM "WHERE m.mailbox_id = ? AND m.modseq > ?");
+        auto st = db.prepare(TERN_ROW_FROM("''") "WHERE m.mailbox_id = ? AND m.modseq > ?");
         st.bind(mbox.id).bind(static_cast<int64_t>(modseq));
         while (st.step()) out.changed.push_back(to_info(read_row(st)));
         // Sorted here: "ORDER BY uid" made SQLite walk the whole mailbox in primary-key order
@@ -544,12 +540,23 @@ Result<Changes> Store::changes_since(std::string_view user, std::string_view mai
   });
 }
 
+namespace {
+// Sets a message's metadata; returns whether the message exists (else nothing is written).
+bool update_metadata(detail::Db& db, int64_t mailbox_id, uint32_t uid, std::string_view blob) {
+  auto st = db.prepare("SELECT 1 FROM messages WHERE mailbox_id = ? AND uid = ?");
+  st.bind(mailbox_id).bind(static_cast<int64_t>(uid));
+  if (!st.step()) return false;
+  detail::put_metadata(db, mailbox_id, uid, blob);
+  return true;
+}
+}  // namespace
+
 Status Store::set_cached_metadata(std::string_view user, std::string_view mailbox, uint32_t uid,
                                   std::string_view blob) {
   return detail::guarded_status([&] {
     auto [lock, u, name, mbox] = impl_->open_mailbox(user, mailbox);
     detail::RelaxedSync relaxed(impl_->db);  // a cache of the file's parse: nothing to lose
-    if (!detail::put_metadata(impl_->db, mbox.id, uid, blob)) fail(Errc::not_found, "no such message");
+    if (!update_metadata(impl_->db, mbox.id, uid, blob)) fail(Errc::not_found, "no such message");
     impl_->committed();
   });
 }
@@ -562,7 +569,7 @@ Status Store::set_cached_metadata(std::string_view user, std::string_view mailbo
     detail::RelaxedSync relaxed(impl_->db);  // a cache of the files' parse: nothing to lose
     detail::Txn txn(impl_->db);
     // A message expunged since the caller read it is skipped: its metadata is moot.
-    for (const auto& [uid, blob] : blobs) (void)detail::put_metadata(impl_->db, mbox.id, uid, blob);
+    for (const auto& [uid, blob] : blobs) (void)update_metadata(impl_->db, mbox.id, uid, blob);
     txn.commit();
     impl_->committed();
   });
