@@ -3,7 +3,6 @@
 // encoding), trigram substrings matched case-insensitively, caught up and rebuilt.
 #include <gtest/gtest.h>
 #include <sched.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <fstream>
@@ -202,15 +201,7 @@ TEST_F(FtsTest, AnOlderLayoutIsMadeAnew) {
   EXPECT_EQ(find("platypus"), Uids{a});
   EXPECT_TRUE(find("old").empty());
   store_.reset();
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2((dir_ + "/fts.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'fts'", -1, &st, nullptr),
-            SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  EXPECT_EQ(query_int(dir_ + "/fts.db", "SELECT count(*) FROM sqlite_schema WHERE name = 'fts'"), 0);
 }
 
 // detail=none keeps which messages hold a trigram, not where: a message holding each trigram

@@ -267,14 +267,7 @@ TEST_F(FullDiskTest, IndexOverheadIsBoundedOnceIdle) {
   ASSERT_TRUE(one.ok());
   EXPECT_EQ(*one, "Subject: 149\r\n\r\n" + body + "\r\n");
   // auto_vacuum is on in a new index.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2((dir_ + "/index.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA auto_vacuum", -1, &st, nullptr), SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 2);  // INCREMENTAL
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  EXPECT_EQ(query_int(dir_ + "/index.db", "PRAGMA auto_vacuum"), 2);  // INCREMENTAL
 }
 
 // An index made before auto_vacuum (every existing installation) is converted at open.
@@ -321,14 +314,7 @@ TEST_F(FullDiskTest, AnOldIndexGetsAutoVacuumAtOpen) {
   open();
   deliver(kAlice, "Subject: a\r\n\r\nbody\r\n");
   store_.reset();
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2((dir_ + "/index.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA auto_vacuum", -1, &st, nullptr), SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 2);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  EXPECT_EQ(query_int(dir_ + "/index.db", "PRAGMA auto_vacuum"), 2);
   open();
   EXPECT_EQ(uids(kAlice, "INBOX").size(), 1u);
 }

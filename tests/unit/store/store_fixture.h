@@ -35,6 +35,25 @@ inline void exec_sql(const std::string& path, const char* sql) {
   sqlite3_close(db);
 }
 
+// The first column of the first row `sql` returns from a database file, opened read-only as
+// another process would; -1 (and a test failure) when it cannot be read.
+inline int64_t query_int(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  int64_t out = -1;
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
+    ADD_FAILURE() << "cannot open " << path;
+  else if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK)
+    ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db);
+  else if (sqlite3_step(st) != SQLITE_ROW)
+    ADD_FAILURE() << sql << ": no row";
+  else
+    out = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream ss;

@@ -587,14 +587,7 @@ TEST_F(StoreTest, MetadataFollowsItsMessageAndGoesWithIt) {
   ASSERT_TRUE(store_->expunge(kAlice, "Old", {old.messages[0].uid}).ok());
   ASSERT_TRUE(store_->delete_mailbox(kAlice, "Archive").ok());
   store_.reset();
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2((dir_ + "/index.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM message_metadata", -1, &st, nullptr), SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  EXPECT_EQ(query_int(dir_ + "/index.db", "SELECT COUNT(*) FROM message_metadata"), 0);
 }
 
 // An index made when the metadata was a column of messages: it is moved to its table at open
